@@ -1,0 +1,1 @@
+"""Qt-free engine: sequences, jobs, copy, convert, verify, journal, watch."""
