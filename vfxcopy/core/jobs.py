@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from vfxcopy.core.errors import Cancelled, StopRequested
 from vfxcopy.core.sequence import Sequence
@@ -148,7 +148,8 @@ class JobSpec:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["source"] = self.source.to_dict()
-        return _plain(data)
+        plain: dict[str, Any] = _plain(data)
+        return plain
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobSpec:
@@ -248,7 +249,7 @@ class LogMessage:
     time: float = field(default_factory=time.time)
 
 
-Event = Union[Progress, FrameResult, LogMessage]
+Event = Progress | FrameResult | LogMessage
 Reporter = Callable[[Event], None]
 
 
