@@ -1,0 +1,1 @@
+"""The PySide6 window: imports core, never the other way round."""

@@ -1,0 +1,1 @@
+"""Dialogs: new job, settings, watch folders, confirmations."""
