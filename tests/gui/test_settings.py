@@ -1,0 +1,105 @@
+"""AppSettings persistence and the settings dialog, against a temporary config folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, VerifyMode
+from vfxcopy.gui.settings import AppSettings, format_bwlimit, parse_bwlimit
+
+
+def test_defaults_on_a_fresh_config() -> None:
+    settings = AppSettings()
+    assert settings.jobs_at_once == 2
+    assert settings.default_verify is VerifyMode.TRANSFER
+    assert settings.default_hash is HashAlgo.XXH3
+    assert settings.default_conflict is ConflictPolicy.SKIP_IDENTICAL
+    assert settings.fsync is True
+    assert settings.confirm_cancel is True
+    assert settings.confirm_overwrite is True
+    assert settings.bwlimit is None
+    assert settings.recent_destinations == []
+
+
+def test_values_persist_in_the_config_folder_across_instances() -> None:
+    settings = AppSettings()
+    settings.jobs_at_once = 5
+    settings.default_verify = VerifyMode.FULL
+    settings.default_hash = HashAlgo.MD5
+    settings.default_conflict = ConflictPolicy.OVERWRITE
+    settings.fsync = False
+    settings.confirm_cancel = False
+    settings.bwlimit = 50 * 1024 * 1024
+    settings.set_value("window/header", b"\x00\x01state")
+
+    ini = Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.ini"
+    assert Path(settings.file_name) == ini
+    assert ini.is_file()
+    assert "jobs" in ini.read_text()
+
+    again = AppSettings()
+    assert again.jobs_at_once == 5
+    assert again.default_verify is VerifyMode.FULL
+    assert again.default_hash is HashAlgo.MD5
+    assert again.default_conflict is ConflictPolicy.OVERWRITE
+    assert again.fsync is False
+    assert again.confirm_cancel is False
+    assert again.confirm_overwrite is True
+    assert again.bwlimit == 50 * 1024 * 1024
+    assert bytes(again.value("window/header")) == b"\x00\x01state"
+    assert again.value("window/missing", "fallback") == "fallback"
+    opts = again.copy_options()
+    assert (opts.verify, opts.hash_algo, opts.on_conflict, opts.fsync, opts.bwlimit) == (
+        VerifyMode.FULL, HashAlgo.MD5, ConflictPolicy.OVERWRITE, False, 50 * 1024 * 1024
+    )
+
+
+def test_recent_destinations_most_recent_first_unique_and_capped(tmp_path: Path) -> None:
+    settings = AppSettings()
+    settings.add_recent_destination(str(tmp_path / "only"))
+    # One entry must survive the ini round trip as a list, not a bare string.
+    assert AppSettings().recent_destinations == [str(tmp_path / "only")]
+    for i in range(12):
+        settings.add_recent_destination(str(tmp_path / f"d{i}"))
+    settings.add_recent_destination(str(tmp_path / "d5"))
+    recent = AppSettings().recent_destinations
+    assert recent[0] == str(tmp_path / "d5")
+    assert recent[1] == str(tmp_path / "d11")
+    assert len(recent) == 10
+    assert len(set(recent)) == 10
+    assert str(tmp_path / "only") not in recent
+
+
+def test_a_damaged_ini_falls_back_to_defaults() -> None:
+    ini = Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.ini"
+    ini.parent.mkdir(parents=True, exist_ok=True)
+    ini.write_text("[copy]\nverify=sometimes\nfsync=perhaps\n[jobs]\nat_once=lots\n[recent]\ndestinations=not json\n")
+    settings = AppSettings()
+    assert settings.default_verify is VerifyMode.TRANSFER
+    assert settings.fsync is True
+    assert settings.jobs_at_once == 2
+    assert settings.recent_destinations == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", None), ("0", None), ("50M", 50 << 20), ("50m", 50 << 20), ("1.5G", 3 << 29), ("512k", 512 << 10),
+     ("100MB", 100 << 20), ("2048", 2048), (" 10 M ", 10 << 20), ("20MiB/s", 20 << 20)],
+)
+def test_parse_bwlimit(text: str, expected: int | None) -> None:
+    assert parse_bwlimit(text) == expected
+
+
+@pytest.mark.parametrize("text", ["fast", "-5M", "50X", "M"])
+def test_parse_bwlimit_rejects_nonsense(text: str) -> None:
+    with pytest.raises(ValueError, match="bandwidth"):
+        parse_bwlimit(text)
+
+
+def test_format_bwlimit_round_trips() -> None:
+    for value in (50 << 20, 3 << 29, 512 << 10, 2048, 1000):
+        assert parse_bwlimit(format_bwlimit(value)) == value
+    assert format_bwlimit(None) == ""

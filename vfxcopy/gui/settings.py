@@ -1,0 +1,232 @@
+"""AppSettings: the window's typed preferences over QSettings (an ini file, per user)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, HashAlgo, VerifyMode
+
+ORGANIZATION = "vfxcopy"
+APPLICATION = "vfxcopy"
+SETTINGS_FILE = "vfxcopy.ini"
+MAX_RECENT_DESTINATIONS = 10
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?(?:/S)?\s*$", re.IGNORECASE)
+
+
+def parse_bwlimit(text: str) -> int | None:
+    """'50M' -> 52428800 bytes/s (rsync-like binary units); '' or '0' -> None (unlimited).
+
+    Raises ValueError with a message the user can act on.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise ValueError(f"bandwidth limit {text!r} not understood: use a number with K, M or G, e.g. 50M")
+    value = float(match.group(1)) * _UNITS[match.group(2).upper()]
+    if value < 1:
+        return None
+    return int(value)
+
+
+def format_bwlimit(value: int | None) -> str:
+    """The inverse of parse_bwlimit for display: 52428800 -> '50M', None -> ''."""
+    if not value:
+        return ""
+    for unit in ("T", "G", "M", "K"):
+        size = _UNITS[unit]
+        if value >= size and value % size == 0:
+            return f"{value // size}{unit}"
+    return str(value)
+
+
+def settings_path() -> Path | None:
+    """The ini file under $VFXCOPY_CONFIG_DIR, or None for Qt's per-user default location."""
+    env = os.environ.get("VFXCOPY_CONFIG_DIR")
+    return Path(env) / SETTINGS_FILE if env else None
+
+
+def _as_bool(value: Any, default: bool) -> bool:
+    # The ini backend hands booleans back as the strings "true"/"false".
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        return default
+    if isinstance(value, int):
+        return bool(value)
+    return default
+
+
+def _as_int(value: Any, default: int | None) -> int | None:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class AppSettings:
+    """Typed preferences; every setter writes through so another instance sees it at once."""
+
+    def __init__(self) -> None:
+        path = settings_path()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._qs = QSettings(str(path), QSettings.Format.IniFormat)
+        else:
+            self._qs = QSettings(
+                QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+            )
+
+    @property
+    def file_name(self) -> str:
+        return self._qs.fileName()
+
+    # -- generic access (header state, window geometry, dialog sizes) --
+    def value(self, key: str, default: Any = None) -> Any:
+        value = self._qs.value(key)
+        return default if value is None else value
+
+    def set_value(self, key: str, value: Any) -> None:
+        self._qs.setValue(key, value)
+        self._qs.sync()
+
+    def remove(self, key: str) -> None:
+        self._qs.remove(key)
+        self._qs.sync()
+
+    def sync(self) -> None:
+        self._qs.sync()
+
+    def _enum(self, key: str, cls: Any, default: Any) -> Any:
+        raw = self._qs.value(key)
+        try:
+            return cls(raw) if raw is not None else default
+        except ValueError:
+            # An ini edited by hand (or by a newer version) must not break the window.
+            return default
+
+    # -- jobs --
+    @property
+    def jobs_at_once(self) -> int:
+        value = _as_int(self._qs.value("jobs/at_once"), 2) or 2
+        return max(1, min(64, value))
+
+    @jobs_at_once.setter
+    def jobs_at_once(self, value: int) -> None:
+        self.set_value("jobs/at_once", max(1, min(64, int(value))))
+
+    @property
+    def default_verify(self) -> VerifyMode:
+        result: VerifyMode = self._enum("copy/verify", VerifyMode, VerifyMode.TRANSFER)
+        return result
+
+    @default_verify.setter
+    def default_verify(self, value: VerifyMode) -> None:
+        self.set_value("copy/verify", VerifyMode(value).value)
+
+    @property
+    def default_hash(self) -> HashAlgo:
+        result: HashAlgo = self._enum("copy/hash", HashAlgo, HashAlgo.XXH3)
+        return result
+
+    @default_hash.setter
+    def default_hash(self, value: HashAlgo) -> None:
+        self.set_value("copy/hash", HashAlgo(value).value)
+
+    @property
+    def default_conflict(self) -> ConflictPolicy:
+        result: ConflictPolicy = self._enum("copy/conflict", ConflictPolicy, ConflictPolicy.SKIP_IDENTICAL)
+        return result
+
+    @default_conflict.setter
+    def default_conflict(self, value: ConflictPolicy) -> None:
+        self.set_value("copy/conflict", ConflictPolicy(value).value)
+
+    @property
+    def fsync(self) -> bool:
+        return _as_bool(self._qs.value("copy/fsync"), True)
+
+    @fsync.setter
+    def fsync(self, value: bool) -> None:
+        self.set_value("copy/fsync", bool(value))
+
+    @property
+    def bwlimit(self) -> int | None:
+        """Default bandwidth limit per job in bytes per second; None = unlimited."""
+        value = _as_int(self._qs.value("copy/bwlimit"), None)
+        return value if value and value > 0 else None
+
+    @bwlimit.setter
+    def bwlimit(self, value: int | None) -> None:
+        self.set_value("copy/bwlimit", int(value) if value and value > 0 else 0)
+
+    def copy_options(self) -> CopyOptions:
+        """Fresh CopyOptions carrying the defaults chosen here."""
+        return CopyOptions(
+            verify=self.default_verify,
+            hash_algo=self.default_hash,
+            on_conflict=self.default_conflict,
+            fsync=self.fsync,
+            bwlimit=self.bwlimit,
+        )
+
+    # -- confirmations --
+    @property
+    def confirm_cancel(self) -> bool:
+        return _as_bool(self._qs.value("confirm/cancel"), True)
+
+    @confirm_cancel.setter
+    def confirm_cancel(self, value: bool) -> None:
+        self.set_value("confirm/cancel", bool(value))
+
+    @property
+    def confirm_overwrite(self) -> bool:
+        return _as_bool(self._qs.value("confirm/overwrite"), True)
+
+    @confirm_overwrite.setter
+    def confirm_overwrite(self, value: bool) -> None:
+        self.set_value("confirm/overwrite", bool(value))
+
+    # -- recent destinations --
+    @property
+    def recent_destinations(self) -> list[str]:
+        """Most recent first, at most MAX_RECENT_DESTINATIONS."""
+        raw = self._qs.value("recent/destinations")
+        # Stored as JSON text: the ini backend turns a one-item list into a bare string.
+        try:
+            items = json.loads(raw) if isinstance(raw, str) else []
+        except ValueError:
+            items = []
+        if not isinstance(items, list):
+            return []
+        return [str(p) for p in items if isinstance(p, str) and p][:MAX_RECENT_DESTINATIONS]
+
+    @recent_destinations.setter
+    def recent_destinations(self, paths: list[str]) -> None:
+        unique: list[str] = []
+        for path in paths:
+            if path and path not in unique:
+                unique.append(path)
+        self.set_value("recent/destinations", json.dumps(unique[:MAX_RECENT_DESTINATIONS]))
+
+    def add_recent_destination(self, path: str) -> None:
+        path = os.path.normpath(str(path)) if path else ""
+        if not path:
+            return
+        self.recent_destinations = [path, *[p for p in self.recent_destinations if p != path]]
