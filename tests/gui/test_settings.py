@@ -103,3 +103,15 @@ def test_format_bwlimit_round_trips() -> None:
     for value in (50 << 20, 3 << 29, 512 << 10, 2048, 1000):
         assert parse_bwlimit(format_bwlimit(value)) == value
     assert format_bwlimit(None) == ""
+
+
+def test_dont_ask_again_key_is_the_confirm_cancel_setting() -> None:
+    # prompts.ask stores "don't ask again" under the same key the settings dialog shows.
+    from vfxcopy.gui import prompts
+
+    settings = AppSettings()
+    assert prompts.should_ask("confirm_cancel", settings)
+    settings.set_value("confirm_cancel", False)
+    assert AppSettings().confirm_cancel is False
+    settings.confirm_cancel = True
+    assert prompts.should_ask("confirm_cancel", AppSettings())

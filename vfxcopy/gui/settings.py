@@ -189,19 +189,19 @@ class AppSettings:
     # -- confirmations --
     @property
     def confirm_cancel(self) -> bool:
-        return _as_bool(self._qs.value("confirm/cancel"), True)
+        return _as_bool(self._qs.value("confirm_cancel"), True)
 
     @confirm_cancel.setter
     def confirm_cancel(self, value: bool) -> None:
-        self.set_value("confirm/cancel", bool(value))
+        self.set_value("confirm_cancel", bool(value))
 
     @property
     def confirm_overwrite(self) -> bool:
-        return _as_bool(self._qs.value("confirm/overwrite"), True)
+        return _as_bool(self._qs.value("confirm_overwrite"), True)
 
     @confirm_overwrite.setter
     def confirm_overwrite(self, value: bool) -> None:
-        self.set_value("confirm/overwrite", bool(value))
+        self.set_value("confirm_overwrite", bool(value))
 
     # -- recent destinations --
     @property
