@@ -119,6 +119,7 @@ class ConvertOptions:
     compare_pixels: bool = False
     preset: str | None = None
     fps: float = 24.0
+    view: str | None = None  # with to_space naming an OCIO display: apply this view (ociodisplay)
 
 
 @dataclass
