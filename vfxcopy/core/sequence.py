@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from collections.abc import Iterable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
@@ -111,6 +113,29 @@ class Sequence:
             return self.head + self.tail
         return f"{self.nuke_name()} {self.range_str()}"
 
+    def missing_ranges(self) -> list[tuple[int, int]]:
+        """Gaps as inclusive (first, last) pairs; cheap even for huge sparse ranges."""
+        gaps: list[tuple[int, int]] = []
+        frames = self.frames
+        for i in range(1, len(frames)):
+            if frames[i] - frames[i - 1] > 1:
+                gaps.append((frames[i - 1] + 1, frames[i] - 1))
+        return gaps
+
+    def missing_count(self) -> int:
+        return sum(b - a + 1 for a, b in self.missing_ranges())
+
+    def missing_str(self) -> str:
+        """Compact gap list: '1005,1010-1012' ('' when complete)."""
+        return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in self.missing_ranges())
+
+    @property
+    def extension(self) -> str:
+        """Lower-case extension without the dot ('exr'), '' if none."""
+        name = self.tail if not self.is_single else self.head + self.tail
+        stem, dot, ext = name.rpartition(".")
+        return ext.lower() if dot else ""
+
     # -- serialisation (journal, --json) --
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,9 +174,38 @@ def format_frames(frames: Seq[int]) -> str:
 
 
 def parse_frames(text: str) -> list[int]:
-    """'1001-1100,1200,1300-1310x2' -> sorted unique frames. Raises ValueError."""
-    raise NotImplementedError  # implemented with the scanner
+    """'1001-1100,1200,1300-1310x2' -> sorted unique frames. Raises ValueError.
 
+    Parts are separated by commas or spaces; a part is `N`, `A-B` or `A-BxSTEP`
+    (also `A:B`); negative frames are written `-5`, so `-10--1` is a range.
+    """
+    frames: set[int] = set()
+    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
+    if not parts:
+        raise ValueError(f"no frames in {text!r}")
+    for part in parts:
+        m = _FRAME_PART_RE.match(part)
+        if m is None:
+            raise ValueError(f"bad frame range {part!r} (expected e.g. 1001-1100,1200,1300-1310x2)")
+        first = int(m.group(1))
+        if m.group(2) is None:
+            frames.add(first)
+            continue
+        last = int(m.group(2))
+        step = int(m.group(3) or 1)
+        if last < first:
+            raise ValueError(f"bad frame range {part!r}: end before start")
+        if step < 1:
+            raise ValueError(f"bad frame range {part!r}: step must be at least 1")
+        # A typo such as 1-1000000000 must not eat the machine's memory.
+        if (last - first) // step + 1 + len(frames) > MAX_FRAMES:
+            raise ValueError(f"frame range {part!r} is larger than {MAX_FRAMES} frames")
+        frames.update(range(first, last + 1, step))
+    return sorted(frames)
+
+
+_FRAME_PART_RE = re.compile(r"^(-?\d+)(?:[-:](-?\d+)(?:x(\d+))?)?$")
+MAX_FRAMES = 10_000_000
 
 IMAGE_EXTENSIONS = frozenset(
     {"exr", "sxr", "dpx", "cin", "tif", "tiff", "png", "jpg", "jpeg", "tga", "hdr", "bmp",
@@ -160,12 +214,307 @@ IMAGE_EXTENSIONS = frozenset(
      "ico", "gif", "vdb", "bgeo", "sc", "abc", "usd", "usdc", "obj", "ass", "rs", "ifd"}
 )
 
+# Files that are whole things on their own even when numbered (versions, takes,
+# notes): they never become frame sequences, however many there are.
+NON_FRAME_EXTENSIONS = frozenset(
+    {"mov", "mp4", "m4v", "mxf", "avi", "mkv", "webm", "wmv", "mpg", "mpeg", "wav", "aif",
+     "aiff", "mp3", "flac", "txt", "md", "pdf", "doc", "docx", "xls", "xlsx", "csv", "json",
+     "xml", "yaml", "yml", "edl", "ale", "otio", "nk", "hip", "hiplc", "hipnc", "ma", "mb",
+     "blend", "c4d", "max", "aep", "prproj", "drp", "py", "sh", "log", "zip", "tar", "gz",
+     "7z", "rar", "mhl", "md5", "ocio", "cube", "lut", "3dl", "cdl", "cc", "ccc", "html"}
+)
 
-def scan(paths: Iterable[str | os.PathLike[str]], *, stat: bool = False) -> list[Sequence]:
-    """Group any mix of files and folders into sequences and single files."""
-    raise NotImplementedError
+# Numbered files of any other extension form a sequence only from this many members
+# on, so that `notes_2.txt` or a pair of `take1.foo take2.foo` stay single files.
+MIN_OTHER_MEMBERS = 3
+
+# The frame is the last digit group of the name before the extension. The greedy
+# head backtracks from the end, so a match costs a few steps per name; the rare
+# name whose extension itself holds a digit (`.mp4`, `.jp2`) is split again below.
+_FRAME_RE = re.compile(r"^(.*\D)?(\d+)(\D*)$", re.DOTALL)
+_NATURAL_RE = re.compile(r"(\d+)")
+_PATTERN_RE = re.compile(r"^(.*?)(#+|@+|%0?(\d*)d|\$F(\d*))(.*)$", re.DOTALL)
+
+
+def split_frame(name: str) -> tuple[str, str, str] | None:
+    """'shot_v003.1001.exr' -> ('shot_v003.', '1001', '.exr'); None without a frame number.
+
+    The frame keeps its sign and zeros ('-0001'). A '-' right after '.', '_' or at the
+    start is a minus sign; after anything else (`plate-0001`) it is a separator.
+    """
+    m = _FRAME_RE.match(name)
+    if m is None:
+        return None
+    head, digits, tail = m.groups()
+    if "." not in tail and "." in name:
+        fixed = _split_extension(name)
+        if fixed is None:
+            return None
+        head, digits, tail = fixed
+    head = head or ""
+    if head.endswith("-") and (len(head) == 1 or head[-2] in "._"):
+        return head[:-1], "-" + digits, tail
+    return head, digits, tail
+
+
+def _split_extension(name: str) -> tuple[str | None, str, str] | None:
+    """The slow path for names whose extension holds digits: 'clip.0001.mp4'."""
+    stem, _, ext = name.rpartition(".")
+    if ext.isdigit() or not stem:
+        # 'name.1001': the frame is the extension; the first match was right.
+        m = _FRAME_RE.match(name)
+        assert m is not None
+        return m.group(1), m.group(2), m.group(3)
+    m = _FRAME_RE.match(stem)
+    if m is None:
+        return None
+    return m.group(1), m.group(2), m.group(3) + "." + ext
+
+
+def natural_key(text: str) -> tuple[tuple[int, str | int], ...]:
+    """Sort 'shot2' before 'shot10'; case-insensitive, then by the exact text."""
+    parts = _NATURAL_RE.split(text)
+    key: list[tuple[int, str | int]] = []
+    for i, part in enumerate(parts):
+        key.append((1, int(part)) if i % 2 else (0, part.casefold()))
+    key.append((0, text))
+    return tuple(key)
+
+
+def _sort_key(seq: Sequence) -> tuple[str, tuple[tuple[int, str | int], ...], tuple[tuple[int, str | int], ...], int]:
+    return (seq.directory, natural_key(seq.head), natural_key(seq.tail), seq.padding)
+
+
+def _is_sequence_group(tail: str, count: int) -> bool:
+    """The rule that keeps numbered non-image files from turning into sequences."""
+    ext = tail.rpartition(".")[2].lower() if "." in tail else ""
+    if ext in IMAGE_EXTENSIONS:
+        return True
+    if ext in NON_FRAME_EXTENSIONS:
+        return False
+    return count >= MIN_OTHER_MEMBERS
+
+
+def _split_padding(frames: list[str]) -> dict[int, list[int]]:
+    """Digit strings of one head/tail -> {padding: indexes}.
+
+    A zero-led number ('0001') fixes its padding to its length; any other number
+    ('1001', '10') fits every padding up to its length and joins the largest such
+    fixed padding, else the unpadded group, whose padding is its shortest length
+    (so 1001-1100 reads as '####', and 1, 10, 100 as '#').
+    """
+    lengths = {len(f) for f in frames}
+    if len(lengths) == 1 and not any(f[0] == "-" for f in frames):
+        return {lengths.pop(): list(range(len(frames)))}
+    bodies = [f.lstrip("-") for f in frames]
+    fixed = sorted({len(b) for b in bodies if len(b) > 1 and b[0] == "0"}, reverse=True)
+    buckets: dict[int, list[int]] = {}
+    loose: list[int] = []
+    for i, body in enumerate(bodies):
+        size = len(body)
+        if size > 1 and body[0] == "0":
+            buckets.setdefault(size, []).append(i)
+            continue
+        for pad in fixed:
+            if pad <= size:
+                buckets.setdefault(pad, []).append(i)
+                break
+        else:
+            loose.append(i)
+    if loose:
+        # Loose numbers are all shorter than every fixed padding, so no clash.
+        buckets[min(len(bodies[i]) for i in loose)] = loose
+    return buckets
+
+
+def _group(directory: str, names: Iterable[str], sizes: dict[str, int] | None) -> list[Sequence]:
+    """Group the file names of one folder into sequences and single files."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    singles: list[str] = []
+    match = _FRAME_RE.match
+    for name in names:
+        # The common case inline (this loop runs once per file): see split_frame.
+        m = match(name)
+        if m is None:
+            singles.append(name)
+            continue
+        head, digits, tail = m.groups()
+        if "." not in tail and "." in name:
+            split = split_frame(name)
+            if split is None:
+                singles.append(name)
+                continue
+            head, digits, tail = split
+        elif head is None:
+            head = ""
+        elif head[-1] == "-" and (len(head) == 1 or head[-2] in "._"):
+            head = head[:-1]
+            digits = "-" + digits
+        members = groups.get((head, tail))
+        if members is None:
+            groups[(head, tail)] = [digits]
+        else:
+            members.append(digits)
+
+    found: list[Sequence] = []
+    for (head, tail), frames in groups.items():
+        if not _is_sequence_group(tail, len(frames)):
+            singles.extend(head + f + tail for f in frames)
+            continue
+        for pad, indexes in _split_padding(frames).items():
+            numbers = sorted(int(frames[i]) for i in indexes)
+            total = None
+            if sizes is not None:
+                total = sum(sizes.get(head + frames[i] + tail, 0) for i in indexes)
+            found.append(Sequence(directory, head, tail, pad, tuple(numbers), total))
+    for name in singles:
+        size = sizes.get(name) if sizes is not None else None
+        found.append(Sequence(directory, name, "", 0, (), size))
+    return found
+
+
+def _list_folder(
+    folder: str, stat: bool, recursive: bool, out: dict[str, dict[str, int | None]]
+) -> None:
+    """Add the visible files of `folder` (and of its sub-folders if recursive) to `out`."""
+    names = out.setdefault(folder, {})
+    subfolders: list[str] = []
+    with os.scandir(folder) as it:
+        for entry in it:
+            name = entry.name
+            # Hidden files, and vfxcopy's own temporaries (`.vfxcopy-*.part`, see
+            # jobs.is_temp_name), all start with a dot.
+            if name[0] == ".":
+                continue
+            try:
+                if entry.is_dir():
+                    if recursive:
+                        subfolders.append(entry.path)
+                    continue
+                names[name] = entry.stat().st_size if stat else None
+            except OSError:
+                continue  # vanished or a dangling link: not a frame we could copy
+    for sub in sorted(subfolders, key=natural_key):
+        _list_folder(sub, stat, recursive, out)
+
+
+def scan(
+    paths: Iterable[str | os.PathLike[str]], *, stat: bool = False, recursive: bool = False
+) -> list[Sequence]:
+    """Group any mix of files and folders into sequences and single files.
+
+    A folder contributes its visible files (sub-folders only if `recursive`);
+    files named explicitly are grouped with each other by folder, so a shell glob
+    of some frames gives a sequence of just those frames. Raises FileNotFoundError
+    for a path that does not exist. With `stat`, `total_size` holds the bytes.
+    """
+    by_dir: dict[str, dict[str, int | None]] = {}
+    scanned: set[str] = set()
+    files: list[str] = []
+    for raw in paths:
+        path = os.path.abspath(os.fspath(raw))
+        if os.path.isdir(path):
+            if path not in scanned:
+                scanned.add(path)
+                _list_folder(path, stat, recursive, by_dir)
+        elif os.path.lexists(path):
+            files.append(path)
+        else:
+            raise FileNotFoundError(errno.ENOENT, "no such file or folder", os.fspath(raw))
+    for path in files:
+        directory, name = os.path.split(path)
+        if directory in scanned:
+            continue  # already listed with its folder
+        by_dir.setdefault(directory, {})[name] = os.stat(path).st_size if stat else None
+    found: list[Sequence] = []
+    for directory, entries in by_dir.items():
+        sizes = {k: v for k, v in entries.items() if v is not None} if stat else None
+        found.extend(_group(directory, entries, sizes))
+    found.sort(key=_sort_key)
+    return found
 
 
 def find_sequence(path: str | os.PathLike[str], *, stat: bool = False) -> Sequence:
-    """The whole sequence a single frame belongs to (or a single-file Sequence)."""
-    raise NotImplementedError
+    """The whole sequence a single frame belongs to (or a single-file Sequence).
+
+    Only the frame's own folder is read. Raises FileNotFoundError if `path` is missing.
+    """
+    full = os.path.abspath(os.fspath(path))
+    if not os.path.lexists(full) or os.path.isdir(full):
+        raise FileNotFoundError(errno.ENOENT, "no such file", os.fspath(path))
+    directory, name = os.path.split(full)
+    split = split_frame(name)
+    if split is None:
+        size = os.stat(full).st_size if stat else None
+        return Sequence(directory, name, "", 0, (), size)
+    head, _, tail = split
+    entries: dict[str, int | None] = {}
+    with os.scandir(directory) as it:
+        for entry in it:
+            # Cheap prefilter: only names that could belong to this head and tail.
+            n = entry.name
+            if n.startswith(head) and n.endswith(tail) and n[0] != ".":
+                try:
+                    if not entry.is_dir():
+                        entries[n] = entry.stat().st_size if stat else None
+                except OSError:
+                    continue
+    sizes = {k: v for k, v in entries.items() if v is not None} if stat else None
+    for seq in _group(directory, entries, sizes):
+        if seq.is_single:
+            if seq.head == name:
+                return seq
+        elif seq.head == head and seq.tail == tail and seq.name(int(split[1])) == name:
+            return seq
+    size = os.stat(full).st_size if stat else None  # e.g. a hidden file named explicitly
+    return Sequence(directory, name, "", 0, (), size)
+
+
+def parse_pattern(text: str | os.PathLike[str]) -> tuple[str, str, str, int] | None:
+    """'/a/shot.####.exr' (or %04d, $F4, @@@@) -> ('/a', 'shot.', '.exr', 4); None if no token."""
+    directory, name = os.path.split(os.path.abspath(os.fspath(text)))
+    m = _PATTERN_RE.match(name)
+    if m is None:
+        return None
+    head, token, printf_pad, houdini_pad, tail = m.groups()
+    if token[0] in "#@":
+        pad = len(token)
+    elif token[0] == "%":
+        pad = int(printf_pad) if printf_pad else 1
+    else:
+        pad = int(houdini_pad) if houdini_pad else 1
+    return directory, head, tail, pad
+
+
+def from_pattern(text: str | os.PathLike[str], *, stat: bool = False) -> Sequence:
+    """The sequence on disk that a Nuke/Houdini/printf pattern names.
+
+    Raises ValueError if `text` is not a pattern, FileNotFoundError if no frame matches.
+    """
+    parsed = parse_pattern(text)
+    if parsed is None:
+        raise ValueError(f"not a sequence pattern: {text}")
+    directory, head, tail, pad = parsed
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, "no such folder", directory)
+    entries: dict[str, int | None] = {}
+    with os.scandir(directory) as it:
+        for entry in it:
+            n = entry.name
+            if n.startswith(head) and n.endswith(tail) and n[0] != ".":
+                try:
+                    if not entry.is_dir():
+                        entries[n] = entry.stat().st_size if stat else None
+                except OSError:
+                    continue
+    sizes = {k: v for k, v in entries.items() if v is not None} if stat else None
+    candidates = [
+        s for s in _group(directory, entries, sizes) if not s.is_single and s.head == head and s.tail == tail
+    ]
+    for seq in candidates:
+        if seq.padding == pad:
+            return seq
+    # '#', '%d' and '$F' say "unpadded": accept the one sequence there is.
+    if pad <= 1 and len(candidates) == 1:
+        return candidates[0]
+    raise FileNotFoundError(errno.ENOENT, "no frames match the pattern", os.fspath(text))

@@ -1,0 +1,103 @@
+"""Scan a folder of 100,000 files: vfxcopy.core.sequence.scan side by side with fileseq and pyseq."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from vfxcopy.core.sequence import scan
+
+SEQUENCES = 100
+FRAMES = 990  # 100 x 990 = 99,000 frames
+STRAYS = 1000
+
+
+def make_folder(folder: Path) -> int:
+    """100 sequences of 990 frames (a few with gaps) plus 1,000 strays; returns the file count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / "COMPLETE"
+    if marker.exists():
+        return int(marker.read_text())
+    names: list[str] = []
+    for s in range(SEQUENCES):
+        head = f"sh{s // 10:03d}_{s % 10:02d}0_comp_v{s % 7 + 1:03d}."
+        ext = ("exr", "dpx", "tif", "png")[s % 4]
+        for f in range(1001, 1001 + FRAMES):
+            if s % 10 == 3 and f % 97 == 0:
+                continue  # a few sequences with gaps
+            names.append(f"{head}{f:04d}.{ext}")
+    for i in range(STRAYS):
+        names.append(("notes_{}.txt", "ref_v{:03d}.mov", "README_{}", "still_{:05d}.jpg")[i % 4].format(i))
+    for name in names:
+        os.close(os.open(folder / name, os.O_CREAT | os.O_WRONLY, 0o644))
+    marker.write_text(str(len(names)))
+    return len(names)
+
+
+def run_ours(folder: str) -> int:
+    return sum(1 for s in scan([folder]) if not s.is_single)
+
+
+def run_fileseq(folder: str) -> int:
+    import fileseq
+
+    return sum(1 for s in fileseq.findSequencesOnDisk(folder) if len(s) > 1)
+
+
+def run_pyseq(folder: str) -> int:
+    import pyseq
+
+    return sum(1 for s in pyseq.get_sequences(folder) if len(s) > 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", help="folder to fill (kept for reuse); default: a temporary folder")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; every tool runs once per round")
+    parser.add_argument("--no-pyseq", action="store_true", help="skip pyseq (about 3 s a run)")
+    args = parser.parse_args()
+
+    tmp = None
+    if args.dir:
+        folder = Path(args.dir)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="vfxcopy-bench-scan-")
+        folder = Path(tmp.name) / "scan100k"
+    count = make_folder(folder)
+    tools: dict[str, Callable[[str], int]] = {"vfxcopy": run_ours, "fileseq": run_fileseq}
+    if not args.no_pyseq:
+        tools["pyseq"] = run_pyseq
+
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  {platform.node()}  "
+          f"{platform.processor() or platform.machine()}  {os.cpu_count()} cpus  Python {platform.python_version()}")
+    print(f"# folder {folder}: {count} files (warm cache: one untimed run of each tool first)")
+    found = {name: fn(str(folder)) for name, fn in tools.items()}  # warm-up, also checks the answers
+    print("# multi-frame sequences found: " + ", ".join(f"{k} {v}" for k, v in found.items()))
+    times: dict[str, list[float]] = {name: [] for name in tools}
+    for r in range(args.repeat):
+        order = list(tools.items())
+        if r % 2:
+            order.reverse()  # alternate the order so neither tool always runs on a warmer system
+        for name, fn in order:
+            t0 = time.perf_counter()
+            fn(str(folder))
+            times[name].append(time.perf_counter() - t0)
+    ours = statistics.median(times["vfxcopy"])
+    print(f"{'tool':10} {'median s':>9} {'min s':>7} {'max s':>7} {'x vfxcopy':>10}")
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"{name:10} {med:9.3f} {min(values):7.3f} {max(values):7.3f} {med / ours:10.1f}")
+    if tmp is not None:
+        tmp.cleanup()
+    return 0 if ours < 0.3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Sequence scanning: grouping, padding, gaps, negative frames, strays, patterns, frame ranges."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.core.jobs import temp_name
+from vfxcopy.core.sequence import (
+    Sequence,
+    find_sequence,
+    from_pattern,
+    parse_frames,
+    parse_pattern,
+    scan,
+    split_frame,
+)
+
+
+def touch(folder: Path, *names: str, size: int = 3) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"x" * size)
+
+
+def by_name(seqs: list[Sequence]) -> dict[str, Sequence]:
+    return {s.nuke_name(): s for s in seqs}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("shot_010.1001.exr", ("shot_010.", "1001", ".exr")),
+        ("name_1001.exr", ("name_", "1001", ".exr")),
+        ("name1001.exr", ("name", "1001", ".exr")),
+        ("shot_v003.1001.exr", ("shot_v003.", "1001", ".exr")),
+        ("clip.0001.mp4", ("clip.", "0001", ".mp4")),
+        ("img.0001.jp2", ("img.", "0001", ".jp2")),
+        ("name.1001", ("name.", "1001", "")),
+        ("shot.-0001.exr", ("shot.", "-0001", ".exr")),
+        ("shot_-001.exr", ("shot_", "-001", ".exr")),
+        ("plate-0001.exr", ("plate-", "0001", ".exr")),
+        ("beauty.1001_denoised.exr", ("beauty.", "1001", "_denoised.exr")),
+        ("noframe.exr", None),
+        ("take.v2", None),
+    ],
+)
+def test_split_frame_takes_last_digit_group_before_extension(name: str, expected: tuple[str, str, str] | None) -> None:
+    assert split_frame(name) == expected
+
+
+def test_scan_groups_frames_keeps_padding_and_lists_gaps(tmp_path: Path) -> None:
+    frames = [f for f in range(1001, 1021) if f not in (1005, 1010, 1011, 1012)]
+    touch(tmp_path, *(f"shot_010.{f:04d}.exr" for f in frames), size=10)
+    [seq] = scan([tmp_path], stat=True)
+    assert seq.directory == str(tmp_path)
+    assert (seq.head, seq.tail, seq.padding) == ("shot_010.", ".exr", 4)
+    assert seq.frames == tuple(frames)
+    assert seq.range_str() == "1001-1020"
+    assert seq.missing() == [1005, 1010, 1011, 1012]
+    assert seq.missing_str() == "1005,1010-1012"
+    assert seq.missing_count() == 4
+    assert seq.total_size == 10 * len(frames)
+    assert seq.pattern("nuke") == str(tmp_path / "shot_010.####.exr")
+    assert seq.pattern("houdini") == str(tmp_path / "shot_010.$F4.exr")
+    assert seq.pattern("printf") == str(tmp_path / "shot_010.%04d.exr")
+    assert [p.name for p in seq.paths()] == [f"shot_010.{f:04d}.exr" for f in frames]
+
+
+def test_scan_without_stat_leaves_size_unknown(tmp_path: Path) -> None:
+    touch(tmp_path, "a.0001.exr", "a.0002.exr")
+    [seq] = scan([tmp_path])
+    assert seq.total_size is None
+
+
+def test_several_sequences_and_strays_in_one_folder_sorted_naturally(tmp_path: Path) -> None:
+    touch(tmp_path, *(f"shot2.{f:04d}.exr" for f in range(1, 4)))
+    touch(tmp_path, *(f"shot10.{f:04d}.exr" for f in range(1, 4)))
+    touch(tmp_path, *(f"shot2.{f:04d}.dpx" for f in range(5, 7)))
+    touch(tmp_path, "readme.txt", "notes_2.txt", "ref_v003.mov", "ref_v004.mov", "ref_v005.mov")
+    seqs = scan([tmp_path])
+    assert [s.name() for s in seqs] == [
+        "notes_2.txt",
+        "readme.txt",
+        "ref_v003.mov",
+        "ref_v004.mov",
+        "ref_v005.mov",
+        "shot2.####.dpx",
+        "shot2.####.exr",
+        "shot10.####.exr",
+    ]
+    singles = [s for s in seqs if s.is_single]
+    assert all(s.frames == () and s.padding == 0 for s in singles)
+
+
+def test_numbered_non_images_need_three_members_unknown_ext(tmp_path: Path) -> None:
+    touch(tmp_path, "cache_1.foo", "cache_2.foo")
+    seqs = by_name(scan([tmp_path]))
+    # two members of an unknown extension stay single files; three make a sequence
+    assert "cache_1.foo" in seqs and "cache_2.foo" in seqs
+    touch(tmp_path, "cache_3.foo")
+    seqs = by_name(scan([tmp_path]))
+    assert seqs["cache_#.foo"].frames == (1, 2, 3)
+
+
+def test_lone_numbered_image_is_a_one_frame_sequence(tmp_path: Path) -> None:
+    touch(tmp_path, "still.0042.png")
+    [seq] = scan([tmp_path])
+    assert not seq.is_single and seq.frames == (42,) and seq.padding == 4
+
+
+def test_negative_frames(tmp_path: Path) -> None:
+    touch(tmp_path, *(f"neg.{'-' if f < 0 else ''}{abs(f):04d}.exr" for f in range(-3, 3)))
+    touch(tmp_path, "n3.-001.exr", "n3.000.exr", "n3.001.exr")
+    seqs = by_name(scan([tmp_path]))
+    assert seqs["neg.####.exr"].frames == (-3, -2, -1, 0, 1, 2)
+    assert seqs["neg.####.exr"].name(-2) == "neg.-0002.exr"
+    assert seqs["n3.###.exr"].frames == (-1, 0, 1)
+
+
+def test_mixed_padding_makes_separate_sequences(tmp_path: Path) -> None:
+    touch(tmp_path, "1.exr", "2.exr", "10.exr", "100.exr", "0001.exr", "0002.exr", "0999.exr", "1000.exr")
+    seqs = by_name(scan([tmp_path]))
+    assert seqs["#.exr"].frames == (1, 2, 10, 100)
+    assert seqs["####.exr"].frames == (1, 2, 999, 1000)
+    assert [p.name for p in seqs["####.exr"].paths()] == ["0001.exr", "0002.exr", "0999.exr", "1000.exr"]
+    assert [p.name for p in seqs["#.exr"].paths()] == ["1.exr", "2.exr", "10.exr", "100.exr"]
+
+
+def test_unpadded_1001_range_reads_as_four_digits(tmp_path: Path) -> None:
+    touch(tmp_path, *(f"render_{f}.tif" for f in (998, 999, 1000, 1001)))
+    [seq] = scan([tmp_path])
+    # 998 and 1000 have different lengths and no leading zero: the padding is the shortest
+    assert seq.padding == 3 and seq.frames == (998, 999, 1000, 1001)
+    assert all(p.exists() for p in seq.paths())
+
+
+def test_hidden_files_temporaries_and_subfolders_ignored(tmp_path: Path) -> None:
+    touch(tmp_path, "a.0001.exr", "a.0002.exr", ".a.0003.exr", temp_name("abc123", 3), ".DS_Store")
+    (tmp_path / "a.0004.exr").mkdir()
+    [seq] = scan([tmp_path])
+    assert seq.frames == (1, 2)
+
+
+def test_recursive_scan_walks_subfolders(tmp_path: Path) -> None:
+    touch(tmp_path / "one", "a.0001.exr", "a.0002.exr")
+    touch(tmp_path / "two", "b.0001.exr")
+    assert scan([tmp_path]) == []
+    seqs = scan([tmp_path], recursive=True)
+    assert [(Path(s.directory).name, s.nuke_name()) for s in seqs] == [("one", "a.####.exr"), ("two", "b.####.exr")]
+
+
+def test_scan_mix_of_files_and_folders(tmp_path: Path) -> None:
+    touch(tmp_path / "plates", *(f"p.{f:04d}.dpx" for f in range(1, 6)))
+    touch(tmp_path / "other", *(f"o.{f:04d}.exr" for f in range(1, 6)))
+    picked = [tmp_path / "other" / f"o.{f:04d}.exr" for f in (2, 3)]
+    # the folder's own file named again is not counted twice
+    seqs = scan([tmp_path / "plates", tmp_path / "plates" / "p.0001.dpx", *picked])
+    assert [(s.nuke_name(), s.frames) for s in seqs] == [("o.####.exr", (2, 3)), ("p.####.dpx", (1, 2, 3, 4, 5))]
+
+
+def test_scan_missing_path_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        scan([tmp_path / "nope"])
+
+
+def test_find_sequence_brings_the_whole_sequence_from_one_frame(tmp_path: Path) -> None:
+    touch(tmp_path, *(f"shot_v003.{f:04d}.exr" for f in range(995, 1005)), size=5)
+    touch(tmp_path, *(f"shot_v004.{f:04d}.exr" for f in range(1001, 1003)))
+    touch(tmp_path, "shot_v003.1.exr", "shot_v003.2.exr")  # same head, other padding
+    seq = find_sequence(tmp_path / "shot_v003.1003.exr", stat=True)
+    assert (seq.head, seq.padding, seq.frames) == ("shot_v003.", 4, tuple(range(995, 1005)))
+    assert seq.total_size == 50
+    assert find_sequence(tmp_path / "shot_v003.2.exr").frames == (1, 2)
+
+
+def test_find_sequence_of_a_single_file_and_missing_path(tmp_path: Path) -> None:
+    touch(tmp_path, "notes_2.txt", "readme")
+    seq = find_sequence(tmp_path / "notes_2.txt", stat=True)
+    assert seq.is_single and seq.name() == "notes_2.txt" and seq.total_size == 3
+    assert find_sequence(tmp_path / "readme").is_single
+    with pytest.raises(FileNotFoundError):
+        find_sequence(tmp_path / "gone.0001.exr")
+
+
+def test_patterns_in_the_three_syntaxes(tmp_path: Path) -> None:
+    touch(tmp_path, *(f"shot.{f:04d}.exr" for f in range(1, 4)), "shot.7.exr", "shot.8.exr")
+    for text in ("shot.####.exr", "shot.%04d.exr", "shot.$F4.exr", "shot.@@@@.exr"):
+        assert parse_pattern(tmp_path / text) == (str(tmp_path), "shot.", ".exr", 4)
+        assert from_pattern(tmp_path / text).frames == (1, 2, 3)
+    assert from_pattern(tmp_path / "shot.#.exr").frames == (7, 8)
+    assert parse_pattern(tmp_path / "shot.0001.exr") is None
+    with pytest.raises(FileNotFoundError):
+        from_pattern(tmp_path / "other.####.exr")
+
+
+def test_parse_frames() -> None:
+    assert parse_frames("1001-1005,1010") == [1001, 1002, 1003, 1004, 1005, 1010]
+    assert parse_frames("1-10x3 20") == [1, 4, 7, 10, 20]
+    assert parse_frames("-3--1,0:1") == [-3, -2, -1, 0, 1]
+    assert parse_frames("5,5,4") == [4, 5]
+    for bad in ("", "a-b", "10-1", "1-5x0", "1-999999999999"):
+        with pytest.raises(ValueError):
+            parse_frames(bad)
+
+
+def test_sequence_round_trips_through_dict(tmp_path: Path) -> None:
+    touch(tmp_path, "a.0001.exr", "a.0003.exr")
+    [seq] = scan([tmp_path], stat=True)
+    assert Sequence.from_dict(seq.to_dict()) == seq
+    assert os.path.isabs(seq.directory)
