@@ -1,0 +1,1133 @@
+"""Copy one sequence: chunked, cancellable, hashed, durable and atomic (temp name, no-clobber rename).
+
+How a frame travels (see also the module's README notes in the final report):
+
+1. Checks: source is a regular file (symlinks out of the source folder refused
+   unless `follow_symlinks`), the destination name against the conflict policy.
+2. Bytes go into `dest_dir/.vfxcopy-<job>-<index>.part` (O_EXCL, so nothing
+   else is ever opened for writing), in chunks sized so that one system call
+   takes about 3 ms; the token is checked between chunks. Without hashing the
+   data moves with `os.copy_file_range` (then `sendfile`, then pread/pwrite).
+   With hashing, each chunk is read into one reusable buffer, hashed, and that
+   same buffer is written; every write's count is checked ("transfer").
+3. Mode and mtime are set on the temp, the source is re-statted (size and
+   mtime_ns unchanged, else "source changed"), then, with fsync on, the temp
+   is fsynced (by a committer thread that overlaps with the next frames) and
+   put in place with renameat2(RENAME_NOREPLACE) (fallback: link + unlink), so
+   an existing file is never replaced unless the policy is `overwrite`.
+4. The folder is fsynced after each batch of placements and at the end; only
+   then is the frame's FrameResult reported as DONE.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import queue
+import re
+import shutil
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from vfxcopy.core.errors import (
+    Cancelled,
+    FrameError,
+    SourceChangedError,
+    StopRequested,
+    VerificationError,
+)
+from vfxcopy.core.hashing import Hasher, new_hasher
+from vfxcopy.core.jobs import (
+    CancelToken,
+    ConflictPolicy,
+    FrameResult,
+    FrameStatus,
+    JobResult,
+    JobSpec,
+    JobState,
+    LogMessage,
+    Progress,
+    Reporter,
+    ThroughputMeter,
+    VerifyMode,
+    temp_name,
+)
+from vfxcopy.core.safety import check_job, symlink_escape
+from vfxcopy.core.sequence import Sequence
+
+MiB = 1 << 20
+MIN_CHUNK = 1 * MiB
+MAX_CHUNK_ZERO_COPY = 64 * MiB
+MAX_CHUNK_BUFFERED = 16 * MiB  # the buffer is allocated once per job
+TARGET_CALL_S = 0.003  # one copy system call should take about this long
+FIRST_CHUNK = 4 * MiB
+COMMIT_QUEUE_FRAMES = 32  # finished temps waiting for fsync, at most
+COMMIT_QUEUE_BYTES = 512 * MiB
+DIR_FSYNC_BATCH = 64  # placements between two fsyncs of the folder
+BACKGROUND_CLOSE_BYTES = 8 * MiB  # close a discarded temp bigger than this off-thread
+
+_FALLBACK_ERRNOS = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF}
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+@dataclass
+class CopyDebug:
+    """Optional instrumentation for benchmarks and tests (times are time.monotonic())."""
+
+    last_write_end: float | None = None  # a copy/write call into a temp returned
+    cancel_seen: float | None = None  # the engine noticed the cancel
+    temp_unlinked: float | None = None  # the temp's name is gone
+    returned: float | None = None  # copy_sequence is about to return
+    temp_closed: threading.Event = field(default_factory=threading.Event)  # space released
+    temp_closed_at: float | None = None
+    copy_calls: int = 0
+    chunk_sizes: list[int] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- low level
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+_RENAMEAT2: Any = getattr(_LIBC, "renameat2", None) if _LIBC else None
+if _RENAMEAT2 is not None:
+    _RENAMEAT2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    _RENAMEAT2.restype = ctypes.c_int
+_SYNC_FILE_RANGE: Any = getattr(_LIBC, "sync_file_range", None) if _LIBC else None
+if _SYNC_FILE_RANGE is not None:
+    _SYNC_FILE_RANGE.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    _SYNC_FILE_RANGE.restype = ctypes.c_int
+_RENAME_NOREPLACE = 1
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def rename_noreplace(src: str, dst: str, dir_fd: int) -> None:
+    """Move `src` to `dst` (both in `dir_fd`) unless `dst` exists: then FileExistsError.
+
+    renameat2(RENAME_NOREPLACE) is one atomic step; where the file system does
+    not support it, link + unlink gives the same guarantee (at worst both names
+    exist for a moment, both complete). Never replaces an existing `dst`.
+    """
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(dir_fd, os.fsencode(src), dir_fd, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), dst)
+    os.link(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    os.unlink(src, dir_fd=dir_fd)
+
+
+def _start_writeback(fd: int) -> None:
+    """Ask the kernel to start writing a finished temp now, so the later fsync mostly waits less."""
+    if _SYNC_FILE_RANGE is not None:
+        _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+
+
+def _explain(exc: OSError, path: str, side: str) -> str:
+    """'path: what went wrong (what to do)' for a per-frame error."""
+    code = exc.errno
+    if code in (errno.EACCES, errno.EPERM):
+        what = "permission denied"
+        hint = (
+            "check that you can read the source frame"
+            if side == "source"
+            else "check that you can write to the destination folder, or choose another one"
+        )
+    elif code in _DISK_FULL_ERRNOS:
+        what, hint = "no space left on the destination", "free some space or choose another destination"
+    elif code == errno.EIO:
+        what, hint = "input/output error", f"the {side} disk or share may be failing; check it and retry"
+    elif code == errno.ENAMETOOLONG:
+        what, hint = "file name too long (255 bytes at most)", "choose a shorter name with a new head"
+    elif code == errno.ENOENT and side == "source":
+        what, hint = "source frame is missing", "it was moved or deleted; scan the sequence again"
+    elif code == errno.ENOENT:
+        what, hint = "destination folder disappeared", "check the destination and run the copy again"
+    elif code == errno.EROFS:
+        what, hint = "the destination is read-only", "choose a writable destination"
+    elif code == errno.EISDIR:
+        what, hint = "a folder has this name", "remove or rename that folder, or choose another destination"
+    else:
+        what, hint = exc.strerror or str(exc), "check the path and try again"
+    return FrameError(path, what, hint).message
+
+
+def versioned_head(head: str, version: int) -> str:
+    """The head used by the `rename` policy for `version` (2, 3 ...).
+
+    `shot_010.` -> `shot_010_v2.`; a head that already ends in a version is
+    bumped keeping its padding: `shot_010_v003.` -> `shot_010_v004.` for 4.
+    """
+    sep = head[-1] if head and head[-1] in "._-" else ""
+    stem = head[: -len(sep)] if sep else head
+    match = re.search(r"(?<=[._-]v)(\d+)$", stem)
+    if match:
+        digits = match.group(1)
+        return stem[: match.start()] + str(version).zfill(len(digits)) + sep
+    return f"{stem}_v{version}{sep}"
+
+
+def _existing_version(head: str) -> int | None:
+    sep = head[-1] if head and head[-1] in "._-" else ""
+    stem = head[: -len(sep)] if sep else head
+    match = re.search(r"(?<=[._-]v)(\d+)$", stem)
+    return int(match.group(1)) if match else None
+
+
+# --------------------------------------------------------------------------- job
+
+
+@dataclass
+class _Plan:
+    index: int
+    frame: int
+    src: str
+    final: str  # name inside dest_dir
+    size: int = 0
+
+
+@dataclass
+class _Temp:
+    """A temp file this job owns: removed on every exit path unless placed."""
+
+    name: str
+    fd: int
+    written: int = 0
+    placed: bool = False
+    submitted: bool = False  # handed to the committer, which then owns (and closes) the fd
+
+
+@dataclass
+class _Finished:
+    """A complete temp handed to the committer: fsync, place, report."""
+
+    plan: _Plan
+    temp: _Temp
+    result: FrameResult
+    overwrite: bool
+    policy: ConflictPolicy
+
+
+class _DiskFull(Exception):
+    pass
+
+
+class _StopOnError(Exception):
+    pass
+
+
+class _Job:
+    def __init__(self, spec: JobSpec, token: CancelToken, report: Reporter, debug: CopyDebug | None) -> None:
+        self.spec = spec
+        self.opts = spec.copy
+        self.token = token
+        self.report = report
+        self.debug = debug
+        self.job_id = spec.job_id
+        self.source = spec.source
+        self.src_dir = spec.source.directory or "."
+        self.dest_dir = spec.dest_dir
+        self.dir_fd = -1
+        self.hashing = self.opts.verify is not VerifyMode.NONE
+        self.algo = self.opts.hash_algo.value
+        self.chunk = FIRST_CHUNK
+        self.max_chunk = MAX_CHUNK_BUFFERED if self.hashing else MAX_CHUNK_ZERO_COPY
+        if self.opts.bwlimit:
+            # Small enough that a throttled job still shows steady progress.
+            self.max_chunk = max(256 * 1024, min(self.max_chunk, self.opts.bwlimit // 8))
+        self.buf: bytearray | None = None
+        self.zero_copy_mode = "copy_file_range"
+        self.plans: list[_Plan] = []
+        self.results: dict[int, FrameResult] = {}
+        self.temps: dict[str, _Temp] = {}  # temps not yet placed, by name
+        self.temps_lock = threading.Lock()
+        self.meter = ThroughputMeter()
+        self.bytes_total = 0
+        self.bytes_accounted = 0  # copied + skipped + failed frames, for the progress bar
+        self.bytes_copied = 0
+        self.in_frame_bytes = 0
+        self.current: _Plan | None = None
+        self.paused_reported = False
+        self.bw_start = time.monotonic()
+        self.bw_bytes = 0
+        self.committer: _Committer | None = None
+        self.started = time.monotonic()
+        self.messages: list[str] = []
+
+    # -- events --
+    def log(self, level: str, text: str) -> None:
+        self.report(LogMessage(self.job_id, level, text))
+
+    def progress(self, state: JobState = JobState.RUNNING, message: str = "") -> None:
+        done = failed = skipped = 0
+        for r in self.results.values():
+            if r.status is FrameStatus.DONE:
+                done += 1
+            elif r.status is FrameStatus.SKIPPED:
+                skipped += 1
+            elif r.status is FrameStatus.FAILED:
+                failed += 1
+        accounted = self.bytes_accounted + self.in_frame_bytes
+        cur = self.current
+        self.report(
+            Progress(
+                job_id=self.job_id,
+                state=state,
+                frames_total=len(self.plans),
+                frames_done=done + skipped,
+                frames_failed=failed,
+                frames_skipped=skipped,
+                bytes_total=self.bytes_total,
+                bytes_done=min(accounted, self.bytes_total) if self.bytes_total else accounted,
+                current_frame=cur.frame if cur else None,
+                current_path=cur.src if cur else None,
+                bytes_per_s=self.meter.rate,
+                eta_s=self.meter.eta(max(0, self.bytes_total - accounted)),
+                message=message,
+            )
+        )
+
+    def finish_frame(self, result: FrameResult, plan: _Plan) -> None:
+        """Record a final FrameResult and report it."""
+        self.results[plan.index] = result
+        if result.status is not FrameStatus.DONE:
+            self.bytes_accounted += plan.size
+        self.report(result)
+
+    # -- cancel, pause, throttle --
+    def check(self) -> None:
+        token = self.token
+        if token.paused and not token.cancelled:
+            self.progress(JobState.PAUSED, "paused")
+            paused_at = time.monotonic()
+            token.check()  # blocks until resumed or cancelled
+            self.bw_start += time.monotonic() - paused_at  # no burst after a pause
+            self.progress(JobState.RUNNING)
+        token.check()
+        if self.committer is not None:
+            self.drain_committer()
+
+    def check_frame_boundary(self) -> None:
+        self.check()
+        if self.token.stop_requested:
+            raise StopRequested()
+
+    def throttle(self, nbytes: int) -> None:
+        limit = self.opts.bwlimit
+        if not limit:
+            return
+        self.bw_bytes += nbytes
+        ahead = self.bw_bytes / limit - (time.monotonic() - self.bw_start)
+        if ahead > 0 and self.token.wait(ahead):
+            raise Cancelled()
+
+    # -- the job --
+    def run(self) -> JobResult:
+        state = JobState.RUNNING
+        message = ""
+        try:
+            self.prepare()
+            self.progress()
+            for plan in self.plans:
+                self.check_frame_boundary()
+                self.current = plan
+                self.do_frame(plan)
+            if self.committer is not None:
+                self.committer.finish(self)
+                self.drain_committer()
+            if self.dir_fd >= 0 and self.opts.fsync:
+                os.fsync(self.dir_fd)
+            failed = sum(1 for r in self.results.values() if r.status is FrameStatus.FAILED)
+            state = JobState.FAILED if failed else JobState.COMPLETED
+            if failed:
+                message = f"{failed} of {len(self.plans)} frames failed"
+        except Cancelled:
+            self.note_cancel_seen()
+            state, message = JobState.CANCELLED, "cancelled"
+            self.abort()
+        except StopRequested:
+            self.abort_or_finish_committer()
+            done_idx = [i for i, r in self.results.items() if r.status is not FrameStatus.PENDING]
+            last = self.plans[max(done_idx)].frame if done_idx else None
+            left = len(self.plans) - len(self.results)
+            if left:
+                state = JobState.CANCELLED
+                message = (
+                    f"stopped after frame {last}; {left} frames not copied" if last is not None else "stopped"
+                )
+            else:
+                state = JobState.COMPLETED
+        except _DiskFull as exc:
+            self.abort_or_finish_committer()
+            state, message = JobState.FAILED, str(exc)
+            self.log("error", message)
+        except _StopOnError as exc:
+            self.abort_or_finish_committer()
+            state, message = JobState.FAILED, str(exc)
+        except _JobLevelError as exc:
+            self.abort()
+            state, message = JobState.FAILED, str(exc)
+            self.log("error", message)
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self.close_dir()
+        for plan in self.plans:
+            if plan.index not in self.results:
+                status = FrameStatus.PENDING
+                if state is JobState.CANCELLED and self.current is plan:
+                    status = FrameStatus.CANCELLED
+                self.results[plan.index] = FrameResult(
+                    self.job_id, plan.index, plan.frame, plan.src, self.dest_path(plan.final), status
+                )
+        self.current = None
+        self.progress(state, message)
+        result = JobResult(
+            job_id=self.job_id,
+            state=state,
+            frames=[self.results[p.index] for p in self.plans],
+            bytes_done=self.bytes_copied,
+            elapsed=time.monotonic() - self.started,
+            message=message,
+        )
+        if self.debug is not None:
+            self.debug.returned = time.monotonic()
+        return result
+
+    def note_cancel_seen(self) -> None:
+        if self.debug is not None and self.debug.cancel_seen is None:
+            self.debug.cancel_seen = time.monotonic()
+
+    def dest_path(self, name: str) -> str:
+        return os.path.join(self.dest_dir, name)
+
+    # -- planning --
+    def prepare(self) -> None:
+        spec = self.spec
+        src = self.source
+        if src.is_single:
+            frames: list[int | None] = [None]
+        else:
+            frames = list(spec.selected_frames())
+        head = spec.rename_head if spec.rename_head is not None else src.head
+        dest_seq = Sequence(self.dest_dir, head, src.tail, src.padding, ())
+        for index, frame in enumerate(frames):
+            src_path = str(src.path(frame)) if frame is not None else str(src.path())
+            if frame is None:
+                final = src.head + src.tail
+            else:
+                final = f"{head}{dest_seq.format_frame(frame + spec.offset)}{src.tail}"
+            self.plans.append(_Plan(index, frame if frame is not None else 0, src_path, final))
+        for plan in self.plans:
+            try:
+                plan.size = os.stat(plan.src).st_size
+            except OSError:
+                plan.size = 0
+        self.bytes_total = sum(p.size for p in self.plans)
+        try:
+            os.makedirs(self.dest_dir, exist_ok=True)
+            self.dir_fd = os.open(self.dest_dir, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
+        except OSError as exc:
+            raise _JobLevelError(
+                _explain(exc, self.dest_dir, "destination").replace(": ", ": cannot open the folder: ", 1)
+            ) from exc
+        if self.opts.on_conflict is ConflictPolicy.RENAME:
+            self.plan_versions(src.is_single, head)
+        if self.opts.fsync and self.opts.verify is not VerifyMode.FULL:
+            self.committer = _Committer(self)
+
+    def plan_versions(self, single: bool, head: str) -> None:
+        """One version for the whole job: the lowest whose names are all free."""
+
+        def exists(name: str) -> bool:
+            try:
+                os.stat(name, dir_fd=self.dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return False
+            except OSError:
+                return True
+            return True
+
+        if not any(exists(p.final) for p in self.plans):
+            return
+        if single:
+            stem, ext = os.path.splitext(self.plans[0].final)
+            base_head, tail = stem, ext
+        else:
+            base_head, tail = head, self.source.tail
+        start = (_existing_version(base_head) or 1) + 1
+        for version in range(start, start + 10000):
+            new_head = versioned_head(base_head, version)
+            names = [
+                (new_head + tail) if single else new_head + p.final[len(head) : len(p.final) - len(tail)] + tail
+                for p in self.plans
+            ]
+            if not any(exists(n) for n in names):
+                for plan, name in zip(self.plans, names, strict=True):
+                    plan.final = name
+                self.log("info", f"names taken; writing as {names[0]} (policy 'rename')")
+                return
+        raise _JobLevelError(f"{self.dest_dir}: no free version name found for policy 'rename'")
+
+    # -- one frame --
+    def result(self, plan: _Plan, status: FrameStatus, **kw: object) -> FrameResult:
+        return FrameResult(
+            job_id=self.job_id,
+            index=plan.index,
+            frame=plan.frame,
+            source=plan.src,
+            dest=self.dest_path(plan.final),
+            status=status,
+            size=plan.size,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def fail(self, plan: _Plan, error: str, started: float) -> None:
+        self.finish_frame(self.result(plan, FrameStatus.FAILED, error=error, elapsed=time.monotonic() - started), plan)
+        self.log("error", error)
+        if self.opts.stop_on_error:
+            raise _StopOnError(f"stopped at the first error: {error}")
+
+    def do_frame(self, plan: _Plan) -> None:
+        started = time.monotonic()
+        self.in_frame_bytes = 0
+        self.progress()
+        # Source: a regular file, and not a symlink out of the source folder.
+        try:
+            lst = os.lstat(plan.src)
+        except OSError as exc:
+            return self.fail(plan, _explain(exc, plan.src, "source"), started)
+        is_link = stat.S_ISLNK(lst.st_mode)
+        if is_link and not self.opts.follow_symlinks:
+            target = symlink_escape(plan.src, self.src_dir)
+            if target is not None:
+                msg = FrameError(
+                    plan.src,
+                    f"is a symlink to {target}, outside the source folder; not followed",
+                    "copy the target itself, or allow following symlinks",
+                ).message
+                return self.fail(plan, msg, started)
+        try:
+            st = os.stat(plan.src) if is_link else lst
+        except OSError as exc:
+            return self.fail(plan, _explain(exc, plan.src, "source"), started)
+        if not stat.S_ISREG(st.st_mode):
+            msg = FrameError(plan.src, "is not a regular file", "only files can be copied").message
+            return self.fail(plan, msg, started)
+        plan.size = st.st_size
+        # Destination: what does the policy say about an existing file?
+        policy = self.opts.on_conflict
+        overwrite = False
+        source_hash: str | None = None
+        dest_full = self.dest_path(plan.final)
+        try:
+            dst = os.stat(plan.final, dir_fd=self.dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            dst = None
+        except OSError as exc:
+            return self.fail(plan, _explain(exc, dest_full, "destination"), started)
+        if dst is not None:
+            if (dst.st_dev, dst.st_ino) == (st.st_dev, st.st_ino):
+                msg = FrameError(dest_full, "is the source file itself", "choose another destination").message
+                return self.fail(plan, msg, started)
+            if policy is ConflictPolicy.SKIP:
+                return self.skip(plan, started, "exists (policy 'skip')")
+            if policy is ConflictPolicy.FAIL:
+                msg = FrameError(
+                    dest_full, "already exists", "choose skip, skip-identical, overwrite or rename"
+                ).message
+                return self.fail(plan, msg, started)
+            if policy is ConflictPolicy.OVERWRITE:
+                if stat.S_ISDIR(dst.st_mode):
+                    return self.fail(plan, _explain(OSError(errno.EISDIR, "dir"), dest_full, "dest"), started)
+                overwrite = True
+            elif policy is ConflictPolicy.SKIP_IDENTICAL:
+                try:
+                    same, source_hash = self.identical(plan, st, dst)
+                except OSError as exc:
+                    return self.fail(plan, _explain(exc, plan.src, "source"), started)
+                if same:
+                    return self.skip(plan, started, "identical file exists", source_hash)
+                msg = FrameError(
+                    dest_full,
+                    "exists and differs",
+                    "choose overwrite, rename or skip to decide what happens to the existing file",
+                ).message
+                return self.fail(plan, msg, started)
+            else:  # RENAME: the version was chosen at planning; someone took it since
+                msg = FrameError(
+                    dest_full, "was created by another program meanwhile", "run the copy again"
+                ).message
+                return self.fail(plan, msg, started)
+        attempts = 2 if self.hashing else 1
+        for attempt in range(attempts):
+            try:
+                self.copy_one(plan, st, overwrite, policy, started)
+                return None
+            except VerificationError as exc:
+                if attempt + 1 < attempts:
+                    self.log("warning", f"{exc.message}; retrying once")
+                    continue
+                return self.fail(plan, exc.message, started)
+            except SourceChangedError as exc:
+                return self.fail(plan, exc.message, started)
+            except _PlaceConflict as exc:
+                if policy is ConflictPolicy.SKIP:
+                    return self.skip(plan, started, "appeared while copying (policy 'skip')")
+                return self.fail(plan, str(exc), started)
+            except OSError as exc:
+                side = getattr(exc, "vfx_side", "destination")
+                path = plan.src if side == "source" else dest_full
+                if exc.errno in _DISK_FULL_ERRNOS:
+                    self.fail_disk_full(plan, exc, started)
+                return self.fail(plan, _explain(exc, path, side), started)
+        return None
+
+    def skip(self, plan: _Plan, started: float, why: str, source_hash: str | None = None) -> None:
+        res = self.result(
+            plan,
+            FrameStatus.SKIPPED,
+            hash=source_hash,
+            hash_algo=self.algo if source_hash else None,
+            elapsed=time.monotonic() - started,
+        )
+        self.finish_frame(res, plan)
+
+    def fail_disk_full(self, plan: _Plan, exc: OSError, started: float) -> None:
+        try:
+            free = shutil.disk_usage(self.dest_dir).free
+        except OSError:
+            free = -1
+        done = sum(1 for r in self.results.values() if r.status is FrameStatus.DONE)
+        msg = (
+            f"{self.dest_dir}: the destination is full ({free / MiB:.1f} MiB free, frame {plan.frame} "
+            f"needs {plan.size / MiB:.1f} MiB). Free some space or choose another destination, then run "
+            f"the copy again: the {done} frames already copied are kept and nothing partial was left."
+        )
+        self.finish_frame(
+            self.result(plan, FrameStatus.FAILED, error=msg, elapsed=time.monotonic() - started), plan
+        )
+        raise _DiskFull(msg) from exc
+
+    def identical(self, plan: _Plan, st: os.stat_result, dst: os.stat_result) -> tuple[bool, str | None]:
+        if not stat.S_ISREG(dst.st_mode) or dst.st_size != st.st_size:
+            return False, None
+        src_fd = os.open(plan.src, os.O_RDONLY | _O_CLOEXEC)
+        try:
+            dst_fd = os.open(plan.final, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW, dir_fd=self.dir_fd)
+            try:
+                h_src = self.hash_fd(src_fd)
+                h_dst = self.hash_fd(dst_fd)
+            finally:
+                os.close(dst_fd)
+        finally:
+            os.close(src_fd)
+        return h_src == h_dst, h_src
+
+    def hash_fd(self, fd: int) -> str:
+        hasher = new_hasher(self.algo)
+        view = self.buffer()
+        offset = 0
+        while True:
+            self.check()
+            n = os.preadv(fd, [view[: self.max_chunk]], offset)
+            if n == 0:
+                return hasher.hexdigest()
+            hasher.update(view[:n])
+            offset += n
+
+    def buffer(self) -> memoryview:
+        if self.buf is None:
+            self.buf = bytearray(MAX_CHUNK_BUFFERED)
+        return memoryview(self.buf)
+
+    # -- temps --
+    def new_temp(self, index: int) -> _Temp:
+        name = temp_name(self.job_id, index)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | _O_NOFOLLOW
+        try:
+            fd = os.open(name, flags, 0o666, dir_fd=self.dir_fd)
+        except FileExistsError:
+            # Left by an earlier run of this same job (a crash): it is ours to remove.
+            os.unlink(name, dir_fd=self.dir_fd)
+            fd = os.open(name, flags, 0o666, dir_fd=self.dir_fd)
+        temp = _Temp(name, fd)
+        with self.temps_lock:
+            self.temps[name] = temp
+        return temp
+
+    def discard(self, temp: _Temp, close: bool = True) -> None:
+        """Remove a temp now: the name goes at once, a big file's blocks are freed off-thread.
+
+        Only the fd's owner closes it (`close`): the copy thread for the temp
+        it is writing, the committer for temps handed to it.
+        """
+        with self.temps_lock:
+            self.temps.pop(temp.name, None)
+            placed = temp.placed
+        if not placed:
+            try:
+                os.unlink(temp.name, dir_fd=self.dir_fd)
+            except OSError:
+                pass
+            if self.debug is not None:
+                self.debug.temp_unlinked = time.monotonic()
+        if close:
+            self.close_temp_fd(temp)
+
+    def close_temp_fd(self, temp: _Temp) -> None:
+        fd, temp.fd = temp.fd, -1
+        if fd < 0:
+            return
+        debug = self.debug
+        if temp.written >= BACKGROUND_CLOSE_BYTES:
+            # Freeing the blocks of a big unlinked file takes ~10-30 ms on ext4;
+            # the name is already gone, so nobody can see the file any more.
+            threading.Thread(target=_close_quietly, args=(fd, debug), daemon=True, name="vfxcopy-free").start()
+        else:
+            _close_quietly(fd, debug)
+
+    # -- copying one frame into a temp and into place --
+    def copy_one(self, plan: _Plan, st: os.stat_result, overwrite: bool, policy: ConflictPolicy, started: float) -> None:
+        try:
+            src_fd = os.open(plan.src, os.O_RDONLY | _O_CLOEXEC)
+        except OSError as exc:
+            exc.vfx_side = "source"  # type: ignore[attr-defined]
+            raise
+        temp: _Temp | None = None
+        handed_over = False
+        try:
+            before = os.fstat(src_fd)
+            temp = self.new_temp(plan.index)
+            hasher = new_hasher(self.algo) if self.hashing else None
+            self.in_frame_bytes = 0
+            if hasher is not None:
+                self.copy_buffered(src_fd, temp, before.st_size, hasher)
+            else:
+                self.copy_zero(src_fd, temp, before.st_size)
+            source_hash = hasher.hexdigest() if hasher is not None else None
+            if self.opts.preserve:
+                os.fchmod(temp.fd, stat.S_IMODE(before.st_mode) & 0o777)
+                os.utime(temp.fd, ns=(before.st_atime_ns, before.st_mtime_ns))
+            self.check_source_unchanged(plan, src_fd, before)
+            if self.hashing and os.fstat(temp.fd).st_size != before.st_size:
+                raise VerificationError(self.dest_path(plan.final), "written size differs from the source", "retry")
+            result = self.result(
+                plan, FrameStatus.DONE, hash=source_hash, hash_algo=self.algo if source_hash else None
+            )
+            if self.committer is not None:
+                _start_writeback(temp.fd)
+                self.committer.submit(_Finished(plan, temp, result, overwrite, policy))
+                handed_over = True  # submit() set temp.submitted
+                self.bytes_accounted += plan.size
+                self.in_frame_bytes = 0
+                return
+            if self.opts.fsync:
+                os.fsync(temp.fd)
+            if self.opts.verify is VerifyMode.FULL:
+                self.read_back(plan, temp, source_hash)
+            self.place(temp, plan.final, overwrite)
+            self.close_temp_fd(temp)
+            result.elapsed = time.monotonic() - started
+            self.bytes_accounted += plan.size
+            self.in_frame_bytes = 0
+            self.finish_frame(result, plan)
+        except BaseException:
+            if temp is not None and not handed_over:
+                self.discard(temp)
+            self.in_frame_bytes = 0
+            raise
+        finally:
+            os.close(src_fd)
+
+    def check_source_unchanged(self, plan: _Plan, src_fd: int, before: os.stat_result) -> None:
+        after_fd = os.fstat(src_fd)
+        try:
+            after_path = os.stat(plan.src)
+        except OSError:
+            after_path = None
+        for after in (after_fd, after_path):
+            if after is None or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                raise SourceChangedError(
+                    plan.src,
+                    "source changed while copying (size or modification time differ)",
+                    "wait until the file is completely written, then run the copy again",
+                )
+            if after is after_path and (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+                raise SourceChangedError(
+                    plan.src, "source changed while copying (replaced by another file)", "run the copy again"
+                )
+
+    def read_back(self, plan: _Plan, temp: _Temp, source_hash: str | None) -> None:
+        """`full` verification: drop the temp's cached pages, read it from disk, compare."""
+        _before_read_back(os.path.join(self.dest_dir, temp.name), temp.fd)
+        try:
+            os.posix_fadvise(temp.fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
+        rfd = os.open(temp.name, os.O_RDONLY | _O_CLOEXEC, dir_fd=self.dir_fd)
+        try:
+            dest_hash = self.hash_fd(rfd)
+        finally:
+            os.close(rfd)
+        if dest_hash != source_hash:
+            raise VerificationError(
+                self.dest_path(plan.final),
+                f"read-back hash {dest_hash} differs from the source hash {source_hash}",
+                "the destination disk may be failing; check it",
+            )
+
+    def place(self, temp: _Temp, final: str, overwrite: bool) -> None:
+        """Give the temp its final name; never replaces an existing file unless `overwrite`."""
+        if overwrite:
+            os.replace(temp.name, final, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+        else:
+            try:
+                rename_noreplace(temp.name, final, self.dir_fd)
+            except FileExistsError as exc:
+                raise _PlaceConflict(
+                    FrameError(
+                        self.dest_path(final),
+                        "was created by another program while copying; it was left untouched",
+                        "check it, then run the copy again",
+                    ).message
+                ) from exc
+        temp.placed = True
+        with self.temps_lock:
+            self.temps.pop(temp.name, None)
+
+    # -- the byte movers --
+    def after_chunk(self, temp: _Temp, n: int, elapsed: float, requested: int) -> None:
+        temp.written += n
+        self.in_frame_bytes += n
+        self.bytes_copied += n
+        now = time.monotonic()
+        if self.debug is not None:
+            self.debug.last_write_end = now
+            self.debug.copy_calls += 1
+        if n >= requested and elapsed > 0:
+            # Size chunks by time: aim for TARGET_CALL_S per call, moving gently.
+            factor = min(2.0, max(0.5, TARGET_CALL_S / elapsed))
+            self.chunk = int(min(self.max_chunk, max(MIN_CHUNK, self.chunk * factor)))
+        self.meter.add(self.bytes_copied, now)
+        self.progress()
+        self.throttle(n)
+
+    def copy_zero(self, src_fd: int, temp: _Temp, size: int) -> None:
+        offset = 0
+        dst_fd = temp.fd
+        while offset < size:
+            self.check()
+            want = min(self.chunk, size - offset)
+            t0 = time.perf_counter()
+            mode = self.zero_copy_mode
+            try:
+                if mode == "copy_file_range":
+                    n = os.copy_file_range(src_fd, dst_fd, want, offset, offset)
+                    if n == 0 and offset == 0:
+                        # Some file systems (procfs, some FUSE) report 0: let read() decide.
+                        self.zero_copy_mode = "readwrite"
+                        continue
+                elif mode == "sendfile":
+                    os.lseek(dst_fd, offset, os.SEEK_SET)
+                    n = os.sendfile(dst_fd, src_fd, offset, want)
+                else:
+                    view = self.buffer()[:want]
+                    n = os.preadv(src_fd, [view], offset)
+                    self.write_all(dst_fd, view[:n], offset)
+            except OSError as exc:
+                if exc.errno in _FALLBACK_ERRNOS and mode != "readwrite":
+                    self.zero_copy_mode = "sendfile" if mode == "copy_file_range" else "readwrite"
+                    self.log("info", f"{mode} not usable here ({exc.strerror}); using {self.zero_copy_mode}")
+                    continue
+                raise
+            if n == 0:
+                raise SourceChangedError(
+                    self.current.src if self.current else "?",
+                    "source changed while copying (it became shorter)",
+                    "wait until the file is completely written, then run the copy again",
+                )
+            offset += n
+            self.after_chunk(temp, n, time.perf_counter() - t0, want)
+
+    def write_all(self, fd: int, view: memoryview, offset: int) -> None:
+        done = 0
+        while done < len(view):
+            w = os.pwritev(fd, [view[done:]], offset + done)
+            if w <= 0:
+                raise OSError(errno.EIO, "short write")
+            done += w
+
+    def copy_buffered(self, src_fd: int, temp: _Temp, size: int, hasher: Hasher) -> None:
+        """Read into one buffer, hash that buffer, write that same buffer (checking every count)."""
+        offset = 0
+        full = self.buffer()
+        while offset < size:
+            self.check()
+            want = min(self.chunk, size - offset)
+            t0 = time.perf_counter()
+            view = full[:want]
+            try:
+                n = os.preadv(src_fd, [view], offset)
+            except OSError as exc:
+                exc.vfx_side = "source"  # type: ignore[attr-defined]
+                raise
+            if n == 0:
+                raise SourceChangedError(
+                    self.current.src if self.current else "?",
+                    "source changed while copying (it became shorter)",
+                    "wait until the file is completely written, then run the copy again",
+                )
+            chunk = view[:n]
+            hasher.update(chunk)
+            self.write_all(temp.fd, chunk, offset)
+            offset += n
+            self.after_chunk(temp, n, time.perf_counter() - t0, want)
+
+    # -- committer (fsync overlapped with copying) --
+    def drain_committer(self) -> None:
+        committer = self.committer
+        if committer is None:
+            return
+        for fin, error in committer.take_done():
+            if error is None:
+                self.finish_frame(fin.result, fin.plan)
+            else:
+                self.bytes_accounted -= fin.plan.size  # finish_frame adds it back for non-DONE
+                res = fin.result
+                res.status = FrameStatus.FAILED
+                res.error = error[0]
+                self.finish_frame(res, fin.plan)
+                self.log("error", error[0])
+                if error[1] in _DISK_FULL_ERRNOS:
+                    raise _DiskFull(error[0])
+                if self.opts.stop_on_error:
+                    raise _StopOnError(f"stopped at the first error: {error[0]}")
+
+    def abort_or_finish_committer(self) -> None:
+        """A clean stop: frames already complete are still put in place; nothing else is left."""
+        if self.committer is not None:
+            try:
+                self.committer.finish(self)
+                self.drain_committer()
+                if self.dir_fd >= 0:
+                    os.fsync(self.dir_fd)
+            except (Cancelled, _DiskFull, _StopOnError):
+                pass
+        self.abort()
+
+    def abort(self) -> None:
+        """Cancel path: remove every temp not yet in place; frames already placed count as done."""
+        if self.committer is not None:
+            for fin in self.committer.abort():
+                self.results[fin.plan.index] = fin.result
+                self.report(fin.result)
+        with self.temps_lock:
+            temps = list(self.temps.values())
+        for temp in temps:
+            self.discard(temp, close=not temp.submitted)
+
+    def close_dir(self) -> None:
+        if self.dir_fd >= 0:
+            fd, self.dir_fd = self.dir_fd, -1
+            if self.committer is not None:
+                self.committer.close_dir_later(fd)
+            else:
+                os.close(fd)
+
+
+class _JobLevelError(Exception):
+    pass
+
+
+class _PlaceConflict(Exception):
+    pass
+
+
+def _close_quietly(fd: int, debug: CopyDebug | None) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    if debug is not None:
+        debug.temp_closed_at = time.monotonic()
+        debug.temp_closed.set()
+
+
+def _before_read_back(path: str, fd: int) -> None:
+    """Test hook: called between fsync and the read-back of `full` verification."""
+
+
+class _Committer:
+    """Background thread: fsync finished temps in order, place them, fsync the folder per batch.
+
+    Overlaps the (slow) fsync of frame N with copying frames N+1... The copy
+    thread drains `take_done()` and reports, so every event comes from one thread.
+    On cancel, `abort()` unlinks the names of everything not yet placed; a
+    placement is atomic with respect to `abort()` (one lock), so a frame is
+    either in place and reported DONE or gone.
+    """
+
+    def __init__(self, job: _Job) -> None:
+        self.job = job
+        self.dir_fd = job.dir_fd
+        self.queue: queue.Queue[_Finished | None] = queue.Queue()
+        self.lock = threading.Lock()
+        self.space = threading.Condition(self.lock)
+        self.pending: list[_Finished] = []  # submitted, not yet placed
+        self.pending_bytes = 0
+        self.placed: list[_Finished] = []  # placed, folder not yet fsynced
+        self.done: list[tuple[_Finished, tuple[str, int | None] | None]] = []
+        self.aborted = False
+        self.exited = False
+        self.dir_fd_to_close: int | None = None
+        self.thread = threading.Thread(target=self.loop, daemon=True, name=f"vfxcopy-commit-{job.job_id}")
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def submit(self, fin: _Finished) -> None:
+        with self.space:
+            while len(self.pending) >= COMMIT_QUEUE_FRAMES or (
+                self.pending and self.pending_bytes + fin.plan.size > COMMIT_QUEUE_BYTES
+            ):
+                self.space.wait(0.005)
+                if self.job.token.cancelled:
+                    # The caller's cancel path discards this temp; it is not ours yet.
+                    raise Cancelled()
+            self.pending.append(fin)
+            self.pending_bytes += fin.plan.size
+            fin.temp.submitted = True
+        self.queue.put(fin)
+
+    def take_done(self) -> list[tuple[_Finished, tuple[str, int | None] | None]]:
+        with self.lock:
+            out, self.done = self.done, []
+        return out
+
+    def finish(self, job: _Job) -> None:
+        """Wait for everything submitted to be placed and the folder fsynced; cancellable."""
+        self.queue.put(None)
+        while self.thread.is_alive():
+            self.thread.join(0.005)
+            job.token.check()
+
+    def abort(self) -> list[_Finished]:
+        """Stop: drop unplaced temps (the copy thread unlinks their names); return placed ones."""
+        with self.lock:
+            self.aborted = True
+            self.space.notify_all()
+            placed, self.placed = self.placed, []
+            done = [fin for fin, err in self.done if err is None]
+            self.done = []
+        self.queue.put(None)
+        return done + placed
+
+    def close_dir_later(self, fd: int) -> None:
+        with self.lock:
+            if not self.exited:
+                self.dir_fd_to_close = fd
+                return
+        os.close(fd)
+
+    def flush_dir(self) -> None:
+        """Make the placed names durable, then hand those frames back as done."""
+        if not self.placed:
+            return
+        try:
+            os.fsync(self.dir_fd)
+        except OSError:
+            pass  # the files themselves are durable; the names are retried at the end
+        with self.lock:
+            if not self.aborted:
+                self.done.extend((fin, None) for fin in self.placed)
+                self.placed = []
+
+    def loop(self) -> None:
+        job = self.job
+        try:
+            while True:
+                fin = self.queue.get()
+                if fin is None:
+                    break
+                if self.aborted:
+                    self.drop(fin)
+                    continue
+                error: tuple[str, int | None] | None = None
+                try:
+                    os.fsync(fin.temp.fd)
+                except OSError as exc:
+                    error = (_explain(exc, job.dest_path(fin.plan.final), "destination"), exc.errno)
+                with self.lock:
+                    if self.aborted:
+                        placed_now = False
+                    elif error is None:
+                        try:
+                            job.place(fin.temp, fin.plan.final, fin.overwrite)
+                            placed_now = True
+                        except _PlaceConflict as exc:
+                            error, placed_now = (str(exc), None), False
+                        except OSError as exc:
+                            error = (_explain(exc, job.dest_path(fin.plan.final), "destination"), exc.errno)
+                            placed_now = False
+                    else:
+                        placed_now = False
+                    if fin in self.pending:
+                        self.pending.remove(fin)
+                        self.pending_bytes -= fin.plan.size
+                    self.space.notify_all()
+                    if placed_now:
+                        fin.result.elapsed = time.monotonic() - job.started
+                        self.placed.append(fin)
+                    elif not self.aborted and error is not None:
+                        self.done.append((fin, error))
+                if placed_now:
+                    _close_quietly(fin.temp.fd, None)
+                    fin.temp.fd = -1
+                else:
+                    job.discard(fin.temp)
+                if len(self.placed) >= DIR_FSYNC_BATCH or self.queue.empty():
+                    self.flush_dir()
+            self.flush_dir()
+        finally:
+            with self.lock:
+                self.exited = True
+                fd, self.dir_fd_to_close = self.dir_fd_to_close, None
+            if fd is not None:
+                os.close(fd)
+
+    def drop(self, fin: _Finished) -> None:
+        with self.lock:
+            if fin in self.pending:
+                self.pending.remove(fin)
+                self.pending_bytes -= fin.plan.size
+        self.job.discard(fin.temp)
+
+
+def copy_sequence(
+    spec: JobSpec, token: CancelToken, report: Reporter, *, debug: CopyDebug | None = None
+) -> JobResult:
+    """Copy `spec.source` (its selected frames) into `spec.dest_dir`; see the module docstring.
+
+    Raises SafetyError before touching anything if the request could damage
+    data; every other problem is reported per frame (or, for a full disk or an
+    unusable destination, once for the job) in the returned JobResult.
+    """
+    check_job(spec)
+    return _Job(spec, token, report, debug).run()
