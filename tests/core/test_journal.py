@@ -1,0 +1,370 @@
+"""The SQLite job journal: round trips, odd names, migration, recovery, several processes at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.core import journal as journal_mod
+from vfxcopy.core.jobs import (
+    FrameResult,
+    FrameStatus,
+    JobSpec,
+    JobState,
+    LogMessage,
+    Progress,
+    temp_name,
+)
+from vfxcopy.core.journal import (
+    Journal,
+    JournalError,
+    default_journal_path,
+    process_alive,
+    process_start_time,
+)
+from vfxcopy.core.sequence import Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_spec(src: Path, dest: Path, frames: int = 4, head: str = "plate.") -> JobSpec:
+    seq = Sequence(str(src), head, ".exr", 4, tuple(range(1001, 1001 + frames)))
+    return JobSpec(source=seq, dest_dir=str(dest), origin="test")
+
+
+def frame_result(spec: JobSpec, index: int, status: FrameStatus = FrameStatus.DONE, **kw: object) -> FrameResult:
+    frame = spec.selected_frames()[index]
+    return FrameResult(
+        job_id=spec.job_id,
+        index=index,
+        frame=frame,
+        source=str(spec.source.path(frame)),
+        dest=os.path.join(spec.dest_dir, spec.source.name(frame)),
+        status=status,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def run_python(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env or os.environ.copy(),
+    )
+
+
+def test_default_path_follows_data_dir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VFXCOPY_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert default_journal_path() == tmp_path / "elsewhere" / "journal.sqlite3"
+    with Journal() as j:
+        assert j.path.exists()
+        assert j.schema_version() == journal_mod.SCHEMA_VERSION
+
+
+def test_wal_full_sync_and_integrity(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as j:
+        conn = j._conn()
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert j.integrity_check() == "ok"
+
+
+def test_spec_state_and_frames_round_trip(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path / "src", tmp_path / "dst")
+    spec.copy.bwlimit = 1234
+    with Journal(tmp_path / "j.db") as j:
+        j.add_job(spec)
+        job = j.get_job(spec.job_id)
+        assert job is not None
+        assert job.state is JobState.PENDING
+        assert job.spec.to_dict() == spec.to_dict()
+        assert job.pid == os.getpid()
+        assert job.frames_total == 4
+
+        j.start_job(spec.job_id)
+        j.record_frame(frame_result(spec, 0, size=10, hash="ab", hash_algo="xxh3"))
+        j.record_frame(frame_result(spec, 1, FrameStatus.FAILED, error="disk on fire"))
+        j.record_frame(frame_result(spec, 2, FrameStatus.SKIPPED, size=7))
+        j.set_state(spec.job_id, JobState.FAILED, "1 frame failed")
+
+        job = j.get_job(spec.job_id)
+        assert job is not None
+        assert job.state is JobState.FAILED and job.finished is not None and job.started is not None
+        assert (job.frames_done, job.frames_failed, job.bytes_done) == (2, 1, 10)
+        frames = j.frames(spec.job_id)
+        assert [f.status for f in frames] == [FrameStatus.DONE, FrameStatus.FAILED, FrameStatus.SKIPPED]
+        assert frames[0].hash == "ab" and frames[1].error == "disk on fire"
+        assert frames[0].to_result().dest == os.path.join(spec.dest_dir, "plate.1001.exr")
+
+        # A later result for the same frame replaces the earlier one (a resume redid it).
+        j.record_frame(frame_result(spec, 1, size=10, hash="cd", hash_algo="xxh3"))
+        assert j.frames(spec.job_id)[1].status is FrameStatus.DONE
+        assert j.frames(spec.job_id)[1].error is None
+
+
+def test_names_that_are_not_utf8_round_trip(tmp_path: Path) -> None:
+    raw_dir = os.fsencode(tmp_path) + b"/src\xff"
+    os.makedirs(raw_dir)
+    src_dir = os.fsdecode(raw_dir)
+    head = os.fsdecode(b"pl\xe9te.")  # latin-1 é: not UTF-8
+    seq = Sequence(src_dir, head, ".exr", 4, (1, 2))
+    spec = JobSpec(source=seq, dest_dir=os.fsdecode(os.fsencode(tmp_path) + b"/dst\xff"))
+    path = Path(seq.path(1))
+    path.write_bytes(b"x" * 5)
+    with Journal(tmp_path / "j.db") as j:
+        j.add_job(spec)
+        result = FrameResult(spec.job_id, 0, 1, str(path), os.path.join(spec.dest_dir, seq.name(1)),
+                             FrameStatus.FAILED, error=f"{path}: cannot read")
+        j.record_frame(result)
+        job = j.get_job(spec.job_id)
+        assert job is not None
+        assert os.fsencode(job.spec.source.head) == b"pl\xe9te."
+        assert os.fsencode(job.spec.dest_dir).endswith(b"/dst\xff")
+        frame = j.frames(spec.job_id)[0]
+        assert os.fsencode(frame.source) == os.fsencode(str(path))
+        assert os.fsencode(frame.dest).endswith(b"/dst\xff/pl\xe9te.0001.exr")
+        assert frame.error is not None and "cannot read" in frame.error
+
+
+def test_migration_from_version_1_keeps_jobs(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    spec = make_spec(tmp_path / "src", tmp_path / "dst")
+    conn = sqlite3.connect(db, isolation_level=None)
+    journal_mod.migrate(conn, target=1)
+    conn.execute(
+        "INSERT INTO jobs (job_id, spec, state, created) VALUES (?, ?, ?, ?)",
+        (spec.job_id, json.dumps(spec.to_dict()), "completed", 1.0),
+    )
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert not conn.execute("SELECT name FROM sqlite_master WHERE name='kv'").fetchall()
+    conn.close()
+
+    with Journal(db) as j:
+        assert j.schema_version() == 2
+        job = j.get_job(spec.job_id)
+        assert job is not None and job.state is JobState.COMPLETED
+        j.kv_set("watch_handled", "/shots/a.####.exr", {"size": 3})
+        assert j.kv_get("watch_handled", "/shots/a.####.exr") == {"size": 3}
+
+
+def test_journal_from_a_newer_vfxcopy_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {journal_mod.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(JournalError, match="newer vfxcopy"):
+        Journal(db)
+
+
+def test_kv_namespaces(tmp_path: Path) -> None:
+    odd = os.fsdecode(b"/in/\xff.exr")
+    with Journal(tmp_path / "j.db") as j:
+        j.kv_set("watch_handled", odd, [1, 2])
+        j.kv_set("watch_handled", "b", None)
+        j.kv_set("other", "b", "x")
+        assert j.kv_items("watch_handled") == {odd: [1, 2], "b": None}
+        assert j.kv_delete("watch_handled", "b") == 1
+        assert j.kv_get("watch_handled", "b", "gone") == "gone"
+        assert j.kv_delete("watch_handled") == 1
+        assert j.kv_items("other") == {"b": "x"}
+
+
+def test_clear_history_keeps_unfinished_jobs(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as j:
+        specs = [make_spec(tmp_path / "s", tmp_path / f"d{i}") for i in range(4)]
+        for spec, state in zip(specs, [JobState.COMPLETED, JobState.FAILED, JobState.RUNNING, JobState.PENDING],
+                               strict=True):
+            j.add_job(spec)
+            j.record_frame(frame_result(spec, 0))
+            j.set_state(spec.job_id, state)
+        assert {job.job_id for job in j.history()} == {specs[0].job_id, specs[1].job_id}
+        assert j.clear_history() == 2
+        assert {job.job_id for job in j.jobs()} == {specs[2].job_id, specs[3].job_id}
+        assert j.frames(specs[0].job_id) == []
+        assert len(j.frames(specs[2].job_id)) == 1
+
+
+def test_find_jobs_by_prefix(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as j:
+        a = make_spec(tmp_path, tmp_path)
+        a.job_id = "abc123000000"
+        b = make_spec(tmp_path, tmp_path)
+        b.job_id = "abd123000000"
+        j.add_job(a)
+        j.add_job(b)
+        assert [x.job_id for x in j.find_jobs("abc")] == [a.job_id]
+        assert len(j.find_jobs("ab")) == 2
+        assert j.find_jobs("a%") == []
+
+
+def test_reporter_commits_frames_and_forwards_everything(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path / "src", tmp_path / "dst")
+    seen: list[object] = []
+    with Journal(tmp_path / "j.db") as j:
+        j.add_job(spec)
+        report = j.reporter(spec.job_id, seen.append)
+        events = [
+            Progress(spec.job_id, JobState.RUNNING, 4),
+            frame_result(spec, 0, size=3),
+            LogMessage(spec.job_id, "info", "hi"),
+        ]
+        for event in events:
+            report(event)
+        assert seen == events
+        # Visible to another connection (another process) at once: committed, not buffered.
+        other = sqlite3.connect(j.path)
+        assert other.execute("SELECT COUNT(*) FROM frames WHERE job_id=?", (spec.job_id,)).fetchone()[0] == 1
+        other.close()
+
+
+def test_process_identity() -> None:
+    start = process_start_time(os.getpid())
+    if sys.platform.startswith("linux"):
+        assert start is not None and start > 0
+    assert process_alive(os.getpid(), start)
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    assert not process_alive(proc.pid, None)
+    if start is not None:
+        assert not process_alive(os.getpid(), start + 1)  # same pid, other start time: a reused pid
+
+
+OWNER = """
+    import os, sys, time
+    from vfxcopy.core.journal import Journal
+    from vfxcopy.core.jobs import JobSpec
+    from vfxcopy.core.sequence import Sequence
+    j = Journal(sys.argv[1])
+    spec = JobSpec(source=Sequence(sys.argv[2], "plate.", ".exr", 4, (1, 2)), dest_dir=sys.argv[3],
+                   job_id=sys.argv[4])
+    j.add_job(spec)
+    j.start_job(spec.job_id)
+    for i in range(2):
+        open(os.path.join(sys.argv[3], f".vfxcopy-{spec.job_id}-{i}.part"), "wb").close()
+    print("ready", flush=True)
+    if sys.argv[5] == "stay":
+        time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process start times are read from /proc")
+def test_recover_marks_dead_jobs_and_leaves_live_ones(tmp_path: Path) -> None:
+    db = tmp_path / "j.db"
+    dest = tmp_path / "dst"
+    dest.mkdir()
+    Journal(db).close()
+    dead = run_python(OWNER, str(db), str(tmp_path / "src"), str(dest), "deadjob00001", "exit")
+    assert dead.wait(30) == 0, dead.stderr.read() if dead.stderr else ""
+    live = run_python(OWNER, str(db), str(tmp_path / "src"), str(dest), "livejob00001", "stay")
+    try:
+        assert live.stdout is not None and live.stdout.readline().strip() == "ready"
+        # Someone else's temp file and a finished frame next to them must survive.
+        other_temp = dest / temp_name("otherjob0001", 0)
+        other_temp.write_bytes(b"keep")
+        (dest / "plate.0001.exr").write_bytes(b"done frame")
+
+        with Journal(db) as j:
+            assert j.recover() == ["deadjob00001"]
+            dead_job = j.get_job("deadjob00001")
+            assert dead_job is not None and dead_job.state is JobState.INTERRUPTED
+            assert "stopped while this job was running" in dead_job.message
+            live_job = j.get_job("livejob00001")
+            assert live_job is not None and live_job.state is JobState.RUNNING
+            # A live owner keeps its job: nobody else may claim it for a resume.
+            assert not j.claim("livejob00001")
+            names = sorted(os.listdir(dest))
+            assert names == sorted([
+                other_temp.name, "plate.0001.exr",
+                temp_name("livejob00001", 0), temp_name("livejob00001", 1),
+            ])
+            assert j.recover() == []  # nothing new on a second call
+
+            live.kill()
+            live.wait(30)
+            assert j.recover() == ["livejob00001"]
+            assert sorted(os.listdir(dest)) == sorted([other_temp.name, "plate.0001.exr"])
+            assert j.claim("livejob00001")
+            job = j.get_job("livejob00001")
+            assert job is not None and job.state is JobState.RUNNING and job.pid == os.getpid()
+    finally:
+        if live.poll() is None:
+            live.kill()
+            live.wait(30)
+
+
+def test_recover_treats_a_reused_pid_as_gone(tmp_path: Path) -> None:
+    if process_start_time(os.getpid()) is None:
+        pytest.skip("no process start times on this platform")
+    spec = make_spec(tmp_path / "src", tmp_path / "dst")
+    with Journal(tmp_path / "j.db") as j:
+        j.add_job(spec)
+        j.start_job(spec.job_id)
+        assert j.recover() == []  # ours and alive
+        # Same pid, but the recorded start time belongs to an earlier process with that pid.
+        conn = j._conn()
+        conn.execute("UPDATE jobs SET pid_start = pid_start - 1 WHERE job_id=?", (spec.job_id,))
+        assert j.recover() == [spec.job_id]
+
+
+WRITER = """
+    import sys
+    from vfxcopy.core.journal import Journal
+    from vfxcopy.core.jobs import FrameResult, FrameStatus, JobSpec
+    from vfxcopy.core.sequence import Sequence
+    j = Journal(sys.argv[1])
+    n = int(sys.argv[3])
+    spec = JobSpec(source=Sequence("/s", "p.", ".exr", 4, tuple(range(n))), dest_dir="/d", job_id=sys.argv[2])
+    j.add_job(spec)
+    j.start_job(spec.job_id)
+    for i in range(n):
+        j.record_frame(FrameResult(spec.job_id, i, i, f"/s/p.{i:04d}.exr", f"/d/p.{i:04d}.exr",
+                                   FrameStatus.DONE, size=i))
+        if i % 10 == 0:
+            j.jobs()
+            j.recover()
+    j.set_state(spec.job_id, __import__("vfxcopy.core.jobs").core.jobs.JobState.COMPLETED)
+"""
+
+
+def test_several_processes_and_threads_share_one_journal(tmp_path: Path) -> None:
+    db = tmp_path / "j.db"
+    n = 60
+    procs = [run_python(WRITER, str(db), f"proc{i:08d}", str(n)) for i in range(3)]
+    errors: list[BaseException] = []
+    with Journal(db) as j:
+
+        def thread_writer(k: int) -> None:
+            try:
+                spec = make_spec(tmp_path / "s", tmp_path / "d", frames=n)
+                spec.job_id = f"thread{k:06d}"
+                j.add_job(spec)
+                for i in range(n):
+                    j.record_frame(frame_result(spec, i, size=1))
+                j.set_state(spec.job_id, JobState.COMPLETED)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=thread_writer, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for p in procs:
+            assert p.wait(60) == 0, p.stderr.read() if p.stderr else ""
+        assert errors == []
+        jobs = j.jobs()
+        assert len(jobs) == 5
+        assert all(job.state is JobState.COMPLETED for job in jobs)
+        assert all(job.frames_done == n for job in jobs)
+        assert j.integrity_check() == "ok"
