@@ -1,0 +1,340 @@
+"""The New job dialog with real generated sequences: listing, validation, specs, recent folders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, QTreeWidget
+
+from vfxcopy.core import sequence as sequence_mod
+from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, Operation, VerifyMode
+from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
+from vfxcopy.core.sequence import Sequence
+from vfxcopy.gui.dialogs import new_job
+from vfxcopy.gui.dialogs.new_job import WARNING_COLOUR, NewJobDialog
+from vfxcopy.gui.settings import AppSettings
+
+
+def sequences_in(folder: Path) -> list[Sequence]:
+    """The sequences in `folder`, through the scanner once it exists (else built from the names)."""
+    try:
+        found = sequence_mod.scan([folder], stat=True)
+        return sorted(found, key=lambda s: s.head)
+    except NotImplementedError:
+        groups: dict[tuple[str, str, int], list[int]] = {}
+        for path in sorted(folder.iterdir()):
+            head, number, tail = path.name.rsplit(".", 2)[0] + ".", path.name.split(".")[-2], "." + path.suffix[1:]
+            groups.setdefault((head, tail, len(number)), []).append(int(number))
+        return [
+            Sequence(str(folder), head, tail, pad, tuple(sorted(frames)),
+                     total_size=sum(p.stat().st_size for p in folder.glob(f"{head}*{tail}")))
+            for (head, tail, pad), frames in sorted(groups.items())
+        ]
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    """plate.1001-1010 with 1004-1005 missing, and a complete 6-frame EXR shot_010 sequence."""
+    folder = tmp_path / "src"
+    paths = make_byte_sequence(folder, head="plate.", count=10, size=4096)
+    paths[3].unlink()
+    paths[4].unlink()
+    make_exr_sequence(folder, head="shot_010.", count=6)
+    return folder
+
+
+@pytest.fixture
+def make_dialog(qtbot) -> Iterator[Callable[[list[Sequence]], NewJobDialog]]:
+    made: list[NewJobDialog] = []
+
+    def factory(sequences: list[Sequence]) -> NewJobDialog:
+        dialog = NewJobDialog(sequences, AppSettings())
+        qtbot.addWidget(dialog)
+        dialog.show()
+        made.append(dialog)
+        return dialog
+
+    yield factory
+    for dialog in made:
+        # Stop the thumbnail decodes this dialog started before its widgets go.
+        dialog._loader.shutdown(10000)
+
+
+def child(dialog: QDialog, cls: type, name: str):
+    widget = dialog.findChild(cls, name)
+    assert widget is not None, f"no {cls.__name__} named {name}"
+    return widget
+
+
+def choose(qtbot, combo: QComboBox, data: object) -> None:
+    """Pick an item the way a user does with the keyboard: type the start of its label."""
+    label = combo.itemText(combo.findData(data))
+    assert label, f"{data!r} is not offered"
+    combo.setFocus()
+    qtbot.keyClicks(combo, label)
+    assert combo.currentData() == data, f"typing {label!r} chose {combo.currentText()!r}"
+
+
+def ok_button(dialog: NewJobDialog) -> QPushButton:
+    return child(dialog, QPushButton, "okButton")
+
+
+def error_text(dialog: NewJobDialog) -> str:
+    return child(dialog, QLabel, "errorLabel").text()
+
+
+def test_lists_sequences_with_range_count_and_missing_frames_highlighted(make_dialog, src: Path) -> None:
+    dialog = make_dialog(sequences_in(src))
+    tree: QTreeWidget = child(dialog, QTreeWidget, "sequenceList")
+    assert tree.topLevelItemCount() == 2
+    rows = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(2)}
+    assert set(rows) == {"plate.####.exr", "shot_010.####.exr"}
+
+    plate = rows["plate.####.exr"]
+    assert plate.text(1) == "1001-1010"
+    assert plate.text(2) == "8"
+    assert plate.text(3) == "2 missing"
+    assert plate.foreground(3).color() == WARNING_COLOUR
+    assert "1004-1005" in plate.toolTip(3)
+    assert plate.text(4) == "32.0 KB"  # 8 frames of 4 KiB
+    assert plate.checkState(0) == Qt.CheckState.Checked
+
+    shot = rows["shot_010.####.exr"]
+    assert (shot.text(1), shot.text(2), shot.text(3)) == ("1001-1006", "6", "none")
+    assert shot.foreground(3).color() != WARNING_COLOUR
+
+
+def test_ok_is_disabled_with_a_reason_until_a_destination_is_given(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    dialog = make_dialog(sequences_in(src))
+    assert not ok_button(dialog).isEnabled()
+    assert "destination" in error_text(dialog).lower()
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "out"))
+    assert ok_button(dialog).isEnabled()
+    assert error_text(dialog) == ""
+
+
+def test_chosen_options_become_job_specs(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    seqs = sequences_in(src)
+    dialog = make_dialog(seqs)
+    dest = tmp_path / "delivery"
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(dest))
+    choose(qtbot, child(dialog, QComboBox, "verifyCombo"), VerifyMode.FULL)
+    choose(qtbot, child(dialog, QComboBox, "hashCombo"), HashAlgo.MD5)
+    choose(qtbot, child(dialog, QComboBox, "conflictCombo"), ConflictPolicy.OVERWRITE)
+    qtbot.mouseClick(child(dialog, new_job.QCheckBox, "fsyncCheck"), Qt.MouseButton.LeftButton)
+    bw = child(dialog, QLineEdit, "bwlimitEdit")
+    bw.clear()
+    qtbot.keyClicks(bw, "50M")
+    # Untick the EXR shot: only the plate is queued.
+    tree: QTreeWidget = child(dialog, QTreeWidget, "sequenceList")
+    shot_row = [i for i in range(2) if tree.topLevelItem(i).text(0).startswith("shot")][0]
+    tree.topLevelItem(shot_row).setCheckState(0, Qt.CheckState.Unchecked)
+
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    specs = dialog.specs()
+    assert len(specs) == 1
+    spec = specs[0]
+    assert spec.source.head == "plate."
+    assert spec.source.frames == (1001, 1002, 1003, 1006, 1007, 1008, 1009, 1010)
+    assert spec.dest_dir == str(dest)
+    assert spec.operation is Operation.COPY
+    assert spec.frames is None
+    assert spec.rename_head is None and spec.offset == 0
+    assert spec.origin == "gui"
+    assert spec.convert is None
+    copy = spec.copy
+    assert (copy.verify, copy.hash_algo, copy.on_conflict, copy.fsync, copy.bwlimit) == (
+        VerifyMode.FULL, HashAlgo.MD5, ConflictPolicy.OVERWRITE, False, 50 * 1024 * 1024
+    )
+
+
+def test_defaults_come_from_the_settings(make_dialog, src: Path) -> None:
+    settings = AppSettings()
+    settings.default_verify = VerifyMode.NONE
+    settings.default_conflict = ConflictPolicy.RENAME
+    settings.fsync = False
+    settings.bwlimit = 10 * 1024 * 1024
+    dialog = make_dialog(sequences_in(src))
+    assert VerifyMode(child(dialog, QComboBox, "verifyCombo").currentData()) is VerifyMode.NONE
+    assert not child(dialog, QComboBox, "hashCombo").isEnabled()  # no hash without verification
+    assert ConflictPolicy(child(dialog, QComboBox, "conflictCombo").currentData()) is ConflictPolicy.RENAME
+    assert not child(dialog, new_job.QCheckBox, "fsyncCheck").isChecked()
+    assert child(dialog, QLineEdit, "bwlimitEdit").text() == "10M"
+
+
+def test_bad_frame_range_keeps_ok_disabled_with_a_message(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    dialog = make_dialog(sequences_in(src))
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "out"))
+    frames = child(dialog, QLineEdit, "framesEdit")
+    qtbot.keyClicks(frames, "1001-abc")
+    assert not ok_button(dialog).isEnabled()
+    assert "Frame range" in error_text(dialog)
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
+    assert dialog.isVisible()  # a disabled Queue does nothing
+
+    frames.clear()
+    qtbot.keyClicks(frames, "3000-3010")  # valid syntax, but no such frames
+    assert not ok_button(dialog).isEnabled()
+    assert "none of the frames" in error_text(dialog)
+
+    frames.clear()
+    qtbot.keyClicks(frames, "1003-1006")
+    assert ok_button(dialog).isEnabled()
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
+    by_head = {s.source.head: s for s in dialog.specs()}
+    assert by_head["plate."].frames == [1003, 1006]  # the gap 1004-1005 is not asked for
+    assert by_head["shot_010."].frames == [1003, 1004, 1005, 1006]
+
+
+def test_destination_inside_a_source_is_refused(qtbot, make_dialog, src: Path) -> None:
+    dialog = make_dialog(sequences_in(src))
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(src / "copies"))
+    assert not ok_button(dialog).isEnabled()
+    assert "inside the source" in error_text(dialog)
+    dest = child(dialog, QLineEdit, "destinationEdit")
+    dest.clear()
+    qtbot.keyClicks(dest, str(src))
+    assert not ok_button(dialog).isEnabled()
+
+
+def test_relative_destination_and_nothing_ticked_are_refused(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    dialog = make_dialog(sequences_in(src))
+    dest = child(dialog, QLineEdit, "destinationEdit")
+    qtbot.keyClicks(dest, "relative/out")
+    assert not ok_button(dialog).isEnabled()
+    assert "full path" in error_text(dialog)
+    dest.clear()
+    qtbot.keyClicks(dest, str(tmp_path / "out"))
+    tree: QTreeWidget = child(dialog, QTreeWidget, "sequenceList")
+    for i in range(tree.topLevelItemCount()):
+        tree.topLevelItem(i).setCheckState(0, Qt.CheckState.Unchecked)
+    assert not ok_button(dialog).isEnabled()
+    assert "Tick at least one" in error_text(dialog)
+
+
+def test_bad_bandwidth_limit_is_refused(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    dialog = make_dialog(sequences_in(src))
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "out"))
+    qtbot.keyClicks(child(dialog, QLineEdit, "bwlimitEdit"), "fast")
+    assert not ok_button(dialog).isEnabled()
+    assert "Bandwidth limit" in error_text(dialog)
+
+
+def test_rename_and_renumber(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    plate = [s for s in sequences_in(src) if s.head == "plate."]
+    dialog = make_dialog(plate)
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "out"))
+    rename = child(dialog, QLineEdit, "renameEdit")
+    qtbot.keyClicks(rename, "../escape.")
+    assert not ok_button(dialog).isEnabled()
+    rename.clear()
+    qtbot.keyClicks(rename, "sh010_bg_v002.")
+    choose(qtbot, child(dialog, QComboBox, "numberingCombo"), "start")
+    spin = child(dialog, new_job.QSpinBox, "numberSpin")
+    spin.selectAll()
+    qtbot.keyClicks(spin, "1")
+    assert spin.value() == 1
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
+    (spec,) = dialog.specs()
+    assert spec.rename_head == "sh010_bg_v002."
+    assert spec.offset == 1 - 1001  # the first frame becomes frame 1
+
+
+def test_convert_with_a_preset_then_a_custom_change(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    shot = [s for s in sequences_in(src) if s.head == "shot_010."]
+    dialog = make_dialog(shot)
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "proxies"))
+    convert_group = dialog.findChild(new_job.QGroupBox, "convertGroup")
+    assert not convert_group.isEnabled()
+    choose(qtbot, child(dialog, QComboBox, "operationCombo"), Operation.CONVERT)
+    assert convert_group.isEnabled()
+    presets = child(dialog, QComboBox, "presetCombo")
+    choose(qtbot, presets, "Half-res sRGB JPEG proxies")
+    assert child(dialog, QComboBox, "formatCombo").currentText() == "jpg"
+    assert child(dialog, QLineEdit, "resizeEdit").text() == "50%"
+    (spec,) = dialog.specs()
+    assert spec.operation is Operation.CONVERT
+    assert spec.convert is not None
+    assert (spec.convert.to, spec.convert.resize, spec.convert.quality, spec.convert.to_space) == (
+        "jpg", "50%", 90, "sRGB - Display"
+    )
+    assert spec.convert.preset == "Half-res sRGB JPEG proxies"
+
+    resize = child(dialog, QLineEdit, "resizeEdit")
+    resize.clear()
+    qtbot.keyClicks(resize, "1920x108O")  # a typo: letter O
+    assert not ok_button(dialog).isEnabled()
+    assert "Resize" in error_text(dialog)
+    resize.clear()
+    qtbot.keyClicks(resize, "960x540")
+    assert presets.currentText() == "Custom"  # edited away from the preset
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
+    (spec,) = dialog.specs()
+    assert spec.convert is not None
+    assert (spec.convert.to, spec.convert.resize, spec.convert.preset) == ("jpg", "960x540", None)
+
+
+def test_folder_chooser_fills_the_destination(qtbot, make_dialog, src: Path, tmp_path: Path, monkeypatch) -> None:
+    asked: list[str] = []
+
+    def fake_choose(parent, start: str) -> str:
+        asked.append(start)
+        return str(tmp_path / "picked")
+
+    monkeypatch.setattr(new_job, "choose_folder", fake_choose)
+    dialog = make_dialog(sequences_in(src))
+    qtbot.mouseClick(child(dialog, QPushButton, "browseButton"), Qt.MouseButton.LeftButton)
+    assert asked == [""]
+    assert child(dialog, QLineEdit, "destinationEdit").text() == str(tmp_path / "picked")
+    assert ok_button(dialog).isEnabled()
+
+
+def test_recent_destinations_are_remembered_across_settings_instances(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    first = make_dialog(sequences_in(src))
+    dest = tmp_path / "onto_nas"
+    qtbot.keyClicks(child(first, QLineEdit, "destinationEdit"), str(dest))
+    qtbot.mouseClick(ok_button(first), Qt.MouseButton.LeftButton)
+    assert first.result() == QDialog.DialogCode.Accepted
+    assert AppSettings().recent_destinations[0] == str(dest)
+
+    second = make_dialog(sequences_in(src))
+    recent = child(second, QComboBox, "recentCombo")
+    assert recent.findData(str(dest)) >= 0
+    recent.setFocus()
+    qtbot.keyClick(recent, Qt.Key.Key_Down)  # the keyboard activates the next entry
+    assert child(second, QLineEdit, "destinationEdit").text() == str(dest)
+
+
+def test_cancel_does_not_remember_the_destination(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    dialog = make_dialog(sequences_in(src))
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "nope"))
+    dialog.reject()
+    assert AppSettings().recent_destinations == []
+
+
+def test_exr_thumbnail_replaces_the_placeholder(qtbot, make_dialog, src: Path) -> None:
+    shot = [s for s in sequences_in(src) if s.head == "shot_010."]
+    dialog = make_dialog(shot)
+    item = child(dialog, QTreeWidget, "sequenceList").topLevelItem(0)
+
+    def distinct_colours() -> int:
+        image = item.icon(0).pixmap(96, 54).toImage()
+        return len({image.pixel(x, image.height() // 2) for x in range(0, image.width(), 4)})
+
+    assert distinct_colours() == 1  # the flat placeholder
+    qtbot.waitUntil(lambda: distinct_colours() > 4, timeout=20000)
+
+
+def test_a_non_image_sequence_keeps_its_placeholder_and_the_dialog_works(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    plate = [s for s in sequences_in(src) if s.head == "plate."]
+    dialog = make_dialog(plate)
+    item = child(dialog, QTreeWidget, "sequenceList").topLevelItem(0)
+    # The plate's frames are random bytes named .exr: the preview fails, the tooltip says why.
+    qtbot.waitUntil(lambda: "No preview" in item.toolTip(0), timeout=20000)
+    assert "plate.1007.exr" in item.toolTip(0)  # the middle frame of the eight
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "out"))
+    assert ok_button(dialog).isEnabled()
