@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, QTreeWidget
 
 from vfxcopy.core import sequence as sequence_mod
@@ -78,6 +78,11 @@ def choose(qtbot, combo: QComboBox, data: object) -> None:
     assert combo.currentData() == data, f"typing {label!r} chose {combo.currentText()!r}"
 
 
+def click_check(qtbot, check) -> None:
+    """Click on the box itself: a check box only reacts to clicks on its indicator and label."""
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=QPoint(6, check.height() // 2))
+
+
 def ok_button(dialog: NewJobDialog) -> QPushButton:
     return child(dialog, QPushButton, "okButton")
 
@@ -124,7 +129,7 @@ def test_chosen_options_become_job_specs(qtbot, make_dialog, src: Path, tmp_path
     choose(qtbot, child(dialog, QComboBox, "verifyCombo"), VerifyMode.FULL)
     choose(qtbot, child(dialog, QComboBox, "hashCombo"), HashAlgo.MD5)
     choose(qtbot, child(dialog, QComboBox, "conflictCombo"), ConflictPolicy.OVERWRITE)
-    qtbot.mouseClick(child(dialog, new_job.QCheckBox, "fsyncCheck"), Qt.MouseButton.LeftButton)
+    click_check(qtbot, child(dialog, new_job.QCheckBox, "fsyncCheck"))
     bw = child(dialog, QLineEdit, "bwlimitEdit")
     bw.clear()
     qtbot.keyClicks(bw, "50M")

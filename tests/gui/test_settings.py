@@ -6,8 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QLabel, QLineEdit, QPushButton, QSpinBox
 
 from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, VerifyMode
+from vfxcopy.gui.dialogs.settings_dialog import SettingsDialog
 from vfxcopy.gui.settings import AppSettings, format_bwlimit, parse_bwlimit
 
 
@@ -115,3 +118,81 @@ def test_dont_ask_again_key_is_the_confirm_cancel_setting() -> None:
     assert AppSettings().confirm_cancel is False
     settings.confirm_cancel = True
     assert prompts.should_ask("confirm_cancel", AppSettings())
+
+
+def click_check(qtbot, check) -> None:
+    """Click on the box itself: a check box only reacts to clicks on its indicator and label."""
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=QPoint(6, check.height() // 2))
+
+
+def _dialog(qtbot) -> SettingsDialog:
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def _choose(qtbot, combo: QComboBox, data: object) -> None:
+    label = combo.itemText(combo.findData(data))
+    combo.setFocus()
+    qtbot.keyClicks(combo, label)
+    assert combo.currentData() == data
+
+
+def test_settings_dialog_round_trip_through_the_ini(qtbot) -> None:
+    dialog = _dialog(qtbot)
+    assert dialog.objectName() == "settingsDialog"
+    jobs = dialog.findChild(QSpinBox, "jobsAtOnceSpin")
+    assert jobs.value() == 2
+    jobs.selectAll()
+    qtbot.keyClicks(jobs, "4")
+    _choose(qtbot, dialog.findChild(QComboBox, "verifyCombo"), VerifyMode.FULL)
+    _choose(qtbot, dialog.findChild(QComboBox, "hashCombo"), HashAlgo.XXH64)
+    _choose(qtbot, dialog.findChild(QComboBox, "conflictCombo"), ConflictPolicy.FAIL)
+    click_check(qtbot, dialog.findChild(QCheckBox, "fsyncCheck"))
+    click_check(qtbot, dialog.findChild(QCheckBox, "confirmCancelCheck"))
+    qtbot.keyClicks(dialog.findChild(QLineEdit, "bwlimitEdit"), "80M")
+    qtbot.mouseClick(dialog.findChild(QPushButton, "okButton"), Qt.MouseButton.LeftButton)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+
+    ini = Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.ini"
+    assert "xxh64" in ini.read_text()
+    saved = AppSettings()
+    assert saved.jobs_at_once == 4
+    assert saved.default_verify is VerifyMode.FULL
+    assert saved.default_hash is HashAlgo.XXH64
+    assert saved.default_conflict is ConflictPolicy.FAIL
+    assert saved.fsync is False
+    assert saved.confirm_cancel is False
+    assert saved.confirm_overwrite is True
+    assert saved.bwlimit == 80 * 1024 * 1024
+
+    again = _dialog(qtbot)
+    assert again.findChild(QSpinBox, "jobsAtOnceSpin").value() == 4
+    assert again.findChild(QComboBox, "conflictCombo").currentData() == ConflictPolicy.FAIL
+    assert not again.findChild(QCheckBox, "fsyncCheck").isChecked()
+    assert not again.findChild(QCheckBox, "confirmCancelCheck").isChecked()
+    assert again.findChild(QLineEdit, "bwlimitEdit").text() == "80M"
+
+
+def test_settings_dialog_cancel_changes_nothing(qtbot) -> None:
+    dialog = _dialog(qtbot)
+    jobs = dialog.findChild(QSpinBox, "jobsAtOnceSpin")
+    jobs.selectAll()
+    qtbot.keyClicks(jobs, "7")
+    click_check(qtbot, dialog.findChild(QCheckBox, "fsyncCheck"))
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert AppSettings().jobs_at_once == 2
+    assert AppSettings().fsync is True
+
+
+def test_settings_dialog_refuses_a_bad_bandwidth_limit(qtbot) -> None:
+    dialog = _dialog(qtbot)
+    qtbot.keyClicks(dialog.findChild(QLineEdit, "bwlimitEdit"), "lots")
+    ok = dialog.findChild(QPushButton, "okButton")
+    assert not ok.isEnabled()
+    assert "Bandwidth limit" in dialog.findChild(QLabel, "errorLabel").text()
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible()
+    assert AppSettings().bwlimit is None
