@@ -12,6 +12,8 @@ from vfxcopy import __version__
 # Each module defines `register(subparsers)` that adds its parser with
 # `set_defaults(func=run)`, where `run(args) -> int` returns the exit code.
 COMMAND_MODULES: list[str] = [
+    "vfxcopy.cli.ls_cmd",
+    "vfxcopy.cli.copy_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130

@@ -1,0 +1,229 @@
+"""`vfxcopy copy`: bytes, frame subsets, renaming, conflicts, refusals, progress, and cancel by signal."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.cli import main
+from vfxcopy.cli.common import ProgressPrinter, parse_size
+from vfxcopy.core.jobs import JobState, Progress, is_temp_name
+from vfxcopy.core.samples import make_byte_sequence
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
+
+
+def temps(folder: Path) -> list[str]:
+    return [n for n in os.listdir(folder) if is_temp_name(n)] if folder.exists() else []
+
+
+def vfxcopy(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vfxcopy", *args], capture_output=True, text=True, timeout=120, **kw)  # type: ignore[call-overload, no-any-return]
+
+
+def test_copy_folder_bytes_identical_and_json(byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = byte_seq[0].parent
+    (src / "notes_2.txt").write_text("stray")
+    dest = tmp_path / "dest"
+    assert main(["copy", str(src), str(dest), "--json", "--no-fsync"]) == 0
+    assert files(dest) == files(src)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["exit_code"] == 0 and not report["cancelled"]
+    jobs = {j["source"]: j for j in report["jobs"]}
+    plate = jobs[str(src / "plate.####.exr")]
+    assert plate["state"] == "completed"
+    assert (plate["frames_total"], plate["frames_done"], plate["frames_failed"], plate["frames_skipped"]) == (10, 10, 0, 0)
+    assert plate["bytes"] == 10 * 64 * 1024 and plate["failed"] == []
+    assert plate["spec"]["origin"] == "cli" and plate["spec"]["dest_dir"] == str(dest)
+    assert jobs[str(src / "notes_2.txt")]["frames_done"] == 1
+    assert "plate.####.exr 1001-1010 -> " in captured.err  # the summary line
+
+
+def test_copy_real_exr_frames_with_full_verification(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    proc = vfxcopy("copy", str(exr_seq_session[3]), str(dest), "--verify", "full", "--hash", "md5")
+    assert proc.returncode == 0, proc.stderr
+    assert files(dest) == files(exr_seq_session[0].parent)  # one frame brought the whole sequence
+
+
+def test_copy_frames_subset_rename_and_offset(byte_seq: list[Path], tmp_path: Path) -> None:
+    src = byte_seq[0].parent
+    dest = tmp_path / "dest"
+    code = main(["copy", str(src / "plate.####.exr"), str(dest), "--frames", "1002-1004,1009",
+                 "--rename-head", "shot_020.", "--offset", "-1000", "-q"])
+    assert code == 0
+    got = files(dest)
+    assert sorted(got) == ["shot_020.0002.exr", "shot_020.0003.exr", "shot_020.0004.exr", "shot_020.0009.exr"]
+    for f in (1002, 1003, 1004, 1009):
+        assert got[f"shot_020.{f - 1000:04d}.exr"] == (src / f"plate.{f}.exr").read_bytes()
+
+
+def test_copy_given_frames_copies_just_those(byte_seq: list[Path], tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    assert main(["copy", str(byte_seq[0]), str(byte_seq[1]), str(dest), "-q"]) == 0
+    assert sorted(files(dest)) == ["plate.1001.exr", "plate.1002.exr"]
+
+
+def test_conflict_with_a_different_file_fails_that_frame_exit_1(
+    byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = byte_seq[0].parent
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "plate.1004.exr").write_bytes(b"someone else's frame")
+    inode = (dest / "plate.1004.exr").stat().st_ino
+    assert main(["copy", str(src), str(dest), "--json", "--no-fsync"]) == 1
+    captured = capsys.readouterr()
+    assert f"frame 1004 failed: {dest / 'plate.1004.exr'}" in captured.err
+    assert "differs" in captured.err
+    assert (dest / "plate.1004.exr").read_bytes() == b"someone else's frame"
+    assert (dest / "plate.1004.exr").stat().st_ino == inode
+    [job] = json.loads(captured.out)["jobs"]
+    assert job["frames_failed"] == 1 and job["frames_done"] == 9
+    assert job["failed"][0]["frame"] == 1004 and "differs" in job["failed"][0]["error"]
+    assert all(files(dest)[p.name] == p.read_bytes() for p in byte_seq if p.name != "plate.1004.exr")
+    # Running it again skips the identical frames and fails the same one: re-running is safe.
+    assert main(["copy", str(src), str(dest), "--json"]) == 1
+    [job] = json.loads(capsys.readouterr().out)["jobs"]
+    assert (job["frames_skipped"], job["frames_failed"]) == (9, 1)
+
+
+def test_dest_inside_source_is_refused_exit_2(byte_seq: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+    src = byte_seq[0].parent
+    assert main(["copy", str(src), str(src / "backup")]) == 2
+    assert "inside the source" in capsys.readouterr().err
+    assert not (src / "backup").exists() or not any((src / "backup").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["copy", "{src}/nope.0001.exr", "{dest}"], "no such file or folder"),
+        (["copy", "{src}"], "at least one source and a destination"),
+        (["copy", "{src}", "{dest}", "--frames", "10-1"], "--frames"),
+        (["copy", "{src}", "{dest}", "--frames", "5000-5010"], "nothing to do"),
+        (["copy", "{src}", "{dest}", "--bwlimit", "fast"], "--bwlimit"),
+        (["copy", "{src}", "{dest}/plate.1001.exr"], "not a folder"),
+    ],
+)
+def test_usage_errors_exit_2(
+    byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    src = byte_seq[0].parent
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "plate.1001.exr").write_bytes(b"x")
+    assert main([a.format(src=src, dest=dest) for a in argv]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(os.listdir(dest)) == ["plate.1001.exr"]
+
+
+def test_parse_size_binary_units() -> None:
+    assert parse_size("50M") == 50 * 1024 * 1024
+    assert parse_size("1.5k") == 1536
+    assert parse_size("2GiB") == 2 << 30
+    assert parse_size("100") == 100
+    with pytest.raises(ValueError):
+        parse_size("5X")
+
+
+def test_plain_progress_lines_for_logs(byte_seq: list[Path], tmp_path: Path) -> None:
+    src = byte_seq[0].parent
+    proc = vfxcopy("copy", str(src), str(tmp_path / "a"), "--no-fsync")
+    assert proc.returncode == 0
+    lines = proc.stderr.splitlines()
+    assert "\r" not in proc.stderr
+    assert lines[0].endswith("10 frames, 640.0 KiB")
+    assert "completed, 10 copied" in lines[-1]
+    proc = vfxcopy("copy", str(src), str(tmp_path / "b"), "-v", "--no-fsync")
+    copied = [ln for ln in proc.stderr.splitlines() if ln.startswith("copied ")]
+    assert len(copied) == 10 and str(src / "plate.1001.exr") in copied[0]
+
+
+def test_terminal_progress_bar_redraws_one_line(byte_seq: list[Path], tmp_path: Path) -> None:
+    """On a terminal the bar is one line redrawn with \\r; frames, MiB/s and ETA are shown."""
+    src = byte_seq[0].parent
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vfxcopy", "copy", str(src), str(tmp_path / "d"), "--bwlimit", "2M"],
+            stdout=subprocess.PIPE, stderr=slave, timeout=120,
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+    err = b"".join(chunks).decode()
+    assert proc.returncode == 0, err
+    assert "\r" in err and "MiB/s" in err and "ETA" in err
+    assert "/10 frames" in err
+    assert err.count("\n") <= 3  # the bar does not scroll: one summary line at the end
+
+
+def test_progress_printer_throttles_terminal_redraws() -> None:
+    stream = io.StringIO()
+    printer = ProgressPrinter("job", stream=stream, tty=True)
+    total = 2000
+    for i in range(total):
+        printer(Progress("j", JobState.RUNNING, frames_total=total, frames_done=i, bytes_total=total, bytes_done=i))
+    printer(Progress("j", JobState.COMPLETED, frames_total=total, frames_done=total, bytes_total=total, bytes_done=total))
+    draws = stream.getvalue().count("\r")
+    assert 2 <= draws <= 10  # a burst of 2000 events draws a handful of times, the final state always
+    assert f"{total}/{total} frames" in stream.getvalue()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_mid_copy_cancels_cleanly_exit_130(tmp_path: Path, sig: signal.Signals) -> None:
+    src = tmp_path / "src"
+    make_byte_sequence(src, count=8, size=2 * 1024 * 1024)
+    dest = tmp_path / "dest"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vfxcopy", "copy", str(src), str(dest), "--bwlimit", "8M", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # Wait until at least one frame is in place and the next one is half written.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            names = os.listdir(dest) if dest.exists() else []
+            if any(n.startswith("plate.") for n in names) and temps(dest):
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the copy never got going")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert temps(dest) == []
+    done = files(dest)
+    assert 1 <= len(done) < 8
+    for name, data in done.items():
+        assert data == (src / name).read_bytes(), name  # finished frames stay complete
+    report = json.loads(out)
+    assert report["cancelled"] and report["exit_code"] == 130
+    [job] = report["jobs"]
+    assert job["state"] == "cancelled" and job["frames_done"] == len(done)
+    assert "cancelling" in err
