@@ -236,7 +236,7 @@ def encode_movie(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResu
         # Runs in a pool thread: OpenImageIO releases the GIL while it reads and filters.
         token.check()
         src = str(spec.source.path(items[index]))
-        buf = read_frame(src)
+        buf = read_frame(src, as_float=processor.changes_pixels)
         token.check()
         if size is None:
             raise RuntimeError("movie size unknown")  # pragma: no cover - set before the pool starts
