@@ -147,8 +147,16 @@ class JobRunner(QObject):
         return False
 
     def wait(self, timeout_ms: int = -1) -> bool:
-        """Block until every worker has returned (shutdown, tests); True if all did."""
+        """Block until every worker has returned (shutdown, tests); True if all did.
+
+        Workers that returned are finished here and now (job_finished is emitted), so
+        callers see final states without spinning an event loop; the queued duplicates
+        that arrive later are ignored.
+        """
         done = self._pool.waitForDone(timeout_ms)
+        for worker in list(self._running.values()):
+            if worker.done.is_set() and worker.result is not None:
+                self._on_finished(worker.result)
         if done:
             self._purge(force=True)
         return done
@@ -184,8 +192,9 @@ class JobRunner(QObject):
     def _on_finished(self, result: object) -> None:
         assert isinstance(result, JobResult)
         worker = self._running.pop(result.job_id, None)
-        if worker is not None:
-            self._retired.append(worker)
+        if worker is None:
+            return  # already finished by wait()
+        self._retired.append(worker)
         self._tokens.pop(result.job_id, None)
         self._purge()
         self.job_finished.emit(result)

@@ -59,6 +59,7 @@ class JobWorker(QRunnable):
         self.token = token
         self.signals = WorkerSignals()
         self.done = threading.Event()
+        self.result: JobResult | None = None  # set before `finished` is emitted
         self._run = run or _default_run
         self._interval = interval
         self._lock = threading.Lock()
@@ -109,6 +110,7 @@ class JobWorker(QRunnable):
                 self.report(LogMessage(self.job_id, "error", traceback.format_exc()))
                 result = JobResult(self.job_id, JobState.FAILED, message=f"Internal error: {message}")
             self.flush()
+            self.result = result
             self.signals.finished.emit(result)
         finally:
             self.done.set()
