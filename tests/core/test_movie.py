@@ -1,0 +1,150 @@
+"""Review movies through the bundled ffmpeg: frame count, size, codec, cancel, conflicts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+
+from vfxcopy.core.convert import convert_sequence
+from vfxcopy.core.jobs import (
+    CancelToken,
+    ConflictPolicy,
+    ConvertOptions,
+    Event,
+    FrameResult,
+    FrameStatus,
+    JobSpec,
+    JobState,
+    Operation,
+)
+from vfxcopy.core.movie import count_frames, even_size, ffmpeg_exe
+from vfxcopy.core.sequence import Sequence
+
+
+def as_sequence(paths: list[Path]) -> Sequence:
+    frames = tuple(int(p.name.split(".")[1]) for p in paths)
+    return Sequence(str(paths[0].parent), "shot_010.", ".exr", 4, frames)
+
+
+def movie_info(path: Path) -> dict[str, object]:
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta: dict[str, object] = next(reader)
+    reader.close()
+    return meta
+
+
+def decodes_cleanly(path: Path) -> bool:
+    proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, text=True)
+    return proc.returncode == 0 and not proc.stderr.strip()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return [n for n in os.listdir(folder) if n.startswith(".vfxcopy-")]
+
+
+def convert(seq: Sequence, dest: Path, token: CancelToken | None = None, report=None,
+            policy: ConflictPolicy = ConflictPolicy.FAIL, **opts: object):
+    spec = JobSpec(seq, str(dest), Operation.CONVERT, convert=ConvertOptions(**opts))  # type: ignore[arg-type]
+    spec.copy.on_conflict = policy
+    return convert_sequence(spec, token or CancelToken(), report or (lambda e: None))
+
+
+def test_h264_mp4_has_every_frame_at_an_even_size(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    seq = as_sequence(exr_seq_session)
+    # 128x72 at 99% is 127x71: odd sizes must be evened for yuv420p.
+    result = convert(seq, tmp_path, to="mp4", to_space="sRGB - Display", resize="99%")
+    assert result.state is JobState.COMPLETED and result.exit_code == 0, result.message
+    movie = tmp_path / "shot_010.mp4"
+    assert os.listdir(tmp_path) == ["shot_010.mp4"]
+    assert count_frames(str(movie)) == len(seq.frames)
+    info = movie_info(movie)
+    assert tuple(info["size"]) == (126, 70)  # type: ignore[arg-type]
+    assert "h264" in str(info["codec"])
+    assert float(info["fps"]) == pytest.approx(24)  # type: ignore[arg-type]
+    assert decodes_cleanly(movie)
+    assert all(f.status is FrameStatus.DONE and f.dest == str(movie) for f in result.frames)
+
+
+def test_prores_mov(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    seq = as_sequence(exr_seq_session[:5])
+    result = convert(seq, tmp_path, to="mov", to_space="sRGB - Display", fps=25.0)
+    assert result.exit_code == 0, result.message
+    movie = tmp_path / "shot_010.mov"
+    info = movie_info(movie)
+    assert "prores" in str(info["codec"])
+    assert float(info["fps"]) == pytest.approx(25)  # type: ignore[arg-type]
+    assert count_frames(str(movie)) == 5
+    assert decodes_cleanly(movie)
+
+
+def test_cancel_mid_movie_leaves_no_partial_movie(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    seq = as_sequence(exr_seq_session)
+    token = CancelToken()
+    frames: list[FrameResult] = []
+
+    def report(event: Event) -> None:
+        if isinstance(event, FrameResult):
+            frames.append(event)
+            if len(frames) == 4:
+                token.cancel()  # ffmpeg is running and has a partial file open
+
+    result = convert(seq, tmp_path, token=token, report=report, to="mp4", threads=2)
+    assert result.state is JobState.CANCELLED and result.exit_code == 130
+    assert os.listdir(tmp_path) == []
+
+
+def test_stop_after_frame_also_leaves_no_partial_movie(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    seq = as_sequence(exr_seq_session)
+    token = CancelToken()
+
+    def report(event: Event) -> None:
+        if isinstance(event, FrameResult):
+            token.stop_after_frame()
+
+    result = convert(seq, tmp_path, token=token, report=report, to="mp4")
+    assert result.state is JobState.CANCELLED
+    assert os.listdir(tmp_path) == []
+
+
+def test_unreadable_frame_is_held_and_reported(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for p in exr_seq_session[:6]:
+        shutil.copy(p, src / p.name)
+    bad = src / "shot_010.1004.exr"
+    bad.write_bytes(bad.read_bytes()[:200])
+    seq = Sequence(str(src), "shot_010.", ".exr", 4, tuple(range(1001, 1007)))
+    result = convert(seq, tmp_path / "out", to="mp4", to_space="sRGB - Display")
+    assert result.exit_code == 1 and result.state is JobState.COMPLETED
+    assert [f.frame for f in result.failed] == [1004]
+    assert str(bad) in (result.failed[0].error or "") and "holds the previous frame" in (result.failed[0].error or "")
+    assert count_frames(str(tmp_path / "out" / "shot_010.mp4")) == 6  # timing kept
+
+
+def test_existing_movie_is_not_clobbered(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    seq = as_sequence(exr_seq_session[:3])
+    movie = tmp_path / "shot_010.mp4"
+    movie.write_bytes(b"someone's cut")
+    failed = convert(seq, tmp_path, to="mp4", policy=ConflictPolicy.FAIL)
+    assert failed.state is JobState.FAILED and "already exists" in failed.message
+    assert movie.read_bytes() == b"someone's cut"
+    renamed = convert(seq, tmp_path, to="mp4", policy=ConflictPolicy.RENAME)
+    assert renamed.exit_code == 0
+    assert movie.read_bytes() == b"someone's cut"
+    assert count_frames(str(tmp_path / "shot_010_v2.mp4")) == 3
+    skipped = convert(seq, tmp_path, to="mp4", policy=ConflictPolicy.SKIP)
+    assert all(f.status is FrameStatus.SKIPPED for f in skipped.frames)
+    over = convert(seq, tmp_path, to="mp4", policy=ConflictPolicy.OVERWRITE)
+    assert over.exit_code == 0 and count_frames(str(movie)) == 3
+    assert leftovers(tmp_path) == []
+
+
+def test_even_size() -> None:
+    assert even_size(1921, 1081) == (1920, 1080)
+    assert even_size(1, 1) == (2, 2)
