@@ -14,6 +14,7 @@ from vfxcopy import __version__
 COMMAND_MODULES: list[str] = [
     "vfxcopy.cli.ls_cmd",
     "vfxcopy.cli.copy_cmd",
+    "vfxcopy.cli.convert_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130

@@ -1,0 +1,219 @@
+"""`vfxcopy convert SRC... DEST --to FORMAT`: convert sequences with OpenImageIO (and ffmpeg for movies)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import asdict, replace
+from typing import Any
+
+from vfxcopy.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CancelSignals,
+    ProgressPrinter,
+    UsageError,
+    add_job_arguments,
+    build_specs,
+    error,
+    print_json,
+    resolve_sources,
+    result_to_dict,
+    run_with_progress,
+    summary_line,
+)
+from vfxcopy.core.convert import TARGETS, normalise_target, validate_options
+from vfxcopy.core.errors import SafetyError
+from vfxcopy.core.jobs import CancelToken, ConflictPolicy, ConvertOptions, CopyOptions, JobResult, JobSpec, JobState, Operation
+from vfxcopy.core.presets import get_preset, list_presets, save_user_preset
+
+# ConvertOptions fields that command-line flags can set; None means "not given"
+# so that a --preset's value stays unless the flag overrides it.
+_FLAG_FIELDS = ("to", "compression", "data_format", "quality", "resize", "filter", "from_space", "to_space",
+                "view", "ocio_config", "channels", "threads", "fps")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "convert",
+        help="convert sequences to EXR, DPX, TIFF, PNG, JPEG or a review movie",
+        description=(
+            "Convert the sequences in SRC (folders, frames, patterns such as shot.####.exr) into the "
+            "folder DEST with OpenImageIO: colour conversion through OCIO ($OCIO or the built-in "
+            "ocio://default config), resize, channel subset, target format and codec. Movies (mp4, mov) "
+            "are encoded with ffmpeg. Frames are written to temporary names and renamed into place when "
+            "complete and checked; Ctrl-C or SIGTERM cancels and leaves nothing partial."
+        ),
+        epilog=(
+            "Examples: vfxcopy convert plates/ proxies/ --preset 'Half-res sRGB JPEG proxies'; "
+            "vfxcopy convert shot.####.exr out/ --to exr --compression dwaa:45; "
+            "vfxcopy convert shot.####.exr review/ --to mp4 --to-space 'sRGB - Display'. "
+            "Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 cancelled."
+        ),
+    )
+    parser.add_argument("paths", nargs="*", metavar="SRC... DEST", help="sources, then the destination folder")
+    parser.add_argument("--to", choices=TARGETS, type=lambda s: normalise_target(s), help="target format")
+    parser.add_argument("--preset", metavar="NAME", help="start from a preset (see --list-presets); flags override it")
+    parser.add_argument("--list-presets", action="store_true", help="list the built-in and user presets and exit")
+    parser.add_argument("--save-preset", metavar="NAME", help="also save these options as a user preset")
+    parser.add_argument("--compression", metavar="CODEC",
+                        help="EXR: zip, zips, piz, pxr24, b44, dwaa[:LEVEL], dwab[:LEVEL], none; TIFF: zip, lzw, none")
+    parser.add_argument("--data-format", "--bits", dest="data_format", metavar="TYPE",
+                        choices=("half", "float", "uint8", "uint10", "uint12", "uint16"),
+                        help="pixel type: half, float (EXR, TIFF), uint8, uint10/uint12 (DPX), uint16")
+    parser.add_argument("--quality", type=int, metavar="Q",
+                        help="JPEG quality 1-100 (default 90); movies: x264 CRF 0-51 (default 18)")
+    parser.add_argument("--resize", metavar="SIZE", help="50%%, or fit inside 1920x1080 (also 1920x or x1080)")
+    parser.add_argument("--filter", metavar="NAME",
+                        help="resize filter (default triangle when shrinking, catmull-rom when growing)")
+    parser.add_argument("--from", dest="from_space", metavar="SPACE",
+                        help="source colour space (default: the file's tag, else scene_linear for float files)")
+    parser.add_argument("--to-space", dest="to_space", metavar="SPACE",
+                        help="target colour space, e.g. 'sRGB - Display', ACEScct; with --view: an OCIO display")
+    parser.add_argument("--view", metavar="VIEW", help="apply this OCIO view of the --to-space display")
+    parser.add_argument("--ocio", dest="ocio_config", metavar="CONFIG",
+                        help="OCIO config file or URI (default $OCIO, else ocio://default)")
+    parser.add_argument("--channels", metavar="LIST", type=lambda s: [c.strip() for c in s.split(",") if c.strip()],
+                        help="only these channels, e.g. R,G,B")
+    parser.add_argument("--threads", type=int, metavar="N", help="frames converted in parallel (default 2)")
+    parser.add_argument("--fps", type=float, metavar="RATE", help="movie frame rate (default 24)")
+    parser.add_argument("--compare-pixels", action="store_true",
+                        help="for lossless targets, read every written frame back and compare its pixels")
+    parser.add_argument("--on-conflict", choices=[c.value for c in ConflictPolicy],
+                        default=ConflictPolicy.SKIP_IDENTICAL.value,
+                        help="when a destination file exists (default skip-identical: same pixels skip, "
+                        "different pixels fail that frame)")
+    add_job_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def options_from_args(args: argparse.Namespace) -> ConvertOptions:
+    """ConvertOptions from --preset plus the flags given; UsageError if they cannot run."""
+    if args.preset:
+        try:
+            opts = get_preset(args.preset)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+    elif args.to:
+        opts = ConvertOptions()
+    else:
+        raise UsageError("give a target format with --to (exr, dpx, tif, png, jpg, mp4, mov) or a --preset")
+    changes: dict[str, Any] = {f: getattr(args, f) for f in _FLAG_FIELDS if getattr(args, f, None) is not None}
+    if args.compare_pixels:
+        changes["compare_pixels"] = True
+    if args.preset and set(changes) - {"threads"}:
+        changes["preset"] = f"{opts.preset} (changed)"  # the job list shows it is not the preset as saved
+    opts = replace(opts, **changes)
+    try:
+        validate_options(opts)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return opts
+
+
+def _plan(args: argparse.Namespace, notes: list[str]) -> tuple[list[JobSpec], ConvertOptions]:
+    opts = options_from_args(args)
+    if len(args.paths) < 2:
+        raise UsageError("give at least one source and a destination folder")
+    *sources, dest = args.paths
+    dest_dir = os.path.abspath(dest)
+    if os.path.exists(dest_dir) and not os.path.isdir(dest_dir):
+        raise UsageError(f"destination {dest} exists and is not a folder")
+    seqs = resolve_sources(sources)
+    copy = CopyOptions(on_conflict=ConflictPolicy(args.on_conflict))
+    specs = build_specs(seqs, dest_dir, args, operation=Operation.CONVERT, origin="cli", copy=copy, notes=notes)
+    for spec in specs:
+        spec.convert = replace(opts)
+    return specs, opts
+
+
+def _describe(opts: ConvertOptions) -> str:
+    parts = [opts.to]
+    for label, value in (("compression", opts.compression), ("data", opts.data_format), ("quality", opts.quality),
+                         ("resize", opts.resize), ("from", opts.from_space), ("to-space", opts.to_space),
+                         ("view", opts.view), ("channels", ",".join(opts.channels or []) or None)):
+        if value not in (None, ""):
+            parts.append(f"{label} {value}")
+    return ", ".join(str(p) for p in parts)
+
+
+def _list_presets(args: argparse.Namespace) -> int:
+    from vfxcopy.core.presets import is_builtin
+
+    presets = list_presets()
+    if args.json:
+        print_json({"command": "convert", "presets": {
+            name: {**asdict(opts), "builtin": is_builtin(name)} for name, opts in presets.items()}})
+        return EXIT_OK
+    width = max(len(n) for n in presets)
+    for name, opts in presets.items():
+        kind = "" if is_builtin(name) else "  (user)"
+        print(f"{name:<{width}}  {_describe(opts)}{kind}")
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_presets:
+        return _list_presets(args)
+    notes: list[str] = []
+    try:
+        specs, opts = _plan(args, notes)
+        from vfxcopy.core.safety import check_job
+
+        for spec in specs:
+            check_job(spec)
+    except (UsageError, SafetyError) as exc:
+        message = f"refused: {exc}" if isinstance(exc, SafetyError) else str(exc)
+        error("convert", message)
+        if args.json:
+            print_json({"command": "convert", "exit_code": EXIT_USAGE, "error": message, "jobs": []})
+        return EXIT_USAGE
+    if args.save_preset:
+        try:
+            save_user_preset(args.save_preset, opts)
+        except (ValueError, OSError) as exc:
+            error("convert", f"--save-preset: {exc}")
+            return EXIT_USAGE
+        print(f"vfxcopy convert: saved preset {args.save_preset!r}", file=sys.stderr)
+    for note in notes:
+        print(f"vfxcopy convert: note: {note}", file=sys.stderr)
+
+    token = CancelToken()
+    done: list[tuple[JobSpec, JobResult]] = []
+    started: set[str] = set()
+    with CancelSignals(token):
+        for n, spec in enumerate(specs, 1):
+            if token.cancelled:
+                break
+            name = f"{spec.display_name()} -> {opts.to}"
+            label = name if len(specs) == 1 else f"[{n}/{len(specs)}] {name}"
+            printer = ProgressPrinter(label, quiet=args.quiet, verbose=args.verbose)
+            started.add(spec.job_id)
+            result = run_with_progress(spec, args, token=token, printer=printer)
+            done.append((spec, result))
+            if not args.quiet or result.state is not JobState.COMPLETED:
+                print(summary_line(spec, result), file=sys.stderr, flush=True)
+            if result.state is JobState.CANCELLED and not token.cancelled:
+                break  # 'stop after this frame' ends the whole command too
+
+    cancelled = token.cancelled or any(r.state is JobState.CANCELLED for _, r in done)
+    if cancelled:
+        code = EXIT_CANCELLED
+    elif any(r.exit_code != EXIT_OK for _, r in done):
+        code = EXIT_FAILED
+    else:
+        code = EXIT_OK
+    if args.json:
+        print_json({
+            "command": "convert",
+            "exit_code": code,
+            "cancelled": cancelled,
+            "options": asdict(opts),
+            "jobs": [result_to_dict(spec, result) for spec, result in done],
+            "not_started": [s.display_name() for s in specs if s.job_id not in started],
+            "notes": notes,
+        })
+    return code
