@@ -27,7 +27,16 @@ from vfxcopy.cli.common import (
 )
 from vfxcopy.core.convert import TARGETS, normalise_target, validate_options
 from vfxcopy.core.errors import SafetyError
-from vfxcopy.core.jobs import CancelToken, ConflictPolicy, ConvertOptions, CopyOptions, JobResult, JobSpec, JobState, Operation
+from vfxcopy.core.jobs import (
+    CancelToken,
+    ConflictPolicy,
+    ConvertOptions,
+    CopyOptions,
+    JobResult,
+    JobSpec,
+    JobState,
+    Operation,
+)
 from vfxcopy.core.presets import get_preset, list_presets, save_user_preset
 
 # ConvertOptions fields that command-line flags can set; None means "not given"
