@@ -14,15 +14,19 @@ import pytest
 from watchdog.observers.polling import PollingObserver
 
 from vfxcopy.core.jobs import Operation, temp_name
+from vfxcopy.core.journal import Journal
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.watch import (
     FolderWatcher,
+    JournalHandledStore,
     ManualClock,
     MemoryHandledStore,
     SqliteHandledStore,
     WatchError,
     WatchRule,
+    default_store,
     make_spec,
+    migrate_legacy_store,
     parse_frame_name,
     rule_name_from_origin,
 )
@@ -347,16 +351,27 @@ def test_non_recursive_rule_ignores_sub_folders(watch, folders) -> None:
 
 def test_restart_does_not_requeue_a_handled_sequence(watch, folders, tmp_path: Path) -> None:
     inbox, _ = folders
-    store_path = tmp_path / "handled.sqlite"
-    first, landings1, clock1 = watch(store=SqliteHandledStore(store_path))
+    journal_path = tmp_path / "journal.sqlite3"
+    journal1 = Journal(journal_path)
+    first, landings1, clock1 = watch(store=JournalHandledStore(journal1))
     for frame in range(1001, 1013):
         write_frame(frame_path(inbox, frame))
     wait_for(lambda: first.known_frames() == 12)
     settle_until(first, clock1, landings1, 1)
     first.stop()
+    journal1.close()
 
-    # A new process: a fresh store object on the same file, a fresh watcher.
-    second, landings2, clock2 = watch(store=SqliteHandledStore(store_path))
+    # A new process: the journal opened again, a fresh watcher.
+    journal2 = Journal(journal_path)
+    try:
+        second, landings2, clock2 = watch(store=default_store(journal2))
+        _second_run(second, landings2, clock2, inbox)
+    finally:
+        second.stop()
+        journal2.close()
+
+
+def _second_run(second: FolderWatcher, landings2: Landings, clock2: ManualClock, inbox: Path) -> None:
     assert second.known_frames() == 12  # the initial scan saw them
     for _ in range(3):
         clock2.advance(second.rule.settle + 0.1)
@@ -368,6 +383,30 @@ def test_restart_does_not_requeue_a_handled_sequence(watch, folders, tmp_path: P
     wait_for(lambda: second.known_frames() == 13)
     settle_until(second, clock2, landings2, 1)
     assert landings2.items[0][1] == [1013]
+
+
+def test_rewritten_frame_counts_as_new(watch, folders) -> None:
+    inbox, _ = folders
+    watcher, landings, clock = watch()
+    for frame in range(1, 4):
+        frame_path(inbox, frame).write_bytes(b"a" * 100)
+    wait_for(lambda: watcher.known_frames() == 3)
+    settle_until(watcher, clock, landings, 1)
+    assert landings.items[0][0].total_size == 300
+    frame_path(inbox, 2).write_bytes(b"b" * 200)  # re-rendered: same frame, new size
+    wait_for(lambda: bool(watcher.pending()), what="the rewrite to be seen")
+    settle_until(watcher, clock, landings, 2)
+    assert landings.items[1][1] == [2]
+
+
+def test_old_stand_alone_store_is_migrated_into_the_journal(tmp_path: Path) -> None:
+    legacy = tmp_path / "watch.sqlite"
+    SqliteHandledStore(legacy).record("plates", "/in\0a.\0.exr", {1: 10, 2: 20})
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        assert migrate_legacy_store(journal, legacy) == 1
+        assert JournalHandledStore(journal).load("plates", "/in\0a.\0.exr") == {1: 10, 2: 20}
+        assert not legacy.exists() and (tmp_path / "watch.sqlite.migrated").exists()
+        assert migrate_legacy_store(journal, legacy) == 0
 
 
 def test_existing_unhandled_sequence_is_queued_at_start(watch, folders) -> None:
@@ -503,3 +542,4 @@ def test_parse_frame_name() -> None:
     assert parse_frame_name("plate_v002_0042.dpx") == ("plate_v002_", "0042", ".dpx")
     assert parse_frame_name("1001.exr") == ("", "1001", ".exr")
     assert parse_frame_name("readme.txt") is None
+    assert parse_frame_name("neg.-0005.exr") == ("neg.", "-0005", ".exr")

@@ -7,7 +7,6 @@ import fnmatch
 import json
 import logging
 import os
-import re
 import sqlite3
 import string
 import sys
@@ -35,7 +34,8 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from vfxcopy.core.jobs import CopyOptions, JobSpec, Operation, is_temp_name
-from vfxcopy.core.sequence import IMAGE_EXTENSIONS, Sequence
+from vfxcopy.core.journal import Journal, data_dir, open_journal
+from vfxcopy.core.sequence import IMAGE_EXTENSIONS, Sequence, split_frame
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,6 @@ _EVENT_FILTER: list[type[FileSystemEvent]] = [
     DirDeletedEvent,
 ]
 
-# The last run of digits before a digit-free tail: "shot_010.1001.exr" -> "shot_010.", "1001", ".exr".
-_FRAME_RE = re.compile(r"^(?P<head>.*?)(?P<digits>\d+)(?P<tail>\D*)$")
 
 
 class WatchError(ValueError):
@@ -313,20 +311,6 @@ class MemoryHandledStore:
             self._data[(rule, key)] = dict(sizes)
 
 
-def data_dir() -> Path:
-    """$VFXCOPY_DATA_DIR, else the platform's per-user data folder + vfxcopy."""
-    env = os.environ.get("VFXCOPY_DATA_DIR")
-    if env:
-        return Path(env)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "vfxcopy"
-
-
 WATCH_TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS watch_handled (
     rule TEXT NOT NULL,
@@ -340,7 +324,7 @@ CREATE TABLE IF NOT EXISTS watch_handled (
 
 
 class SqliteHandledStore:
-    """Handled sequences in a small SQLite file (one connection per call: any thread)."""
+    """The early stand-alone store (a small SQLite file); kept to read and migrate old records."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else data_dir() / "watch.sqlite"
@@ -393,8 +377,64 @@ def _sizes_from_json(text: str) -> dict[int, int]:
     return {int(f): int(s) for f, s in raw.items()}
 
 
-def default_store() -> HandledStore:
-    return SqliteHandledStore()
+HANDLED_NAMESPACE = "watch-handled:"  # + rule name, in the journal's kv table
+
+
+class JournalHandledStore:
+    """Handled sequences in the job journal's kv table: one record per rule and sequence."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    def load(self, rule: str, key: str) -> dict[int, int]:
+        value = self.journal.kv_get(HANDLED_NAMESPACE + rule, key)
+        if not isinstance(value, dict):
+            return {}
+        return {int(f): int(s) for f, s in value.items()}
+
+    def record(self, rule: str, key: str, sizes: dict[int, int]) -> None:
+        self.journal.kv_set(HANDLED_NAMESPACE + rule, key, {str(f): s for f, s in sorted(sizes.items())})
+
+    def forget(self, rule: str) -> int:
+        """Drop every record of `rule` (a rule deleted for good); returns how many."""
+        return self.journal.kv_delete(HANDLED_NAMESPACE + rule)
+
+
+def migrate_legacy_store(journal: Journal, legacy: str | os.PathLike[str] | None = None) -> int:
+    """Move records of the early stand-alone watch.sqlite into the journal, once; returns how many.
+
+    Records already in the journal win; the old file is renamed to *.migrated so
+    that this runs only once.
+    """
+    path = Path(legacy) if legacy is not None else data_dir() / "watch.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            rows = conn.execute("SELECT rule, seq_key, sizes FROM watch_handled").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        log.warning("watch: cannot read the old store %s: %s", path, exc)
+        return 0
+    moved = 0
+    for rule, key, text in rows:
+        if journal.kv_get(HANDLED_NAMESPACE + rule, key) is None:
+            journal.kv_set(HANDLED_NAMESPACE + rule, key, _sizes_from_json(text))
+            moved += 1
+    try:
+        path.rename(path.with_name(path.name + ".migrated"))
+    except OSError as exc:
+        log.warning("watch: cannot rename %s after migrating it: %s", path, exc)
+    return moved
+
+
+def default_store(journal: Journal | None = None) -> HandledStore:
+    """The journal-backed store (the default journal unless one is given), old records migrated."""
+    journal = journal or open_journal()
+    migrate_legacy_store(journal)
+    return JournalHandledStore(journal)
 
 
 # ---------------------------------------------------------------------------
@@ -423,11 +463,11 @@ class _Group:
 
 
 def parse_frame_name(name: str) -> tuple[str, str, str] | None:
-    """'shot.1001.exr' -> ('shot.', '1001', '.exr'); None for a name without a frame number."""
-    match = _FRAME_RE.match(name)
-    if not match:
-        return None
-    return match.group("head"), match.group("digits"), match.group("tail")
+    """'shot.1001.exr' -> ('shot.', '1001', '.exr'); None for a name without a frame number.
+
+    The scanner's own split, so that a watched sequence is named as `vfxcopy ls` names it.
+    """
+    return split_frame(name)
 
 
 def key_text(key: SeqKey) -> str:
@@ -435,7 +475,7 @@ def key_text(key: SeqKey) -> str:
 
 
 def _padding(digits: Iterable[str]) -> int:
-    items = list(digits)
+    items = [d.lstrip("-") for d in digits]
     padded = [len(d) for d in items if len(d) > 1 and d.startswith("0")]
     return max(padded) if padded else min(len(d) for d in items)
 
