@@ -1,13 +1,41 @@
-"""The one entry point every runner calls: run_job(spec, token, report) -> JobResult."""
+"""The one entry point every runner calls: run_job(spec, token, report) -> JobResult.
+
+With a `journal`, the job and every frame's result are recorded as they
+happen, so a crash loses at most the frames in flight and `resume_job` can
+finish the job later. A verified copy that completes ends with an ASC MHL
+generation and a job report in `<dest>/ascmhl/`.
+"""
 
 from __future__ import annotations
 
-from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, Operation, Reporter, null_reporter
+import dataclasses
+import os
+import time
+from typing import TYPE_CHECKING
+
+from vfxcopy.core.errors import Cancelled, JobError
+from vfxcopy.core.jobs import (
+    CancelToken,
+    ConflictPolicy,
+    Event,
+    FrameResult,
+    FrameStatus,
+    JobResult,
+    JobSpec,
+    JobState,
+    LogMessage,
+    Operation,
+    Progress,
+    Reporter,
+    VerifyMode,
+    null_reporter,
+)
+
+if TYPE_CHECKING:
+    from vfxcopy.core.journal import Journal, JournalFrame
 
 
-def run_job(spec: JobSpec, token: CancelToken | None = None, report: Reporter = null_reporter) -> JobResult:
-    """Run one job to its end in this thread; never raises for per-frame problems."""
-    token = token or CancelToken()
+def _run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
     if spec.operation is Operation.COPY:
         from vfxcopy.core.copier import copy_sequence
 
@@ -15,3 +43,243 @@ def run_job(spec: JobSpec, token: CancelToken | None = None, report: Reporter = 
     from vfxcopy.core.convert import convert_sequence
 
     return convert_sequence(spec, token, report)
+
+
+def run_job(
+    spec: JobSpec,
+    token: CancelToken | None = None,
+    report: Reporter = null_reporter,
+    journal: Journal | None = None,
+) -> JobResult:
+    """Run one job to its end in this thread; never raises for per-frame problems."""
+    token = token or CancelToken()
+    if journal is None:
+        result = _run(spec, token, report)
+        finish_outputs(spec, result, result.frames, report, token)
+        return result
+    journal.add_job(spec)
+    journal.start_job(spec.job_id)
+    try:
+        result = _run(spec, token, journal.reporter(spec.job_id, report))
+    except BaseException as exc:
+        journal.set_state(spec.job_id, JobState.FAILED, str(exc) or type(exc).__name__)
+        raise
+    finish_outputs(spec, result, result.frames, report, token)
+    journal.set_state(spec.job_id, result.state, result.message)
+    return result
+
+
+def finish_outputs(
+    spec: JobSpec, result: JobResult, frames: list[FrameResult], report: Reporter, token: CancelToken
+) -> None:
+    """After a completed verified copy: the ASC MHL generation and the job report (never raises)."""
+    if spec.operation is not Operation.COPY or spec.copy.verify is VerifyMode.NONE:
+        return
+    if result.state is not JobState.COMPLETED:
+        return
+    from vfxcopy.core.report import write_job_report
+    from vfxcopy.core.verify import entries_from_frames, write_generation
+
+    try:
+        entries, problems = entries_from_frames(spec.dest_dir, frames, token)
+        for problem in problems:
+            report(LogMessage(spec.job_id, "warning", problem))
+        manifest = write_generation(spec.dest_dir, entries, comment=f"vfxcopy job {spec.job_id}: {spec.display_name()}")
+        for name in manifest.skipped:
+            report(LogMessage(spec.job_id, "warning", f"{name}: name is not valid UTF-8; left out of the ASC MHL manifest"))
+        for name in manifest.failed:
+            report(LogMessage(spec.job_id, "warning",
+                              f"{name}: differs from the hash an earlier manifest in this folder recorded"))
+        html, _csv = write_job_report(spec, result, frames, manifest, problems)
+        report(LogMessage(spec.job_id, "info", f"manifest {manifest.path}; report {html}"))
+    except Cancelled:
+        report(LogMessage(spec.job_id, "warning", "cancelled while writing the manifest; none written"))
+    except (OSError, JobError, ValueError) as exc:
+        report(LogMessage(spec.job_id, "error", f"{spec.dest_dir}: cannot write the ASC MHL manifest or report ({exc})"))
+
+
+# -- resume ----------------------------------------------------------------
+
+
+def _why_stale(fr: JournalFrame, rehash: bool, token: CancelToken) -> str | None:
+    """Why a frame the journal has as done must be copied again, or None if it is still good."""
+    try:
+        dst = os.stat(fr.dest)
+    except FileNotFoundError:
+        return "missing at the destination"
+    except OSError as exc:
+        return f"cannot be checked at the destination ({exc.strerror})"
+    size = fr.dest_size if fr.dest_size is not None else fr.size
+    if dst.st_size != size:
+        return f"size changed at the destination ({size} → {dst.st_size} bytes)"
+    if fr.dest_mtime_ns is not None and dst.st_mtime_ns != fr.dest_mtime_ns:
+        return "modified at the destination since it was copied"
+    try:
+        src = os.stat(fr.source)
+    except OSError:
+        src = None  # the source is gone: what is in place is all there is
+    if src is not None and fr.src_size is not None and (
+        src.st_size != fr.src_size or (fr.src_mtime_ns is not None and src.st_mtime_ns != fr.src_mtime_ns)
+    ):
+        return "the source changed since it was copied"
+    if rehash and fr.hash and fr.hash_algo:
+        from vfxcopy.core.verify import MHL_FORMAT, hash_path
+
+        fmt = MHL_FORMAT.get(fr.hash_algo)
+        if fmt:
+            try:
+                if hash_path(fr.dest, fmt, token) != fr.hash:
+                    return "content at the destination differs from the recorded hash"
+            except OSError as exc:
+                return f"cannot be read at the destination ({exc.strerror})"
+    return None
+
+
+def resume_job(
+    job_id: str,
+    journal: Journal,
+    token: CancelToken | None = None,
+    report: Reporter = null_reporter,
+    *,
+    rehash: bool = True,
+) -> JobResult:
+    """Finish an interrupted, cancelled or failed job: copy only the frames not yet done.
+
+    A frame the journal has as done is checked first (present, same size and
+    mtime, source unchanged, and with `rehash` the recorded hash); a frame
+    that fails the check is copied again (replacing what is there) and
+    reported. Raises JobError if the job is unknown or a live process runs it.
+    """
+    from vfxcopy.core.journal import remove_temps
+
+    token = token or CancelToken()
+    job = journal.get_job(job_id)
+    if job is None:
+        raise JobError(f"no job {job_id} in the journal {journal.path}")
+    if not journal.claim(job_id):
+        raise JobError(f"job {job_id} is being run by another vfxcopy process (pid {job.pid})")
+    spec = job.spec
+    started = time.monotonic()
+    try:
+        remove_temps(spec.dest_dir, spec.job_id)
+        frames = spec.selected_frames() if not spec.source.is_single else []
+        recorded = {fr.index: fr for fr in journal.frames(job_id)}
+        kept: list[FrameResult] = []
+        todo: list[int] = []
+        redo: list[int] = []  # done once, now stale, and a file is in the way: replace it
+        if spec.source.is_single:
+            fr0 = recorded.get(0)
+            if fr0 is None or fr0.status is not FrameStatus.DONE or _why_stale(fr0, rehash, token):
+                journal.set_state(job_id, JobState.RUNNING)
+                whole = _run(spec, token, journal.reporter(job_id, report))
+                return _finish_resume(journal, spec, whole, report, token, started)
+            kept.append(fr0.to_result())
+        for index, frame in enumerate(frames):
+            fr = recorded.get(index)
+            if fr is None or fr.status is not FrameStatus.DONE:
+                todo.append(frame)
+                continue
+            why = _why_stale(fr, rehash, token)
+            if why is None:
+                kept.append(fr.to_result())
+                continue
+            report(LogMessage(job_id, "warning", f"{fr.dest}: {why}; copying frame {frame} again"))
+            (redo if os.path.lexists(fr.dest) else todo).append(frame)
+    except Cancelled:
+        journal.set_state(job_id, JobState.CANCELLED, "cancelled while checking finished frames")
+        return JobResult(job_id, JobState.CANCELLED, elapsed=time.monotonic() - started, message="cancelled")
+
+    index_of = {frame: i for i, frame in enumerate(frames)}
+    kept_bytes = sum(r.size for r in kept)
+    results: dict[int, FrameResult] = {r.index: r for r in kept}
+    runs: list[JobResult] = []
+    # A crash can land between a frame's rename and its journal commit: that frame is in
+    # place but not recorded. 'fail' would refuse it, so a resume compares it instead.
+    policy = spec.copy.on_conflict
+    if policy is ConflictPolicy.FAIL:
+        policy = ConflictPolicy.SKIP_IDENTICAL
+    batches = [(todo, policy), (redo, ConflictPolicy.OVERWRITE)]
+    done_before = len(kept)
+    for batch, batch_policy in batches:
+        if not batch:
+            continue
+        sub = dataclasses.replace(spec, frames=batch, copy=dataclasses.replace(spec.copy, on_conflict=batch_policy))
+        # Remap first, so the journal records each frame under its index in the whole job.
+        remap = _Remap(batch, index_of, len(frames), done_before, kept_bytes, journal.reporter(job_id, report))
+        sub_result = _run(sub, token, remap)
+        for r in sub_result.frames:
+            if 0 <= r.index < len(batch):
+                r.index = index_of[batch[r.index]]
+            results[r.index] = r
+        runs.append(sub_result)
+        done_before += sum(1 for r in sub_result.frames if r.status in (FrameStatus.DONE, FrameStatus.SKIPPED))
+        if sub_result.state is JobState.CANCELLED:
+            break
+    merged = _merge(job_id, [results[i] for i in sorted(results)], runs, started, len(frames))
+    return _finish_resume(journal, spec, merged, report, token, started,
+                          outputs=bool(runs) or job.state is not JobState.COMPLETED)
+
+
+def _finish_resume(
+    journal: Journal, spec: JobSpec, result: JobResult, report: Reporter, token: CancelToken, started: float,
+    outputs: bool = True,
+) -> JobResult:
+    if result.state is JobState.COMPLETED and outputs:
+        # The manifest covers every frame of the job, also those done before the crash;
+        # with nothing copied now (everything was still in place) the last one still holds.
+        finish_outputs(spec, result, [f.to_result() for f in journal.frames(spec.job_id)], report, token)
+    journal.set_state(spec.job_id, result.state, result.message)
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _merge(job_id: str, frames: list[FrameResult], runs: list[JobResult], started: float, total: int) -> JobResult:
+    state = JobState.COMPLETED
+    message = ""
+    for run in runs:
+        if run.state is JobState.CANCELLED:
+            state, message = JobState.CANCELLED, run.message or "cancelled"
+            break
+        if run.state is JobState.FAILED:
+            state, message = JobState.FAILED, run.message
+    failed = sum(1 for f in frames if f.status is FrameStatus.FAILED)
+    if state is JobState.COMPLETED and failed:
+        state = JobState.FAILED
+    if state is JobState.FAILED and failed and not message:
+        message = f"{failed} of {total} frames failed"
+    return JobResult(
+        job_id=job_id,
+        state=state,
+        frames=frames,
+        bytes_done=sum(r.bytes_done for r in runs),
+        elapsed=time.monotonic() - started,
+        message=message,
+    )
+
+
+class _Remap:
+    """Passes a partial run's events on as if they came from the whole job (indexes, totals)."""
+
+    def __init__(
+        self, batch: list[int], index_of: dict[int, int], total: int, done_before: int, kept_bytes: int,
+        forward: Reporter,
+    ) -> None:
+        self.batch = batch
+        self.index_of = index_of
+        self.total = total
+        self.done_before = done_before
+        self.kept_bytes = kept_bytes
+        self.forward = forward
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, FrameResult):
+            if 0 <= event.index < len(self.batch):
+                event = dataclasses.replace(event, index=self.index_of.get(self.batch[event.index], event.index))
+        elif isinstance(event, Progress):
+            event = event.copy(
+                frames_total=self.total,
+                frames_done=event.frames_done + self.done_before,
+                bytes_total=event.bytes_total + self.kept_bytes,
+                bytes_done=event.bytes_done + self.kept_bytes,
+            )
+        self.forward(event)
