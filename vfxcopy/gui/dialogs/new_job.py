@@ -198,7 +198,7 @@ class NewJobDialog(QDialog):
         self._loader.ready.connect(self._on_thumbnail)
         self._loader.failed.connect(self._on_thumbnail_failed)
         layout = QVBoxLayout(self)
-        layout.addWidget(self._build_sequence_list())
+        layout.addWidget(self._build_sequence_list(), 1)
         columns = QHBoxLayout()
         left = QVBoxLayout()
         left.addWidget(self._build_operation_group())
@@ -231,7 +231,7 @@ class NewJobDialog(QDialog):
         self._load_presets()
         self._on_operation_changed()
         self._validate()
-        self.resize(900, 640)
+        self.resize(920, 720)
 
     # -- building --
     def _build_sequence_list(self) -> QWidget:
@@ -241,6 +241,7 @@ class NewJobDialog(QDialog):
         tree.setHeaderLabels(list(COLUMN_TITLES))
         tree.setRootIsDecorated(False)
         tree.setUniformRowHeights(True)
+        tree.setMinimumHeight(150)
         tree.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE * 9 // 16))
         tree.header().setSectionResizeMode(COL_SEQUENCE, QHeaderView.ResizeMode.Stretch)
         tree.header().setStretchLastSection(False)
@@ -302,7 +303,9 @@ class NewJobDialog(QDialog):
         self.browse_button.clicked.connect(self._on_browse)
         row.addWidget(self.destination_edit, 1)
         row.addWidget(self.browse_button)
-        form.addRow("&Folder:", row)
+        folder_label = QLabel("&Folder:")
+        folder_label.setBuddy(self.destination_edit)
+        form.addRow(folder_label, row)
         self.recent_combo = QComboBox()
         self.recent_combo.setObjectName("recentCombo")
         recent = self._settings.recent_destinations
@@ -341,7 +344,9 @@ class NewJobDialog(QDialog):
         self.number_spin.valueChanged.connect(self._validate)
         numbering.addWidget(self.numbering_combo, 1)
         numbering.addWidget(self.number_spin)
-        form.addRow("&Numbering:", numbering)
+        numbering_label = QLabel("&Numbering:")
+        numbering_label.setBuddy(self.numbering_combo)
+        form.addRow(numbering_label, numbering)
         self._on_numbering_changed()
         return box
 

@@ -1,0 +1,390 @@
+"""DetailsPane: the selected job's header, a thumbnail, its per-frame list and its log."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Slot,
+)
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vfxcopy.core.jobs import FrameStatus, JobState, Operation
+from vfxcopy.gui.records import JobRecord
+from vfxcopy.gui.thumbs import ThumbnailLoader
+
+THUMB_SIZE = 192
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the FrameStatus of a row
+FRAME_ROLE = Qt.ItemDataRole.UserRole + 2  # the frame number of a row
+
+STATUS_COLOURS = {
+    FrameStatus.DONE: QColor("#3a9d4a"),
+    FrameStatus.RUNNING: QColor("#2f7fd1"),
+    FrameStatus.FAILED: QColor("#d0362c"),
+    FrameStatus.SKIPPED: QColor("#8a8a8a"),
+    FrameStatus.CANCELLED: QColor("#8a8a8a"),
+}
+LOG_COLOURS = {"warning": "#d98c00", "error": "#d0362c"}
+STATE_LABELS = {
+    JobState.PENDING: "Pending",
+    JobState.RUNNING: "Running",
+    JobState.PAUSED: "Paused",
+    JobState.COMPLETED: "Completed",
+    JobState.FAILED: "Failed",
+    JobState.CANCELLED: "Cancelled",
+    JobState.INTERRUPTED: "Interrupted",
+}
+
+COL_FRAME, COL_STATUS, COL_PATH, COL_ERROR = range(4)
+FRAME_COLUMNS = ("Frame", "Status", "Path", "Error")
+
+
+class FrameListModel(QAbstractTableModel):
+    """One row per selected frame of a job, read straight from its JobRecord (no copies per frame)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._record: JobRecord | None = None
+        self._frames: list[int] = []
+
+    @property
+    def record(self) -> JobRecord | None:
+        return self._record
+
+    def set_record(self, record: JobRecord | None) -> None:
+        self.beginResetModel()
+        self._record = record
+        self._frames = record.spec.selected_frames() if record is not None else []
+        self.endResetModel()
+
+    def refresh(self) -> None:
+        """The record changed in place: repaint every row (the views only repaint what is visible)."""
+        record = self._record
+        if record is None:
+            return
+        if len(record.frame_states) != len(self._frames):
+            self.set_record(record)  # a retry re-planned the frames
+            return
+        if self._frames:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._frames) - 1, len(FRAME_COLUMNS) - 1)
+            )
+
+    # -- Qt model interface --
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._frames)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(FRAME_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return FRAME_COLUMNS[section]
+        return None
+
+    def status(self, row: int) -> FrameStatus:
+        record = self._record
+        if record is None or not 0 <= row < len(record.frame_states):
+            return FrameStatus.PENDING
+        return record.frame_states[row]
+
+    def path(self, row: int) -> str:
+        record = self._record
+        if record is None:
+            return ""
+        result = record.frame_results.get(row)
+        if result is not None and result.source:
+            return result.source
+        return str(record.spec.source.path(self._frames[row]))
+
+    def error(self, row: int) -> str:
+        record = self._record
+        result = record.frame_results.get(row) if record is not None else None
+        return (result.error or "") if result is not None else ""
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self._record is None:
+            return None
+        row, col = index.row(), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_FRAME:
+                return str(self._frames[row])
+            if col == COL_STATUS:
+                return self.status(row).value
+            if col == COL_PATH:
+                return self.path(row)
+            if col == COL_ERROR:
+                return self.error(row).splitlines()[0] if self.error(row) else ""
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_ERROR:
+                return self.error(row) or None
+            if col == COL_PATH:
+                return self.path(row)
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole and col in (COL_STATUS, COL_ERROR):
+            return STATUS_COLOURS.get(self.status(row))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_FRAME:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == STATUS_ROLE:
+            return self.status(row)
+        if role == FRAME_ROLE:
+            return self._frames[row]
+        return None
+
+
+class FailedOnlyProxy(QSortFilterProxyModel):
+    """Shows every frame, or only the failed ones; re-filters as rows change."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._failed_only = False
+        self.setDynamicSortFilter(True)
+
+    @property
+    def failed_only(self) -> bool:
+        return self._failed_only
+
+    def set_failed_only(self, on: bool) -> None:
+        if on == self._failed_only:
+            return
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+: invalidateFilter is deprecated
+            self.beginFilterChange()
+            self._failed_only = on
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self._failed_only = on
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if not self._failed_only:
+            return True
+        model = self.sourceModel()
+        if isinstance(model, FrameListModel):
+            return model.status(source_row) is FrameStatus.FAILED
+        return True
+
+
+def _format_log_line(time_s: float, level: str, text: str) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(time_s))
+    body = html.escape(f"{stamp}  {level:<7}  {text}")
+    colour = LOG_COLOURS.get(level)
+    # pre-wrap keeps the column alignment that HTML would otherwise collapse.
+    style = "white-space:pre-wrap;" + (f"color:{colour};" if colour else "")
+    return f'<span style="{style}">{body}</span>'
+
+
+class DetailsPane(QWidget):
+    """What the window shows for the selected job; `refresh()` re-reads the same record."""
+
+    def __init__(self, parent: QWidget | None = None, loader: ThumbnailLoader | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("detailsPane")
+        self._record: JobRecord | None = None
+        self._log_count = 0
+        self._thumb_key = ""
+        self._loader = loader if loader is not None else ThumbnailLoader(self)
+        self._loader.ready.connect(self._on_thumbnail)
+        self._loader.failed.connect(self._on_thumbnail_failed)
+
+        self.stack = QStackedWidget()
+        self.empty_label = QLabel("Select a job to see its frames, errors and log.")
+        self.empty_label.setObjectName("detailsEmpty")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.stack.addWidget(self.empty_label)
+        self.stack.addWidget(self._build_content())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        self.show_record(None)
+
+    def _build_content(self) -> QWidget:
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        top = QHBoxLayout()
+        self.thumbnail_label = QLabel()
+        self.thumbnail_label.setObjectName("detailsThumbnail")
+        self.thumbnail_label.setFixedSize(THUMB_SIZE, THUMB_SIZE * 9 // 16)
+        self.thumbnail_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail_label.setStyleSheet("background: #2b2b2b; color: #9a9a9a;")
+        top.addWidget(self.thumbnail_label)
+        header = QVBoxLayout()
+        self.title_label = QLabel()
+        self.title_label.setObjectName("detailsTitle")
+        font = self.title_label.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.title_label.setFont(font)
+        self.summary_label = QLabel()
+        self.summary_label.setObjectName("detailsSummary")
+        self.paths_label = QLabel()
+        self.paths_label.setObjectName("detailsPaths")
+        self.paths_label.setWordWrap(True)
+        for label in (self.title_label, self.summary_label, self.paths_label):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            header.addWidget(label)
+        header.addStretch(1)
+        top.addLayout(header, 1)
+        layout.addLayout(top)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("detailsTabs")
+        frames_page = QWidget()
+        frames_layout = QVBoxLayout(frames_page)
+        frames_layout.setContentsMargins(0, 4, 0, 0)
+        self.failed_only_check = QCheckBox("Failed frames only")
+        self.failed_only_check.setObjectName("failedOnlyCheck")
+        self.failed_only_check.toggled.connect(self._on_failed_only)
+        frames_layout.addWidget(self.failed_only_check)
+        self.frame_model = FrameListModel(self)
+        self.frame_proxy = FailedOnlyProxy(self)
+        self.frame_proxy.setSourceModel(self.frame_model)
+        self.frame_view = QTableView()
+        self.frame_view.setObjectName("frameTable")
+        self.frame_view.setModel(self.frame_proxy)
+        self.frame_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.frame_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.frame_view.setWordWrap(False)
+        self.frame_view.verticalHeader().setVisible(False)
+        # Fixed row heights: the view never measures 781+ rows' contents.
+        self.frame_view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.frame_view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        header_view = self.frame_view.horizontalHeader()
+        header_view.setSectionResizeMode(COL_FRAME, QHeaderView.ResizeMode.ResizeToContents)
+        header_view.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.ResizeToContents)
+        header_view.setSectionResizeMode(COL_PATH, QHeaderView.ResizeMode.Interactive)
+        header_view.setStretchLastSection(True)
+        header_view.resizeSection(COL_PATH, 320)
+        frames_layout.addWidget(self.frame_view)
+        self.tabs.addTab(frames_page, "Frames")
+
+        self.log_view = QPlainTextEdit()
+        self.log_view.setObjectName("logView")
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(20000)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.tabs.addTab(self.log_view, "Log")
+        layout.addWidget(self.tabs, 1)
+        return content
+
+    # -- public interface --
+    @property
+    def record(self) -> JobRecord | None:
+        return self._record
+
+    def show_record(self, record: JobRecord | None) -> None:
+        """Show `record` (None: the empty state)."""
+        if record is self._record and record is not None:
+            self.refresh()
+            return
+        self._record = record
+        self._log_count = 0
+        self.log_view.clear()
+        self.frame_model.set_record(record)
+        if record is None:
+            self.stack.setCurrentIndex(0)
+            self._thumb_key = ""
+            return
+        self.stack.setCurrentIndex(1)
+        self._request_thumbnail(record)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the shown record (the model folds events into it in place)."""
+        record = self._record
+        if record is None:
+            return
+        self._update_header(record)
+        self.frame_model.refresh()
+        new = record.log[self._log_count:]
+        if new:
+            for message in new:
+                self.log_view.appendHtml(_format_log_line(message.time, message.level, message.text))
+            self._log_count = len(record.log)
+        failed = record.count(FrameStatus.FAILED)
+        self.tabs.setTabText(0, f"Frames ({failed} failed)" if failed else "Frames")
+        self.tabs.setTabText(1, f"Log ({len(record.log)})" if record.log else "Log")
+
+    def shutdown(self, msecs: int = 5000) -> None:
+        """Stop thumbnail decoding (window close)."""
+        self._loader.shutdown(msecs)
+
+    # -- pieces --
+    def _update_header(self, record: JobRecord) -> None:
+        spec = record.spec
+        self.title_label.setText(spec.display_name())
+        operation = "Copy" if spec.operation is Operation.COPY else "Convert"
+        if spec.operation is Operation.CONVERT and spec.convert is not None:
+            operation += f" to {spec.convert.to.upper()}"
+            if spec.convert.preset:
+                operation += f" ({spec.convert.preset})"
+        state = "Cancelling…" if record.cancelling and not record.state.finished else STATE_LABELS[record.state]
+        total = record.frames_total
+        done = record.count(FrameStatus.DONE)
+        parts = [operation, state, f"{done}/{total} frames done"]
+        for status, word in ((FrameStatus.SKIPPED, "skipped"), (FrameStatus.FAILED, "failed"),
+                             (FrameStatus.CANCELLED, "cancelled")):
+            n = record.count(status)
+            if n:
+                parts.append(f"{n} {word}")
+        if record.result is not None and record.result.message:
+            parts.append(record.result.message)
+        self.summary_label.setText(" · ".join(parts))
+        source = spec.source.pattern("nuke")
+        self.paths_label.setText(f"{source}  →  {spec.dest_dir}")
+        self.paths_label.setToolTip(f"Source: {source}\nDestination: {spec.dest_dir}")
+
+    def _request_thumbnail(self, record: JobRecord) -> None:
+        source = record.spec.source
+        frames = record.spec.selected_frames()
+        path = source.path(frames[len(frames) // 2]) if frames else source.path()
+        self._thumb_key = str(path)
+        self.thumbnail_label.clear()
+        self.thumbnail_label.setText("Loading…")
+        self.thumbnail_label.setToolTip(str(path))
+        self._loader.request(self._thumb_key, path, THUMB_SIZE)
+
+    @Slot(str, QImage)
+    def _on_thumbnail(self, key: str, image: QImage) -> None:
+        if key != self._thumb_key or image.isNull():
+            return
+        pixmap = QPixmap.fromImage(image).scaled(
+            self.thumbnail_label.size(), Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        self.thumbnail_label.setPixmap(pixmap)
+
+    @Slot(str, str)
+    def _on_thumbnail_failed(self, key: str, message: str) -> None:
+        if key != self._thumb_key:
+            return
+        self.thumbnail_label.setText("No preview")
+        self.thumbnail_label.setToolTip(message)
+
+    @Slot(bool)
+    def _on_failed_only(self, on: bool) -> None:
+        self.frame_proxy.set_failed_only(on)
