@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import threading
@@ -15,7 +14,8 @@ import OpenImageIO as oiio
 
 from vfxcopy import __version__
 from vfxcopy.core.colour import color_config, colorconvert, config_name, file_colorspace, resolve_space
-from vfxcopy.core.errors import Cancelled, FrameError, SafetyError, StopRequested
+from vfxcopy.core.copier import _existing_version, rename_noreplace, versioned_head
+from vfxcopy.core.errors import Cancelled, FrameError, JobError, SafetyError, StopRequested
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
@@ -31,6 +31,8 @@ from vfxcopy.core.jobs import (
     ThroughputMeter,
     temp_name,
 )
+from vfxcopy.core.safety import check_job
+from vfxcopy.core.sequence import format_frames
 
 IMAGE_TARGETS = ("exr", "dpx", "tif", "png", "jpg")
 MOVIE_TARGETS = ("mp4", "mov")
@@ -428,44 +430,52 @@ def compare_written(path: str, expected: oiio.ImageBuf, dtype: oiio.TypeDesc, pl
         )
 
 
-# -- naming and placing (private until the copier's shared helpers land) ------------------------
+# -- naming and placing (the copier's rules: no-clobber rename, one version per job) -------------
 
 
 def dest_name(spec: JobSpec, frame: int | None, extension: str) -> str:
     """Destination file name: (rename_head or head) + frame(+offset, padding kept) + new extension."""
     src = spec.source
-    head = spec.rename_head if spec.rename_head is not None else src.head
     if frame is None:
-        stem = spec.rename_head if spec.rename_head is not None else Path(src.head + src.tail).stem
-        return f"{stem}.{extension}"
-    return f"{head}{src.format_frame(frame + spec.offset)}.{extension}"
+        return f"{dest_head(spec, extension)}.{extension}"
+    return f"{dest_head(spec, extension)}{src.format_frame(frame + spec.offset)}.{extension}"
 
 
-def versioned_name(name: str, version: int) -> str:
-    """'shot.1001.exr' -> 'shot_v2.1001.exr': a new name that keeps the frame number and padding."""
-    m = re.match(r"^(.*?)([._-]?)(-?\d+)(\.[^.]+)$", name)
-    if m and m.group(1):
-        return f"{m.group(1)}_v{version}{m.group(2)}{m.group(3)}{m.group(4)}"
-    stem, dot, ext = name.rpartition(".")
-    return f"{stem}_v{version}.{ext}" if dot else f"{name}_v{version}"
+def dest_head(spec: JobSpec, extension: str) -> str:
+    """The part of the destination names before the frame number (the stem for a single file)."""
+    src = spec.source
+    if spec.rename_head is not None:
+        return spec.rename_head
+    return Path(src.head + src.tail).stem if src.is_single else src.head
 
 
-def link_no_clobber(tmp: str, dest: str) -> bool:
-    """Move tmp to dest unless dest exists (atomically where hard links work); False if it exists."""
+def versioned_names(dest_dir: str, names: list[str], head: str) -> list[str]:
+    """The copier's 'rename' policy: `names` if all are free, else the lowest version of `head`
+    (shot_010. -> shot_010_v2.) under which every name of the job is free."""
+    def taken(name: str) -> bool:
+        return os.path.lexists(os.path.join(dest_dir, name))
+
+    if not any(taken(n) for n in names):
+        return names
+    first = (_existing_version(head) or 1) + 1
+    for version in range(first, first + 10000):
+        new_head = versioned_head(head, version)
+        candidates = [new_head + n[len(head):] for n in names]
+        if not any(taken(n) for n in candidates):
+            return candidates
+    raise JobError(f"{dest_dir}: no free version name found for policy 'rename'")
+
+
+def place_no_clobber(tmp: str, dest: str) -> bool:
+    """Rename tmp (in dest's folder) to dest unless dest exists: then False and tmp stays."""
+    folder = os.path.dirname(dest) or "."
+    dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        os.link(tmp, dest)
+        rename_noreplace(os.path.basename(tmp), os.path.basename(dest), dir_fd)
     except FileExistsError:
         return False
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
-            raise
-        # No hard links here (FAT, some network shares): check then rename, a
-        # small window rather than no result at all.
-        if os.path.lexists(dest):
-            return False
-        os.rename(tmp, dest)
-        return True
-    os.unlink(tmp)
+    finally:
+        os.close(dir_fd)
     return True
 
 
@@ -506,6 +516,10 @@ class _Job:
         self.processor = FrameProcessor(self.opts, nthreads=1 if threads > 1 else 0)
         self.items: list[int | None] = list(spec.selected_frames()) or ([None] if spec.source.is_single else [])
         self.sizes = [_size(self._source_path(f)) for f in self.items]
+        names = [dest_name(spec, f, plan.extension) for f in self.items]
+        if self.policy is ConflictPolicy.RENAME:
+            names = versioned_names(spec.dest_dir, names, dest_head(spec, plan.extension))
+        self.names = names
         self.lock = threading.Lock()
         self.next_index = 0
         self.results: dict[int, FrameResult] = {}
@@ -581,8 +595,7 @@ class _Job:
     def _frame(self, index: int) -> FrameResult:
         frame = self.items[index]
         src = self._source_path(frame)
-        name = dest_name(self.spec, frame, self.plan.extension)
-        dest = os.path.join(self.spec.dest_dir, name)
+        dest = os.path.join(self.spec.dest_dir, self.names[index])
         start = time.monotonic()
 
         def result(status: FrameStatus, dest_path: str, error: str | None = None) -> FrameResult:
@@ -641,7 +654,7 @@ class _Job:
         if policy is ConflictPolicy.OVERWRITE:
             os.replace(tmp, dest)
             return dest
-        if link_no_clobber(tmp, dest):
+        if place_no_clobber(tmp, dest):
             return dest
         if policy is ConflictPolicy.SKIP:
             raise _Placed(FrameStatus.SKIPPED, dest)
@@ -651,11 +664,9 @@ class _Job:
             raise _Placed(FrameStatus.FAILED, dest, f"{dest}: exists with different pixels "
                           "(choose --on-conflict overwrite or rename to keep both)")
         if policy is ConflictPolicy.RENAME:
-            folder, name = os.path.split(dest)
-            for version in range(2, 10000):
-                candidate = os.path.join(folder, versioned_name(name, version))
-                if link_no_clobber(tmp, candidate):
-                    return candidate
+            # The job's version was free when it started: another program made this file since.
+            raise _Placed(FrameStatus.FAILED, dest, f"{dest}: was created by another program while "
+                          "converting; it was left untouched (check it, then convert again)")
         raise _Placed(FrameStatus.FAILED, dest, _exists_message(dest))
 
     def _warn_if_linear_to_8bit(self, buf: oiio.ImageBuf) -> None:
@@ -692,7 +703,6 @@ def report_gaps(spec: JobSpec, report: Reporter) -> list[int]:
     gaps += [f for f in frames if f not in have and have]
     gaps = sorted(set(gaps))
     if gaps:
-        from vfxcopy.core.sequence import format_frames
 
         text = f"{spec.source.display()}: {len(gaps)} frame(s) missing in the source: {format_frames(gaps)}"
         report(LogMessage(spec.job_id, "warning", text))
@@ -709,10 +719,6 @@ def _failed(spec: JobSpec, report: Reporter, message: str, start: float) -> JobR
 def check_spec(spec: JobSpec) -> None:
     """Job-level checks before anything is written: options (ValueError) and path safety (SafetyError)."""
     validate_options(spec.convert or ConvertOptions())
-    try:
-        from vfxcopy.core.safety import check_job
-    except ImportError:  # pragma: no cover - safety.py arrives with the copier
-        return
     check_job(spec)
 
 
@@ -734,7 +740,10 @@ def convert_sequence(spec: JobSpec, token: CancelToken, report: Reporter) -> Job
     except OSError as exc:
         return _failed(spec, report, f"{spec.dest_dir}: cannot create the destination folder ({exc.strerror})", start)
     report_gaps(spec, report)
-    job = _Job(spec, token, report, plan)
+    try:
+        job = _Job(spec, token, report, plan)
+    except JobError as exc:
+        return _failed(spec, report, str(exc), start)
     job.report(job.progress)
     job.run_workers()
     return finish(job.spec, job.results, job.outcome, job.progress, start, report)

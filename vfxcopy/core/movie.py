@@ -18,10 +18,11 @@ from vfxcopy.core.convert import (
     _exists_message,
     dest_name,
     finish,
-    link_no_clobber,
     normalise_target,
+    place_no_clobber,
     read_frame,
     report_gaps,
+    versioned_names,
 )
 from vfxcopy.core.errors import Cancelled, FrameError, StopRequested
 from vfxcopy.core.jobs import (
@@ -336,15 +337,12 @@ def _place(tmp: str, dest: str, policy: ConflictPolicy) -> str:
     if policy is ConflictPolicy.OVERWRITE:
         os.replace(tmp, dest)
         return dest
-    if link_no_clobber(tmp, dest):
-        return dest
     if policy is ConflictPolicy.RENAME:
         folder, name = os.path.split(dest)
-        stem, _dot, ext = name.rpartition(".")
-        for version in range(2, 10000):
-            candidate = os.path.join(folder, f"{stem}_v{version}.{ext}")
-            if link_no_clobber(tmp, candidate):
-                return candidate
+        stem = name.rpartition(".")[0]
+        dest = os.path.join(folder, versioned_names(folder, [name], stem)[0])
+    if place_no_clobber(tmp, dest):
+        return dest
     raise MovieError(_exists_message(dest))
 
 
