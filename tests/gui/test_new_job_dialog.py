@@ -70,12 +70,16 @@ def child(dialog: QDialog, cls: type, name: str):
 
 
 def choose(qtbot, combo: QComboBox, data: object) -> None:
-    """Pick an item the way a user does with the keyboard: type the start of its label."""
-    label = combo.itemText(combo.findData(data))
-    assert label, f"{data!r} is not offered"
-    combo.setFocus()
-    qtbot.keyClicks(combo, label)
-    assert combo.currentData() == data, f"typing {label!r} chose {combo.currentText()!r}"
+    """Pick an item the way a user does: open the list and click the entry."""
+    index = combo.findData(data)
+    assert index >= 0, f"{data!r} is not offered"
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    rect = view.visualRect(view.model().index(index, combo.modelColumn()))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible())
+    assert combo.currentData() == data, f"clicking {combo.itemText(index)!r} chose {combo.currentText()!r}"
 
 
 def click_check(qtbot, check) -> None:
@@ -343,3 +347,74 @@ def test_a_non_image_sequence_keeps_its_placeholder_and_the_dialog_works(qtbot, 
     assert "plate.1007.exr" in item.toolTip(0)  # the middle frame of the eight
     qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "out"))
     assert ok_button(dialog).isEnabled()
+
+
+def test_summary_counts_the_frames_and_bytes_to_queue(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    dialog = make_dialog(sequences_in(src))
+    summary = child(dialog, QLabel, "summaryLabel")
+    assert summary.text() == ""  # nothing to queue yet
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "out"))
+    assert summary.text().startswith("2 jobs · 14 frames · ")  # 8 plate frames + 6 EXR frames
+    qtbot.keyClicks(child(dialog, QLineEdit, "framesEdit"), "1001-1002")
+    assert summary.text() == "2 jobs · 4 frames · " + summary.text().split(" · ")[2]
+    assert child(dialog, QLabel, "warningLabel").text() == ""  # plenty of room in tmp
+
+
+def test_conversion_options_the_engine_refuses_keep_ok_disabled(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
+    dialog = make_dialog([s for s in sequences_in(src) if s.head == "shot_010."])
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "out"))
+    choose(qtbot, child(dialog, QComboBox, "operationCombo"), Operation.CONVERT)
+    fmt = child(dialog, QComboBox, "formatCombo")
+    fmt.setFocus()
+    qtbot.keyClicks(fmt, "jpg")
+    assert fmt.currentText() == "jpg"
+    depth = child(dialog, QComboBox, "dataFormatCombo")
+    choose(qtbot, depth, "uint16")
+    assert not ok_button(dialog).isEnabled()
+    assert "JPEG" in error_text(dialog) and "8-bit" in error_text(dialog)
+    choose(qtbot, depth, "uint8")
+    assert ok_button(dialog).isEnabled()
+    (spec,) = dialog.specs()
+    assert spec.convert is not None and (spec.convert.to, spec.convert.data_format) == ("jpg", "uint8")
+
+
+def test_overwriting_existing_files_asks_first(qtbot, make_dialog, src: Path, tmp_path: Path, monkeypatch) -> None:
+    from vfxcopy.gui import prompts
+
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "plate.1002.exr").write_bytes(b"older version")
+    questions: list[str] = []
+    answer = [False]
+
+    def fake_ask(parent, title, text, **kwargs) -> bool:
+        questions.append(text + "\n" + kwargs.get("informative", ""))
+        assert kwargs.get("dont_ask_key") == "confirm_overwrite"
+        return answer[0]
+
+    monkeypatch.setattr(prompts, "ask", fake_ask)
+    dialog = make_dialog([s for s in sequences_in(src) if s.head == "plate."])
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(dest))
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
+    assert questions == []  # the default policy never replaces a file: nothing to ask
+    assert dialog.result() == QDialog.DialogCode.Accepted
+
+    dialog = make_dialog([s for s in sequences_in(src) if s.head == "plate."])
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(dest))
+    choose(qtbot, child(dialog, QComboBox, "conflictCombo"), ConflictPolicy.OVERWRITE)
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
+    assert len(questions) == 1 and str(dest / "plate.1002.exr") in questions[0]
+    assert dialog.isVisible()  # "Go back" keeps the dialog open
+    answer[0] = True
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert len(questions) == 2
+    assert dialog.specs()[0].copy.on_conflict is ConflictPolicy.OVERWRITE
+
+    AppSettings().confirm_overwrite = False
+    dialog = make_dialog([s for s in sequences_in(src) if s.head == "plate."])
+    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(dest))
+    choose(qtbot, child(dialog, QComboBox, "conflictCombo"), ConflictPolicy.OVERWRITE)
+    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
+    assert len(questions) == 2  # the setting turned the question off
+    assert dialog.result() == QDialog.DialogCode.Accepted

@@ -133,9 +133,15 @@ def _dialog(qtbot) -> SettingsDialog:
 
 
 def _choose(qtbot, combo: QComboBox, data: object) -> None:
-    label = combo.itemText(combo.findData(data))
-    combo.setFocus()
-    qtbot.keyClicks(combo, label)
+    """Open the combo's list and click the entry, as a user does."""
+    index = combo.findData(data)
+    assert index >= 0
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    rect = view.visualRect(view.model().index(index, combo.modelColumn()))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible())
     assert combo.currentData() == data
 
 

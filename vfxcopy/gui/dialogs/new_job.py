@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import replace
 
 from PySide6.QtCore import QSize, Qt, Slot
@@ -166,6 +167,60 @@ def _check_name(name: str) -> str | None:
     return None
 
 
+def _convert_problem(opts: ConvertOptions) -> str | None:
+    """The conversion engine's own objection to these options, as a sentence (None if fine)."""
+    try:
+        from vfxcopy.core.convert import validate_options
+    except ImportError:
+        return None
+    try:
+        validate_options(opts)
+    except ValueError as exc:
+        text = str(exc)
+        return f"Conversion: {text}." if not text.endswith(".") else f"Conversion: {text}"
+    return None
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def dest_names(spec: JobSpec) -> list[str]:
+    """The file names the job will write (best effort: used to warn before overwriting)."""
+    src = spec.source
+    head = spec.rename_head if spec.rename_head is not None else src.head
+    frames = spec.selected_frames()
+    tail = src.tail
+    if spec.operation is Operation.CONVERT and spec.convert is not None:
+        try:
+            from vfxcopy.core.convert import IMAGE_TARGETS, normalise_target, plan_output
+        except ImportError:
+            return []
+        if normalise_target(spec.convert.to) not in IMAGE_TARGETS:
+            return []  # a movie: one file, named by the engine
+        try:
+            tail = "." + plan_output(spec.convert).extension
+        except ValueError:
+            return []
+    if src.is_single:
+        return [spec.rename_head + tail if spec.rename_head else src.head + src.tail]
+    return [f"{head}{src.format_frame(f + spec.offset)}{tail}" for f in frames]
+
+
+def free_space(path: str) -> int | None:
+    """Free bytes on the file system that `path` (or its nearest existing parent) is on."""
+    probe = path
+    while probe and not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return None
+        probe = parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return None
+
+
 def _placeholder_icon() -> QIcon:
     pixmap = QPixmap(THUMB_SIZE, THUMB_SIZE * 9 // 16)
     pixmap.fill(QColor("#3a3a3a"))
@@ -213,6 +268,14 @@ class NewJobDialog(QDialog):
         columns.addLayout(right, 1)
         layout.addLayout(columns)
 
+        self.summary_label = QLabel()
+        self.summary_label.setObjectName("summaryLabel")
+        layout.addWidget(self.summary_label)
+        self.warning_label = QLabel()
+        self.warning_label.setObjectName("warningLabel")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet(f"color: {WARNING_COLOUR.name()};")
+        layout.addWidget(self.warning_label)
         self.error_label = QLabel()
         self.error_label.setObjectName("errorLabel")
         self.error_label.setWordWrap(True)
@@ -641,6 +704,9 @@ class NewJobDialog(QDialog):
             convert = self._convert_options_from_widgets()
             if convert.resize and not _RESIZE_RE.match(convert.resize):
                 raise ValueError(f"Resize {convert.resize!r}: use a percentage like 50% or a size like 1920x1080.")
+            problem = _convert_problem(convert)
+            if problem:
+                raise ValueError(problem)
         mode = self.numbering_combo.currentData()
         specs = []
         for seq in checked:
@@ -694,10 +760,65 @@ class NewJobDialog(QDialog):
     def _validate(self) -> None:
         if not hasattr(self, "ok_button"):
             return  # still building the widgets
-        error = self.validation_error()
+        try:
+            specs = self._build_specs()
+            error = ""
+        except ValueError as exc:
+            specs, error = [], str(exc)
         self.error_label.setText(error)
         self.ok_button.setEnabled(not error)
         self.ok_button.setToolTip(error)
+        self._update_summary(specs)
+
+    def _update_summary(self, specs: list[JobSpec]) -> None:
+        if not specs:
+            self.summary_label.setText("")
+            self.warning_label.setText("")
+            return
+        frames = sum(len(spec.selected_frames()) or 1 for spec in specs)
+        size = 0
+        for spec in specs:
+            whole = sequence_size(spec.source) or 0
+            count = len(spec.source.frames) or 1
+            size += whole * (len(spec.selected_frames()) or 1) // count
+        jobs = f"{len(specs)} job" + ("s" if len(specs) != 1 else "")
+        self.summary_label.setText(f"{jobs} · {frames} frames · {human_size(size)}")
+        free = free_space(specs[0].dest_dir)
+        warning = ""
+        if specs[0].operation is Operation.COPY and free is not None and size > free:
+            warning = f"Only {human_size(free)} free at the destination for {human_size(size)}."
+        self.warning_label.setText(warning)
+
+    def existing_targets(self, specs: list[JobSpec]) -> list[str]:
+        """Files that the jobs would replace at the destination (for the overwrite question)."""
+        found: list[str] = []
+        for spec in specs:
+            for name in dest_names(spec):
+                path = os.path.join(spec.dest_dir, name)
+                if os.path.lexists(path):
+                    found.append(path)
+        return found
+
+    def _confirm_overwrite(self, specs: list[JobSpec]) -> bool:
+        overwriting = [s for s in specs if s.copy.on_conflict is ConflictPolicy.OVERWRITE]
+        if not overwriting or not self._settings.confirm_overwrite:
+            return True
+        existing = self.existing_targets(overwriting)
+        if not existing:
+            return True
+        from vfxcopy.gui import prompts
+
+        shown = "\n".join(existing[:5]) + (f"\n… and {len(existing) - 5} more" if len(existing) > 5 else "")
+        return prompts.ask(
+            self,
+            "Overwrite files?",
+            f"{len(existing)} file(s) at the destination will be replaced.",
+            ok_text="Overwrite",
+            cancel_text="Go back",
+            dont_ask_key="confirm_overwrite",
+            settings=self._settings,
+            informative=shown,
+        )
 
     def accept(self) -> None:
         try:
@@ -705,6 +826,8 @@ class NewJobDialog(QDialog):
         except ValueError as exc:
             self.error_label.setText(str(exc))
             self.ok_button.setEnabled(False)
+            return
+        if not self._confirm_overwrite(specs):
             return
         self._accepted_specs = specs
         self._settings.add_recent_destination(self.destination())
