@@ -1,0 +1,214 @@
+"""ASC MHL manifests written by a verified copy, checked with the reference implementation (`ascmhl`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.core import verify
+from vfxcopy.core.engine import run_job
+from vfxcopy.core.jobs import CopyOptions, FrameStatus, HashAlgo, JobSpec, JobState, VerifyMode
+from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
+from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.verify import MHL_DIR_NS, MHL_NS, c4_id, load_history, verify_destination
+
+REPO = Path(__file__).resolve().parents[2]
+XSD = REPO / "tests" / "data" / "ascmhl_xsd"
+BIN = Path(sys.executable).parent
+
+
+def ascmhl(*args: str | os.PathLike[str], tool: str = "ascmhl-debug") -> subprocess.CompletedProcess[str]:
+    exe = BIN / tool
+    if not exe.exists():
+        pytest.skip(f"{tool} is not installed next to {sys.executable}")
+    env = os.environ.copy()
+    # The reference CLI asks GitHub for a newer version on start: point it at a closed port
+    # so no test ever talks to the network (it shrugs the failure off).
+    env.update(HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, env=env, timeout=120)
+
+
+def copy_job(src: list[Path], dest: Path, algo: HashAlgo = HashAlgo.XXH3, **kw: object) -> tuple[JobSpec, object]:
+    spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(dest),
+                   copy=CopyOptions(hash_algo=algo, **kw))  # type: ignore[arg-type]
+    result = run_job(spec)
+    assert result.state is JobState.COMPLETED, result.message
+    return spec, result
+
+
+def generations(dest: Path) -> list[Path]:
+    return sorted((dest / "ascmhl").glob("*.mhl"))
+
+
+@pytest.mark.parametrize("algo", [HashAlgo.XXH3, HashAlgo.XXH64, HashAlgo.MD5])
+def test_reference_tools_accept_our_manifest_and_catch_one_changed_byte(tmp_path: Path, algo: HashAlgo) -> None:
+    src = make_byte_sequence(tmp_path / "src", count=6, size=40_000)
+    dest = tmp_path / "delivery"
+    spec, _ = copy_job(src, dest, algo)
+
+    gens = generations(dest)
+    assert [g.name[:12] for g in gens] == ["0001_deliver"]
+    assert (dest / "ascmhl" / "ascmhl_chain.xml").exists()
+    fmt = verify.MHL_FORMAT[algo.value]
+    assert fmt == {"xxh3": "xxh128", "xxh64": "xxh64", "md5": "md5"}[algo.value]
+    root = ET.parse(gens[0]).getroot()
+    assert len(root.findall(f".//{{{MHL_NS}}}{fmt}")) == 6
+
+    check = ascmhl("xsd-schema-check", "-xsd", XSD / "ASCMHL.xsd", gens[0])
+    assert check.returncode == 0, check.stdout + check.stderr
+    check = ascmhl("xsd-schema-check", "-df", "-xsd", XSD / "ASCMHLDirectory__combined.xsd",
+                   dest / "ascmhl" / "ascmhl_chain.xml")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    untouched = ascmhl("verify", dest)
+    assert untouched.returncode == 0, untouched.stdout + untouched.stderr
+    assert verify_destination(dest).passed
+
+    # `ascmhl create` re-hashes everything and compares with our generation; run it on a copy
+    # so the altered case below still starts from our own history only.
+    twin = tmp_path / "twin"
+    shutil.copytree(dest, twin)
+    created = ascmhl("create", twin, "-h", fmt, tool="ascmhl")
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert len(generations(twin)) == 2
+
+    victim = dest / "plate.1003.exr"
+    data = bytearray(victim.read_bytes())
+    data[20_000] ^= 0x01
+    stat = victim.stat()
+    victim.write_bytes(bytes(data))
+    os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size and mtime: only the hash can tell
+    altered = ascmhl("verify", dest)
+    assert altered.returncode != 0
+    assert "plate.1003.exr" in altered.stdout + altered.stderr
+    recreated = ascmhl("create", dest, "-h", fmt, tool="ascmhl")
+    assert recreated.returncode != 0
+    ours = verify_destination(dest)
+    assert not ours.passed
+    assert [m.path for m in ours.altered] == ["plate.1003.exr"]
+
+
+def test_manifest_is_built_from_the_copy_hashes_without_reading_frames_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = make_byte_sequence(tmp_path / "src", count=4, size=10_000)
+
+    def no_second_read(*args: object, **kw: object) -> str:
+        raise AssertionError("a frame was read again to build the manifest")
+
+    monkeypatch.setattr(verify, "hash_path", no_second_read)
+    spec, result = copy_job(src, tmp_path / "dst")
+    hashes = {f.dest.rsplit("/", 1)[-1]: f.hash for f in result.frames}  # type: ignore[attr-defined]
+    history = load_history(tmp_path / "dst")
+    assert {rel: rec.hash for rel, rec in history.records.items()} == hashes
+
+
+def test_no_manifest_without_verification_or_when_cancelled(tmp_path: Path) -> None:
+    src = make_byte_sequence(tmp_path / "src", count=3, size=1000)
+    copy_job(src, tmp_path / "plain", verify=VerifyMode.NONE)
+    assert not (tmp_path / "plain" / "ascmhl").exists()
+
+    from vfxcopy.core.jobs import CancelToken
+
+    token = CancelToken()
+    token.cancel()
+    spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(tmp_path / "cancelled"))
+    assert run_job(spec, token).state is JobState.CANCELLED
+    assert not (tmp_path / "cancelled" / "ascmhl").exists()
+
+
+def test_second_job_into_the_same_folder_appends_a_generation(tmp_path: Path) -> None:
+    a = make_byte_sequence(tmp_path / "a", head="bg.", count=3, size=5000)
+    b = make_byte_sequence(tmp_path / "b", head="fg.", count=2, size=5000)
+    dest = tmp_path / "dst"
+    copy_job(a, dest)
+    copy_job(b, dest)
+    gens = generations(dest)
+    assert [g.name[:5] for g in gens] == ["0001_", "0002_"]
+    chain = ET.parse(dest / "ascmhl" / "ascmhl_chain.xml").getroot()
+    items = chain.findall(f"{{{MHL_DIR_NS}}}hashlist")
+    assert [i.get("sequencenr") for i in items] == ["1", "2"]
+    assert [i.findtext(f"{{{MHL_DIR_NS}}}c4") for i in items] == [c4_id(g.read_bytes()) for g in gens]
+    assert ascmhl("verify", dest).returncode == 0
+    assert len(load_history(dest).records) == 5
+
+
+def test_c4_matches_the_reference_implementation(tmp_path: Path) -> None:
+    hasher = pytest.importorskip("ascmhl.hasher")  # library module only: the CLI package goes online
+    for size in (0, 1, 1000, 70_000):
+        f = tmp_path / f"f{size}"
+        f.write_bytes(os.urandom(size))
+        assert c4_id(f.read_bytes()) == hasher.hash_file(str(f), "c4")
+        assert verify.hash_path(str(f), "c4") == c4_id(f.read_bytes())
+
+
+def test_an_edited_manifest_is_refused(tmp_path: Path) -> None:
+    src = make_byte_sequence(tmp_path / "src", count=2, size=1000)
+    dest = tmp_path / "dst"
+    copy_job(src, dest)
+    gen = generations(dest)[0]
+    gen.write_text(gen.read_text().replace("plate.1002", "plate.1009"))
+    with pytest.raises(verify.JobError, match="modified"):
+        verify_destination(dest)
+    assert ascmhl("verify", dest).returncode != 0
+
+
+def test_names_xml_cannot_carry_are_left_out_and_reported(tmp_path: Path) -> None:
+    src_dir = Path(os.fsdecode(os.fsencode(tmp_path) + b"/src"))
+    src = make_byte_sequence(src_dir, head=os.fsdecode(b"pl\xffte."), count=2, size=1000)
+    events: list[object] = []
+    spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(tmp_path / "dst"))
+    result = run_job(spec, report=events.append)
+    assert result.state is JobState.COMPLETED
+    assert all(f.status is FrameStatus.DONE for f in result.frames)
+    warnings = [e.text for e in events if getattr(e, "level", "") == "warning"]  # type: ignore[attr-defined]
+    assert len(warnings) == 2 and all("not valid UTF-8" in w for w in warnings)
+    gen = generations(tmp_path / "dst")[0]
+    assert ascmhl("xsd-schema-check", "-xsd", XSD / "ASCMHL.xsd", gen).returncode == 0
+
+
+def test_job_report_beside_the_manifest(tmp_path: Path) -> None:
+    src = make_exr_sequence(tmp_path / "src", count=5)
+    spec, result = copy_job(src, tmp_path / "dst")
+    html = (tmp_path / "dst" / "ascmhl" / f"vfxcopy_report_{spec.job_id}.html").read_text()
+    csv_text = (tmp_path / "dst" / "ascmhl" / f"vfxcopy_report_{spec.job_id}.csv").read_text()
+    assert str(tmp_path / "src" / "shot_010.####.exr") in html
+    assert str(tmp_path / "dst") in html
+    assert "0001_dst_" in html and "passed" in html
+    for f in result.frames:  # type: ignore[attr-defined]
+        assert f.hash in html and f.hash in csv_text
+    assert html.count("data:image/png;base64,") == 5  # a thumbnail per frame (five frames)
+    assert "http://" not in html and "https://" not in html  # self-contained
+    lines = csv_text.splitlines()
+    assert lines[0].startswith("index,frame,status,source,dest,size")
+    assert len(lines) == 6 and all(",done," in line for line in lines[1:])
+    # The report lives inside ascmhl/, which the reference tool ignores: still no "new file".
+    assert ascmhl("verify", tmp_path / "dst").returncode == 0
+
+
+def test_our_tests_folder_cannot_collide_with_ascmhl_tests(tmp_path: Path) -> None:
+    """ascmhl installs a top-level `tests` package into site-packages; ours is not a package at all.
+
+    pytest imports our test files by path (--import-mode=importlib, no __init__.py),
+    so even with ascmhl's `tests` imported first our files and conftest still load.
+    """
+    assert not list((REPO / "tests").rglob("__init__.py")), "tests/ must stay a plain folder"
+    assert "--import-mode=importlib" in (REPO / "pyproject.toml").read_text()
+    assert Path(__file__).resolve().is_relative_to(REPO / "tests")
+    code = (
+        "import importlib.util, sys, pytest\n"
+        "spec = importlib.util.find_spec('tests')\n"
+        "if spec is not None: import tests; print('preloaded', tests.__file__)\n"
+        f"sys.exit(pytest.main([{str(REPO / 'tests/core/test_journal.py')!r} + '::test_kv_namespaces',"
+        " '-q', '-p', 'no:cacheprovider']))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
+    assert "preloaded" in run.stdout and "site-packages" in run.stdout  # ascmhl's tests really were loaded first
