@@ -15,6 +15,8 @@ COMMAND_MODULES: list[str] = [
     "vfxcopy.cli.ls_cmd",
     "vfxcopy.cli.copy_cmd",
     "vfxcopy.cli.convert_cmd",
+    "vfxcopy.cli.watch_cmd",
+    "vfxcopy.cli.gui_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130

@@ -33,6 +33,7 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from vfxcopy.core.errors import VfxCopyError
 from vfxcopy.core.jobs import CopyOptions, JobSpec, Operation, is_temp_name
 from vfxcopy.core.journal import Journal, data_dir, open_journal
 from vfxcopy.core.sequence import IMAGE_EXTENSIONS, Sequence, split_frame
@@ -681,6 +682,26 @@ class FolderWatcher:
         with self._lock:
             return sum(len(g.frames) for g in self._groups.values())
 
+    def release(self, sequence: Sequence, frames: Iterable[int] | None = None) -> None:
+        """Forget that these frames were handed on (a job cancelled or never run), so they come again.
+
+        Works after `stop()` too: a runner calls it for jobs a stop left unfinished,
+        and the next start (after a restart, too) queues those frames again.
+        """
+        key: SeqKey = (sequence.directory, sequence.head, sequence.tail)
+        wanted = list(sequence.frames if frames is None else frames)
+        with self._lock:
+            group = self._group(key)
+            for frame in wanted:
+                group.queued.pop(frame, None)
+            snapshot = dict(group.queued)
+            if group.frames and not self._stop.is_set():
+                self._touch(group)
+        try:
+            self.store.record(self.rule.name, key_text(key), snapshot)
+        except (OSError, sqlite3.Error, VfxCopyError) as exc:
+            log.warning("watch %s: could not update %s: %s", self.rule.name, sequence.display(), exc)
+
     # -- events (watchdog's thread) --
     def _on_event(self, event: FileSystemEvent) -> None:
         src = os.fsdecode(event.src_path) if event.src_path else ""
@@ -955,7 +976,7 @@ class FolderWatcher:
             snapshot = dict(group.queued)
         try:
             self.store.record(self.rule.name, key_text(group.key), snapshot)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, VfxCopyError) as exc:
             log.warning("watch %s: could not remember %s: %s", self.rule.name, seq.display(), exc)
         return Landed(self.rule, seq, None if first else new_frames)
 

@@ -1,0 +1,212 @@
+"""`vfxcopy watch`: landed sequences are copied once; Ctrl-C/SIGTERM stop cleanly; restarts remember."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vfxcopy.cli import main
+from vfxcopy.core.jobs import is_temp_name
+from vfxcopy.core.journal import Journal, default_journal_path
+from vfxcopy.core.samples import make_byte_sequence
+
+TIMEOUT = 60.0
+
+
+class WatchProcess:
+    """`vfxcopy watch ... --json` in a child process; its JSON lines collected as they come."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vfxcopy", "watch", *args, "--json", "--no-fsync", "-q"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.events: list[dict[str, Any]] = []
+        self.stderr = ""
+        self._lock = threading.Lock()
+        self._out = threading.Thread(target=self._read_out, daemon=True)
+        self._err = threading.Thread(target=self._read_err, daemon=True)
+        self._out.start()
+        self._err.start()
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._lock:
+                self.events.append(json.loads(line))
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._lock:
+                self.stderr += line
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for e in self.events if e["event"] == kind]
+
+    def wait_event(self, kind: str, count: int = 1) -> list[dict[str, Any]]:
+        wait_for(lambda: len(self.of(kind)) >= count or self.proc.poll() is not None, what=kind)
+        found = self.of(kind)
+        assert len(found) >= count, f"process ended early: {self.proc.returncode}\n{self.stderr}"
+        return found
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(TIMEOUT)
+        self._out.join(TIMEOUT)
+        self._err.join(TIMEOUT)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = TIMEOUT, what: str = "condition") -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def drop_sequence(folder: Path, count: int, size: int, head: str = "plate.") -> list[Path]:
+    """Frames written elsewhere and renamed in, as a render farm's delivery does."""
+    staging = folder.parent / f".staging-{head}"
+    paths = make_byte_sequence(staging, head=head, count=count, size=size)
+    out = []
+    for path in paths:
+        target = folder / path.name
+        os.replace(path, target)
+        out.append(target)
+    return out
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()} if folder.exists() else {}
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    return folder
+
+
+def test_watch_copies_a_landed_sequence_once_and_stops_with_0(inbox: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    watch = WatchProcess(str(inbox), "--to", str(out / "{head}"), "--settle", "0.5")
+    try:
+        watch.wait_event("watching")
+        frames = drop_sequence(inbox, count=8, size=4096)
+        (inbox / ".hidden.1001.exr").write_bytes(b"not this")
+        finished = watch.wait_event("finished")
+        time.sleep(1.0)  # a second job would be queued within the settle time
+        code = watch.stop(signal.SIGINT)
+    finally:
+        watch.kill()
+    assert code == 0, watch.stderr
+    queued = watch.of("queued")
+    assert len(queued) == 1 and len(finished) == 1
+    assert queued[0]["frames"] == 8 and queued[0]["origin"] == f"watch:{inbox.name}"
+    assert finished[0]["state"] == "completed" and finished[0]["frames_done"] == 8
+    dest = out / "plate"
+    assert files(dest) == {p.name: p.read_bytes() for p in frames}
+    assert watch.of("stopped")[0]["exit_code"] == 0
+    assert "queued plate.####.exr 1001-1008" in watch.stderr and "finished" in watch.stderr
+    # The job is in the journal, marked with its origin.
+    with Journal(default_journal_path()) as journal:
+        job = journal.get_job(queued[0]["job_id"])
+        assert job is not None and job.state.value == "completed"
+
+
+def test_restart_does_not_requeue_and_growth_makes_a_follow_up(inbox: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = (str(inbox), "--to", str(out), "--settle", "0.5")
+    drop_sequence(inbox, count=5, size=2048)
+    first = WatchProcess(*args)
+    try:
+        first.wait_event("finished")
+        assert first.stop() == 0
+    finally:
+        first.kill()
+    assert len(files(out)) == 5
+
+    second = WatchProcess(*args)
+    try:
+        second.wait_event("watching")
+        time.sleep(2.0)  # four settle times: a re-queue would have happened by now
+        assert second.of("queued") == [], "a handled sequence was queued again after a restart"
+        # Two more frames of the same sequence: one follow-up job with only those.
+        extra = make_byte_sequence(tmp_path / "more", start=1006, count=2, size=2048)
+        for path in extra:
+            os.replace(path, inbox / path.name)
+        queued = second.wait_event("queued")
+        finished = second.wait_event("finished")
+        assert second.stop() == 0
+    finally:
+        second.kill()
+    assert queued[0]["follow_up"] is True and queued[0]["frames"] == 2
+    assert finished[0]["frames_total"] == 2 and finished[0]["state"] == "completed"
+    assert sorted(files(out)) == [f"plate.{f}.exr" for f in range(1001, 1008)]
+
+
+def test_sigterm_cancels_the_running_job_cleanly_with_130(inbox: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    frames = drop_sequence(inbox, count=6, size=1 << 20)
+    # 256 KiB/s: each 1 MiB frame takes seconds, so the job is surely running when cancelled.
+    watch = WatchProcess(str(inbox), "--to", str(out), "--settle", "0.5", "--bwlimit", "256K")
+    try:
+        watch.wait_event("queued")
+        time.sleep(0.5)
+        code = watch.stop(signal.SIGTERM)
+    finally:
+        watch.kill()
+    assert code == 130, watch.stderr
+    finished = watch.of("finished")
+    assert finished and finished[0]["state"] == "cancelled"
+    assert watch.of("stopped")[0]["exit_code"] == 130
+    assert not [n for n in os.listdir(out) if is_temp_name(n)] if out.exists() else True
+    sources = {p.name: p.read_bytes() for p in frames}
+    for name, data in files(out).items():
+        assert data == sources[name], f"{name} is partial"
+
+    # The frames the cancel left out are queued again next time, and only those.
+    done_before = set(files(out))
+    again = WatchProcess(str(inbox), "--to", str(out), "--settle", "0.5")
+    try:
+        queued = again.wait_event("queued")
+        finished = again.wait_event("finished")
+        assert again.stop() == 0
+    finally:
+        again.kill()
+    assert queued[0]["frames"] == 6 - len(done_before)
+    assert finished[0]["state"] == "completed"
+    assert files(out) == sources
+
+
+def test_usage_errors_exit_2(inbox: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["watch", str(tmp_path / "missing"), "--to", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["watch", str(inbox), "--to", str(inbox / "copies")]) == 2
+    assert "inside the watched folder" in capsys.readouterr().err
+    assert main(["watch", str(inbox), "--to", str(tmp_path / "o"), "--preset", "no such preset"]) == 2
+    assert "unknown preset" in capsys.readouterr().err
+    assert main(["watch", str(inbox), "--to", str(tmp_path / "{shot}")]) == 2
+    assert "{shot}" in capsys.readouterr().err
+    assert main(["watch", str(inbox), "--to", str(tmp_path / "o"), "--settle", "0"]) == 2
+    assert "settle" in capsys.readouterr().err
