@@ -251,7 +251,7 @@ def build_specs(
 
 
 class CancelSignals:
-    """SIGINT and SIGTERM cancel `token`; the command then exits 130.
+    """SIGINT, SIGTERM (and SIGHUP) cancel `token`; the command then exits 130.
 
     The handler only records the signal and sets the token: the engine sees the
     token between chunks, removes its temporary file and returns normally, so no
@@ -261,7 +261,8 @@ class CancelSignals:
     delivers signals there).
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    # SIGHUP too: a closed terminal or dropped ssh session must not kill a copy mid-frame.
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self, token: CancelToken) -> None:
         self.token = token

@@ -72,11 +72,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         specs = _plan(args, notes)
         _check_all(specs)
-    except UsageError as exc:
-        error("copy", str(exc))
-        return EXIT_USAGE
-    except SafetyError as exc:
-        error("copy", f"refused: {exc}")
+    except (UsageError, SafetyError) as exc:
+        message = f"refused: {exc}" if isinstance(exc, SafetyError) else str(exc)
+        error("copy", message)
+        if args.json:
+            print_json({"command": "copy", "exit_code": EXIT_USAGE, "error": message, "jobs": []})
         return EXIT_USAGE
     for note in notes:
         print(f"vfxcopy copy: note: {note}", file=sys.stderr)
@@ -103,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
                 print(summary_line(spec, result), file=sys.stderr, flush=True)
             if result.state is JobState.CANCELLED and not token.cancelled:
                 break  # 'stop after this frame' ends the whole command too
+            if args.stop_on_error and result.exit_code != EXIT_OK:
+                break
 
     cancelled = token.cancelled or any(r.state is JobState.CANCELLED for _, r in done)
     if cancelled:
