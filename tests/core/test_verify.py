@@ -1,0 +1,97 @@
+"""verify_destination: missing, altered and extra files, progress, cancel, and the journal as reference."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.core.engine import run_job
+from vfxcopy.core.errors import JobError
+from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, Progress, VerifyMode, temp_name
+from vfxcopy.core.journal import Journal
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.verify import verify_destination
+
+
+def delivered(tmp_path: Path, count: int = 6, size: int = 50_000, journal: Journal | None = None,
+              verify: VerifyMode = VerifyMode.TRANSFER) -> Path:
+    src = make_byte_sequence(tmp_path / "src", count=count, size=size)
+    dest = tmp_path / "dst"
+    spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(dest), copy=CopyOptions(verify=verify))
+    assert run_job(spec, journal=journal).state is JobState.COMPLETED
+    return dest
+
+
+def test_untouched_delivery_passes_with_progress(tmp_path: Path) -> None:
+    dest = delivered(tmp_path)
+    events: list[object] = []
+    report = verify_destination(dest, report=events.append)
+    assert report.passed and report.reference == "ascmhl"
+    assert sorted(report.ok) == [f"plate.{f}.exr" for f in range(1001, 1007)]
+    assert report.bytes_checked == 6 * 50_000
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress and progress[-1].bytes_done == progress[-1].bytes_total == 6 * 50_000
+    assert progress[-1].state is JobState.COMPLETED
+
+
+def test_missing_altered_and_extra_files_are_each_reported(tmp_path: Path) -> None:
+    dest = delivered(tmp_path)
+    (dest / "plate.1002.exr").unlink()
+    with open(dest / "plate.1004.exr", "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\x00")
+    (dest / "notes.txt").write_text("not part of the delivery")
+    (dest / temp_name("abc", 0)).write_bytes(b"a running job's temp is not an extra file")
+    (dest / "ascmhl" / "scratch.txt").write_text("inside ascmhl/: ignored")
+    report = verify_destination(dest)
+    assert not report.passed
+    assert report.missing == ["plate.1002.exr"]
+    assert [m.path for m in report.altered] == ["plate.1004.exr"]
+    assert report.extra == ["notes.txt"]
+    assert len(report.ok) == 4
+    data = report.to_dict()
+    assert data["passed"] is False and data["missing"] == ["plate.1002.exr"]
+
+
+def test_cancel_stops_hashing(tmp_path: Path) -> None:
+    dest = delivered(tmp_path, count=3, size=9 << 20)  # three chunks per file: room to cancel
+    token = CancelToken()
+    seen: list[Progress] = []
+
+    def report(event: object) -> None:
+        if isinstance(event, Progress):
+            seen.append(event)
+            token.cancel()
+
+    # The first progress tick comes after the first chunk; from then on nothing more is hashed.
+    result = verify_destination(dest, token, report)
+    assert result.cancelled and not result.passed
+    assert result.bytes_checked < 3 * (9 << 20)
+    assert seen[-1].state is JobState.CANCELLED
+
+
+def test_without_manifest_the_journal_is_the_reference(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.db") as journal:
+        dest = delivered(tmp_path, journal=journal)
+        shutil.rmtree(dest / "ascmhl")
+        assert verify_destination(dest, journal=journal).passed
+        assert verify_destination(dest, journal=journal).reference == "journal"
+        with open(dest / "plate.1001.exr", "r+b") as fh:
+            fh.write(b"!")
+        report = verify_destination(dest, journal=journal)
+        assert [m.path for m in report.altered] == ["plate.1001.exr"]
+    with pytest.raises(JobError, match="no ASC MHL history"):
+        verify_destination(dest)
+
+
+def test_unverified_copy_has_nothing_to_check_against(tmp_path: Path) -> None:
+    dest = delivered(tmp_path, count=2, size=100, verify=VerifyMode.NONE)
+    with pytest.raises(JobError):
+        verify_destination(dest)
+    os.makedirs(tmp_path / "empty")
+    with Journal(tmp_path / "j.db") as journal, pytest.raises(JobError, match="no hashes in the journal"):
+        verify_destination(tmp_path / "empty", journal=journal)
