@@ -69,6 +69,8 @@ FIRST_CHUNK = 4 * MiB
 COMMIT_QUEUE_FRAMES = 32  # finished temps waiting for fsync, at most
 COMMIT_QUEUE_BYTES = 512 * MiB
 DIR_FSYNC_BATCH = 64  # placements between two fsyncs of the folder
+WRITEBACK_KICK = 16 * MiB  # with fsync on, start writeback of a big frame every this many bytes
+SYNC_SLICE = 8 * MiB  # inline fsync flushes this much between two cancel checks
 BACKGROUND_CLOSE_BYTES = 8 * MiB  # close a discarded temp bigger than this off-thread
 
 _FALLBACK_ERRNOS = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF}
@@ -88,7 +90,7 @@ class CopyDebug:
     temp_closed: threading.Event = field(default_factory=threading.Event)  # space released
     temp_closed_at: float | None = None
     copy_calls: int = 0
-    chunk_sizes: list[int] = field(default_factory=list)
+    calls: list[tuple[float, int]] = field(default_factory=list)  # (seconds, bytes) per copy call
 
 
 # --------------------------------------------------------------------------- low level
@@ -112,6 +114,7 @@ if _SYNC_FILE_RANGE is not None:
     _SYNC_FILE_RANGE.restype = ctypes.c_int
 _RENAME_NOREPLACE = 1
 _SYNC_FILE_RANGE_WRITE = 2
+_SYNC_FILE_RANGE_ALL = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER: this range is on disk
 
 
 def rename_noreplace(src: str, dst: str, dir_fd: int) -> None:
@@ -209,6 +212,7 @@ class _Temp:
     written: int = 0
     placed: bool = False
     submitted: bool = False  # handed to the committer, which then owns (and closes) the fd
+    kicked: int = 0  # bytes whose writeback was already started
 
 
 @dataclass
@@ -250,9 +254,11 @@ class _Job:
             # Small enough that a throttled job still shows steady progress.
             self.max_chunk = max(256 * 1024, min(self.max_chunk, self.opts.bwlimit // 8))
         self.buf: bytearray | None = None
+        self.kick_writeback = self.opts.fsync and _SYNC_FILE_RANGE is not None
         self.zero_copy_mode = "copy_file_range"
         self.plans: list[_Plan] = []
         self.results: dict[int, FrameResult] = {}
+        self.counts: dict[FrameStatus, int] = dict.fromkeys(FrameStatus, 0)
         self.temps: dict[str, _Temp] = {}  # temps not yet placed, by name
         self.temps_lock = threading.Lock()
         self.meter = ThroughputMeter()
@@ -273,14 +279,8 @@ class _Job:
         self.report(LogMessage(self.job_id, level, text))
 
     def progress(self, state: JobState = JobState.RUNNING, message: str = "") -> None:
-        done = failed = skipped = 0
-        for r in self.results.values():
-            if r.status is FrameStatus.DONE:
-                done += 1
-            elif r.status is FrameStatus.SKIPPED:
-                skipped += 1
-            elif r.status is FrameStatus.FAILED:
-                failed += 1
+        counts = self.counts
+        done, skipped, failed = counts[FrameStatus.DONE], counts[FrameStatus.SKIPPED], counts[FrameStatus.FAILED]
         accounted = self.bytes_accounted + self.in_frame_bytes
         cur = self.current
         self.report(
@@ -304,6 +304,7 @@ class _Job:
     def finish_frame(self, result: FrameResult, plan: _Plan) -> None:
         """Record a final FrameResult and report it."""
         self.results[plan.index] = result
+        self.counts[result.status] += 1
         if result.status is not FrameStatus.DONE:
             self.bytes_accounted += plan.size
         self.report(result)
@@ -317,6 +318,8 @@ class _Job:
             token.check()  # blocks until resumed or cancelled
             self.bw_start += time.monotonic() - paused_at  # no burst after a pause
             self.progress(JobState.RUNNING)
+        if token.cancelled:
+            self.note_cancel_seen()
         token.check()
         if self.committer is not None:
             self.drain_committer()
@@ -613,11 +616,10 @@ class _Job:
             free = shutil.disk_usage(self.dest_dir).free
         except OSError:
             free = -1
-        done = sum(1 for r in self.results.values() if r.status is FrameStatus.DONE)
         msg = (
             f"{self.dest_dir}: the destination is full ({free / MiB:.1f} MiB free, frame {plan.frame} "
             f"needs {plan.size / MiB:.1f} MiB). Free some space or choose another destination, then run "
-            f"the copy again: the {done} frames already copied are kept and nothing partial was left."
+            f"the copy again: frames already copied are kept and nothing partial was left."
         )
         self.finish_frame(
             self.result(plan, FrameStatus.FAILED, error=msg, elapsed=time.monotonic() - started), plan
@@ -738,7 +740,7 @@ class _Job:
                 self.in_frame_bytes = 0
                 return
             if self.opts.fsync:
-                os.fsync(temp.fd)
+                self.fsync_interruptible(temp.fd, temp.written)
             if self.opts.verify is VerifyMode.FULL:
                 self.read_back(plan, temp, source_hash)
             self.place(temp, plan.final, overwrite)
@@ -754,6 +756,15 @@ class _Job:
             raise
         finally:
             os.close(src_fd)
+
+    def fsync_interruptible(self, fd: int, size: int) -> None:
+        """fsync, but flush the data in slices first so a cancel need not wait for all of it."""
+        if _SYNC_FILE_RANGE is not None and size > SYNC_SLICE:
+            for offset in range(0, size, SYNC_SLICE):
+                self.check()
+                if _SYNC_FILE_RANGE(fd, offset, SYNC_SLICE, _SYNC_FILE_RANGE_ALL) != 0:
+                    break  # not supported here: a plain fsync below does it all
+        os.fsync(fd)
 
     def check_source_unchanged(self, plan: _Plan, src_fd: int, before: os.stat_result) -> None:
         after_fd = os.fstat(src_fd)
@@ -814,12 +825,18 @@ class _Job:
     # -- the byte movers --
     def after_chunk(self, temp: _Temp, n: int, elapsed: float, requested: int) -> None:
         temp.written += n
+        if self.kick_writeback and temp.written - temp.kicked >= WRITEBACK_KICK:
+            # Start writing a big frame to disk while copying the rest, so the
+            # final fsync has little left to wait for (cp + sync cannot overlap).
+            _SYNC_FILE_RANGE(temp.fd, temp.kicked, temp.written - temp.kicked, _SYNC_FILE_RANGE_WRITE)
+            temp.kicked = temp.written
         self.in_frame_bytes += n
         self.bytes_copied += n
         now = time.monotonic()
         if self.debug is not None:
             self.debug.last_write_end = now
             self.debug.copy_calls += 1
+            self.debug.calls.append((elapsed, n))
         if n >= requested and elapsed > 0:
             # Size chunks by time: aim for TARGET_CALL_S per call, moving gently.
             factor = min(2.0, max(0.5, TARGET_CALL_S / elapsed))
@@ -936,6 +953,7 @@ class _Job:
         if self.committer is not None:
             for fin in self.committer.abort():
                 self.results[fin.plan.index] = fin.result
+                self.counts[fin.result.status] += 1
                 self.report(fin.result)
         with self.temps_lock:
             temps = list(self.temps.values())

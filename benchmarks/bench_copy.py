@@ -1,0 +1,266 @@
+"""Copy throughput side by side with `cp -r` (and `cp -r` + `sync FILES`), and cancel latency.
+
+    python benchmarks/bench_copy.py [--quick] [--cold] [--dir DIR] [--no-cancel]
+
+Data sets: 781 frames x 800 KB, and one 500 MB file (random bytes). Every round
+runs each contender once on a fresh destination folder, in alternating order;
+after each run the destination is deleted and `sync`ed (untimed), so every run
+starts with no dirty pages. Throughput ratio = cp time / vfxcopy time
+(>1 means vfxcopy is faster). Cancel latency: copies of the 500 MB file with
+the defaults, cancelled from another thread at a random moment of the copy;
+times from `token.cancel()` to the last byte written, to the temp's name being
+gone, to copy_sequence returning (job reported cancelled) and to the blocks
+being freed (closing the unlinked temp, done off-thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from vfxcopy.core.copier import CopyDebug, copy_sequence
+from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.sequence import Sequence
+
+MiB = 1 << 20
+
+
+def drop_caches() -> bool:
+    try:
+        subprocess.run(["sync"], check=True)
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def fs_type(path: Path) -> str:
+    try:
+        out = subprocess.run(["df", "-T", str(path)], capture_output=True, text=True, check=True).stdout
+        return out.splitlines()[1].split()[1]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        return "?"
+
+
+def make_big(folder: Path, size: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "plate.mov"
+    block = os.urandom(8 * MiB)
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            f.write(block[: min(left, len(block))])
+            left -= len(block)
+    return path
+
+
+class Bench:
+    def __init__(self, root: Path, cold: bool) -> None:
+        self.root = root
+        self.cold = cold
+        self.counter = 0
+
+    def fresh(self, tag: str) -> Path:
+        self.counter += 1
+        return self.root / f"dst-{tag}-{self.counter}"
+
+    def timed(self, run: Callable[[Path], None], tag: str) -> float:
+        dest = self.fresh(tag)
+        subprocess.run(["sync"], check=True)
+        if self.cold:
+            drop_caches()
+        start = time.perf_counter()
+        run(dest)
+        elapsed = time.perf_counter() - start
+        shutil.rmtree(dest)
+        subprocess.run(["sync"], check=True)
+        return elapsed
+
+
+def cp_run(src_dir: Path, with_sync: bool) -> Callable[[Path], None]:
+    def run(dest: Path) -> None:
+        subprocess.run(["cp", "-r", str(src_dir), str(dest)], check=True)
+        if with_sync:
+            files = [str(p) for p in dest.iterdir()]
+            subprocess.run(["sync", *files], check=True)
+
+    return run
+
+
+def vfx_run(seq: Sequence, opts: CopyOptions) -> Callable[[Path], None]:
+    def run(dest: Path) -> None:
+        result = copy_sequence(JobSpec(seq, str(dest), copy=opts), CancelToken(), lambda e: None)
+        if result.state is not JobState.COMPLETED:
+            raise SystemExit(f"vfxcopy run failed: {result.message}")
+
+    return run
+
+
+def throughput(bench: Bench, name: str, src_dir: Path, seq: Sequence, size: int, reps: int) -> list[list[str]]:
+    fast = CopyOptions(verify=VerifyMode.NONE, fsync=False)
+    defaults = CopyOptions()
+    contenders: dict[str, Callable[[Path], None]] = {
+        "cp -r": cp_run(src_dir, False),
+        "vfxcopy no-hash --no-fsync": vfx_run(seq, fast),
+        "cp -r + sync FILES": cp_run(src_dir, True),
+        "vfxcopy defaults (fsync, transfer, xxh3)": vfx_run(seq, defaults),
+    }
+    times: dict[str, list[float]] = {k: [] for k in contenders}
+    order = list(contenders)
+    for rep in range(reps):
+        for key in order if rep % 2 == 0 else reversed(order):
+            times[key].append(bench.timed(contenders[key], "cp" if key.startswith("cp") else "vfx"))
+        print(f"  {name} round {rep + 1}/{reps}: " + ", ".join(f"{k} {times[k][-1]:.3f}s" for k in order), file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    rows = []
+    pairs = [("vfxcopy no-hash --no-fsync", "cp -r", 0.95), ("vfxcopy defaults (fsync, transfer, xxh3)", "cp -r + sync FILES", 0.9)]
+    for ours, ref, target in pairs:
+        ratio = med[ref] / med[ours]
+        rows.append(
+            [
+                name,
+                ours,
+                f"{med[ours]:.3f}",
+                f"{size / med[ours] / 1e6:.0f}",
+                ref,
+                f"{med[ref]:.3f}",
+                f"{size / med[ref] / 1e6:.0f}",
+                f"**{ratio:.2f}x**",
+                f">= {target}x {'ok' if ratio >= target else 'MISSED'}",
+            ]
+        )
+    return rows
+
+
+def cancel_latency(root: Path, big: Path, count: int, opts: CopyOptions, label: str) -> list[str]:
+    seq = Sequence(str(big.parent), big.name, "", 0, ())
+    # How long a whole copy takes, to pick cancel moments inside it.
+    dest = root / "cancel-whole"
+    start = time.monotonic()
+    copy_sequence(JobSpec(seq, str(dest), copy=opts), CancelToken(), lambda e: None)
+    whole = time.monotonic() - start
+    shutil.rmtree(dest)
+    rng = random.Random(1)
+    last_write: list[float] = []
+    gone: list[float] = []
+    returned: list[float] = []
+    freed: list[float] = []
+    detect: list[float] = []
+    for i in range(count):
+        dest = root / f"cancel-{i}"
+        token = CancelToken()
+        debug = CopyDebug()
+        at = rng.uniform(0.02, 0.95) * whole
+        timer = threading.Timer(at, token.cancel)
+        timer.start()
+        result = copy_sequence(JobSpec(seq, str(dest), copy=opts), token, lambda e: None, debug=debug)
+        timer.join()
+        t0 = token.cancelled_at
+        if result.state is not JobState.CANCELLED or t0 is None:
+            shutil.rmtree(dest, ignore_errors=True)
+            continue
+        assert not any(n.startswith(".vfxcopy-") for n in os.listdir(dest)), "temp left behind"
+        debug.temp_closed.wait(10)
+        last_write.append(max(0.0, (debug.last_write_end or t0) - t0) * 1000)
+        detect.append(((debug.cancel_seen or t0) - t0) * 1000)
+        gone.append(((debug.temp_unlinked or t0) - t0) * 1000)
+        returned.append(((debug.returned or t0) - t0) * 1000)
+        freed.append(((debug.temp_closed_at or t0) - t0) * 1000)
+        shutil.rmtree(dest)
+    n = len(returned)
+
+    def stats(values: list[float]) -> str:
+        if not values:
+            return "-"
+        ordered = sorted(values)
+        p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+        return f"{statistics.median(ordered):.2f} / {p99:.2f} / {ordered[-1]:.2f}"
+
+    return [label, str(n), stats(last_write), stats(detect), stats(gone), stats(returned), stats(freed)]
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer rounds and cancels (a smoke run)")
+    ap.add_argument("--cold", action="store_true", help="drop the page cache before every timed run (root)")
+    ap.add_argument("--dir", default=None, help="work folder (default: a temp folder in /tmp)")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--cancels", type=int, default=None)
+    ap.add_argument("--frames", type=int, default=781)
+    ap.add_argument("--frame-size", type=int, default=800_000)
+    ap.add_argument("--big-size", type=int, default=500_000_000)
+    ap.add_argument("--no-cancel", action="store_true")
+    ap.add_argument("--no-throughput", action="store_true")
+    args = ap.parse_args()
+    reps = args.reps or (3 if args.quick else 5)
+    cancels = args.cancels or (20 if args.quick else 50)
+    root = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-", dir=args.dir))
+    cold = args.cold and drop_caches()
+    if args.cold and not cold:
+        print("cannot drop caches (needs root and a writable /proc/sys/vm/drop_caches): warm runs", file=sys.stderr)
+    try:
+        frames_dir = root / "src-frames"
+        print(f"making {args.frames} x {args.frame_size} B frames and a {args.big_size} B file in {root}", file=sys.stderr)
+        make_byte_sequence(frames_dir, head="shot_010.", count=args.frames, size=args.frame_size)
+        frames = Sequence(str(frames_dir), "shot_010.", ".exr", 4, tuple(range(1001, 1001 + args.frames)))
+        big = make_big(root / "src-big", args.big_size)
+        big_seq = Sequence(str(big.parent), big.name, "", 0, ())
+        bench = Bench(root, cold)
+        cache = "cold (page cache dropped before each run)" if cold else "warm (sources in the page cache)"
+        print(f"\n### vfxcopy copy benchmark ({datetime.date.today().isoformat()})\n")
+        print(
+            f"Machine: {os.cpu_count()} CPUs (nproc {os.sched_getaffinity(0).__len__()}), "
+            f"kernel {platform.release()}, file system {fs_type(root)}, Python {platform.python_version()}, "
+            f"{'cp ' + subprocess.run(['cp', '--version'], capture_output=True, text=True).stdout.split(chr(10))[0]}. "
+            f"Cache: {cache}. {reps} alternating rounds, medians.\n"
+        )
+        if not args.no_throughput:
+            rows = throughput(bench, f"{args.frames} x {args.frame_size / 1e3:.0f} KB", frames_dir, frames, args.frames * args.frame_size, reps)
+            rows += throughput(bench, f"1 x {args.big_size / 1e6:.0f} MB", big.parent, big_seq, args.big_size, reps)
+            print(
+                table(
+                    ["data", "vfxcopy", "s", "MB/s", "reference", "s", "MB/s", "throughput ratio", "target"],
+                    rows,
+                )
+            )
+            print()
+        if not args.no_cancel:
+            rows = [
+                cancel_latency(root, big, cancels, CopyOptions(), "defaults (transfer, xxh3, fsync)"),
+                cancel_latency(root, big, cancels, CopyOptions(verify=VerifyMode.NONE, fsync=False), "no-hash, --no-fsync"),
+            ]
+            print(f"Cancel latency, {args.big_size / 1e6:.0f} MB file, cancelled at random moments (ms, median / p99 / max):\n")
+            print(
+                table(
+                    ["options", "cancels", "to last byte written", "to engine noticing", "to temp name gone", "to job reported cancelled", "to blocks freed"],
+                    rows,
+                )
+            )
+            print("\nTargets: last byte written <= 10 ms p99; temp gone and job reported cancelled <= 50 ms p99.")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
