@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -78,6 +79,20 @@ def choose_folder(parent: QWidget | None, start: str) -> str | None:
     """Ask for a destination folder; tests replace this function (call it through the module)."""
     path = QFileDialog.getExistingDirectory(parent, "Destination folder", start)
     return path or None
+
+
+def ask_preset_name(parent: QWidget | None, suggestion: str) -> str | None:
+    """Ask for a name for a new user preset; tests replace this function."""
+    name, ok = QInputDialog.getText(parent, "Save preset", "Preset name:", text=suggestion)
+    return (name.strip() or None) if ok else None
+
+
+def _is_builtin(name: str) -> bool:
+    try:
+        from vfxcopy.core.presets import is_builtin
+    except ImportError:
+        return False
+    return is_builtin(name)
 
 
 def human_size(size: int | None) -> str:
@@ -420,7 +435,16 @@ class NewJobDialog(QDialog):
         self.preset_combo = QComboBox()
         self.preset_combo.setObjectName("presetCombo")
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
-        form.addRow("&Preset:", self.preset_combo)
+        self.save_preset_button = QPushButton("Save…")
+        self.save_preset_button.setObjectName("savePresetButton")
+        self.save_preset_button.setToolTip("Save these conversion options as a preset of your own")
+        self.save_preset_button.clicked.connect(self._on_save_preset)
+        preset_row = QHBoxLayout()
+        preset_row.addWidget(self.preset_combo, 1)
+        preset_row.addWidget(self.save_preset_button)
+        preset_label = QLabel("&Preset:")
+        preset_label.setBuddy(self.preset_combo)
+        form.addRow(preset_label, preset_row)
         self.format_combo = QComboBox()
         self.format_combo.setObjectName("formatCombo")
         self.format_combo.addItems(list(FORMATS))
@@ -506,7 +530,7 @@ class NewJobDialog(QDialog):
         return box
 
     # -- presets --
-    def _load_presets(self) -> None:
+    def _load_presets(self, select: str = "") -> None:
         try:
             from vfxcopy.core.presets import list_presets
 
@@ -515,10 +539,31 @@ class NewJobDialog(QDialog):
             # Without presets the manual options still work.
             self._presets = {}
         self.preset_combo.blockSignals(True)
+        self.preset_combo.clear()
         self.preset_combo.addItem(CUSTOM_PRESET, "")
         for name in self._presets:
             self.preset_combo.addItem(name, name)
+        self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(select)) if select else 0)
         self.preset_combo.blockSignals(False)
+
+    @Slot()
+    def _on_save_preset(self) -> None:
+        from vfxcopy.gui import prompts
+        from vfxcopy.gui.dialogs import new_job
+
+        current = self.preset_combo.currentData() or ""
+        name = new_job.ask_preset_name(self, "" if not current or _is_builtin(current) else current)
+        if not name:
+            return
+        try:
+            from vfxcopy.core.presets import save_user_preset
+
+            save_user_preset(name, self._convert_options_from_widgets())
+        except (ValueError, OSError) as exc:
+            prompts.inform(self, "Cannot save the preset", _sentence(str(exc)), level="warning")
+            return
+        self._load_presets(select=name.strip())
+        self._validate()
 
     @Slot()
     def _on_preset_changed(self) -> None:
@@ -683,7 +728,9 @@ class NewJobDialog(QDialog):
         try:
             frames = parse_frame_text(self.frames_edit.text())
         except ValueError as exc:
-            raise ValueError(f"Frame range: {exc}. Use e.g. 1001-1100 or 1001-1100,1200.") from exc
+            text = str(exc).rstrip(".")
+            message = _sentence(text) if "frame" in text.lower() else f"Frame range: {text}"
+            raise ValueError(f"{message}.") from exc
         head = self.rename_edit.text()
         rename = head if head.strip() else None
         if rename is not None:
