@@ -1,0 +1,72 @@
+"""QApplication setup (name, icon, style sheet) and `main()` that opens the window."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from vfxcopy import __version__
+from vfxcopy.gui.resources import app_icon, style_sheet
+from vfxcopy.gui.settings import APPLICATION, ORGANIZATION
+
+
+def make_app(argv: Sequence[str] | None = None) -> QApplication:
+    """The process's QApplication (created once), named and styled for vfxcopy."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        app = existing
+    else:
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0] if sys.argv else "vfxcopy"])
+    app.setApplicationName(APPLICATION)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationDisplayName("vfxcopy")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("vfxcopy")
+    app.setWindowIcon(app_icon())
+    app.setStyle("Fusion")  # the same look on every platform; the style sheet builds on it
+    app.setStyleSheet(style_sheet())
+    return app
+
+
+def main(
+    paths: Sequence[str | os.PathLike[str]] | None = None,
+    demo: bool = False,
+    quit_after: float | None = None,
+    on_ready: Callable[[object], None] | None = None,
+) -> int:
+    """Open the window; `paths` are treated as dropped. Returns the exit code."""
+    app = make_app()
+    from vfxcopy.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    cleanup: Callable[[], None] | None = None
+    if demo:
+        from vfxcopy.gui.demo import start_demo
+
+        cleanup = start_demo(window)
+    if paths:
+        dropped = [os.fspath(p) for p in paths]
+        QTimer.singleShot(0, lambda: window.add_paths(dropped))
+    if on_ready is not None:
+        on_ready(window)
+    if quit_after is not None:
+        # For scripts and tests: quit as if the user closed the window and said yes.
+        def quit_now() -> None:
+            window.shutdown()
+            window.hide()
+            app.quit()
+
+        QTimer.singleShot(int(quit_after * 1000), quit_now)
+    try:
+        code = app.exec()
+    finally:
+        if window.active_job_count():
+            window.shutdown()
+        if cleanup is not None:
+            cleanup()
+    return int(code)
