@@ -164,3 +164,30 @@ def test_many_frames_are_cheap(pane: DetailsPane, tmp_path: Path) -> None:
     assert view.model().rowCount() == 781
     # One view for all rows, not a widget per frame.
     assert len(pane.findChildren(QLabel)) < 20
+
+
+def test_ctrl_c_copies_the_selected_failed_frames(qtbot, pane: DetailsPane, tmp_path: Path) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    record = copied_record(tmp_path, count=5, lose=(1002, 1004))
+    pane.show_record(record)
+    failed_only = pane.findChild(QCheckBox, "failedOnlyCheck")
+    qtbot.mouseClick(failed_only, Qt.MouseButton.LeftButton, pos=QPoint(6, failed_only.height() // 2))
+    view = pane.findChild(QTableView, "frameTable")
+    view.setFocus()
+    view.selectAll()
+    QGuiApplication.clipboard().clear()
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    lines = QGuiApplication.clipboard().text().splitlines()
+    assert [line.split("\t")[:2] for line in lines] == [["1002", "failed"], ["1004", "failed"]]
+    assert lines[0].split("\t")[2].endswith("shot_010.1002.exr")
+    assert lines[0].split("\t")[3] == record.frame_results[1].error
+
+
+def test_path_tooltip_names_source_and_destination(pane: DetailsPane, tmp_path: Path) -> None:
+    record = copied_record(tmp_path, count=2, lose=())
+    pane.show_record(record)
+    model = pane.findChild(QTableView, "frameTable").model()
+    tip = model.index(0, COL_PATH).data(Qt.ItemDataRole.ToolTipRole)
+    assert f"Source: {tmp_path / 'src' / 'shot_010.1001.exr'}" in tip
+    assert f"Destination: {tmp_path / 'dest' / 'shot_010.1001.exr'}" in tip

@@ -15,7 +15,7 @@ from PySide6.QtCore import (
     Qt,
     Slot,
 )
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -118,6 +118,18 @@ class FrameListModel(QAbstractTableModel):
             return result.source
         return str(record.spec.source.path(self._frames[row]))
 
+    def path_tooltip(self, row: int) -> str:
+        record = self._record
+        result = record.frame_results.get(row) if record is not None else None
+        if result is not None and result.dest:
+            return f"Source: {self.path(row)}\nDestination: {result.dest}"
+        return self.path(row)
+
+    def row_text(self, row: int) -> str:
+        """One frame as a tab-separated line (frame, status, path, full error) for the clipboard."""
+        return "\t".join((str(self._frames[row]), self.status(row).value, self.path(row),
+                          self.error(row).replace("\n", " ")))
+
     def error(self, row: int) -> str:
         record = self._record
         result = record.frame_results.get(row) if record is not None else None
@@ -141,7 +153,7 @@ class FrameListModel(QAbstractTableModel):
             if col == COL_ERROR:
                 return self.error(row) or None
             if col == COL_PATH:
-                return self.path(row)
+                return self.path_tooltip(row)
             return None
         if role == Qt.ItemDataRole.ForegroundRole and col in (COL_STATUS, COL_ERROR):
             return STATUS_COLOURS.get(self.status(row))
@@ -279,6 +291,13 @@ class DetailsPane(QWidget):
         header_view.setSectionResizeMode(COL_PATH, QHeaderView.ResizeMode.Interactive)
         header_view.setStretchLastSection(True)
         header_view.resizeSection(COL_PATH, 320)
+        self.frame_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        copy_action = QAction("Copy", self.frame_view)
+        copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        copy_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        copy_action.triggered.connect(self.copy_selected_frames)
+        self.frame_view.addAction(copy_action)
+        self.frame_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         frames_layout.addWidget(self.frame_view)
         self.tabs.addTab(frames_page, "Frames")
 
@@ -328,6 +347,14 @@ class DetailsPane(QWidget):
         failed = record.count(FrameStatus.FAILED)
         self.tabs.setTabText(0, f"Frames ({failed} failed)" if failed else "Frames")
         self.tabs.setTabText(1, f"Log ({len(record.log)})" if record.log else "Log")
+
+    def copy_selected_frames(self) -> str:
+        """Put the selected frames (frame, status, path, error per line) on the clipboard."""
+        rows = sorted({self.frame_proxy.mapToSource(i).row() for i in self.frame_view.selectionModel().selectedRows()})
+        text = "\n".join(self.frame_model.row_text(r) for r in rows)
+        if text:
+            QGuiApplication.clipboard().setText(text)
+        return text
 
     def shutdown(self, msecs: int = 5000) -> None:
         """Stop thumbnail decoding (window close)."""
