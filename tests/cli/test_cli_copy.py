@@ -21,7 +21,8 @@ from vfxcopy.core.samples import make_byte_sequence
 
 
 def files(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
+    """The files of a folder (not its sub-folders, e.g. the ascmhl/ manifest folder)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()} if folder.exists() else {}
 
 
 def temps(folder: Path) -> list[str]:
@@ -129,7 +130,7 @@ def test_usage_errors_exit_2(
     (dest / "plate.1001.exr").write_bytes(b"x")
     assert main([a.format(src=src, dest=dest) for a in argv]) == 2
     assert message in capsys.readouterr().err
-    assert sorted(os.listdir(dest)) == ["plate.1001.exr"]
+    assert sorted(os.listdir(dest)) == ["plate.1001.exr"]  # nothing written, not even a manifest
 
 
 def test_parse_size_binary_units() -> None:
