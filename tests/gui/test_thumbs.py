@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QImage
 
 from vfxcopy.core.samples import make_exr_sequence
@@ -72,3 +73,16 @@ def test_an_unreadable_frame_reports_failed_with_the_path(qtbot, loader: Thumbna
     assert "broken.1001.exr" in message
     assert loader.cached("bad") is None
     assert loader.error("bad") == message
+
+
+def test_a_new_size_for_the_same_key_wins(qtbot, loader: ThumbnailLoader, tmp_path: Path) -> None:
+    frame = make_exr_sequence(tmp_path, count=1, width=256, height=128)[0]
+    sizes: list[int] = []
+    loader.ready.connect(lambda key, image: sizes.append(image.width()))
+    loader.request("k", frame, 32)
+    loader.request("k", frame, 128)
+    qtbot.waitUntil(lambda: 128 in sizes, timeout=20000)
+    assert loader.wait_for_done(10000)
+    QCoreApplication.sendPostedEvents()  # deliver the 32-pixel result too, so its dropping is checked
+    assert sizes == [128]
+    assert loader.cached("k").width() == 128

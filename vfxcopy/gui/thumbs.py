@@ -134,8 +134,10 @@ class ThumbnailLoader(QObject):
     def _on_finished(self, key: str, generation: int, max_size: int, image: QImage, error: str) -> None:
         if generation != self._generation:
             return
-        if self._pending.get(key) == max_size:
-            del self._pending[key]
+        pending = self._pending.get(key)
+        if pending is not None and pending != max_size:
+            return  # a newer request for another size is in flight; its answer will come
+        self._pending.pop(key, None)
         if error or image.isNull():
             message = error or f"{key}: cannot decode"
             self._errors[key] = message
