@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
 from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState
-from vfxcopy.gui.worker import JobWorker, RunFn
+from vfxcopy.gui.worker import EMIT_INTERVAL, JobWorker, RunFn
 
 
 class JobRunner(QObject):
@@ -21,8 +21,15 @@ class JobRunner(QObject):
     job_paused = Signal(str, bool)  # job_id, paused
     counts_changed = Signal(int, int)  # running, pending
 
-    def __init__(self, max_jobs: int = 2, parent: QObject | None = None, run: RunFn | None = None) -> None:
+    def __init__(
+        self,
+        max_jobs: int = 2,
+        parent: QObject | None = None,
+        run: RunFn | None = None,
+        emit_interval: float = EMIT_INTERVAL,
+    ) -> None:
         super().__init__(parent)
+        self._emit_interval = emit_interval
         self._max_jobs = max(1, int(max_jobs))
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(self._max_jobs)
@@ -166,7 +173,7 @@ class JobRunner(QObject):
         while self._pending and len(self._running) < self._max_jobs:
             spec = self._pending.pop(0)
             token = self._tokens[spec.job_id]
-            worker = JobWorker(spec, token, run=self._run)
+            worker = JobWorker(spec, token, run=self._run, interval=self._emit_interval)
             worker.signals.started.connect(self._on_started)
             worker.signals.events.connect(self._on_events)
             worker.signals.finished.connect(self._on_finished)

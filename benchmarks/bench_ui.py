@@ -1,0 +1,170 @@
+"""GUI responsiveness under load: how late a 10 ms QTimer fires with 8 jobs x 781 frames running.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_ui.py [--jobs 8] [--frames 781] [--seconds 8]
+                                                          [--rounds 2] [--unthrottled]
+
+The real MainWindow is shown (offscreen by default) with the real runner, worker,
+model and delegate; the jobs copy generated frames with the real engine. Each
+round measures the same 10 ms timer twice in the same process, alternating the
+order: idle (no job) and loaded (all jobs running at once, each bandwidth-limited
+so it keeps running through the measurement window). Lateness = time between two
+timeouts minus 10 ms. Target from issue 3: p99 lateness <= 50 ms under load.
+`--unthrottled` also measures with the worker's 10-per-second throttle turned
+off (every engine event emitted), to show what the throttle buys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEventLoop, QTimer  # after choosing the platform above
+from PySide6.QtWidgets import QApplication
+
+from vfxcopy.core.jobs import CopyOptions, JobSpec, JobState, VerifyMode
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.sequence import find_sequence
+from vfxcopy.gui.main_window import MainWindow
+from vfxcopy.gui.runner import JobRunner
+from vfxcopy.gui.settings import AppSettings
+
+TICK_MS = 10
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def measure(app: QApplication, seconds: float) -> list[float]:
+    """Run the event loop for `seconds` with a 10 ms timer; returns lateness per tick in ms."""
+    stamps: list[float] = []
+    timer = QTimer()
+    timer.setTimerType(timer.timerType().PreciseTimer)
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    return [max(0.0, (b - a) * 1000 - TICK_MS) for a, b in zip(stamps, stamps[1:], strict=False)]
+
+
+def wait_until(app: QApplication, predicate: object, timeout: float) -> bool:
+    loop = QEventLoop()
+    end = time.monotonic() + timeout
+    check = QTimer()
+    check.setInterval(20)
+
+    def tick() -> None:
+        if predicate() or time.monotonic() > end:  # type: ignore[operator]
+            loop.quit()
+
+    check.timeout.connect(tick)
+    check.start()
+    loop.exec()
+    check.stop()
+    return bool(predicate())  # type: ignore[operator]
+
+
+def loaded_round(app: QApplication, src: list[Path], work: Path, args: argparse.Namespace,
+                 interval: float) -> tuple[list[float], int, int]:
+    """Lateness with every job running; returns (lateness, frames done in the window, jobs running)."""
+    runner = JobRunner(max_jobs=args.jobs, emit_interval=interval)
+    window = MainWindow(settings=AppSettings(), runner=runner)
+    window.resize(1400, 800)
+    window.show()
+    seq = find_sequence(src[0], stat=True)
+    total = seq.total_size or 1
+    # Each job is slowed so it cannot finish before the window closes, whatever the disk.
+    bwlimit = max(64 * 1024, int(total / (args.seconds * 2.5)))
+    specs = [
+        JobSpec(seq, str(work / f"dest{i}"),
+                copy=CopyOptions(bwlimit=bwlimit, fsync=False, verify=VerifyMode.TRANSFER))
+        for i in range(args.jobs)
+    ]
+    window.submit_specs(specs)
+    wait_until(app, lambda: runner.running_count == args.jobs and all(
+        r.state is JobState.RUNNING for r in window.model.records()), 30)
+    before = sum(window.model.info(r).done for r in window.model.records())
+    lateness = measure(app, args.seconds)
+    after = sum(window.model.info(r).done for r in window.model.records())
+    running = sum(1 for r in window.model.records() if r.state is JobState.RUNNING)
+    window.shutdown()
+    window.close()
+    window.deleteLater()
+    for i in range(args.jobs):
+        shutil.rmtree(work / f"dest{i}", ignore_errors=True)
+    return lateness, after - before, running
+
+
+def summary(name: str, values: list[float]) -> str:
+    return (f"{name:<28} ticks {len(values):5d}  p50 {percentile(values, 50):6.2f} ms  "
+            f"p99 {percentile(values, 99):6.2f} ms  max {max(values, default=float('nan')):7.2f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=781)
+    parser.add_argument("--frame-size", type=int, default=32 * 1024, help="bytes per frame")
+    parser.add_argument("--seconds", type=float, default=8.0, help="measurement window per run")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--unthrottled", action="store_true", help="also run with the throttle off")
+    parser.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
+    args = parser.parse_args()
+
+    config = tempfile.mkdtemp(prefix="vfxcopy-bench-config-")
+    os.environ["VFXCOPY_CONFIG_DIR"] = config
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    work = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-ui-", dir=args.dir))
+    try:
+        src = make_byte_sequence(work / "src", count=args.frames, size=args.frame_size)
+        print(f"# bench_ui: {args.jobs} jobs x {args.frames} frames x {args.frame_size // 1024} KiB, "
+              f"{args.seconds:g} s windows, {args.rounds} rounds, platform {app.platformName()}, "
+              f"{platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+        modes = [("idle (no jobs)", None), ("8 jobs, throttled (0.1 s)", 0.1)]
+        if args.unthrottled:
+            modes.append(("8 jobs, unthrottled", 0.0))
+        results: dict[str, list[float]] = {name: [] for name, _ in modes}
+        for round_no in range(args.rounds):
+            order = modes if round_no % 2 == 0 else list(reversed(modes))
+            for name, interval in order:
+                if interval is None:
+                    lateness = measure(app, args.seconds)
+                    print(summary(f"r{round_no + 1} {name}", lateness))
+                else:
+                    lateness, frames, running = loaded_round(app, src, work, args, interval)
+                    print(summary(f"r{round_no + 1} {name}", lateness)
+                          + f"  ({frames} frames done in the window, {running} jobs still running)")
+                results[name].extend(lateness)
+        print("# all rounds")
+        for name, values in results.items():
+            print(summary(name, values))
+        loaded = results["8 jobs, throttled (0.1 s)"]
+        p99 = percentile(loaded, 99)
+        verdict = "PASS" if p99 <= 50 else "FAIL"
+        print(f"# target p99 lateness <= 50 ms under load: {p99:.2f} ms -> {verdict}")
+        print(f"# idle median {statistics.median(results['idle (no jobs)']):.2f} ms for reference")
+        return 0 if verdict == "PASS" else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(config, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
