@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ from vfxcopy.core.jobs import (
     Progress,
     VerifyMode,
 )
+from vfxcopy.core.journal import Journal, JournalError
 from vfxcopy.core.sequence import Sequence, find_sequence, from_pattern, parse_frames, parse_pattern, scan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -471,8 +473,9 @@ def run_with_progress(
     *,
     token: CancelToken | None = None,
     printer: ProgressPrinter | None = None,
+    journal: Journal | None = None,
 ) -> JobResult:
-    """Run one job with progress on stderr; returns its JobResult.
+    """Run one job with progress on stderr; returns its JobResult (recorded in `journal` if given).
 
     The engine runs in a worker thread while the main thread waits in short
     joins, so that SIGINT/SIGTERM (see CancelSignals) are handled at once even
@@ -490,7 +493,7 @@ def run_with_progress(
 
     def work() -> None:
         try:
-            box["result"] = run_job(spec, token, printer)
+            box["result"] = run_job(spec, token, printer, journal=journal)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, re-raised there
             box["error"] = exc
 
@@ -569,3 +572,22 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
     json.dump(data, out, indent=2, sort_keys=False)
     out.write("\n")
     out.flush()
+
+
+# -- the job journal -----------------------------------------------------------------
+
+
+def open_cli_journal(command: str) -> Journal | None:
+    """The default journal with crashed jobs marked interrupted; None (with a warning) if unusable.
+
+    A journal problem never stops a copy: the job then simply cannot be resumed.
+    """
+    try:
+        journal = Journal()
+        for job_id in journal.recover():
+            print(f"vfxcopy {command}: note: job {job_id} was interrupted; resume it with "
+                  f"'vfxcopy jobs resume {job_id}'", file=sys.stderr)
+        return journal
+    except (JournalError, OSError, sqlite3.Error) as exc:
+        error(command, f"warning: job journal unavailable ({exc}); this run cannot be resumed")
+        return None

@@ -19,6 +19,7 @@ from vfxcopy.cli.common import (
     build_specs,
     copy_options_from_args,
     error,
+    open_cli_journal,
     print_json,
     resolve_sources,
     result_to_dict,
@@ -82,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"vfxcopy copy: note: {note}", file=sys.stderr)
 
     token = CancelToken()
+    journal = open_cli_journal("copy")
+    if journal is not None:
+        for spec in specs:  # the whole queue, so a crash leaves the jobs not yet run resumable too
+            journal.add_job(spec)
     done: list[tuple[JobSpec, JobResult]] = []
     started: set[str] = set()
     refused = False
@@ -93,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             printer = ProgressPrinter(label, quiet=args.quiet, verbose=args.verbose)
             started.add(spec.job_id)
             try:
-                result = run_with_progress(spec, args, token=token, printer=printer)
+                result = run_with_progress(spec, args, token=token, printer=printer, journal=journal)
             except SafetyError as exc:  # e.g. the destination changed since the check above
                 error("copy", f"refused: {exc}")
                 refused = True
@@ -107,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
                 break
 
     cancelled = token.cancelled or any(r.state is JobState.CANCELLED for _, r in done)
+    if journal is not None:
+        for spec in specs:
+            if spec.job_id not in started:
+                journal.set_state(spec.job_id, JobState.CANCELLED, "not started: the command stopped earlier")
+        journal.close()
     if cancelled:
         code = EXIT_CANCELLED
     elif refused:
