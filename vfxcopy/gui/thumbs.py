@@ -71,6 +71,7 @@ class ThumbnailLoader(QObject):
         self._cache: OrderedDict[str, tuple[int, QImage]] = OrderedDict()
         self._errors: dict[str, str] = {}
         self._pending: dict[str, int] = {}  # key -> max_size in flight
+        self._wanted: dict[str, int] = {}  # key -> max_size of the latest request
         self._generation = 0
         self._tasks: set[_Task] = set()
         self._tasks_lock = threading.Lock()
@@ -88,6 +89,7 @@ class ThumbnailLoader(QObject):
 
         A cached image is also emitted through `ready` so callers can handle both cases in one slot.
         """
+        self._wanted[key] = max_size
         entry = self._cache.get(key)
         if entry is not None and entry[0] == max_size:
             self._cache.move_to_end(key)
@@ -116,6 +118,7 @@ class ThumbnailLoader(QObject):
         self._cache.clear()
         self._errors.clear()
         self._pending.clear()
+        self._wanted.clear()
 
     def wait_for_done(self, msecs: int = 30000) -> bool:
         """Block until every requested decode has finished (tests); True if they did."""
@@ -134,10 +137,10 @@ class ThumbnailLoader(QObject):
     def _on_finished(self, key: str, generation: int, max_size: int, image: QImage, error: str) -> None:
         if generation != self._generation:
             return
-        pending = self._pending.get(key)
-        if pending is not None and pending != max_size:
-            return  # a newer request for another size is in flight; its answer will come
-        self._pending.pop(key, None)
+        if self._wanted.get(key) != max_size:
+            return  # the key was asked for again at another size since; that answer counts
+        if self._pending.get(key) == max_size:
+            del self._pending[key]
         if error or image.isNull():
             message = error or f"{key}: cannot decode"
             self._errors[key] = message
