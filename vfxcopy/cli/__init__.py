@@ -17,6 +17,8 @@ COMMAND_MODULES: list[str] = [
     "vfxcopy.cli.convert_cmd",
     "vfxcopy.cli.watch_cmd",
     "vfxcopy.cli.gui_cmd",
+    "vfxcopy.cli.verify_cmd",
+    "vfxcopy.cli.jobs_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130

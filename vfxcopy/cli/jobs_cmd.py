@@ -1,0 +1,164 @@
+"""`vfxcopy jobs [--all] [--json]`, `jobs resume ID`, `jobs clear`: the job journal from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sqlite3
+import sys
+import threading
+from typing import Any
+
+from vfxcopy.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CancelSignals,
+    ProgressPrinter,
+    error,
+    human_size,
+    print_json,
+    result_to_dict,
+    summary_line,
+)
+from vfxcopy.core.errors import JobError, SafetyError
+from vfxcopy.core.jobs import CancelToken, JobResult
+from vfxcopy.core.journal import Journal, JournalError, JournalJob
+
+RECENT = 20
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "jobs",
+        help="list jobs from the journal, resume an interrupted one, clear history",
+        description=(
+            "Without an action: list the most recent jobs of the journal (every job with --all) and "
+            "their state. Jobs whose vfxcopy process died are shown as interrupted; "
+            "'vfxcopy jobs resume ID' finishes one (ID may be the first characters of the job id)."
+        ),
+        epilog="Exit codes: 0 ok, 1 some frames failed, 2 unknown job or usage, 130 cancelled.",
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable output on stdout")
+    parser.add_argument("--all", action="store_true", help=f"list every job, not only the {RECENT} most recent")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    resume = actions.add_parser("resume", help="finish an interrupted, cancelled or failed job")
+    resume.add_argument("job_id", metavar="ID", help="the job id (or its first characters)")
+    resume.add_argument("--quick", action="store_true",
+                        help="check frames already done by size and time only, without re-hashing them")
+    resume.add_argument("--json", action="store_true", dest="json_resume", help="print the result as JSON")
+    resume.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    resume.add_argument("-v", "--verbose", action="store_true", help="one line per frame without a terminal")
+    clear = actions.add_parser("clear", help="forget finished jobs (running and pending jobs stay)")
+    clear.add_argument("--json", action="store_true", dest="json_clear", help="print the result as JSON")
+    parser.set_defaults(func=run)
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def _p(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _plain(data: Any) -> Any:
+    """JSON-safe copy: strings with undecodable bytes get \\x escapes."""
+    if isinstance(data, str):
+        return _p(data)
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    return data
+
+
+def _list(journal: Journal, args: argparse.Namespace) -> int:
+    jobs = journal.jobs(limit=None if args.all else RECENT)
+    if args.json:
+        print_json(_plain({"command": "jobs", "jobs": [job.to_dict() for job in jobs]}))
+        return EXIT_OK
+    if not jobs:
+        print("no jobs in the journal", file=sys.stderr)
+        return EXIT_OK
+    print(f"{'ID':<12}  {'STATE':<11}  {'FRAMES':>11}  {'SIZE':>9}  {'CREATED':<16}  JOB")
+    for job in jobs:
+        frames = f"{job.frames_done}/{job.frames_total}" + (f" {job.frames_failed}!" if job.frames_failed else "")
+        print(f"{job.job_id:<12}  {job.state.value:<11}  {frames:>11}  {human_size(job.bytes_done):>9}  "
+              f"{_when(job.created):<16}  {_p(job.spec.display_name())} -> {_p(job.spec.dest_dir)}")
+    return EXIT_OK
+
+
+def _find(journal: Journal, prefix: str) -> JournalJob:
+    matches = journal.find_jobs(prefix)
+    if not matches:
+        raise JobError(f"no job {prefix!r} in the journal {journal.path} (see 'vfxcopy jobs --all')")
+    if len(matches) > 1 and not any(m.job_id == prefix for m in matches):
+        raise JobError(f"{prefix!r} matches {len(matches)} jobs: {', '.join(m.job_id for m in matches[:5])}")
+    return next((m for m in matches if m.job_id == prefix), matches[0])
+
+
+def _resume(journal: Journal, args: argparse.Namespace) -> int:
+    from vfxcopy.core.engine import resume_job
+
+    as_json = bool(args.json or args.json_resume)
+    try:
+        job = _find(journal, args.job_id)
+    except JobError as exc:
+        error("jobs", str(exc))
+        if as_json:
+            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _p(str(exc))})
+        return EXIT_USAGE
+    token = CancelToken()
+    printer = ProgressPrinter(f"resume {job.job_id} {job.spec.display_name()}", quiet=args.quiet,
+                              verbose=args.verbose)
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = resume_job(job.job_id, journal, token, printer, rehash=not args.quick)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, reported there
+            box["error"] = exc
+
+    # The main thread only waits, so Ctrl-C/SIGTERM are seen at once (see common.run_with_progress).
+    with CancelSignals(token):
+        worker = threading.Thread(target=work, name=f"vfxcopy-resume-{job.job_id}", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.05)
+    printer.end()
+    if "error" in box:
+        failure = box["error"]
+        if not isinstance(failure, (JobError, SafetyError)):
+            raise failure
+        error("jobs", f"cannot resume {job.job_id}: {failure}")
+        if as_json:
+            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _p(str(failure))})
+        return EXIT_USAGE
+    result: JobResult = box["result"]
+    code = EXIT_CANCELLED if token.cancelled else result.exit_code
+    if as_json:
+        print_json(_plain({"command": "jobs resume", "exit_code": code, "job": result_to_dict(job.spec, result)}))
+    if not args.quiet:
+        print(_p(summary_line(job.spec, result)), file=sys.stderr, flush=True)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        journal = Journal()
+    except (JournalError, OSError, sqlite3.Error) as exc:
+        error("jobs", f"cannot open the job journal: {exc}")
+        return EXIT_USAGE
+    with journal:
+        journal.recover()
+        if args.action == "resume":
+            return _resume(journal, args)
+        if args.action == "clear":
+            removed = journal.clear_history()
+            if args.json or args.json_clear:
+                print_json({"command": "jobs clear", "removed": removed})
+            else:
+                print(f"removed {removed} finished jobs from the journal", file=sys.stderr)
+            return EXIT_OK
+        return _list(journal, args)
