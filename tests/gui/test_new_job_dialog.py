@@ -9,30 +9,17 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, QTreeWidget
 
-from vfxcopy.core import sequence as sequence_mod
 from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, Operation, VerifyMode
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
-from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.sequence import Sequence, scan
 from vfxcopy.gui.dialogs import new_job
 from vfxcopy.gui.dialogs.new_job import WARNING_COLOUR, NewJobDialog
 from vfxcopy.gui.settings import AppSettings
 
 
 def sequences_in(folder: Path) -> list[Sequence]:
-    """The sequences in `folder`, through the scanner once it exists (else built from the names)."""
-    try:
-        found = sequence_mod.scan([folder], stat=True)
-        return sorted(found, key=lambda s: s.head)
-    except NotImplementedError:
-        groups: dict[tuple[str, str, int], list[int]] = {}
-        for path in sorted(folder.iterdir()):
-            head, number, tail = path.name.rsplit(".", 2)[0] + ".", path.name.split(".")[-2], "." + path.suffix[1:]
-            groups.setdefault((head, tail, len(number)), []).append(int(number))
-        return [
-            Sequence(str(folder), head, tail, pad, tuple(sorted(frames)),
-                     total_size=sum(p.stat().st_size for p in folder.glob(f"{head}*{tail}")))
-            for (head, tail, pad), frames in sorted(groups.items())
-        ]
+    """The sequences in `folder` as a drop finds them, ordered by name."""
+    return sorted(scan([folder], stat=True), key=lambda s: s.head)
 
 
 @pytest.fixture
@@ -458,3 +445,22 @@ def test_a_built_in_preset_name_is_refused_with_a_message(qtbot, make_dialog, sr
     choose(qtbot, child(dialog, QComboBox, "operationCombo"), Operation.CONVERT)
     qtbot.mouseClick(child(dialog, QPushButton, "savePresetButton"), Qt.MouseButton.LeftButton)
     assert told and "built-in" in told[0]
+
+
+@pytest.mark.parametrize("operation", [Operation.COPY, Operation.CONVERT])
+def test_overwrite_check_names_the_files_the_engine_writes(tmp_path: Path, operation: Operation) -> None:
+    from vfxcopy.core.engine import run_job
+    from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec
+
+    make_exr_sequence(tmp_path / "src", count=3, width=32, height=18)
+    (seq,) = scan([tmp_path / "src"], stat=True)
+    spec = JobSpec(
+        source=seq, dest_dir=str(tmp_path / "out"), operation=operation, frames=[1002, 1003],
+        rename_head="sh020_bg.", offset=-1000, copy=CopyOptions(fsync=False),
+        convert=ConvertOptions(to="png") if operation is Operation.CONVERT else None,
+    )
+    result = run_job(spec)
+    assert not result.failed
+    written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_file())  # not the ascmhl folder
+    assert sorted(new_job.dest_names(spec)) == written
+    assert written[0] == ("sh020_bg.0002.png" if operation is Operation.CONVERT else "sh020_bg.0002.exr")

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vfxcopy.core import sequence as sequence_mod
+from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import (
     ConflictPolicy,
     ConvertOptions,
@@ -40,7 +40,9 @@ from vfxcopy.core.jobs import (
     Operation,
     VerifyMode,
 )
-from vfxcopy.core.sequence import Sequence, format_frames
+from vfxcopy.core.presets import is_builtin, list_presets, save_user_preset
+from vfxcopy.core.safety import check_name, is_same_or_inside
+from vfxcopy.core.sequence import Sequence, format_frames, parse_frames
 from vfxcopy.gui.settings import AppSettings, parse_bwlimit
 from vfxcopy.gui.thumbs import ThumbnailLoader
 
@@ -87,14 +89,6 @@ def ask_preset_name(parent: QWidget | None, suggestion: str) -> str | None:
     return (name.strip() or None) if ok else None
 
 
-def _is_builtin(name: str) -> bool:
-    try:
-        from vfxcopy.core.presets import is_builtin
-    except ImportError:
-        return False
-    return is_builtin(name)
-
-
 def human_size(size: int | None) -> str:
     if size is None:
         return "—"
@@ -120,35 +114,12 @@ def sequence_size(seq: Sequence) -> int | None:
     return total if seen else None
 
 
-def _fallback_parse_frames(text: str) -> list[int]:
-    # Used only until core.sequence.parse_frames exists: 'a-b', 'a-bxN', single frames, commas.
-    frames: set[int] = set()
-    for part in text.replace(" ", "").split(","):
-        if not part:
-            continue
-        match = re.fullmatch(r"(-?\d+)(?:-(-?\d+)(?:x(\d+))?)?", part)
-        if not match:
-            raise ValueError(f"{part!r} is not a frame or a range like 1001-1100")
-        first = int(match.group(1))
-        last = int(match.group(2)) if match.group(2) is not None else first
-        step = int(match.group(3) or 1)
-        if last < first or step < 1:
-            raise ValueError(f"{part!r} runs backwards or has a zero step")
-        frames.update(range(first, last + 1, step))
-    if not frames:
-        raise ValueError("no frames given")
-    return sorted(frames)
-
-
 def parse_frame_text(text: str) -> list[int] | None:
     """'' -> None (all frames); else the sorted frames. Raises ValueError with a readable message."""
     text = text.strip()
     if not text:
         return None
-    try:
-        frames = sequence_mod.parse_frames(text)
-    except NotImplementedError:
-        frames = _fallback_parse_frames(text)
+    frames = parse_frames(text)
     if not frames:
         raise ValueError("no frames given")
     return list(frames)
@@ -156,38 +127,24 @@ def parse_frame_text(text: str) -> list[int] | None:
 
 def dest_inside_source(dest: str, source_dir: str) -> str | None:
     """A message if `dest` is the source folder or inside it, else None."""
-    try:
-        from vfxcopy.core.safety import is_same_or_inside
-
-        inside = is_same_or_inside(dest, source_dir)
-    except ImportError:
-        src = os.path.realpath(source_dir)
-        dst = os.path.realpath(dest)
-        inside = dst == src or dst.startswith(src.rstrip(os.sep) + os.sep)
-    if inside:
+    if is_same_or_inside(dest, source_dir):
         return f"The destination {dest} is inside the source folder {source_dir}: choose a folder outside it."
     return None
 
 
 def _check_name(name: str) -> str | None:
     try:
-        from vfxcopy.core.errors import SafetyError
-        from vfxcopy.core.safety import check_name
-    except ImportError:
-        return "The new name must not contain a path separator." if os.sep in name or "/" in name else None
-    try:
         check_name(name, "new name")
     except SafetyError as exc:
-        return str(exc)[:1].upper() + str(exc)[1:]
+        return _sentence(str(exc))
     return None
 
 
 def _convert_problem(opts: ConvertOptions) -> str | None:
     """The conversion engine's own objection to these options, as a sentence (None if fine)."""
-    try:
-        from vfxcopy.core.convert import validate_options
-    except ImportError:
-        return None
+    # Imported here: the conversion engine loads OpenImageIO, which only conversions need.
+    from vfxcopy.core.convert import validate_options
+
     try:
         validate_options(opts)
     except ValueError as exc:
@@ -201,25 +158,24 @@ def _sentence(text: str) -> str:
 
 
 def dest_names(spec: JobSpec) -> list[str]:
-    """The file names the job will write (best effort: used to warn before overwriting)."""
+    """The file names the job will write, named as the engines name them (for the overwrite question)."""
     src = spec.source
-    head = spec.rename_head if spec.rename_head is not None else src.head
-    frames = spec.selected_frames()
-    tail = src.tail
+    frames: list[int | None] = [None] if src.is_single else list(spec.selected_frames())
     if spec.operation is Operation.CONVERT and spec.convert is not None:
-        try:
-            from vfxcopy.core.convert import IMAGE_TARGETS, normalise_target, plan_output
-        except ImportError:
-            return []
+        from vfxcopy.core.convert import IMAGE_TARGETS, dest_name, normalise_target, plan_output
+
         if normalise_target(spec.convert.to) not in IMAGE_TARGETS:
             return []  # a movie: one file, named by the engine
         try:
-            tail = "." + plan_output(spec.convert).extension
+            extension = plan_output(spec.convert).extension
         except ValueError:
             return []
-    if src.is_single:
-        return [spec.rename_head + tail if spec.rename_head else src.head + src.tail]
-    return [f"{head}{src.format_frame(f + spec.offset)}{tail}" for f in frames]
+        return [dest_name(spec, frame, extension) for frame in frames]
+    head = spec.rename_head if spec.rename_head is not None else src.head
+    return [
+        src.head + src.tail if frame is None else f"{head}{src.format_frame(frame + spec.offset)}{src.tail}"
+        for frame in frames
+    ]
 
 
 def free_space(path: str) -> int | None:
@@ -532,10 +488,8 @@ class NewJobDialog(QDialog):
     # -- presets --
     def _load_presets(self, select: str = "") -> None:
         try:
-            from vfxcopy.core.presets import list_presets
-
             self._presets = list_presets()
-        except (ImportError, OSError, ValueError):
+        except (OSError, ValueError):
             # Without presets the manual options still work.
             self._presets = {}
         self.preset_combo.blockSignals(True)
@@ -552,12 +506,10 @@ class NewJobDialog(QDialog):
         from vfxcopy.gui.dialogs import new_job
 
         current = self.preset_combo.currentData() or ""
-        name = new_job.ask_preset_name(self, "" if not current or _is_builtin(current) else current)
+        name = new_job.ask_preset_name(self, "" if not current or is_builtin(current) else current)
         if not name:
             return
         try:
-            from vfxcopy.core.presets import save_user_preset
-
             save_user_preset(name, self._convert_options_from_widgets())
         except (ValueError, OSError) as exc:
             prompts.inform(self, "Cannot save the preset", _sentence(str(exc)), level="warning")
