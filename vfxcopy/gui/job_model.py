@@ -144,6 +144,13 @@ def status_text(record: JobRecord, info: ProgressInfo) -> str:
 
 
 def _sequence_text(record: JobRecord) -> str:
+    """The job's name; a watch folder's jobs start with their rule's name."""
+    origin = record.spec.origin
+    prefix = f"⟳ {origin[len('watch:'):]} · " if origin.startswith("watch:") else ""
+    return prefix + _plain_sequence_text(record)
+
+
+def _plain_sequence_text(record: JobRecord) -> str:
     spec = record.spec
     if spec.name:
         return spec.name

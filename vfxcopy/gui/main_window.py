@@ -124,6 +124,14 @@ def _make_details_pane(parent: QWidget) -> QWidget:
     return pane
 
 
+def _install_watch_folders(window: MainWindow) -> Any:
+    try:
+        from vfxcopy.gui.dialogs.watch_dialog import install_watch_folders
+    except ImportError:
+        return None  # the window works without watch folders
+    return install_watch_folders(window, window.submit_specs, window.settings)
+
+
 class MainWindow(QMainWindow):
     """The job queue. Tests drive it through its widgets, actions and a few small methods."""
 
@@ -163,6 +171,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_state()
         self._update_actions()
+        # File › Watch Folders…; jobs from rules come in through submit_specs (origin "watch:<rule>").
+        self.watch_folders = _install_watch_folders(self)
 
     # -- construction --
     def _build_table(self) -> None:
@@ -654,6 +664,8 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
         """Cancel everything and wait for the workers; True if they all returned in time."""
         self._closing = True
+        if getattr(self, "watch_folders", None) is not None:
+            self.watch_folders.shutdown()  # stop watching first: no new jobs while closing
         for job_id in self.runner.running_ids():
             self.model.set_cancelling(job_id)
         self.runner.cancel_all()
