@@ -191,3 +191,22 @@ def test_path_tooltip_names_source_and_destination(pane: DetailsPane, tmp_path: 
     tip = model.index(0, COL_PATH).data(Qt.ItemDataRole.ToolTipRole)
     assert f"Source: {tmp_path / 'src' / 'shot_010.1001.exr'}" in tip
     assert f"Destination: {tmp_path / 'dest' / 'shot_010.1001.exr'}" in tip
+
+
+def test_a_single_file_job_shows_one_row(pane: DetailsPane, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "notes.txt").write_text("camera report")
+    seq = find_sequence(tmp_path / "src" / "notes.txt", stat=True)
+    assert seq.is_single
+    spec = JobSpec(source=seq, dest_dir=str(tmp_path / "dest"), copy=CopyOptions(fsync=False))
+    events: list[Event] = []
+    run_job(spec, report=events.append)
+    record = JobRecord(spec)
+    for event in events:
+        record.apply(event)
+    pane.show_record(record)
+    assert rows(pane.findChild(QTableView, "frameTable")) == [
+        ("—", "done", str(tmp_path / "src" / "notes.txt"), "")
+    ]
+    assert "1/1 frames done" in pane.findChild(QLabel, "detailsSummary").text()
+    assert (tmp_path / "dest" / "notes.txt").read_text() == "camera report"

@@ -75,15 +75,23 @@ class FrameListModel(QAbstractTableModel):
     def set_record(self, record: JobRecord | None) -> None:
         self.beginResetModel()
         self._record = record
-        self._frames = record.spec.selected_frames() if record is not None else []
+        self._frames = self._planned(record)
         self.endResetModel()
+
+    @staticmethod
+    def _planned(record: JobRecord | None) -> list[int]:
+        if record is None:
+            return []
+        frames = record.spec.selected_frames()
+        # A single file (no frame number) is one row; the engine reports it as index 0.
+        return frames if frames or not record.spec.source.is_single else [0]
 
     def refresh(self) -> None:
         """The record changed in place: repaint every row (the views only repaint what is visible)."""
         record = self._record
         if record is None:
             return
-        if len(record.frame_states) != len(self._frames):
+        if len(self._planned(record)) != len(self._frames):
             self.set_record(record)  # a retry re-planned the frames
             return
         if self._frames:
@@ -105,9 +113,12 @@ class FrameListModel(QAbstractTableModel):
 
     def status(self, row: int) -> FrameStatus:
         record = self._record
-        if record is None or not 0 <= row < len(record.frame_states):
+        if record is None:
             return FrameStatus.PENDING
-        return record.frame_states[row]
+        if 0 <= row < len(record.frame_states):
+            return record.frame_states[row]
+        result = record.frame_results.get(row)
+        return result.status if result is not None else FrameStatus.PENDING
 
     def path(self, row: int) -> str:
         record = self._record
@@ -116,7 +127,8 @@ class FrameListModel(QAbstractTableModel):
         result = record.frame_results.get(row)
         if result is not None and result.source:
             return result.source
-        return str(record.spec.source.path(self._frames[row]))
+        source = record.spec.source
+        return str(source.path() if source.is_single else source.path(self._frames[row]))
 
     def path_tooltip(self, row: int) -> str:
         record = self._record
@@ -141,7 +153,7 @@ class FrameListModel(QAbstractTableModel):
         row, col = index.row(), index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_FRAME:
-                return str(self._frames[row])
+                return "—" if self._record.spec.source.is_single else str(self._frames[row])
             if col == COL_STATUS:
                 return self.status(row).value
             if col == COL_PATH:
@@ -370,12 +382,14 @@ class DetailsPane(QWidget):
             if spec.convert.preset:
                 operation += f" ({spec.convert.preset})"
         state = "Cancelling…" if record.cancelling and not record.state.finished else STATE_LABELS[record.state]
-        total = record.frames_total
-        done = record.count(FrameStatus.DONE)
+        # A single file has no per-frame states, only its one result.
+        statuses = record.frame_states or [r.status for r in record.frame_results.values()]
+        total = max(len(statuses), self.frame_model.rowCount())
+        done = statuses.count(FrameStatus.DONE)
         parts = [operation, state, f"{done}/{total} frames done"]
         for status, word in ((FrameStatus.SKIPPED, "skipped"), (FrameStatus.FAILED, "failed"),
                              (FrameStatus.CANCELLED, "cancelled")):
-            n = record.count(status)
+            n = statuses.count(status)
             if n:
                 parts.append(f"{n} {word}")
         if record.result is not None and record.result.message:
