@@ -69,6 +69,14 @@ def _check_all(specs: list[JobSpec]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    token = CancelToken()
+    # Installed before the scan so that a signal at any moment ends the command
+    # the same way (exit 130, nothing partial), never with a traceback or a kill.
+    with CancelSignals(token):
+        return _run(args, token)
+
+
+def _run(args: argparse.Namespace, token: CancelToken) -> int:
     notes: list[str] = []
     try:
         specs = _plan(args, notes)
@@ -82,7 +90,6 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"vfxcopy copy: note: {note}", file=sys.stderr)
 
-    token = CancelToken()
     journal = open_cli_journal("copy")
     if journal is not None:
         for spec in specs:  # the whole queue, so a crash leaves the jobs not yet run resumable too
@@ -90,26 +97,25 @@ def run(args: argparse.Namespace) -> int:
     done: list[tuple[JobSpec, JobResult]] = []
     started: set[str] = set()
     refused = False
-    with CancelSignals(token):
-        for n, spec in enumerate(specs, 1):
-            if token.cancelled:
-                break
-            label = spec.display_name() if len(specs) == 1 else f"[{n}/{len(specs)}] {spec.display_name()}"
-            printer = ProgressPrinter(label, quiet=args.quiet, verbose=args.verbose)
-            started.add(spec.job_id)
-            try:
-                result = run_with_progress(spec, args, token=token, printer=printer, journal=journal)
-            except SafetyError as exc:  # e.g. the destination changed since the check above
-                error("copy", f"refused: {exc}")
-                refused = True
-                continue
-            done.append((spec, result))
-            if not args.quiet or result.state is not JobState.COMPLETED:
-                print(summary_line(spec, result), file=sys.stderr, flush=True)
-            if result.state is JobState.CANCELLED and not token.cancelled:
-                break  # 'stop after this frame' ends the whole command too
-            if args.stop_on_error and result.exit_code != EXIT_OK:
-                break
+    for n, spec in enumerate(specs, 1):
+        if token.cancelled:
+            break
+        label = spec.display_name() if len(specs) == 1 else f"[{n}/{len(specs)}] {spec.display_name()}"
+        printer = ProgressPrinter(label, quiet=args.quiet, verbose=args.verbose)
+        started.add(spec.job_id)
+        try:
+            result = run_with_progress(spec, args, token=token, printer=printer, journal=journal)
+        except SafetyError as exc:  # e.g. the destination changed since the check above
+            error("copy", f"refused: {exc}")
+            refused = True
+            continue
+        done.append((spec, result))
+        if not args.quiet or result.state is not JobState.COMPLETED:
+            print(summary_line(spec, result), file=sys.stderr, flush=True)
+        if result.state is JobState.CANCELLED and not token.cancelled:
+            break  # 'stop after this frame' ends the whole command too
+        if args.stop_on_error and result.exit_code != EXIT_OK:
+            break
 
     cancelled = token.cancelled or any(r.state is JobState.CANCELLED for _, r in done)
     if journal is not None:
