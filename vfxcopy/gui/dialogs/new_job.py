@@ -219,6 +219,7 @@ class NewJobDialog(QDialog):
         self._filling_preset = False
         self._accepted_specs: list[JobSpec] = []
         self._presets: dict[str, ConvertOptions] = {}
+        self._sizes: dict[int, int | None] = {}
 
         # Connected before the list asks for thumbnails: a cached one is emitted at once.
         self._loader.ready.connect(self._on_thumbnail)
@@ -303,7 +304,10 @@ class NewJobDialog(QDialog):
                 item.setFont(COL_MISSING, font)
             else:
                 item.setText(COL_MISSING, "none")
-            item.setText(COL_SIZE, human_size(sequence_size(seq)))
+            size = sequence_size(seq)
+            # Kept: the summary re-reads it on every keystroke, and a NAS stat is slow.
+            self._sizes[id(seq)] = size
+            item.setText(COL_SIZE, human_size(size))
             item.setTextAlignment(COL_SIZE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             tree.addTopLevelItem(item)
             self._request_thumbnail(seq, item)
@@ -777,7 +781,7 @@ class NewJobDialog(QDialog):
         frames = sum(len(spec.selected_frames()) or 1 for spec in specs)
         size = 0
         for spec in specs:
-            whole = sequence_size(spec.source) or 0
+            whole = self._sizes.get(id(spec.source)) or 0
             count = len(spec.source.frames) or 1
             size += whole * (len(spec.selected_frames()) or 1) // count
         jobs = f"{len(specs)} job" + ("s" if len(specs) != 1 else "")
