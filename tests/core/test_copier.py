@@ -351,3 +351,31 @@ def test_exdev_falls_back_and_copies_correct_bytes(tmp_path: Path, monkeypatch: 
     assert result.state is JobState.COMPLETED
     for p in paths:
         assert (dest2 / p.name).read_bytes() == p.read_bytes()
+
+
+@pytest.mark.parametrize("verify", [VerifyMode.TRANSFER, VerifyMode.FULL])
+def test_read_ahead_path_copies_and_detects_a_shrinking_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verify: VerifyMode
+) -> None:
+    """Big hashed frames are read by a helper thread one chunk ahead; same bytes, same checks."""
+    monkeypatch.setattr(copier, "READ_AHEAD_MIN", 1024 * 1024)
+    paths = make_byte_sequence(tmp_path / "src", count=3, size=5 * 1024 * 1024 + 3)
+    dest = tmp_path / "out"
+    result, _ = run(JobSpec(seq_of(paths), str(dest), copy=CopyOptions(verify=verify)))
+    assert result.state is JobState.COMPLETED
+    for p in paths:
+        assert (dest / p.name).read_bytes() == p.read_bytes()
+        assert result.frames[paths.index(p)].hash == hash_file(p)
+    shrunk: list[bool] = []
+
+    def report(event: object) -> None:
+        if isinstance(event, Progress) and event.current_path == str(paths[1]) and not shrunk:
+            if event.bytes_done > 5 * 1024 * 1024 + 3:
+                shrunk.append(True)
+                os.truncate(paths[1], 1024 * 1024)
+
+    res = copy_sequence(JobSpec(seq_of(paths), str(tmp_path / "out2"), copy=CopyOptions(verify=verify)), CancelToken(), report)
+    assert shrunk
+    assert res.frames[1].status is FrameStatus.FAILED
+    assert "source changed" in (res.frames[1].error or "")
+    assert no_temps(tmp_path / "out2")

@@ -70,6 +70,7 @@ COMMIT_QUEUE_FRAMES = 32  # finished temps waiting for fsync, at most
 COMMIT_QUEUE_BYTES = 512 * MiB
 DIR_FSYNC_BATCH = 64  # placements between two fsyncs of the folder
 WRITEBACK_KICK = 16 * MiB  # with fsync on, start writeback of a big frame every this many bytes
+READ_AHEAD_MIN = 32 * MiB  # hashed frames at least this big are read by a helper thread, ahead
 SYNC_SLICE = 8 * MiB  # inline fsync flushes this much between two cancel checks
 BACKGROUND_CLOSE_BYTES = 8 * MiB  # close a discarded temp bigger than this off-thread
 
@@ -254,6 +255,7 @@ class _Job:
             # Small enough that a throttled job still shows steady progress.
             self.max_chunk = max(256 * 1024, min(self.max_chunk, self.opts.bwlimit // 8))
         self.buf: bytearray | None = None
+        self.read_ahead_bufs: list[memoryview] | None = None
         self.kick_writeback = self.opts.fsync and _SYNC_FILE_RANGE is not None
         self.zero_copy_mode = "copy_file_range"
         self.plans: list[_Plan] = []
@@ -892,6 +894,8 @@ class _Job:
 
     def copy_buffered(self, src_fd: int, temp: _Temp, size: int, hasher: Hasher) -> None:
         """Read into one buffer, hash that buffer, write that same buffer (checking every count)."""
+        if size >= READ_AHEAD_MIN and READ_AHEAD_MIN > 0:
+            return self.copy_buffered_read_ahead(src_fd, temp, size, hasher)
         offset = 0
         full = self.buffer()
         while offset < size:
@@ -915,6 +919,67 @@ class _Job:
             self.write_all(temp.fd, chunk, offset)
             offset += n
             self.after_chunk(temp, n, time.perf_counter() - t0, want)
+
+    def copy_buffered_read_ahead(self, src_fd: int, temp: _Temp, size: int, hasher: Hasher) -> None:
+        """Like copy_buffered, but a helper thread reads chunk N+1 while this one hashes and writes N.
+
+        Two buffers go round: the reader fills a free one, this thread hashes it,
+        writes it and gives it back. The token is still checked before every
+        write; on any exit the reader is stopped and joined before the source
+        fd can be closed (it finishes at most one read of one chunk).
+        """
+        if self.read_ahead_bufs is None:
+            self.read_ahead_bufs = [memoryview(bytearray(MAX_CHUNK_BUFFERED)) for _ in range(2)]
+        bufs = self.read_ahead_bufs
+        free: queue.SimpleQueue[int] = queue.SimpleQueue()
+        ready: queue.SimpleQueue[tuple[int, int, int, int, float, OSError | None]] = queue.SimpleQueue()
+
+        def reader() -> None:
+            offset = 0
+            try:
+                while offset < size:
+                    i = free.get()
+                    if i < 0:
+                        return
+                    want = min(self.chunk, size - offset)
+                    t0 = time.perf_counter()
+                    n = os.preadv(src_fd, [bufs[i][:want]], offset)
+                    ready.put((i, offset, n, want, time.perf_counter() - t0, None))
+                    if n == 0:
+                        return
+                    offset += n
+            except OSError as exc:
+                ready.put((-1, offset, 0, 0, 0.0, exc))
+
+        thread = threading.Thread(target=reader, daemon=True, name="vfxcopy-read-ahead")
+        free.put(0)
+        free.put(1)
+        thread.start()
+        try:
+            offset = 0
+            while offset < size:
+                self.check()
+                i, off, n, want, read_s, error = ready.get()
+                if error is not None:
+                    error.vfx_side = "source"  # type: ignore[attr-defined]
+                    raise error
+                if n == 0:
+                    raise SourceChangedError(
+                        self.current.src if self.current else "?",
+                        "source changed while copying (it became shorter)",
+                        "wait until the file is completely written, then run the copy again",
+                    )
+                t0 = time.perf_counter()
+                chunk = bufs[i][:n]
+                hasher.update(chunk)
+                self.write_all(temp.fd, chunk, off)
+                free.put(i)
+                offset += n
+                self.after_chunk(temp, n, max(read_s, time.perf_counter() - t0), want)
+        finally:
+            free.put(-1)
+            free.put(-1)
+            thread.join()
 
     # -- committer (fsync overlapped with copying) --
     def drain_committer(self) -> None:
@@ -962,11 +1027,13 @@ class _Job:
 
     def close_dir(self) -> None:
         if self.dir_fd >= 0:
-            fd, self.dir_fd = self.dir_fd, -1
             if self.committer is not None:
-                self.committer.close_dir_later(fd)
+                # A cancelled job's committer may still be discarding temps through
+                # dir_fd; it closes the folder when it is done.
+                self.committer.close_dir_later(self.dir_fd)
             else:
-                os.close(fd)
+                os.close(self.dir_fd)
+                self.dir_fd = -1
 
 
 class _JobLevelError(Exception):
