@@ -245,3 +245,26 @@ def test_rules_survive_a_new_window_and_handled_sequences_are_not_queued_again(
     assert watcher.known_frames() == 4
     qtbot.wait(1500)  # three settle times: a re-queue would have happened
     assert second.model.rowCount() == 0
+
+
+def test_closing_the_window_mid_job_queues_the_sequence_again_next_time(
+        qtbot: Any, windows: list[MainWindow], tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    settings = AppSettings()
+    settings.bwlimit = 16 * 1024  # 16 KiB/s: the job is still running when the window closes
+    save_rules(settings, [WatchRule("Plates", str(inbox), str(tmp_path / "out"), settle=0.5)])
+    first = new_window(qtbot, windows)
+    drop_in(inbox, count=6)
+    qtbot.waitUntil(lambda: first.model.rowCount() == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: first.model.record_at(0).state is JobState.RUNNING, timeout=WAIT_MS)
+    first.shutdown(WAIT_MS)
+    assert first.model.record_at(0).state is JobState.CANCELLED
+
+    settings.bwlimit = None
+    second = new_window(qtbot, windows)
+    qtbot.waitUntil(lambda: second.model.rowCount() == 1, timeout=WAIT_MS)
+    assert second.model.record_at(0).spec.origin == "watch:Plates"
+    qtbot.waitUntil(lambda: second.model.record_at(0).state is JobState.COMPLETED, timeout=WAIT_MS)
+    assert sorted(p.name for p in (tmp_path / "out").glob("plate.*.exr")) == sorted(
+        p.name for p in inbox.iterdir())

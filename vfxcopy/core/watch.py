@@ -438,6 +438,15 @@ def default_store(journal: Journal | None = None) -> HandledStore:
     return JournalHandledStore(journal)
 
 
+def release_frames(store: HandledStore, rule: str, sequence: Sequence, frames: Iterable[int] | None = None) -> None:
+    """Forget in `store` that these frames were handled, so the rule queues them again next start."""
+    key = key_text((sequence.directory, sequence.head, sequence.tail))
+    sizes = store.load(rule, key)
+    for frame in sequence.frames if frames is None else frames:
+        sizes.pop(frame, None)
+    store.record(rule, key, sizes)
+
+
 # ---------------------------------------------------------------------------
 # Frames in flight
 

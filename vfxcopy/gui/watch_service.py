@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from vfxcopy.core.jobs import CopyOptions, JobSpec
+from vfxcopy.core.errors import VfxCopyError
+from vfxcopy.core.jobs import CopyOptions, FrameStatus, JobResult, JobSpec, JobState
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.watch import (
     DEFAULT_RESCAN_INTERVAL,
@@ -21,6 +23,7 @@ from vfxcopy.core.watch import (
     WatchError,
     WatchRule,
     make_spec,
+    release_frames,
 )
 
 log = logging.getLogger(__name__)
@@ -96,6 +99,11 @@ class WatchService(QObject):
         self._rules: list[WatchRule] = load_rules(settings)
         self._watchers: dict[str, FolderWatcher] = {}
         self.activity: dict[str, Activity] = {}
+        # Jobs this service queued that have not finished yet: released at shutdown so
+        # that closing the window mid-job does not mark them handled for good.
+        self._unfinished: dict[str, tuple[str, JobSpec]] = {}
+        self._stopped: dict[str, FolderWatcher] = {}
+        self._closing = False
         self.errors: dict[str, str] = {}
         self._landed.connect(self._on_landed, Qt.ConnectionType.QueuedConnection)
         self._activity.connect(self._on_activity, Qt.ConnectionType.QueuedConnection)
@@ -143,6 +151,7 @@ class WatchService(QObject):
     # -- watchers --
     def start(self) -> None:
         """Start watching every enabled rule (the window calls this once it is built)."""
+        self._closing = False
         self._sync_watchers()
 
     def is_watching(self, name: str) -> bool:
@@ -195,12 +204,47 @@ class WatchService(QObject):
             self.errors.pop(name, None)
             self._watchers[name] = watcher
 
+    @Slot(object)
+    def on_job_finished(self, result: JobResult) -> None:
+        """Connected to the runner's job_finished.
+
+        A job the user cancelled stays handled (they did not want it); one the
+        window's shutdown cancelled is released, so the next start queues the
+        frames it did not finish.
+        """
+        entry = self._unfinished.pop(result.job_id, None)
+        if entry is None or not self._closing:
+            return
+        if result.state not in (JobState.CANCELLED, JobState.INTERRUPTED):
+            return
+        rule_name, spec = entry
+        finished = {r.frame for r in result.frames if r.status in (FrameStatus.DONE, FrameStatus.SKIPPED)}
+        frames = [f for f in spec.selected_frames() if f not in finished]
+        owner = self._stopped.get(rule_name)
+        try:
+            if owner is not None:
+                owner.release(spec.source, frames)
+            elif self._store is not None:
+                release_frames(self._store, rule_name, spec.source, frames)
+        except (OSError, VfxCopyError, sqlite3.Error) as exc:
+            log.warning("watch %s: cannot re-queue %s for next time: %s", rule_name, spec.display_name(), exc)
+
     def shutdown(self) -> None:
-        """Stop every watcher (sequences still settling are picked up at the next start)."""
-        for watcher in self._watchers.values():
+        """Stop every watcher (the window calls this first when it closes).
+
+        Sequences still settling, and jobs the closing window cancels (see
+        on_job_finished), are queued again at the next start.
+        """
+        self._closing = True
+        for name, watcher in self._watchers.items():
             watcher.stop()
+            self._stopped[name] = watcher
         self._watchers.clear()
-        if self._journal is not None:
+        # The runner reports the jobs it cancels right after this; close the journal after that.
+        QTimer.singleShot(0, self, self._close_store)
+
+    def _close_store(self) -> None:
+        if self._journal is not None and not self._watchers:
             self._journal.close()
             self._journal = None
             self._store = None
@@ -223,6 +267,7 @@ class WatchService(QObject):
         except (WatchError, KeyError) as exc:
             self._note(rule.name, f"cannot queue {sequence.display()}: {exc}")
             return
+        self._unfinished[spec.job_id] = (rule.name, spec)
         self.submit([spec])
         count = len(spec.selected_frames())
         what = f"{count} new frames" if frames is not None else f"{count} frames"

@@ -434,6 +434,9 @@ class WatchFolders:
     def __init__(self, window: QMainWindow, submit: Callable[[list[JobSpec]], object], settings: Any) -> None:
         self.window = window
         self.service = WatchService(settings, submit, window)
+        runner = getattr(window, "runner", None)
+        if runner is not None:
+            runner.job_finished.connect(self.service.on_job_finished)
         self.dialog: WatchDialog | None = None
         self.action = QAction("&Watch Folders…", window)
         self.action.setObjectName("actionWatchFolders")
