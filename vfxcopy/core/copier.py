@@ -225,6 +225,7 @@ class _Finished:
     result: FrameResult
     overwrite: bool
     policy: ConflictPolicy
+    started: float
 
 
 class _DiskFull(Exception):
@@ -269,12 +270,11 @@ class _Job:
         self.bytes_copied = 0
         self.in_frame_bytes = 0
         self.current: _Plan | None = None
-        self.paused_reported = False
         self.bw_start = time.monotonic()
         self.bw_bytes = 0
         self.committer: _Committer | None = None
         self.started = time.monotonic()
-        self.messages: list[str] = []
+        self.dir_sync_error: str | None = None
 
     # -- events --
     def log(self, level: str, text: str) -> None:
@@ -355,11 +355,23 @@ class _Job:
                 self.committer.finish(self)
                 self.drain_committer()
             if self.dir_fd >= 0 and self.opts.fsync:
-                os.fsync(self.dir_fd)
+                try:
+                    os.fsync(self.dir_fd)
+                    self.dir_sync_error = None
+                except OSError as exc:
+                    self.dir_sync_error = str(exc)
             failed = sum(1 for r in self.results.values() if r.status is FrameStatus.FAILED)
-            state = JobState.FAILED if failed else JobState.COMPLETED
+            lost = len(self.plans) - len(self.results)  # a bug, never expected: do not call it done
+            state = JobState.FAILED if failed or lost or self.dir_sync_error else JobState.COMPLETED
             if failed:
                 message = f"{failed} of {len(self.plans)} frames failed"
+            elif lost:
+                message = f"{lost} frames were not copied (internal error)"
+            elif self.dir_sync_error:
+                message = (
+                    f"{self.dest_dir}: could not make the new names durable ({self.dir_sync_error}); "
+                    "the files are complete, check the destination disk"
+                )
         except Cancelled:
             self.note_cancel_seen()
             state, message = JobState.CANCELLED, "cancelled"
@@ -736,7 +748,7 @@ class _Job:
             )
             if self.committer is not None:
                 _start_writeback(temp.fd)
-                self.committer.submit(_Finished(plan, temp, result, overwrite, policy))
+                self.committer.submit(_Finished(plan, temp, result, overwrite, policy, started))
                 handed_over = True  # submit() set temp.submitted
                 self.bytes_accounted += plan.size
                 self.in_frame_bytes = 0
@@ -987,10 +999,11 @@ class _Job:
         if committer is None:
             return
         for fin, error in committer.take_done():
+            if fin.result.status is not FrameStatus.DONE or error is not None:
+                self.bytes_accounted -= fin.plan.size  # counted at submit; finish_frame adds it back
             if error is None:
                 self.finish_frame(fin.result, fin.plan)
             else:
-                self.bytes_accounted -= fin.plan.size  # finish_frame adds it back for non-DONE
                 res = fin.result
                 res.status = FrameStatus.FAILED
                 res.error = error[0]
@@ -1016,7 +1029,10 @@ class _Job:
     def abort(self) -> None:
         """Cancel path: remove every temp not yet in place; frames already placed count as done."""
         if self.committer is not None:
-            for fin in self.committer.abort():
+            for fin, error in self.committer.abort():
+                if error is not None:
+                    fin.result.status = FrameStatus.FAILED
+                    fin.result.error = error[0]
                 self.results[fin.plan.index] = fin.result
                 self.counts[fin.result.status] += 1
                 self.report(fin.result)
@@ -1079,6 +1095,7 @@ class _Committer:
         self.placed: list[_Finished] = []  # placed, folder not yet fsynced
         self.done: list[tuple[_Finished, tuple[str, int | None] | None]] = []
         self.aborted = False
+        self.dirty = False  # names placed since the last folder fsync
         self.exited = False
         self.dir_fd_to_close: int | None = None
         self.thread = threading.Thread(target=self.loop, daemon=True, name=f"vfxcopy-commit-{job.job_id}")
@@ -1113,16 +1130,16 @@ class _Committer:
             self.thread.join(0.005)
             job.token.check()
 
-    def abort(self) -> list[_Finished]:
-        """Stop: drop unplaced temps (the copy thread unlinks their names); return placed ones."""
+    def abort(self) -> list[tuple[_Finished, tuple[str, int | None] | None]]:
+        """Stop: no more placements; unplaced temps are dropped (the copy thread unlinks
+        their names at once). Returns the frames already settled (placed, skipped, failed)."""
         with self.lock:
             self.aborted = True
             self.space.notify_all()
-            placed, self.placed = self.placed, []
-            done = [fin for fin, err in self.done if err is None]
-            self.done = []
+            settled = self.done + [(fin, None) for fin in self.placed]
+            self.done, self.placed = [], []
         self.queue.put(None)
-        return done + placed
+        return settled
 
     def close_dir_later(self, fd: int) -> None:
         with self.lock:
@@ -1133,19 +1150,60 @@ class _Committer:
 
     def flush_dir(self) -> None:
         """Make the placed names durable, then hand those frames back as done."""
-        if not self.placed:
+        if not self.dirty:
             return
         try:
             os.fsync(self.dir_fd)
-        except OSError:
-            pass  # the files themselves are durable; the names are retried at the end
+        except OSError as exc:
+            # The files themselves are on disk; the job's final folder fsync retries.
+            self.job.dir_sync_error = str(exc)
         with self.lock:
+            self.dirty = False
             if not self.aborted:
                 self.done.extend((fin, None) for fin in self.placed)
                 self.placed = []
 
-    def loop(self) -> None:
+    def commit_one(self, fin: _Finished) -> None:
+        """fsync one finished temp and put it in place, unless the job was aborted meanwhile."""
         job = self.job
+        dest = job.dest_path(fin.plan.final)
+        error: tuple[str, int | None] | None = None
+        try:
+            os.fsync(fin.temp.fd)
+        except OSError as exc:
+            error = (_explain(exc, dest, "destination"), exc.errno)
+        placed_now = False
+        with self.lock:
+            if not self.aborted and error is None:
+                try:
+                    job.place(fin.temp, fin.plan.final, fin.overwrite)
+                    placed_now = True
+                except _PlaceConflict as exc:
+                    if fin.policy is ConflictPolicy.SKIP:
+                        fin.result.status = FrameStatus.SKIPPED
+                        fin.result.hash = fin.result.hash_algo = None
+                        self.done.append((fin, None))
+                    else:
+                        error = (str(exc), None)
+                except OSError as exc:
+                    error = (_explain(exc, dest, "destination"), exc.errno)
+            if fin in self.pending:
+                self.pending.remove(fin)
+                self.pending_bytes -= fin.plan.size
+            self.space.notify_all()
+            if placed_now:
+                fin.result.elapsed = time.monotonic() - fin.started
+                self.placed.append(fin)
+                self.dirty = True
+            elif not self.aborted and error is not None:
+                self.done.append((fin, error))
+        if placed_now:
+            _close_quietly(fin.temp.fd, None)
+            fin.temp.fd = -1
+        else:
+            job.discard(fin.temp)
+
+    def loop(self) -> None:
         try:
             while True:
                 fin = self.queue.get()
@@ -1154,39 +1212,13 @@ class _Committer:
                 if self.aborted:
                     self.drop(fin)
                     continue
-                error: tuple[str, int | None] | None = None
                 try:
-                    os.fsync(fin.temp.fd)
-                except OSError as exc:
-                    error = (_explain(exc, job.dest_path(fin.plan.final), "destination"), exc.errno)
-                with self.lock:
-                    if self.aborted:
-                        placed_now = False
-                    elif error is None:
-                        try:
-                            job.place(fin.temp, fin.plan.final, fin.overwrite)
-                            placed_now = True
-                        except _PlaceConflict as exc:
-                            error, placed_now = (str(exc), None), False
-                        except OSError as exc:
-                            error = (_explain(exc, job.dest_path(fin.plan.final), "destination"), exc.errno)
-                            placed_now = False
-                    else:
-                        placed_now = False
-                    if fin in self.pending:
-                        self.pending.remove(fin)
-                        self.pending_bytes -= fin.plan.size
-                    self.space.notify_all()
-                    if placed_now:
-                        fin.result.elapsed = time.monotonic() - job.started
-                        self.placed.append(fin)
-                    elif not self.aborted and error is not None:
-                        self.done.append((fin, error))
-                if placed_now:
-                    _close_quietly(fin.temp.fd, None)
-                    fin.temp.fd = -1
-                else:
-                    job.discard(fin.temp)
+                    self.commit_one(fin)
+                except Exception as exc:  # noqa: BLE001 - a bug must fail the frame, not lose it silently
+                    with self.lock:
+                        if not self.aborted:
+                            self.done.append((fin, (f"{fin.plan.src}: unexpected error {exc!r}", None)))
+                    self.job.discard(fin.temp)
                 if len(self.placed) >= DIR_FSYNC_BATCH or self.queue.empty():
                     self.flush_dir()
             self.flush_dir()
