@@ -102,13 +102,14 @@ def progress_info(record: JobRecord) -> ProgressInfo:
     bytes_total = p.bytes_total if p else 0
     if record.state is JobState.COMPLETED and not failed:
         fraction = 1.0
-    elif p is not None and p.bytes_total > 0:
-        fraction = p.fraction
+    elif record.state.finished or p is None or p.bytes_total <= 0:
+        # A finished job shows what it delivered: failed frames are not progress.
+        fraction = (done + skipped) / total if total else 0.0
     else:
-        fraction = (done + skipped + failed) / total if total else 0.0
-    live = record.state in (JobState.RUNNING, JobState.PAUSED)
+        fraction = p.fraction
+    live = record.state is JobState.RUNNING
     rate = p.bytes_per_s if (p and live) else 0.0
-    if not live and record.result is not None and record.result.elapsed > 0:
+    if record.state.finished and record.result is not None and record.result.elapsed > 0:
         rate = record.result.bytes_done / record.result.elapsed
     return ProgressInfo(
         total=total,
@@ -169,7 +170,26 @@ def _operation_text(record: JobRecord) -> str:
     conv = spec.convert
     if conv is None:
         return "Convert"
-    return f"Convert → {conv.preset}" if conv.preset else f"Convert → {conv.to.upper()}"
+    return f"Convert → {conv.to.upper()}"
+
+
+def _operation_tooltip(record: JobRecord, info: ProgressInfo) -> str:
+    spec = record.spec
+    conv = spec.convert
+    if spec.operation is Operation.COPY:
+        opts = spec.copy
+        parts = [f"Copy, verify {opts.verify.value}, {opts.hash_algo.value}, on conflict {opts.on_conflict.value}"]
+        if opts.bwlimit:
+            parts.append(f"limited to {human_bytes(opts.bwlimit)}/s")
+        return ", ".join(parts)
+    if conv is None:
+        return "Convert"
+    details = [f"to {conv.to.upper()}"]
+    for label, value in (("preset", conv.preset), ("compression", conv.compression), ("resize", conv.resize),
+                         ("colour", conv.to_space)):
+        if value:
+            details.append(f"{label} {value}")
+    return "Convert " + ", ".join(details)
 
 
 def _frames_text(record: JobRecord, info: ProgressInfo) -> str:
@@ -219,8 +239,8 @@ COLUMNS: list[Column] = [
     Column("sequence", "Sequence", 300, lambda r, i: _sequence_text(r),
            lambda r, i: _sequence_text(r).lower(),
            lambda r, i: r.spec.source.pattern("nuke")),
-    Column("operation", "Operation", 150, lambda r, i: _operation_text(r),
-           lambda r, i: _operation_text(r).lower()),
+    Column("operation", "Operation", 130, lambda r, i: _operation_text(r),
+           lambda r, i: _operation_text(r).lower(), _operation_tooltip),
     Column("frames", "Frames", 120, _frames_text,
            lambda r, i: (i.done + i.skipped) / i.total if i.total else 0.0,
            _frames_tooltip, _RIGHT),
