@@ -1,0 +1,168 @@
+"""`vfxcopy verify` and `vfxcopy jobs`: exit codes, JSON, history, resume and clear from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.cli import main
+from vfxcopy.core.jobs import JobSpec, JobState
+from vfxcopy.core.journal import Journal
+from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.verify import ManifestEntry, write_generation
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def vfxcopy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vfxcopy", *args], capture_output=True, text=True, timeout=120,
+                          cwd=REPO)
+
+
+def out_json(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_copy_then_verify_catches_missing_altered_and_extra(
+    byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "delivery"
+    assert main(["copy", str(byte_seq[0].parent), str(dest), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(dest), "--json", "-q"]) == 0
+    data = out_json(capsys)
+    assert data["passed"] and data["files_ok"] == 10 and data["reference"] == "ascmhl"
+
+    with open(dest / "plate.1005.exr", "r+b") as fh:
+        fh.seek(1000)
+        fh.write(b"\xff\xfe")
+    (dest / "plate.1009.exr").unlink()
+    (dest / "stray.txt").write_text("?")
+    assert main(["verify", str(dest), "-q"]) == 1
+    text = capsys.readouterr().out
+    assert "ALTERED  plate.1005.exr" in text
+    assert "missing  plate.1009.exr" in text
+    assert "extra    stray.txt" in text
+    assert "MISMATCH: 8 files match" in text
+
+
+def test_verify_without_anything_to_compare_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "a.exr").write_bytes(b"a")
+    assert main(["verify", str(tmp_path / "plain")]) == 2
+    assert "no ASC MHL history" in capsys.readouterr().err
+    assert main(["verify", str(tmp_path / "nothing-here")]) == 2
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32", reason="POSIX signals")
+def test_verify_cancelled_by_ctrl_c_exits_130(tmp_path: Path) -> None:
+    dest = tmp_path / "big"
+    dest.mkdir()
+    big = dest / "plate.1001.exr"
+    with open(big, "wb") as fh:
+        fh.truncate(6 << 30)  # sparse: no disk space, but md5 takes seconds to read it
+    write_generation(dest, [ManifestEntry("plate.1001.exr", 6 << 30, big.stat().st_mtime, "md5", "0" * 32)])
+    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "verify", str(dest), "--json"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert proc.poll() is None, "verify ended before it could be cancelled"
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - sent < 5
+    data = json.loads(out)
+    assert data["cancelled"] and not data["passed"] and data["altered"] == []
+
+
+def test_jobs_lists_history_and_clear_forgets_it(
+    byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["copy", str(byte_seq[0].parent), str(tmp_path / "a"), "-q", "--no-fsync"]) == 0
+    assert main(["copy", str(byte_seq[0].parent), str(tmp_path / "b"), "-q", "--verify", "none"]) == 0
+    capsys.readouterr()
+    assert main(["jobs", "--json"]) == 0
+    jobs = out_json(capsys)["jobs"]
+    assert [j["dest_dir"] for j in jobs] == [str(tmp_path / "b"), str(tmp_path / "a")]  # newest first
+    assert all(j["state"] == "completed" and j["frames_done"] == 10 and j["origin"] == "cli" for j in jobs)
+    assert jobs[0]["bytes_done"] == 10 * 64 * 1024
+
+    assert main(["jobs"]) == 0
+    table = capsys.readouterr().out
+    assert jobs[0]["job_id"] in table and "completed" in table and "10/10" in table
+
+    assert main(["jobs", "clear", "--json"]) == 0
+    assert out_json(capsys) == {"command": "jobs clear", "removed": 2}
+    assert main(["jobs", "--json", "--all"]) == 0
+    assert out_json(capsys)["jobs"] == []
+
+
+CRASHED = """
+import os, sys
+from vfxcopy.core.journal import Journal
+from vfxcopy.core.jobs import JobSpec
+from vfxcopy.core.sequence import find_sequence
+spec = JobSpec(source=find_sequence(sys.argv[1]), dest_dir=sys.argv[2], origin="cli")
+j = Journal()
+j.add_job(spec)
+j.start_job(spec.job_id)
+os.makedirs(sys.argv[2], exist_ok=True)
+open(os.path.join(sys.argv[2], f".vfxcopy-{spec.job_id}-3.part"), "wb").write(b"half a frame")
+print(spec.job_id)
+os._exit(0)  # as if the machine lost power: no state recorded at the end
+"""
+
+
+def test_interrupted_job_shows_and_resumes_from_the_command_line(
+    byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "dst"
+    run = subprocess.run([sys.executable, "-c", CRASHED, str(byte_seq[0]), str(dest)], capture_output=True,
+                         text=True, timeout=60, cwd=REPO, env=os.environ.copy())
+    assert run.returncode == 0, run.stderr
+    job_id = run.stdout.strip()
+
+    assert main(["jobs", "--json"]) == 0
+    (job,) = out_json(capsys)["jobs"]
+    assert job["job_id"] == job_id and job["state"] == "interrupted" and job["frames_done"] == 0
+    assert os.listdir(dest) == []  # its temporary file is gone
+
+    assert main(["jobs", "resume", job_id[:6], "--json", "-q"]) == 0
+    data = out_json(capsys)
+    assert data["exit_code"] == 0 and data["job"]["state"] == "completed" and data["job"]["frames_done"] == 10
+    assert {p.name: p.read_bytes() for p in byte_seq} == {
+        n: (dest / n).read_bytes() for n in os.listdir(dest) if n.endswith(".exr")
+    }
+    assert main(["verify", str(dest), "-q"]) == 0
+
+
+def test_resume_unknown_or_ambiguous_job_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["jobs", "resume", "doesnotexist"]) == 2
+    assert "no job 'doesnotexist'" in capsys.readouterr().err
+    with Journal() as journal:
+        for job_id in ("abc000000001", "abc000000002"):
+            journal.add_job(JobSpec(source=Sequence(str(tmp_path), "p.", ".exr", 4, (1,)),
+                                    dest_dir=str(tmp_path / "d"), job_id=job_id))
+            journal.set_state(job_id, JobState.INTERRUPTED)
+    assert main(["jobs", "resume", "abc"]) == 2
+    assert "matches 2 jobs" in capsys.readouterr().err
+
+
+def test_a_real_copy_process_records_its_job(byte_seq: list[Path], tmp_path: Path) -> None:
+    proc = vfxcopy("copy", str(byte_seq[0].parent), str(tmp_path / "out"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    listing = vfxcopy("jobs", "--json")
+    assert listing.returncode == 0, listing.stderr
+    (job,) = json.loads(listing.stdout)["jobs"]
+    assert job["state"] == "completed" and job["pid"] != os.getpid() and job["frames_done"] == 10
