@@ -563,9 +563,10 @@ class _Job:
             with self.lock:
                 self.results[index] = result
                 self._account(result, self.sizes[index])
-                snapshot = self.progress
-            self.report(result)
-            self.report(snapshot)
+                # Reported under the lock: listeners see one event at a time and
+                # bytes_done never goes backwards (report is cheap by contract).
+                self.report(result)
+                self.report(self.progress)
             if result.status is FrameStatus.CANCELLED:
                 with self.lock:
                     self.outcome = self.outcome or Cancelled()
