@@ -6,7 +6,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -16,27 +15,30 @@ from vfxcopy.core.sequence import find_sequence
 
 DEMO_FRAMES = 300
 DEMO_SIZE = (640, 360)
+DEMO_CYCLE = 24  # distinct frames; the ramp animation loops every second at 24 fps
 # The copy is slowed to about this long so that a new user can try Cancel on it.
 DEMO_COPY_SECONDS = 30.0
 PROXY_PRESET = "Half-res sRGB JPEG proxies"
 
 
-def make_demo_frames(folder: Path, count: int = DEMO_FRAMES, workers: int = 2) -> list[Path]:
-    """Real EXR frames written in a few parallel chunks (OpenImageIO releases the GIL while writing)."""
+def make_demo_frames(folder: Path, count: int, cycle: int = DEMO_CYCLE) -> list[Path]:
+    """Real EXR frames: one `cycle` rendered with OpenImageIO, then looped to `count` frames.
+
+    Rendering every frame takes many seconds on a busy machine; a looping
+    animation gets the demo's jobs into the table within a second or two.
+    """
     from vfxcopy.core.samples import make_exr_sequence
 
     width, height = DEMO_SIZE
-    chunk = -(-count // workers)
-
-    def part(k: int) -> list[Path]:
-        n = min(chunk, count - k * chunk)
-        if n <= 0:
-            return []
-        return make_exr_sequence(folder, head="shot_010_comp_v003.", start=1001 + k * chunk, count=n,
+    head, start = "shot_010_comp_v003.", 1001
+    rendered = make_exr_sequence(folder, head=head, start=start, count=min(cycle, count),
                                  width=width, height=height)
-
-    with ThreadPoolExecutor(workers) as pool:
-        return [p for paths in pool.map(part, range(workers)) for p in paths]
+    paths = list(rendered)
+    for i in range(len(rendered), count):
+        target = folder / f"{head}{start + i:04d}.exr"
+        shutil.copyfile(rendered[i % len(rendered)], target)
+        paths.append(target)
+    return paths
 
 
 def demo_specs(first_frame: Path, root: Path) -> list[JobSpec]:
@@ -63,10 +65,11 @@ class _Maker(QObject):
     ready = Signal(object)  # list[Path] or an exception
 
 
-def start_demo(window: object, count: int = DEMO_FRAMES) -> Callable[[], None]:
+def start_demo(window: object, count: int | None = None) -> Callable[[], None]:
     """Make the frames off the GUI thread, then queue the demo jobs; returns the clean-up function."""
     from vfxcopy.gui.main_window import MainWindow
 
+    count = count or DEMO_FRAMES
     assert isinstance(window, MainWindow)
     root = Path(tempfile.mkdtemp(prefix="vfxcopy-demo-"))
     src = root / "plates" / "shot_010"
