@@ -48,6 +48,21 @@ def read_version(root: Path = ROOT) -> str:
     raise RuntimeError("vfxcopy/__init__.py has no __version__ string")
 
 
+def command_modules(root: Path = ROOT) -> list[str]:
+    """vfxcopy.cli.COMMAND_MODULES, read from the source: the sub-commands the CLI imports by name."""
+    tree = ast.parse((root / "vfxcopy" / "cli" / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "COMMAND_MODULES" for t in targets):
+            return [str(m) for m in ast.literal_eval(value)]
+    raise RuntimeError("vfxcopy/cli/__init__.py has no COMMAND_MODULES list")
+
+
 def version_tuple(version: str) -> tuple[int, int, int, int]:
     """Four integers for Windows' FILEVERSION ("1.2.3rc1" -> (1, 2, 3, 0)); non-numeric parts count as 0."""
     numbers: list[int] = []

@@ -4,11 +4,21 @@
 #   the launcher entry -> ~/.local/share/applications/vfxcopy.desktop
 #   the icon           -> ~/.local/share/icons/hicolor/scalable/apps/vfxcopy.svg
 #   the command        -> ~/.local/bin/vfxcopy (a link, unless a different vfxcopy is there)
-# Usage: ./install.sh [--uninstall]
+# Usage: ./install.sh [--uninstall]; the installed copy has ~/.local/opt/vfxcopy/uninstall.sh.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-PREFIX=${VFXCOPY_PREFIX:-$HOME/.local}
+MODE=install
+if [ "${1:-}" = "--uninstall" ]; then
+    MODE=uninstall
+    PREFIX=${VFXCOPY_PREFIX:-$HOME/.local}
+elif [ "$(basename "$0")" = "uninstall.sh" ]; then
+    # The copy left in <prefix>/opt/vfxcopy: remove the install it sits in, wherever that was.
+    MODE=uninstall
+    PREFIX=$(dirname "$(dirname "$HERE")")
+else
+    PREFIX=${VFXCOPY_PREFIX:-$HOME/.local}
+fi
 DATA=${XDG_DATA_HOME:-$HOME/.local/share}
 APP_DIR=$PREFIX/opt/vfxcopy
 BIN_LINK=$PREFIX/bin/vfxcopy
@@ -25,7 +35,7 @@ refresh_caches() {
     fi
 }
 
-if [ "${1:-}" = "--uninstall" ]; then
+if [ "$MODE" = uninstall ]; then
     rm -rf "$APP_DIR"
     rm -f "$DESKTOP" "$ICON"
     if [ -L "$BIN_LINK" ] && [ "$(readlink "$BIN_LINK")" = "$APP_DIR/vfxcopy" ]; then
@@ -45,6 +55,8 @@ fi
 mkdir -p "$PREFIX/opt"
 rm -rf "$APP_DIR.new"
 cp -R "$HERE/vfxcopy" "$APP_DIR.new"
+cp "$0" "$APP_DIR.new/uninstall.sh"
+chmod 755 "$APP_DIR.new/uninstall.sh"
 rm -rf "$APP_DIR"
 mv "$APP_DIR.new" "$APP_DIR"
 
