@@ -76,3 +76,8 @@ def test_unknown_keys_from_a_newer_version_are_ignored() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"Future": {"to": "exr", "compression": "zip", "hologram": True}}))
     assert presets.get_preset("Future").compression == "zip"
+
+
+def test_describe_options_names_what_is_set() -> None:
+    text = presets.describe_options(presets.get_preset("Half-res sRGB JPEG proxies"))
+    assert text == "jpg, quality 90, resize 50%, to-space sRGB - Display"

@@ -37,7 +37,7 @@ from vfxcopy.core.jobs import (
     JobState,
     Operation,
 )
-from vfxcopy.core.presets import get_preset, list_presets, save_user_preset
+from vfxcopy.core.presets import describe_options, get_preset, list_presets, save_user_preset
 
 # ConvertOptions fields that command-line flags can set; None means "not given"
 # so that a --preset's value stays unless the flag overrides it.
@@ -139,16 +139,6 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> tuple[list[JobSpec], Co
     return specs, opts
 
 
-def _describe(opts: ConvertOptions) -> str:
-    parts = [opts.to]
-    for label, value in (("compression", opts.compression), ("data", opts.data_format), ("quality", opts.quality),
-                         ("resize", opts.resize), ("from", opts.from_space), ("to-space", opts.to_space),
-                         ("view", opts.view), ("channels", ",".join(opts.channels or []) or None)):
-        if value not in (None, ""):
-            parts.append(f"{label} {value}")
-    return ", ".join(str(p) for p in parts)
-
-
 def _list_presets(args: argparse.Namespace) -> int:
     from vfxcopy.core.presets import is_builtin
 
@@ -160,7 +150,7 @@ def _list_presets(args: argparse.Namespace) -> int:
     width = max(len(n) for n in presets)
     for name, opts in presets.items():
         kind = "" if is_builtin(name) else "  (user)"
-        print(f"{name:<{width}}  {_describe(opts)}{kind}")
+        print(f"{name:<{width}}  {describe_options(opts)}{kind}")
     return EXIT_OK
 
 

@@ -108,6 +108,18 @@ def list_presets() -> dict[str, ConvertOptions]:
     return result
 
 
+def describe_options(opts: ConvertOptions) -> str:
+    """A one-line summary for lists and tooltips: 'jpg, quality 90, resize 50%, to-space sRGB - Display'."""
+    parts = [opts.to]
+    for label, value in (("compression", opts.compression), ("data", opts.data_format), ("quality", opts.quality),
+                         ("resize", opts.resize), ("filter", opts.filter), ("from", opts.from_space),
+                         ("to-space", opts.to_space), ("view", opts.view),
+                         ("channels", ",".join(opts.channels or []) or None)):
+        if value not in (None, ""):
+            parts.append(f"{label} {value}")
+    return ", ".join(str(p) for p in parts)
+
+
 def is_builtin(name: str) -> bool:
     return name in BUILTIN_PRESETS
 

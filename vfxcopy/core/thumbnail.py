@@ -20,8 +20,8 @@ _BOX_FILTER_MAX_RATIO = 4.0
 class Thumbnail:
     """Interleaved 8-bit pixels, rows top to bottom.
 
-    In a QImage: Format_RGB888 for 3 channels, Format_RGBA8888_Premultiplied for
-    4 (OpenImageIO hands out associated alpha).
+    In a QImage: Format_RGB888 for 3 channels, Format_RGBA8888 (unassociated
+    alpha) for 4.
     """
 
     width: int
@@ -107,6 +107,9 @@ def make_thumbnail(path: str | os.PathLike[str], max_size: int = 256, ocio_confi
         if not converted.has_error:
             small = converted
             display_label = target
+    if len(keep) == 4:
+        # OpenImageIO hands out associated alpha; QImage's plain RGBA8888 wants it unassociated.
+        small = oiio.ImageBufAlgo.unpremult(small)
     pixels = small.get_pixels(oiio.UINT8)
     if pixels is None:
         raise ThumbnailError(f"{name}: cannot decode ({small.geterror()})")
