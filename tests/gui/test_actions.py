@@ -154,6 +154,13 @@ def test_copy_path_in_three_syntaxes_and_reveal_folders(qtbot: Any, window: Main
     action(window, "actionRevealDest").trigger()
     assert opened == [str(tmp_path / "src"), str(dest)]
 
+    window.table.clearSelection()
+    window.select_jobs([job_id])
+    window.splitter.setSizes([700, 0])  # details pane collapsed
+    action(window, "actionShowDetails").trigger()
+    assert window.splitter.sizes()[1] > 100
+    assert window.details.record is record  # type: ignore[attr-defined]
+
 
 def test_ask_dont_ask_again_is_remembered(qtbot: Any, qapp: Any) -> None:
     settings = AppSettings()

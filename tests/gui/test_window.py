@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QMenu, QTreeWidget, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMenu, QTreeWidget, QWidget
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobSpec, JobState, is_temp_name
 from vfxcopy.core.samples import make_byte_sequence
@@ -139,8 +139,13 @@ def test_queue_shows_progress_then_completed(qtbot: Any, window: MainWindow, tmp
                     timeout=WAIT_MS)
     assert cell(window, job_id, "status") == "Running"
     assert "running" in window.status_label.text() and "1 running" in window.status_label.text()
+    window.select_jobs([job_id])
+    summary = window.details.findChild(QLabel, "detailsSummary")
     qtbot.waitUntil(lambda: record.state is JobState.COMPLETED, timeout=WAIT_MS)
     assert cell(window, job_id, "status") == "Completed"
+    # The details pane follows the selected row as it changes (throttled).
+    if summary is not None:
+        qtbot.waitUntil(lambda: "Completed" in summary.text(), timeout=WAIT_MS)
     assert cell(window, job_id, "frames") == "16/16"
     assert cell(window, job_id, "progress") == "100%"
     for p in paths:

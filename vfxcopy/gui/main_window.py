@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         self.last_dropped: list[Sequence] = []
         self.new_job_dialog: QDialog | None = None
         self._closing = False
+        self._details_job_id: str | None = None  # the job the details pane shows
 
         self.actions_by_id = build_actions(self)
         self._build_table()
@@ -307,7 +308,7 @@ class MainWindow(QMainWindow):
         self.table.doubleClicked.connect(lambda _index: self.show_details())
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.model.dataChanged.connect(self._on_data_changed)
-        self.model.rowsRemoved.connect(lambda *_: self._update_actions())
+        self.model.rowsRemoved.connect(self._on_rows_removed)
         # The details pane repaints at most a few times a second, whatever the job rate.
         self._details_timer = QTimer(self)
         self._details_timer.setSingleShot(True)
@@ -366,6 +367,7 @@ class MainWindow(QMainWindow):
         self._show_in_details(records[0] if len(records) == 1 else None)
 
     def _show_in_details(self, record: JobRecord | None) -> None:
+        self._details_job_id = record.job_id if record is not None else None
         show = getattr(self.details, "show_record", None)
         if show is not None:
             show(record)
@@ -381,10 +383,16 @@ class MainWindow(QMainWindow):
         # Job state changes can change which actions apply; coalesce into one update.
         if not self._actions_timer.isActive():
             self._actions_timer.start()
-        records = self.selected_records()
-        if len(records) == 1 and self.model.row_of(records[0].job_id) == top_left.row():
+        shown = self._details_job_id
+        if shown is not None and self.model.row_of(shown) == top_left.row():
             if not self._details_timer.isActive():
                 self._details_timer.start()
+
+    @Slot()
+    def _on_rows_removed(self, *_args: Any) -> None:
+        if self._details_job_id is not None and self.model.row_of(self._details_job_id) < 0:
+            self._show_in_details(None)
+        self._update_actions()
 
     def _update_actions(self) -> None:
         records = self.selected_records()
