@@ -543,3 +543,20 @@ def test_parse_frame_name() -> None:
     assert parse_frame_name("1001.exr") == ("", "1001", ".exr")
     assert parse_frame_name("readme.txt") is None
     assert parse_frame_name("neg.-0005.exr") == ("neg.", "-0005", ".exr")
+
+
+def test_watched_folder_removed_and_recreated_is_watched_again(watch, folders) -> None:
+    import shutil
+
+    inbox, _ = folders
+    watcher, landings, clock = watch()
+    shutil.rmtree(inbox)
+    wait_for(lambda: watcher.error is not None, what="the watcher to notice the folder is gone")
+    assert "not reachable" in watcher.error
+    inbox.mkdir()
+    wait_for(lambda: watcher.error is None, what="watching again")
+    for frame in range(1, 4):
+        write_frame(frame_path(inbox, frame))
+    wait_for(lambda: watcher.known_frames() == 3, what="frames in the new folder")
+    settle_until(watcher, clock, landings, 1)
+    assert landings.items[0][0].frames == (1, 2, 3)
