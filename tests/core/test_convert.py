@@ -148,6 +148,22 @@ def test_channel_subset(seq: Sequence, tmp_path: Path) -> None:
     assert list(spec.channelnames) == ["R", "G"]
 
 
+@pytest.mark.parametrize(("to", "channels"), [("jpg", ["R", "G", "B"]), ("png", ["R", "G", "B", "A"]),
+                                              ("dpx", ["R", "G", "B", "A"]), ("exr", ["R", "G", "B", "A", "Z"])])
+def test_channels_beyond_what_the_target_holds_are_dropped(tmp_path: Path, to: str, channels: list[str]) -> None:
+    spec = oiio.ImageSpec(32, 16, 5, "half")
+    spec.channelnames = ("R", "G", "B", "A", "Z")
+    spec.alpha_channel, spec.z_channel = 3, 4
+    buf = oiio.ImageBuf(spec)
+    oiio.ImageBufAlgo.fill(buf, (0.5, 0.25, 0.125, 1.0, 7.0))
+    (tmp_path / "src").mkdir()
+    assert buf.write(str(tmp_path / "src" / "aov.0001.exr"))
+    seq = Sequence(str(tmp_path / "src"), "aov.", ".exr", 4, (1,))
+    result = run(seq, tmp_path / "out", to=to, to_space="sRGB - Display" if to != "exr" else None)
+    assert result.exit_code == 0, result.message
+    assert list(spec_of(tmp_path / "out" / f"aov.0001.{to}").channelnames) == channels
+
+
 def test_missing_channel_fails_the_frame_with_the_available_ones(seq: Sequence, tmp_path: Path) -> None:
     result = run(seq.with_frames([1001]), tmp_path, to="exr", channels=["Z"])
     assert result.exit_code == 1

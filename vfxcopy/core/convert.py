@@ -353,6 +353,27 @@ class FrameProcessor:
         return converted
 
 
+# How many channels each target holds; EXR and TIFF take any number.
+_MAX_CHANNELS = {"jpg": 3, "png": 4, "dpx": 4}
+
+
+def fit_channels(buf: oiio.ImageBuf, plan: WritePlan, path: str) -> oiio.ImageBuf:
+    """Keep what the target can hold: R,G,B(,A) by name when there are more channels (AOVs, alpha in JPEG)."""
+    limit = _MAX_CHANNELS.get(plan.target)
+    spec = buf.spec()
+    if limit is None or spec.nchannels <= limit:
+        return buf
+    names = list(spec.channelnames)
+    wanted = [c for c in ("R", "G", "B", "A")[:limit] if c in names]
+    if len(wanted) < min(3, limit):
+        wanted = names[: min(3, limit)]
+    out = oiio.ImageBufAlgo.channels(buf, tuple(wanted))
+    if out.has_error:
+        raise FrameError(path, f"cannot pick channels {', '.join(wanted)}: {out.geterror()}")
+    fitted: oiio.ImageBuf = out
+    return fitted
+
+
 def prepare_for_write(buf: oiio.ImageBuf, plan: WritePlan, fps: float | None = None) -> oiio.TypeDesc:
     """Set the target's codec attributes on buf's spec; returns the pixel type to write."""
     spec = buf.specmod()
@@ -638,7 +659,7 @@ class _Job:
         buf = read_frame(src, as_float=self.processor.changes_pixels)
         token.check()
         self._warn_if_linear_to_8bit(buf)
-        out = self.processor.process(buf, src)
+        out = fit_channels(self.processor.process(buf, src), self.plan, src)
         token.check()
         dtype = prepare_for_write(out, self.plan)
         if not out.write(tmp, dtype, self.plan.format_name):
