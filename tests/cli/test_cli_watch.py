@@ -210,3 +210,26 @@ def test_usage_errors_exit_2(inbox: Path, tmp_path: Path, capsys: pytest.Capture
     assert "{shot}" in capsys.readouterr().err
     assert main(["watch", str(inbox), "--to", str(tmp_path / "o"), "--settle", "0"]) == 2
     assert "settle" in capsys.readouterr().err
+
+
+def test_watch_with_a_preset_converts(inbox: Path, tmp_path: Path, exr_seq_session: list[Path]) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    watch = WatchProcess(str(inbox), "--to", str(out / "{head}_{ext}"), "--preset", "PNG 8-bit sRGB",
+                         "--settle", "0.5")
+    try:
+        watch.wait_event("watching")
+        staging = tmp_path / "staging"
+        staging.mkdir()
+        for path in exr_seq_session[:4]:
+            shutil.copy(path, staging / path.name)
+            os.replace(staging / path.name, inbox / path.name)
+        finished = watch.wait_event("finished")
+        assert watch.stop() == 0
+    finally:
+        watch.kill()
+    assert finished[0]["state"] == "completed" and finished[0]["spec"]["operation"] == "convert"
+    pngs = sorted(p.name for p in (out / "shot_010_exr").glob("*.png"))
+    assert pngs == [p.name.replace(".exr", ".png") for p in exr_seq_session[:4]]
+    assert all((out / "shot_010_exr" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in pngs)

@@ -265,6 +265,11 @@ class WatchDialog(QDialog):
         self.table.doubleClicked.connect(lambda _i: self.edit_selected())
         service.rules_changed.connect(self.refresh)
         service.activity_changed.connect(self._on_activity)
+        # "2 min ago" must not stay "just now" while the dialog is open.
+        self._age_timer = QTimer(self)
+        self._age_timer.setInterval(20_000)
+        self._age_timer.timeout.connect(self._refresh_activity)
+        self._age_timer.start()
         self.refresh()
 
     def _button(self, text: str, name: str, slot: Any, row: QHBoxLayout) -> QPushButton:
@@ -321,6 +326,11 @@ class WatchDialog(QDialog):
         if error:
             item.setForeground(Qt.GlobalColor.red)
         self.table.setItem(row, COL_ACTIVITY, item)
+
+    @Slot()
+    def _refresh_activity(self) -> None:
+        for rule in self.service.rules:
+            self._on_activity(rule.name)
 
     @Slot(str)
     def _on_activity(self, name: str) -> None:
