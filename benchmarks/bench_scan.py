@@ -12,11 +12,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vfxcopy.core.sequence import scan
+from vfxcopy.core.sequence import find_sequence, scan
 
 SEQUENCES = 100
 FRAMES = 990  # 100 x 990 = 99,000 frames
 STRAYS = 1000
+
+
+def seq_head(s: int) -> str:
+    return f"sh{s // 10:03d}_{s % 10:02d}0_comp_v{s % 7 + 1:03d}."
 
 
 def make_folder(folder: Path) -> int:
@@ -27,7 +31,7 @@ def make_folder(folder: Path) -> int:
         return int(marker.read_text())
     names: list[str] = []
     for s in range(SEQUENCES):
-        head = f"sh{s // 10:03d}_{s % 10:02d}0_comp_v{s % 7 + 1:03d}."
+        head = seq_head(s)
         ext = ("exr", "dpx", "tif", "png")[s % 4]
         for f in range(1001, 1001 + FRAMES):
             if s % 10 == 3 and f % 97 == 0:
@@ -57,6 +61,44 @@ def run_pyseq(folder: str) -> int:
     return sum(1 for s in pyseq.get_sequences(folder) if len(s) > 1)
 
 
+# A drop of one frame: the whole sequence from one path (only that folder is read).
+DROPPED = f"{seq_head(56)}1500.exr"
+
+
+def drop_ours(folder: str) -> int:
+    return len(find_sequence(os.path.join(folder, DROPPED)).frames)
+
+
+def drop_fileseq(folder: str) -> int:
+    import fileseq
+
+    return len(fileseq.findSequenceOnDisk(os.path.join(folder, f"{seq_head(56)}#.exr")))
+
+
+def measure(tools: dict[str, Callable[[str], int]], folder: str, repeat: int) -> dict[str, list[float]]:
+    """Each tool once per round; the order alternates so neither always runs on a warmer system."""
+    times: dict[str, list[float]] = {name: [] for name in tools}
+    for r in range(repeat):
+        order = list(tools.items())
+        if r % 2:
+            order.reverse()
+        for name, fn in order:
+            t0 = time.perf_counter()
+            fn(folder)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def show(title: str, times: dict[str, list[float]], ours_name: str) -> float:
+    ours = statistics.median(times[ours_name])
+    print(f"\n{title}")
+    print(f"{'tool':10} {'median s':>9} {'min s':>7} {'max s':>7} {'x ours':>7}")
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"{name:10} {med:9.3f} {min(values):7.3f} {max(values):7.3f} {med / ours:7.1f}")
+    return ours
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", help="folder to fill (kept for reuse); default: a temporary folder")
@@ -80,20 +122,10 @@ def main() -> int:
     print(f"# folder {folder}: {count} files (warm cache: one untimed run of each tool first)")
     found = {name: fn(str(folder)) for name, fn in tools.items()}  # warm-up, also checks the answers
     print("# multi-frame sequences found: " + ", ".join(f"{k} {v}" for k, v in found.items()))
-    times: dict[str, list[float]] = {name: [] for name in tools}
-    for r in range(args.repeat):
-        order = list(tools.items())
-        if r % 2:
-            order.reverse()  # alternate the order so neither tool always runs on a warmer system
-        for name, fn in order:
-            t0 = time.perf_counter()
-            fn(str(folder))
-            times[name].append(time.perf_counter() - t0)
-    ours = statistics.median(times["vfxcopy"])
-    print(f"{'tool':10} {'median s':>9} {'min s':>7} {'max s':>7} {'x vfxcopy':>10}")
-    for name, values in times.items():
-        med = statistics.median(values)
-        print(f"{name:10} {med:9.3f} {min(values):7.3f} {max(values):7.3f} {med / ours:10.1f}")
+    ours = show(f"scan a folder of {count} files", measure(tools, str(folder), args.repeat), "vfxcopy")
+    drops = {"vfxcopy": drop_ours, "fileseq": drop_fileseq}
+    print("# frames found from one dropped frame: " + ", ".join(f"{k} {f(str(folder))}" for k, f in drops.items()))
+    show("the whole sequence from one dropped frame (same folder)", measure(drops, str(folder), args.repeat), "vfxcopy")
     if tmp is not None:
         tmp.cleanup()
     return 0 if ours < 0.3 else 1

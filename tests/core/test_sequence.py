@@ -43,6 +43,10 @@ def by_name(seqs: list[Sequence]) -> dict[str, Sequence]:
         ("shot_-001.exr", ("shot_", "-001", ".exr")),
         ("plate-0001.exr", ("plate-", "0001", ".exr")),
         ("beauty.1001_denoised.exr", ("beauty.", "1001", "_denoised.exr")),
+        ("a.0001.tar.gz", ("a.", "0001", ".tar.gz")),
+        ("0001.exr", ("", "0001", ".exr")),
+        ("-001.exr", ("", "-001", ".exr")),
+        ("frame0001", ("frame", "0001", "")),
         ("noframe.exr", None),
         ("take.v2", None),
     ],
@@ -211,3 +215,39 @@ def test_sequence_round_trips_through_dict(tmp_path: Path) -> None:
     [seq] = scan([tmp_path], stat=True)
     assert Sequence.from_dict(seq.to_dict()) == seq
     assert os.path.isabs(seq.directory)
+
+
+def test_agrees_with_fileseq_on_ordinary_image_sequences(tmp_path: Path) -> None:
+    """The reference library and our scanner see the same sequences where the rules coincide."""
+    fileseq = pytest.importorskip("fileseq")
+    touch(tmp_path, *(f"shot_010.{f:04d}.exr" for f in range(1001, 1031) if f % 7))
+    touch(tmp_path, *(f"bg_{f:03d}.dpx" for f in range(1, 6)))
+    touch(tmp_path, *(f"name{f}.tif" for f in range(1001, 1004)))
+    touch(tmp_path, *(f"ver_v003_{f:05d}.png" for f in (10, 11, 12, 20)))
+    theirs = {
+        (s.basename(), s.extension(), s.zfill(), tuple(s.frameSet()))
+        for s in fileseq.findSequencesOnDisk(str(tmp_path))
+        if s.frameSet()
+    }
+    ours = {(s.head, s.tail, s.padding, s.frames) for s in scan([tmp_path])}
+    assert ours == theirs
+
+
+def test_every_file_is_listed_exactly_once_under_its_own_name(tmp_path: Path) -> None:
+    """Whatever the names, the sequences and singles found name exactly the files there are."""
+    names = [
+        "shot.1001.exr", "shot.1002.exr", "shot.1003.EXR", "shot.-001.exr", "shot.0000.exr",
+        "1.exr", "10.exr", "0001.exr", "0002.exr", "clip.0001.mp4", "clip.0002.mp4", "img.0001.jp2",
+        "name.1001", "name.1002", "name.1003", "take.v2", "a.0001.tar.gz", "beauty.1001_dn.exr",
+        "beauty.1002_dn.exr", "plate-0001.exr", "plate-0002.exr", "frame0001", "frame0002", "x",
+        "notes_2.txt", "ref_v003.mov", "v01.abc", "v02.abc", "v1.abc", "dots...1.exr", "sp ace 01.png",
+        "-1.exr", "-2.exr", "0.exr", "00.exr", "000.exr", "big_12345678901234567890.exr",
+    ]
+    touch(tmp_path, *names)
+    seqs = scan([tmp_path])
+    listed = [p.name for s in seqs for p in s.paths()]
+    assert sorted(listed) == sorted(names)
+    for seq in seqs:
+        assert seq.frames == tuple(sorted(set(seq.frames)))
+        if not seq.is_single:
+            assert find_sequence(seq.path(seq.frames[-1])) == seq

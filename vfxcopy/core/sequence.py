@@ -228,9 +228,11 @@ NON_FRAME_EXTENSIONS = frozenset(
 # on, so that `notes_2.txt` or a pair of `take1.foo take2.foo` stay single files.
 MIN_OTHER_MEMBERS = 3
 
-# The frame is the last digit group of the name before the extension. The greedy
-# head backtracks from the end, so a match costs a few steps per name; the rare
-# name whose extension itself holds a digit (`.mp4`, `.jp2`) is split again below.
+# The frame is the last digit group of the name before the extension. Most names
+# are `<head><digits>.<ext>`: rpartition + rstrip find it in C without a regex.
+# The rest (`name.1001`, `beauty.1001_denoised.exr`, `a.0001.tar.gz`) go through
+# the regex, whose greedy head backtracks from the end (a few steps per name).
+_DIGITS = "0123456789"
 _FRAME_RE = re.compile(r"^(.*\D)?(\d+)(\D*)$", re.DOTALL)
 _NATURAL_RE = re.compile(r"(\d+)")
 _PATTERN_RE = re.compile(r"^(.*?)(#+|@+|%0?(\d*)d|\$F(\d*))(.*)$", re.DOTALL)
@@ -242,33 +244,36 @@ def split_frame(name: str) -> tuple[str, str, str] | None:
     The frame keeps its sign and zeros ('-0001'). A '-' right after '.', '_' or at the
     start is a minus sign; after anything else (`plate-0001`) it is a separator.
     """
-    m = _FRAME_RE.match(name)
-    if m is None:
-        return None
-    head, digits, tail = m.groups()
-    if "." not in tail and "." in name:
-        fixed = _split_extension(name)
-        if fixed is None:
+    stem, dot, ext = name.rpartition(".")
+    head = stem.rstrip(_DIGITS)
+    if dot and len(head) != len(stem):
+        digits, tail = stem[len(head):], dot + ext
+    else:
+        slow = _split_slow(name)
+        if slow is None:
             return None
-        head, digits, tail = fixed
-    head = head or ""
+        head, digits, tail = slow
     if head.endswith("-") and (len(head) == 1 or head[-2] in "._"):
         return head[:-1], "-" + digits, tail
     return head, digits, tail
 
 
-def _split_extension(name: str) -> tuple[str | None, str, str] | None:
-    """The slow path for names whose extension holds digits: 'clip.0001.mp4'."""
+def _split_slow(name: str) -> tuple[str, str, str] | None:
+    """Names whose last digit group is not right before the last dot."""
+    m = _FRAME_RE.match(name)
+    if m is None:
+        return None
+    head, digits, tail = m.groups()
+    if "." in tail or "." not in name:
+        return head or "", digits, tail
     stem, _, ext = name.rpartition(".")
     if ext.isdigit() or not stem:
-        # 'name.1001': the frame is the extension; the first match was right.
-        m = _FRAME_RE.match(name)
-        assert m is not None
-        return m.group(1), m.group(2), m.group(3)
+        return head or "", digits, tail  # 'name.1001': the frame is the extension
+    # The digits were inside the extension ('take.v2'): look before it instead.
     m = _FRAME_RE.match(stem)
     if m is None:
         return None
-    return m.group(1), m.group(2), m.group(3) + "." + ext
+    return m.group(1) or "", m.group(2), m.group(3) + "." + ext
 
 
 def natural_key(text: str) -> tuple[tuple[int, str | int], ...]:
@@ -331,25 +336,23 @@ def _group(directory: str, names: Iterable[str], sizes: dict[str, int] | None) -
     """Group the file names of one folder into sequences and single files."""
     groups: dict[tuple[str, str], list[str]] = {}
     singles: list[str] = []
-    match = _FRAME_RE.match
+    digit_chars = _DIGITS
     for name in names:
-        # The common case inline (this loop runs once per file): see split_frame.
-        m = match(name)
-        if m is None:
-            singles.append(name)
-            continue
-        head, digits, tail = m.groups()
-        if "." not in tail and "." in name:
+        # split_frame's fast path inline: this loop runs once per file.
+        stem, dot, ext = name.rpartition(".")
+        head = stem.rstrip(digit_chars)
+        if dot and len(head) != len(stem):
+            digits = stem[len(head):]
+            tail = dot + ext
+            if head and head[-1] == "-" and (len(head) == 1 or head[-2] in "._"):
+                head = head[:-1]
+                digits = "-" + digits
+        else:
             split = split_frame(name)
             if split is None:
                 singles.append(name)
                 continue
             head, digits, tail = split
-        elif head is None:
-            head = ""
-        elif head[-1] == "-" and (len(head) == 1 or head[-2] in "._"):
-            head = head[:-1]
-            digits = "-" + digits
         members = groups.get((head, tail))
         if members is None:
             groups[(head, tail)] = [digits]
