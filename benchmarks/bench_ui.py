@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QApplication
 from vfxcopy.core.jobs import CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import find_sequence
+from vfxcopy.gui.app import make_app
 from vfxcopy.gui.main_window import MainWindow
 from vfxcopy.gui.runner import JobRunner
 from vfxcopy.gui.settings import AppSettings
@@ -129,8 +130,7 @@ def main() -> int:
 
     config = tempfile.mkdtemp(prefix="vfxcopy-bench-config-")
     os.environ["VFXCOPY_CONFIG_DIR"] = config
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
+    app = make_app(sys.argv[:1])  # the real style sheet: painting cost included
     work = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-ui-", dir=args.dir))
     try:
         src = make_byte_sequence(work / "src", count=args.frames, size=args.frame_size)

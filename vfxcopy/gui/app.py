@@ -17,6 +17,7 @@ from vfxcopy.gui.settings import APPLICATION, ORGANIZATION
 def make_app(argv: Sequence[str] | None = None) -> QApplication:
     """The process's QApplication (created once), named and styled for vfxcopy."""
     existing = QApplication.instance()
+    created = not isinstance(existing, QApplication)
     if isinstance(existing, QApplication):
         app = existing
     else:
@@ -27,8 +28,11 @@ def make_app(argv: Sequence[str] | None = None) -> QApplication:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("vfxcopy")
     app.setWindowIcon(app_icon())
-    app.setStyle("Fusion")  # the same look on every platform; the style sheet builds on it
-    app.setStyleSheet(style_sheet())
+    if created:
+        # Restyling an application that already has widgets (a host app, a test session)
+        # re-polishes all of them and can crash on ones being deleted: only style our own.
+        app.setStyle("Fusion")  # the same look on every platform; the style sheet builds on it
+        app.setStyleSheet(style_sheet())
     return app
 
 
