@@ -173,3 +173,13 @@ def test_the_spec_sees_every_sub_command_the_cli_registers() -> None:
     from vfxcopy.cli import COMMAND_MODULES
 
     assert pf.command_modules() == COMMAND_MODULES
+
+
+def test_macos_info_plist_carries_the_version_and_serialises() -> None:
+    import plistlib
+
+    keys = plistlib.loads(plistlib.dumps(pf.macos_info_plist(__version__)))
+    assert keys["CFBundleShortVersionString"] == keys["CFBundleVersion"] == __version__
+    # Without this the app would be hidden from the Dock (see the spec's console= comment).
+    assert "LSBackgroundOnly" not in keys
+    assert keys["NSHighResolutionCapable"] is True
