@@ -231,3 +231,16 @@ def test_signal_mid_copy_cancels_cleanly_exit_130(tmp_path: Path, sig: signal.Si
     [job] = report["jobs"]
     assert job["state"] == "cancelled" and job["frames_done"] == len(done)
     assert "cancelling" in err
+
+
+def test_copy_jobs_are_journaled_unless_asked_not_to(byte_seq: list[Path], tmp_path: Path) -> None:
+    from vfxcopy.core.journal import Journal
+
+    src = byte_seq[0].parent
+    assert main(["copy", str(src), str(tmp_path / "a"), "-q", "--no-journal"]) == 0
+    with Journal() as journal:
+        assert journal.jobs() == []
+    assert main(["copy", str(src), str(tmp_path / "b"), "-q"]) == 0
+    with Journal() as journal:
+        [job] = journal.jobs()
+        assert job.state is JobState.COMPLETED and job.frames_done == 10

@@ -146,6 +146,8 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rename-head", metavar="NAME", help="new name before the frame number, e.g. 'shot_020.'")
     parser.add_argument("--offset", type=int, default=0, metavar="N", help="add N to every frame number")
     parser.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+    parser.add_argument("--no-journal", action="store_true",
+                        help="do not record the jobs in the job journal (they cannot be resumed then)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output (errors still go to stderr)")
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="without a terminal, one line per frame instead of every few seconds"

@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace, token: CancelToken) -> int:
     for note in notes:
         print(f"vfxcopy copy: note: {note}", file=sys.stderr)
 
-    journal = open_cli_journal("copy")
+    journal = None if args.no_journal else open_cli_journal("copy")
     if journal is not None:
         for spec in specs:  # the whole queue, so a crash leaves the jobs not yet run resumable too
             journal.add_job(spec)
