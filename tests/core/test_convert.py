@@ -204,11 +204,13 @@ def test_metadata_is_carried(seq: Sequence, tmp_path: Path) -> None:
     spec = spec_of(tmp_path / "exr" / "shot_010.1002.exr")
     src = spec_of(Path(seq.directory) / "shot_010.1002.exr")
     assert spec.getattribute("smpte:TimeCode") == src.getattribute("smpte:TimeCode")
+    assert tuple(spec.getattribute("FramesPerSecond")) == (24, 1)
     assert spec.getattribute("oiio:ColorSpace") == src.getattribute("oiio:ColorSpace")
     assert "vfxcopy" in spec.getattribute("Software")
     run(seq.with_frames([1002]), tmp_path / "dpx", to="dpx")
     dpx = spec_of(tmp_path / "dpx" / "shot_010.1002.dpx")
     assert dpx.getattribute("smpte:TimeCode") == src.getattribute("smpte:TimeCode")
+    assert dpx.getattribute("dpx:FrameRate") == pytest.approx(24)
 
 
 def test_rename_and_offset_keep_padding(seq: Sequence, tmp_path: Path) -> None:

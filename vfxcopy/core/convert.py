@@ -374,7 +374,7 @@ def fit_channels(buf: oiio.ImageBuf, plan: WritePlan, path: str) -> oiio.ImageBu
     return fitted
 
 
-def prepare_for_write(buf: oiio.ImageBuf, plan: WritePlan, fps: float | None = None) -> oiio.TypeDesc:
+def prepare_for_write(buf: oiio.ImageBuf, plan: WritePlan) -> oiio.TypeDesc:
     """Set the target's codec attributes on buf's spec; returns the pixel type to write."""
     spec = buf.specmod()
     for name in _CODEC_ATTRIBUTES:
@@ -383,21 +383,15 @@ def prepare_for_write(buf: oiio.ImageBuf, plan: WritePlan, fps: float | None = N
         spec.attribute("compression", plan.compression)
     if plan.bits:
         spec.attribute("oiio:BitsPerSample", plan.bits)
-    if fps and not spec.getattribute("FramesPerSecond"):
-        spec.attribute("FramesPerSecond", oiio.TypeDesc("rational2"), _rational(fps))
+    fps = spec.getattribute("FramesPerSecond")
+    if plan.target == "dpx" and fps and not spec.getattribute("dpx:FrameRate"):
+        # The DPX writer takes the frame rate from its own header field only.
+        spec.attribute("dpx:FrameRate", float(fps[0]) / float(fps[1] or 1))
     spec.attribute("Software", f"vfxcopy {__version__} (OpenImageIO {oiio.__version__})")
     if plan.data_format:
         return oiio.TypeDesc(plan.data_format)
     native = str(buf.spec().format)
     return oiio.TypeDesc(native if native in ("half", "float") else "half")
-
-
-def _rational(fps: float) -> tuple[int, int]:
-    for den in (1, 1001):
-        num = fps * den / (1000 if den == 1001 else 1)
-        if abs(num - round(num)) < 1e-3:
-            return (round(num), den)
-    return (round(fps * 1000), 1000)
 
 
 def check_written(path: str, expect: oiio.ImageSpec, dtype: oiio.TypeDesc, plan: WritePlan, shown: str) -> None:

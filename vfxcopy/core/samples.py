@@ -34,7 +34,7 @@ def make_exr_sequence(
         pixels[..., 2] = 0.25 + 0.5 * ((x + y + i * 4) % 32 < 16)
         spec = oiio.ImageSpec(width, height, 3, "half")
         spec.attribute("compression", compression)
-        spec.attribute("FramesPerSecond", oiio.TypeDesc("rational2"), (24, 1))
+        spec.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (24, 1))  # "rational2" is not a type name
         spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), (0x01000000 + i, 0))
         spec.attribute("oiio:ColorSpace", "ACEScg")
         path = out / f"{head}{str(frame).zfill(padding)}{tail}"
