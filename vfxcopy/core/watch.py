@@ -930,8 +930,9 @@ class FolderWatcher:
             item = self._check_group(group, now)
             if item is not None:
                 landed.append(item)
+        with self._lock:
+            self.landed_count += len(landed)
         for item in landed:
-            self.landed_count += 1
             what = "follow-up, " + str(len(item.frames)) + " new frames" if item.frames is not None else (
                 f"{len(item.sequence.frames)} frames")
             self._set_activity(f"landed {item.sequence.display()} ({what})")
