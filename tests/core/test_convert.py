@@ -361,6 +361,9 @@ def test_cancel_mid_job_leaves_only_complete_frames(exr_seq_session: list[Path],
     assert result.state is JobState.CANCELLED and result.exit_code == 130
     done = [f for f in result.frames if f.status is FrameStatus.DONE]
     assert 3 <= len(done) < len(seq.frames)
+    # Every frame is accounted for: done, cancelled in flight, or not started.
+    assert [f.frame for f in result.frames] == list(seq.frames)
+    assert {f.status for f in result.frames} <= {FrameStatus.DONE, FrameStatus.CANCELLED, FrameStatus.PENDING}
     assert no_temp_files(tmp_path)
     for f in done:  # what remains is whole
         assert spec_of(Path(f.dest)).width == 128
@@ -378,7 +381,7 @@ def test_stop_after_frame_ends_between_frames(exr_seq_session: list[Path], tmp_p
     spec = JobSpec(seq, str(tmp_path), Operation.CONVERT, convert=ConvertOptions(to="jpg", threads=1))
     result = convert_sequence(spec, token, report)
     assert result.state is JobState.CANCELLED and "Stopped" in result.message
-    assert [f.status for f in result.frames] == [FrameStatus.DONE]
+    assert [f.status for f in result.frames] == [FrameStatus.DONE] + [FrameStatus.PENDING] * 11
     assert os.listdir(tmp_path) == ["shot_010.1001.jpg"]
 
 

@@ -762,6 +762,11 @@ def convert_sequence(spec: JobSpec, token: CancelToken, report: Reporter) -> Job
         return _failed(spec, report, str(exc), start)
     job.report(job.progress)
     job.run_workers()
+    for index, frame in enumerate(job.items):
+        if index not in job.results:  # not started: listed as pending, as the copier does
+            job.results[index] = FrameResult(spec.job_id, index, frame if frame is not None else 0,
+                                             job._source_path(frame),
+                                             os.path.join(spec.dest_dir, job.names[index]), FrameStatus.PENDING)
     return finish(job.spec, job.results, job.outcome, job.progress, start, report)
 
 

@@ -317,6 +317,10 @@ def encode_movie(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResu
         outcome = exc if isinstance(exc, Cancelled) else Cancelled()
         if encoder is not None:
             encoder.abort()
+        for index, frame in enumerate(items):
+            if index not in results:
+                results[index] = FrameResult(spec.job_id, index, frame or 0, str(spec.source.path(frame)), dest,
+                                             FrameStatus.PENDING)
         return finish(spec, results, outcome, progress, start, report)
     except (MovieError, OSError) as exc:
         if encoder is not None:
