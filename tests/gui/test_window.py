@@ -16,7 +16,7 @@ from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import find_sequence
 from vfxcopy.gui import prompts
 from vfxcopy.gui.job_model import COLUMN_INDEX
-from vfxcopy.gui.main_window import HEADER_KEY, MainWindow
+from vfxcopy.gui.main_window import HEADER_KEY, MainWindow, sequences_for_paths
 from vfxcopy.gui.settings import AppSettings
 
 WAIT_MS = 30_000
@@ -125,6 +125,16 @@ def test_drop_of_a_frame_and_a_folder_opens_new_job_dialog_with_whole_sequences(
                     timeout=WAIT_MS)
     assert (tmp_path / "out" / "plate.1001.exr").read_bytes() == plate[0].read_bytes()
     assert len(list((tmp_path / "out").glob("comp.*.dpx"))) == 5
+
+
+def test_a_dropped_folder_of_sub_folders_brings_the_sequences_inside(tmp_path: Path) -> None:
+    make_byte_sequence(tmp_path / "sh010" / "plates", head="bg.", count=3, size=1024)
+    make_byte_sequence(tmp_path / "sh010" / "renders", head="fg.", count=4, size=1024)
+    found = sequences_for_paths([tmp_path / "sh010"])
+    assert sorted((s.head, len(s.frames)) for s in found) == [("bg.", 3), ("fg.", 4)]
+    # Every frame of a sequence dropped at once: one sequence, not one per frame.
+    frames = make_byte_sequence(tmp_path / "many", count=50, size=512)
+    assert [(s.head, len(s.frames)) for s in sequences_for_paths(frames)] == [("plate.", 50)]
 
 
 def test_queue_shows_progress_then_completed(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:

@@ -75,7 +75,9 @@ def sequences_for_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Sequenc
     for raw in paths:
         path = os.path.abspath(os.fspath(raw))
         if os.path.isdir(path):
-            for seq in scan([path], stat=True):
+            # A shot folder often holds only sub-folders (plates/, renders/): look inside then.
+            found_here = scan([path], stat=True) or scan([path], stat=True, recursive=True)
+            for seq in found_here:
                 add(seq)
         elif path not in covered and os.path.lexists(path):
             # Selecting all 300 frames in a file manager drops 300 paths: one scan is enough.
