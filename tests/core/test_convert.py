@@ -408,3 +408,28 @@ def test_pause_holds_the_job_until_resumed(seq: Sequence, tmp_path: Path) -> Non
     worker.join(30)
     assert box["result"].exit_code == 0  # type: ignore[attr-defined]
     assert len(os.listdir(tmp_path)) == 4
+
+
+def test_display_view_matches_oiiotool_ociodisplay(seq: Sequence, tmp_path: Path) -> None:
+    src = Path(seq.directory) / "shot_010.1001.exr"
+    ref = tmp_path / "ref.exr"
+    view = "ACES 2.0 - SDR 100 nits (Rec.709)"
+    subprocess.run([OIIOTOOL, str(src), "--iscolorspace", "ACEScg", "--ociodisplay", "sRGB - Display", view,
+                    "-d", "float", "-o", str(ref)], check=True)
+    result = run(seq.with_frames([1001]), tmp_path / "out", to="exr", data_format="float",
+                 to_space="sRGB - Display", view=view)
+    assert result.exit_code == 0, result.message
+    ours = oiio.ImageBuf(str(tmp_path / "out" / "shot_010.1001.exr")).get_pixels(oiio.FLOAT)
+    theirs = oiio.ImageBuf(str(ref)).get_pixels(oiio.FLOAT)
+    assert np.abs(ours - theirs).max() < 1e-4
+    # The ACES view tone-maps: not the same as the plain display conversion.
+    plain = oiio.ImageBufAlgo.colorconvert(oiio.ImageBuf(str(src)), "ACEScg", "sRGB - Display").get_pixels(oiio.FLOAT)
+    assert np.abs(ours - plain).max() > 0.05
+
+
+def test_run_job_dispatches_conversions(seq: Sequence, tmp_path: Path) -> None:
+    from vfxcopy.core.engine import run_job
+
+    spec = JobSpec(seq, str(tmp_path), Operation.CONVERT, convert=ConvertOptions(to="png", to_space="sRGB - Display"))
+    result = run_job(spec)
+    assert result.exit_code == 0 and len(os.listdir(tmp_path)) == 4
