@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -208,23 +209,40 @@ def test_find_jobs_by_prefix(tmp_path: Path) -> None:
         assert j.find_jobs("a%") == []
 
 
-def test_reporter_commits_frames_and_forwards_everything(tmp_path: Path) -> None:
-    spec = make_spec(tmp_path / "src", tmp_path / "dst")
+def test_reporter_group_commits_frames_and_forwards_everything(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path / "src", tmp_path / "dst", frames=6)
     seen: list[object] = []
     with Journal(tmp_path / "j.db") as j:
         j.add_job(spec)
-        report = j.reporter(spec.job_id, seen.append)
+        other = sqlite3.connect(j.path)  # what another process (a resume after a crash) would see
+
+        def committed() -> int:
+            return int(other.execute("SELECT COUNT(*) FROM frames WHERE job_id=?", (spec.job_id,)).fetchone()[0])
+
+        report = j.reporter(spec.job_id, seen.append, max_frames=3, max_delay=60.0)
         events = [
-            Progress(spec.job_id, JobState.RUNNING, 4),
+            Progress(spec.job_id, JobState.RUNNING, 6),
             frame_result(spec, 0, size=3),
+            frame_result(spec, 1, size=3),
             LogMessage(spec.job_id, "info", "hi"),
         ]
         for event in events:
             report(event)
-        assert seen == events
-        # Visible to another connection (another process) at once: committed, not buffered.
-        other = sqlite3.connect(j.path)
-        assert other.execute("SELECT COUNT(*) FROM frames WHERE job_id=?", (spec.job_id,)).fetchone()[0] == 1
+        assert seen == events  # passed on at once, in order
+        assert committed() == 0  # two frames wait for a group commit
+        report(frame_result(spec, 2, size=3))
+        assert committed() == 3  # the third fills the group
+        report(frame_result(spec, 3, size=3))
+        report.flush()  # the engine flushes when the job ends
+        assert committed() == 4
+
+        # A frame is never kept waiting longer than max_delay: the next event of any kind commits it.
+        timed = j.reporter(spec.job_id, seen.append, max_frames=100, max_delay=0.05)
+        timed(frame_result(spec, 4, size=3))
+        assert committed() == 4
+        time.sleep(0.06)
+        timed(Progress(spec.job_id, JobState.RUNNING, 6))
+        assert committed() == 5
         other.close()
 
 

@@ -59,11 +59,14 @@ def run_job(
         return result
     journal.add_job(spec)
     journal.start_job(spec.job_id)
+    recorder = journal.reporter(spec.job_id, report)
     try:
-        result = _run(spec, token, journal.reporter(spec.job_id, report))
+        result = _run(spec, token, recorder)
     except BaseException as exc:
+        recorder.flush()
         journal.set_state(spec.job_id, JobState.FAILED, str(exc) or type(exc).__name__)
         raise
+    recorder.flush()
     finish_outputs(spec, result, result.frames, report, token)
     journal.set_state(spec.job_id, result.state, result.message)
     return result
@@ -171,7 +174,11 @@ def resume_job(
             fr0 = recorded.get(0)
             if fr0 is None or fr0.status is not FrameStatus.DONE or _why_stale(fr0, rehash, token):
                 journal.set_state(job_id, JobState.RUNNING)
-                whole = _run(spec, token, journal.reporter(job_id, report))
+                recorder = journal.reporter(job_id, report)
+                try:
+                    whole = _run(spec, token, recorder)
+                finally:
+                    recorder.flush()
                 return _finish_resume(journal, spec, whole, report, token, started)
             kept.append(fr0.to_result())
         for index, frame in enumerate(frames):
@@ -205,8 +212,11 @@ def resume_job(
             continue
         sub = dataclasses.replace(spec, frames=batch, copy=dataclasses.replace(spec.copy, on_conflict=batch_policy))
         # Remap first, so the journal records each frame under its index in the whole job.
-        remap = _Remap(batch, index_of, len(frames), done_before, kept_bytes, journal.reporter(job_id, report))
-        sub_result = _run(sub, token, remap)
+        recorder = journal.reporter(job_id, report)
+        try:
+            sub_result = _run(sub, token, _Remap(batch, index_of, len(frames), done_before, kept_bytes, recorder))
+        finally:
+            recorder.flush()
         for r in sub_result.frames:
             if 0 <= r.index < len(batch):
                 r.index = index_of[batch[r.index]]
