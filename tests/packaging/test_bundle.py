@@ -188,6 +188,42 @@ def test_bundled_window_opens_offscreen_and_quits(bundle: dict[str, object], pla
         )
 
 
+@pytest.fixture
+def x_display() -> object:
+    """A private Xvfb server; yields its DISPLAY value."""
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb is not installed (CI installs xvfb): the X11 run of the window needs it")
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as pipe:
+            number = pipe.readline().strip()  # Xvfb writes it once it accepts connections
+        assert number, "Xvfb did not start"
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_bundled_window_opens_on_x11(bundle: dict[str, object], plate: Path, tmp_path: Path, x_display: str) -> None:
+    """The artist's case: the xcb platform plugin and the X libraries it needs came along."""
+    app = Path(str(bundle["app"]))
+    proc = run_bundled(
+        bundle, ["gui", "--quit-after", "3", str(plate)], tmp_path, timeout=90,
+        QT_QPA_PLATFORM="xcb", DISPLAY=x_display, QT_DEBUG_PLUGINS="1",
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    loaded = [line for line in proc.stderr.splitlines() if line.rstrip().endswith("loaded library")]
+    assert any(f"{app}/_internal/PySide6/Qt/plugins/platforms/libqxcb.so" in line for line in loaded), (
+        "xcb platform plugin not loaded from the bundle:\n" + proc.stderr[-4000:]
+    )
+
+
 def test_bundle_carries_only_the_qt_we_use(bundle: dict[str, object]) -> None:
     qt = Path(str(bundle["app"])) / "_internal" / "PySide6"
     modules = {p.name.split(".")[0] for p in qt.glob("Qt*.so")}
