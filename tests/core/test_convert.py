@@ -221,6 +221,15 @@ def test_rename_and_offset_keep_padding(seq: Sequence, tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == [f"plate_v2_000{i}.jpg" for i in range(1, 5)]
 
 
+def test_text_after_the_frame_number_is_kept(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(exr_seq_session[0], src / "shot_010.1001_matte.exr")
+    seq = Sequence(str(src), "shot_010.", "_matte.exr", 4, (1001,))
+    assert run(seq, tmp_path / "out", to="png", to_space="sRGB - Display").exit_code == 0
+    assert os.listdir(tmp_path / "out") == ["shot_010.1001_matte.png"]
+
+
 def test_progress_counts_source_bytes_and_frames(seq: Sequence, tmp_path: Path) -> None:
     events: list[Event] = []
     run(seq, tmp_path, events=events, to="exr", compression="zip", threads=3)

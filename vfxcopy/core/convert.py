@@ -453,7 +453,9 @@ def dest_name(spec: JobSpec, frame: int | None, extension: str) -> str:
     src = spec.source
     if frame is None:
         return f"{dest_head(spec, extension)}.{extension}"
-    return f"{dest_head(spec, extension)}{src.format_frame(frame + spec.offset)}.{extension}"
+    # Whatever follows the frame number before the extension stays ('.1001_matte.exr' -> '.1001_matte.jpg').
+    tail_stem = src.tail[: src.tail.rfind(".")] if "." in src.tail else src.tail
+    return f"{dest_head(spec, extension)}{src.format_frame(frame + spec.offset)}{tail_stem}.{extension}"
 
 
 def dest_head(spec: JobSpec, extension: str) -> str:
