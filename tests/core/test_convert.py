@@ -164,6 +164,23 @@ def test_channels_beyond_what_the_target_holds_are_dropped(tmp_path: Path, to: s
     assert list(spec_of(tmp_path / "out" / f"aov.0001.{to}").channelnames) == channels
 
 
+def test_overscan_data_window_becomes_the_display_window_outside_exr(tmp_path: Path) -> None:
+    spec = oiio.ImageSpec(100, 50, 3, "half")
+    spec.x, spec.y, spec.full_width, spec.full_height = 10, 5, 128, 72
+    buf = oiio.ImageBuf(spec)
+    oiio.ImageBufAlgo.fill(buf, (1.0, 0.5, 0.25))
+    (tmp_path / "src").mkdir()
+    assert buf.write(str(tmp_path / "src" / "dw.0001.exr"))
+    seq = Sequence(str(tmp_path / "src"), "dw.", ".exr", 4, (1,))
+    assert run(seq, tmp_path / "png", to="png").exit_code == 0
+    out = oiio.ImageBuf(str(tmp_path / "png" / "dw.0001.png"))
+    assert (out.spec().width, out.spec().height) == (128, 72)
+    assert out.getpixel(0, 0) == (0.0, 0.0, 0.0) and out.getpixel(50, 30)[0] == 1.0
+    assert run(seq, tmp_path / "exr", to="exr", compression="piz").exit_code == 0
+    kept = spec_of(tmp_path / "exr" / "dw.0001.exr")
+    assert (kept.x, kept.y, kept.width, kept.full_width) == (10, 5, 100, 128)  # EXR keeps its data window
+
+
 def test_missing_channel_fails_the_frame_with_the_available_ones(seq: Sequence, tmp_path: Path) -> None:
     result = run(seq.with_frames([1001]), tmp_path, to="exr", channels=["Z"])
     assert result.exit_code == 1

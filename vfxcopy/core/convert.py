@@ -353,6 +353,17 @@ class FrameProcessor:
         return converted
 
 
+def to_display_window(buf: oiio.ImageBuf, path: str) -> oiio.ImageBuf:
+    """Crop or pad to the display window: only EXR keeps a separate data window (overscan, crops)."""
+    if buf.roi == buf.roi_full:
+        return buf
+    out = oiio.ImageBufAlgo.crop(buf, buf.roi_full)
+    if out.has_error:
+        raise FrameError(path, f"cannot fit the data window to the display window: {out.geterror()}")
+    fitted: oiio.ImageBuf = out
+    return fitted
+
+
 # How many channels each target holds; EXR and TIFF take any number.
 _MAX_CHANNELS = {"jpg": 3, "png": 4, "dpx": 4}
 
@@ -656,6 +667,8 @@ class _Job:
         token.check()
         self._warn_if_linear_to_8bit(buf)
         out = fit_channels(self.processor.process(buf, src), self.plan, src)
+        if self.plan.target != "exr":
+            out = to_display_window(out, src)
         token.check()
         dtype = prepare_for_write(out, self.plan)
         if not out.write(tmp, dtype, self.plan.format_name):

@@ -22,6 +22,7 @@ from vfxcopy.core.convert import (
     place_no_clobber,
     read_frame,
     report_gaps,
+    to_display_window,
     versioned_names,
 )
 from vfxcopy.core.errors import Cancelled, FrameError, StopRequested
@@ -241,7 +242,7 @@ def encode_movie(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResu
         token.check()
         if size is None:
             raise RuntimeError("movie size unknown")  # pragma: no cover - set before the pool starts
-        return processor.process(buf, src, size)
+        return to_display_window(processor.process(buf, src, size), src)
 
     try:
         first_src = str(spec.source.path(items[0]))
