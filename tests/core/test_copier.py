@@ -354,11 +354,8 @@ def test_exdev_falls_back_and_copies_correct_bytes(tmp_path: Path, monkeypatch: 
 
 
 @pytest.mark.parametrize("verify", [VerifyMode.TRANSFER, VerifyMode.FULL])
-def test_read_ahead_path_copies_and_detects_a_shrinking_source(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verify: VerifyMode
-) -> None:
-    """Big hashed frames are read by a helper thread one chunk ahead; same bytes, same checks."""
-    monkeypatch.setattr(copier, "READ_AHEAD_MIN", 1024 * 1024)
+def test_hashed_multi_chunk_frames_copy_and_detect_a_shrinking_source(tmp_path: Path, verify: VerifyMode) -> None:
+    """Frames bigger than a time chunk (many sub-chunks, odd size): same bytes, same hash, same checks."""
     paths = make_byte_sequence(tmp_path / "src", count=3, size=5 * 1024 * 1024 + 3)
     dest = tmp_path / "out"
     result, _ = run(JobSpec(seq_of(paths), str(dest), copy=CopyOptions(verify=verify)))
