@@ -75,28 +75,36 @@ def drop_fileseq(folder: str) -> int:
     return len(fileseq.findSequenceOnDisk(os.path.join(folder, f"{seq_head(56)}#.exr")))
 
 
-def measure(tools: dict[str, Callable[[str], int]], folder: str, repeat: int) -> dict[str, list[float]]:
-    """Each tool once per round; the order alternates so neither always runs on a warmer system."""
-    times: dict[str, list[float]] = {name: [] for name in tools}
+def measure(
+    tools: dict[str, Callable[[str], int]], folder: str, repeat: int
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall, cpu) seconds of each tool, once per round; the order alternates so that
+    neither tool always runs on a warmer system. CPU time is the fairer figure on a
+    busy machine: other processes inflate the wall time but not our own CPU time."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in tools}
     for r in range(repeat):
         order = list(tools.items())
         if r % 2:
             order.reverse()
         for name, fn in order:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn(folder)
-            times[name].append(time.perf_counter() - t0)
+            times[name].append((time.perf_counter() - t0, time.process_time() - c0))
     return times
 
 
-def show(title: str, times: dict[str, list[float]], ours_name: str) -> float:
-    ours = statistics.median(times[ours_name])
+def show(title: str, times: dict[str, list[tuple[float, float]]], ours_name: str) -> float:
+    ours_wall = statistics.median(t[0] for t in times[ours_name])
+    ours_cpu = statistics.median(t[1] for t in times[ours_name])
     print(f"\n{title}")
-    print(f"{'tool':10} {'median s':>9} {'min s':>7} {'max s':>7} {'x ours':>7}")
+    print(f"{'tool':10} {'wall median s':>14} {'min':>7} {'max':>7} {'x ours':>7} {'cpu median s':>13} {'x ours':>7}")
     for name, values in times.items():
-        med = statistics.median(values)
-        print(f"{name:10} {med:9.3f} {min(values):7.3f} {max(values):7.3f} {med / ours:7.1f}")
-    return ours
+        wall = [t[0] for t in values]
+        cpu = statistics.median(t[1] for t in values)
+        med = statistics.median(wall)
+        print(f"{name:10} {med:14.3f} {min(wall):7.3f} {max(wall):7.3f} {med / ours_wall:7.1f} "
+              f"{cpu:13.3f} {cpu / ours_cpu:7.1f}")
+    return ours_wall
 
 
 def main() -> int:
