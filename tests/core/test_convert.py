@@ -28,6 +28,7 @@ from vfxcopy.core.jobs import (
     Progress,
     is_temp_name,
 )
+from vfxcopy.core.samples import make_exr_sequence
 from vfxcopy.core.sequence import Sequence
 
 OIIOTOOL = str(Path(sys.executable).parent / "oiiotool")
@@ -459,3 +460,36 @@ def test_run_job_dispatches_conversions(seq: Sequence, tmp_path: Path) -> None:
     spec = JobSpec(seq, str(tmp_path), Operation.CONVERT, convert=ConvertOptions(to="png", to_space="sRGB - Display"))
     result = run_job(spec)
     assert result.exit_code == 0 and len(os.listdir(tmp_path)) == 4
+
+
+@pytest.mark.needs_root
+def test_full_destination_stops_the_job_cleanly(tmp_path: Path) -> None:
+    # libjpeg ends the whole process when a write hits a full disk, so the
+    # engine must stop before such a write: this test would die, not fail, otherwise.
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    make_exr_sequence(tmp_path / "src", count=6, width=512, height=288)
+    seq = Sequence(str(tmp_path / "src"), "shot_010.", ".exr", 4, tuple(range(1001, 1007)))
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], check=True)
+    try:
+        def fill_disk(event: Event) -> None:
+            if isinstance(event, FrameResult) and event.index == 0:
+                free = shutil.disk_usage(mnt).free
+                with open(mnt / "filler", "wb") as fh:
+                    fh.write(b"\0" * (free - 200 * 1024))
+
+        events: list[Event] = []
+        spec = JobSpec(seq, str(mnt / "out"), Operation.CONVERT,
+                       convert=ConvertOptions(to="jpg", to_space="sRGB - Display", threads=1))
+        result = convert_sequence(spec, CancelToken(), lambda e: (events.append(e), fill_disk(e)))
+        assert result.state is JobState.FAILED and result.exit_code == 1
+        assert "destination is full" in result.message
+        statuses = [f.status for f in result.frames]
+        assert statuses[0] is FrameStatus.DONE and statuses[1] is FrameStatus.FAILED
+        assert set(statuses[2:]) == {FrameStatus.PENDING}
+        assert os.listdir(mnt / "out") == ["shot_010.1001.jpg"]  # nothing partial
+        assert spec_of(mnt / "out" / "shot_010.1001.jpg").width == 512
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +17,7 @@ import OpenImageIO as oiio
 from vfxcopy import __version__
 from vfxcopy.core.colour import color_config, colorconvert, config_name, file_colorspace, resolve_space
 from vfxcopy.core.copier import _existing_version, rename_noreplace, versioned_head
-from vfxcopy.core.errors import Cancelled, FrameError, JobError, SafetyError, StopRequested
+from vfxcopy.core.errors import Cancelled, DiskFullError, FrameError, JobError, SafetyError, StopRequested
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
@@ -34,6 +36,8 @@ from vfxcopy.core.jobs import (
 from vfxcopy.core.safety import check_job
 from vfxcopy.core.sequence import format_frames
 
+MIB = 1 << 20
+SPACE_MARGIN = 8 * MIB  # kept free on the destination besides the frames being written
 IMAGE_TARGETS = ("exr", "dpx", "tif", "png", "jpg")
 MOVIE_TARGETS = ("mp4", "mov")
 TARGETS = IMAGE_TARGETS + MOVIE_TARGETS
@@ -647,9 +651,19 @@ class _Job:
             return result(placed.status, placed.dest, placed.error)
         except Cancelled:
             return result(FrameStatus.CANCELLED, dest)
+        except DiskFullError as exc:
+            with self.lock:
+                self.outcome = self.outcome or exc  # the other workers stop at their next frame
+            return result(FrameStatus.FAILED, dest, str(exc))
         except FrameError as exc:
             return result(FrameStatus.FAILED, dest, exc.message)
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                full = DiskFullError(f"{self.spec.dest_dir}: the destination is full ({exc.strerror}); free some "
+                                     "space or choose another destination, then convert again")
+                with self.lock:
+                    self.outcome = self.outcome or full
+                return result(FrameStatus.FAILED, dest, str(full))
             what = exc.strerror or str(exc)
             where = exc.filename or dest
             return result(FrameStatus.FAILED, dest, f"{where}: {what} (check the destination folder: space, permissions)")
@@ -671,6 +685,7 @@ class _Job:
             out = to_display_window(out, src)
         token.check()
         dtype = prepare_for_write(out, self.plan)
+        self._check_space(out, dtype, src)
         if not out.write(tmp, dtype, self.plan.format_name):
             raise FrameError(dest, f"OpenImageIO cannot write it: {out.geterror()}", "check the destination folder")
         token.check()
@@ -679,6 +694,22 @@ class _Job:
             compare_written(tmp, out, dtype, self.plan, dest)
         token.check()
         return self._place(tmp, dest)
+
+    def _check_space(self, out: oiio.ImageBuf, dtype: oiio.TypeDesc, src: str) -> None:
+        """Stop the job before a write that cannot fit: libjpeg exits the whole process on a full disk."""
+        spec = out.spec()
+        raw = spec.width * spec.height * spec.nchannels * dtype.size()
+        need = raw * self.threads + SPACE_MARGIN
+        try:
+            free = shutil.disk_usage(self.spec.dest_dir).free
+        except OSError:
+            return
+        if free < need:
+            raise DiskFullError(
+                f"{self.spec.dest_dir}: the destination is full ({free / MIB:.1f} MiB free, a frame needs up to "
+                f"{raw / MIB:.1f} MiB). Free some space or choose another destination, then convert again: "
+                "frames already converted are kept and nothing partial was left."
+            )
 
     def _place(self, tmp: str, dest: str) -> str:
         policy = self.policy
@@ -703,7 +734,9 @@ class _Job:
     def _warn_if_linear_to_8bit(self, buf: oiio.ImageBuf) -> None:
         if self.linear_warned or self.opts.to_space or self.plan.target not in ("jpg", "png"):
             return
-        if str(buf.spec().format) in ("half", "float"):
+        with self.lock:
+            if self.linear_warned or str(buf.spec().format) not in ("half", "float"):
+                return
             self.linear_warned = True
             self.report(LogMessage(
                 self.spec.job_id, "warning",
@@ -800,6 +833,8 @@ def finish(
     done = sum(1 for f in frames if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED))
     if isinstance(outcome, Cancelled):
         state, message = JobState.CANCELLED, f"Cancelled after {done} of {progress.frames_total} frames"
+    elif isinstance(outcome, JobError):
+        state, message = JobState.FAILED, str(outcome)
     elif isinstance(outcome, StopRequested):
         state, message = JobState.CANCELLED, f"Stopped after {done} of {progress.frames_total} frames"
     elif failed and failed == len(frames):
