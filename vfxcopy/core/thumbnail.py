@@ -42,6 +42,11 @@ class ThumbnailError(OSError):
     """The frame could not be decoded; the message names the path and OpenImageIO's reason."""
 
 
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def thumbnail_size(width: int, height: int, max_size: int) -> tuple[int, int]:
     """Fit (width, height) inside max_size × max_size, keeping the aspect; never upscales."""
     if width <= 0 or height <= 0:
@@ -63,7 +68,7 @@ def make_thumbnail(path: str | os.PathLike[str], max_size: int = 256, ocio_confi
     buf = oiio.ImageBuf(name)
     spec = buf.spec()
     if buf.has_error or spec.width <= 0:
-        raise ThumbnailError(f"{name}: cannot read this image ({buf.geterror() or 'unknown format'})")
+        raise ThumbnailError(f"{name}: cannot read this image ({_first_line(buf.geterror()) or 'unknown format'})")
     # A tiled file with MIP levels already holds a small version: read that.
     if buf.nmiplevels > 1:
         level = 0
@@ -95,7 +100,7 @@ def make_thumbnail(path: str | os.PathLike[str], max_size: int = 256, ocio_confi
         small = oiio.ImageBufAlgo.resample(buf, interpolate=False, roi=roi)
         ok = not small.has_error
     if not ok or buf.has_error:
-        raise ThumbnailError(f"{name}: cannot decode ({buf.geterror() or small.geterror()})")
+        raise ThumbnailError(f"{name}: cannot decode ({_first_line(buf.geterror() or small.geterror())})")
     small = oiio.ImageBufAlgo.channels(small, keep, newchannelnames=("R", "G", "B", "A")[: len(keep)])
 
     config = color_config(ocio_config)
