@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,30 @@ def test_ls_as_a_real_command(shot_dir: Path) -> None:
     assert entry["printf"] == str(shot_dir / "bg_%03d.dpx") and entry["size"] == 3 * 2048
     proc = subprocess.run([sys.executable, "-m", "vfxcopy", "ls", "/no/such/dir"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "no such file or folder" in proc.stderr
+
+
+def test_ls_unreadable_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder the user may not read is a clear usage error, not a traceback."""
+    top = Path(tempfile.mkdtemp(prefix="vfxcopy-ls-"))  # pytest's own folders are private to root
+    try:
+        top.chmod(0o755)
+        locked = top / "locked"
+        locked.mkdir(mode=0o700)
+        make_byte_sequence(locked, count=2, size=10)
+        if os.geteuid() != 0:
+            locked.chmod(0o000)
+            assert main(["ls", str(locked)]) == 2
+            assert f"cannot read {locked}: Permission denied" in capsys.readouterr().err
+            return
+        # Root reads any folder: run the command as nobody instead.
+        proc = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+             sys.executable, "-m", "vfxcopy", "ls", str(locked)],
+            capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ, "VFXCOPY_DATA_DIR": str(top)},
+        )
+        if "vfxcopy" not in proc.stderr:
+            pytest.skip(f"cannot run the interpreter as nobody here: {proc.stderr[-200:]}")
+        assert proc.returncode == 2, proc.stderr
+        assert f"cannot read {locked}: Permission denied" in proc.stderr
+    finally:
+        shutil.rmtree(top)

@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import stat as stat_module
 import sys
 import threading
 import time
@@ -105,7 +106,13 @@ def resolve_sources(paths: Iterable[str], *, stat: bool = False, recursive: bool
     files: list[str] = []
     found: list[Sequence] = []
     for path in paths:
-        if os.path.isdir(path):
+        try:
+            is_dir = stat_module.S_ISDIR(os.stat(path).st_mode)
+        except FileNotFoundError:
+            is_dir = False
+        except OSError as exc:  # e.g. a folder on the way that we may not enter
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if is_dir:
             folders.append(path)
         elif os.path.lexists(path):
             files.append(path)
@@ -116,11 +123,14 @@ def resolve_sources(paths: Iterable[str], *, stat: bool = False, recursive: bool
                 raise UsageError(f"no frames match the pattern {path}") from None
         else:
             raise UsageError(f"no such file or folder: {path}")
-    found.extend(scan(folders, stat=stat, recursive=recursive))
-    for seq in scan(files, stat=stat):
-        if len(seq.frames) == 1:
-            seq = find_sequence(seq.path(seq.frames[0]), stat=stat)
-        found.append(seq)
+    try:
+        found.extend(scan(folders, stat=stat, recursive=recursive))
+        for seq in scan(files, stat=stat):
+            if len(seq.frames) == 1:
+                seq = find_sequence(seq.path(seq.frames[0]), stat=stat)
+            found.append(seq)
+    except OSError as exc:  # unreadable folder, dangling link, vanished file
+        raise UsageError(f"cannot read {exc.filename or 'a source'}: {exc.strerror or exc}") from None
     return _merge(found)
 
 
