@@ -139,15 +139,19 @@ def make_linux_archive(app: Path, dist: Path, version: str) -> Path:
         (pf.APP_ICON_SVG, "vfxcopy.svg"),
         (LINUX_DIR / "README.txt", "README.txt"),
     ]
-    # Level 6 is most of gzip's gain at a fraction of level 9's time (the ffmpeg binary dominates).
-    with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
-        tar.add(app, arcname=f"{stem}/vfxcopy")
-        for src, name in extras:
-            info = tar.gettarinfo(str(src), arcname=f"{stem}/{name}")
-            info.mode = 0o755 if name.endswith(".sh") else 0o644
-            with src.open("rb") as fh:
-                tar.addfile(info, fh)
-    os.replace(partial, archive)
+    try:
+        # Level 6 is most of gzip's gain at a fraction of level 9's time (the ffmpeg binary dominates).
+        with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+            tar.add(app, arcname=f"{stem}/vfxcopy")
+            for src, name in extras:
+                info = tar.gettarinfo(str(src), arcname=f"{stem}/{name}")
+                info.mode = 0o755 if name.endswith(".sh") else 0o644
+                with src.open("rb") as fh:
+                    tar.addfile(info, fh)
+        # Only a complete archive ever carries the final name.
+        os.replace(partial, archive)
+    finally:
+        partial.unlink(missing_ok=True)
     return archive
 
 
@@ -185,11 +189,13 @@ def main(argv: list[str] | None = None) -> int:
         stamp.unlink(missing_ok=True)
         print(f"building with PyInstaller ({SPEC.relative_to(ROOT)}) ...", flush=True)
         notes = run_pyinstaller(python, dist, work, args.clean)
+        pyinstaller_seconds = time.monotonic() - started
         if archive is not None:
             print(f"packing {archive.name} ...", flush=True)
             make_linux_archive(app, dist, version)
         built = True
         seconds = time.monotonic() - started
+        notes.append(f"PyInstaller {pyinstaller_seconds:.0f} s, archive {seconds - pyinstaller_seconds:.0f} s")
 
     size, files = folder_stats(app)
     result = {
