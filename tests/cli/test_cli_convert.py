@@ -164,3 +164,18 @@ def test_sigint_cancels_with_130_and_leaves_nothing_partial(tmp_path: Path, targ
         assert len(left) < 60
         for name in left:
             assert spec_of(out / name).width == 1280  # whatever remains is complete
+
+
+def test_convert_jobs_are_journaled_unless_asked_not_to(src: Path, tmp_path: Path) -> None:
+    from vfxcopy.core.jobs import JobState, Operation
+    from vfxcopy.core.journal import Journal
+
+    assert main(["convert", str(src), str(tmp_path / "a"), "--to", "jpg", "-q", "--no-journal"]) == 0
+    with Journal() as journal:
+        assert journal.jobs() == []
+    assert main(["convert", str(src), str(tmp_path / "b"), "--preset", "PNG 8-bit sRGB", "-q"]) == 0
+    with Journal() as journal:
+        [job] = journal.jobs()
+        assert job.state is JobState.COMPLETED and job.frames_done == 5
+        assert job.spec.operation is Operation.CONVERT and job.spec.convert is not None
+        assert job.spec.convert.preset == "PNG 8-bit sRGB"

@@ -19,6 +19,7 @@ from vfxcopy.cli.common import (
     add_job_arguments,
     build_specs,
     error,
+    open_cli_journal,
     print_json,
     resolve_sources,
     result_to_dict,
@@ -38,6 +39,7 @@ from vfxcopy.core.jobs import (
     Operation,
 )
 from vfxcopy.core.presets import describe_options, get_preset, list_presets, save_user_preset
+from vfxcopy.core.safety import check_job
 
 # ConvertOptions fields that command-line flags can set; None means "not given"
 # so that a --preset's value stays unless the flag overrides it.
@@ -157,11 +159,17 @@ def _list_presets(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.list_presets:
         return _list_presets(args)
+    token = CancelToken()
+    # Installed before the scan so that a signal at any moment ends the command
+    # the same way (exit 130, nothing partial), never with a traceback or a kill.
+    with CancelSignals(token):
+        return _run(args, token)
+
+
+def _run(args: argparse.Namespace, token: CancelToken) -> int:
     notes: list[str] = []
     try:
         specs, opts = _plan(args, notes)
-        from vfxcopy.core.safety import check_job
-
         for spec in specs:
             check_job(spec)
     except (UsageError, SafetyError) as exc:
@@ -180,25 +188,32 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"vfxcopy convert: note: {note}", file=sys.stderr)
 
-    token = CancelToken()
+    journal = None if args.no_journal else open_cli_journal("convert")
+    if journal is not None:
+        for spec in specs:  # the whole queue, so a crash leaves the jobs not yet run resumable too
+            journal.add_job(spec)
     done: list[tuple[JobSpec, JobResult]] = []
     started: set[str] = set()
-    with CancelSignals(token):
-        for n, spec in enumerate(specs, 1):
-            if token.cancelled:
-                break
-            name = f"{spec.display_name()} -> {opts.to}"
-            label = name if len(specs) == 1 else f"[{n}/{len(specs)}] {name}"
-            printer = ProgressPrinter(label, quiet=args.quiet, verbose=args.verbose)
-            started.add(spec.job_id)
-            result = run_with_progress(spec, args, token=token, printer=printer)
-            done.append((spec, result))
-            if not args.quiet or result.state is not JobState.COMPLETED:
-                print(summary_line(spec, result), file=sys.stderr, flush=True)
-            if result.state is JobState.CANCELLED and not token.cancelled:
-                break  # 'stop after this frame' ends the whole command too
+    for n, spec in enumerate(specs, 1):
+        if token.cancelled:
+            break
+        name = f"{spec.display_name()} -> {opts.to}"
+        label = name if len(specs) == 1 else f"[{n}/{len(specs)}] {name}"
+        printer = ProgressPrinter(label, quiet=args.quiet, verbose=args.verbose)
+        started.add(spec.job_id)
+        result = run_with_progress(spec, args, token=token, printer=printer, journal=journal)
+        done.append((spec, result))
+        if not args.quiet or result.state is not JobState.COMPLETED:
+            print(summary_line(spec, result), file=sys.stderr, flush=True)
+        if result.state is JobState.CANCELLED and not token.cancelled:
+            break  # 'stop after this frame' ends the whole command too
 
     cancelled = token.cancelled or any(r.state is JobState.CANCELLED for _, r in done)
+    if journal is not None:
+        for spec in specs:
+            if spec.job_id not in started:
+                journal.set_state(spec.job_id, JobState.CANCELLED, "not started: the command stopped earlier")
+        journal.close()
     if cancelled:
         code = EXIT_CANCELLED
     elif any(r.exit_code != EXIT_OK for _, r in done):
