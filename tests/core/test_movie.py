@@ -148,3 +148,24 @@ def test_existing_movie_is_not_clobbered(exr_seq_session: list[Path], tmp_path: 
 def test_even_size() -> None:
     assert even_size(1921, 1081) == (1920, 1080)
     assert even_size(1, 1) == (2, 2)
+
+
+def test_an_encoder_that_ignores_sigterm_is_killed_after_the_grace_period() -> None:
+    import signal
+    import time
+
+    from vfxcopy.core.movie import KILL_GRACE_S, _Encoder
+
+    token = CancelToken()
+    stubborn = _Encoder(["sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"], token)
+    try:
+        time.sleep(0.2)  # let the shell install its trap
+        t0 = time.monotonic()
+        token.cancel()  # what the Cancel button does: must not block the cancelling thread
+        assert time.monotonic() - t0 < 0.5
+        assert stubborn.proc.wait(timeout=KILL_GRACE_S + 5) == -signal.SIGKILL
+        assert time.monotonic() - t0 >= KILL_GRACE_S * 0.9
+    finally:
+        if stubborn.proc.poll() is None:
+            stubborn.proc.kill()
+        stubborn.cleanup()
