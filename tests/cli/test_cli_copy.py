@@ -244,3 +244,19 @@ def test_copy_jobs_are_journaled_unless_asked_not_to(byte_seq: list[Path], tmp_p
     with Journal() as journal:
         [job] = journal.jobs()
         assert job.state is JobState.COMPLETED and job.frames_done == 10
+
+
+def test_cancel_signals_set_the_token_once_and_restore_handlers() -> None:
+    from vfxcopy.cli.common import CancelSignals
+    from vfxcopy.core.jobs import CancelToken
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    token = CancelToken()
+    with CancelSignals(token) as guard:
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)  # a second signal while cancelling is ignored
+        deadline = time.monotonic() + 5
+        while not token.cancelled and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert token.cancelled and guard.signum == signal.SIGTERM
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
