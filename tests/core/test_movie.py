@@ -83,6 +83,15 @@ def test_prores_mov(exr_seq_session: list[Path], tmp_path: Path) -> None:
     assert decodes_cleanly(movie)
 
 
+def test_linear_frames_without_colour_conversion_warn(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    from vfxcopy.core.jobs import LogMessage
+
+    events: list[Event] = []
+    result = convert(as_sequence(exr_seq_session[:2]), tmp_path, report=events.append, to="mp4")
+    assert result.exit_code == 0
+    assert any(isinstance(e, LogMessage) and e.level == "warning" and "sRGB" in e.text for e in events)
+
+
 def test_cancel_mid_movie_leaves_no_partial_movie(exr_seq_session: list[Path], tmp_path: Path) -> None:
     seq = as_sequence(exr_seq_session)
     token = CancelToken()

@@ -250,6 +250,10 @@ def encode_movie(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResu
         if probe is None:
             return fail_job(f"{first_src}: cannot read the first frame to size the movie ({oiio.geterror()})")
         w, h = processor.output_size(probe.spec().width, probe.spec().height)
+        if not opts.to_space and str(probe.spec().format) in ("half", "float"):
+            report(LogMessage(spec.job_id, "warning",
+                              "encoding scene-linear pixels without a colour conversion will look dark; "
+                              "add --to-space \"sRGB - Display\" (or pick the review movie preset)"))
         probe.close()
         size = even_size(w, h)
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
