@@ -331,6 +331,10 @@ def encode_movie(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResu
         if encoder is not None:
             encoder.abort()
         return fail_job(f"{dest}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - an unexpected decoder error ends this job, not the runner
+        if encoder is not None:
+            encoder.abort()
+        return fail_job(f"{dest}: {type(exc).__name__}: {exc}")
     finally:
         if encoder is not None:
             if encoder.proc.poll() is None:
