@@ -808,6 +808,9 @@ def convert_sequence(spec: JobSpec, token: CancelToken, report: Reporter) -> Job
         job = _Job(spec, token, report, plan)
     except JobError as exc:
         return _failed(spec, report, str(exc), start)
+    if opts.compare_pixels and not plan.lossless:
+        job.report(LogMessage(spec.job_id, "info", f"pixel comparison skipped: {plan.target} "
+                              f"({plan.compression or 'lossy'}) does not give back exactly what was written"))
     job.report(job.progress)
     job.run_workers()
     for index, frame in enumerate(job.items):
