@@ -124,3 +124,12 @@ def test_ls_unreadable_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
         assert f"cannot read {locked}: Permission denied" in proc.stderr
     finally:
         shutil.rmtree(top)
+
+
+def test_ls_recursive_lists_sub_folders(shot_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_byte_sequence(shot_dir / "denoise", head="dn.", count=3, size=10)
+    assert main(["ls", str(shot_dir)]) == 0
+    assert "dn.####.exr" not in capsys.readouterr().out
+    assert main(["ls", "-r", str(shot_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"{shot_dir / 'denoise'}:\n  dn.####.exr  1001-1003  3 frames  30 B" in out

@@ -57,7 +57,18 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
         raise UsageError(f"destination {dest} exists and is not a folder")
     options = copy_options_from_args(args)
     seqs = resolve_sources(sources)
+    for source in sources:
+        if os.path.isdir(source) and _has_subfolders(source):
+            notes.append(f"{source}: sub-folders are not copied (copy them one by one)")
     return build_specs(seqs, dest_dir, args, operation=Operation.COPY, origin="cli", copy=options, notes=notes)
+
+
+def _has_subfolders(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return any(not e.name.startswith(".") and e.is_dir() for e in it)
+    except OSError:
+        return False
 
 
 def _check_all(specs: list[JobSpec]) -> None:
