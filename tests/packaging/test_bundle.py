@@ -123,6 +123,18 @@ def test_bundled_copy_with_full_verification_is_byte_identical(
     for name in copied:
         assert filecmp.cmp(plate / name, dest / name, shallow=False), name
 
+    # The ASC MHL manifest written by the copy (ascmhl and lxml in the bundle) catches a changed byte later.
+    proc = run_bundled(bundle, ["verify", "--json", str(dest)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["files_ok"] == 12
+    with (dest / copied[3]).open("r+b") as fh:
+        first = fh.read(1)
+        fh.seek(0)
+        fh.write(bytes([first[0] ^ 0xFF]))
+    proc = run_bundled(bundle, ["verify", "--json", str(dest)], tmp_path)
+    assert proc.returncode == 1
+    assert [a["path"] for a in json.loads(proc.stdout)["altered"]] == [copied[3]]
+
 
 def _block_means(pixels: object) -> object:
     """8x8 block averages: compares colour, not JPEG's ringing at the test pattern's hard edges."""
