@@ -1,0 +1,147 @@
+"""The window's job journal: journaled runs, rows for jobs of earlier sessions, Clear History and Resume."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtGui import QAction
+
+from vfxcopy.core.errors import JobError
+from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Reporter
+from vfxcopy.core.journal import Journal, JournalError, JournalJob
+from vfxcopy.gui.records import JobRecord
+
+if TYPE_CHECKING:
+    from vfxcopy.gui.worker import RunFn
+
+HISTORY_LIMIT = 200  # rows from earlier sessions loaded at start
+RESUMABLE = (JobState.INTERRUPTED, JobState.CANCELLED, JobState.FAILED)
+
+
+def open_window_journal() -> Journal | None:
+    """The default journal, crashed jobs marked interrupted; None if it cannot be opened."""
+    try:
+        journal = Journal()
+        journal.recover()
+        return journal
+    except (JournalError, OSError, sqlite3.Error):
+        return None  # the window works without history; jobs are then not resumable
+
+
+def journaled_run(journal: Journal | None) -> RunFn | None:
+    """The runner's engine call with every job recorded; a job the journal can resume is resumed."""
+    if journal is None:
+        return None
+
+    def run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
+        from vfxcopy.core.engine import resume_job, run_job
+
+        known = journal.get_job(spec.job_id)
+        if known is not None and known.state in RESUMABLE and known.frames_done:
+            return resume_job(spec.job_id, journal, token, report)
+        return run_job(spec, token, report, journal=journal)
+
+    return run
+
+
+def record_from_journal(journal: Journal, job: JournalJob) -> JobRecord:
+    """A finished table row for a job of an earlier session."""
+    frames = [f.to_result() for f in journal.frames(job.job_id)]
+    record = JobRecord(job.spec, state=job.state, created=job.created, started=job.started, finished=job.finished)
+    for fr in frames:
+        record.frame_results[fr.index] = fr
+        if 0 <= fr.index < len(record.frame_states):
+            record.frame_states[fr.index] = fr.status
+    elapsed = (job.finished - job.started) if job.finished and job.started else 0.0
+    record.result = JobResult(job.job_id, job.state, frames, bytes_done=job.bytes_done, elapsed=elapsed,
+                              message=job.message)
+    return record
+
+
+class JobHistory(QObject):
+    """Keeps the journal in step with the window's queue and shows earlier sessions' jobs."""
+
+    def __init__(self, window: Any, journal: Journal) -> None:
+        super().__init__(window)
+        self.window = window
+        self.journal = journal
+        runner = window.runner
+        runner.job_submitted.connect(self._on_submitted)
+        runner.job_finished.connect(self._on_finished)
+        self.clear_action = QAction("Clear &History", window)
+        self.clear_action.setObjectName("actionClearHistory")
+        self.clear_action.setToolTip("Remove finished jobs from the list and from the job journal (files stay)")
+        self.clear_action.triggered.connect(self.clear)
+        self.resume_action = QAction("Resume &Interrupted Job", window)
+        self.resume_action.setObjectName("actionResumeInterrupted")
+        self.resume_action.setToolTip("Finish the selected interrupted jobs: only frames not yet done are copied")
+        self.resume_action.triggered.connect(self.resume_selected)
+        for action in window.menuBar().actions():
+            if action.menu() is not None and action.text().replace("&", "") == "Jobs":
+                menu = action.menu()
+                menu.addSeparator()
+                menu.addAction(self.resume_action)
+                menu.addAction(self.clear_action)
+                break
+        self.load()
+
+    def load(self) -> int:
+        """Add rows for finished jobs of earlier sessions (newest first, below the live ones)."""
+        try:
+            jobs = self.journal.history(HISTORY_LIMIT)
+            records = [record_from_journal(self.journal, job) for job in jobs
+                       if self.window.model.record_for(job.job_id) is None]
+        except (sqlite3.Error, JournalError):
+            return 0
+        self.window.model.add_records(records)
+        return len(records)
+
+    @Slot(object)
+    def _on_submitted(self, spec: JobSpec) -> None:
+        # Pending jobs are in the journal at once: a crash leaves the whole queue resumable.
+        known = self.journal.get_job(spec.job_id)
+        if known is None:
+            self.journal.add_job(spec)
+
+    @Slot(object)
+    def _on_finished(self, result: JobResult) -> None:
+        known = self.journal.get_job(result.job_id)
+        if known is not None and known.state is JobState.PENDING:
+            # Dropped before it ran (or run by a runner without the journal): record how it ended.
+            self.journal.set_state(result.job_id, result.state, result.message)
+
+    def clear(self) -> int:
+        """Forget finished jobs: table rows and journal entries (running and pending jobs stay)."""
+        model = self.window.model
+        for record in [r for r in model.records() if r.state.finished]:
+            model.remove_job(record.job_id)
+        return self.journal.clear_history()
+
+    def resume_selected(self) -> list[str]:
+        """Queue the selected interrupted (or cancelled/failed) jobs again under their own id."""
+        ids = []
+        for record in self.window.selected_records():
+            if record.state not in RESUMABLE or self.window.runner.is_active(record.job_id):
+                continue
+            try:
+                job = self.journal.get_job(record.job_id)
+            except (sqlite3.Error, JournalError):
+                job = None
+            if job is None:
+                continue
+            self.window.model.remove_job(record.job_id)
+            ids.append(self.window.runner.submit(job.spec))
+        return ids
+
+
+def install_history(window: Any, journal: Journal | None) -> JobHistory | None:
+    """Wire the journal into `window` (no-op without a journal)."""
+    if journal is None:
+        return None
+    try:
+        return JobHistory(window, journal)
+    except (JobError, JournalError, sqlite3.Error):
+        return None
+
