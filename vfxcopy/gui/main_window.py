@@ -39,6 +39,7 @@ from vfxcopy.core.sequence import Sequence
 from vfxcopy.gui import prompts
 from vfxcopy.gui.actions import CONTEXT_MENU, ActionId, applicable, build_actions, records_for
 from vfxcopy.gui.delegates import ProgressDelegate
+from vfxcopy.gui.history import install_history, journaled_run, open_window_journal
 from vfxcopy.gui.job_model import COLUMN_INDEX, COLUMNS, JobSortProxy, JobTableModel, human_bytes
 from vfxcopy.gui.records import JobRecord
 from vfxcopy.gui.resources import app_icon
@@ -144,7 +145,9 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.settings = settings or AppSettings()
-        self.runner = runner or JobRunner(self.settings.jobs_at_once, self)
+        # The job journal (history, crash recovery, resume): see gui/history.py.
+        self.journal = open_window_journal()
+        self.runner = runner or JobRunner(self.settings.jobs_at_once, self, run=journaled_run(self.journal))
         self.model = JobTableModel(self)
         self.proxy = JobSortProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -176,6 +179,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
         # File › Watch Folders…; jobs from rules come in through submit_specs (origin "watch:<rule>").
         self.watch_folders = _install_watch_folders(self)
+        # Jobs › Resume Interrupted Job, Clear History; rows for finished jobs of earlier sessions.
+        self.history = install_history(self, self.journal)
 
     # -- construction --
     def _build_table(self) -> None:
