@@ -279,3 +279,29 @@ def test_durability_order_file_fsync_rename_dir_fsync_then_journal(
         other.close()
     assert result.state is JobState.COMPLETED
     assert sum(1 for kind, _ in timeline if kind == "reported") == 12
+
+
+def test_resume_keeps_frame_indexes_with_a_frame_subset_rename_and_offset(tmp_path: Path) -> None:
+    src = make_byte_sequence(tmp_path / "src", count=8, size=5000)
+    spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(tmp_path / "dst"), frames=[1002, 1004, 1006, 1008],
+                   rename_head="comp.", offset=100, copy=CopyOptions(fsync=False))
+    token = CancelToken()
+    with Journal() as journal:
+        def stop_after_two(event: object) -> None:
+            if isinstance(event, FrameResult) and event.index == 1:
+                token.stop_after_frame()
+
+        assert run_job(spec, token, stop_after_two, journal=journal).state is JobState.CANCELLED
+        events: list[object] = []
+        result = resume_job(spec.job_id, journal, CancelToken(), events.append)
+        assert result.state is JobState.COMPLETED
+        assert [(f.index, f.frame, Path(f.dest).name) for f in result.frames] == [
+            (0, 1002, "comp.1102.exr"), (1, 1004, "comp.1104.exr"), (2, 1006, "comp.1106.exr"),
+            (3, 1008, "comp.1108.exr")]
+        reported = sorted((e.index, e.frame) for e in events if isinstance(e, FrameResult))
+        assert reported == [(2, 1006), (3, 1008)]  # only the frames not done, under the job's own indexes
+        rows = journal.frames(spec.job_id)
+        assert [(r.index, r.frame, r.status) for r in rows] == [
+            (i, f, FrameStatus.DONE) for i, f in enumerate([1002, 1004, 1006, 1008])]
+        for frame in (1002, 1004, 1006, 1008):
+            assert (tmp_path / "dst" / f"comp.{frame + 100}.exr").read_bytes() == src[frame - 1001].read_bytes()

@@ -163,6 +163,9 @@ def resume_job(
         raise JobError(f"job {job_id} is being run by another vfxcopy process (pid {job.pid})")
     spec = job.spec
     started = time.monotonic()
+    # A conversion's recorded hash is of its source bytes, not of what it wrote: only a
+    # copy's destination can be checked against it.
+    rehash = rehash and spec.operation is Operation.COPY
     try:
         remove_temps(spec.dest_dir, spec.job_id)
         frames = spec.selected_frames() if not spec.source.is_single else []
