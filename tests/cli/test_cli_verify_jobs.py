@@ -166,3 +166,34 @@ def test_a_real_copy_process_records_its_job(byte_seq: list[Path], tmp_path: Pat
     assert listing.returncode == 0, listing.stderr
     (job,) = json.loads(listing.stdout)["jobs"]
     assert job["state"] == "completed" and job["pid"] != os.getpid() and job["frames_done"] == 10
+
+
+def test_names_that_are_not_utf8_go_through_copy_jobs_and_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vfxcopy.core.samples import make_byte_sequence
+
+    src_dir = os.fsdecode(os.fsencode(tmp_path) + b"/src\xff")
+    make_byte_sequence(src_dir, head=os.fsdecode(b"pl\xe9te."), count=3, size=1000)
+    dest = os.fsdecode(os.fsencode(tmp_path) + b"/dst\xff")
+    assert main(["copy", src_dir, dest, "-q"]) == 0
+    capsys.readouterr()
+    assert main(["jobs", "--json"]) == 0
+    (job,) = out_json(capsys)["jobs"]
+    assert job["state"] == "completed" and job["frames_done"] == 3
+    assert job["dest_dir"].endswith("/dst\\xff")  # shown escaped, stored exactly
+    with Journal() as journal:
+        (stored,) = journal.jobs()
+        assert os.fsencode(stored.spec.dest_dir).endswith(b"/dst\xff")
+        assert {os.fsencode(Path(f.dest).name) for f in journal.frames(stored.job_id)} == {
+            b"pl\xe9te.1001.exr", b"pl\xe9te.1002.exr", b"pl\xe9te.1003.exr"}
+    assert main(["jobs"]) == 0
+    assert "pl\\xe9te.####.exr" in capsys.readouterr().out
+    # XML cannot name these files: the manifest leaves them out, verify checks them against the journal.
+    assert main(["verify", dest, "-q"]) == 0
+    assert "OK: 3 files match" in capsys.readouterr().out
+    victim = os.path.join(dest, os.fsdecode(b"pl\xe9te.1002.exr"))
+    with open(victim, "r+b") as fh:
+        fh.write(b"X")
+    assert main(["verify", dest, "-q"]) == 1
+    assert "ALTERED  pl\\xe9te.1002.exr" in capsys.readouterr().out

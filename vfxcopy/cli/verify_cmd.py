@@ -72,11 +72,10 @@ def run(args: argparse.Namespace) -> int:
         error("verify", f"{args.path}: not a folder")
         return EXIT_USAGE
     journal: Journal | None = None
-    if not os.path.isdir(os.path.join(path, "ascmhl")):
-        try:
-            journal = Journal()
-        except (JournalError, OSError, sqlite3.Error) as exc:
-            error("verify", f"warning: job journal unavailable ({exc})")
+    try:
+        journal = Journal()  # the reference without a manifest, and for names a manifest cannot hold
+    except (JournalError, OSError, sqlite3.Error) as exc:
+        error("verify", f"warning: job journal unavailable ({exc})")
     token = CancelToken()
     printer = ProgressPrinter(f"verify {args.path}", quiet=args.quiet)
     try:

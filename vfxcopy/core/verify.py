@@ -530,6 +530,11 @@ def verify_destination(
     if os.path.isdir(os.path.join(root, MHL_FOLDER)):
         history = load_history(root)
         expected, ignore, reference = history.records, history.ignore, "ascmhl"
+        if journal is not None:
+            # Names XML cannot carry (not valid UTF-8) are not in the manifest; the journal has them.
+            for rel, rec in expected_from_journal(root, journal).items():
+                if rel not in expected and not _is_xml_safe(rel):
+                    expected[rel] = rec
     elif journal is not None:
         expected, ignore, reference = expected_from_journal(root, journal), list(IGNORE_PATTERNS), "journal"
         if not expected:
