@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+# The Qt modules vfxcopy imports; the spec excludes the others. A new one used
+# by the window must be added here (tests/packaging checks the imports).
+QT_MODULES = ("QtCore", "QtGui", "QtWidgets", "QtSvg")
+
 # Plugin type -> allowed file name prefixes (None keeps the whole type). Types
 # not listed are dropped: EGL/KMS device integrations, Wayland compositor and
 # shell pieces, TLS backends, SQL drivers, print support, touch input, ...

@@ -183,3 +183,23 @@ def test_macos_info_plist_carries_the_version_and_serialises() -> None:
     # Without this the app would be hidden from the Dock (see the spec's console= comment).
     assert "LSBackgroundOnly" not in keys
     assert keys["NSHighResolutionCapable"] is True
+
+
+def test_the_app_imports_only_the_qt_modules_the_bundle_ships() -> None:
+    spec = importlib.util.spec_from_file_location("vfxcopy_qt_selection", ROOT / "packaging" / "hooks" / "qt_selection.py")
+    assert spec is not None and spec.loader is not None
+    selection = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(selection)
+    used: dict[str, str] = {}
+    for path in sorted((ROOT / "vfxcopy").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "PySide6" and len(parts) > 1 and parts[1].startswith("Qt"):
+                    used.setdefault(parts[1], str(path.relative_to(ROOT)))
+    # A module outside the list is missing from the bundle: add it to QT_MODULES in qt_selection.py.
+    assert {m: f for m, f in used.items() if m not in selection.QT_MODULES} == {}
+    assert {"QtCore", "QtGui", "QtWidgets"} <= set(used)
