@@ -64,7 +64,7 @@ MiB = 1 << 20
 MIN_CHUNK = 1 * MiB
 MAX_CHUNK_ZERO_COPY = 64 * MiB
 MAX_CHUNK_BUFFERED = 16 * MiB  # the buffer is allocated once per job
-TARGET_CALL_S = 0.003  # one copy system call should take about this long
+TARGET_CALL_S = 0.002  # one copy system call (or group of hashed sub-chunks) takes about this long
 FIRST_CHUNK = 4 * MiB
 COMMIT_QUEUE_FRAMES = 32  # finished temps waiting for fsync, at most
 COMMIT_QUEUE_BYTES = 512 * MiB
@@ -750,17 +750,17 @@ class _Job:
             if self.debug is not None:
                 self.debug.temp_unlinked = time.monotonic()
         if close:
-            self.close_temp_fd(temp)
+            self.close_temp_fd(temp, discarded=not placed)
 
-    def close_temp_fd(self, temp: _Temp) -> None:
+    def close_temp_fd(self, temp: _Temp, discarded: bool = False) -> None:
         fd, temp.fd = temp.fd, -1
         if fd < 0:
             return
-        debug = self.debug
-        if temp.written >= BACKGROUND_CLOSE_BYTES:
-            # Freeing the blocks of a big unlinked file takes ~10-30 ms on ext4;
+        debug = self.debug if discarded else None
+        if discarded and temp.written >= BACKGROUND_CLOSE_BYTES:
+            # Freeing the blocks of a big unlinked file takes ~10-100 ms on ext4;
             # the name is already gone, so nobody can see the file any more.
-            threading.Thread(target=_close_quietly, args=(fd, debug), daemon=True, name="vfxcopy-free").start()
+            _REAPER.close(fd, debug)
         else:
             _close_quietly(fd, debug)
 
@@ -1080,6 +1080,30 @@ def _process_umask() -> int | None:
     except (OSError, ValueError):
         pass
     return None
+
+
+class _Reaper:
+    """One daemon thread that closes discarded temps (the slow part: freeing their blocks)."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[tuple[int, CopyDebug | None]] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def close(self, fd: int, debug: CopyDebug | None) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self.loop, daemon=True, name="vfxcopy-reaper")
+                self.thread.start()
+        self.queue.put((fd, debug))
+
+    def loop(self) -> None:
+        while True:
+            fd, debug = self.queue.get()
+            _close_quietly(fd, debug)
+
+
+_REAPER = _Reaper()
 
 
 def _close_quietly(fd: int, debug: CopyDebug | None) -> None:
