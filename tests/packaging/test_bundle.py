@@ -280,3 +280,13 @@ def test_tarball_installs_into_the_users_home_and_uninstalls(bundle: dict[str, o
     assert proc.returncode == 0, proc.stderr
     assert not installed.parent.exists()
     assert not desktop.exists() and not icon.exists() and not link.is_symlink()
+
+
+def test_bundle_carries_every_resource_file(bundle: dict[str, object]) -> None:
+    source = ROOT / "vfxcopy" / "resources"
+    bundled = Path(str(bundle["app"])) / "_internal" / "vfxcopy" / "resources"
+    wanted = sorted(p.relative_to(source) for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    assert wanted, "no resources in the source tree"
+    missing = [str(r) for r in wanted if not (bundled / r).is_file()]
+    assert missing == []
+    assert all((bundled / r).read_bytes() == (source / r).read_bytes() for r in wanted)
