@@ -35,6 +35,7 @@ from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import find_sequence
 from vfxcopy.gui.app import make_app
 from vfxcopy.gui.main_window import MainWindow
+from vfxcopy.gui.records import JobRecord
 from vfxcopy.gui.runner import JobRunner
 from vfxcopy.gui.settings import AppSettings
 
@@ -97,18 +98,25 @@ def loaded_round(app: QApplication, src: list[Path], work: Path, args: argparse.
                 copy=CopyOptions(bwlimit=bwlimit, fsync=False, verify=VerifyMode.TRANSFER))
         for i in range(args.jobs)
     ]
-    window.submit_specs(specs)
+    ids = window.submit_specs(specs)
+
+    def records() -> list[JobRecord]:
+        return [r for r in (window.model.record_for(i) for i in ids) if r is not None]
+
     wait_until(app, lambda: runner.running_count == args.jobs and all(
-        r.state is JobState.RUNNING for r in window.model.records()), 30)
-    before = sum(window.model.info(r).done for r in window.model.records())
+        r.state is JobState.RUNNING for r in records()), 30)
+    before = sum(window.model.info(r).done for r in records())
     lateness = measure(app, args.seconds)
-    after = sum(window.model.info(r).done for r in window.model.records())
-    running = sum(1 for r in window.model.records() if r.state is JobState.RUNNING)
+    after = sum(window.model.info(r).done for r in records())
+    running = sum(1 for r in records() if r.state is JobState.RUNNING)
     window.shutdown()
     window.close()
     window.deleteLater()
     for i in range(args.jobs):
         shutil.rmtree(work / f"dest{i}", ignore_errors=True)
+    # Let the queue drain (an unthrottled run leaves a backlog of queued events and the
+    # deleted window behind) so that it is not billed to the next measurement.
+    wait_until(app, lambda: False, args.settle)
     return lateness, after - before, running
 
 
@@ -124,12 +132,14 @@ def main() -> int:
     parser.add_argument("--frame-size", type=int, default=32 * 1024, help="bytes per frame")
     parser.add_argument("--seconds", type=float, default=8.0, help="measurement window per run")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--settle", type=float, default=3.0, help="untimed pause after each loaded run")
     parser.add_argument("--unthrottled", action="store_true", help="also run with the throttle off")
     parser.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
     args = parser.parse_args()
 
     config = tempfile.mkdtemp(prefix="vfxcopy-bench-config-")
     os.environ["VFXCOPY_CONFIG_DIR"] = config
+    os.environ["VFXCOPY_DATA_DIR"] = os.path.join(config, "data")  # no history rows from earlier runs
     app = make_app(sys.argv[:1])  # the real style sheet: painting cost included
     work = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-ui-", dir=args.dir))
     try:
@@ -137,10 +147,11 @@ def main() -> int:
         print(f"# bench_ui: {args.jobs} jobs x {args.frames} frames x {args.frame_size // 1024} KiB, "
               f"{args.seconds:g} s windows, {args.rounds} rounds, platform {app.platformName()}, "
               f"{platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-        modes = [("idle (no jobs)", None), ("8 jobs, throttled (0.1 s)", 0.1)]
+        modes = [("idle (no jobs)", None), ("8 jobs, throttled (0.1 s)", 0.1)]  # names used below
         if args.unthrottled:
             modes.append(("8 jobs, unthrottled", 0.0))
         results: dict[str, list[float]] = {name: [] for name, _ in modes}
+        invalid: list[str] = []
         for round_no in range(args.rounds):
             order = modes if round_no % 2 == 0 else list(reversed(modes))
             for name, interval in order:
@@ -149,12 +160,17 @@ def main() -> int:
                     print(summary(f"r{round_no + 1} {name}", lateness))
                 else:
                     lateness, frames, running = loaded_round(app, src, work, args, interval)
+                    if running < args.jobs or frames == 0:
+                        invalid.append(f"r{round_no + 1} {name}")
                     print(summary(f"r{round_no + 1} {name}", lateness)
                           + f"  ({frames} frames done in the window, {running} jobs still running)")
                 results[name].extend(lateness)
         print("# all rounds")
         for name, values in results.items():
             print(summary(name, values))
+        if invalid:
+            print(f"# INVALID: not every job was running through a window: {', '.join(invalid)}")
+            return 2
         loaded = results["8 jobs, throttled (0.1 s)"]
         p99 = percentile(loaded, 99)
         verdict = "PASS" if p99 <= 50 else "FAIL"

@@ -75,6 +75,7 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     config = tempfile.mkdtemp(prefix="vfxcopy-shot-config-")
     os.environ["VFXCOPY_CONFIG_DIR"] = config
+    os.environ["VFXCOPY_DATA_DIR"] = os.path.join(config, "data")  # no history rows from earlier runs
     root = Path(tempfile.mkdtemp(prefix="vfxcopy-"))
     prompts.ask = lambda *args, **kwargs: True  # the screenshot answers yes to Cancel
     app = make_app()

@@ -46,13 +46,21 @@ def main(
     app = make_app()
     from vfxcopy.gui.main_window import MainWindow
 
+    demo_root = None
+    if demo:
+        from vfxcopy.gui.demo import make_demo_root
+
+        # The demo is a sandbox: its jobs go to a journal of their own, so that the
+        # user's history is neither shown above the demo's jobs nor filled with them.
+        demo_root = make_demo_root()
+        os.environ["VFXCOPY_DATA_DIR"] = str(demo_root / "data")
     window = MainWindow()
     window.show()
     cleanup: Callable[[], None] | None = None
-    if demo:
+    if demo_root is not None:
         from vfxcopy.gui.demo import start_demo
 
-        cleanup = start_demo(window)
+        cleanup = start_demo(window, root=demo_root)
     if paths:
         dropped = [os.fspath(p) for p in paths]
         QTimer.singleShot(0, lambda: window.add_paths(dropped))

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from vfxcopy.core.jobs import FrameStatus
-from vfxcopy.gui.job_model import DimmedRole, FrameStatesRole, ProgressInfo, ProgressRole
+from vfxcopy.gui.job_model import JobIdRole, ProgressInfo, ProgressRole
 
 FRAME_COLOURS: dict[FrameStatus, QColor] = {
     FrameStatus.PENDING: QColor("#2f353c"),
@@ -64,32 +64,41 @@ class ProgressDelegate(QStyledItemDelegate):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # job id -> (the ProgressInfo painted, bucket count, runs): a row repaints without
+        # re-bucketing its frames until the model hands out a new ProgressInfo.
+        self._runs: dict[str, tuple[ProgressInfo, int, list[tuple[int, int, FrameStatus]]]] = {}
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         size = super().sizeHint(option, index)
         return QSize(max(size.width(), 120), max(size.height(), 22))
 
+    def _segments(self, key: str, info: ProgressInfo, width: int) -> list[tuple[int, int, FrameStatus]]:
+        cached = self._runs.get(key)
+        if cached is not None and cached[0] is info and cached[1] == width:
+            return cached[2]
+        runs = frame_segments(info.states, width)
+        if len(self._runs) > 512:
+            self._runs.clear()  # rows come and go; a small cache is enough
+        self._runs[key] = (info, width, runs)
+        return runs
+
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        widget = opt.widget
+        widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         # The selection/hover background first, so the bar sits on the row's own colour.
-        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, widget)
+        # (No initStyleOption: it would ask the model for a dozen roles the bar does not use.)
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
 
         info = index.data(ProgressRole)
-        states = index.data(FrameStatesRole) or []
-        dimmed = bool(index.data(DimmedRole))
-        rect = QRectF(opt.rect).adjusted(4, 4, -4, -4)
-        if rect.width() <= 2 or rect.height() <= 2:
+        rect = QRectF(option.rect).adjusted(4, 4, -4, -4)
+        if not isinstance(info, ProgressInfo) or rect.width() <= 2 or rect.height() <= 2:
             return
 
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        if dimmed:
+        if info.dimmed:
             painter.setOpacity(0.45)
         clip = QPainterPath()
         clip.addRoundedRect(rect, 3, 3)
@@ -97,9 +106,10 @@ class ProgressDelegate(QStyledItemDelegate):
         painter.fillRect(rect, FRAME_COLOURS[FrameStatus.PENDING])
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
-        runs = frame_segments(states, int(rect.width()))
+        width = int(rect.width())
+        runs = self._segments(str(index.data(JobIdRole)), info, width) if info.states else []
         if runs:
-            buckets = min(len(states), max(1, int(rect.width())))
+            buckets = min(len(info.states), max(1, width))
             scale = rect.width() / buckets
             for first, end, status in runs:
                 if status is FrameStatus.PENDING:
@@ -107,18 +117,17 @@ class ProgressDelegate(QStyledItemDelegate):
                 x0 = rect.x() + first * scale
                 painter.fillRect(QRectF(x0, rect.y(), (end - first) * scale, rect.height()),
                                  FRAME_COLOURS[status])
-        elif isinstance(info, ProgressInfo):
+        else:
             painter.fillRect(QRectF(rect.x(), rect.y(), rect.width() * info.fraction, rect.height()),
                              FRAME_COLOURS[FrameStatus.DONE])
 
-        if isinstance(info, ProgressInfo):
-            text = f"{info.fraction * 100:.0f}%"
-            font = painter.font()
-            font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
-            font.setBold(True)
-            painter.setFont(font)
-            painter.setPen(QColor(0, 0, 0, 160))
-            painter.drawText(rect.translated(1, 1), Qt.AlignmentFlag.AlignCenter, text)
-            painter.setPen(QColor("#f2f4f6"))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        text = f"{info.fraction * 100:.0f}%"
+        font = painter.font()
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor(0, 0, 0, 160))
+        painter.drawText(rect.translated(1, 1), Qt.AlignmentFlag.AlignCenter, text)
+        painter.setPen(QColor("#f2f4f6"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()

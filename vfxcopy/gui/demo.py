@@ -65,13 +65,20 @@ class _Maker(QObject):
     ready = Signal(object)  # list[Path] or an exception
 
 
-def start_demo(window: object, count: int | None = None) -> Callable[[], None]:
-    """Make the frames off the GUI thread, then queue the demo jobs; returns the clean-up function."""
+def make_demo_root() -> Path:
+    return Path(tempfile.mkdtemp(prefix="vfxcopy-demo-"))
+
+
+def start_demo(window: object, count: int | None = None, root: Path | None = None) -> Callable[[], None]:
+    """Make the frames off the GUI thread, then queue the demo jobs; returns the clean-up function.
+
+    Everything lives under `root` (a new temporary folder by default), removed by the clean-up.
+    """
     from vfxcopy.gui.main_window import MainWindow
 
     count = count or DEMO_FRAMES
     assert isinstance(window, MainWindow)
-    root = Path(tempfile.mkdtemp(prefix="vfxcopy-demo-"))
+    root = root or make_demo_root()
     src = root / "plates" / "shot_010"
     maker = _Maker()  # not a child of the window: it may outlive it until the thread ends
     window.statusBar().showMessage(f"Making {count} sample EXR frames in {root}…")

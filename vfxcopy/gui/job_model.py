@@ -72,6 +72,10 @@ class ProgressInfo:
     fraction: float
     bytes_per_s: float
     eta_s: float | None
+    # A snapshot of the per-frame states and the dimmed flag, so that the delegate
+    # paints from one role (a Python object Qt passes through without converting).
+    states: tuple[FrameStatus, ...] = ()
+    dimmed: bool = False
 
 
 def human_bytes(n: float) -> str:
@@ -122,6 +126,8 @@ def progress_info(record: JobRecord) -> ProgressInfo:
         fraction=fraction,
         bytes_per_s=rate,
         eta_s=p.eta_s if (p and live) else None,
+        states=tuple(record.frame_states),
+        dimmed=record.state is JobState.CANCELLED,
     )
 
 
@@ -273,6 +279,13 @@ _UPDATE_ROLES = [
 ]
 
 
+_HANDLED_ROLES = frozenset(int(r) for r in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.TextAlignmentRole,
+    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole, RecordRole, ProgressRole, FrameStatesRole,
+    StateRole, SortRole, JobIdRole, DimmedRole,
+))
+
+
 class JobTableModel(QAbstractTableModel):
     """Rows are JobRecords in insertion order; a QSortFilterProxyModel does the sorting."""
 
@@ -303,7 +316,8 @@ class JobTableModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._records):
+        # The view asks for a dozen roles per cell and paint; most are not ours.
+        if role not in _HANDLED_ROLES or not index.isValid() or not 0 <= index.row() < len(self._records):
             return None
         if not 0 <= index.column() < len(COLUMNS):
             return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState
 from vfxcopy.gui.worker import EMIT_INTERVAL, JobWorker, RunFn
@@ -30,6 +30,13 @@ class JobRunner(QObject):
     ) -> None:
         super().__init__(parent)
         self._emit_interval = emit_interval
+        # Batches from all workers are passed on together on one GUI-thread tick: the
+        # view then repaints once per tick for every row instead of once per job batch.
+        self._buffered: dict[str, list[object]] = {}
+        self._tick = QTimer(self)
+        self._tick.setSingleShot(True)
+        self._tick.setInterval(max(1, int(emit_interval * 1000)))
+        self._tick.timeout.connect(self._flush_events)
         self._max_jobs = max(1, int(max_jobs))
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(self._max_jobs)
@@ -193,7 +200,27 @@ class JobRunner(QObject):
 
     @Slot(str, object)
     def _on_events(self, job_id: str, events: object) -> None:
-        self.job_event.emit(job_id, events)
+        assert isinstance(events, list)
+        if job_id not in self._running:
+            return  # queued before wait() finished the job: its result already says it all
+        if self._emit_interval <= 0:
+            self.job_event.emit(job_id, events)
+            return
+        self._buffered.setdefault(job_id, []).extend(events)
+        if not self._tick.isActive():
+            self._tick.start()
+
+    @Slot()
+    def _flush_events(self, job_id: str | None = None) -> None:
+        """Pass buffered events on (all jobs, or one job before its end is announced)."""
+        if job_id is not None:
+            events = self._buffered.pop(job_id, None)
+            if events:
+                self.job_event.emit(job_id, events)
+            return
+        buffered, self._buffered = self._buffered, {}
+        for jid, events in buffered.items():
+            self.job_event.emit(jid, events)
 
     @Slot(object)
     def _on_finished(self, result: object) -> None:
@@ -201,6 +228,7 @@ class JobRunner(QObject):
         worker = self._running.pop(result.job_id, None)
         if worker is None:
             return  # already finished by wait()
+        self._flush_events(result.job_id)  # its last progress before its end
         self._retired.append(worker)
         self._tokens.pop(result.job_id, None)
         self._purge()
