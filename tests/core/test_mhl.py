@@ -212,3 +212,19 @@ def test_our_tests_folder_cannot_collide_with_ascmhl_tests(tmp_path: Path) -> No
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout
     assert "preloaded" in run.stdout and "site-packages" in run.stdout  # ascmhl's tests really were loaded first
+
+
+@pytest.mark.parametrize("fmt", ["xxh3", "sha1", "c4"])
+def test_we_verify_manifests_the_reference_tool_made(tmp_path: Path, fmt: str) -> None:
+    root = tmp_path / "card"
+    make_byte_sequence(root / "A001" / "frames", count=3, size=3000)
+    (root / "notes.txt").write_text("camera report")
+    made = ascmhl("create", root, "-h", fmt, tool="ascmhl")
+    assert made.returncode == 0, made.stdout + made.stderr
+    report = verify_destination(root)
+    assert report.passed and len(report.ok) == 4
+    with open(root / "A001" / "frames" / "plate.1002.exr", "r+b") as fh:
+        fh.seek(10)
+        fh.write(b"#")
+    report = verify_destination(root)
+    assert [(m.path, m.hash_format) for m in report.altered] == [("A001/frames/plate.1002.exr", fmt)]

@@ -33,7 +33,7 @@ import xxhash
 
 from vfxcopy import __version__
 from vfxcopy.core.errors import Cancelled, JobError
-from vfxcopy.core.hashing import Hasher
+from vfxcopy.core.hashing import Hasher, new_hasher
 from vfxcopy.core.jobs import (
     CancelToken,
     FrameResult,
@@ -69,14 +69,14 @@ CHUNK = 4 << 20
 
 def mhl_hasher(fmt: str) -> Hasher:
     """A hasher for an ASC MHL hash format name (c4 is handled by `c4_id`)."""
-    if fmt == "xxh128":
-        return xxhash.xxh3_128()
+    ours = {mhl: algo for algo, mhl in MHL_FORMAT.items()}
+    if fmt in ours:
+        return new_hasher(ours[fmt])  # the very hashers the copier uses
+    # Formats vfxcopy does not write but may find in a manifest made by another tool.
     if fmt == "xxh3":
         return xxhash.xxh3_64()
-    if fmt == "xxh64":
-        return xxhash.xxh64()
-    if fmt in ("md5", "sha1"):
-        return hashlib.new(fmt, usedforsecurity=False)
+    if fmt == "sha1":
+        return hashlib.sha1(usedforsecurity=False)
     raise ValueError(f"unsupported hash format {fmt!r}")
 
 
