@@ -376,3 +376,31 @@ def test_hashed_multi_chunk_frames_copy_and_detect_a_shrinking_source(tmp_path: 
     assert res.frames[1].status is FrameStatus.FAILED
     assert "source changed" in (res.frames[1].error or "")
     assert no_temps(tmp_path / "out2")
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o444, 0o600])
+def test_modes_the_umask_would_strip_are_preserved_and_read_only_frames_verify(
+    tmp_path: Path, byte_seq: list[Path], mode: int
+) -> None:
+    for p in byte_seq[:3]:
+        os.chmod(p, mode)
+    dest = tmp_path / "out"
+    old = os.umask(0o077)  # a strict umask: the engine must still give each frame its source mode
+    try:
+        result, _ = run(JobSpec(seq_of(byte_seq[:3]), str(dest), copy=CopyOptions(verify=VerifyMode.FULL)))
+    finally:
+        os.umask(old)
+    assert result.state is JobState.COMPLETED, result.message
+    for p in byte_seq[:3]:
+        assert stat.S_IMODE(os.stat(dest / p.name).st_mode) == mode
+        assert (dest / p.name).read_bytes() == p.read_bytes()
+
+
+def test_without_preserve_the_umask_applies(tmp_path: Path, byte_seq: list[Path]) -> None:
+    os.chmod(byte_seq[0], 0o755)
+    old = os.umask(0o027)
+    try:
+        run(JobSpec(seq_of(byte_seq[:1]), str(tmp_path / "out"), copy=CopyOptions(preserve=False)))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "out" / byte_seq[0].name).st_mode) == 0o640

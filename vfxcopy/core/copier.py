@@ -1173,7 +1173,7 @@ class _Preparer:
                 else:
                     self.cond.wait(0.005)
             if item is None:
-                self.job.token.check()  # (raises Cancelled while waiting)
+                self.job.check()  # (raises Cancelled while waiting)
                 continue
             if isinstance(item, BaseException):
                 raise item
@@ -1248,7 +1248,7 @@ class _Committer:
         self.queue.put(None)
         while self.thread.is_alive():
             self.thread.join(0.005)
-            job.token.check()
+            job.check()  # cancel, and pause (reported) while the last frames are made durable
 
     def abort(self) -> list[tuple[_Finished, tuple[str, int | None] | None]]:
         """Stop: no more placements; unplaced temps are dropped (the copy thread unlinks
