@@ -1,22 +1,30 @@
 """Copy one sequence: chunked, cancellable, hashed, durable and atomic (temp name, no-clobber rename).
 
-How a frame travels (see also the module's README notes in the final report):
+How a frame travels:
 
-1. Checks: source is a regular file (symlinks out of the source folder refused
-   unless `follow_symlinks`), the destination name against the conflict policy.
-2. Bytes go into `dest_dir/.vfxcopy-<job>-<index>.part` (O_EXCL, so nothing
-   else is ever opened for writing), in chunks sized so that one system call
-   takes about 3 ms; the token is checked between chunks. Without hashing the
-   data moves with `os.copy_file_range` (then `sendfile`, then pread/pwrite).
-   With hashing, each chunk is read into one reusable buffer, hashed, and that
-   same buffer is written; every write's count is checked ("transfer").
-3. Mode and mtime are set on the temp, the source is re-statted (size and
-   mtime_ns unchanged, else "source changed"), then, with fsync on, the temp
-   is fsynced (by a committer thread that overlaps with the next frames) and
-   put in place with renameat2(RENAME_NOREPLACE) (fallback: link + unlink), so
-   an existing file is never replaced unless the policy is `overwrite`.
-4. The folder is fsynced after each batch of placements and at the end; only
-   then is the frame's FrameResult reported as DONE.
+1. Planning (once per job): lstat every source frame (bytes_total), list the
+   destination folder once, pick the `rename` version for the whole job.
+2. Checks: the source is a regular file (a symlink out of the source folder is
+   refused unless `follow_symlinks`); a destination name that exists is
+   handled by the conflict policy.
+3. The source is opened and the temp `dest_dir/.vfxcopy-<job>-<index>.part`
+   created (O_EXCL, with the source's mode); a preparer thread does this a few
+   frames ahead for small frames whose names are free.
+4. Bytes move in chunks sized by time (about 2 ms per system call, 1-64 MiB)
+   with the token checked between chunks. Without hashing: `copy_file_range`,
+   falling back to `sendfile`, then pread/pwrite. With hashing ("transfer"):
+   each 256 KiB sub-chunk is read into one buffer, hashed, and that same buffer
+   is written, every count checked; the token is looked at per sub-chunk.
+5. mtime is set, the source is statted again (same inode, size and mtime_ns,
+   else "source changed"). With fsync on, a committer thread fsyncs finished
+   temps in order (overlapping with the next copies), renames each into place
+   with renameat2(RENAME_NOREPLACE) (fallback link + unlink; os.replace only
+   for `overwrite`), fsyncs the folder per batch, and only then is the frame
+   reported DONE. `full` verification fsyncs inline, drops the temp's cached
+   pages and reads it back before the rename.
+6. Cancel: the temp's name is unlinked at once (its blocks are freed by a
+   reaper thread closing the fd); temps waiting in the committer are unlinked
+   too. A frame is either whole under its final name (and reported) or absent.
 """
 
 from __future__ import annotations
