@@ -200,6 +200,56 @@ def test_bundled_window_opens_offscreen_and_quits(bundle: dict[str, object], pla
         )
 
 
+def test_bundled_watch_folder_copies_what_lands(bundle: dict[str, object], plate: Path, tmp_path: Path) -> None:
+    """watchdog's inotify observer made it: a sequence dropped into the folder is copied, SIGTERM stops cleanly."""
+    import queue
+    import signal
+    import threading
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    # A long rescan interval: only a change event (not a periodic scan) can find the frames in time.
+    args = ["watch", str(inbox), "--to", str(out), "--expect", "1001-1012", "--rescan", "600", "--json"]
+    proc = subprocess.Popen(
+        [str(bundle["executable"]), *args], cwd=tmp_path, env=bundled_env(tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    events: queue.Queue[dict[str, object]] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("{"):
+                events.put(json.loads(line))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def next_event(kind: str) -> dict[str, object]:
+        while True:
+            try:
+                event = events.get(timeout=60)
+            except queue.Empty:
+                raise AssertionError(f"no {kind!r} event from `vfxcopy watch` within 60 s") from None
+            if event["event"] == kind:
+                return event
+
+    try:
+        next_event("watching")
+        for frame in sorted(plate.iterdir()):
+            shutil.copy2(frame, inbox / frame.name)
+        finished = next_event("finished")
+        assert (finished["state"], finished["frames_done"]) == ("completed", 12)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert next_event("stopped")["exit_code"] == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert sorted(p.name for p in out.glob("*.exr")) == sorted(p.name for p in plate.iterdir())
+
+
 @pytest.fixture
 def x_display() -> object:
     """A private Xvfb server; yields its DISPLAY value."""
