@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 
 # The Qt modules vfxcopy imports; the spec excludes the others. A new one used
@@ -39,11 +40,15 @@ def plugin_wanted(dest_dir: str, source: str) -> bool:
     return allowed is None or PurePath(source).name.startswith(allowed)
 
 
+# qt_de.qm (the catalogue that includes the others) and qtbase_pt_BR.qm, not qt_help_de.qm.
+_BASE_TRANSLATION = re.compile(r"qt(base)?_[a-z]{2,3}(_[A-Z]{2})?\.qm")
+
+
 def translation_wanted(dest_dir: str, source: str) -> bool:
     """Only Qt's base translations: the other catalogues belong to modules we do not ship."""
     if "translations" not in PurePath(dest_dir).parts:
         return True
-    return PurePath(source).name.startswith(("qt_", "qtbase_"))
+    return _BASE_TRANSLATION.fullmatch(PurePath(source).name) is not None
 
 
 def qt6_dependencies(hook_file: str) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
