@@ -305,3 +305,24 @@ def test_resume_keeps_frame_indexes_with_a_frame_subset_rename_and_offset(tmp_pa
             (i, f, FrameStatus.DONE) for i, f in enumerate([1002, 1004, 1006, 1008])]
         for frame in (1002, 1004, 1006, 1008):
             assert (tmp_path / "dst" / f"comp.{frame + 100}.exr").read_bytes() == src[frame - 1001].read_bytes()
+
+
+def test_resume_repairs_a_single_file_job(tmp_path: Path) -> None:
+    src = tmp_path / "src" / "notes.txt"
+    src.parent.mkdir()
+    src.write_text("camera report\n" * 100)
+    spec = JobSpec(source=find_sequence(src), dest_dir=str(tmp_path / "dst"), copy=CopyOptions(fsync=False))
+    assert spec.source.is_single
+    with Journal() as journal:
+        assert run_job(spec, journal=journal).state is JobState.COMPLETED
+        copied = tmp_path / "dst" / "notes.txt"
+        ident = identity(copied)
+        nothing = resume_job(spec.job_id, journal)  # all in place: nothing copied
+        assert nothing.state is JobState.COMPLETED and identity(copied) == ident
+
+        copied.write_text("edited by hand")
+        events: list[object] = []
+        repaired = resume_job(spec.job_id, journal, report=events.append)
+        assert repaired.state is JobState.COMPLETED
+        assert copied.read_bytes() == src.read_bytes()
+        assert any(isinstance(e, LogMessage) and "size changed" in e.text for e in events)

@@ -32,7 +32,7 @@ from vfxcopy.core.jobs import (
 )
 
 if TYPE_CHECKING:
-    from vfxcopy.core.journal import Journal, JournalFrame
+    from vfxcopy.core.journal import Journal, JournalFrame, JournalJob
 
 
 def _run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
@@ -153,14 +153,26 @@ def resume_job(
     that fails the check is copied again (replacing what is there) and
     reported. Raises JobError if the job is unknown or a live process runs it.
     """
-    from vfxcopy.core.journal import remove_temps
-
     token = token or CancelToken()
     job = journal.get_job(job_id)
     if job is None:
         raise JobError(f"no job {job_id} in the journal {journal.path}")
     if not journal.claim(job_id):
         raise JobError(f"job {job_id} is being run by another vfxcopy process (pid {job.pid})")
+    try:
+        return _resume_claimed(job, journal, token, report, rehash)
+    except BaseException as exc:
+        # A refusal (SafetyError) or a bug must not leave the job "running" under a live pid.
+        journal.set_state(job_id, JobState.FAILED, str(exc) or type(exc).__name__)
+        raise
+
+
+def _resume_claimed(
+    job: JournalJob, journal: Journal, token: CancelToken, report: Reporter, rehash: bool
+) -> JobResult:
+    from vfxcopy.core.journal import remove_temps
+
+    job_id = job.job_id
     spec = job.spec
     started = time.monotonic()
     # A conversion's recorded hash is of its source bytes, not of what it wrote: only a
@@ -175,14 +187,21 @@ def resume_job(
         redo: list[int] = []  # done once, now stale, and a file is in the way: replace it
         if spec.source.is_single:
             fr0 = recorded.get(0)
-            if fr0 is None or fr0.status is not FrameStatus.DONE or _why_stale(fr0, rehash, token):
-                journal.set_state(job_id, JobState.RUNNING)
+            why = _why_stale(fr0, rehash, token) if fr0 is not None and fr0.status is FrameStatus.DONE else "not done"
+            if why is not None:
+                whole_spec = spec
+                if fr0 is not None and why != "not done":
+                    report(LogMessage(job_id, "warning", f"{fr0.dest}: {why}; copying it again"))
+                    if os.path.lexists(fr0.dest):
+                        whole_spec = dataclasses.replace(
+                            spec, copy=dataclasses.replace(spec.copy, on_conflict=ConflictPolicy.OVERWRITE))
                 recorder = journal.reporter(job_id, report)
                 try:
-                    whole = _run(spec, token, recorder)
+                    whole = _run(whole_spec, token, recorder)
                 finally:
                     recorder.flush()
                 return _finish_resume(journal, spec, whole, report, token, started)
+            assert fr0 is not None
             kept.append(fr0.to_result())
         for index, frame in enumerate(frames):
             fr = recorded.get(index)
