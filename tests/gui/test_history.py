@@ -72,6 +72,14 @@ def test_finished_jobs_survive_a_restart_until_history_is_cleared(
     assert record.frame_results[0].hash  # the hashes the copy computed
     assert second.runner.running_count + second.runner.pending_count == 0  # history, not queued again
 
+    # The verified copy's HTML report opens from the history row.
+    shown: list[str] = []
+    assert second.history is not None
+    second.history.open_url = lambda url: shown.append(url.toLocalFile()) or True
+    second.select_jobs([job_id])
+    action(second, "actionOpenReport").trigger()
+    assert shown == [str(tmp_path / "out" / "ascmhl" / f"vfxcopy_report_{job_id}.html")]
+
     clear = action(second, "actionClearHistory")
     assert clear in [a for m in second.menuBar().actions() if m.menu() for a in m.menu().actions()]
     clear.trigger()

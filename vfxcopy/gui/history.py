@@ -1,12 +1,13 @@
-"""The window's job journal: journaled runs, rows for jobs of earlier sessions, Clear History and Resume."""
+"""The window's job journal: journaled runs, earlier sessions' jobs as rows, Clear History, Resume, Open Report."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Slot
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtGui import QAction, QDesktopServices
 
 from vfxcopy.core.errors import JobError
 from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Reporter
@@ -78,11 +79,18 @@ class JobHistory(QObject):
         self.resume_action.setObjectName("actionResumeInterrupted")
         self.resume_action.setToolTip("Finish the selected interrupted jobs: only frames not yet done are copied")
         self.resume_action.triggered.connect(self.resume_selected)
+        self.report_action = QAction("Open Job &Report", window)
+        self.report_action.setObjectName("actionOpenReport")
+        self.report_action.setToolTip("Open the HTML report a verified copy wrote beside its ASC MHL manifest")
+        self.report_action.triggered.connect(self.open_reports)
+        # Replaceable (tests): how a report is shown.
+        self.open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
         for action in window.menuBar().actions():
             if action.menu() is not None and action.text().replace("&", "") == "Jobs":
                 menu = action.menu()
                 menu.addSeparator()
                 menu.addAction(self.resume_action)
+                menu.addAction(self.report_action)
                 menu.addAction(self.clear_action)
                 break
         self.load()
@@ -134,6 +142,21 @@ class JobHistory(QObject):
             self.window.model.remove_job(record.job_id)
             ids.append(self.window.runner.submit(job.spec))
         return ids
+
+
+    def open_reports(self) -> list[str]:
+        """Open the job report of each selected finished job that has one; returns their paths."""
+        from vfxcopy.core.report import report_paths
+
+        opened = []
+        for record in self.window.selected_records():
+            html, _csv = report_paths(record.spec)
+            if record.state.finished and html.exists():
+                self.open_url(QUrl.fromLocalFile(str(html)))
+                opened.append(str(html))
+        if not opened:
+            self.window.statusBar().showMessage("No job report: reports are written by verified copies.", 6000)
+        return opened
 
 
 def install_history(window: Any, journal: Journal | None) -> JobHistory | None:
