@@ -128,6 +128,13 @@ def run_pyinstaller(python: Path, dist: Path, work: Path, clean: bool) -> list[s
     return notes
 
 
+def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """No build machine user or group in the archive: files belong to whoever unpacks it."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
 def make_linux_archive(app: Path, dist: Path, version: str) -> Path:
     """dist/vfxcopy-<version>-linux-<arch>.tar.gz: the app folder, install.sh, the .desktop file and the icon."""
     stem = f"vfxcopy-{version}-{pf.platform_tag()}"
@@ -142,9 +149,9 @@ def make_linux_archive(app: Path, dist: Path, version: str) -> Path:
     try:
         # Level 6 is most of gzip's gain at a fraction of level 9's time (the ffmpeg binary dominates).
         with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
-            tar.add(app, arcname=f"{stem}/vfxcopy")
+            tar.add(app, arcname=f"{stem}/vfxcopy", filter=_anonymous)
             for src, name in extras:
-                info = tar.gettarinfo(str(src), arcname=f"{stem}/{name}")
+                info = _anonymous(tar.gettarinfo(str(src), arcname=f"{stem}/{name}"))
                 info.mode = 0o755 if name.endswith(".sh") else 0o644
                 with src.open("rb") as fh:
                     tar.addfile(info, fh)
