@@ -228,3 +228,19 @@ def test_we_verify_manifests_the_reference_tool_made(tmp_path: Path, fmt: str) -
         fh.write(b"#")
     report = verify_destination(root)
     assert [(m.path, m.hash_format) for m in report.altered] == [("A001/frames/plate.1002.exr", fmt)]
+
+
+def test_report_thumbnails_are_valid_pngs(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    oiio = pytest.importorskip("OpenImageIO")
+    from vfxcopy.core.report import png_bytes
+
+    rng = np.random.default_rng(7)
+    for channels in (3, 4):
+        pixels = rng.integers(0, 256, (23, 37, channels), dtype=np.uint8)
+        if channels == 4:
+            pixels[..., 3] = 255  # opaque: readers may premultiply anything else
+        path = tmp_path / f"t{channels}.png"
+        path.write_bytes(png_bytes(37, 23, channels, pixels.tobytes()))
+        back = oiio.ImageBuf(str(path)).get_pixels(oiio.UINT8)
+        assert back.shape == pixels.shape and (back == pixels).all()
