@@ -197,3 +197,19 @@ def test_names_that_are_not_utf8_go_through_copy_jobs_and_verify(
         fh.write(b"X")
     assert main(["verify", dest, "-q"]) == 1
     assert "ALTERED  pl\\xe9te.1002.exr" in capsys.readouterr().out
+
+
+def test_copy_still_works_when_the_journal_is_unusable(
+    byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vfxcopy.core.journal import default_journal_path
+
+    path = default_journal_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"this is not a database " * 100)
+    assert main(["copy", str(byte_seq[0].parent), str(tmp_path / "out"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "job journal unavailable" in err and "cannot be resumed" in err
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.exr")) == [p.name for p in byte_seq]
+    assert main(["jobs"]) == 2
+    assert "cannot open the job journal" in capsys.readouterr().err
