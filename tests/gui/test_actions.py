@@ -120,6 +120,28 @@ def test_pause_and_resume_from_the_toolbar(qtbot: Any, window: MainWindow, tmp_p
     qtbot.waitUntil(lambda: record.state is JobState.COMPLETED, timeout=WAIT_MS)
 
 
+def test_stop_after_frame_from_the_context_menu_keeps_whole_frames(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    src = make_byte_sequence(tmp_path / "src", count=6, size=1024 * 1024)
+    dest = tmp_path / "d"
+    (job_id,) = window.submit_specs([spec_for(src, dest, bwlimit=2 * 1024 * 1024)])
+    record = window.model.record_for(job_id)
+    assert record is not None
+    qtbot.waitUntil(lambda: record.state is JobState.RUNNING, timeout=WAIT_MS)
+    window.select_jobs([job_id])
+    menu = window.build_context_menu()
+    stop = next(a for a in menu.actions() if a.objectName() == "actionStopAfterFrame")
+    stop.trigger()
+    assert status(window, job_id) == "Stopping after frame…"
+    assert "actionStopAfterFrame" not in shown_in_menu(window)  # asked once is enough
+    qtbot.waitUntil(lambda: record.state.finished, timeout=WAIT_MS)
+    written = sorted(dest.glob("plate.*.exr"))
+    assert 1 <= len(written) < 6
+    assert all(p.read_bytes() == (tmp_path / "src" / p.name).read_bytes() for p in written)
+    assert not [p for p in dest.iterdir() if p.name.startswith(".vfxcopy-")]
+
+
 def test_cancel_all_cancels_running_and_pending(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
     window.runner.set_max_jobs(1)
     src = make_byte_sequence(tmp_path / "src", count=4, size=512 * 1024)

@@ -113,7 +113,7 @@ def _active(r: JobRecord) -> bool:
 
 APPLIES: dict[ActionId, Callable[[JobRecord], bool]] = {
     ActionId.CANCEL: _active,
-    ActionId.STOP_AFTER_FRAME: lambda r: r.state is JobState.RUNNING and not r.cancelling,
+    ActionId.STOP_AFTER_FRAME: lambda r: r.state is JobState.RUNNING and not (r.cancelling or r.stopping),
     ActionId.PAUSE: lambda r: r.state is JobState.RUNNING and not r.cancelling,
     ActionId.RESUME: lambda r: r.state is JobState.PAUSED and not r.cancelling,
     ActionId.RETRY: lambda r: r.state.finished and bool(r.failed_frames),

@@ -134,6 +134,8 @@ def progress_info(record: JobRecord) -> ProgressInfo:
 def status_text(record: JobRecord, info: ProgressInfo) -> str:
     if record.cancelling and not record.state.finished:
         return "Cancelling…"
+    if record.stopping and not record.state.finished:
+        return "Stopping after frame…"
     state = record.state
     if state is JobState.PENDING:
         return "Pending"
@@ -465,6 +467,13 @@ class JobTableModel(QAbstractTableModel):
         record.cancelling = True
         self._changed(record)
 
+    def set_stopping(self, job_id: str) -> None:
+        record = self.record_for(job_id)
+        if record is None or record.state.finished:
+            return
+        record.stopping = True
+        self._changed(record)
+
     def finish(self, result: JobResult) -> None:
         record = self.record_for(result.job_id)
         if record is None:
@@ -479,6 +488,7 @@ class JobTableModel(QAbstractTableModel):
         record.result = result
         record.state = result.state
         record.cancelling = False
+        record.stopping = False
         record.finished = time.time()
         if record.progress is not None:
             record.progress = record.progress.copy(state=result.state, bytes_per_s=0.0, eta_s=None)

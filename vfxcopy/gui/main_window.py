@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
             ActionId.CANCEL: self.cancel_selected,
             ActionId.CANCEL_ALL: self.cancel_all,
             ActionId.STOP_AFTER_FRAME: lambda: self._for_selected(ActionId.STOP_AFTER_FRAME,
-                                                                  self.runner.stop_after_frame),
+                                                                  self.stop_after_frame),
             ActionId.PAUSE: lambda: self._for_selected(ActionId.PAUSE, self.runner.pause),
             ActionId.RESUME: lambda: self._for_selected(ActionId.RESUME, self.runner.resume),
             ActionId.RETRY: self.retry_selected,
@@ -526,6 +526,13 @@ class MainWindow(QMainWindow):
         for record in records_for(action_id, self.selected_records()):
             fn(record.job_id)
         self._update_actions()
+
+    def stop_after_frame(self, job_id: str) -> bool:
+        """Let the frame in flight finish, then end the job (no partial frame, no prompt)."""
+        if not self.runner.stop_after_frame(job_id):
+            return False
+        self.model.set_stopping(job_id)
+        return True
 
     def _confirm_cancel(self, count: int) -> bool:
         text = "Cancel this job?" if count == 1 else f"Cancel these {count} jobs?"

@@ -28,6 +28,7 @@ class JobRecord:
     log: list[LogMessage] = field(default_factory=list)
     result: JobResult | None = None
     cancelling: bool = False  # Cancel asked, worker not finished yet: shows "Cancelling…"
+    stopping: bool = False  # "Stop after current frame" asked: shows "Stopping after frame…"
     created: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
