@@ -3,9 +3,12 @@
     python benchmarks/bench_copy.py [--quick] [--cold] [--dir DIR] [--no-cancel]
 
 Data sets: 781 frames x 800 KB, and one 500 MB file (random bytes). Every round
-runs each contender once on a fresh destination folder, in alternating order;
-after each run the destination is deleted and `sync`ed (untimed), so every run
-starts with no dirty pages. Throughput ratio = cp time / vfxcopy time
+runs each contender once on a fresh destination folder, in alternating order.
+Before each run: `sync` and a short pause (untimed), so no run pays for the
+previous one's dirty pages; copies are deleted only at the end of a round
+(this ext4 is mounted with `discard`: writes right after a big delete are
+slow). CPU seconds (user + system, of vfxcopy's threads or of cp/sync) are
+shown too: on a busy machine they say more than wall time. Throughput ratio = cp time / vfxcopy time
 (>1 means vfxcopy is faster). Cancel latency: copies of the 500 MB file with
 the defaults, cancelled from another thread at a random moment of the copy;
 times from `token.cancel()` to the last byte written, to the temp's name being
@@ -37,6 +40,7 @@ from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 
 MiB = 1 << 20
+SETTLE_S = 0.5
 
 
 def drop_caches() -> bool:
@@ -74,6 +78,7 @@ class Bench:
         self.root = root
         self.cold = cold
         self.counter = 0
+        self.made: list[Path] = []
 
     def fresh(self, tag: str) -> Path:
         self.counter += 1
@@ -82,7 +87,7 @@ class Bench:
     def timed(self, run: Callable[[Path], None], tag: str) -> tuple[float, float]:
         """(wall seconds, CPU seconds of this process and its children) of one run."""
         dest = self.fresh(tag)
-        subprocess.run(["sync"], check=True)
+        self.settle()
         if self.cold:
             drop_caches()
         cpu0 = cpu_seconds()
@@ -90,9 +95,21 @@ class Bench:
         run(dest)
         elapsed = time.perf_counter() - start
         cpu = cpu_seconds() - cpu0
-        shutil.rmtree(dest)
-        subprocess.run(["sync"], check=True)
+        self.made.append(dest)
         return elapsed, cpu
+
+    def settle(self) -> None:
+        """No dirty pages or pending discards from earlier runs may slow the next one."""
+        subprocess.run(["sync"], check=True)
+        time.sleep(SETTLE_S)
+
+    def clean(self) -> None:
+        """Delete a round's copies (not between runs: deleting on this ext4 mounted with
+        `discard` slows down the writes that follow), then let the disk settle."""
+        for dest in self.made:
+            shutil.rmtree(dest, ignore_errors=True)
+        self.made.clear()
+        self.settle()
 
 
 def cpu_seconds() -> float:
@@ -140,6 +157,7 @@ def throughput(bench: Bench, name: str, src_dir: Path, seq: Sequence, size: int,
             wall, cpu = bench.timed(contenders[key], "cp" if key.startswith("cp") else "vfx")
             times[key].append(wall)
             cpus[key].append(cpu)
+        bench.clean()
         print(f"  {name} round {rep + 1}/{reps}: " + ", ".join(f"{k} {times[k][-1]:.3f}s" for k in order), file=sys.stderr)
     med = {k: statistics.median(v) for k, v in times.items()}
     cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
