@@ -142,6 +142,23 @@ def test_stop_after_frame_from_the_context_menu_keeps_whole_frames(
     assert not [p for p in dest.iterdir() if p.name.startswith(".vfxcopy-")]
 
 
+def test_start_next_moves_a_pending_job_to_the_front(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    window.runner.set_max_jobs(1)
+    started: list[str] = []
+    window.runner.job_started.connect(started.append)
+    src = make_byte_sequence(tmp_path / "src", count=3, size=256 * 1024)
+    first, second, urgent = window.submit_specs(
+        [spec_for(src, tmp_path / f"d{i}", bwlimit=1024 * 1024) for i in range(3)])
+    window.select_jobs([urgent])
+    assert "actionStartNext" in shown_in_menu(window)
+    action(window, "actionStartNext").trigger()
+    assert window.runner.pending_ids() == [urgent, second]
+    qtbot.waitUntil(lambda: len(started) >= 2, timeout=WAIT_MS)
+    assert started[:2] == [first, urgent]
+    window.select_jobs([first])
+    assert "actionStartNext" not in shown_in_menu(window)
+
+
 def test_cancel_all_cancels_running_and_pending(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
     window.runner.set_max_jobs(1)
     src = make_byte_sequence(tmp_path / "src", count=4, size=512 * 1024)

@@ -36,6 +36,7 @@ class ActionId(enum.Enum):
     COPY_PATH_PRINTF = "actionCopyPathPrintf"
     SHOW_DETAILS = "actionShowDetails"
     SELECT_ALL = "actionSelectAll"
+    START_NEXT = "actionStartNext"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ DEFINITIONS: dict[ActionId, ActionDef] = {
     ActionId.SHOW_DETAILS: ActionDef("Show &Details", "Show frames, errors and the log of the selected job",
                                      "details", "Ctrl+I"),
     ActionId.SELECT_ALL: ActionDef("Select &All", "Select every job", "", _SK.SelectAll, True),
+    ActionId.START_NEXT: ActionDef("Start &Next", "Move the selected pending jobs to the front of the queue",
+                                   "resume", "Ctrl+Shift+N"),
 }
 
 
@@ -116,6 +119,7 @@ APPLIES: dict[ActionId, Callable[[JobRecord], bool]] = {
     ActionId.STOP_AFTER_FRAME: lambda r: r.state is JobState.RUNNING and not (r.cancelling or r.stopping),
     ActionId.PAUSE: lambda r: r.state is JobState.RUNNING and not r.cancelling,
     ActionId.RESUME: lambda r: r.state is JobState.PAUSED and not r.cancelling,
+    ActionId.START_NEXT: lambda r: r.state is JobState.PENDING and not r.cancelling,
     ActionId.RETRY: lambda r: r.state.finished and bool(r.failed_frames),
     ActionId.RUN_AGAIN: lambda r: r.state.finished,
     ActionId.REMOVE: lambda r: r.state.finished,
@@ -129,7 +133,7 @@ APPLIES: dict[ActionId, Callable[[JobRecord], bool]] = {
 
 # The context menu's layout: groups separated by lines, only applicable actions shown.
 CONTEXT_MENU: list[list[ActionId]] = [
-    [ActionId.CANCEL, ActionId.STOP_AFTER_FRAME, ActionId.PAUSE, ActionId.RESUME],
+    [ActionId.CANCEL, ActionId.STOP_AFTER_FRAME, ActionId.PAUSE, ActionId.RESUME, ActionId.START_NEXT],
     [ActionId.RETRY, ActionId.RUN_AGAIN, ActionId.REMOVE],
     [ActionId.REVEAL_SOURCE, ActionId.REVEAL_DEST],
     [ActionId.COPY_PATH_NUKE, ActionId.COPY_PATH_HOUDINI, ActionId.COPY_PATH_PRINTF],

@@ -290,6 +290,7 @@ class MainWindow(QMainWindow):
                                                                   self.stop_after_frame),
             ActionId.PAUSE: lambda: self._for_selected(ActionId.PAUSE, self.runner.pause),
             ActionId.RESUME: lambda: self._for_selected(ActionId.RESUME, self.runner.resume),
+            ActionId.START_NEXT: self.start_next_selected,
             ActionId.RETRY: self.retry_selected,
             ActionId.RUN_AGAIN: self.run_again_selected,
             ActionId.REMOVE: self.remove_selected,
@@ -562,6 +563,12 @@ class MainWindow(QMainWindow):
     def cancel_all(self) -> int:
         ids = self.runner.running_ids() + self.runner.pending_ids()
         return self.cancel_jobs(ids)
+
+    def start_next_selected(self) -> None:
+        """Move the selected pending jobs to the front of the queue, keeping their order."""
+        pending = records_for(ActionId.START_NEXT, self.selected_records())
+        for record in reversed(pending):
+            self.runner.move_pending(record.job_id, 0)
 
     def retry_selected(self) -> list[str]:
         specs = []
