@@ -77,6 +77,7 @@ def test_sigkill_copy_at_random_moments_then_resume(tmp_path: Path) -> None:
     interrupted = 0
     kept_frames = 0
     in_place_not_recorded = 0  # renamed into place, killed before the journal commit
+    with_temp = 0
     env = os.environ.copy()
     env["PYTHONPATH"] = str(REPO)
     started_all = time.monotonic()
@@ -101,6 +102,7 @@ def test_sigkill_copy_at_random_moments_then_resume(tmp_path: Path) -> None:
                 while len(final_names(dest)) < target and proc.poll() is None:
                     time.sleep(0.0005)
             at_kill = {name: identity(dest / name) for name in final_names(dest)}
+            with_temp += bool(temps(dest))  # a frame was being written: the kill lands mid-frame
             proc.send_signal(signal.SIGKILL)
         finally:
             proc.wait(30)
@@ -142,8 +144,9 @@ def test_sigkill_copy_at_random_moments_then_resume(tmp_path: Path) -> None:
     elapsed = time.monotonic() - started_all
     assert interrupted >= rounds * 2 // 3, f"only {interrupted} of {rounds} kills landed during the copy"
     assert kept_frames > 0
+    assert with_temp >= rounds // 3, f"only {with_temp} kills caught a temporary file"
     print(f"\n{rounds} rounds ({kinds}), {interrupted} interrupted, {kept_frames} frames kept "
-          f"({in_place_not_recorded} in place but not yet journaled), {elapsed:.1f} s")
+          f"({in_place_not_recorded} in place but not yet journaled), {with_temp} with a temp file, {elapsed:.1f} s")
 
 
 def partial_copy(tmp_path: Path, journal: Journal, stop_after: int, count: int = 8) -> tuple[JobSpec, list[Path]]:
