@@ -136,6 +136,11 @@ def test_interrupted_job_shows_and_resumes_from_the_command_line(
     assert job["job_id"] == job_id and job["state"] == "interrupted" and job["frames_done"] == 0
     assert os.listdir(dest) == []  # its temporary file is gone
 
+    assert job["resumable"] is True
+    assert main(["jobs", "show", job_id]) == 0
+    shown = capsys.readouterr().out
+    assert "interrupted" in shown and "(10 frames not started)" in shown
+
     assert main(["jobs", "resume", job_id[:6], "--json", "-q"]) == 0
     data = out_json(capsys)
     assert data["exit_code"] == 0 and data["job"]["state"] == "completed" and data["job"]["frames_done"] == 10
@@ -143,6 +148,11 @@ def test_interrupted_job_shows_and_resumes_from_the_command_line(
         n: (dest / n).read_bytes() for n in os.listdir(dest) if n.endswith(".exr")
     }
     assert main(["verify", str(dest), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["jobs", "show", job_id, "--json"]) == 0
+    frames = out_json(capsys)["frames"]
+    assert [f["status"] for f in frames] == ["done"] * 10
+    assert [f["frame"] for f in frames] == list(range(1001, 1011)) and all(f["hash"] for f in frames)
 
 
 def test_resume_unknown_or_ambiguous_job_is_a_usage_error(

@@ -1,4 +1,4 @@
-"""`vfxcopy jobs [--all] [--json]`, `jobs resume ID`, `jobs clear`: the job journal from the command line."""
+"""`vfxcopy jobs [--all] [--json]`, `jobs show|resume ID`, `jobs clear`: the job journal from the command line."""
 
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resume.add_argument("--json", action="store_true", dest="json_resume", help="print the result as JSON")
     resume.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     resume.add_argument("-v", "--verbose", action="store_true", help="one line per frame without a terminal")
+    show = actions.add_parser("show", help="one job's frames: status, size, hash, error")
+    show.add_argument("job_id", metavar="ID", help="the job id (or its first characters)")
+    show.add_argument("--json", action="store_true", dest="json_show", help="print the job as JSON")
     clear = actions.add_parser("clear", help="forget finished jobs (running and pending jobs stay)")
     clear.add_argument("--json", action="store_true", dest="json_clear", help="print the result as JSON")
     parser.set_defaults(func=run)
@@ -96,6 +99,30 @@ def _find(journal: Journal, prefix: str) -> JournalJob:
     if len(matches) > 1 and not any(m.job_id == prefix for m in matches):
         raise JobError(f"{prefix!r} matches {len(matches)} jobs: {', '.join(m.job_id for m in matches[:5])}")
     return next((m for m in matches if m.job_id == prefix), matches[0])
+
+
+def _show(journal: Journal, args: argparse.Namespace) -> int:
+    try:
+        job = _find(journal, args.job_id)
+    except JobError as exc:
+        error("jobs", str(exc))
+        return EXIT_USAGE
+    frames = journal.frames(job.job_id)
+    if args.json or args.json_show:
+        rows = [{"index": f.index, "frame": f.frame, "status": f.status.value, "source": f.source, "dest": f.dest,
+                 "size": f.size, "hash": f.hash, "hash_algo": f.hash_algo, "error": f.error} for f in frames]
+        print_json(_plain({"command": "jobs show", "job": job.to_dict(), "frames": rows}))
+        return EXIT_OK
+    print(f"{job.job_id}  {job.state.value}  {_p(job.spec.display_name())} -> {_p(job.spec.dest_dir)}")
+    if job.message:
+        print(f"  {_p(job.message)}")
+    for f in frames:
+        detail = f.error or (f"{f.hash_algo} {f.hash}" if f.hash else "")
+        print(f"  {f.frame:>8}  {f.status.value:<9}  {human_size(f.size):>9}  {_p(detail)}")
+    missing = job.frames_total - len(frames)
+    if missing > 0:
+        print(f"  ({missing} frames not started)")
+    return EXIT_OK
 
 
 def _resume(journal: Journal, args: argparse.Namespace) -> int:
@@ -154,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
         journal.recover()
         if args.action == "resume":
             return _resume(journal, args)
+        if args.action == "show":
+            return _show(journal, args)
         if args.action == "clear":
             removed = journal.clear_history()
             if args.json or args.json_clear:

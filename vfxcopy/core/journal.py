@@ -257,6 +257,7 @@ class JournalJob:
             "frames_failed": self.frames_failed,
             "frames_skipped": self.counts.get("skipped", 0),
             "bytes_done": self.bytes_done,
+            "resumable": self.resumable,
         }
 
 
