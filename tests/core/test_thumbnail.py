@@ -20,8 +20,8 @@ def test_exr_thumbnail_is_8bit_rgb_within_max_size(exr_seq_session: list[Path]) 
     assert thumb.display  # a linear file went through a display conversion
 
 
-def test_linear_exr_thumbnail_matches_oiiotool_display_conversion(exr_seq_session: list[Path], tmp_path: Path) -> None:
-    # The thumbnail must look like the sRGB proxies: same OCIO conversion as oiiotool's.
+def test_linear_exr_thumbnail_matches_the_ocio_display_conversion(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    # The thumbnail must look like the sRGB proxies: the same OCIO conversion.
     thumb = make_thumbnail(exr_seq_session[0], max_size=128)  # no resize at 128x72
     src = oiio.ImageBuf(str(exr_seq_session[0]))
     ref = oiio.ImageBufAlgo.colorconvert(src, "ACEScg", thumb.display).get_pixels(oiio.UINT8)
