@@ -72,7 +72,8 @@ MiB = 1 << 20
 MIN_CHUNK = 1 * MiB
 MAX_CHUNK_ZERO_COPY = 64 * MiB
 MAX_CHUNK_BUFFERED = 16 * MiB  # the buffer is allocated once per job
-TARGET_CALL_S = 0.002  # one copy system call (or group of hashed sub-chunks) takes about this long
+TARGET_CALL_S = 0.003  # one zero-copy system call takes about this long (bounds the cancel latency)
+TARGET_GROUP_S = 0.008  # hashed copies: progress per group of sub-chunks (cancel is per sub-chunk)
 FIRST_CHUNK = 4 * MiB
 COMMIT_QUEUE_FRAMES = 32  # finished temps waiting for fsync, at most
 COMMIT_QUEUE_BYTES = 512 * MiB
@@ -272,6 +273,7 @@ class _Job:
         self.hashing = self.opts.verify is not VerifyMode.NONE
         self.algo = self.opts.hash_algo.value
         self.chunk = FIRST_CHUNK
+        self.target_s = TARGET_GROUP_S if self.hashing else TARGET_CALL_S
         self.max_chunk = MAX_CHUNK_BUFFERED if self.hashing else MAX_CHUNK_ZERO_COPY
         if self.opts.bwlimit:
             # Small enough that a throttled job still shows steady progress.
@@ -756,7 +758,8 @@ class _Job:
             except OSError:
                 pass
             if self.debug is not None:
-                self.debug.temp_unlinked = time.monotonic()
+                if self.debug.temp_unlinked is None:
+                    self.debug.temp_unlinked = time.monotonic()
         if close:
             self.close_temp_fd(temp, discarded=not placed)
 
@@ -919,7 +922,7 @@ class _Job:
             self.debug.calls.append((elapsed, n))
         if adapt and elapsed > 0:
             # Size chunks by time: aim for TARGET_CALL_S per call, moving gently.
-            factor = min(2.0, max(0.5, TARGET_CALL_S / elapsed))
+            factor = min(2.0, max(0.5, self.target_s / elapsed))
             self.chunk = int(min(self.max_chunk, max(MIN_CHUNK, self.chunk * factor)))
         self.meter.add(self.bytes_copied, now)
         self.progress()
