@@ -40,7 +40,7 @@ from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 
 MiB = 1 << 20
-SETTLE_S = 0.5
+SETTLE_S = 1.0
 
 
 def drop_caches() -> bool:
@@ -248,7 +248,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer rounds and cancels (a smoke run)")
     ap.add_argument("--cold", action="store_true", help="drop the page cache before every timed run (root)")
     ap.add_argument("--dir", default=None, help="work folder (default: a temp folder in /tmp)")
-    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--reps", type=int, default=None, help="rounds (default 6, --quick 4; keep it even)")
     ap.add_argument("--cancels", type=int, default=None)
     ap.add_argument("--frames", type=int, default=781)
     ap.add_argument("--frame-size", type=int, default=800_000)
@@ -256,7 +256,7 @@ def main() -> int:
     ap.add_argument("--no-cancel", action="store_true")
     ap.add_argument("--no-throughput", action="store_true")
     args = ap.parse_args()
-    reps = args.reps or (3 if args.quick else 5)
+    reps = args.reps or (4 if args.quick else 6)  # even: each contender runs first and last equally
     cancels = args.cancels or (20 if args.quick else 50)
     root = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-", dir=args.dir))
     cold = args.cold and drop_caches()
