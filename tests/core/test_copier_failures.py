@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -287,3 +288,40 @@ def test_unusable_destination_is_one_job_error(tmp_path: Path, byte_seq: list[Pa
     assert result.state is JobState.FAILED
     assert str(blocker / "out") in result.message
     assert all(f.status is FrameStatus.PENDING for f in result.frames)
+
+
+@pytest.mark.parametrize("code", [errno.EIO, errno.ENOSPC])
+def test_fsync_failure_in_the_committer_fails_that_frame_and_leaves_nothing(
+    tmp_path: Path, byte_seq: list[Path], monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """Delayed-allocation file systems (NFS, ext4 on a thin volume) report EIO/ENOSPC at fsync."""
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("-2.part"):
+            raise OSError(code, os.strerror(code))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    dest = tmp_path / "out"
+    events: list[Event] = []
+    result = copy_sequence(JobSpec(seq_of(byte_seq), str(dest)), CancelToken(), events.append)
+    assert result.state is JobState.FAILED
+    bad = result.frames[2]
+    assert bad.status is FrameStatus.FAILED
+    assert str(dest / byte_seq[2].name) in (bad.error or "") or str(dest) in (bad.error or "")
+    assert not (dest / byte_seq[2].name).exists()
+    assert temps_in(dest) == []
+    assert result.frames[0].status is FrameStatus.DONE and result.frames[1].status is FrameStatus.DONE
+    errors = [e for e in events if isinstance(e, LogMessage) and e.level == "error"]
+    assert len(errors) == 1
+    if code == errno.EIO:
+        assert "input/output error" in (bad.error or "")
+        # The job went on with the other frames.
+        assert all(f.status is FrameStatus.DONE for i, f in enumerate(result.frames) if i != 2)
+    else:
+        assert "full" in result.message
+        assert all(f.status is not FrameStatus.FAILED for i, f in enumerate(result.frames) if i != 2)
+    for f in result.frames:
+        if f.status is FrameStatus.DONE:
+            assert Path(f.dest).read_bytes() == Path(f.source).read_bytes()

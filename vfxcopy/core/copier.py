@@ -676,16 +676,19 @@ class _Job:
         )
         self.finish_frame(res, plan)
 
-    def fail_disk_full(self, plan: _Plan, exc: OSError, started: float) -> None:
+    def disk_full_message(self, plan: _Plan) -> str:
         try:
-            free = shutil.disk_usage(self.dest_dir).free
+            free = f"{shutil.disk_usage(self.dest_dir).free / MiB:.1f} MiB free"
         except OSError:
-            free = -1
-        msg = (
-            f"{self.dest_dir}: the destination is full ({free / MiB:.1f} MiB free, frame {plan.frame} "
+            free = "free space unknown"
+        return (
+            f"{self.dest_dir}: the destination is full ({free}, frame {plan.frame} "
             f"needs {plan.size / MiB:.1f} MiB). Free some space or choose another destination, then run "
             f"the copy again: frames already copied are kept and nothing partial was left."
         )
+
+    def fail_disk_full(self, plan: _Plan, exc: OSError, started: float) -> None:
+        msg = self.disk_full_message(plan)
         self.finish_frame(
             self.result(plan, FrameStatus.FAILED, error=msg, elapsed=time.monotonic() - started), plan
         )
@@ -1017,21 +1020,28 @@ class _Job:
         committer = self.committer
         if committer is None:
             return
-        for fin, error in committer.take_done():
+        stop: Exception | None = None
+        for fin, error in committer.take_done():  # record every one before stopping
             if fin.result.status is not FrameStatus.DONE or error is not None:
                 self.bytes_accounted -= fin.plan.size  # counted at submit; finish_frame adds it back
             if error is None:
                 self.finish_frame(fin.result, fin.plan)
-            else:
-                res = fin.result
-                res.status = FrameStatus.FAILED
-                res.error = error[0]
+                continue
+            res = fin.result
+            res.status = FrameStatus.FAILED
+            res.hash = res.hash_algo = None
+            if error[1] in _DISK_FULL_ERRNOS:
+                res.error = self.disk_full_message(fin.plan)
                 self.finish_frame(res, fin.plan)
-                self.log("error", error[0])
-                if error[1] in _DISK_FULL_ERRNOS:
-                    raise _DiskFull(error[0])
-                if self.opts.stop_on_error:
-                    raise _StopOnError(f"stopped at the first error: {error[0]}")
+                stop = stop or _DiskFull(res.error)  # logged once, by run()
+                continue
+            res.error = error[0]
+            self.finish_frame(res, fin.plan)
+            self.log("error", error[0])
+            if self.opts.stop_on_error:
+                stop = stop or _StopOnError(f"stopped at the first error: {error[0]}")
+        if stop is not None:
+            raise stop
 
     def abort_or_finish_committer(self) -> None:
         """A clean stop: frames already complete are still put in place; nothing else is left."""
