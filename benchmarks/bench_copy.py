@@ -4,16 +4,22 @@
 
 Data sets: 781 frames x 800 KB, and one 500 MB file (random bytes). Every round
 runs each contender once on a fresh destination folder, in alternating order.
-Before each run: `sync` and a short pause (untimed), so no run pays for the
-previous one's dirty pages; copies are deleted only at the end of a round
-(this ext4 is mounted with `discard`: writes right after a big delete are
-slow). CPU seconds (user + system, of vfxcopy's threads or of cp/sync) are
-shown too: on a busy machine they say more than wall time. Throughput ratio = cp time / vfxcopy time
-(>1 means vfxcopy is faster). Cancel latency: copies of the 500 MB file with
-the defaults, cancelled from another thread at a random moment of the copy;
-times from `token.cancel()` to the last byte written, to the temp's name being
-gone, to copy_sequence returning (job reported cancelled) and to the blocks
-being freed (closing the unlinked temp, done off-thread).
+Each run's copy is deleted right after it, then `sync` and a 1 s pause
+(untimed) precede the next run. Measured here: without those deletes, every
+further GB written in a row made the next run 2-3x slower (this ext4 is
+mounted with `discard` on a virtual disk), which penalised whichever
+contender ran last; with a delete after every run, all runs write into
+freshly freed blocks and take the same time for the same work.
+
+CPU seconds (user + system, of vfxcopy's threads or of cp/sync) are shown
+too: on a busy machine they say more than wall time. Throughput ratio =
+reference time / vfxcopy time (>1: vfxcopy is faster).
+
+Cancel latency: copies of the 500 MB file cancelled from another thread at a
+random moment; times from `token.cancel()` to the last byte written, to the
+engine noticing, to the temp's name being gone, to copy_sequence returning
+(job reported cancelled) and to the blocks being freed (the unlinked temp is
+closed off-thread).
 """
 
 from __future__ import annotations
@@ -78,7 +84,6 @@ class Bench:
         self.root = root
         self.cold = cold
         self.counter = 0
-        self.made: list[Path] = []
 
     def fresh(self, tag: str) -> Path:
         self.counter += 1
@@ -95,7 +100,7 @@ class Bench:
         run(dest)
         elapsed = time.perf_counter() - start
         cpu = cpu_seconds() - cpu0
-        self.made.append(dest)
+        shutil.rmtree(dest)
         return elapsed, cpu
 
     def settle(self) -> None:
@@ -103,13 +108,6 @@ class Bench:
         subprocess.run(["sync"], check=True)
         time.sleep(SETTLE_S)
 
-    def clean(self) -> None:
-        """Delete a round's copies (not between runs: deleting on this ext4 mounted with
-        `discard` slows down the writes that follow), then let the disk settle."""
-        for dest in self.made:
-            shutil.rmtree(dest, ignore_errors=True)
-        self.made.clear()
-        self.settle()
 
 
 def cpu_seconds() -> float:
@@ -157,7 +155,6 @@ def throughput(bench: Bench, name: str, src_dir: Path, seq: Sequence, size: int,
             wall, cpu = bench.timed(contenders[key], "cp" if key.startswith("cp") else "vfx")
             times[key].append(wall)
             cpus[key].append(cpu)
-        bench.clean()
         print(f"  {name} round {rep + 1}/{reps}: " + ", ".join(f"{k} {times[k][-1]:.3f}s" for k in order), file=sys.stderr)
     med = {k: statistics.median(v) for k, v in times.items()}
     cpu_med = {k: statistics.median(v) for k, v in cpus.items()}
