@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -18,15 +19,16 @@ from vfxcopy import __version__
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_platform_files():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("vfxcopy_platform_files", ROOT / "packaging" / "platform_files.py")
+def _load(name: str, path: Path) -> ModuleType:
+    """packaging/ is a folder of scripts, not a package: load its helpers by path, as the spec does."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-pf = _load_platform_files()
+pf = _load("vfxcopy_platform_files", ROOT / "packaging" / "platform_files.py")
 
 
 def test_the_bundle_reads_the_packages_version() -> None:
@@ -186,10 +188,7 @@ def test_macos_info_plist_carries_the_version_and_serialises() -> None:
 
 
 def test_the_app_imports_only_the_qt_modules_the_bundle_ships() -> None:
-    spec = importlib.util.spec_from_file_location("vfxcopy_qt_selection", ROOT / "packaging" / "hooks" / "qt_selection.py")
-    assert spec is not None and spec.loader is not None
-    selection = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(selection)
+    selection = _load("vfxcopy_qt_selection", ROOT / "packaging" / "hooks" / "qt_selection.py")
     used: dict[str, str] = {}
     for path in sorted((ROOT / "vfxcopy").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
