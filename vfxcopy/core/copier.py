@@ -957,7 +957,11 @@ class _Job:
                     n = os.sendfile(dst_fd, src_fd, offset, want)
                 else:
                     view = self.buffer()[:want]
-                    n = os.preadv(src_fd, [view], offset)
+                    try:
+                        n = os.preadv(src_fd, [view], offset)
+                    except OSError as exc:
+                        exc.vfx_side = "source"  # type: ignore[attr-defined]
+                        raise
                     self.write_all(dst_fd, view[:n], offset)
             except OSError as exc:
                 if exc.errno in _FALLBACK_ERRNOS and mode != "readwrite":
