@@ -325,3 +325,26 @@ def test_fsync_failure_in_the_committer_fails_that_frame_and_leaves_nothing(
     for f in result.frames:
         if f.status is FrameStatus.DONE:
             assert Path(f.dest).read_bytes() == Path(f.source).read_bytes()
+
+
+def test_unreadable_source_bytes_fail_that_frame_with_its_path(
+    tmp_path: Path, byte_seq: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read error (a failing disk: EIO) names the source frame; the other frames go on."""
+    real_preadv = os.preadv
+
+    def failing_preadv(fd: int, buffers: list[memoryview], offset: int) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}") == str(byte_seq[3]):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_preadv(fd, buffers, offset)
+
+    monkeypatch.setattr(os, "preadv", failing_preadv)
+    dest = tmp_path / "out"
+    result = copy_sequence(JobSpec(seq_of(byte_seq), str(dest)), CancelToken(), lambda e: None)
+    assert result.state is JobState.FAILED
+    bad = result.frames[3]
+    assert bad.status is FrameStatus.FAILED
+    assert (bad.error or "").startswith(str(byte_seq[3]))
+    assert "input/output error" in (bad.error or "") and "source" in (bad.error or "")
+    assert [f.status for i, f in enumerate(result.frames) if i != 3] == [FrameStatus.DONE] * 9
+    assert temps_in(dest) == []
