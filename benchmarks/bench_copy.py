@@ -205,6 +205,10 @@ def cancel_latency(root: Path, big: Path, count: int, opts: CopyOptions, label: 
         token = CancelToken()
         debug = CopyDebug()
         at = rng.uniform(0.02, 0.95) * whole
+        # Let the previous run's freed blocks be discarded first (this ext4 mounts with
+        # `discard`): otherwise a write may stall on it and the figure measures the disk.
+        subprocess.run(["sync"], check=True)
+        time.sleep(0.3)
         timer = threading.Timer(at, token.cancel)
         timer.start()
         result = copy_sequence(JobSpec(seq, str(dest), copy=opts), token, lambda e: None, debug=debug)
