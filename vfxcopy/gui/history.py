@@ -17,7 +17,7 @@ from vfxcopy.gui.records import JobRecord
 if TYPE_CHECKING:
     from vfxcopy.gui.worker import RunFn
 
-HISTORY_LIMIT = 200  # rows from earlier sessions loaded at start
+HISTORY_LIMIT = 100  # rows from earlier sessions loaded at start (100 jobs of 1000 frames: ~0.4 s)
 RESUMABLE = (JobState.INTERRUPTED, JobState.CANCELLED, JobState.FAILED)
 
 
