@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from vfxcopy.core.engine import run_job
+from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
@@ -603,3 +604,86 @@ def open_cli_journal(command: str) -> Journal | None:
     except (JournalError, OSError, sqlite3.Error) as exc:
         error(command, f"warning: job journal unavailable ({exc}); this run cannot be resumed")
         return None
+
+
+def refuse(command: str, exc: Exception, args: argparse.Namespace) -> int:
+    """A usage error or safety refusal before any byte moved: say why, exit 2."""
+    message = f"refused: {exc}" if isinstance(exc, SafetyError) else str(exc)
+    error(command, message)
+    if getattr(args, "json", False):
+        print_json({"command": command, "exit_code": EXIT_USAGE, "error": message, "jobs": []})
+    return EXIT_USAGE
+
+
+def run_queue(
+    command: str,
+    specs: list[JobSpec],
+    args: argparse.Namespace,
+    token: CancelToken,
+    *,
+    notes: list[str],
+    label: Callable[[JobSpec], str] | None = None,
+    json_extra: dict[str, Any] | None = None,
+) -> int:
+    """Run `specs` one after another with progress, journal and the exit-code contract.
+
+    The whole queue goes into the journal first, so a crash leaves the jobs not yet
+    run resumable too. 'Stop after this frame' (a CANCELLED job with the token
+    untouched) ends the queue as well; `--stop-on-error` stops after a failed job.
+    """
+    for note in notes:
+        print(f"vfxcopy {command}: note: {note}", file=sys.stderr)
+    journal = None if getattr(args, "no_journal", False) else open_cli_journal(command)
+    if journal is not None:
+        for spec in specs:
+            journal.add_job(spec)
+    done: list[tuple[JobSpec, JobResult]] = []
+    started: set[str] = set()
+    refused = False
+    for n, spec in enumerate(specs, 1):
+        if token.cancelled:
+            break
+        name = label(spec) if label else spec.display_name()
+        printer = ProgressPrinter(
+            name if len(specs) == 1 else f"[{n}/{len(specs)}] {name}", quiet=args.quiet, verbose=args.verbose
+        )
+        started.add(spec.job_id)
+        try:
+            result = run_with_progress(spec, args, token=token, printer=printer, journal=journal)
+        except SafetyError as exc:  # e.g. the destination changed since the check before the queue
+            error(command, f"refused: {exc}")
+            refused = True
+            continue
+        done.append((spec, result))
+        if not args.quiet or result.state is not JobState.COMPLETED:
+            print(summary_line(spec, result), file=sys.stderr, flush=True)
+        if result.state is JobState.CANCELLED and not token.cancelled:
+            break
+        if getattr(args, "stop_on_error", False) and result.exit_code != EXIT_OK:
+            break
+
+    cancelled = token.cancelled or any(r.state is JobState.CANCELLED for _, r in done)
+    if journal is not None:
+        for spec in specs:
+            if spec.job_id not in started:
+                journal.set_state(spec.job_id, JobState.CANCELLED, "not started: the command stopped earlier")
+        journal.close()
+    if cancelled:
+        code = EXIT_CANCELLED
+    elif refused:
+        code = EXIT_USAGE
+    elif any(r.exit_code != EXIT_OK for _, r in done):
+        code = EXIT_FAILED
+    else:
+        code = EXIT_OK
+    if args.json:
+        print_json({
+            "command": command,
+            "exit_code": code,
+            "cancelled": cancelled,
+            **(json_extra or {}),
+            "jobs": [result_to_dict(spec, result) for spec, result in done],
+            "not_started": [s.display_name() for s in specs if s.job_id not in started],
+            "notes": notes,
+        })
+    return code

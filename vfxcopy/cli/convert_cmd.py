@@ -9,22 +9,17 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from vfxcopy.cli.common import (
-    EXIT_CANCELLED,
-    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     CancelSignals,
-    ProgressPrinter,
     UsageError,
     add_job_arguments,
     build_specs,
     error,
-    open_cli_journal,
     print_json,
+    refuse,
     resolve_sources,
-    result_to_dict,
-    run_with_progress,
-    summary_line,
+    run_queue,
 )
 from vfxcopy.core.convert import TARGETS, normalise_target, validate_options
 from vfxcopy.core.errors import SafetyError
@@ -33,9 +28,7 @@ from vfxcopy.core.jobs import (
     ConflictPolicy,
     ConvertOptions,
     CopyOptions,
-    JobResult,
     JobSpec,
-    JobState,
     Operation,
 )
 from vfxcopy.core.presets import describe_options, get_preset, list_presets, save_user_preset
@@ -173,11 +166,7 @@ def _run(args: argparse.Namespace, token: CancelToken) -> int:
         for spec in specs:
             check_job(spec)
     except (UsageError, SafetyError) as exc:
-        message = f"refused: {exc}" if isinstance(exc, SafetyError) else str(exc)
-        error("convert", message)
-        if args.json:
-            print_json({"command": "convert", "exit_code": EXIT_USAGE, "error": message, "jobs": []})
-        return EXIT_USAGE
+        return refuse("convert", exc, args)
     if args.save_preset:
         try:
             save_user_preset(args.save_preset, opts)
@@ -185,49 +174,12 @@ def _run(args: argparse.Namespace, token: CancelToken) -> int:
             error("convert", f"--save-preset: {exc}")
             return EXIT_USAGE
         print(f"vfxcopy convert: saved preset {args.save_preset!r}", file=sys.stderr)
-    for note in notes:
-        print(f"vfxcopy convert: note: {note}", file=sys.stderr)
-
-    journal = None if args.no_journal else open_cli_journal("convert")
-    if journal is not None:
-        for spec in specs:  # the whole queue, so a crash leaves the jobs not yet run resumable too
-            journal.add_job(spec)
-    done: list[tuple[JobSpec, JobResult]] = []
-    started: set[str] = set()
-    for n, spec in enumerate(specs, 1):
-        if token.cancelled:
-            break
-        name = f"{spec.display_name()} -> {opts.to}"
-        label = name if len(specs) == 1 else f"[{n}/{len(specs)}] {name}"
-        printer = ProgressPrinter(label, quiet=args.quiet, verbose=args.verbose)
-        started.add(spec.job_id)
-        result = run_with_progress(spec, args, token=token, printer=printer, journal=journal)
-        done.append((spec, result))
-        if not args.quiet or result.state is not JobState.COMPLETED:
-            print(summary_line(spec, result), file=sys.stderr, flush=True)
-        if result.state is JobState.CANCELLED and not token.cancelled:
-            break  # 'stop after this frame' ends the whole command too
-
-    cancelled = token.cancelled or any(r.state is JobState.CANCELLED for _, r in done)
-    if journal is not None:
-        for spec in specs:
-            if spec.job_id not in started:
-                journal.set_state(spec.job_id, JobState.CANCELLED, "not started: the command stopped earlier")
-        journal.close()
-    if cancelled:
-        code = EXIT_CANCELLED
-    elif any(r.exit_code != EXIT_OK for _, r in done):
-        code = EXIT_FAILED
-    else:
-        code = EXIT_OK
-    if args.json:
-        print_json({
-            "command": "convert",
-            "exit_code": code,
-            "cancelled": cancelled,
-            "options": asdict(opts),
-            "jobs": [result_to_dict(spec, result) for spec, result in done],
-            "not_started": [s.display_name() for s in specs if s.job_id not in started],
-            "notes": notes,
-        })
-    return code
+    return run_queue(
+        "convert",
+        specs,
+        args,
+        token,
+        notes=notes,
+        label=lambda spec: f"{spec.display_name()} -> {opts.to}",
+        json_extra={"options": asdict(opts)},
+    )

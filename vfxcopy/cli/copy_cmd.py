@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from vfxcopy.cli.common import (
-    EXIT_CANCELLED,
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
     CancelSignals,
-    ProgressPrinter,
     UsageError,
     add_copy_arguments,
     add_job_arguments,
     build_specs,
     copy_options_from_args,
-    error,
-    open_cli_journal,
-    print_json,
+    refuse,
     resolve_sources,
-    result_to_dict,
-    run_with_progress,
-    summary_line,
+    run_queue,
 )
 from vfxcopy.core.errors import SafetyError
-from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Operation
+from vfxcopy.core.jobs import CancelToken, JobSpec, Operation
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,64 +83,5 @@ def _run(args: argparse.Namespace, token: CancelToken) -> int:
         specs = _plan(args, notes)
         _check_all(specs)
     except (UsageError, SafetyError) as exc:
-        message = f"refused: {exc}" if isinstance(exc, SafetyError) else str(exc)
-        error("copy", message)
-        if args.json:
-            print_json({"command": "copy", "exit_code": EXIT_USAGE, "error": message, "jobs": []})
-        return EXIT_USAGE
-    for note in notes:
-        print(f"vfxcopy copy: note: {note}", file=sys.stderr)
-
-    journal = None if args.no_journal else open_cli_journal("copy")
-    if journal is not None:
-        for spec in specs:  # the whole queue, so a crash leaves the jobs not yet run resumable too
-            journal.add_job(spec)
-    done: list[tuple[JobSpec, JobResult]] = []
-    started: set[str] = set()
-    refused = False
-    for n, spec in enumerate(specs, 1):
-        if token.cancelled:
-            break
-        label = spec.display_name() if len(specs) == 1 else f"[{n}/{len(specs)}] {spec.display_name()}"
-        printer = ProgressPrinter(label, quiet=args.quiet, verbose=args.verbose)
-        started.add(spec.job_id)
-        try:
-            result = run_with_progress(spec, args, token=token, printer=printer, journal=journal)
-        except SafetyError as exc:  # e.g. the destination changed since the check above
-            error("copy", f"refused: {exc}")
-            refused = True
-            continue
-        done.append((spec, result))
-        if not args.quiet or result.state is not JobState.COMPLETED:
-            print(summary_line(spec, result), file=sys.stderr, flush=True)
-        if result.state is JobState.CANCELLED and not token.cancelled:
-            break  # 'stop after this frame' ends the whole command too
-        if args.stop_on_error and result.exit_code != EXIT_OK:
-            break
-
-    cancelled = token.cancelled or any(r.state is JobState.CANCELLED for _, r in done)
-    if journal is not None:
-        for spec in specs:
-            if spec.job_id not in started:
-                journal.set_state(spec.job_id, JobState.CANCELLED, "not started: the command stopped earlier")
-        journal.close()
-    if cancelled:
-        code = EXIT_CANCELLED
-    elif refused:
-        code = EXIT_USAGE
-    elif any(r.exit_code != EXIT_OK for _, r in done):
-        code = EXIT_FAILED
-    else:
-        code = EXIT_OK
-    if args.json:
-        print_json(
-            {
-                "command": "copy",
-                "exit_code": code,
-                "cancelled": cancelled,
-                "jobs": [result_to_dict(spec, result) for spec, result in done],
-                "not_started": [s.display_name() for s in specs if s.job_id not in started],
-                "notes": notes,
-            }
-        )
-    return code
+        return refuse("copy", exc, args)
+    return run_queue("copy", specs, args, token, notes=notes)
