@@ -79,7 +79,7 @@ FIRST_CHUNK = 4 * MiB
 COMMIT_QUEUE_FRAMES = 32  # finished temps waiting for fsync, at most
 COMMIT_QUEUE_BYTES = 512 * MiB
 DIR_FSYNC_BATCH = 64  # placements between two fsyncs of the folder
-WRITEBACK_KICK = 16 * MiB  # with fsync on, start writeback of a big frame every this many bytes
+WRITEBACK_KICK_MAX = 64 * MiB  # finished frames up to this size get their writeback started at once
 PREPARE_AHEAD = 4  # frames opened (source + temp) ahead of the copy thread
 PREPARE_MAX_BYTES = 64 * MiB  # bigger frames gain nothing from it
 SUB_CHUNK = 256 * 1024  # hashed copies go through a buffer this small: it stays in the CPU cache
@@ -226,7 +226,6 @@ class _Temp:
     written: int = 0
     placed: bool = False
     submitted: bool = False  # handed to the committer, which then owns (and closes) the fd
-    kicked: int = 0  # bytes whose writeback was already started
 
 
 @dataclass
@@ -282,7 +281,6 @@ class _Job:
         self.min_chunk = min(MIN_CHUNK, self.max_chunk)
         self.chunk = min(self.chunk, self.max_chunk)
         self.buf: bytearray | None = None
-        self.kick_writeback = self.opts.fsync and _SYNC_FILE_RANGE is not None
         self.zero_copy_mode = "copy_file_range"
         self.plans: list[_Plan] = []
         self.results: dict[int, FrameResult] = {}
@@ -807,7 +805,11 @@ class _Job:
                 plan, FrameStatus.DONE, hash=source_hash, hash_algo=self.algo if source_hash else None
             )
             if self.committer is not None:
-                _start_writeback(temp.fd)
+                # Small frames: start their writeback now, while the committer fsyncs
+                # earlier ones. Not while copying (measured: writes then stall on pages
+                # under writeback, up to 8 ms, which delays a cancel) nor for big frames.
+                if plan.size <= WRITEBACK_KICK_MAX:
+                    _start_writeback(temp.fd)
                 self.committer.submit(_Finished(plan, temp, result, overwrite, policy, started))
                 handed_over = True  # submit() set temp.submitted
                 self.bytes_accounted += plan.size
@@ -914,11 +916,6 @@ class _Job:
     # -- the byte movers --
     def after_chunk(self, temp: _Temp, n: int, elapsed: float, adapt: bool) -> None:
         temp.written += n
-        if self.kick_writeback and temp.written - temp.kicked >= WRITEBACK_KICK:
-            # Start writing a big frame to disk while copying the rest, so the
-            # final fsync has little left to wait for (cp + sync cannot overlap).
-            _SYNC_FILE_RANGE(temp.fd, temp.kicked, temp.written - temp.kicked, _SYNC_FILE_RANGE_WRITE)
-            temp.kicked = temp.written
         self.in_frame_bytes += n
         self.bytes_copied += n
         now = time.monotonic()
