@@ -235,7 +235,8 @@ def cancel_latency(root: Path, big: Path, count: int, opts: CopyOptions, label: 
         p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
         return f"{statistics.median(ordered):.2f} / {p99:.2f} / {ordered[-1]:.2f}"
 
-    return [label, f"{n} (+{finished} finished first)", stats(last_write), stats(detect), stats(gone), stats(returned), stats(freed)]
+    late = sum(1 for v in last_write if v > 10)
+    return [label, f"{n} (+{finished} finished first)", f"{late}", stats(last_write), stats(detect), stats(gone), stats(returned), stats(freed)]
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -301,7 +302,7 @@ def main() -> int:
             print(f"Cancel latency, {args.big_size / 1e6:.0f} MB file, cancelled at random moments (ms, median / p99 / max):\n")
             print(
                 table(
-                    ["options", "cancels", "to last byte written", "to engine noticing", "to temp name gone", "to job reported cancelled", "to blocks freed"],
+                    ["options", "cancels", "writes > 10 ms after", "to last byte written", "to engine noticing", "to temp name gone", "to job reported cancelled", "to blocks freed"],
                     rows,
                 )
             )

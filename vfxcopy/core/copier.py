@@ -926,13 +926,14 @@ class _Job:
             _SYNC_FILE_RANGE(temp.fd, temp.kicked, written - temp.kicked, _SYNC_FILE_RANGE_WRITE)
             temp.kicked = written
 
-    def after_chunk(self, temp: _Temp, n: int, elapsed: float, adapt: bool) -> None:
+    def after_chunk(self, temp: _Temp, n: int, elapsed: float, adapt: bool, wrote_at: float) -> None:
+        """Account `n` bytes written into `temp` (the last write returned at `wrote_at`)."""
         temp.written += n
         self.in_frame_bytes += n
         self.bytes_copied += n
         now = time.monotonic()
         if self.debug is not None:
-            self.debug.last_write_end = now
+            self.debug.last_write_end = wrote_at
             self.debug.copy_calls += 1
             self.debug.calls.append((elapsed, n))
         if adapt and elapsed > 0:
@@ -985,10 +986,11 @@ class _Job:
                     "wait until the file is completely written, then run the copy again",
                 )
             offset += n
+            wrote_at = time.monotonic()
             elapsed = time.perf_counter() - t0
             if self.kick_writeback:
                 self.kick(temp, offset)
-            self.after_chunk(temp, n, elapsed, adapt=n >= want)
+            self.after_chunk(temp, n, elapsed, adapt=n >= want, wrote_at=wrote_at)
 
     def write_all(self, fd: int, view: memoryview, offset: int) -> None:
         done = 0
@@ -1018,6 +1020,7 @@ class _Job:
             end = offset + want
             t0 = time.perf_counter()
             pos = offset
+            wrote_at = 0.0
             while pos < end and not token.cancelled:
                 try:
                     n = os.preadv(src_fd, [view[: min(SUB_CHUNK, end - pos)]], pos)
@@ -1033,11 +1036,12 @@ class _Job:
                 chunk = view[:n]
                 hasher.update(chunk)
                 self.write_all(temp.fd, chunk, pos)
+                wrote_at = time.monotonic()
                 pos += n
                 if kick:
                     self.kick(temp, pos)
             if pos > offset:
-                self.after_chunk(temp, pos - offset, time.perf_counter() - t0, adapt=pos == end)
+                self.after_chunk(temp, pos - offset, time.perf_counter() - t0, adapt=pos == end, wrote_at=wrote_at)
             offset = pos
 
     # -- committer (fsync overlapped with copying) --
