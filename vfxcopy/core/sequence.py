@@ -437,6 +437,23 @@ def scan(
     return found
 
 
+def _group_matching(directory: str, head: str, tail: str, stat: bool) -> list[Sequence]:
+    """Group only the names in `directory` that could belong to `head`…`tail` (one scandir)."""
+    entries: dict[str, int | None] = {}
+    with os.scandir(directory) as it:
+        for entry in it:
+            # Cheap prefilter: only names that could belong to this head and tail.
+            n = entry.name
+            if n.startswith(head) and n.endswith(tail) and n[0] != ".":
+                try:
+                    if not entry.is_dir():
+                        entries[n] = entry.stat().st_size if stat else None
+                except OSError:
+                    continue
+    sizes = {k: v for k, v in entries.items() if v is not None} if stat else None
+    return _group(directory, entries, sizes)
+
+
 def find_sequence(path: str | os.PathLike[str], *, stat: bool = False) -> Sequence:
     """The whole sequence a single frame belongs to (or a single-file Sequence).
 
@@ -451,19 +468,7 @@ def find_sequence(path: str | os.PathLike[str], *, stat: bool = False) -> Sequen
         size = os.stat(full).st_size if stat else None
         return Sequence(directory, name, "", 0, (), size)
     head, _, tail = split
-    entries: dict[str, int | None] = {}
-    with os.scandir(directory) as it:
-        for entry in it:
-            # Cheap prefilter: only names that could belong to this head and tail.
-            n = entry.name
-            if n.startswith(head) and n.endswith(tail) and n[0] != ".":
-                try:
-                    if not entry.is_dir():
-                        entries[n] = entry.stat().st_size if stat else None
-                except OSError:
-                    continue
-    sizes = {k: v for k, v in entries.items() if v is not None} if stat else None
-    for seq in _group(directory, entries, sizes):
+    for seq in _group_matching(directory, head, tail, stat):
         if seq.is_single:
             if seq.head == name:
                 return seq
@@ -500,19 +505,8 @@ def from_pattern(text: str | os.PathLike[str], *, stat: bool = False) -> Sequenc
     directory, head, tail, pad = parsed
     if not os.path.isdir(directory):
         raise FileNotFoundError(errno.ENOENT, "no such folder", directory)
-    entries: dict[str, int | None] = {}
-    with os.scandir(directory) as it:
-        for entry in it:
-            n = entry.name
-            if n.startswith(head) and n.endswith(tail) and n[0] != ".":
-                try:
-                    if not entry.is_dir():
-                        entries[n] = entry.stat().st_size if stat else None
-                except OSError:
-                    continue
-    sizes = {k: v for k, v in entries.items() if v is not None} if stat else None
     candidates = [
-        s for s in _group(directory, entries, sizes) if not s.is_single and s.head == head and s.tail == tail
+        s for s in _group_matching(directory, head, tail, stat) if not s.is_single and s.head == head and s.tail == tail
     ]
     for seq in candidates:
         if seq.padding == pad:
