@@ -14,8 +14,7 @@ import stat as stat_module
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any, TextIO
 
@@ -307,19 +306,6 @@ class CancelSignals:
 
     def __exit__(self, *exc: object) -> None:
         self.restore()
-
-
-def install_cancel_signals(token: CancelToken) -> Callable[[], None]:
-    """Make SIGINT/SIGTERM cancel `token`; returns the function that restores the old handlers."""
-    guard = CancelSignals(token)
-    guard.install()
-    return guard.restore
-
-
-@contextmanager
-def cancel_on_signals(token: CancelToken) -> Iterator[CancelSignals]:
-    with CancelSignals(token) as guard:
-        yield guard
 
 
 # -- progress ------------------------------------------------------------------------
