@@ -42,7 +42,7 @@ from pathlib import Path
 
 from vfxcopy.core.copier import CopyDebug, copy_sequence
 from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
-from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.samples import make_big_file, make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 
 MiB = 1 << 20
@@ -68,15 +68,7 @@ def fs_type(path: Path) -> str:
 
 
 def make_big(folder: Path, size: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "plate.mov"
-    block = os.urandom(8 * MiB)
-    with open(path, "wb") as f:
-        left = size
-        while left > 0:
-            f.write(block[: min(left, len(block))])
-            left -= len(block)
-    return path
+    return make_big_file(folder / "plate.mov", size, block_size=8 * MiB)
 
 
 class Bench:

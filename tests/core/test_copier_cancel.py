@@ -25,7 +25,7 @@ from vfxcopy.core.jobs import (
     VerifyMode,
     is_temp_name,
 )
-from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.samples import make_big_file, make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 
 MiB = 1 << 20
@@ -38,15 +38,7 @@ def seq_of(paths: list[Path]) -> Sequence:
 
 
 def big_file(folder: Path, name: str, size: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    block = os.urandom(4 * MiB)
-    with open(path, "wb") as f:
-        left = size
-        while left > 0:
-            f.write(block[: min(left, len(block))])
-            left -= len(block)
-    return path
+    return make_big_file(folder / name, size)
 
 
 @pytest.fixture(scope="module")

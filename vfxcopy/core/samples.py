@@ -70,3 +70,16 @@ def make_byte_sequence(
         path.write_bytes(data)
         paths.append(path)
     return paths
+
+
+def make_big_file(path: str | os.PathLike[str], size: int, block_size: int = 4 << 20) -> Path:
+    """One file of `size` random bytes, written a block at a time (no whole-file buffer)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    block = os.urandom(block_size)
+    with open(out, "wb") as f:
+        left = size
+        while left > 0:
+            f.write(block[: min(left, len(block))])
+            left -= len(block)
+    return out
