@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 from dataclasses import replace
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
@@ -75,6 +76,16 @@ CONFLICT_LABELS = {
     ConflictPolicy.FAIL: "Fail the frame",
 }
 CUSTOM_PRESET = "Custom"
+
+
+def labelled_combo(object_name: str, labels: dict[Any, str], current: Any) -> QComboBox:
+    """A combo box of `labels` (value -> text) with each value as item data, `current` selected."""
+    combo = QComboBox()
+    combo.setObjectName(object_name)
+    for value, label in labels.items():
+        combo.addItem(label, value)
+    combo.setCurrentIndex(combo.findData(current))
+    return combo
 
 
 def choose_folder(parent: QWidget | None, start: str) -> str | None:
@@ -455,25 +466,13 @@ class NewJobDialog(QDialog):
     def _build_safety_group(self) -> QWidget:
         box = QGroupBox("Verification and safety")
         form = QFormLayout(box)
-        self.verify_combo = QComboBox()
-        self.verify_combo.setObjectName("verifyCombo")
-        for mode, label in VERIFY_LABELS.items():
-            self.verify_combo.addItem(label, mode)
-        self.verify_combo.setCurrentIndex(self.verify_combo.findData(self._settings.default_verify))
+        self.verify_combo = labelled_combo("verifyCombo", VERIFY_LABELS, self._settings.default_verify)
         form.addRow("&Verify:", self.verify_combo)
-        self.hash_combo = QComboBox()
-        self.hash_combo.setObjectName("hashCombo")
-        for algo, label in HASH_LABELS.items():
-            self.hash_combo.addItem(label, algo)
-        self.hash_combo.setCurrentIndex(self.hash_combo.findData(self._settings.default_hash))
+        self.hash_combo = labelled_combo("hashCombo", HASH_LABELS, self._settings.default_hash)
         form.addRow("&Hash:", self.hash_combo)
         self.verify_combo.currentIndexChanged.connect(self._on_verify_changed)
         self._on_verify_changed()
-        self.conflict_combo = QComboBox()
-        self.conflict_combo.setObjectName("conflictCombo")
-        for policy, label in CONFLICT_LABELS.items():
-            self.conflict_combo.addItem(label, policy)
-        self.conflict_combo.setCurrentIndex(self.conflict_combo.findData(self._settings.default_conflict))
+        self.conflict_combo = labelled_combo("conflictCombo", CONFLICT_LABELS, self._settings.default_conflict)
         form.addRow("If a file &exists:", self.conflict_combo)
         self.fsync_check = QCheckBox("Flush each frame to disk (fsync)")
         self.fsync_check.setObjectName("fsyncCheck")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -18,7 +17,13 @@ from PySide6.QtWidgets import (
 )
 
 from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, VerifyMode
-from vfxcopy.gui.dialogs.new_job import CONFLICT_LABELS, ERROR_COLOUR, HASH_LABELS, VERIFY_LABELS
+from vfxcopy.gui.dialogs.new_job import (
+    CONFLICT_LABELS,
+    ERROR_COLOUR,
+    HASH_LABELS,
+    VERIFY_LABELS,
+    labelled_combo,
+)
 from vfxcopy.gui.settings import AppSettings, format_bwlimit, parse_bwlimit
 
 
@@ -44,23 +49,11 @@ class SettingsDialog(QDialog):
 
         defaults = QGroupBox("Defaults for new jobs")
         form = QFormLayout(defaults)
-        self.verify_combo = QComboBox()
-        self.verify_combo.setObjectName("verifyCombo")
-        for mode, label in VERIFY_LABELS.items():
-            self.verify_combo.addItem(label, mode)
-        self.verify_combo.setCurrentIndex(self.verify_combo.findData(settings.default_verify))
+        self.verify_combo = labelled_combo("verifyCombo", VERIFY_LABELS, settings.default_verify)
         form.addRow("&Verification:", self.verify_combo)
-        self.hash_combo = QComboBox()
-        self.hash_combo.setObjectName("hashCombo")
-        for algo, label in HASH_LABELS.items():
-            self.hash_combo.addItem(label, algo)
-        self.hash_combo.setCurrentIndex(self.hash_combo.findData(settings.default_hash))
+        self.hash_combo = labelled_combo("hashCombo", HASH_LABELS, settings.default_hash)
         form.addRow("&Hash:", self.hash_combo)
-        self.conflict_combo = QComboBox()
-        self.conflict_combo.setObjectName("conflictCombo")
-        for policy, label in CONFLICT_LABELS.items():
-            self.conflict_combo.addItem(label, policy)
-        self.conflict_combo.setCurrentIndex(self.conflict_combo.findData(settings.default_conflict))
+        self.conflict_combo = labelled_combo("conflictCombo", CONFLICT_LABELS, settings.default_conflict)
         form.addRow("If a file &exists:", self.conflict_combo)
         self.fsync_check = QCheckBox("Flush each frame to disk (fsync)")
         self.fsync_check.setObjectName("fsyncCheck")
