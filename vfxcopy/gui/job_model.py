@@ -479,9 +479,7 @@ class JobTableModel(QAbstractTableModel):
         if record is None:
             return
         for frame in result.frames:
-            record.frame_results[frame.index] = frame
-            if 0 <= frame.index < len(record.frame_states):
-                record.frame_states[frame.index] = frame.status
+            record.apply(frame)
         # A frame still marked running had no result: it was interrupted mid-file.
         leftover = FrameStatus.CANCELLED if result.state is JobState.CANCELLED else FrameStatus.PENDING
         record.frame_states = [leftover if s is FrameStatus.RUNNING else s for s in record.frame_states]
