@@ -6,7 +6,6 @@ import argparse
 import io
 import json
 import os
-import re
 import shutil
 import signal
 import sqlite3
@@ -38,6 +37,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.journal import Journal, JournalError
 from vfxcopy.core.sequence import Sequence, find_sequence, from_pattern, parse_frames, parse_pattern, scan
+from vfxcopy.core.units import parse_size
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -52,21 +52,6 @@ def error(command: str, message: str, stream: TextIO | None = None) -> None:
 
 
 # -- sizes, durations --------------------------------------------------------------
-
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?(?:/S)?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """'50M' -> 52428800: a byte count with an optional K, M, G or T suffix (binary, like rsync).
-
-    'KB', 'MiB', 'M/s' are accepted too. Raises ValueError with a message a user can act on.
-    """
-    match = _SIZE_RE.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a size: use a number with K, M or G, e.g. 50M")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
-
 
 def human_size(n: float | None) -> str:
     """1288490188 -> '1.2 GiB' (binary units, as parse_size reads them)."""

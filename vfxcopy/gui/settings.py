@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, HashAlgo, VerifyMode
+from vfxcopy.core.units import SIZE_UNITS, parse_size
 
 ORGANIZATION = "vfxcopy"
 APPLICATION = "vfxcopy"
 SETTINGS_FILE = "vfxcopy.ini"
 MAX_RECENT_DESTINATIONS = 10
 
-_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?(?:/S)?\s*$", re.IGNORECASE)
 
 
 def parse_bwlimit(text: str) -> int | None:
@@ -29,13 +27,11 @@ def parse_bwlimit(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    match = _SIZE_RE.match(text)
-    if not match:
-        raise ValueError(f"bandwidth limit {text!r} not understood: use a number with K, M or G, e.g. 50M")
-    value = float(match.group(1)) * _UNITS[match.group(2).upper()]
-    if value < 1:
-        return None
-    return int(value)
+    try:
+        value = parse_size(text)
+    except ValueError:
+        raise ValueError(f"bandwidth limit {text!r} not understood: use a number with K, M or G, e.g. 50M") from None
+    return value if value >= 1 else None
 
 
 def format_bwlimit(value: int | None) -> str:
@@ -43,7 +39,7 @@ def format_bwlimit(value: int | None) -> str:
     if not value:
         return ""
     for unit in ("T", "G", "M", "K"):
-        size = _UNITS[unit]
+        size = SIZE_UNITS[unit]
         if value >= size and value % size == 0:
             return f"{value // size}{unit}"
     return str(value)
