@@ -206,6 +206,24 @@ def test_rename_writes_one_coherent_new_version(tmp_path: Path, byte_seq: list[P
     assert any(isinstance(e, LogMessage) and "plate_v3" in e.text for e in events)
 
 
+def test_rename_bumps_a_versioned_head_and_versions_a_single_file(tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "out"
+    frames = make_byte_sequence(src, head="shot_v003.", count=2, size=1000)
+    (src / "notes.txt").write_bytes(b"new notes")
+    ino_frame, data_frame = existing(dest, "shot_v003.1001.exr", b"old frame")
+    ino_notes, data_notes = existing(dest, "notes.txt", b"old notes")
+    options = CopyOptions(on_conflict=ConflictPolicy.RENAME)
+    seq = Sequence(str(src), "shot_v003.", ".exr", 4, (1001, 1002))
+    result, _ = run(JobSpec(seq, str(dest), copy=options))
+    assert [Path(f.dest).name for f in result.frames] == ["shot_v004.1001.exr", "shot_v004.1002.exr"]
+    assert (dest / "shot_v004.1002.exr").read_bytes() == frames[1].read_bytes()
+    single, _ = run(JobSpec(Sequence(str(src), "notes.txt", "", 0, ()), str(dest), copy=options))
+    assert [Path(f.dest).name for f in single.frames] == ["notes_v2.txt"]
+    assert (dest / "notes_v2.txt").read_bytes() == b"new notes"
+    assert untouched(dest / "shot_v003.1001.exr", ino_frame, data_frame)
+    assert untouched(dest / "notes.txt", ino_notes, data_notes)
+
+
 def test_rename_without_conflict_keeps_names(tmp_path: Path, byte_seq: list[Path]) -> None:
     dest = tmp_path / "out"
     spec = JobSpec(seq_of(byte_seq[:2]), str(dest), copy=CopyOptions(on_conflict=ConflictPolicy.RENAME))

@@ -16,7 +16,7 @@ import OpenImageIO as oiio
 
 from vfxcopy import __version__
 from vfxcopy.core.colour import color_config, colorconvert, config_name, file_colorspace, resolve_space
-from vfxcopy.core.copier import _existing_version, rename_noreplace, versioned_head
+from vfxcopy.core.copier import first_free_version, rename_noreplace
 from vfxcopy.core.errors import Cancelled, DiskFullError, FrameError, JobError, SafetyError, StopRequested
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -489,13 +489,10 @@ def versioned_names(dest_dir: str, names: list[str], head: str) -> list[str]:
 
     if not any(taken(n) for n in names):
         return names
-    first = (_existing_version(head) or 1) + 1
-    for version in range(first, first + 10000):
-        new_head = versioned_head(head, version)
-        candidates = [new_head + n[len(head):] for n in names]
-        if not any(taken(n) for n in candidates):
-            return candidates
-    raise JobError(f"{dest_dir}: no free version name found for policy 'rename'")
+    versioned = first_free_version(names, head, taken)
+    if versioned is None:
+        raise JobError(f"{dest_dir}: no free version name found for policy 'rename'")
+    return versioned
 
 
 def place_no_clobber(tmp: str, dest: str) -> bool:

@@ -39,6 +39,7 @@ import shutil
 import stat
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,26 +184,37 @@ def _explain(exc: OSError, path: str, side: str) -> str:
     return FrameError(path, what, hint).message
 
 
+def _split_version(head: str) -> tuple[str, str, re.Match[str] | None]:
+    """`shot_v003.` -> ('shot_v003', '.', match of '003'); the match is None without a version."""
+    sep = head[-1] if head and head[-1] in "._-" else ""
+    stem = head[: -len(sep)] if sep else head
+    return stem, sep, re.search(r"(?<=[._-]v)(\d+)$", stem)
+
+
 def versioned_head(head: str, version: int) -> str:
     """The head used by the `rename` policy for `version` (2, 3 ...).
 
     `shot_010.` -> `shot_010_v2.`; a head that already ends in a version is
     bumped keeping its padding: `shot_010_v003.` -> `shot_010_v004.` for 4.
     """
-    sep = head[-1] if head and head[-1] in "._-" else ""
-    stem = head[: -len(sep)] if sep else head
-    match = re.search(r"(?<=[._-]v)(\d+)$", stem)
+    stem, sep, match = _split_version(head)
     if match:
         digits = match.group(1)
         return stem[: match.start()] + str(version).zfill(len(digits)) + sep
     return f"{stem}_v{version}{sep}"
 
 
-def _existing_version(head: str) -> int | None:
-    sep = head[-1] if head and head[-1] in "._-" else ""
-    stem = head[: -len(sep)] if sep else head
-    match = re.search(r"(?<=[._-]v)(\d+)$", stem)
-    return int(match.group(1)) if match else None
+def first_free_version(names: list[str], head: str, taken: Callable[[str], bool]) -> list[str] | None:
+    """The `rename` policy for a whole job: `names` (all starting with `head`) under the lowest
+    new version of `head` whose names are all free; None if no free version was found."""
+    match = _split_version(head)[2]
+    start = (int(match.group(1)) if match else 1) + 1
+    for version in range(start, start + 10000):
+        new_head = versioned_head(head, version)
+        candidates = [new_head + name[len(head) :] for name in names]
+        if not any(taken(name) for name in candidates):
+            return candidates
+    return None
 
 
 # --------------------------------------------------------------------------- job
@@ -533,24 +545,13 @@ class _Job:
 
         if not any(exists(p.final) for p in self.plans):
             return
-        if single:
-            stem, ext = os.path.splitext(self.plans[0].final)
-            base_head, tail = stem, ext
-        else:
-            base_head, tail = head, self.source.tail
-        start = (_existing_version(base_head) or 1) + 1
-        for version in range(start, start + 10000):
-            new_head = versioned_head(base_head, version)
-            names = [
-                (new_head + tail) if single else new_head + p.final[len(head) : len(p.final) - len(tail)] + tail
-                for p in self.plans
-            ]
-            if not any(exists(n) for n in names):
-                for plan, name in zip(self.plans, names, strict=True):
-                    plan.final = name
-                self.log("info", f"names taken; writing as {names[0]} (policy 'rename')")
-                return
-        raise _JobLevelError(f"{self.dest_dir}: no free version name found for policy 'rename'")
+        base_head = os.path.splitext(self.plans[0].final)[0] if single else head
+        names = first_free_version([p.final for p in self.plans], base_head, exists)
+        if names is None:
+            raise _JobLevelError(f"{self.dest_dir}: no free version name found for policy 'rename'")
+        for plan, name in zip(self.plans, names, strict=True):
+            plan.final = name
+        self.log("info", f"names taken; writing as {names[0]} (policy 'rename')")
 
     # -- one frame --
     def result(self, plan: _Plan, status: FrameStatus, **kw: object) -> FrameResult:
