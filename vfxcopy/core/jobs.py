@@ -137,6 +137,12 @@ class JobSpec:
     job_id: str = field(default_factory=new_job_id)
     name: str = ""  # shown to the user; defaults to the source pattern
     origin: str = ""  # "gui", "cli", "watch:<rule>" ...
+    # The output names the pipeline chose (one per item, rename version included), recorded
+    # with the job at planning so that resume and retry reuse them; None: not planned yet.
+    names: list[str] | None = None
+    # Per destination-name answers to a conflict (from the window's conflict dialog):
+    # name -> ConflictPolicy value; names not listed follow copy.on_conflict.
+    conflict_choices: dict[str, str] | None = None
 
     def selected_frames(self) -> list[int]:
         if self.frames is None:
