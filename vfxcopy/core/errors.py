@@ -48,3 +48,7 @@ class VerificationError(FrameError):
 
 class SourceChangedError(FrameError):
     """The source frame changed (size or mtime) while it was being copied."""
+
+
+class ManifestError(JobError):
+    """The ASC MHL manifest or the job report could not be read or written (nothing partial is left)."""

@@ -143,6 +143,8 @@ class JobSpec:
     # Per destination-name answers to a conflict (from the window's conflict dialog):
     # name -> ConflictPolicy value; names not listed follow copy.on_conflict.
     conflict_choices: dict[str, str] | None = None
+    # Pre-flight finding kind -> "refuse" | "warn" | "ignore" (core/preflight.py); None: no pre-flight.
+    preflight: dict[str, str] | None = None
 
     def selected_frames(self) -> list[int]:
         if self.frames is None:
