@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vfxcopy.core.convert import convert_sequence
+from vfxcopy.core.pipeline import run_pipeline as convert_sequence
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,

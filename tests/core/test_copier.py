@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from vfxcopy.core import copier
-from vfxcopy.core.copier import copy_sequence, versioned_head
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.hashing import hash_file
 from vfxcopy.core.jobs import (
@@ -27,6 +25,9 @@ from vfxcopy.core.jobs import (
     VerifyMode,
     is_temp_name,
 )
+from vfxcopy.core.naming import versioned_head
+from vfxcopy.core.pipeline import place as placing
+from vfxcopy.core.pipeline import run_pipeline as copy_sequence
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 
@@ -234,15 +235,15 @@ def test_rename_without_conflict_keeps_names(tmp_path: Path, byte_seq: list[Path
 def test_a_file_created_meanwhile_is_never_clobbered(tmp_path: Path, byte_seq: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """Another program creates the final name between our check and our rename."""
     dest = tmp_path / "out"
-    real = copier.rename_noreplace
+    real = placing.rename_noreplace
     target = dest / byte_seq[0].name
 
-    def racing(src: str, dst: str, dir_fd: int) -> None:
+    def racing(src: str, dst: str, src_fd: int, dst_fd: int | None = None) -> None:
         if dst == target.name and not target.exists():
             target.write_bytes(b"theirs")
-        real(src, dst, dir_fd)
+        real(src, dst, src_fd, dst_fd)
 
-    monkeypatch.setattr(copier, "rename_noreplace", racing)
+    monkeypatch.setattr(placing, "rename_noreplace", racing)
     for fsync in (False, True):
         if target.exists():
             target.unlink()
@@ -259,7 +260,7 @@ def test_a_file_created_meanwhile_is_never_clobbered(tmp_path: Path, byte_seq: l
 
 def test_link_fallback_never_clobbers(tmp_path: Path, byte_seq: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """Without renameat2 the engine uses link + unlink, which also refuses an existing name."""
-    monkeypatch.setattr(copier, "_RENAMEAT2", None)
+    monkeypatch.setattr(placing, "_RENAMEAT2", None)
     dest = tmp_path / "out"
     result, _ = run(JobSpec(seq_of(byte_seq[:3]), str(dest)))
     assert result.state is JobState.COMPLETED
@@ -268,7 +269,7 @@ def test_link_fallback_never_clobbers(tmp_path: Path, byte_seq: list[Path], monk
         fd = os.open(dest, os.O_RDONLY)
         try:
             (dest / "tmp").write_bytes(b"x")
-            copier.rename_noreplace("tmp", byte_seq[0].name, fd)
+            placing.rename_noreplace("tmp", byte_seq[0].name, fd)
         finally:
             os.close(fd)
     assert (dest / byte_seq[0].name).read_bytes() == byte_seq[0].read_bytes()

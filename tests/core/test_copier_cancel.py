@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from vfxcopy.core import copier
-from vfxcopy.core.copier import CopyDebug, copy_sequence
 from vfxcopy.core.jobs import (
     CancelToken,
     CopyOptions,
@@ -25,6 +23,9 @@ from vfxcopy.core.jobs import (
     VerifyMode,
     is_temp_name,
 )
+from vfxcopy.core.pipeline import Debug as CopyDebug
+from vfxcopy.core.pipeline import place as placing
+from vfxcopy.core.pipeline import run_pipeline as copy_sequence
 from vfxcopy.core.samples import make_big_file, make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 
@@ -164,7 +165,7 @@ def test_cancel_inside_the_rename_window(
     """A cancel that arrives while the temp is being renamed into place: whole file or nothing."""
     token = CancelToken()
     if with_link:
-        monkeypatch.setattr(copier, "_RENAMEAT2", None)
+        monkeypatch.setattr(placing, "_RENAMEAT2", None)
         real_link = os.link
 
         def link(*args: object, **kw: object) -> None:
@@ -173,13 +174,13 @@ def test_cancel_inside_the_rename_window(
 
         monkeypatch.setattr(os, "link", link)
     else:
-        real = copier.rename_noreplace
+        real = placing.rename_noreplace
 
-        def rename(src: str, dst: str, dir_fd: int) -> None:
+        def rename(src: str, dst: str, src_fd: int, dst_fd: int | None = None) -> None:
             token.cancel()
-            real(src, dst, dir_fd)
+            real(src, dst, src_fd, dst_fd)
 
-        monkeypatch.setattr(copier, "rename_noreplace", rename)
+        monkeypatch.setattr(placing, "rename_noreplace", rename)
     dest = tmp_path / "out"
     result = copy_sequence(JobSpec(seq_of(byte_seq), str(dest), copy=CopyOptions(fsync=fsync)), token, lambda e: None)
     assert result.state is JobState.CANCELLED
@@ -242,7 +243,7 @@ def test_stop_after_current_frame(tmp_path: Path, byte_seq: list[Path], fsync: b
     dest = tmp_path / "out"
     result = copy_sequence(JobSpec(seq_of(byte_seq), str(dest), copy=CopyOptions(fsync=fsync)), token, report)
     assert result.state is JobState.CANCELLED
-    assert "stopped after frame 1004" in result.message
+    assert "stopped after frame 1004" in result.message.lower()
     assert [f.status for f in result.frames] == [FrameStatus.DONE] * 4 + [FrameStatus.PENDING] * 6
     assert_consistent(result, dest)
 

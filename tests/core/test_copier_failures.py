@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from vfxcopy.core import copier
-from vfxcopy.core.copier import copy_sequence
 from vfxcopy.core.jobs import (
     CancelToken,
     CopyOptions,
@@ -29,8 +27,10 @@ from vfxcopy.core.jobs import (
     VerifyMode,
     is_temp_name,
 )
+from vfxcopy.core.pipeline import run_pipeline as copy_sequence
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.writers import copy as copy_writer
 
 MiB = 1 << 20
 
@@ -109,7 +109,7 @@ def _nobody_can_run() -> str | None:
 COPY_AS_NOBODY = textwrap.dedent(
     """
     import json, sys
-    from vfxcopy.core.copier import copy_sequence
+    from vfxcopy.core.pipeline import run_pipeline as copy_sequence
     from vfxcopy.core.jobs import CancelToken, JobSpec
     from vfxcopy.core.sequence import Sequence
     src, dest = sys.argv[1], sys.argv[2]
@@ -215,10 +215,10 @@ def test_bit_flipped_after_write_fails_full_verification(
 
     def corrupt(path: str, fd: int) -> None:
         calls.append(path)
-        if Path(path).name.endswith("-1.part"):  # every attempt at the second frame
+        if Path(path).name == "1.part":  # every attempt at the second frame
             flip_a_bit(path)
 
-    monkeypatch.setattr(copier, "_before_read_back", corrupt)
+    monkeypatch.setattr(copy_writer, "before_read_back", corrupt)
     dest = tmp_path / "out"
     events: list[Event] = []
     opts = CopyOptions(verify=VerifyMode.FULL, fsync=fsync)
@@ -229,7 +229,7 @@ def test_bit_flipped_after_write_fails_full_verification(
     assert "differs" in (bad.error or "")
     assert not (dest / byte_seq[1].name).exists()  # never a "verified" bad file
     assert temps_in(dest) == []
-    assert sum(1 for c in calls if c.endswith("-1.part")) == 2  # retried once
+    assert sum(1 for c in calls if c.endswith("/1.part")) == 2  # retried once
     assert any(isinstance(e, LogMessage) and "retrying" in e.text for e in events)
     for i in (0, 2):
         assert result.frames[i].status is FrameStatus.DONE
@@ -244,7 +244,7 @@ def test_a_single_corruption_is_healed_by_the_retry(tmp_path: Path, byte_seq: li
             flipped.append(path)
             flip_a_bit(path)
 
-    monkeypatch.setattr(copier, "_before_read_back", corrupt_once)
+    monkeypatch.setattr(copy_writer, "before_read_back", corrupt_once)
     dest = tmp_path / "out"
     result = copy_sequence(
         JobSpec(seq_of(byte_seq[:1]), str(dest), copy=CopyOptions(verify=VerifyMode.FULL)), CancelToken(), lambda e: None
@@ -298,7 +298,7 @@ def test_fsync_failure_in_the_committer_fails_that_frame_and_leaves_nothing(
     real_fsync = os.fsync
 
     def failing_fsync(fd: int) -> None:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("-2.part"):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/2.part"):
             raise OSError(code, os.strerror(code))
         real_fsync(fd)
 

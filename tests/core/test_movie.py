@@ -10,20 +10,20 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 
-from vfxcopy.core.convert import convert_sequence
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
     ConvertOptions,
     Event,
-    FrameResult,
     FrameStatus,
     JobSpec,
     JobState,
     Operation,
+    Progress,
 )
-from vfxcopy.core.movie import count_frames, even_size, ffmpeg_exe
+from vfxcopy.core.pipeline import run_pipeline as convert_sequence
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.writers.movie import count_frames, even_size, ffmpeg_exe
 
 
 def as_sequence(paths: list[Path]) -> Sequence:
@@ -95,10 +95,11 @@ def test_linear_frames_without_colour_conversion_warn(exr_seq_session: list[Path
 def test_cancel_mid_movie_leaves_no_partial_movie(exr_seq_session: list[Path], tmp_path: Path) -> None:
     seq = as_sequence(exr_seq_session)
     token = CancelToken()
-    frames: list[FrameResult] = []
+    frames: list[Progress] = []
 
     def report(event: Event) -> None:
-        if isinstance(event, FrameResult):
+        # A movie's frames are reported once the movie is in place; progress comes per frame piped.
+        if isinstance(event, Progress) and event.bytes_done > 0:
             frames.append(event)
             if len(frames) == 4:
                 token.cancel()  # ffmpeg is running and has a partial file open
@@ -113,7 +114,7 @@ def test_stop_after_frame_also_leaves_no_partial_movie(exr_seq_session: list[Pat
     token = CancelToken()
 
     def report(event: Event) -> None:
-        if isinstance(event, FrameResult):
+        if isinstance(event, Progress) and event.bytes_done > 0:
             token.stop_after_frame()
 
     result = convert(seq, tmp_path, token=token, report=report, to="mp4")
@@ -130,7 +131,7 @@ def test_unreadable_frame_is_held_and_reported(exr_seq_session: list[Path], tmp_
     bad.write_bytes(bad.read_bytes()[:200])
     seq = Sequence(str(src), "shot_010.", ".exr", 4, tuple(range(1001, 1007)))
     result = convert(seq, tmp_path / "out", to="mp4", to_space="sRGB - Display")
-    assert result.exit_code == 1 and result.state is JobState.COMPLETED
+    assert result.exit_code == 1 and result.state is JobState.FAILED  # resumable, like any failed frame
     assert [f.frame for f in result.failed] == [1004]
     assert str(bad) in (result.failed[0].error or "") and "holds the previous frame" in (result.failed[0].error or "")
     assert count_frames(str(tmp_path / "out" / "shot_010.mp4")) == 6  # timing kept
@@ -163,7 +164,7 @@ def test_an_encoder_that_ignores_sigterm_is_killed_after_the_grace_period() -> N
     import signal
     import time
 
-    from vfxcopy.core.movie import KILL_GRACE_S, _Encoder
+    from vfxcopy.core.writers.movie import KILL_GRACE_S, _Encoder
 
     token = CancelToken()
     stubborn = _Encoder(["sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"], token)

@@ -271,7 +271,7 @@ def test_durability_order_file_fsync_rename_dir_fsync_then_journal(
                 if row.status is FrameStatus.DONE:
                     assert Path(row.dest).read_bytes() == Path(row.source).read_bytes()
             file_at = max(i for i, (kind, what) in enumerate(timeline)
-                          if kind == "file" and what in (temp_name(spec.job_id, event.index), name))
+                          if kind == "file" and what in (f"{event.index}.part", name))
             dir_at = [i for i, (kind, what) in enumerate(timeline)
                       if kind == "dir" and name in what]  # type: ignore[operator]
             assert dir_at and file_at < dir_at[0], f"{name}: folder fsynced before the file, or never"

@@ -21,7 +21,7 @@ from vfxcopy.cli.common import (
     resolve_sources,
     run_queue,
 )
-from vfxcopy.core.convert import TARGETS, normalise_target, validate_options
+from vfxcopy.core.convert import validate_options
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -31,6 +31,7 @@ from vfxcopy.core.jobs import (
     JobSpec,
     Operation,
 )
+from vfxcopy.core.naming import TARGETS, normalise_target
 from vfxcopy.core.presets import describe_options, get_preset, list_presets, save_user_preset
 from vfxcopy.core.safety import check_job
 

@@ -1,47 +1,32 @@
-"""Convert one sequence with OpenImageIO: read, colour-convert, resize, write, verify; frames in parallel."""
+"""Image operations with OpenImageIO: options, read, colour-convert, resize, write settings, checks.
+
+The image writer (core/writers/image.py) runs them per frame inside the pipeline.
+"""
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import shutil
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import OpenImageIO as oiio
 
 from vfxcopy import __version__
 from vfxcopy.core.colour import color_config, colorconvert, config_name, file_colorspace, resolve_space
-from vfxcopy.core.copier import first_free_version, rename_noreplace
-from vfxcopy.core.errors import Cancelled, DiskFullError, FrameError, JobError, SafetyError, StopRequested
+from vfxcopy.core.errors import FrameError
 from vfxcopy.core.jobs import (
-    CancelToken,
-    ConflictPolicy,
     ConvertOptions,
-    FrameResult,
-    FrameStatus,
-    JobResult,
     JobSpec,
     JobState,
     LogMessage,
     Progress,
     Reporter,
-    ThroughputMeter,
-    temp_name,
 )
-from vfxcopy.core.safety import check_job
+from vfxcopy.core.naming import IMAGE_TARGETS, TARGETS, normalise_target
 from vfxcopy.core.sequence import format_frames
 
 MIB = 1 << 20
 SPACE_MARGIN = 8 * MIB  # kept free on the destination besides the frames being written
-IMAGE_TARGETS = ("exr", "dpx", "tif", "png", "jpg")
-MOVIE_TARGETS = ("mp4", "mov")
-TARGETS = IMAGE_TARGETS + MOVIE_TARGETS
-_ALIASES = {"tiff": "tif", "jpeg": "jpg", "openexr": "exr"}
 
 # Measured at 1920x1080 -> 960x540 (OIIO 3.2.2, one thread): the default
 # (lanczos3-like) filter 420 ms, blackman-harris 125 ms, triangle 70 ms,
@@ -118,11 +103,6 @@ def parse_resize(text: str | None) -> ResizeSpec | None:
     if not w and not h:
         raise ValueError(f"resize {text!r}: give a width, a height or both (1920x1080, 1920x, x1080)")
     return ResizeSpec(width=w, height=h)
-
-
-def normalise_target(to: str) -> str:
-    target = to.lower().lstrip(".")
-    return _ALIASES.get(target, target)
 
 
 def plan_output(opts: ConvertOptions) -> WritePlan:
@@ -460,54 +440,6 @@ def compare_written(path: str, expected: oiio.ImageBuf, dtype: oiio.TypeDesc, pl
         )
 
 
-# -- naming and placing (the copier's rules: no-clobber rename, one version per job) -------------
-
-
-def dest_name(spec: JobSpec, frame: int | None, extension: str) -> str:
-    """Destination file name: (rename_head or head) + frame(+offset, padding kept) + new extension."""
-    src = spec.source
-    if frame is None:
-        return f"{dest_head(spec, extension)}.{extension}"
-    # Whatever follows the frame number before the extension stays ('.1001_matte.exr' -> '.1001_matte.jpg').
-    tail_stem = src.tail[: src.tail.rfind(".")] if "." in src.tail else src.tail
-    return f"{dest_head(spec, extension)}{src.format_frame(frame + spec.offset)}{tail_stem}.{extension}"
-
-
-def dest_head(spec: JobSpec, extension: str) -> str:
-    """The part of the destination names before the frame number (the stem for a single file)."""
-    src = spec.source
-    if spec.rename_head is not None:
-        return spec.rename_head
-    return Path(src.head + src.tail).stem if src.is_single else src.head
-
-
-def versioned_names(dest_dir: str, names: list[str], head: str) -> list[str]:
-    """The copier's 'rename' policy: `names` if all are free, else the lowest version of `head`
-    (shot_010. -> shot_010_v2.) under which every name of the job is free."""
-    def taken(name: str) -> bool:
-        return os.path.lexists(os.path.join(dest_dir, name))
-
-    if not any(taken(n) for n in names):
-        return names
-    versioned = first_free_version(names, head, taken)
-    if versioned is None:
-        raise JobError(f"{dest_dir}: no free version name found for policy 'rename'")
-    return versioned
-
-
-def place_no_clobber(tmp: str, dest: str) -> bool:
-    """Rename tmp (in dest's folder) to dest unless dest exists: then False and tmp stays."""
-    folder = os.path.dirname(dest) or "."
-    dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        rename_noreplace(os.path.basename(tmp), os.path.basename(dest), dir_fd)
-    except FileExistsError:
-        return False
-    finally:
-        os.close(dir_fd)
-    return True
-
-
 def same_pixels(a: str, b: str) -> bool:
     """Two image files with the same size, channels and pixel values (metadata may differ)."""
     ba, bb = oiio.ImageBuf(a), oiio.ImageBuf(b)
@@ -518,239 +450,6 @@ def same_pixels(a: str, b: str) -> bool:
         return False
     return bool(oiio.ImageBufAlgo.compare(ba, bb, 0.0, 0.0).nfail == 0)
 
-
-# -- the job ------------------------------------------------------------------------------------
-
-
-class _Placed(Exception):
-    """Internal: the frame ended without a new file (skipped as identical / conflict)."""
-
-    def __init__(self, status: FrameStatus, dest: str, error: str | None = None) -> None:
-        super().__init__(error or status.value)
-        self.status = status
-        self.dest = dest
-        self.error = error
-
-
-class _Job:
-    def __init__(self, spec: JobSpec, token: CancelToken, report: Reporter, plan: WritePlan) -> None:
-        self.spec = spec
-        self.token = token
-        self._report = report
-        self.plan = plan
-        self.opts = spec.convert or ConvertOptions()
-        self.policy = spec.copy.on_conflict
-        threads = max(1, self.opts.threads)
-        self.threads = threads
-        self.processor = FrameProcessor(self.opts, nthreads=1 if threads > 1 else 0)
-        self.items: list[int | None] = list(spec.selected_frames()) or ([None] if spec.source.is_single else [])
-        self.sizes = [_size(self._source_path(f)) for f in self.items]
-        names = [dest_name(spec, f, plan.extension) for f in self.items]
-        if self.policy is ConflictPolicy.RENAME:
-            names = versioned_names(spec.dest_dir, names, dest_head(spec, plan.extension))
-        self.names = names
-        self.lock = threading.Lock()
-        self.next_index = 0
-        self.results: dict[int, FrameResult] = {}
-        self.meter = ThroughputMeter()
-        self.progress = Progress(spec.job_id, JobState.RUNNING, len(self.items), bytes_total=sum(self.sizes))
-        self.outcome: BaseException | None = None
-        self.linear_warned = False
-
-    def report(self, event: Progress | FrameResult | LogMessage) -> None:
-        try:
-            self._report(event)
-        except Exception:  # noqa: BLE001 - a faulty listener must not kill a frame
-            pass
-
-    def _source_path(self, frame: int | None) -> str:
-        return str(self.spec.source.path(frame))
-
-    # -- workers --
-    def run_workers(self) -> None:
-        workers = [threading.Thread(target=self._worker, name=f"convert-{self.spec.job_id}-{i}", daemon=True)
-                   for i in range(min(self.threads, max(1, len(self.items))))]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-
-    def _worker(self) -> None:
-        while True:
-            with self.lock:
-                if self.outcome is not None or self.next_index >= len(self.items):
-                    return
-                index = self.next_index
-                self.next_index += 1
-            try:
-                self.token.check_frame_boundary()
-            except (Cancelled, StopRequested) as exc:
-                with self.lock:
-                    self.outcome = self.outcome or exc
-                return
-            result = self._frame(index)
-            with self.lock:
-                self.results[index] = result
-                self._account(result, self.sizes[index])
-                # Reported under the lock: listeners see one event at a time and
-                # bytes_done never goes backwards (report is cheap by contract).
-                self.report(result)
-                self.report(self.progress)
-            if result.status is FrameStatus.CANCELLED:
-                with self.lock:
-                    self.outcome = self.outcome or Cancelled()
-                return
-
-    def _account(self, result: FrameResult, size: int) -> None:
-        p = self.progress
-        done, failed, skipped = p.frames_done, p.frames_failed, p.frames_skipped
-        if result.status is FrameStatus.DONE:
-            done += 1
-        elif result.status is FrameStatus.SKIPPED:
-            done += 1
-            skipped += 1
-        elif result.status is FrameStatus.FAILED:
-            failed += 1
-        if result.status is not FrameStatus.CANCELLED:
-            bytes_done = p.bytes_done + size
-        else:
-            bytes_done = p.bytes_done
-        self.meter.add(bytes_done)
-        self.progress = p.copy(
-            frames_done=done, frames_failed=failed, frames_skipped=skipped, bytes_done=bytes_done,
-            current_frame=result.frame, current_path=result.source, bytes_per_s=self.meter.rate,
-            eta_s=self.meter.eta(p.bytes_total - bytes_done), message="",
-        )
-
-    def _frame(self, index: int) -> FrameResult:
-        frame = self.items[index]
-        src = self._source_path(frame)
-        dest = os.path.join(self.spec.dest_dir, self.names[index])
-        start = time.monotonic()
-
-        def result(status: FrameStatus, dest_path: str, error: str | None = None) -> FrameResult:
-            return FrameResult(
-                self.spec.job_id, index, frame if frame is not None else 0, src, dest_path, status,
-                size=self.sizes[index] if status in (FrameStatus.DONE, FrameStatus.SKIPPED) else 0,
-                error=error, elapsed=time.monotonic() - start,
-            )
-
-        if os.path.lexists(dest):
-            if self.policy is ConflictPolicy.SKIP:
-                return result(FrameStatus.SKIPPED, dest)
-            if self.policy is ConflictPolicy.FAIL:
-                return result(FrameStatus.FAILED, dest, _exists_message(dest))
-        tmp = os.path.join(self.spec.dest_dir, temp_name(self.spec.job_id, index))
-        try:
-            final = self._convert(src, tmp, dest)
-            return result(FrameStatus.DONE, final)
-        except _Placed as placed:
-            return result(placed.status, placed.dest, placed.error)
-        except Cancelled:
-            return result(FrameStatus.CANCELLED, dest)
-        except DiskFullError as exc:
-            with self.lock:
-                self.outcome = self.outcome or exc  # the other workers stop at their next frame
-            return result(FrameStatus.FAILED, dest, str(exc))
-        except FrameError as exc:
-            return result(FrameStatus.FAILED, dest, exc.message)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                full = DiskFullError(f"{self.spec.dest_dir}: the destination is full ({exc.strerror}); free some "
-                                     "space or choose another destination, then convert again")
-                with self.lock:
-                    self.outcome = self.outcome or full
-                return result(FrameStatus.FAILED, dest, str(full))
-            what = exc.strerror or str(exc)
-            where = exc.filename or dest
-            return result(FrameStatus.FAILED, dest, f"{where}: {what} (check the destination folder: space, permissions)")
-        except Exception as exc:  # noqa: BLE001 - one frame's unexpected failure must not stop the others
-            return result(FrameStatus.FAILED, dest, f"{src}: {type(exc).__name__}: {exc}")
-        finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-
-    def _convert(self, src: str, tmp: str, dest: str) -> str:
-        token = self.token
-        buf = read_frame(src, as_float=self.processor.changes_pixels)
-        token.check()
-        self._warn_if_linear_to_8bit(buf)
-        out = fit_channels(self.processor.process(buf, src), self.plan, src)
-        if self.plan.target != "exr":
-            out = to_display_window(out, src)
-        token.check()
-        dtype = prepare_for_write(out, self.plan)
-        self._check_space(out, dtype, src)
-        if not out.write(tmp, dtype, self.plan.format_name):
-            raise FrameError(dest, f"OpenImageIO cannot write it: {out.geterror()}", "check the destination folder")
-        token.check()
-        check_written(tmp, out.spec(), dtype, self.plan, dest)
-        if self.opts.compare_pixels and self.plan.lossless:
-            compare_written(tmp, out, dtype, self.plan, dest)
-        token.check()
-        return self._place(tmp, dest)
-
-    def _check_space(self, out: oiio.ImageBuf, dtype: oiio.TypeDesc, src: str) -> None:
-        """Stop the job before a write that cannot fit: libjpeg exits the whole process on a full disk."""
-        spec = out.spec()
-        raw = spec.width * spec.height * spec.nchannels * dtype.size()
-        need = raw * self.threads + SPACE_MARGIN
-        try:
-            free = shutil.disk_usage(self.spec.dest_dir).free
-        except OSError:
-            return
-        if free < need:
-            raise DiskFullError(
-                f"{self.spec.dest_dir}: the destination is full ({free / MIB:.1f} MiB free, a frame needs up to "
-                f"{raw / MIB:.1f} MiB). Free some space or choose another destination, then convert again: "
-                "frames already converted are kept and nothing partial was left."
-            )
-
-    def _place(self, tmp: str, dest: str) -> str:
-        policy = self.policy
-        if policy is ConflictPolicy.OVERWRITE:
-            os.replace(tmp, dest)
-            return dest
-        if place_no_clobber(tmp, dest):
-            return dest
-        if policy is ConflictPolicy.SKIP:
-            raise _Placed(FrameStatus.SKIPPED, dest)
-        if policy is ConflictPolicy.SKIP_IDENTICAL:
-            if same_pixels(tmp, dest):
-                raise _Placed(FrameStatus.SKIPPED, dest)
-            raise _Placed(FrameStatus.FAILED, dest, f"{dest}: exists with different pixels "
-                          "(choose --on-conflict overwrite or rename to keep both)")
-        if policy is ConflictPolicy.RENAME:
-            # The job's version was free when it started: another program made this file since.
-            raise _Placed(FrameStatus.FAILED, dest, f"{dest}: was created by another program while "
-                          "converting; it was left untouched (check it, then convert again)")
-        raise _Placed(FrameStatus.FAILED, dest, _exists_message(dest))
-
-    def _warn_if_linear_to_8bit(self, buf: oiio.ImageBuf) -> None:
-        if self.linear_warned or self.opts.to_space or self.plan.target not in ("jpg", "png"):
-            return
-        with self.lock:
-            if self.linear_warned or str(buf.spec().format) not in ("half", "float"):
-                return
-            self.linear_warned = True
-            self.report(LogMessage(
-                self.spec.job_id, "warning",
-                f"writing scene-linear pixels to {self.plan.target.upper()} without a colour conversion will "
-                "look dark; add --to-space \"sRGB - Display\" (or pick an sRGB preset)",
-            ))
-
-
-def _exists_message(dest: str) -> str:
-    return f"{dest}: already exists (choose --on-conflict overwrite, skip or rename)"
-
-
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
 
 
 def report_gaps(spec: JobSpec, report: Reporter) -> list[int]:
@@ -771,78 +470,3 @@ def report_gaps(spec: JobSpec, report: Reporter) -> list[int]:
     return gaps
 
 
-def _failed(spec: JobSpec, report: Reporter, message: str, start: float) -> JobResult:
-    report(LogMessage(spec.job_id, "error", message))
-    report(Progress(spec.job_id, JobState.FAILED, len(spec.selected_frames()), message=message))
-    return JobResult(spec.job_id, JobState.FAILED, elapsed=time.monotonic() - start, message=message)
-
-
-def check_spec(spec: JobSpec) -> None:
-    """Job-level checks before anything is written: options (ValueError) and path safety (SafetyError)."""
-    validate_options(spec.convert or ConvertOptions())
-    check_job(spec)
-
-
-def convert_sequence(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
-    """Convert every selected frame of spec.source into spec.dest_dir; never raises for frame problems."""
-    start = time.monotonic()
-    opts = spec.convert or ConvertOptions()
-    try:
-        check_spec(spec)
-    except (ValueError, SafetyError) as exc:
-        return _failed(spec, report, str(exc), start)
-    if normalise_target(opts.to) in MOVIE_TARGETS:
-        from vfxcopy.core.movie import encode_movie
-
-        return encode_movie(spec, token, report)
-    plan = plan_output(opts)
-    try:
-        os.makedirs(spec.dest_dir, exist_ok=True)
-    except OSError as exc:
-        return _failed(spec, report, f"{spec.dest_dir}: cannot create the destination folder ({exc.strerror})", start)
-    report_gaps(spec, report)
-    try:
-        job = _Job(spec, token, report, plan)
-    except JobError as exc:
-        return _failed(spec, report, str(exc), start)
-    if opts.compare_pixels and not plan.lossless:
-        job.report(LogMessage(spec.job_id, "info", f"pixel comparison skipped: {plan.target} "
-                              f"({plan.compression or 'lossy'}) does not give back exactly what was written"))
-    job.report(job.progress)
-    job.run_workers()
-    for index, frame in enumerate(job.items):
-        if index not in job.results:  # not started: listed as pending, as the copier does
-            job.results[index] = FrameResult(spec.job_id, index, frame if frame is not None else 0,
-                                             job._source_path(frame),
-                                             os.path.join(spec.dest_dir, job.names[index]), FrameStatus.PENDING)
-    return finish(job.spec, job.results, job.outcome, job.progress, start, report)
-
-
-def finish(
-    spec: JobSpec,
-    results: dict[int, FrameResult],
-    outcome: BaseException | None,
-    progress: Progress,
-    start: float,
-    report: Reporter,
-    describe: Callable[[int, int], str] | None = None,
-) -> JobResult:
-    """The JobResult (and the last Progress) from what the frames did."""
-    frames = [results[i] for i in sorted(results)]
-    failed = sum(1 for f in frames if f.status is FrameStatus.FAILED)
-    done = sum(1 for f in frames if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED))
-    if isinstance(outcome, Cancelled):
-        state, message = JobState.CANCELLED, f"Cancelled after {done} of {progress.frames_total} frames"
-    elif isinstance(outcome, JobError):
-        state, message = JobState.FAILED, str(outcome)
-    elif isinstance(outcome, StopRequested):
-        state, message = JobState.CANCELLED, f"Stopped after {done} of {progress.frames_total} frames"
-    elif failed and failed == len(frames):
-        state, message = JobState.FAILED, f"All {failed} frames failed"
-    else:
-        state = JobState.COMPLETED
-        message = describe(done, failed) if describe else (
-            f"{done} frames converted" + (f", {failed} failed" if failed else ""))
-    bytes_done = sum(f.size for f in frames)
-    report(progress.copy(state=state, message=message))
-    return JobResult(spec.job_id, state, frames, bytes_done=bytes_done, elapsed=time.monotonic() - start, message=message)

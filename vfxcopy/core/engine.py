@@ -35,14 +35,11 @@ if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal, JournalFrame, JournalJob
 
 
-def _run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
-    if spec.operation is Operation.COPY:
-        from vfxcopy.core.copier import copy_sequence
+def _run(spec: JobSpec, token: CancelToken, report: Reporter, journal: Journal | None = None) -> JobResult:
+    from vfxcopy.core.pipeline import run_pipeline
 
-        return copy_sequence(spec, token, report)
-    from vfxcopy.core.convert import convert_sequence
-
-    return convert_sequence(spec, token, report)
+    on_planned = journal.update_spec if journal is not None else None
+    return run_pipeline(spec, token, report, on_planned=on_planned)
 
 
 def run_job(
@@ -61,7 +58,7 @@ def run_job(
     journal.start_job(spec.job_id)
     recorder = journal.reporter(spec.job_id, report)
     try:
-        result = _run(spec, token, recorder)
+        result = _run(spec, token, recorder, journal)
     except BaseException as exc:
         recorder.flush()
         journal.set_state(spec.job_id, JobState.FAILED, str(exc) or type(exc).__name__)
@@ -75,7 +72,11 @@ def run_job(
 def finish_outputs(
     spec: JobSpec, result: JobResult, frames: list[FrameResult], report: Reporter, token: CancelToken
 ) -> None:
-    """After a completed verified copy: the ASC MHL generation and the job report (never raises)."""
+    """After a completed verified copy: the ASC MHL generation and the job report.
+
+    Never raises: a manifest or report that cannot be written (nothing partial is left
+    by verify/report) fails the job, so that its exit code is not 0.
+    """
     if spec.operation is not Operation.COPY or spec.copy.verify is VerifyMode.NONE:
         return
     if result.state is not JobState.COMPLETED:
@@ -96,9 +97,22 @@ def finish_outputs(
         html, _csv = write_job_report(spec, result, frames, manifest, problems)
         report(LogMessage(spec.job_id, "info", f"manifest {manifest.path}; report {html}"))
     except Cancelled:
-        report(LogMessage(spec.job_id, "warning", "cancelled while writing the manifest; none written"))
-    except (OSError, JobError, ValueError) as exc:
-        report(LogMessage(spec.job_id, "error", f"{spec.dest_dir}: cannot write the ASC MHL manifest or report ({exc})"))
+        _fail_outputs(spec, result, report, "cancelled while writing the manifest; none written", JobState.CANCELLED)
+    except JobError as exc:
+        _fail_outputs(spec, result, report, str(exc))
+    except (OSError, ValueError) as exc:
+        _fail_outputs(spec, result, report,
+                      f"{spec.dest_dir}: cannot write the ASC MHL manifest or report ({exc}); "
+                      "the copied files are complete: run 'vfxcopy verify' on them once the problem is fixed")
+
+
+def _fail_outputs(
+    spec: JobSpec, result: JobResult, report: Reporter, message: str, state: JobState = JobState.FAILED
+) -> None:
+    result.state = state
+    result.message = message
+    report(LogMessage(spec.job_id, "error" if state is JobState.FAILED else "warning", message))
+    report(Progress(spec.job_id, state, len(result.frames), frames_done=len(result.frames), message=message))
 
 
 # -- resume ----------------------------------------------------------------
@@ -145,6 +159,7 @@ def resume_job(
     report: Reporter = null_reporter,
     *,
     rehash: bool = True,
+    force: bool = False,
 ) -> JobResult:
     """Finish an interrupted, cancelled or failed job: copy only the frames not yet done.
 
@@ -157,7 +172,12 @@ def resume_job(
     job = journal.get_job(job_id)
     if job is None:
         raise JobError(f"no job {job_id} in the journal {journal.path}")
-    if not journal.claim(job_id):
+    if not journal.claim(job_id, force=force):
+        from vfxcopy.core.journal import same_machine
+
+        if not same_machine(job.host):
+            raise JobError(f"job {job_id} is recorded as running on {job.host.partition('#')[0]} (pid {job.pid}); "
+                           "if that vfxcopy is no longer running, resume with --force")
         raise JobError(f"job {job_id} is being run by another vfxcopy process (pid {job.pid})")
     try:
         return _resume_claimed(job, journal, token, report, rehash)
@@ -170,7 +190,7 @@ def resume_job(
 def _resume_claimed(
     job: JournalJob, journal: Journal, token: CancelToken, report: Reporter, rehash: bool
 ) -> JobResult:
-    from vfxcopy.core.journal import remove_temps
+    from vfxcopy.core.pipeline.temps import sweep
 
     job_id = job.job_id
     spec = job.spec
@@ -179,7 +199,7 @@ def _resume_claimed(
     # copy's destination can be checked against it.
     rehash = rehash and spec.operation is Operation.COPY
     try:
-        remove_temps(spec.dest_dir, spec.job_id)
+        sweep(spec.dest_dir, spec.job_id, min_age=0)
         frames = spec.selected_frames() if not spec.source.is_single else []
         recorded = {fr.index: fr for fr in journal.frames(job_id)}
         kept: list[FrameResult] = []
@@ -189,12 +209,15 @@ def _resume_claimed(
             fr0 = recorded.get(0)
             why = _why_stale(fr0, rehash, token) if fr0 is not None and fr0.status is FrameStatus.DONE else "not done"
             if why is not None:
-                whole_spec = spec
+                whole_spec = dataclasses.replace(spec, names=_owned_names(spec, recorded))
+                if spec.copy.on_conflict in (ConflictPolicy.FAIL, ConflictPolicy.RENAME):
+                    whole_spec = dataclasses.replace(whole_spec, copy=dataclasses.replace(
+                        spec.copy, on_conflict=ConflictPolicy.SKIP_IDENTICAL))
                 if fr0 is not None and why != "not done":
                     report(LogMessage(job_id, "warning", f"{fr0.dest}: {why}; copying it again"))
                     if os.path.lexists(fr0.dest):
                         whole_spec = dataclasses.replace(
-                            spec, copy=dataclasses.replace(spec.copy, on_conflict=ConflictPolicy.OVERWRITE))
+                            whole_spec, copy=dataclasses.replace(spec.copy, on_conflict=ConflictPolicy.OVERWRITE))
                 recorder = journal.reporter(job_id, report)
                 try:
                     whole = _run(whole_spec, token, recorder)
@@ -224,15 +247,21 @@ def _resume_claimed(
     runs: list[JobResult] = []
     # A crash can land between a frame's rename and its journal commit: that frame is in
     # place but not recorded. 'fail' would refuse it, so a resume compares it instead.
+    # The names are the job's own (recorded when it was planned): 'fail' and 'rename' would refuse
+    # them, so a resume compares what is there instead, and never writes any other name.
     policy = spec.copy.on_conflict
-    if policy is ConflictPolicy.FAIL:
+    if policy in (ConflictPolicy.FAIL, ConflictPolicy.RENAME):
         policy = ConflictPolicy.SKIP_IDENTICAL
+    names = _owned_names(spec, recorded)
     batches = [(todo, policy), (redo, ConflictPolicy.OVERWRITE)]
     done_before = len(kept)
     for batch, batch_policy in batches:
         if not batch:
             continue
-        sub = dataclasses.replace(spec, frames=batch, copy=dataclasses.replace(spec.copy, on_conflict=batch_policy))
+        sub = dataclasses.replace(
+            spec, frames=batch, names=[names[index_of[f]] for f in batch],
+            copy=dataclasses.replace(spec.copy, on_conflict=batch_policy),
+        )
         # Remap first, so the journal records each frame under its index in the whole job.
         recorder = journal.reporter(job_id, report)
         try:
@@ -250,6 +279,28 @@ def _resume_claimed(
     merged = _merge(job_id, [results[i] for i in sorted(results)], runs, started, len(frames))
     return _finish_resume(journal, spec, merged, report, token, started,
                           outputs=bool(runs) or job.state is not JobState.COMPLETED)
+
+
+def _owned_names(spec: JobSpec, recorded: dict[int, JournalFrame]) -> list[str]:
+    """The names the job owns: recorded with it, or (journals of vfxcopy 0.1) those its frames were
+    written under, with the same rename version applied to the frames never written."""
+    from vfxcopy.core import naming
+
+    if spec.names is not None:
+        return list(spec.names)
+    planned = naming.planned_names(spec)
+    for index, fr in sorted(recorded.items()):
+        if not fr.dest or index >= len(planned):
+            continue
+        written = os.path.basename(fr.dest)
+        want = planned[index]
+        # The frame part and tail are the same; only the head may carry a rename version.
+        common = 0
+        while common < min(len(written), len(want)) and written[-1 - common] == want[-1 - common]:
+            common += 1
+        old_head, new_head = want[: len(want) - common], written[: len(written) - common]
+        return [new_head + n[len(old_head):] if n.startswith(old_head) else n for n in planned]
+    return planned
 
 
 def _finish_resume(

@@ -52,3 +52,66 @@ class SourceChangedError(FrameError):
 
 class ManifestError(JobError):
     """The ASC MHL manifest or the job report could not be read or written (nothing partial is left)."""
+
+
+# -- the one vocabulary for per-item errors ----------------------------------------------------
+
+DISK_FULL_ERRNOS = frozenset({28, 122})  # ENOSPC, EDQUOT
+_MIB = 1 << 20
+
+
+def explain(exc: OSError, path: str, side: str) -> str:
+    """'path: what went wrong (what to do)' for an OSError on the `side` ('source' or 'destination')."""
+    import errno
+
+    code = exc.errno
+    if code in (errno.EACCES, errno.EPERM):
+        what = "permission denied"
+        hint = (
+            "check that you can read the source file"
+            if side == "source"
+            else "check that you can write to the destination folder, or choose another one"
+        )
+    elif code in DISK_FULL_ERRNOS:
+        what, hint = "no space left on the destination", "free some space or choose another destination"
+    elif code == errno.EIO:
+        what, hint = "input/output error", f"the {side} disk or share may be failing; check it and retry"
+    elif code == errno.ENAMETOOLONG:
+        what, hint = "file name too long (255 bytes at most)", "choose a shorter name with a new head"
+    elif code == errno.ENOENT and side == "source":
+        what, hint = "the source file is missing", "it was moved or deleted; scan the sequence again"
+    elif code == errno.ENOENT:
+        what, hint = "the destination folder disappeared", "check the destination and run the job again"
+    elif code == errno.EROFS:
+        what, hint = "the destination is read-only", "choose a writable destination"
+    elif code == errno.EISDIR:
+        what, hint = "a folder has this name", "remove or rename that folder, or choose another destination"
+    elif code == errno.ELOOP:
+        what, hint = "is a symbolic link where a file was expected", "replace the link with the file itself"
+    else:
+        what, hint = exc.strerror or str(exc), "check the path and try again"
+    return FrameError(path, what, hint).message
+
+
+def disk_full_message(dest_dir: str, item: str, needs: int | None) -> str:
+    """The one message for a full destination (said once per job): space or inodes, and what to do."""
+    import os
+
+    free_text = "free space unknown"
+    inodes_out = False
+    try:
+        st = os.statvfs(dest_dir)
+        free_text = f"{st.f_bavail * st.f_frsize / _MIB:.1f} MiB free"
+        inodes_out = st.f_files > 0 and st.f_favail == 0
+    except OSError:
+        pass
+    if inodes_out:
+        what = f"the destination has no free inodes left (no new file can be made; {free_text})"
+    elif needs:
+        what = f"the destination is full ({free_text}; {item} needs {needs / _MIB:.1f} MiB)"
+    else:
+        what = f"the destination is full ({free_text})"
+    return (
+        f"{dest_dir}: {what}. Free some space or choose another destination, then run the job again: "
+        "what was finished is kept and nothing partial was left."
+    )

@@ -40,7 +40,6 @@ from vfxcopy.core.jobs import (
     JobState,
     LogMessage,
     Reporter,
-    is_temp_name,
     null_reporter,
 )
 
@@ -144,7 +143,32 @@ def _windows_process_alive(pid: int) -> bool:
 
 
 _OWN_START: int | None = process_start_time(os.getpid())
-_HOST = socket.gethostname()
+def _machine_id() -> str:
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read().strip()
+            if text:
+                return text
+        except OSError:
+            continue
+    return ""
+
+
+# A job's owner: host name and machine id. The machine id tells this machine's jobs apart from
+# another's even when the host name changed (DHCP, a laptop on another network) since the job ran.
+_MACHINE = _machine_id()
+_HOST = f"{socket.gethostname()}#{_MACHINE}" if _MACHINE else socket.gethostname()
+
+
+def same_machine(host: str) -> bool:
+    """Was a job recorded with `host` run on this machine? (pids are only meaningful here)."""
+    if not host or host == _HOST:
+        return True
+    name, _, machine = host.partition("#")
+    if machine and _MACHINE:
+        return machine == _MACHINE
+    return name == _HOST.partition("#")[0]
 
 
 # -- records ---------------------------------------------------------------
@@ -438,8 +462,12 @@ class Journal:
                 (JobState.RUNNING.value, os.getpid(), _OWN_START, _HOST, time.time(), job_id),
             )
 
-    def claim(self, job_id: str) -> bool:
-        """Take over a job that no live process runs (for resume); False if someone else runs it."""
+    def claim(self, job_id: str, force: bool = False) -> bool:
+        """Take over a job that no live process runs (for resume); False if someone else runs it.
+
+        `force` takes over a job recorded as running on another machine (whose process this
+        machine cannot see): the user says that process is gone.
+        """
         with self._tx() as conn:
             row = conn.execute(
                 "SELECT state, pid, pid_start, host FROM jobs WHERE job_id=?", (job_id,)
@@ -447,7 +475,8 @@ class Journal:
             if row is None:
                 return False
             state, pid, pid_start, host = JobState(row[0]), row[1], row[2], row[3]
-            if state in ACTIVE_STATES and not self._owner_gone(pid, pid_start, host):
+            gone = self._owner_gone(pid, pid_start, host) or (force and not same_machine(host))
+            if state in ACTIVE_STATES and not gone:
                 if not (pid == os.getpid() and pid_start == _OWN_START):
                     return False
             conn.execute(
@@ -456,6 +485,12 @@ class Journal:
                 (JobState.RUNNING.value, os.getpid(), _OWN_START, _HOST, time.time(), job_id),
             )
             return True
+
+    def update_spec(self, spec: JobSpec) -> None:
+        """Record the spec again once the pipeline planned it (its output names)."""
+        text = json.dumps(spec.to_dict(), ensure_ascii=True)
+        with self._tx() as conn:
+            conn.execute("UPDATE jobs SET spec=? WHERE job_id=?", (text, spec.job_id))
 
     def set_state(self, job_id: str, state: JobState, message: str = "") -> None:
         finished = time.time() if state.finished else None
@@ -587,7 +622,7 @@ class Journal:
 
     # -- recovery --
     def _owner_gone(self, pid: int | None, pid_start: int | None, host: str) -> bool:
-        if host and host != _HOST:
+        if not same_machine(host):
             return False  # another machine's process: we cannot tell, so leave it alone
         return not process_alive(pid, pid_start)
 
@@ -723,25 +758,11 @@ class FrameRecorder:
 
 
 def remove_temps(dest_dir: str, job_id: str) -> list[str]:
-    """Delete `job_id`'s temporary files in `dest_dir` (never another job's); returns their paths."""
-    removed: list[str] = []
-    if not dest_dir:
-        return removed
-    try:
-        names = os.listdir(dest_dir)
-    except OSError:
-        return removed
-    for name in names:
-        if is_temp_name(name, job_id):
-            path = os.path.join(dest_dir, name)
-            try:
-                os.unlink(path)
-                removed.append(path)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                continue  # read-only media, permissions: the resume will report the folder
-    return removed
+    """Delete `job_id`'s temporaries in `dest_dir` left by runs that died (never another job's, never
+    a live run's); returns their paths."""
+    from vfxcopy.core.pipeline.temps import sweep
+
+    return sweep(dest_dir, job_id, min_age=0)
 
 
 def _frames_total(spec: JobSpec) -> int:

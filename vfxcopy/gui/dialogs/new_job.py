@@ -169,24 +169,10 @@ def _sentence(text: str) -> str:
 
 
 def dest_names(spec: JobSpec) -> list[str]:
-    """The file names the job will write, named as the engines name them (for the overwrite question)."""
-    src = spec.source
-    frames: list[int | None] = [None] if src.is_single else list(spec.selected_frames())
-    if spec.operation is Operation.CONVERT and spec.convert is not None:
-        from vfxcopy.core.convert import IMAGE_TARGETS, dest_name, normalise_target, plan_output
+    """The file names the job will write (for the overwrite question): the engine's own naming."""
+    from vfxcopy.core.naming import planned_names
 
-        if normalise_target(spec.convert.to) not in IMAGE_TARGETS:
-            return []  # a movie: one file, named by the engine
-        try:
-            extension = plan_output(spec.convert).extension
-        except ValueError:
-            return []
-        return [dest_name(spec, frame, extension) for frame in frames]
-    head = spec.rename_head if spec.rename_head is not None else src.head
-    return [
-        src.head + src.tail if frame is None else f"{head}{src.format_frame(frame + spec.offset)}{src.tail}"
-        for frame in frames
-    ]
+    return planned_names(spec)
 
 
 def free_space(path: str) -> int | None:

@@ -1,0 +1,91 @@
+"""Putting a finished temp in place without clobbering, and making it durable (the system calls)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+from collections.abc import Callable
+from typing import Any
+
+from vfxcopy.core.errors import FrameError
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+_RENAMEAT2: Any = getattr(_LIBC, "renameat2", None) if _LIBC else None
+if _RENAMEAT2 is not None:
+    _RENAMEAT2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    _RENAMEAT2.restype = ctypes.c_int
+SYNC_FILE_RANGE: Any = getattr(_LIBC, "sync_file_range", None) if _LIBC else None
+if SYNC_FILE_RANGE is not None:
+    SYNC_FILE_RANGE.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    SYNC_FILE_RANGE.restype = ctypes.c_int
+_RENAME_NOREPLACE = 1
+SYNC_FILE_RANGE_WRITE = 2
+_SYNC_FILE_RANGE_ALL = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER: this range is on disk
+SYNC_SLICE = 8 << 20  # an inline fsync flushes this much between two cancel checks
+
+
+class PlaceConflict(Exception):
+    """The final name was taken by someone else while the item was written; nothing was replaced."""
+
+
+def rename_noreplace(src: str, dst: str, src_dir_fd: int, dst_dir_fd: int | None = None) -> None:
+    """Move `src` (in `src_dir_fd`) to `dst` (in `dst_dir_fd`) unless `dst` exists: then FileExistsError.
+
+    renameat2(RENAME_NOREPLACE) is one atomic step; where the file system does not
+    support it (sshfs, some FUSE), link + unlink gives the same guarantee (at worst
+    both names exist for a moment, both complete). Never replaces an existing `dst`.
+    """
+    dst_fd = src_dir_fd if dst_dir_fd is None else dst_dir_fd
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(src_dir_fd, os.fsencode(src), dst_fd, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), dst)
+    os.link(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
+    os.unlink(src, dir_fd=src_dir_fd)
+
+
+def place(
+    temp_name: str, temp_dir_fd: int, final: str, dest_fd: int, dest_path: str, overwrite: bool
+) -> None:
+    """Give a temp its final name; never replaces an existing file unless `overwrite`."""
+    if overwrite:
+        os.replace(temp_name, final, src_dir_fd=temp_dir_fd, dst_dir_fd=dest_fd)
+        return
+    try:
+        rename_noreplace(temp_name, final, temp_dir_fd, dest_fd)
+    except FileExistsError as exc:
+        raise PlaceConflict(
+            FrameError(
+                dest_path,
+                "was created by another program meanwhile; it was left untouched",
+                "check it, then run the job again",
+            ).message
+        ) from exc
+
+
+def start_writeback(fd: int, offset: int = 0, length: int = 0) -> None:
+    """Ask the kernel to start writing now, so that the later fsync waits less."""
+    if SYNC_FILE_RANGE is not None:
+        SYNC_FILE_RANGE(fd, offset, length, SYNC_FILE_RANGE_WRITE)
+
+
+def fsync_interruptible(fd: int, size: int, check: Callable[[], None]) -> None:
+    """fsync, flushing the data in slices first so that a cancel need not wait for all of it."""
+    if SYNC_FILE_RANGE is not None and size > SYNC_SLICE:
+        for offset in range(0, size, SYNC_SLICE):
+            check()
+            if SYNC_FILE_RANGE(fd, offset, SYNC_SLICE, _SYNC_FILE_RANGE_ALL) != 0:
+                break  # not supported here: the plain fsync below does it all
+    os.fsync(fd)

@@ -1,0 +1,81 @@
+"""Planning a run: the items, their names (decided once, recorded with the job), the rename version."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from vfxcopy.core import naming
+from vfxcopy.core.errors import JobError
+from vfxcopy.core.jobs import ConflictPolicy, JobSpec
+from vfxcopy.core.writers.base import Item
+
+
+def _size(path: str) -> tuple[int, os.stat_result | None]:
+    try:
+        lst = os.lstat(path)
+    except OSError:
+        return 0, None
+    if stat.S_ISLNK(lst.st_mode):
+        try:
+            return os.stat(path).st_size, lst
+        except OSError:
+            return 0, lst
+    return (lst.st_size if stat.S_ISREG(lst.st_mode) else 0), lst
+
+
+def plan_items(spec: JobSpec, movie: bool) -> list[Item]:
+    """One item per selected frame (or the single file), or one item for a whole movie."""
+    src = spec.source
+    names = naming.dest_names(spec)
+    if src.is_single:
+        path = str(src.path())
+        size, lst = _size(path)
+        return [Item(0, 0, path, names[0], size, lst, [(0, 0, path)] if movie else None)]
+    frames = spec.selected_frames()
+    if len(names) != (1 if movie else len(frames)):
+        raise JobError(f"{spec.dest_dir}: the job's recorded names do not match its frames; run it as a new job")
+    inputs = []
+    for index, frame in enumerate(frames):
+        path = str(src.path(frame))
+        inputs.append((index, frame, path))
+    if movie:
+        total = 0
+        for _i, _f, path in inputs:
+            total += _size(path)[0]
+        first = inputs[0] if inputs else (0, 0, str(src.path()))
+        return [Item(0, first[1], first[2], names[0], total, None, inputs)]
+    items = []
+    for (index, frame, path), name in zip(inputs, names, strict=True):
+        size, lst = _size(path)
+        items.append(Item(index, frame, path, name, size, lst))
+    return items
+
+
+def choose_version(spec: JobSpec, items: list[Item], dest_fd: int) -> str | None:
+    """The `rename` policy: one version for the whole job, the lowest whose names are all free.
+
+    Returns a line for the log when the names changed. Only for names not recorded
+    yet: a job whose names were recorded keeps them (a resume never re-plans).
+    """
+    if spec.copy.on_conflict is not ConflictPolicy.RENAME or spec.names is not None or not items:
+        return None
+
+    def taken(name: str) -> bool:
+        try:
+            os.stat(name, dir_fd=dest_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        return True
+
+    if not any(taken(item.name) for item in items):
+        return None
+    names = [item.name for item in items]
+    versioned = naming.first_free_version(names, naming.version_base(spec, names), taken)
+    if versioned is None:
+        raise JobError(f"{spec.dest_dir}: no free version name found for policy 'rename'")
+    for item, name in zip(items, versioned, strict=True):
+        item.name = name
+    return f"names taken; writing as {versioned[0]} (policy 'rename')"

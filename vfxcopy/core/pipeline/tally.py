@@ -1,0 +1,173 @@
+"""Accounting of one run: per-item results, counts, bytes, throughput, and the job's final words."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from vfxcopy.core.jobs import (
+    FrameResult,
+    FrameStatus,
+    JobResult,
+    JobState,
+    LogMessage,
+    Progress,
+    Reporter,
+    ThroughputMeter,
+)
+
+
+@dataclass
+class Debug:
+    """Optional instrumentation for benchmarks and tests (times are time.monotonic())."""
+
+    last_write_end: float | None = None  # a copy/write call into a temp returned
+    cancel_seen: float | None = None  # the pipeline noticed the cancel
+    temp_unlinked: float | None = None  # the first discarded temp's name is gone
+    returned: float | None = None  # the run is about to return
+    temp_closed: threading.Event = field(default_factory=threading.Event)  # space released
+    temp_closed_at: float | None = None
+    copy_calls: int = 0
+    calls: list[tuple[float, int]] = field(default_factory=list)  # (seconds, bytes) per copy call
+
+    def closed(self) -> None:
+        self.temp_closed_at = time.monotonic()
+        self.temp_closed.set()
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """'1 frame', '3 frames'."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
+class Tally:
+    """What happened so far; every event of the run goes out through here (thread-safe)."""
+
+    def __init__(self, job_id: str, report: Reporter, unit: str = "frame") -> None:
+        self.job_id = job_id
+        self._report = report
+        self.unit = unit
+        self.lock = threading.RLock()
+        self.results: dict[int, FrameResult] = {}
+        self.counts: dict[FrameStatus, int] = dict.fromkeys(FrameStatus, 0)
+        self.total = 0
+        self.bytes_total = 0
+        self.bytes_accounted = 0  # finished items' source bytes (done, skipped, failed)
+        self.bytes_written = 0
+        self.in_flight: dict[int, int] = {}  # worker -> bytes of its current item
+        self.committing = 0  # source bytes of items written and waiting to be made durable
+        self.current: FrameResult | None = None
+        self.meter = ThroughputMeter()
+        self.started = time.monotonic()
+
+    def report(self, event: Progress | FrameResult | LogMessage) -> None:
+        try:
+            self._report(event)
+        except Exception:  # noqa: BLE001 - a faulty listener must not kill the run
+            pass
+
+    def log(self, level: str, text: str) -> None:
+        self.report(LogMessage(self.job_id, level, text))
+
+    def snapshot(self, state: JobState = JobState.RUNNING, message: str = "") -> Progress:
+        with self.lock:
+            c = self.counts
+            done, skipped, failed = c[FrameStatus.DONE], c[FrameStatus.SKIPPED], c[FrameStatus.FAILED]
+            accounted = self._accounted()
+            cur = self.current
+            return Progress(
+                job_id=self.job_id,
+                state=state,
+                frames_total=self.total,
+                frames_done=done + skipped,
+                frames_failed=failed,
+                frames_skipped=skipped,
+                bytes_total=self.bytes_total,
+                bytes_done=min(accounted, self.bytes_total) if self.bytes_total else accounted,
+                current_frame=cur.frame if cur else None,
+                current_path=cur.source if cur else None,
+                bytes_per_s=self.meter.rate,
+                eta_s=self.meter.eta(max(0, self.bytes_total - accounted)),
+                message=message,
+            )
+
+    def _accounted(self) -> int:
+        return self.bytes_accounted + self.committing + sum(self.in_flight.values())
+
+    def progress(self, state: JobState = JobState.RUNNING, message: str = "") -> None:
+        with self.lock:
+            self.report(self.snapshot(state, message))
+
+    def add_bytes(self, worker: int, n: int) -> None:
+        """`n` more bytes of the worker's current item are written."""
+        with self.lock:
+            self.in_flight[worker] = self.in_flight.get(worker, 0) + n
+            self.bytes_written += n
+            self.meter.add(self._accounted())
+            self.report(self.snapshot())
+
+    def hand_over(self, worker: int, size: int) -> None:
+        """The worker's item is written and goes to the committer: its bytes count as done."""
+        with self.lock:
+            self.in_flight.pop(worker, None)
+            self.committing += size
+
+    def begin(self, worker: int, result: FrameResult) -> None:
+        with self.lock:
+            self.in_flight[worker] = 0
+            self.current = result
+
+    def end(self, worker: int) -> None:
+        with self.lock:
+            self.in_flight.pop(worker, None)
+
+    def finish(self, result: FrameResult, size: int, progress: bool = True, committed: bool = False) -> None:
+        """Record a final FrameResult (once per index), account its bytes and report it."""
+        with self.lock:
+            if committed:
+                self.committing -= size
+            if result.index in self.results:
+                return
+            self.results[result.index] = result
+            self.counts[result.status] += 1
+            if result.status is not FrameStatus.CANCELLED and result.status is not FrameStatus.PENDING:
+                self.bytes_accounted += size
+            self.meter.add(self._accounted())
+            self.report(result)
+            if progress:
+                self.report(self.snapshot())
+
+    @property
+    def failed(self) -> int:
+        return self.counts[FrameStatus.FAILED]
+
+    @property
+    def settled(self) -> int:
+        return sum(1 for r in self.results.values() if r.status in (FrameStatus.DONE, FrameStatus.SKIPPED))
+
+    # -- the job's final words, the same for every operation --
+    def failed_message(self) -> str:
+        return f"{self.failed} of {plural(self.total, self.unit)} failed"
+
+    def cancelled_message(self) -> str:
+        return f"Cancelled after {self.settled} of {plural(self.total, self.unit)}"
+
+    def stopped_message(self, last: int | None) -> str:
+        left = self.total - self.settled - self.failed
+        if last is None:
+            return f"Stopped before the first {self.unit}"
+        return f"Stopped after {self.unit} {last}; {plural(left, self.unit)} not done"
+
+    def result(self, state: JobState, message: str, frames: list[FrameResult]) -> JobResult:
+        with self.lock:
+            self.current = None
+        self.report(self.snapshot(state, message))
+        return JobResult(
+            job_id=self.job_id,
+            state=state,
+            frames=frames,
+            bytes_done=self.bytes_written,
+            elapsed=time.monotonic() - self.started,
+            message=message,
+        )

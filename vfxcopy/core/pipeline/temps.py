@@ -1,0 +1,283 @@
+"""Temporaries nobody else can touch: one private folder per run, inside the destination folder.
+
+The folder `.vfxcopy-<job>-<nonce>.part` is made with mkdir (which never follows
+a link), mode 0700, and held open and flock'ed for the whole run. Every temp is
+created inside it relative to that folder's fd with O_EXCL|O_NOFOLLOW; writers
+that open by path (OpenImageIO, ffmpeg) are given `/proc/<pid>/fd/<folder fd>/<name>`,
+a path that cannot be redirected by renaming or re-linking anything in the
+destination. Being in the destination folder, a finished temp is put in place
+with one rename (same file system).
+
+A run removes its folder on every exit path. After a hard kill the folder stays,
+unlocked: `sweep` removes such folders (and temp files of vfxcopy 0.1) — the next
+run into that folder does it, so do journal recovery and `vfxcopy clean`. A folder
+that is still flock'ed belongs to a live run and is never touched.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import queue
+import secrets
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vfxcopy.core.jobs import TEMP_PREFIX, TEMP_SUFFIX, is_temp_name
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+BACKGROUND_CLOSE_BYTES = 8 << 20  # close a discarded temp bigger than this off-thread
+SWEEP_MIN_AGE_S = 30.0  # an unlocked folder younger than this may be a run that is just starting
+_PROC_FD = os.path.isdir("/proc/self/fd")
+
+
+@dataclass
+class TempFile:
+    """A temp this run owns: removed on every exit path unless placed."""
+
+    name: str  # inside the run's private folder
+    fd: int
+    written: int = 0
+    placed: bool = False
+    submitted: bool = False  # handed to the committer, which then owns (and closes) the fd
+    kicked: int = 0  # bytes whose writeback was already started
+
+
+class TempArea:
+    """The run's private folder in the destination and the temps inside it (thread-safe)."""
+
+    def __init__(self, dest_fd: int, job_id: str) -> None:
+        self.dest_fd = dest_fd
+        self.job_id = job_id
+        self.name = f"{TEMP_PREFIX}{job_id}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        self.lock = threading.Lock()
+        self.temps: dict[str, TempFile] = {}
+        os.mkdir(self.name, 0o700, dir_fd=dest_fd)
+        self.closed = False
+        try:
+            self.fd = os.open(self.name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dest_fd)
+        except OSError:
+            _rmdir_quietly(self.name, dest_fd)
+            raise
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                self.close()
+                raise
+
+    def path(self, name: str) -> str:
+        """A path to `name` in this folder for writers that open by path (pinned to our fd)."""
+        if _PROC_FD:
+            return f"/proc/{os.getpid()}/fd/{self.fd}/{name}"  # also for a child process (ffmpeg)
+        return name  # pragma: no cover - not Linux: relative to nothing; callers use dest paths
+
+    def new_file(self, index: int, mode: int = 0o666, suffix: str = "") -> TempFile:
+        """Create the temp for item `index` exclusively (never through a link)."""
+        name = f"{index}{suffix}.part"
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | _O_NOFOLLOW
+        fd = os.open(name, flags, mode, dir_fd=self.fd)
+        temp = TempFile(name, fd)
+        with self.lock:
+            self.temps[name] = temp
+        return temp
+
+    def reserve(self, index: int, suffix: str = "") -> TempFile:
+        """A temp name for a writer that creates the file itself by path (fd -1)."""
+        name = f"{index}{suffix}.part"
+        temp = TempFile(name, -1)
+        with self.lock:
+            self.temps[name] = temp
+        return temp
+
+    def forget(self, temp: TempFile) -> None:
+        with self.lock:
+            self.temps.pop(temp.name, None)
+
+    def unlink(self, temp: TempFile) -> bool:
+        """Remove a temp's name now (not its fd); False if it was already placed."""
+        with self.lock:
+            self.temps.pop(temp.name, None)
+            if temp.placed:
+                return False
+        try:
+            os.unlink(temp.name, dir_fd=self.fd)
+        except OSError:
+            pass
+        return True
+
+    def discard(self, temp: TempFile, close: bool = True, on_closed: Callable[[], None] | None = None) -> bool:
+        """Remove a temp: the name goes at once, a big file's blocks are freed off-thread."""
+        removed = self.unlink(temp)
+        if close:
+            close_temp_fd(temp, background=removed, on_closed=on_closed)
+        return removed
+
+    def open_temps(self) -> list[TempFile]:
+        with self.lock:
+            return list(self.temps.values())
+
+    def remove_all(self) -> None:
+        """Remove every temp left and the folder itself (the end of every run). The folder's fd
+        stays open until `close`: a committer finishing an fsync may still use it."""
+        if self.closed:
+            return
+        self.closed = True
+        for temp in self.open_temps():
+            self.discard(temp, close=not temp.submitted)
+        try:
+            for name in os.listdir(self.fd):
+                try:
+                    os.unlink(name, dir_fd=self.fd)
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        _rmdir_quietly(self.name, self.dest_fd)
+
+    def close(self) -> None:
+        self.remove_all()
+        if self.fd >= 0:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = -1
+
+
+def _rmdir_quietly(name: str, dir_fd: int) -> None:
+    try:
+        os.rmdir(name, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
+def close_temp_fd(temp: TempFile, background: bool = False, on_closed: Callable[[], None] | None = None) -> None:
+    fd, temp.fd = temp.fd, -1
+    if fd < 0:
+        return
+    if background and temp.written >= BACKGROUND_CLOSE_BYTES:
+        # Freeing the blocks of a big unlinked file takes ~10-100 ms on ext4; the
+        # name is already gone, so nobody can see the file any more.
+        REAPER.close(fd, on_closed)
+    else:
+        close_quietly(fd, on_closed)
+
+
+def close_quietly(fd: int, on_closed: Callable[[], None] | None = None) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    if on_closed is not None:
+        on_closed()
+
+
+class _Reaper:
+    """One daemon thread that closes discarded temps (the slow part: freeing their blocks)."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[tuple[int, Callable[[], None] | None]] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def close(self, fd: int, on_closed: Callable[[], None] | None = None) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self.loop, daemon=True, name="vfxcopy-reaper")
+                self.thread.start()
+        self.queue.put((fd, on_closed))
+
+    def loop(self) -> None:
+        while True:
+            close_quietly(*self.queue.get())
+
+
+REAPER = _Reaper()
+
+
+# -- leftovers of runs that died --------------------------------------------------------------
+
+
+def _locked_by_live_run(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    return False
+
+
+def sweep(dest_dir: str, job_id: str | None = None, *, min_age: float = SWEEP_MIN_AGE_S) -> list[str]:
+    """Remove vfxcopy's temporaries in `dest_dir` left by runs that died; returns their paths.
+
+    Only names vfxcopy makes (`.vfxcopy-<job>-….part`), only of `job_id` when given,
+    never a folder a live run holds locked, never a link (it is unlinked, not followed),
+    and not a folder younger than `min_age` seconds (a run may be creating it).
+    """
+    removed: list[str] = []
+    if not dest_dir:
+        return removed
+    try:
+        dir_fd = os.open(dest_dir, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    except OSError:
+        return removed
+    try:
+        try:
+            names = os.listdir(dir_fd)
+        except OSError:
+            return removed
+        now = time.time()
+        for name in names:
+            if not is_temp_name(name, job_id):
+                continue
+            path = os.path.join(dest_dir, name)
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                try:  # a temp file of vfxcopy 0.1, or a link planted at a temp name: remove the name
+                    os.unlink(name, dir_fd=dir_fd)
+                    removed.append(path)
+                except OSError:
+                    pass
+                continue
+            if now - st.st_mtime < min_age:
+                continue
+            if _remove_dead_area(name, dir_fd):
+                removed.append(path)
+    finally:
+        os.close(dir_fd)
+    return removed
+
+
+def _remove_dead_area(name: str, dir_fd: int) -> bool:
+    try:
+        fd = os.open(name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return False
+    try:
+        if _locked_by_live_run(fd):
+            return False
+        for entry in os.listdir(fd):
+            try:
+                st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(entry, dir_fd=fd)  # not made by us; rmtree never follows links
+                else:
+                    os.unlink(entry, dir_fd=fd)
+            except OSError:
+                pass
+        os.rmdir(name, dir_fd=dir_fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

@@ -1,0 +1,80 @@
+"""What a writer is: the one step of the pipeline that differs between copy, convert and movie.
+
+A writer only produces bytes into the temporary the pipeline hands it (an open fd
+inside the run's private folder, or a path pinned to that folder for libraries
+that open by path). It never names, places, fsyncs or removes anything: the
+pipeline does (see core/pipeline/runner.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from vfxcopy.core.jobs import FrameResult
+from vfxcopy.core.pipeline.tally import Debug
+from vfxcopy.core.pipeline.temps import TempFile
+
+
+@dataclass
+class Item:
+    """One output of the job: a frame (copy, image) or the whole job (a movie)."""
+
+    index: int  # position in the job's selected frames (0 for a single file or a movie)
+    frame: int
+    src: str
+    name: str  # the final name in the destination folder
+    size: int = 0  # source bytes (all frames for a movie)
+    lst: os.stat_result | None = None  # lstat taken when planning (None: it failed)
+    frames: list[tuple[int, int, str]] | None = None  # a movie's inputs: (index, frame, source path)
+
+
+@dataclass
+class Written:
+    """What the writer made of an item."""
+
+    hash: str | None = None  # of the source bytes (copies): verification and the manifest use it
+    hash_algo: str | None = None
+    frames: list[FrameResult] | None = None  # a movie: the outcome of each input frame
+
+
+class Context(Protocol):
+    """What the pipeline offers a writer while it writes one item."""
+
+    worker: int
+    debug: Debug | None
+
+    def check(self) -> None: ...  # raises Cancelled; blocks while paused
+
+    def add_bytes(self, n: int) -> None: ...  # progress inside the item (and the bandwidth limit)
+
+    def log(self, level: str, text: str) -> None: ...
+
+    def temp_path(self, temp: TempFile) -> str: ...  # for writers that open by path
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+
+class Writer(Protocol):
+    """One operation's writer; one instance per worker thread (it may keep per-thread state)."""
+
+    kind: str  # "copy" | "image" | "movie"
+    unit: str  # what the job counts: "frame" (or "file")
+    creates_by_path: bool  # True: the writer creates its temp by path (OpenImageIO, ffmpeg)
+    temp_suffix: str  # e.g. ".exr": some libraries pick the format by extension
+    verify_attempts: int  # a VerificationError is retried this many times in all
+    hashes_source: bool  # Written.hash is the source's content hash (a copy's)
+
+    def source_check(self, item: Item) -> os.stat_result: ...  # FrameError if not a usable source
+
+    def identical(self, item: Item, st: os.stat_result, dest_fd: int, ctx: Context) -> tuple[bool | None, str | None]:
+        """Before writing: is the existing file the same? (None: only after writing.)"""
+        ...
+
+    def identical_after(self, temp_path: str, dest_path: str) -> bool: ...
+
+    def write(self, item: Item, st: os.stat_result, temp: TempFile, ctx: Context) -> Written: ...
+
+    def verify(self, item: Item, temp: TempFile, written: Written, ctx: Context) -> None: ...
