@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vfxcopy.core.pipeline import run_pipeline as convert_sequence
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
@@ -37,6 +36,7 @@ from vfxcopy.core.jobs import (
     JobSpec,
     Operation,
 )
+from vfxcopy.core.pipeline import run_pipeline as convert_sequence
 from vfxcopy.core.samples import make_exr_sequence
 from vfxcopy.core.sequence import Sequence
 

@@ -40,10 +40,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.pipeline import Debug as CopyDebug
 from vfxcopy.core.pipeline import run_pipeline as copy_sequence
-
-from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.samples import make_big_file, make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 
