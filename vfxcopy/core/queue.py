@@ -116,7 +116,7 @@ class Throttle:
         if batch:
             try:
                 self._deliver(self.job_id, batch)
-            except Exception:  # noqa: BLE001 - a listener bug must not fail the copy
+            except Exception:  # a listener bug must not fail the copy (logged)
                 log.exception("queue listener failed on events of job %s", self.job_id)
 
 
@@ -397,5 +397,5 @@ class JobQueue:
     def _call(self, fn: Callable[..., None], *args: object) -> None:
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001 - a listener bug must not stop the queue
+        except Exception:  # a listener bug must not stop the queue (logged)
             log.exception("queue listener %s failed", getattr(fn, "__name__", fn))
