@@ -1,0 +1,116 @@
+"""run_preflight: read every frame's header in parallel, then compare the frames with each other."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from vfxcopy.core.errors import Cancelled
+from vfxcopy.core.jobs import CancelToken
+from vfxcopy.core.preflight.analyse import find_duplicates, gap_findings, outlier_findings
+from vfxcopy.core.preflight.inspect import inspect_frame
+from vfxcopy.core.preflight.model import Finding, FrameInfo, Kind, PreflightOptions, Report
+from vfxcopy.core.preflight.policy import options_from_policy
+from vfxcopy.core.sequence import Sequence
+
+if TYPE_CHECKING:
+    from vfxcopy.core.jobs import JobSpec
+
+# on_progress(frames_done, frames_total), called from the thread that runs run_preflight.
+ProgressFn = Callable[[int, int], None]
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
+
+
+def _sort_key(f: Finding) -> tuple[int, int, int]:
+    return (0 if f.frame is not None else 1, f.frame if f.frame is not None else 0, _KIND_ORDER[f.kind])
+
+
+def _inspect_all(
+    items: list[tuple[int | None, str]],
+    options: PreflightOptions,
+    token: CancelToken,
+    on_progress: ProgressFn | None,
+) -> list[FrameInfo] | None:
+    """FrameInfo per item in order; None if cancelled. A bounded window of reads is in flight
+    so that a cancel waits for at most `threads` frames (headers: milliseconds)."""
+    total = len(items)
+    infos: list[FrameInfo] = []
+    threads = max(1, options.threads)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vfxcopy-preflight") as pool:
+        pending: deque[Future[FrameInfo]] = deque()
+        nxt = 0
+        try:
+            while nxt < total or pending:
+                while nxt < total and len(pending) < threads * 4:
+                    frame, path = items[nxt]
+                    pending.append(pool.submit(inspect_frame, path, frame, deep=options.deep, token=token))
+                    nxt += 1
+                infos.append(pending.popleft().result())
+                if on_progress is not None:
+                    on_progress(len(infos), total)
+                token.check()
+        except Cancelled:
+            for fut in pending:
+                fut.cancel()
+            return None
+    return infos
+
+
+def run_preflight(
+    sequence: Sequence,
+    frames: list[int] | None = None,
+    token: CancelToken | None = None,
+    options: PreflightOptions | None = None,
+    on_progress: ProgressFn | None = None,
+) -> Report:
+    """Check `frames` of `sequence` (default: all) without changing anything; never raises for bad frames.
+
+    A cancel (through `token`) returns soon with `report.cancelled` set and the
+    findings of the frames read so far left out (a partial majority would mislead).
+    """
+    started = time.monotonic()
+    options = options or PreflightOptions()
+    token = token or CancelToken()
+    report = Report(sequence, options=options)
+    if sequence.is_single:
+        asked: list[int] = []
+        items: list[tuple[int | None, str]] = [(None, str(sequence.path()))]
+    else:
+        asked = sorted(set(sequence.frames if frames is None else frames))
+        have = set(sequence.frames)
+        items = [(f, str(sequence.path(f))) for f in asked if f in have]
+    findings: list[Finding] = []
+    if options.wants(Kind.GAP):
+        findings.extend(gap_findings(sequence, asked))
+    infos = _inspect_all(items, options, token, on_progress)
+    if infos is None:
+        report.cancelled = True
+        report.elapsed = time.monotonic() - started
+        return report
+    report.frames_checked = len(infos)
+    for info in infos:
+        if info.error_kind is not None and options.wants(info.error_kind):
+            findings.append(Finding(info.error_kind, info.frame, info.path, info.error))
+    findings.extend(outlier_findings(infos, options))
+    if options.duplicates and options.wants(Kind.DUPLICATE):
+        try:
+            findings.extend(find_duplicates(infos, token))
+        except Cancelled:
+            report.cancelled = True
+    report.findings = sorted(findings, key=_sort_key)
+    report.elapsed = time.monotonic() - started
+    return report
+
+
+def preflight_job(
+    spec: JobSpec, token: CancelToken | None = None, on_progress: ProgressFn | None = None,
+    options: PreflightOptions | None = None,
+) -> Report:
+    """The pre-flight a job's policy asks for, over the job's selected frames (for the engine)."""
+    opts = options_from_policy(spec.preflight, options)
+    frames = None if spec.source.is_single else spec.selected_frames()
+    return run_preflight(spec.source, frames, token, opts, on_progress)
