@@ -59,8 +59,9 @@ LOCK_FILE = ".vfxcopy-mhl.lock"
 MHL_FORMAT = {"xxh3": "xxh128", "xxh64": "xxh64", "md5": "md5"}
 # The order the XSD requires inside <hash> and directory containers.
 MHL_FORMAT_ORDER = ("c4", "md5", "sha1", "xxh128", "xxh3", "xxh64")
-# ascmhl's defaults plus our temporary files: a running job's .part files are never "extra".
-IGNORE_PATTERNS = (".DS_Store", MHL_FOLDER, f"{MHL_FOLDER}/", ".vfxcopy-*.part")
+# ascmhl's defaults plus our temporary files: a running job's .part files are never "extra";
+# nor are a farm job's chunk results (core/farm: DEST/.vfxcopy-farm/<job>/).
+IGNORE_PATTERNS = (".DS_Store", MHL_FOLDER, f"{MHL_FOLDER}/", ".vfxcopy-*.part", ".vfxcopy-farm")
 CHUNK = 4 << 20
 
 
