@@ -1,4 +1,4 @@
-"""`vfxcopy ls|copy|convert|verify|watch|jobs|demo|gui`: one sub-command per module, imported on demand."""
+"""`vfxcopy ls|check|copy|convert|verify|watch|jobs|demo|gui`: one sub-command per module, imported on demand."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from vfxcopy import __version__
 # need them (tests/cli/test_imports.py checks the headless commands).
 COMMANDS: list[tuple[str, str, str]] = [
     ("ls", "vfxcopy.cli.ls_cmd", "list sequences (range, count, missing frames, size)"),
+    ("check", "vfxcopy.cli.check_cmd", "pre-flight: find missing, broken, odd and duplicate frames before a copy"),
     ("copy", "vfxcopy.cli.copy_cmd", "copy sequences (verified, atomic, cancellable)"),
     ("convert", "vfxcopy.cli.convert_cmd", "convert sequences to EXR, DPX, TIFF, PNG, JPEG or a review movie"),
     ("watch", "vfxcopy.cli.watch_cmd",
@@ -39,6 +40,7 @@ COMMANDS: list[tuple[str, str, str]] = [
 # but missing from COMMANDS still works, imported at every start (slow: add it above).
 COMMAND_MODULES: list[str] = [
     "vfxcopy.cli.ls_cmd",
+    "vfxcopy.cli.check_cmd",
     "vfxcopy.cli.copy_cmd",
     "vfxcopy.cli.convert_cmd",
     "vfxcopy.cli.watch_cmd",

@@ -37,7 +37,7 @@ def gap_findings(seq: Sequence, frames: list[int]) -> list[Finding]:
     for first, last in runs:
         count = last - first + 1
         message = f"frame {first} is missing" if count == 1 else f"frames {first}-{last} are missing ({count})"
-        findings.append(Finding(Kind.GAP, first, str(seq.path(first)), message, expected="present", found="missing"))
+        findings.append(Finding(Kind.GAP, first, str(seq.path(first)), message))
     return findings
 
 
@@ -165,6 +165,5 @@ def find_duplicates(infos: list[FrameInfo], token: CancelToken | None = None) ->
                     findings.append(Finding(
                         Kind.DUPLICATE, info.frame, info.path,
                         f"same bytes as frame {first.frame} ({os.path.basename(first.path)})",
-                        expected="distinct frame", found=f"copy of frame {first.frame}",
                     ))
     return findings
