@@ -185,8 +185,6 @@ def _keep_better(new: ChunkResult, path: Path) -> ChunkResult:
         old = ChunkResult.from_dict(json.loads(path.read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
         return new
-    if old.attempt == new.attempt:
-        return new
     by_frame = {f.frame: f for f in new.frames}
     for fr in old.frames:
         mine = by_frame.get(fr.frame)
