@@ -58,7 +58,9 @@ def test_reference_tools_accept_our_manifest_and_catch_one_changed_byte(tmp_path
     fmt = verify.MHL_FORMAT[algo.value]
     assert fmt == {"xxh3": "xxh128", "xxh64": "xxh64", "md5": "md5"}[algo.value]
     root = ET.parse(gens[0]).getroot()
-    assert len(root.findall(f".//{{{MHL_NS}}}{fmt}")) == 6
+    assert len(root.findall(f"./{{{MHL_NS}}}hashes/{{{MHL_NS}}}hash/{{{MHL_NS}}}{fmt}")) == 6
+    # The job wrote the whole folder: its root hash (content and structure) is recorded too.
+    assert len(root.findall(f"./{{{MHL_NS}}}processinfo/{{{MHL_NS}}}roothash/*/{{{MHL_NS}}}{fmt}")) == 2
 
     check = ascmhl("xsd-schema-check", "-xsd", XSD / "ASCMHL.xsd", gens[0])
     assert check.returncode == 0, check.stdout + check.stderr
@@ -102,7 +104,7 @@ def test_manifest_is_built_from_the_copy_hashes_without_reading_frames_again(
     def no_second_read(*args: object, **kw: object) -> str:
         raise AssertionError("a frame was read again to build the manifest")
 
-    monkeypatch.setattr(verify, "hash_path", no_second_read)
+    monkeypatch.setattr(verify.mhl_write, "hash_path", no_second_read)
     spec, result = copy_job(src, tmp_path / "dst")
     hashes = {f.dest.rsplit("/", 1)[-1]: f.hash for f in result.frames}  # type: ignore[attr-defined]
     history = load_history(tmp_path / "dst")
