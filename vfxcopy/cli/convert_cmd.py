@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Examples: vfxcopy convert plates/ proxies/ --preset 'Half-res sRGB JPEG proxies'; "
             "vfxcopy convert shot.####.exr out/ --to exr --compression dwaa:45; "
             "vfxcopy convert shot.####.exr review/ --to mp4 --to-space 'sRGB - Display'. "
-            "Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 cancelled."
+            "Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 interrupted (SIGINT), 143 terminated (SIGTERM)."
         ),
     )
     parser.add_argument("paths", nargs="*", metavar="SRC... DEST", help="sources, then the destination folder")
@@ -154,12 +154,12 @@ def run(args: argparse.Namespace) -> int:
         return _list_presets(args)
     token = CancelToken()
     # Installed before the scan so that a signal at any moment ends the command
-    # the same way (exit 130, nothing partial), never with a traceback or a kill.
-    with CancelSignals(token):
-        return _run(args, token)
+    # the same way (exit 130 or 143, nothing partial), never with a traceback or a kill.
+    with CancelSignals(token) as guard:
+        return _run(args, guard)
 
 
-def _run(args: argparse.Namespace, token: CancelToken) -> int:
+def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
     notes: list[str] = []
     try:
         specs, opts = _plan(args, notes)
@@ -178,7 +178,7 @@ def _run(args: argparse.Namespace, token: CancelToken) -> int:
         "convert",
         specs,
         args,
-        token,
+        guard,
         notes=notes,
         label=lambda spec: f"{spec.display_name()} -> {opts.to}",
         json_extra={"options": asdict(opts)},
