@@ -56,17 +56,18 @@ class _CheckTask(QRunnable):
             self.signals.progress.emit(self.generation, self.row, done, total)
 
     def run(self) -> None:
+        result: Report | str
         try:
-            result: Report | str
-            try:
-                result = run_preflight(self.seq, self.frames, self.token, self.options, self._progress)
-            except Exception as exc:  # noqa: BLE001 - shown on the sequence's line instead of a dead thread
-                result = f"{type(exc).__name__}: {exc}"
-            self.signals.finished.emit(self.generation, self.row, result)
+            result = run_preflight(self.seq, self.frames, self.token, self.options, self._progress)
+        except Exception as exc:  # noqa: BLE001 - shown on the sequence's line instead of a dead thread
+            result = f"{type(exc).__name__}: {exc}"
         finally:
+            # Done before the result is emitted, so that the view is idle when it shows the last one.
+            # This frame still holds `self`, so the signals outlive the emit below.
             self.done.set()
             with _RUNNING_LOCK:
                 _RUNNING.discard(self)
+        self.signals.finished.emit(self.generation, self.row, result)
 
 
 def _cancel_all(tokens: list[CancelToken]) -> None:
