@@ -122,12 +122,11 @@ class Slurm:
 
     def queue(self, job: FarmJob) -> dict[tuple[str, int], str]:
         """(step, array index) -> squeue state for the job's tasks still known to the controller."""
-        ids = self._all_ids(job)
-        if not ids:
-            return {}
-        out = _run(["squeue", "-h", "-r", "-j", ",".join(ids), "-o", "%A|%F|%K|%j|%T"], self.env, check=False)
-        states: dict[tuple[str, int], str] = {}
         prefix = f"vfxcopy-{job.job_id}-"
+        # By name, not by id: ids the controller has purged make squeue fail for the whole list.
+        names = ",".join(prefix + n for n in [*(s.name for s in job.steps), "merge"])
+        out = _run(["squeue", "-h", "-r", f"--name={names}", "-o", "%A|%F|%K|%j|%T"], self.env)
+        states: dict[tuple[str, int], str] = {}
         for line in out.splitlines():
             parts = line.strip().split("|")
             if len(parts) != 5 or not parts[3].startswith(prefix):
