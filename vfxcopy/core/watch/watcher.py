@@ -1,22 +1,16 @@
-"""Watch folders: enqueue a sequence once it has finished landing (watchdog + periodic rescans)."""
+"""FolderWatcher: watchdog events plus periodic rescans -> one call per sequence once it has landed."""
 
 from __future__ import annotations
 
-import datetime as _dt
-import fnmatch
-import json
 import logging
 import os
 import sqlite3
-import string
 import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import dataclass, field
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -34,15 +28,12 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from vfxcopy.core.errors import VfxCopyError
-from vfxcopy.core.jobs import CopyOptions, JobSpec, Operation, is_temp_name
-from vfxcopy.core.journal import Journal, data_dir, open_journal
-from vfxcopy.core.sequence import IMAGE_EXTENSIONS, Sequence, split_frame
+from vfxcopy.core.jobs import is_temp_name
+from vfxcopy.core.sequence import Sequence, split_frame
+from vfxcopy.core.watch.rules import DEFAULT_RESCAN_INTERVAL, WatchRule
+from vfxcopy.core.watch.store import HandledStore, SeqKey, default_store, key_text
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SETTLE = 10.0
-DEFAULT_RESCAN_INTERVAL = 45.0
-DESTINATION_TOKENS = ("head", "date", "parent", "rule", "ext")
 
 # Names that writers use while a file is still incomplete; a rename to the final
 # name follows, and that rename is the event that counts.
@@ -62,203 +53,6 @@ _EVENT_FILTER: list[type[FileSystemEvent]] = [
     DirDeletedEvent,
 ]
 
-
-
-class WatchError(ValueError):
-    """A watch rule that cannot work (bad folder, unknown token, destination inside the folder)."""
-
-
-# ---------------------------------------------------------------------------
-# Rules
-
-
-@dataclass
-class WatchRule:
-    """One watched folder and what to do with each sequence that lands in it."""
-
-    name: str
-    folder: str
-    destination: str  # a folder pattern: {head} {date} {parent} {rule} {ext}
-    recursive: bool = False
-    include: list[str] = field(default_factory=list)  # globs ("*.exr") or extensions ("dpx"); empty: images
-    operation: Operation = Operation.COPY
-    preset: str | None = None  # conversion preset name, for Operation.CONVERT
-    settle: float = DEFAULT_SETTLE  # seconds without a new or growing frame
-    expected_range: tuple[int, int] | None = None  # landed as soon as every frame of it is there
-    polling: bool = False  # network mounts that send no change events
-    enabled: bool = True
-    process_existing: bool = True  # sequences already there when watching starts are queued too
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "folder": self.folder,
-            "destination": self.destination,
-            "recursive": self.recursive,
-            "include": list(self.include),
-            "operation": self.operation.value,
-            "preset": self.preset,
-            "settle": self.settle,
-            "expected_range": list(self.expected_range) if self.expected_range else None,
-            "polling": self.polling,
-            "enabled": self.enabled,
-            "process_existing": self.process_existing,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WatchRule:
-        """Unknown keys are ignored so that a newer settings file still loads."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "operation" in values:
-            values["operation"] = Operation(values["operation"])
-        rng = values.get("expected_range")
-        values["expected_range"] = (int(rng[0]), int(rng[1])) if rng else None
-        if "include" in values:
-            values["include"] = [str(p) for p in values["include"] or []]
-        if "settle" in values:
-            values["settle"] = float(values["settle"])
-        return cls(**values)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_json(cls, text: str) -> WatchRule:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise WatchError("a watch rule must be a JSON object")
-        return cls.from_dict(data)
-
-    def problems(self) -> list[str]:
-        """What stops this rule from working, in words the user can act on; [] if fine."""
-        out: list[str] = []
-        if not self.name.strip():
-            out.append("the rule needs a name")
-        if not self.folder:
-            out.append("choose a folder to watch")
-        elif not os.path.isdir(self.folder):
-            out.append(f"the watched folder {self.folder} does not exist (or is not a folder)")
-        if not self.destination:
-            out.append("choose a destination")
-        else:
-            try:
-                unknown = [t for t in destination_tokens(self.destination) if t not in DESTINATION_TOKENS]
-            except ValueError as exc:
-                unknown = []
-                out.append(f"destination pattern {self.destination!r} is malformed ({exc})")
-            if unknown:
-                out.append(
-                    f"unknown token(s) {', '.join('{' + t + '}' for t in unknown)} in the destination; "
-                    f"use {', '.join('{' + t + '}' for t in DESTINATION_TOKENS)}"
-                )
-            if self.folder and _static_prefix_inside(self.destination, self.folder):
-                out.append(
-                    "the destination is inside the watched folder: every copy would be picked up "
-                    "again; choose a destination outside it"
-                )
-        if self.operation is Operation.CONVERT and not self.preset:
-            out.append("a conversion rule needs a preset")
-        if self.settle <= 0:
-            out.append("the settle time must be more than 0 seconds")
-        if self.expected_range and self.expected_range[0] > self.expected_range[1]:
-            out.append("the expected range's first frame is after its last")
-        return out
-
-    def validate(self) -> None:
-        problems = self.problems()
-        if problems:
-            raise WatchError(f"watch rule {self.name!r}: " + "; ".join(problems))
-
-    def matches(self, name: str) -> bool:
-        """Whether a file name is one this rule cares about (not counting hidden/temporary)."""
-        lowered = name.lower()
-        if not self.include:
-            ext = lowered.rsplit(".", 1)[-1] if "." in lowered else ""
-            return ext in IMAGE_EXTENSIONS
-        for pattern in self.include:
-            pat = pattern.strip().lower()
-            if not pat:
-                continue
-            if any(c in pat for c in "*?["):
-                if fnmatch.fnmatchcase(lowered, pat):
-                    return True
-            elif lowered.endswith("." + pat.lstrip("*").lstrip(".")):
-                return True
-        return False
-
-    def destination_for(self, sequence: Sequence, when: _dt.date | None = None) -> str:
-        """The destination folder for one landed sequence, tokens filled in."""
-        when = when or _dt.date.today()
-        head = sequence.head.rstrip("._- ") or Path(sequence.directory).name or "frames"
-        values = {
-            "head": head,
-            "date": when.strftime("%Y-%m-%d"),
-            "parent": Path(sequence.directory).name,
-            "rule": self.name,
-            "ext": sequence.tail.lstrip(".").lower(),
-        }
-        try:
-            result = self.destination.format_map(values)
-        except (KeyError, ValueError, IndexError) as exc:
-            raise WatchError(f"destination pattern {self.destination!r}: {exc}") from exc
-        return os.path.expanduser(result)
-
-
-def destination_tokens(pattern: str) -> list[str]:
-    """The {token} names used by a destination pattern (ValueError if malformed)."""
-    return [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
-
-
-def _static_prefix_inside(pattern: str, folder: str) -> bool:
-    prefix = pattern.split("{", 1)[0]
-    if not prefix:
-        return False
-    dest = os.path.abspath(os.path.expanduser(prefix))
-    base = os.path.abspath(folder)
-    if "{" in pattern and not prefix.endswith(os.sep):
-        dest = os.path.dirname(dest)  # "…/out_{date}": only the complete components count
-    return dest == base or dest.startswith(base.rstrip(os.sep) + os.sep)
-
-
-def make_spec(
-    rule: WatchRule,
-    sequence: Sequence,
-    frames: list[int] | None = None,
-    *,
-    copy: CopyOptions | None = None,
-    when: _dt.date | None = None,
-) -> JobSpec:
-    """The job a landed sequence becomes; `frames` is the follow-up's new frames (None: all)."""
-    convert = None
-    if rule.operation is Operation.CONVERT:
-        from vfxcopy.core.presets import get_preset
-
-        if not rule.preset:
-            raise WatchError(f"watch rule {rule.name!r} converts but names no preset")
-        convert = get_preset(rule.preset)
-    name = ""
-    if frames is not None:
-        name = f"{sequence.display()} (+{len(frames)} new frame{'s' if len(frames) != 1 else ''})"
-    return JobSpec(
-        source=sequence,
-        dest_dir=rule.destination_for(sequence, when),
-        operation=rule.operation,
-        frames=list(frames) if frames is not None else None,
-        copy=copy or CopyOptions(),
-        convert=convert,
-        name=name,
-        origin=f"watch:{rule.name}",
-    )
-
-
-def rule_name_from_origin(origin: str) -> str | None:
-    """'watch:Plates in' -> 'Plates in'; None for jobs that no rule made."""
-    return origin[len("watch:"):] if origin.startswith("watch:") else None
-
-
-# ---------------------------------------------------------------------------
-# Time
 
 
 class Clock:
@@ -284,174 +78,7 @@ class ManualClock(Clock):
             self._now += seconds
 
 
-# ---------------------------------------------------------------------------
-# What has been handled already (survives restarts)
 
-
-class HandledStore(Protocol):
-    """Per rule and sequence: the frame sizes already queued."""
-
-    def load(self, rule: str, key: str) -> dict[int, int]: ...
-
-    def record(self, rule: str, key: str, sizes: dict[int, int]) -> None: ...
-
-
-class MemoryHandledStore:
-    """Forgets everything at exit; for tests and `--no-remember` style runs."""
-
-    def __init__(self) -> None:
-        self._data: dict[tuple[str, str], dict[int, int]] = {}
-        self._lock = threading.Lock()
-
-    def load(self, rule: str, key: str) -> dict[int, int]:
-        with self._lock:
-            return dict(self._data.get((rule, key), {}))
-
-    def record(self, rule: str, key: str, sizes: dict[int, int]) -> None:
-        with self._lock:
-            self._data[(rule, key)] = dict(sizes)
-
-
-WATCH_TABLE_SQL = """
-CREATE TABLE IF NOT EXISTS watch_handled (
-    rule TEXT NOT NULL,
-    seq_key TEXT NOT NULL,
-    sizes TEXT NOT NULL,
-    frames INTEGER NOT NULL,
-    updated REAL NOT NULL,
-    PRIMARY KEY (rule, seq_key)
-)
-"""
-
-
-class SqliteHandledStore:
-    """The early stand-alone store (a small SQLite file); kept to read and migrate old records."""
-
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else data_dir() / "watch.sqlite"
-        self._lock = threading.Lock()
-        self._ready = False
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=30)
-        if not self._ready:
-            with conn:
-                conn.execute(WATCH_TABLE_SQL)
-            self._ready = True
-        return conn
-
-    def load(self, rule: str, key: str) -> dict[int, int]:
-        with self._lock:
-            conn = self._connect()
-            try:
-                row = conn.execute(
-                    "SELECT sizes FROM watch_handled WHERE rule = ? AND seq_key = ?", (rule, key)
-                ).fetchone()
-            finally:
-                conn.close()
-        return _sizes_from_json(row[0]) if row else {}
-
-    def record(self, rule: str, key: str, sizes: dict[int, int]) -> None:
-        text = json.dumps({str(f): s for f, s in sorted(sizes.items())})
-        with self._lock:
-            conn = self._connect()
-            try:
-                with conn:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO watch_handled (rule, seq_key, sizes, frames, updated) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (rule, key, text, len(sizes), time.time()),
-                    )
-            finally:
-                conn.close()
-
-
-def _sizes_from_json(text: str) -> dict[int, int]:
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        return {}
-    if not isinstance(raw, dict):
-        return {}
-    return {int(f): int(s) for f, s in raw.items()}
-
-
-HANDLED_NAMESPACE = "watch-handled:"  # + rule name, in the journal's kv table
-
-
-class JournalHandledStore:
-    """Handled sequences in the job journal's kv table: one record per rule and sequence."""
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-
-    def load(self, rule: str, key: str) -> dict[int, int]:
-        value = self.journal.kv_get(HANDLED_NAMESPACE + rule, key)
-        if not isinstance(value, dict):
-            return {}
-        return {int(f): int(s) for f, s in value.items()}
-
-    def record(self, rule: str, key: str, sizes: dict[int, int]) -> None:
-        self.journal.kv_set(HANDLED_NAMESPACE + rule, key, {str(f): s for f, s in sorted(sizes.items())})
-
-    def forget(self, rule: str) -> int:
-        """Drop every record of `rule` (a rule deleted for good); returns how many."""
-        return self.journal.kv_delete(HANDLED_NAMESPACE + rule)
-
-
-def migrate_legacy_store(journal: Journal, legacy: str | os.PathLike[str] | None = None) -> int:
-    """Move records of the early stand-alone watch.sqlite into the journal, once; returns how many.
-
-    Records already in the journal win; the old file is renamed to *.migrated so
-    that this runs only once.
-    """
-    path = Path(legacy) if legacy is not None else data_dir() / "watch.sqlite"
-    if not path.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(path, timeout=30)
-        try:
-            rows = conn.execute("SELECT rule, seq_key, sizes FROM watch_handled").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        log.warning("watch: cannot read the old store %s: %s", path, exc)
-        return 0
-    moved = 0
-    for rule, key, text in rows:
-        if journal.kv_get(HANDLED_NAMESPACE + rule, key) is None:
-            journal.kv_set(HANDLED_NAMESPACE + rule, key, _sizes_from_json(text))
-            moved += 1
-    try:
-        path.rename(path.with_name(path.name + ".migrated"))
-    except OSError as exc:
-        log.warning("watch: cannot rename %s after migrating it: %s", path, exc)
-    return moved
-
-
-def default_store(journal: Journal | None = None) -> HandledStore:
-    """The journal-backed store (the default journal unless one is given), old records migrated."""
-    journal = journal or open_journal()
-    migrate_legacy_store(journal)
-    return JournalHandledStore(journal)
-
-
-def release_frames(store: HandledStore, rule: str, sequence: Sequence, frames: Iterable[int] | None = None) -> None:
-    """Forget in `store` that these frames were handled, so the rule queues them again next start."""
-    key = key_text((sequence.directory, sequence.head, sequence.tail))
-    sizes = store.load(rule, key)
-    for frame in sequence.frames if frames is None else frames:
-        sizes.pop(frame, None)
-    store.record(rule, key, sizes)
-
-
-# ---------------------------------------------------------------------------
-# Frames in flight
-
-
-SeqKey = tuple[str, str, str]  # directory, head, tail
 
 OPEN, DONE, SEEN = "open", "done", "seen"  # being written in place / closed or renamed in / found by a scan
 
@@ -478,10 +105,6 @@ def parse_frame_name(name: str) -> tuple[str, str, str] | None:
     The scanner's own split, so that a watched sequence is named as `vfxcopy ls` names it.
     """
     return split_frame(name)
-
-
-def key_text(key: SeqKey) -> str:
-    return "\0".join(key)
 
 
 def _padding(digits: Iterable[str]) -> int:
