@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 from typing import Any
@@ -88,6 +89,7 @@ def _register_submit(farm_sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--movie", metavar="FORMAT", choices=("mp4", "mov"),
                    help="convert only: also encode a review movie of the converted frames (a step that waits "
                    "for them)")
+    p.add_argument("--movie-dir", metavar="DIR", help="where the --movie goes (default DEST_review, beside DEST)")
     p.add_argument("--command", metavar="CMD",
                    help="how farm nodes start vfxcopy (default: this Python, -m vfxcopy)")
     p.add_argument("--run-local", action="store_true",
@@ -158,9 +160,13 @@ def _task(args: argparse.Namespace) -> int:
         first, last = min(frames), max(frames)
     else:
         first, last = _chunk_of(args)
+    folder = args.results_dir
+    if folder is None and os.path.exists(os.path.join(os.path.dirname(os.path.abspath(args.spec)), "job.json")):
+        # A farm job's spec: its results go beside it (a movie step writes elsewhere, reports here).
+        folder = os.path.dirname(os.path.abspath(args.spec))
     token = CancelToken()
     with CancelSignals(token) as signals:
-        record = run_task(spec, first, last, token, step=args.step, folder=args.results_dir, emit=_emit)
+        record = run_task(spec, first, last, token, step=args.step, folder=folder, emit=_emit)
     code = record.exit_code if record.exit_code is not None else EXIT_FAILED
     if record.state is JobState.CANCELLED and signals.signum == getattr(signal, "SIGTERM", None):
         code = EXIT_TERMINATED  # the contract: 143 for a terminate, 130 for an interrupt
@@ -220,13 +226,157 @@ def _load(path: str) -> Any:
 # -- submit / status / cancel / retry ---------------------------------------------------------
 
 
+def _specs(args: argparse.Namespace) -> list[tuple[str, JobSpec, list[str]]]:
+    """The farm job's steps from the copy/convert options (one source sequence per farm job)."""
+    from dataclasses import replace
+
+    from vfxcopy.cli.common import build_specs, copy_options_from_args, resolve_sources
+    from vfxcopy.core.jobs import ConvertOptions, Operation
+
+    if len(args.paths) < 2:
+        raise UsageError("give at least one source and a destination folder")
+    *sources, dest = args.paths
+    dest_dir = os.path.abspath(dest)
+    if os.path.exists(dest_dir) and not os.path.isdir(dest_dir):
+        raise UsageError(f"destination {dest} exists and is not a folder")
+    copy = copy_options_from_args(args)
+    converting = bool(args.to or args.preset)
+    if args.movie and not converting:
+        raise UsageError("--movie needs a conversion (--to or --preset): the movie is made from its frames")
+    seqs = resolve_sources(sources)
+    notes: list[str] = []
+    operation = Operation.CONVERT if converting else Operation.COPY
+    specs = build_specs(seqs, dest_dir, args, operation=operation, origin="farm", copy=copy, notes=notes)
+    for note in notes:
+        print(f"vfxcopy farm: note: {note}", file=sys.stderr)
+    if converting:
+        from vfxcopy.cli.convert_cmd import options_from_args
+        from vfxcopy.core.naming import normalise_target
+
+        if args.to:
+            args.to = normalise_target(args.to)
+        opts = options_from_args(args)
+        for spec in specs:
+            spec.convert = replace(opts)
+    from vfxcopy.core.safety import check_job
+
+    for spec in specs:
+        check_job(spec)
+    if len(specs) > 1 and args.movie:
+        raise UsageError("--movie needs exactly one source sequence")
+    steps: list[tuple[str, JobSpec, list[str]]] = [("main", spec, []) for spec in specs]
+    if args.movie:
+        from vfxcopy.core.naming import dest_sequence
+
+        frames = dest_sequence(specs[0])
+        if frames is None:
+            raise UsageError("--movie: the conversion does not write a frame sequence")
+        # The engine refuses to write into (or under) the folder it reads from: the movie goes beside it.
+        movie_dir = os.path.abspath(args.movie_dir) if args.movie_dir else dest_dir.rstrip(os.sep) + "_review"
+        movie = JobSpec(frames, movie_dir, Operation.CONVERT, copy=replace(copy),
+                        convert=ConvertOptions(to=args.movie, fps=args.fps or 24.0), origin="farm")
+        steps.append(("movie", movie, ["main"]))
+    return steps
+
+
+def _backend(name: str, args: argparse.Namespace | None = None) -> Any:
+    from vfxcopy.core.farm.backends import get_backend
+
+    return get_backend(
+        name,
+        partition=getattr(args, "partition", None),
+        max_running=getattr(args, "max_running", None),
+        farm_id=getattr(args, "farm_id", None),
+        queue_id=getattr(args, "queue_id", None),
+        run_local=getattr(args, "run_local", False),
+    )
+
+
 def _submit(args: argparse.Namespace) -> int:
-    raise UsageError("farm submit: not available yet")
+    from vfxcopy.core.errors import SafetyError
+    from vfxcopy.core.farm.backends import FarmError
+    from vfxcopy.core.farm.plan import PlanError, plan_job
+    from vfxcopy.core.farm.slurm import SlurmError
+
+    try:
+        steps = _specs(args)
+    except SafetyError as exc:
+        raise UsageError(f"refused: {exc}") from None
+    command = shlex.split(args.command) if args.command else None
+    # One farm job per source sequence (as `vfxcopy copy` makes one job per sequence); a movie
+    # step belongs to the one source it is made from.
+    groups: list[list[tuple[str, JobSpec, list[str]]]] = (
+        [steps] if any(n == "movie" for n, _, _ in steps) else [[s] for s in steps])
+    out: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for group in groups:
+        try:
+            job = plan_job(group, chunk=args.chunk, task_seconds=args.task_time, frame_seconds=args.frame_time,
+                           command=command, backend=args.backend)
+        except PlanError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"vfxcopy farm: job {job.job_id}: {job.name}: "
+              f"{sum(len(s.chunks) for s in job.steps)} tasks; results in {job.folder}", file=sys.stderr)
+        try:
+            submitted = _backend(args.backend, args).submit(job)
+        except (FarmError, SlurmError, OSError) as exc:
+            error("farm submit", f"{job.job_id}: {exc}")
+            out.append({"job_id": job.job_id, "folder": str(job.folder), "error": str(exc)})
+            code = EXIT_FAILED
+            continue
+        entry = {"job_id": job.job_id, "folder": str(job.folder), "backend": args.backend,
+                 "task_count": sum(len(s.chunks) for s in job.steps), **submitted}
+        if args.run_local and args.backend == "openjd":
+            from vfxcopy.core.farm.backends import results_status
+
+            state = results_status(job)
+            entry["status"] = state
+            if state["state"] != "completed":
+                code = max(code, EXIT_FAILED) if state["state"] == "failed" else 130
+        out.append(entry)
+    if args.json:
+        print_json({"command": "farm submit", "exit_code": code, "jobs": out})
+    else:
+        for entry in out:
+            print(entry["folder"])
+    return code
 
 
 def _manage(args: argparse.Namespace, action: str) -> int:
-    raise UsageError(f"farm {action}: not available yet")
+    from vfxcopy.core.farm.backends import FarmError
+    from vfxcopy.core.farm.slurm import SlurmError
+
+    job = _load(args.job)
+    backend = _backend(job.backend or "openjd")
+    try:
+        if action == "status":
+            state = backend.status(job)
+            if args.json:
+                print_json({"command": "farm status", "exit_code": EXIT_OK, **state})
+            else:
+                _print_status(state)
+            return EXIT_OK
+        if action == "cancel":
+            backend.cancel(job)
+            result: dict[str, Any] = {"cancel": "requested"}
+            print(f"vfxcopy farm: cancel sent to {job.backend}; running tasks stop within a frame and remove "
+                  "their temporary files", file=sys.stderr)
+        else:
+            result = backend.retry(job)
+    except (FarmError, SlurmError) as exc:
+        error(f"farm {action}", str(exc))
+        if args.json:
+            print_json({"command": f"farm {action}", "exit_code": EXIT_FAILED, "error": str(exc)})
+        return EXIT_FAILED
+    if args.json:
+        print_json({"command": f"farm {action}", "exit_code": EXIT_OK, "job_id": job.job_id, **result})
+    return EXIT_OK
 
 
-def _unused() -> None:
-    _ = (EXIT_OK, os, sys)
+def _print_status(state: dict[str, Any]) -> None:
+    frames = state["frames"]
+    print(f"{state['job_id']}  {state['name']}  [{state['backend']}]  {state['state']}: "
+          f"{frames['done']}/{frames['total']} frames done ({frames['skipped']} skipped), {frames['failed']} failed")
+    for chunk in state["chunks"]:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(chunk["counts"].items()))
+        print(f"  {chunk['step']:<8} {chunk['frames']:<12} {chunk['state']:<12} {counts}")
