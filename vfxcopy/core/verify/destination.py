@@ -76,6 +76,7 @@ class VerifyReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what the ascmhl library complained about, not fatal
     nested: list[str] = field(default_factory=list)  # folders with their own history, folded in
+    digests: dict[str, tuple[str, str]] = field(default_factory=dict)  # ok file -> (format, hash) it matched
     bytes_checked: int = 0
     elapsed: float = 0.0
     cancelled: bool = False
@@ -253,6 +254,7 @@ def verify_destination(
                 continue
             if actual.lower() == rec.hash.lower():
                 result.ok.append(rel)
+                result.digests[rel] = (rec.hash_format, actual.lower())
             else:
                 result.altered.append(Mismatch(rel, rec.hash, actual, rec.hash_format))
                 report(LogMessage(job_id, "error", f"{printable(full)}: altered ({rec.hash_format} {actual}, "

@@ -182,11 +182,9 @@ def manifest_lock(
                     "(its lock is still held); no manifest was written. Wait for that job to finish (see "
                     "`vfxcopy jobs`, or `fuser -v` on the folder), then run the copy again or `vfxcopy verify`"
                 )
-            if token is not None:
-                if token.wait(LOCK_POLL):
-                    raise Cancelled()
-            else:
-                time.sleep(LOCK_POLL)
+            # A plain sleep, not token.wait(): a signal handler that cancels the token may run
+            # in this very thread, and Event.wait could hold the lock that cancel() needs.
+            time.sleep(LOCK_POLL)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock, also when the process dies

@@ -159,13 +159,38 @@ def load_history(root: str | os.PathLike[str]) -> History:
         raise ManifestError(f"{root_str}: no ASC MHL history ({MHL_FOLDER}/ folder missing)")
     if not os.path.exists(os.path.join(folder, CHAIN_FILE)):
         raise ManifestError(f"{root_str}: no ASC MHL history ({CHAIN_FILE} missing in {MHL_FOLDER}/)")
-    mhl = load_ascmhl(root_str)
-    if not mhl.hash_lists:
-        raise ManifestError(f"{root_str}: no ASC MHL history ({CHAIN_FILE} lists no generation)")
+    with _utf8_alias(root_str) as alias:
+        mhl = load_ascmhl(alias)
+        if not mhl.hash_lists:
+            raise ManifestError(f"{root_str}: no ASC MHL history ({CHAIN_FILE} lists no generation)")
+        try:
+            history = _fold(alias, mhl)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise ManifestError(_explain(root_str, exc)) from exc
+    if alias != root_str:
+        history.generations = [Path(root_str) / os.path.relpath(p, alias) for p in history.generations]
+    return history
+
+
+@contextmanager
+def _utf8_alias(root: str) -> Iterator[str]:
+    """A path to `root` that is valid UTF-8 (ascmhl and lxml cannot take others): /proc/self/fd/N on Linux."""
     try:
-        return _fold(root_str, mhl)
-    except (AttributeError, TypeError, ValueError, KeyError) as exc:
-        raise ManifestError(_explain(root_str, exc)) from exc
+        root.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        yield root
+        return
+    try:
+        fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ManifestError(f"{root}: cannot open the folder ({exc.strerror})") from exc
+    try:
+        alias = f"/proc/self/fd/{fd}"
+        yield alias if os.path.isdir(alias) else root
+    finally:
+        os.close(fd)
 
 
 def _fold(root: str, mhl: Any) -> History:
