@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from vfxcopy.core.jobs import FrameStatus, JobResult, JobSpec, JobState, Operation
+if TYPE_CHECKING:
+    # Imported where used: `vfxcopy ls` formats sizes without loading the job model (start-up time).
+    from vfxcopy.core.jobs import JobResult, JobSpec
 
 
 def human_size(n: float | None) -> str:
@@ -32,6 +34,8 @@ def human_duration(seconds: float | None) -> str:
 
 
 def result_counts(result: JobResult) -> dict[str, int]:
+    from vfxcopy.core.jobs import FrameStatus
+
     counts = {s.value: 0 for s in FrameStatus}
     for r in result.frames:
         counts[r.status.value] += 1
@@ -40,6 +44,8 @@ def result_counts(result: JobResult) -> dict[str, int]:
 
 def result_to_dict(spec: JobSpec, result: JobResult) -> dict[str, Any]:
     """A job's outcome for --json: the spec, its state, counts, bytes, time, failed frames."""
+    from vfxcopy.core.jobs import FrameStatus
+
     counts = result_counts(result)
     return {
         "job_id": result.job_id,
@@ -64,6 +70,8 @@ def result_to_dict(spec: JobSpec, result: JobResult) -> dict[str, Any]:
 
 def summary_line(spec: JobSpec, result: JobResult) -> str:
     """One line per finished job for stderr: what, where, counts, size, speed."""
+    from vfxcopy.core.jobs import JobState, Operation
+
     c = result_counts(result)
     parts = [f"{c['done']} copied" if spec.operation is Operation.COPY else f"{c['done']} done"]
     if c["skipped"]:

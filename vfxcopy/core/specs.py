@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation
-from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.sequence import FrameSet, Sequence
 
 
 class SpecError(ValueError):
@@ -17,7 +17,9 @@ class JobOptions:
     """What every job of one request shares (a command line, one New job dialog)."""
 
     operation: Operation = Operation.COPY
-    frames: list[int] | None = None  # only these frame numbers; None: every frame
+    # Only these frame numbers; None: every frame. A FrameSet holds ranges, so that
+    # `--frames 1-10000000` costs no memory per frame asked for.
+    frames: FrameSet | list[int] | None = None
     rename_head: str | None = None  # new head (needs exactly one source sequence)
     offset: int = 0  # added to every frame number at the destination
     copy: CopyOptions = field(default_factory=CopyOptions)
@@ -41,7 +43,7 @@ def build_specs(sources: list[Sequence], dest_dir: str, options: JobOptions) -> 
     several sources the same name, or when nothing is left to do.
     """
     notes: list[str] = []
-    wanted = options.frames
+    wanted = options.frames if options.frames is None or isinstance(options.frames, FrameSet) else FrameSet.of(options.frames)
     rename = options.rename_head
     multi = [s for s in sources if not s.is_single]
     if rename is not None and (len(multi) > 1 or (multi and len(sources) > len(multi))):
@@ -55,8 +57,7 @@ def build_specs(sources: list[Sequence], dest_dir: str, options: JobOptions) -> 
             if seq.is_single:
                 notes.append(f"{seq.path()}: not a sequence, skipped because frames were chosen")
                 continue
-            have = set(seq.frames)
-            frames = [f for f in wanted if f in have]
+            frames = wanted.select(seq.frames)
             if not frames:
                 notes.append(f"{seq.pattern()}: none of the chosen frames exist, skipped")
                 continue
