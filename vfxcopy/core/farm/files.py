@@ -17,16 +17,21 @@ from vfxcopy.core.farm.plan import MERGE_STEP, FarmJob, Step
 from vfxcopy.core.sequence import format_frames
 
 
-def _frames(step: Step) -> str:
-    """The step's frames as a frame list both managers read ('1001-1200', '1-3,5')."""
-    frames: list[int] = []
-    for c in step.chunks:
-        frames.extend(range(c.first, c.last + 1))
-    return format_frames(frames)
+def _frame_list(job: FarmJob, step: Step) -> list[int]:
+    try:
+        return job.spec(step.name).selected_frames()
+    except (OSError, ValueError, KeyError):
+        return sorted({f for c in step.chunks for f in range(c.first, c.last + 1)})
+
+
+def _frames(job: FarmJob, step: Step) -> str:
+    """The step's frames as a frame list both managers read ('1001-1200', '1-3,5'); gaps stay gaps."""
+    return format_frames(_frame_list(job, step))
 
 
 def _chunk_size(step: Step) -> int:
-    return max((c.last - c.first + 1) for c in step.chunks)
+    # Both managers cut the frame list into runs of this many frames: the same chunks as split_frames.
+    return max(c.count for c in step.chunks)
 
 
 def _info(lines: dict[str, str]) -> str:
@@ -48,7 +53,7 @@ def deadline10_files(job: FarmJob, folder: str | Path, *, pool: str | None = Non
             "Name": f"vfxcopy {job.name} [{name}]",
             "BatchName": f"vfxcopy {job.job_id}",
             "Comment": f"vfxcopy farm job {job.job_id}; results in {job.folder}",
-            "Frames": _frames(step) if step is not None else "0",
+            "Frames": _frames(job, step) if step is not None else "0",
             "ChunkSize": str(_chunk_size(step)) if step is not None else "1",
             "OutputDirectory0": job.dest_dir,
         }
@@ -95,7 +100,7 @@ def opencue_outline(job: FarmJob, *, show: str = "vfxcopy", shot: str = "farm") 
         cmd = [*exe, "farm", "task", "--spec", str(job.folder / step.spec_file), "--step", step.name,
                "--frames", "#FRAME_START#-#FRAME_END#"]
         var = f"layer_{step.name}"
-        lines.append(f"{var} = Shell({step.name!r}, command={cmd!r}, range={_frames(step)!r}, "
+        lines.append(f"{var} = Shell({step.name!r}, command={cmd!r}, range={_frames(job, step)!r}, "
                      f"chunk={_chunk_size(step)})")
         for dep in step.depends_on:
             lines.append(f"{var}.depend_all(layer_{dep})")
