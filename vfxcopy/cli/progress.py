@@ -47,6 +47,7 @@ class ProgressPrinter:
         self._last_draw = 0.0
         self._drawn = False  # a bar is on screen and must be cleared before other text
         self.last_started: float | None = None
+        self._said: set[str] = set()  # problems printed already (a frame's error and its log line)
 
     def __call__(self, event: Event) -> None:
         try:
@@ -86,15 +87,24 @@ class ProgressPrinter:
 
     def _frame(self, r: FrameResult) -> None:
         if r.status is FrameStatus.FAILED:
-            self._line(f"vfxcopy: frame {r.frame} failed: {r.error or r.source}", force=True)
+            if self._first_time(r.error or r.source):
+                self._line(f"vfxcopy: frame {r.frame} failed: {r.error or r.source}", force=True)
         elif self.verbose and not self.quiet and not self.tty and r.status in (FrameStatus.DONE, FrameStatus.SKIPPED):
             word = "copied" if r.status is FrameStatus.DONE else "skipped"
             extra = f" ({r.error})" if r.error else ""
             self._line(f"{word} {r.source} -> {r.dest} {human_size(r.size)}{extra}")
 
     def _log(self, m: LogMessage) -> None:
+        if m.level in ("warning", "error") and not self._first_time(m.text):
+            return  # the engine logs a failed frame's error too: say it once
         if m.level in ("warning", "error") or (self.verbose and not self.quiet):
             self._line(f"vfxcopy: {m.level}: {m.text}", force=True)
+
+    def _first_time(self, text: str) -> bool:
+        if text in self._said:
+            return False
+        self._said.add(text)
+        return True
 
     # -- output --
     def _columns(self) -> int:
