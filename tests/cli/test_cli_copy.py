@@ -270,3 +270,18 @@ def test_cancel_signals_set_the_token_once_and_restore_handlers() -> None:
             time.sleep(0.01)
         assert token.cancelled and guard.signum == signal.SIGTERM
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_headless_commands_load_no_gui_image_or_watch_library() -> None:
+    """A farm node without display libraries runs copy and jobs; start-up pays only for what it uses."""
+    code = (
+        "import sys\n"
+        "from vfxcopy.cli import build_parser\n"
+        "import vfxcopy.cli.common, vfxcopy.cli.copy_cmd, vfxcopy.cli.jobs_cmd, vfxcopy.cli.watch_cmd\n"
+        "build_parser().parse_args(['copy', 'a', 'b'])\n"
+        "heavy = ('PySide6', 'OpenImageIO', 'numpy', 'watchdog', 'ascmhl')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -21,7 +21,6 @@ from vfxcopy.cli.common import (
     resolve_sources,
     run_queue,
 )
-from vfxcopy.core.convert import TARGETS, normalise_target, validate_options
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -59,7 +58,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     parser.add_argument("paths", nargs="*", metavar="SRC... DEST", help="sources, then the destination folder")
-    parser.add_argument("--to", choices=TARGETS, type=lambda s: normalise_target(s), help="target format")
+    # Checked when the command runs (validate_options), so that building the parser for another
+    # command does not load OpenImageIO; an unknown format exits 2 with the list of formats.
+    parser.add_argument("--to", metavar="FORMAT", help="target format: exr, dpx, tif, png, jpg, mp4 or mov")
     parser.add_argument("--preset", metavar="NAME", help="start from a preset (see --list-presets); flags override it")
     parser.add_argument("--list-presets", action="store_true", help="list the built-in and user presets and exit")
     parser.add_argument("--save-preset", metavar="NAME", help="also save these options as a user preset")
@@ -96,6 +97,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     """ConvertOptions from --preset plus the flags given; UsageError if they cannot run."""
+    from vfxcopy.core.convert import normalise_target, validate_options
+
     if args.preset:
         try:
             opts = get_preset(args.preset)
@@ -106,6 +109,8 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     else:
         raise UsageError("give a target format with --to (exr, dpx, tif, png, jpg, mp4, mov) or a --preset")
     changes: dict[str, Any] = {f: getattr(args, f) for f in _FLAG_FIELDS if getattr(args, f, None) is not None}
+    if "to" in changes:
+        changes["to"] = normalise_target(changes["to"])
     if args.compare_pixels:
         changes["compare_pixels"] = True
     if args.preset and set(changes) - {"threads"}:
