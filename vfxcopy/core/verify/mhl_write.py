@@ -102,17 +102,24 @@ def _own_leftover(name: str) -> bool:
 
 
 def _directory_hashes(
-    root: Path, entries: list[ManifestEntry]
+    root: Path, entries: list[ManifestEntry], earlier: dict[str, ManifestRecord] | None = None
 ) -> dict[str, tuple[str, str, str, float]]:
-    """{folder rel path ('.' = root): (format, content, structure, mtime)} for folders made only of entries.
+    """{folder rel path ('.' = root): (format, content, structure, mtime)} for folders whose files are all known.
 
-    A folder with any other file, a link, or entries in different formats gets no
+    Known: written by this job (`entries`), or recorded by an earlier generation
+    with the size found on disk (its recorded hash is used: nothing is read again).
+    A folder with any other file, a link, or files in different formats gets no
     hash: it would not match what `ascmhl verify --directory_hash` computes from disk.
     """
-    by_path = {e.path: e for e in entries}
+    by_path: dict[str, ManifestEntry] = {}
+    for rel, rec in (earlier or {}).items():
+        if rec.size is not None:
+            by_path[rel] = ManifestEntry(rel, rec.size, 0.0, rec.hash_format, rec.hash, fresh=False)
+    by_path.update((e.path, e) for e in entries)
     folders = {os.path.dirname(e.path) for e in entries}
     out: dict[str, tuple[str, str, str, float]] = {}
     memo: dict[str, tuple[str, str, str] | None] = {}
+    candidates: set[str] = set()  # every folder that holds an entry, and its parents up to the root
 
     def visit(rel: str) -> tuple[str, str, str] | None:
         if rel in memo:
@@ -147,15 +154,14 @@ def _directory_hashes(
         fmt = next(iter(formats), None) or (entries[0].hash_format if entries else "xxh128")
         content, structure = folder_hashes(fmt, children)
         memo[rel] = (fmt, content, structure)
-        try:
-            mtime = os.stat(full).st_mtime
-        except OSError:
-            mtime = time.time()
-        out[rel or "."] = (fmt, content, structure, mtime)
+        if rel in candidates:  # folders the job wrote into (and their parents), not the whole tree
+            try:
+                mtime = os.stat(full).st_mtime
+            except OSError:
+                mtime = time.time()
+            out[rel or "."] = (fmt, content, structure, mtime)
         return memo[rel]
 
-    # Every folder that holds an entry, and its parents up to the root.
-    candidates: set[str] = set()
     for folder in folders:
         while True:
             candidates.add(folder)
@@ -225,7 +231,7 @@ def write_generation(
                 safe.append(entry)
             else:
                 result.skipped.append(entry.path)
-        dirs = _directory_hashes(root_path, safe) if directory_hashes and safe else {}
+        dirs = _directory_hashes(root_path, safe, earlier) if directory_hashes and safe else {}
         data = _generation_xml(safe, earlier, dirs, result, process, comment, iso_now)
 
         ET.register_namespace("", MHL_DIR_NS)
