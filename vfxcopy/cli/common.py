@@ -307,7 +307,7 @@ def cancelled_exit(guard: CancelSignals | None) -> int:
 
 
 def open_cli_journal(command: str) -> Journal | None:
-    """The default journal with crashed jobs marked interrupted; None (with a warning) if unusable.
+    """The default journal; None (with a warning) if unusable.
 
     A journal problem never stops a copy: the job then simply cannot be resumed.
     """
@@ -316,11 +316,7 @@ def open_cli_journal(command: str) -> Journal | None:
     from vfxcopy.core.journal import Journal, JournalError
 
     try:
-        journal = Journal()
-        for job_id in JobQueue(journal=journal).recover():
-            print(f"vfxcopy {command}: note: job {job_id} was interrupted; resume it with "
-                  f"'vfxcopy jobs resume {job_id}'", file=sys.stderr)
-        return journal
+        return Journal()
     except (JournalError, OSError, sqlite3.Error) as exc:
         error(command, f"warning: job journal unavailable ({exc}); this run cannot be resumed")
         return None
@@ -452,6 +448,9 @@ def run_queue(
     listener = _CliListener(command, args, len(specs), label or (lambda spec: spec.display_name()), guard.token)
     queue = JobQueue(1, run=_refusing_run(journal, listener), journal=journal, listener=listener)
     listener.queue = queue
+    for job_id in queue.recover():  # jobs of vfxcopy processes that died: interrupted, temps removed
+        print(f"vfxcopy {command}: note: job {job_id} was interrupted; resume it with "
+              f"'vfxcopy jobs resume {job_id}'", file=sys.stderr)
     guard.hooks.append(queue.interrupt)
     if guard.token.cancelled:
         queue.interrupt()  # a signal came during the scan
