@@ -244,3 +244,73 @@ def test_policy_verdict_passes_a_job_whose_frames_are_fine(exr_dir: Path) -> Non
     spec.frames = [1001, 1002, 1008, 1009]
     refuse, _ = policy_verdict(spec, preflight_job(spec))
     assert refuse is not None and "duplicate" in refuse and "plate.1008.exr" in refuse
+
+
+# -- is the file whole? (tails) -----------------------------------------------------------
+
+
+def _write(path: Path, width: int = 96, height: int = 80, **attrs: object) -> Path:
+    import numpy as np
+    import OpenImageIO as oiio
+
+    spec = oiio.ImageSpec(width, height, 3, "half" if path.suffix == ".exr" else "uint8")
+    for key, value in attrs.items():
+        spec.attribute(key, value)
+    buf = oiio.ImageBuf(spec)
+    buf.set_pixels(oiio.ROI(), np.random.default_rng(7).random((height, width, 3), dtype=np.float32))
+    assert buf.write(str(path)), buf.geterror()
+    return path
+
+
+def _truncated_kinds(folder: Path) -> dict[int, str]:
+    report = run_preflight(only_seq(folder), options=PreflightOptions(kinds=frozenset({Kind.TRUNCATED})))
+    return {f.frame: f.message for f in report.findings if f.frame is not None}
+
+
+@pytest.mark.parametrize("compression", ["none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab"])
+def test_exr_offset_table_check_agrees_with_decoding_for_every_compression(tmp_path: Path, compression: str) -> None:
+    for frame in (1, 2, 3):
+        _write(tmp_path / f"c.{frame}.exr", height=300, compression=compression)
+    data = (tmp_path / "c.2.exr").read_bytes()
+    (tmp_path / "c.2.exr").write_bytes(data[:-1])  # one byte short
+    (tmp_path / "c.3.exr").write_bytes(data[: len(data) // 3])
+    found = _truncated_kinds(tmp_path)
+    assert set(found) == {2, 3}, found
+    assert "cut short" in found[2]
+
+
+def test_exr_whose_offset_table_was_never_filled_is_cut(tmp_path: Path) -> None:
+    from vfxcopy.core.preflight.tails import _exr_header
+
+    for frame in (1, 2):
+        _write(tmp_path / f"t.{frame}.exr", compression="zip")
+    data = bytearray((tmp_path / "t.2.exr").read_bytes())
+    table_at, height, _ = _exr_header(bytes(data[:65536]))
+    chunks = -(-height // 16)
+    data[table_at:table_at + 8 * chunks] = bytes(8 * chunks)  # what a writer killed before its last step leaves
+    (tmp_path / "t.2.exr").write_bytes(bytes(data))
+    assert "never written" in _truncated_kinds(tmp_path)[2]
+
+
+@pytest.mark.parametrize("ext, attrs", [("exr", {"tile_width": 32}), ("tif", {}), ("png", {}), ("jpg", {}),
+                                         ("dpx", {})])
+def test_cut_files_of_other_layouts_and_formats(tmp_path: Path, ext: str, attrs: dict[str, int]) -> None:
+    import OpenImageIO as oiio
+
+    for frame in (1, 2, 3):
+        path = tmp_path / f"o.{frame}.{ext}"
+        if attrs:  # a tiled EXR: written through ImageOutput with a tiled spec
+            import numpy as np
+
+            spec = oiio.ImageSpec(96, 80, 3, "half")
+            spec.tile_width = spec.tile_height = 32
+            spec.attribute("compression", "zip")
+            out = oiio.ImageOutput.create(str(path))
+            assert out.open(str(path), spec)
+            assert out.write_image(np.random.default_rng(frame).random((80, 96, 3), dtype=np.float32))
+            out.close()
+        else:
+            _write(path)
+    data = (tmp_path / f"o.2.{ext}").read_bytes()
+    (tmp_path / f"o.2.{ext}").write_bytes(data[: len(data) * 2 // 3])
+    assert set(_truncated_kinds(tmp_path)) == {2}

@@ -8,12 +8,7 @@ from typing import Any
 
 from vfxcopy.core.jobs import CancelToken
 from vfxcopy.core.preflight.model import FrameInfo, Kind
-
-# PNG and JPEG are read front to back, so their last row costs a whole decode; their
-# end markers say as much about truncation for the price of one small read.
-_PNG_END = b"IEND\xaeB`\x82"
-_JPEG_END = b"\xff\xd9"
-_TAIL_BYTES = 64
+from vfxcopy.core.preflight.tails import Unknown, cut_reason
 
 # Rows decoded at a time in deep mode, so that a cancel is seen within one block.
 DEEP_BLOCK_ROWS = 64
@@ -62,16 +57,6 @@ def _clean_error(text: str, path: str) -> str:
     for noise in (f"EXR Error ({path}): ", f"{path}: "):
         text = text.replace(noise, "")
     return text or "unknown error"
-
-
-def _tail_marker_ok(path: str, ext: str, size: int) -> bool:
-    with open(path, "rb") as f:
-        f.seek(max(0, size - _TAIL_BYTES))
-        tail = f.read(_TAIL_BYTES)
-    if ext == "png":
-        return tail.endswith(_PNG_END)
-    # Some cameras and writers pad JPEGs with zeros after the end marker.
-    return tail.rstrip(b"\x00").endswith(_JPEG_END)
 
 
 def _read_last_chunk(inp: Any, spec: Any) -> bool:
@@ -123,8 +108,9 @@ def inspect_frame(
 ) -> FrameInfo:
     """Size, header facts and decodability of one frame; never raises for a bad file.
 
-    Header mode reads the header and the last pixel chunk (or, for PNG and JPEG, the
-    last 64 bytes): a file cut short during a copy or a render loses its end first.
+    Header mode reads the header and checks that the file is whole from its own
+    structure (tails.cut_reason: EXR offset table, DPX stated size, PNG/JPEG end
+    marker; other formats decode their last chunk).
     `deep` decodes every pixel. Raises Cancelled (from `token`) only in deep mode.
     """
     info = FrameInfo(frame=frame, path=path)
@@ -160,14 +146,16 @@ def inspect_frame(
         info.pixel_type = _pixel_type(spec)
         info.compression = str(spec.get_string_attribute("compression"))
         info.colorspace = str(spec.get_string_attribute("oiio:ColorSpace"))
-        if ext in ("png", "jpg", "jpeg", "jpe", "jif", "jfif", "jfi"):
-            tail_ok = _tail_marker_ok(path, "png" if ext == "png" else "jpg", info.size)
-        else:
-            tail_ok = _read_last_chunk(inp, spec)
-        if not tail_ok:
+        try:
+            cut = cut_reason(path, ext, info.size)
+        except Unknown:
+            # A layout the structural checks do not read: decode the chunk written last.
+            cut = None if _read_last_chunk(inp, spec) else _clean_error(inp.geterror(), path)
+        except OSError as exc:
+            cut = f"cannot read the file: {exc.strerror or exc}"
+        if cut is not None:
             info.error_kind = Kind.TRUNCATED
-            reason = _clean_error(inp.geterror(), path) if ext not in ("png", "jpg", "jpeg") else "no end marker"
-            info.error = f"the file is cut short: its last pixel chunk cannot be read ({reason}; {info.size} bytes)"
+            info.error = f"the file is cut short: {cut} ({info.size} bytes)"
             return info
         if deep and not _read_all_pixels(inp, spec, token):
             info.error_kind = Kind.UNDECODABLE
