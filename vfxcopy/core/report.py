@@ -114,10 +114,6 @@ def thumbnail_strip(
     Raises Cancelled between frames when `token` is cancelled; why a frame got no
     thumbnail is appended to `notes`.
     """
-    try:
-        from vfxcopy.core.thumbnail import make_thumbnail
-    except ImportError:  # OpenImageIO is an optional, separately packaged library
-        return []
     if not paths:
         return []
     step = max(1, len(paths) // count)
@@ -135,6 +131,11 @@ def thumbnail_strip(
             if notes is not None:
                 notes.append(why_not)
             continue
+        try:
+            # Imported only once a frame looks like an image: a copy of data files never loads OpenImageIO.
+            from vfxcopy.core.thumbnail import make_thumbnail
+        except ImportError:  # OpenImageIO is an optional, separately packaged library
+            return strip
         try:
             thumb = make_thumbnail(path, size)
         except (OSError, ValueError, RuntimeError):
