@@ -19,8 +19,8 @@ from vfxcopy.cli.common import (
     print_json,
     refuse,
     resolve_sources,
-    run_queue,
 )
+from vfxcopy.cli.queue_run import run_queue
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import (
     CancelToken,

@@ -14,8 +14,8 @@ from vfxcopy.cli.common import (
     copy_options_from_args,
     refuse,
     resolve_sources,
-    run_queue,
 )
+from vfxcopy.cli.queue_run import run_queue
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import CancelToken, JobSpec, Operation
 

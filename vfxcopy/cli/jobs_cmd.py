@@ -19,8 +19,8 @@ from vfxcopy.cli.common import (
     print_json,
     result_to_dict,
     summary_line,
-    wait_for_queue,
 )
+from vfxcopy.cli.queue_run import wait_for_queue
 from vfxcopy.core.errors import JobError, SafetyError
 from vfxcopy.core.jobs import CancelToken, Event, JobResult, JobSpec, JobState, Reporter
 from vfxcopy.core.journal import Journal, JournalError, JournalJob

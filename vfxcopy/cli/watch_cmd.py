@@ -23,8 +23,8 @@ from vfxcopy.cli.common import (
     error,
     result_to_dict,
     summary_line,
-    wait_for_queue,
 )
+from vfxcopy.cli.queue_run import wait_for_queue
 from vfxcopy.core.errors import VfxCopyError
 from vfxcopy.core.jobs import (
     CancelToken,
