@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, VerifyMode
-from vfxcopy.gui.dialogs.new_job import (
+from vfxcopy.gui.dialogs.job_options import (
     CONFLICT_LABELS,
     ERROR_COLOUR,
     HASH_LABELS,
