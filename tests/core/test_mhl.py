@@ -286,6 +286,37 @@ def test_nested_histories_agree_with_the_reference_tool(tmp_path: Path) -> None:
     assert report.missing == ["A001/clips/A001C001.1002.mov"] and report.extra == ["A001/clips/new.mov"]
 
 
+def _flip(path: Path) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(7)
+        byte = fh.read(1)
+        fh.seek(7)
+        fh.write(bytes([byte[0] ^ 1]))
+
+
+CARD_CHANGES = {
+    "untouched": lambda root: None,
+    "byte in nested history": lambda root: _flip(root / "A001" / "clips" / "A001C001.1003.mov"),
+    "byte at the root": lambda root: _flip(root / "B002" / "sound.1001.wav"),
+    "file gone from nested": lambda root: (root / "A001" / "clips" / "A001C001.1001.mov").unlink(),
+    "new file in nested": lambda root: (root / "A001" / "clips" / "extra.mov").write_bytes(b"?"),
+    "ignored litter": lambda root: (root / "A001" / "clips" / ".DS_Store").write_bytes(b"finder"),
+}
+
+
+@pytest.mark.parametrize("change", list(CARD_CHANGES))
+def test_our_verdict_is_the_reference_tools_verdict(tmp_path: Path, change: str) -> None:
+    root = tmp_path / "card"
+    nested_card(root)
+    CARD_CHANGES[change](root)
+    reference = ascmhl("verify", root)
+    ours = verify_destination(root)
+    assert ours.passed == (reference.returncode == 0), (reference.stdout + reference.stderr, ours.to_dict())
+    assert ours.passed == (change in ("untouched", "ignored litter"))
+    for name in ours.missing + ours.extra + [m.path for m in ours.altered]:
+        assert name in reference.stdout + reference.stderr  # the same files named
+
+
 def test_a_rename_the_reference_tool_recorded_still_verifies(tmp_path: Path) -> None:
     root = tmp_path / "r"
     make_byte_sequence(root / "sub", count=2, size=2000)
