@@ -280,13 +280,13 @@ def test_exr_offset_table_check_agrees_with_decoding_for_every_compression(tmp_p
 
 
 def test_exr_whose_offset_table_was_never_filled_is_cut(tmp_path: Path) -> None:
-    from vfxcopy.core.preflight.tails import _exr_header
+    from vfxcopy.core.preflight.exrheader import parse_header
 
     for frame in (1, 2):
         _write(tmp_path / f"t.{frame}.exr", compression="zip")
     data = bytearray((tmp_path / "t.2.exr").read_bytes())
-    table_at, height, _ = _exr_header(bytes(data[:65536]))
-    chunks = -(-height // 16)
+    header = parse_header(bytes(data[:65536]))
+    table_at, chunks = header.end, header.chunk_count
     data[table_at:table_at + 8 * chunks] = bytes(8 * chunks)  # what a writer killed before its last step leaves
     (tmp_path / "t.2.exr").write_bytes(bytes(data))
     assert "never written" in _truncated_kinds(tmp_path)[2]
@@ -314,3 +314,30 @@ def test_cut_files_of_other_layouts_and_formats(tmp_path: Path, ext: str, attrs:
     data = (tmp_path / f"o.2.{ext}").read_bytes()
     (tmp_path / f"o.2.{ext}").write_bytes(data[: len(data) * 2 // 3])
     assert set(_truncated_kinds(tmp_path)) == {2}
+
+
+def test_exr_header_reader_agrees_with_openimageio(exr_dir: Path, tmp_path: Path) -> None:
+    """Header mode reads EXR headers itself; deep mode goes through OpenImageIO: same facts."""
+    from vfxcopy.core.preflight.inspect import inspect_frame
+
+    _write(tmp_path / "dwa.1.exr", compression="dwaa:45")
+    import numpy as np
+    import OpenImageIO as oiio
+
+    spec = oiio.ImageSpec(32, 16, 6, "half")
+    spec.channelnames = ("R", "G", "B", "A", "Z", "diffuse.R")
+    spec.channelformats = (oiio.HALF,) * 4 + (oiio.FLOAT, oiio.HALF)
+    spec.attribute("compression", "piz")
+    out = oiio.ImageOutput.create(str(tmp_path / "layers.1.exr"))
+    assert out.open(str(tmp_path / "layers.1.exr"), spec)
+    assert out.write_image(np.zeros((16, 32, 6), np.float32))
+    out.close()
+    paths = [p for p in sorted(exr_dir.iterdir()) if p.name not in ("plate.1003.exr", "plate.1004.exr",
+                                                                       "plate.1011.exr")]
+    for path in [*paths, tmp_path / "dwa.1.exr", tmp_path / "layers.1.exr"]:
+        fast = inspect_frame(str(path), 1)
+        slow = inspect_frame(str(path), 1, deep=True)
+        assert fast == slow, path
+        assert fast.decoded
+    layered = inspect_frame(str(tmp_path / "layers.1.exr"), 1)
+    assert "Z:float" in layered.pixel_type and "diffuse.R" in layered.channels

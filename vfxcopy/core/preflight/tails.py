@@ -14,68 +14,31 @@ from __future__ import annotations
 import os
 import struct
 
-EXR_MAGIC = 20000630
-_EXR_TILED, _EXR_LONG_NAMES, _EXR_NONIMAGE, _EXR_MULTIPART = 0x200, 0x400, 0x800, 0x1000
-# Scanlines per chunk by OpenEXR compression id (none, rle, zips, zip, piz, pxr24, b44, b44a,
-# dwaa, dwab, htj2k256, htj2k32).
-_EXR_LINES = {0: 1, 1: 1, 2: 1, 3: 16, 4: 32, 5: 16, 6: 32, 7: 32, 8: 32, 9: 256, 10: 256, 11: 32}
-_HEAD_BYTES = 64 * 1024
+from vfxcopy.core.preflight.exrheader import EXR_EXTENSIONS, ExrHeader, Unknown, parse_header
+
+HEAD_BYTES = 64 * 1024
 
 PNG_END = b"IEND\xaeB`\x82"
 JPEG_END = b"\xff\xd9"
-
-
-class Unknown(Exception):
-    """This file's layout is not one these checks read (tiled or multi-part EXR, ...): decode instead."""
 
 
 def _pread(fd: int, size: int, offset: int) -> bytes:
     return os.pread(fd, size, offset)
 
 
-def _exr_header(head: bytes) -> tuple[int, int, int]:
-    """(byte offset where the header ends, data window height, compression id) of a single-part scanline EXR."""
-    if len(head) < 8 or struct.unpack_from("<i", head, 0)[0] != EXR_MAGIC:
-        raise Unknown("not an OpenEXR file")
-    flags = struct.unpack_from("<i", head, 4)[0] & ~0xFF
-    if flags & (_EXR_TILED | _EXR_NONIMAGE | _EXR_MULTIPART):
-        raise Unknown("tiled, deep or multi-part OpenEXR")
-    pos = 8
-    height = compression = -1
-    while True:
-        end = head.find(b"\0", pos)
-        if end < 0:
-            raise Unknown("header longer than the bytes read")
-        name = head[pos:end]
-        pos = end + 1
-        if not name:
-            break
-        end = head.find(b"\0", pos)
-        if end < 0 or end + 5 > len(head):
-            raise Unknown("header longer than the bytes read")
-        size = struct.unpack_from("<i", head, end + 1)[0]
-        value = end + 5
-        if size < 0 or value + size > len(head):
-            raise Unknown("header longer than the bytes read")
-        if name == b"dataWindow" and size == 16:
-            _, ymin, _, ymax = struct.unpack_from("<4i", head, value)
-            height = ymax - ymin + 1
-        elif name == b"compression" and size == 1:
-            compression = head[value]
-        pos = value + size
-    if height <= 0 or compression not in _EXR_LINES:
-        raise Unknown("no data window or an unknown compression")
-    return pos, height, compression
-
-
-def exr_cut_reason(fd: int, size: int) -> str | None:
+def exr_cut_reason(fd: int, size: int, header: ExrHeader | None = None, head: bytes = b"") -> str | None:
     """Why a single-part scanline EXR is cut short, or None when every chunk lies inside the file.
 
-    Raises Unknown for layouts it does not read (the caller then decodes the last chunk).
+    `header` and `head` (the bytes it was parsed from) save a second read when the caller
+    has them. Raises Unknown for layouts it does not read (the caller then decodes the last chunk).
     """
-    head = _pread(fd, min(size, _HEAD_BYTES), 0)
-    table_at, height, compression = _exr_header(head)
-    chunks = -(-height // _EXR_LINES[compression])
+    if header is None:
+        head = _pread(fd, min(size, HEAD_BYTES), 0)
+        header = parse_header(head)
+    if header.tiled:
+        raise Unknown("tiled OpenEXR: the offset table depends on the tile levels")
+    chunks = header.chunk_count
+    table_at = header.end
     table_end = table_at + 8 * chunks
     if table_end > size:
         return f"the chunk offset table ends at byte {table_end}, after the end of the file"
@@ -125,7 +88,7 @@ def cut_reason(path: str, ext: str, size: int) -> str | None:
     """Why `path` is cut short, or None if whole; raises Unknown when its format has no such check here."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        if ext in ("exr", "sxr", "mxr"):
+        if ext in EXR_EXTENSIONS:
             return exr_cut_reason(fd, size)
         if ext == "dpx":
             return dpx_cut_reason(fd, size)
