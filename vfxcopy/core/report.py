@@ -20,7 +20,7 @@ from pathlib import Path
 
 from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
-from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, write_files
+from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, manifest_lock, write_files
 
 THUMBNAILS = 8
 THUMB_SIZE = 160
@@ -268,8 +268,10 @@ def write_job_report(
     notes: list[str] = []
     strip = thumbnail_strip(placed, token=token, notes=notes) if thumbnails else []
     page = render_html(spec, result, frames, manifest, problems or [], strip, notes)
-    # The report is ours by name (it carries the job id): a re-run replaces it.
-    write_files(html_path.parent, [(html_path.name, page.encode("utf-8"), True),
-                                   (csv_path.name, csv_text(frames).encode("utf-8"), True)],
-                "the job report", token)
+    # The report is ours by name (it carries the job id): a re-run replaces it. Under the manifest
+    # lock, so a sweep of leftovers by another job never sees its temps half-way.
+    with manifest_lock(html_path.parent, token):
+        write_files(html_path.parent, [(html_path.name, page.encode("utf-8"), True),
+                                       (csv_path.name, csv_text(frames).encode("utf-8"), True)],
+                    "the job report", token)
     return html_path, csv_path

@@ -66,15 +66,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def sweep_leftovers(dest_dir: str | os.PathLike[str], *, keep_live: bool = True) -> list[str]:
+def sweep_leftovers(
+    dest_dir: str | os.PathLike[str], token: CancelToken | None = None, lock_timeout: float = 10.0
+) -> list[str]:
     """Remove vfxcopy's own manifest leftovers in `dest_dir/ascmhl/`; returns the paths removed.
 
-    Removed: manifest/report temps of a killed write (with `keep_live`, those of a
-    process still running are kept: it may be writing them now), and the lock file
-    of older versions when no process holds it. Nothing that is not vfxcopy's own
-    by name (and a regular file, not a link) is ever touched.
+    Removed: manifest/report temps of a killed write, and the lock file of older
+    versions when no process holds it. Nothing that is not vfxcopy's own by name
+    (and a regular file, not a link) is ever touched. Taken under the manifest
+    lock, so no writer is between writing a temp and placing it; a temp of a
+    process still running on this machine is kept all the same. Raises
+    ManifestError if another writer holds the lock for `lock_timeout` s.
     """
     folder = Path(dest_dir) / MHL_FOLDER
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    with manifest_lock(folder, token, lock_timeout):
+        return sweep_locked(folder)
+
+
+def sweep_locked(folder: Path, keep_live: bool = True) -> list[str]:
+    """`sweep_leftovers` for a caller that holds the manifest lock of `folder` already."""
     removed: list[str] = []
     try:
         names = os.listdir(folder)

@@ -33,7 +33,7 @@ from vfxcopy.core.verify.files import (
     LOCK_TIMEOUT,
     manifest_error,
     manifest_lock,
-    sweep_leftovers,
+    sweep_locked,
     write_files,
 )
 from vfxcopy.core.verify.hashes import MHL_FORMAT, c4_id, hash_path
@@ -210,7 +210,7 @@ def write_generation(
     stamp = time.time() if now is None else now
     iso_now = _iso(stamp)
     with manifest_lock(folder, token, lock_timeout):
-        swept = sweep_leftovers(root_path)
+        swept = sweep_locked(folder)
         chain_items: list[tuple[int, str, str, str]] = []
         earlier: dict[str, ManifestRecord] = {}
         if (folder / CHAIN_FILE).exists():
