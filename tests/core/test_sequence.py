@@ -16,6 +16,7 @@ from vfxcopy.core.sequence import (
     Sequence,
     SourceError,
     find_sequence,
+    frame_runs,
     from_pattern,
     parse_frame_set,
     parse_frames,
@@ -374,3 +375,17 @@ def test_listing_by_folder_descriptor_and_by_scandir_agree(tmp_path: Path, monke
     assert fast == slow
     assert [s.total_size for s in fast] == [s.total_size for s in slow]
     assert by_name(fast)["shot.####.exr"].total_size == 35
+
+
+def test_runs_gaps_and_compact_lists_agree_with_a_frame_by_frame_walk() -> None:
+    rng = random.Random(5)
+    for _ in range(1000):
+        frames = tuple(sorted({rng.randint(-20, 80) for _ in range(rng.randint(0, 60))}))
+        seq = Sequence("/x", "a.", ".exr", 4, frames)
+        have = set(frames)
+        gaps = [f for f in range(frames[0], frames[-1] + 1) if f not in have] if frames else []
+        assert [f for a, b in seq.missing_ranges() for f in range(a, b + 1)] == gaps
+        assert seq.missing_count() == len(gaps)
+        assert sorted(parse_frames(seq.frame_set_str())) == list(frames) if frames else seq.frame_set_str() == ""
+        assert [f for a, b in frame_runs(frames) for f in range(a, b + 1)] == list(frames)
+        assert all(b[0] - a[1] > 1 for a, b in zip(frame_runs(frames), frame_runs(frames)[1:], strict=False))

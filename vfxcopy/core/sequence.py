@@ -105,7 +105,7 @@ class Sequence:
 
     def frame_set_str(self) -> str:
         """Compact frame list: '1001-1100,1105-1781'."""
-        return format_frames(self.frames)
+        return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in frame_runs(self.frames))
 
     def missing(self) -> list[int]:
         if len(self.frames) < 2:
@@ -120,12 +120,8 @@ class Sequence:
 
     def missing_ranges(self) -> list[tuple[int, int]]:
         """Gaps as inclusive (first, last) pairs; cheap even for huge sparse ranges."""
-        gaps: list[tuple[int, int]] = []
-        frames = self.frames
-        for i in range(1, len(frames)):
-            if frames[i] - frames[i - 1] > 1:
-                gaps.append((frames[i - 1] + 1, frames[i] - 1))
-        return gaps
+        runs = frame_runs(self.frames)
+        return [(a[1] + 1, b[0] - 1) for a, b in zip(runs, runs[1:], strict=False)]
 
     def missing_count(self) -> int:
         return sum(b - a + 1 for a, b in self.missing_ranges())
@@ -166,16 +162,33 @@ class Sequence:
 
 def format_frames(frames: Seq[int]) -> str:
     """[1,2,3,5,7,8] -> '1-3,5,7-8'."""
-    parts: list[str] = []
-    ordered = sorted(set(frames))
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    return ",".join(parts)
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in frame_runs(sorted(set(frames))))
+
+
+def frame_runs(frames: Seq[int]) -> list[tuple[int, int]]:
+    """Sorted, unique frames -> runs of consecutive frames as inclusive (first, last) pairs.
+
+    A slice is one run when its last frame minus its first equals its length
+    minus one, so halving finds the gaps: the cost grows with the number of gaps,
+    not of frames (`ls --json` of 100,000 frames walked every frame three times).
+    """
+    runs: list[tuple[int, int]] = []
+    if not frames:
+        return runs
+    todo = [(0, len(frames) - 1)]
+    while todo:
+        i, j = todo.pop()
+        first, last = frames[i], frames[j]
+        if last - first == j - i:
+            if runs and runs[-1][1] + 1 == first:
+                runs[-1] = (runs[-1][0], last)
+            else:
+                runs.append((first, last))
+        else:
+            middle = (i + j) // 2
+            todo.append((middle + 1, j))  # the left half first: runs come out in order
+            todo.append((i, middle))
+    return runs
 
 
 def parse_frames(text: str) -> list[int]:
