@@ -1,4 +1,5 @@
-"""Watch folders: rules (what to do), the watcher (when a sequence has landed), the handled store (never twice).
+"""Watch folders: rules (what to do), landing (when a sequence has settled), the watcher (events and
+scans), the handled store (never twice).
 
 Rules and the store load without watchdog, so a command or dialog that only
 edits rules stays light; the watcher's names are imported on first use.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from vfxcopy.core.watch.landing import Clock, Landed, LandingTracker, ManualClock, parse_frame_name
 from vfxcopy.core.watch.rules import (
     DEFAULT_RESCAN_INTERVAL,
     DEFAULT_SETTLE,
@@ -34,25 +36,13 @@ from vfxcopy.core.watch.store import (
 )
 
 if TYPE_CHECKING:
-    from vfxcopy.core.watch.watcher import (
-        Clock,
-        FolderWatcher,
-        Landed,
-        ManualClock,
-        ObserverFactory,
-        OnLanded,
-        default_observer,
-        parse_frame_name,
-    )
+    from vfxcopy.core.watch.watcher import FolderWatcher, ObserverFactory, OnLanded, default_observer
 
-_WATCHER_NAMES = frozenset({
-    "Clock", "FolderWatcher", "Landed", "ManualClock", "ObserverFactory", "OnLanded", "default_observer",
-    "parse_frame_name",
-})
+_WATCHER_NAMES = frozenset({"FolderWatcher", "ObserverFactory", "OnLanded", "default_observer"})
 
 __all__ = [
     "DEFAULT_RESCAN_INTERVAL", "DEFAULT_SETTLE", "DESTINATION_TOKENS", "HANDLED_NAMESPACE", "WATCH_TABLE_SQL",
-    "Clock", "FolderWatcher", "HandledStore", "JournalHandledStore", "Landed", "ManualClock", "MemoryHandledStore",
+    "Clock", "FolderWatcher", "HandledStore", "JournalHandledStore", "Landed", "LandingTracker", "ManualClock", "MemoryHandledStore",
     "ObserverFactory", "OnLanded", "SeqKey", "SqliteHandledStore", "WatchError", "WatchRule", "default_observer",
     "default_store", "destination_tokens", "key_text", "make_spec", "migrate_legacy_store", "parse_frame_name",
     "release_frames", "rule_name_from_origin",
