@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vfxcopy.cli.check_cmd import add_preflight_arguments, preflight_policy_from_args
+from vfxcopy.cli.check_cmd import CheckProgress, add_preflight_arguments, preflight_policy_from_args
 from vfxcopy.cli.common import UsageError
 from vfxcopy.core.preflight.samples import (
     DPX_CLEAN,
@@ -147,3 +148,24 @@ def test_preflight_policy_arguments_for_copy_and_convert() -> None:
     assert policy is not None and policy["truncated"] == "refuse" and policy["compression"] == "warn"
     with pytest.raises(UsageError, match="--preflight"):
         preflight_policy_from_args(parser.parse_args(["--preflight", "truncated=maybe"]))
+
+
+def test_progress_redraws_one_line_on_a_terminal_and_prints_lines_in_logs() -> None:
+    tty = io.StringIO()
+    progress = CheckProgress(stream=tty, tty=True)
+    progress.start("plate.####.exr")
+    time.sleep(0.12)  # past the 0.1 s redraw interval
+    progress(120, 1000)
+    progress(121, 1000)  # within the interval: not drawn
+    progress.end()
+    assert tty.getvalue() == "\rcheck plate.####.exr: 120/1000 frames\x1b[K\r\x1b[K"
+    log = io.StringIO()
+    progress = CheckProgress(stream=log, tty=False, plain_interval=0.0)
+    progress.start("[1/2] plate.####.exr")
+    progress(5, 10)
+    progress(10, 10)  # the last frame: the result line says it
+    assert log.getvalue() == "check [1/2] plate.####.exr: 5/10 frames\n"
+    quiet = io.StringIO()
+    progress = CheckProgress(stream=quiet, tty=True, quiet=True)
+    progress(1, 2)
+    assert quiet.getvalue() == ""

@@ -137,9 +137,11 @@ def options_from_args(args: argparse.Namespace) -> PreflightOptions:
 class CheckProgress:
     """'check [2/5] plate.####.exr 120/1000 frames' on stderr: redrawn on a terminal, else a line every 5 s."""
 
-    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False, tty: bool | None = None,
+                 plain_interval: float = 5.0) -> None:
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.plain_interval = plain_interval
         self.quiet = quiet
         self.label = ""
         self._last = 0.0
@@ -154,7 +156,7 @@ class CheckProgress:
         if self.quiet:
             return
         now = time.monotonic()
-        interval = 0.1 if self.tty else 5.0
+        interval = 0.1 if self.tty else self.plain_interval
         if now - self._last < interval and done < total:
             return
         if not self.tty and done >= total:
