@@ -212,10 +212,6 @@ class JobQueue:
         with self._lock:
             return len(self._pending)
 
-    @property
-    def interrupted(self) -> bool:
-        return self._interrupted
-
     # -- requests --
     def submit(self, spec: JobSpec) -> str:
         """Queue a job (it starts as soon as a slot is free); returns its id."""

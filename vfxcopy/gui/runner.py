@@ -36,10 +36,6 @@ class JobRunner(QObject):
         # queue gets no journal: one place records.
         self._queue = JobQueue(max_jobs, run=run, listener=self._relay, progress_interval=emit_interval)
 
-    @property
-    def queue(self) -> JobQueue:
-        return self._queue
-
     # -- configuration --
     @property
     def max_jobs(self) -> int:
