@@ -55,6 +55,11 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def json_text(text: str) -> str:
+    """A name for JSON: exact, except undecodable bytes as \\xNN (JSON escapes control characters itself)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 @dataclass
 class Mismatch:
     path: str
@@ -87,20 +92,20 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "root": printable(self.root),
+            "root": json_text(self.root),
             "reference": self.reference,
             "passed": self.passed,
             "cancelled": self.cancelled,
             "files_ok": len(self.ok),
-            "missing": [printable(p) for p in self.missing],
+            "missing": [json_text(p) for p in self.missing],
             "altered": [
-                {"path": printable(m.path), "expected": m.expected, "actual": m.actual, "hash_format": m.hash_format}
+                {"path": json_text(m.path), "expected": m.expected, "actual": m.actual, "hash_format": m.hash_format}
                 for m in self.altered
             ],
-            "extra": [printable(p) for p in self.extra],
-            "errors": [printable(e) for e in self.errors],
-            "warnings": [printable(w) for w in self.warnings],
-            "nested_histories": [printable(n) for n in self.nested],
+            "extra": [json_text(p) for p in self.extra],
+            "errors": [json_text(e) for e in self.errors],
+            "warnings": [json_text(w) for w in self.warnings],
+            "nested_histories": [json_text(n) for n in self.nested],
             "bytes_checked": self.bytes_checked,
             "elapsed": round(self.elapsed, 3),
         }
