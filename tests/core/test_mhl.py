@@ -444,3 +444,21 @@ def test_checksum_lists_are_accepted_by_md5sum_and_xxhsum(tmp_path: Path, algo: 
     assert [m.path for m in report.altered] == ["plate.1002.exr"] and len(report.ok) == 3
     with pytest.raises(verify.ManifestError):
         verify.write_checksum_list(dest, entries, algo, name="delivery")  # never replaces a list
+
+
+def test_a_copy_continues_a_history_the_reference_tool_started(tmp_path: Path) -> None:
+    dest = tmp_path / "delivery"
+    nested_card(dest)  # a card sealed with `ascmhl create`, a nested history in A001/
+    spec, _ = copy_job(make_byte_sequence(tmp_path / "src", count=3, size=2000, seed=9), dest)
+    gens = generations(dest)
+    assert len(gens) == 2 and gens[1].name.startswith("0002_delivery_")
+    check = ascmhl("xsd-schema-check", "-df", "-xsd", XSD / "ASCMHLDirectory__combined.xsd",
+                   dest / "ascmhl" / "ascmhl_chain.xml")
+    assert check.returncode == 0, check.stdout + check.stderr
+    reference = ascmhl("verify", dest)
+    assert reference.returncode == 0, reference.stdout + reference.stderr
+    report = verify_destination(dest)
+    assert report.passed and len(report.ok) == 5 + 3
+    _flip(dest / "plate.1002.exr")
+    assert ascmhl("verify", dest).returncode != 0
+    assert [m.path for m in verify_destination(dest).altered] == ["plate.1002.exr"]

@@ -155,6 +155,9 @@ def load_history(root: str | os.PathLike[str]) -> History:
     """Read `root/ascmhl` (and every nested history below) into one History; ManifestError when it cannot be read."""
     root_str = os.path.abspath(os.fspath(root))
     folder = os.path.join(root_str, MHL_FOLDER)
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise ManifestError(f"{folder}: not a folder, so no ASC MHL history can be read or written here "
+                            "(rename or move that file)")
     if not os.path.isdir(folder):
         raise ManifestError(f"{root_str}: no ASC MHL history ({MHL_FOLDER}/ folder missing)")
     if not os.path.exists(os.path.join(folder, CHAIN_FILE)):
