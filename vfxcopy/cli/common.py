@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import stat as stat_module
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -35,12 +33,10 @@ from vfxcopy.core.jobs import (
 from vfxcopy.core.sequence import (
     FrameSet,
     Sequence,
-    find_sequence,
-    from_pattern,
+    SourceError,
     parse_frame_set,
     parse_frames,
-    parse_pattern,
-    scan,
+    resolve,
 )
 from vfxcopy.core.specs import JobOptions, SpecError
 from vfxcopy.core.specs import build_specs as build_job_specs
@@ -81,52 +77,14 @@ def resolve_sources(paths: Iterable[str], *, stat: bool = False, recursive: bool
     A folder gives every sequence and single file in it; a pattern
     (`shot.####.exr`, `shot.%04d.exr`, `shot.$F4.exr`) gives that sequence; files
     named together are grouped, and a frame named alone stands for its whole
-    sequence, as when it is dropped on the window. Raises UsageError for a path
-    that does not exist or a pattern without frames.
+    sequence, as when it is dropped on the window; each folder is read once
+    (core.sequence.resolve). Raises UsageError for a path that does not exist or
+    a pattern without frames.
     """
-    folders: list[str] = []
-    files: list[str] = []
-    found: list[Sequence] = []
-    for path in paths:
-        try:
-            is_dir = stat_module.S_ISDIR(os.stat(path).st_mode)
-        except FileNotFoundError:
-            is_dir = False
-        except OSError as exc:  # e.g. a folder on the way that we may not enter
-            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if is_dir:
-            folders.append(path)
-        elif os.path.lexists(path):
-            files.append(path)
-        elif parse_pattern(path) is not None:
-            try:
-                found.append(from_pattern(path, stat=stat))
-            except FileNotFoundError:
-                raise UsageError(f"no frames match the pattern {path}") from None
-        else:
-            raise UsageError(f"no such file or folder: {path}")
     try:
-        found.extend(scan(folders, stat=stat, recursive=recursive))
-        for seq in scan(files, stat=stat):
-            if len(seq.frames) == 1:
-                seq = find_sequence(seq.path(seq.frames[0]), stat=stat)
-            found.append(seq)
-    except OSError as exc:  # unreadable folder, dangling link, vanished file
-        raise UsageError(f"cannot read {exc.filename or 'a source'}: {exc.strerror or exc}") from None
-    return _merge(found)
-
-
-def _merge(seqs: list[Sequence]) -> list[Sequence]:
-    """One entry per sequence even when several arguments name it; frames united."""
-    merged: dict[tuple[str, str, str, int], Sequence] = {}
-    for seq in seqs:
-        key = (seq.directory, seq.head, seq.tail, seq.padding)
-        old = merged.get(key)
-        if old is None:
-            merged[key] = seq
-        elif set(seq.frames) - set(old.frames):
-            merged[key] = old.with_frames(set(old.frames) | set(seq.frames))  # size unknown now
-    return list(merged.values())
+        return resolve(paths, stat=stat, recursive=recursive)
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # -- options -> JobSpec --------------------------------------------------------------

@@ -821,17 +821,19 @@ def resolve(
             patterns.append((path, parsed[0]))
     try:
         reader = _Reader(stat)
-        found = _scan(folders, reader, recursive)
+        in_folders = _scan(folders, reader, recursive)
         named = _scan(files, reader, False) if files else []
         alone = [s for s in named if len(s.frames) == 1]
         # Folders that several frames or patterns need are listed whole, once.
         needs = Counter([d for _, d in patterns] + [s.directory for s in alone])
         reader.full = {d for d, n in needs.items() if n > 1}
+        found: list[Sequence] = []
         for path, _ in patterns:
             try:
                 found.append(_from_pattern(path, reader))
             except FileNotFoundError:
                 raise SourceError(f"no frames match the pattern {path}") from None
+        found.extend(in_folders)  # patterns, folders, then named files: the order jobs are queued in
         for seq in named:
             if len(seq.frames) == 1:
                 seq = _find_sequence(seq.path(seq.frames[0]), reader)
