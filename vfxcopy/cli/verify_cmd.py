@@ -38,8 +38,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="re-hash a destination against its ASC MHL manifest",
         description=(
             "Re-hash every file listed in PATH/ascmhl (the ASC MHL history vfxcopy writes after a verified "
-            "copy) and report missing, altered and extra files. A folder without ascmhl/ is checked "
-            "against the hashes in the job journal. Ctrl-C cancels."
+            "copy, or one written by another ASC MHL tool, nested histories in sub-folders included) and "
+            "report missing, altered and extra files. A file re-delivered by a later generation is checked "
+            "against its newest hash. A folder without ascmhl/ is checked against the hashes in the job "
+            "journal. Ctrl-C cancels."
         ),
         epilog="Exit codes: 0 everything matches, 1 a file is missing, altered or extra, "
         "2 nothing to verify against or a damaged/foreign manifest, 130 cancelled (143 on SIGTERM).",
