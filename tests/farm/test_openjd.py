@@ -8,6 +8,7 @@ from pathlib import Path
 import OpenImageIO as oiio
 
 from vfxcopy.core.farm import openjd
+from vfxcopy.core.farm.backends import results_status
 from vfxcopy.core.farm.plan import plan_job
 from vfxcopy.core.farm.task import read_chunk_results
 from vfxcopy.core.jobs import FrameStatus, JobState
@@ -95,6 +96,8 @@ def test_killed_task_retried_completes_and_finished_frames_keep_their_inode(
     assert killed.state in ("canceled", "failed")
     before = {p.name: p.stat().st_ino for p in dest.glob("*.exr")}
     assert 0 < len(before) < 30
+    # The killed task left a "running" record; its process is gone, so the status says so.
+    assert [c["state"] for c in results_status(job)["chunks"]] == ["interrupted"]
     retry = openjd.LocalRunner(template, params)
     runs = retry.run()
     assert [r.state for r in runs] == ["success", "success"]

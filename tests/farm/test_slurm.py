@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -68,5 +71,44 @@ def test_200_frames_as_array_tasks_cancelled_midway_then_resubmitted(
     merged = json.loads((job.folder / "merged.json").read_text())
     assert merged["state"] == "completed" and merged["manifest"], merged
     assert not farm.partials(dest)
+    check = farm.ascmhl_verify(dest)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.slow
+def test_cli_submit_status_cancel_retry_on_slurm(slurm_cluster, frames_200: Path, tmp_path: Path, farm) -> None:
+    env = {**os.environ, **slurm_cluster.env}
+
+    def vfxcopy(*args: str) -> dict:  # type: ignore[type-arg]
+        proc = subprocess.run([sys.executable, "-m", "vfxcopy", "farm", *args, "--json"], capture_output=True,
+                              text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+    dest = tmp_path / "out"
+    sub = vfxcopy("submit", str(frames_200), str(dest), "--to", "png", "--chunk", "50", "--backend", "slurm",
+                  "--max-running", "1")
+    (entry,) = sub["jobs"]
+    folder = entry["folder"]
+    assert entry["task_count"] == 4 and set(entry["slurm_jobs"]) == {"main", "merge"}
+
+    def chunk_states() -> list[str]:
+        return [c["state"] for c in vfxcopy("status", folder)["chunks"]]
+
+    _wait(lambda: chunk_states().count("completed") >= 1 and "running" in chunk_states(), 120,
+          "one chunk done, the next running")
+    assert chunk_states().count("running") <= 1  # --max-running 1
+    vfxcopy("cancel", folder)
+    _wait(lambda: not ({"running", "pending"} & set(chunk_states())), 60, "the cancel to land")
+    status = vfxcopy("status", folder)
+    assert status["state"] == "cancelled" and not status["merged"], status
+    assert not farm.partials(dest)
+    retry = vfxcopy("retry", folder)
+    assert "main" in retry["slurm_jobs"]
+    _wait(lambda: vfxcopy("status", folder)["merged"], 180, "the merge after the retry")
+    status = vfxcopy("status", folder)
+    assert status["state"] == "completed", status
+    assert status["frames"]["done"] + status["frames"]["skipped"] == 200
+    assert len(list(dest.glob("*.png"))) == 200
     check = farm.ascmhl_verify(dest)
     assert check.returncode == 0, check.stdout + check.stderr

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import socket
+import time
 from typing import Any, Protocol
 
 from vfxcopy.core.farm.plan import FarmJob, latest_results
@@ -48,8 +50,9 @@ def results_status(job: FarmJob, live: dict[tuple[str, int], str] | None = None)
                 state = "pending"
             elif res is not None:
                 state = res.state.value
-                if res.state is JobState.RUNNING and live is not None and not sched:
-                    state = "interrupted"  # gone from the scheduler without a final record
+                if res.state is JobState.RUNNING and (
+                        (live is not None and not sched) or _dead_here(res.host, res.pid, res.pid_start)):
+                    state = "interrupted"  # gone without a final record (killed, node lost)
             else:
                 state = "not run"
             counts = res.counts() if res else {}
@@ -66,13 +69,31 @@ def results_status(job: FarmJob, live: dict[tuple[str, int], str] | None = None)
         overall = "running"
     elif "failed" in states or frames["failed"]:
         overall = "failed"
-    elif states & {"cancelled", "interrupted"}:
+    elif states & {"cancelled", "interrupted"} or job.scheduler.get("cancelled_at"):
         overall = "cancelled"
     else:
         overall = "incomplete"
     merged = job.folder / "merged.json"
     return {"job_id": job.job_id, "name": job.name, "backend": job.backend, "state": overall,
             "frames": frames, "chunks": chunks, "merged": merged.exists(), "results": str(job.folder)}
+
+
+def note_cancel(job: FarmJob, cancelled: bool) -> None:
+    """Record (or clear, on a retry) that the user cancelled the job: chunks never run are then 'cancelled'."""
+    if cancelled:
+        job.scheduler["cancelled_at"] = time.time()
+    else:
+        job.scheduler.pop("cancelled_at", None)
+    job.save()
+
+
+def _dead_here(host: str, pid: int, pid_start: int | None) -> bool:
+    """A task that ran on this computer and whose process is gone (a scheduler may not be asked)."""
+    if host != socket.gethostname() or pid <= 0:
+        return False
+    from vfxcopy.core.journal import process_alive
+
+    return not process_alive(pid, pid_start)
 
 
 class SlurmBackend:
@@ -92,8 +113,10 @@ class SlurmBackend:
 
     def cancel(self, job: FarmJob) -> None:
         self.slurm.cancel(job)
+        note_cancel(job, True)
 
     def retry(self, job: FarmJob) -> dict[str, Any]:
+        note_cancel(job, False)
         return {"slurm_jobs": self.slurm.retry(job)}
 
 
@@ -160,8 +183,10 @@ class OpenJDBackend:
             os.kill(int(pid), signal.SIGTERM)
         except ProcessLookupError:
             raise FarmError(f"the local run (pid {pid}) has ended") from None
+        note_cancel(job, True)
 
     def retry(self, job: FarmJob) -> dict[str, Any]:
+        note_cancel(job, False)
         todo = {(c["step"], c["index"]) for c in results_status(job)["chunks"] if c["state"] != "completed"}
         if not todo:
             return {"tasks": []}
@@ -204,8 +229,10 @@ class DeadlineCloudBackend:
 
     def cancel(self, job: FarmJob) -> None:
         self._api(job).cancel(job)
+        note_cancel(job, True)
 
     def retry(self, job: FarmJob) -> dict[str, Any]:
+        note_cancel(job, False)
         return {"requeued": self._api(job).retry(job)}
 
 

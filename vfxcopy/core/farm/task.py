@@ -124,6 +124,7 @@ class ChunkResult:
     attempt: str = ""
     host: str = ""
     pid: int = 0
+    pid_start: int | None = None  # the process's start time (journal.process_start_time): pid reuse
     started: float = 0.0
     finished: float | None = None
     message: str = ""
@@ -144,7 +145,7 @@ class ChunkResult:
         return {
             "job_id": self.job_id, "step": self.step, "first": self.first, "last": self.last,
             "state": self.state.value, "exit_code": self.exit_code, "attempt": self.attempt,
-            "host": self.host, "pid": self.pid, "started": self.started, "finished": self.finished,
+            "host": self.host, "pid": self.pid, "pid_start": self.pid_start, "started": self.started, "finished": self.finished,
             "message": self.message, "frames": [frame_to_dict(f) for f in self.frames],
             "dest_sizes": self.dest_sizes,
         }
@@ -154,7 +155,7 @@ class ChunkResult:
         return cls(
             job_id=data["job_id"], step=data.get("step", "main"), first=int(data["first"]), last=int(data["last"]),
             state=JobState(data["state"]), exit_code=data.get("exit_code"), attempt=data.get("attempt", ""),
-            host=data.get("host", ""), pid=int(data.get("pid", 0)), started=float(data.get("started", 0.0)),
+            host=data.get("host", ""), pid=int(data.get("pid", 0)), pid_start=data.get("pid_start"), started=float(data.get("started", 0.0)),
             finished=data.get("finished"), message=data.get("message", ""),
             frames=[frame_from_dict(f) for f in data.get("frames", [])],
             dest_sizes={str(k): int(v) for k, v in (data.get("dest_sizes") or {}).items()},
@@ -261,7 +262,7 @@ def run_task(
     frames land, and at the end. Never raises for per-frame problems.
     """
     from vfxcopy.core.engine import run_job
-    from vfxcopy.core.journal import remove_temps
+    from vfxcopy.core.journal import process_start_time, remove_temps
 
     token = token or CancelToken()
     job_id = spec.job_id
@@ -269,7 +270,7 @@ def run_task(
     path = out_dir / chunk_file_name(first, last)
     attempt = attempt_job_id(job_id, first)
     record = ChunkResult(job_id, step, first, last, attempt=attempt, host=socket.gethostname(), pid=os.getpid(),
-                         started=time.time())
+                         pid_start=process_start_time(os.getpid()), started=time.time())
     frames = chunk_frames(spec, first, last)
     # Earlier attempts of this chunk only: other chunks may be running next to us.
     remove_temps(spec.dest_dir, chunk_job_id(job_id, first))
