@@ -462,3 +462,23 @@ def test_a_copy_continues_a_history_the_reference_tool_started(tmp_path: Path) -
     _flip(dest / "plate.1002.exr")
     assert ascmhl("verify", dest).returncode != 0
     assert [m.path for m in verify_destination(dest).altered] == ["plate.1002.exr"]
+
+
+def test_files_under_a_nested_history_go_into_that_history(tmp_path: Path) -> None:
+    root = tmp_path / "card"
+    nested_card(root)
+    make_byte_sequence(root / "A001" / "clips", head="A001C002.", count=2, size=1500, tail=".mov", seed=5)
+    make_byte_sequence(root / "VFX", head="comp.", count=2, size=1500, seed=6)
+    new = [p for p in plate_entries(root) if "C002" in p.path or p.path.startswith("VFX/")]
+    result = verify.write_generation(root, new)
+    assert result.entries == 4 and [n.path.parent.parent.name for n in result.nested] == ["A001"]
+    assert result.nested[0].generation == 3  # A001 had generations 1 (its own) and 2 (the card's seal)
+    child = result.nested[0].path.read_text()
+    assert "<path" in child and ">clips/A001C002.1001.mov</path>" in child and "VFX" not in child
+    assert "A001C002" not in result.path.read_text()
+    reference = ascmhl("verify", root)
+    assert reference.returncode == 0, reference.stdout + reference.stderr
+    report = verify_destination(root)
+    assert report.passed and len(report.ok) == 5 + 4
+    resealed = ascmhl("create", root, "-h", "xxh128", tool="ascmhl")  # the reference tool carries on from ours
+    assert resealed.returncode == 0, resealed.stdout + resealed.stderr

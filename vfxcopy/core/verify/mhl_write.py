@@ -71,6 +71,7 @@ class ManifestResult:
     replaced: list[str] = field(default_factory=list)  # written anew by this job over a file the history had
     directories: int = 0  # directory hashes written (the root's included)
     swept: list[str] = field(default_factory=list)  # leftovers of killed manifest writes removed first
+    nested: list[ManifestResult] = field(default_factory=list)  # generations written into nested histories
 
 
 def _iso(ts: float | None = None) -> str:
@@ -194,11 +195,66 @@ def write_generation(
 ) -> ManifestResult:
     """Append one generation listing `entries` to `root/ascmhl` and update the chain.
 
-    Raises ManifestError (path, cause, what to do) when the history there cannot
-    be read or the generation cannot be written — nothing partial is left — and
-    Cancelled when `token` is cancelled (also while waiting for another writer's lock).
+    Files under a sub-folder that has its own history (a nested `ascmhl/`, as
+    offload tools leave on camera cards) go into a generation of that history,
+    as `ascmhl create` does; their results are in `.nested` and folded into
+    this result's lists. Raises ManifestError (path, cause, what to do) when a
+    history cannot be read or a generation cannot be written — nothing partial
+    is left — and Cancelled when `token` is cancelled (also while waiting for
+    another writer's lock).
     """
     root_path = Path(root)
+    groups = _by_history(root_path, sorted(entries, key=lambda e: e.path))
+    nested: list[ManifestResult] = []
+    for prefix in sorted((p for p in groups if p), key=lambda p: p.count("/"), reverse=True):
+        sub = _write_one(root_path / prefix, groups[prefix], process, comment, now, token, lock_timeout,
+                         directory_hashes)
+        nested.append(sub)
+    result = _write_one(root_path, groups.get("", []), process, comment, now, token, lock_timeout,
+                        directory_hashes)
+    result.nested = nested
+    for prefix, sub in zip(sorted((p for p in groups if p), key=lambda p: p.count("/"), reverse=True), nested,
+                           strict=True):
+        result.entries += sub.entries
+        result.skipped += [f"{prefix}/{p}" for p in sub.skipped]
+        result.failed += [f"{prefix}/{p}" for p in sub.failed]
+        result.replaced += [f"{prefix}/{p}" for p in sub.replaced]
+        result.swept += sub.swept
+    return result
+
+
+def _by_history(root: Path, entries: list[ManifestEntry]) -> dict[str, list[ManifestEntry]]:
+    """Entries grouped by the deepest folder below `root` holding an `ascmhl/` history, paths made relative to it."""
+    has_history: dict[str, bool] = {}
+    groups: dict[str, list[ManifestEntry]] = {"": []}
+    for entry in entries:
+        owner = ""
+        folder = os.path.dirname(entry.path)
+        while folder:
+            if folder not in has_history:
+                has_history[folder] = (root / folder / MHL_FOLDER / CHAIN_FILE).is_file()
+            if has_history[folder]:
+                owner = folder
+                break
+            folder = os.path.dirname(folder)
+        if owner:
+            rel = entry.path[len(owner) + 1:]
+            entry = ManifestEntry(rel, entry.size, entry.mtime, entry.hash_format, entry.hash, entry.fresh)
+        groups.setdefault(owner, []).append(entry)
+    return groups
+
+
+def _write_one(
+    root_path: Path,
+    entry_list: list[ManifestEntry],
+    process: str,
+    comment: str | None,
+    now: float | None,
+    token: CancelToken | None,
+    lock_timeout: float,
+    directory_hashes: bool,
+) -> ManifestResult:
+    """One generation in `root_path/ascmhl` (see write_generation)."""
     folder = root_path / MHL_FOLDER
     try:
         folder.mkdir(exist_ok=True)
@@ -206,7 +262,6 @@ def write_generation(
         raise manifest_error(folder, "the ASC MHL folder", exc) from exc
     if not folder.is_dir() or folder.is_symlink():
         raise ManifestError(f"{folder}: not a folder; cannot write the ASC MHL manifest there (move it aside)")
-    entry_list = sorted(entries, key=lambda e: e.path)
     stamp = time.time() if now is None else now
     iso_now = _iso(stamp)
     with manifest_lock(folder, token, lock_timeout):
