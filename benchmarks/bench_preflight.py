@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -70,10 +71,15 @@ def drop_caches() -> bool:
         return False
 
 
-def timed(fn: Callable[[], None]) -> float:
-    start = time.perf_counter()
+def timed(fn: Callable[[], None]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of this process and of the commands it ran)."""
+    def cpu() -> float:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    start, cpu0 = time.perf_counter(), cpu()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu() - cpu0
 
 
 def run_oiiotool(paths: list[Path]) -> None:
@@ -86,8 +92,11 @@ def run_oiiotool(paths: list[Path]) -> None:
 def run_cli(folder: Path, count: int) -> None:
     proc = subprocess.run([str(BIN / "python"), "-m", "vfxcopy", "check", "--json", "-q", str(folder)],
                           capture_output=True, text=True)
-    data = json.loads(proc.stdout)
-    if proc.returncode != 0 or data["frames_checked"] != count:
+    try:
+        checked = json.loads(proc.stdout)["frames_checked"]
+    except (ValueError, KeyError):
+        checked = -1
+    if proc.returncode != 0 or checked != count:
         raise RuntimeError(f"vfxcopy check: exit {proc.returncode}: {proc.stderr[-500:]}")
 
 
@@ -118,39 +127,41 @@ def main() -> int:
           f"{n} frames of {WIDTH}x{HEIGHT} RGBA half zip in {folder}", file=sys.stderr)
     for fn in contenders.values():
         fn()  # warm up: page cache, imports, OpenImageIO plugins
-    results: dict[str, dict[str, list[float]]] = {name: {"warm": [], "cold": []} for name in contenders}
+    # results[name][mode] = [(wall, cpu), ...] in round order (mode: warm or cold)
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {name: {"warm": [], "cold": []} for name in contenders}
     names = list(contenders)
     for r in range(args.repeats):
         order = names if r % 2 == 0 else names[::-1]  # alternate so that drift hits everyone alike
         for name in order:
             results[name]["warm"].append(timed(contenders[name]))
-    cold_ok = True
     for r in range(args.cold):
         order = names if r % 2 == 0 else names[::-1]
-        for name in order:
-            if not drop_caches():
-                cold_ok = False
-                break
-            results[name]["cold"].append(timed(contenders[name]))
-        if not cold_ok:
+        if not drop_caches():
             print("cold runs skipped: dropping the page cache needs root", file=sys.stderr)
             break
-    ref = {mode: statistics.median(results[names[0]][mode]) for mode in ("warm", "cold") if results[names[0]][mode]}
-    print(f"\n{'':42} {'warm median':>12} {'ms/frame':>9} {'vs oiiotool':>11}   "
-          f"{'cold median':>12} {'ms/frame':>9} {'vs oiiotool':>11}")
-    for name in names:
-        row = f"{name:42}"
-        for mode in ("warm", "cold"):
-            times = results[name][mode]
-            if not times:
-                row += f" {'-':>12} {'-':>9} {'-':>11}  "
-                continue
-            med = statistics.median(times)
-            row += f" {med:11.3f}s {med / n * 1000:9.3f} {ref[mode] / med:10.2f}x  "
-        print(row)
-    print(f"\n(medians of {args.repeats} warm and {len(results[names[0]]['cold'])} cold alternated rounds; "
-          "'vs oiiotool' = oiiotool time / this time, above 1 is faster)")
-    print(json.dumps({name: {m: [round(t, 4) for t in v] for m, v in modes.items()}
+        for name in order:
+            drop_caches()
+            results[name]["cold"].append(timed(contenders[name]))
+    ref = names[0]
+    print(f"\n{'':40} {'mode':>5} {'wall median':>12} {'ms/frame':>9} {'vs oiiotool':>12} {'paired':>8}"
+          f" {'CPU median':>11} {'vs oiiotool':>12}")
+    for mode in ("warm", "cold"):
+        if not results[ref][mode]:
+            continue
+        ref_wall = statistics.median(w for w, _ in results[ref][mode])
+        ref_cpu = statistics.median(c for _, c in results[ref][mode])
+        for name in names:
+            runs = results[name][mode]
+            wall = statistics.median(w for w, _ in runs)
+            cpu = statistics.median(c for _, c in runs)
+            # Each round ran every contender back to back: the ratio within a round shares its load.
+            paired = statistics.median(rw / w for (rw, _), (w, _) in zip(results[ref][mode], runs, strict=True))
+            print(f"{name:40} {mode:>5} {wall:11.3f}s {wall / n * 1000:9.3f} {ref_wall / wall:11.2f}x "
+                  f"{paired:7.2f}x {cpu:10.3f}s {ref_cpu / cpu:11.2f}x")
+    print(f"\n(medians of {args.repeats} warm and {len(results[ref]['cold'])} cold alternated rounds; "
+          "'vs oiiotool' = oiiotool's median / this median, 'paired' = median of the same ratio within each "
+          "round; above 1 is faster. CPU = user + system time, the machine's load does not inflate it.)")
+    print(json.dumps({name: {m: [[round(w, 4), round(c, 4)] for w, c in v] for m, v in modes.items()}
                       for name, modes in results.items()}))
     return 0
 
