@@ -1,4 +1,4 @@
-"""Read what one frame says about itself: size, header, the last pixel chunk, and with `deep` every pixel."""
+"""Read what one frame says about itself: size, header facts, whether the file is whole, and with `deep` every pixel."""
 
 from __future__ import annotations
 
