@@ -368,3 +368,17 @@ def test_report_thumbnails_skip_huge_and_non_image_frames_and_honour_cancel(tmp_
     with pytest.raises(Cancelled):
         write_job_report(spec, result, frames, None, token=token)
     assert [n for n in os.listdir(dest / "ascmhl") if not n.endswith(".csv")] == []
+
+
+def test_a_planted_ascmhl_link_is_refused_not_written_through(tmp_path: Path) -> None:
+    dest = tmp_path / "delivery"
+    make_byte_sequence(dest, count=2, size=100)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, dest / "ascmhl")
+    with pytest.raises(ManifestError, match="ascmhl"):
+        write_generation(dest, entries_for(dest, ["plate.1001.exr"]))
+    spec = JobSpec(source=find_sequence(dest / "plate.1001.exr"), dest_dir=str(dest))
+    with pytest.raises(ManifestError):
+        write_job_report(spec, JobResult(spec.job_id, JobState.COMPLETED, []), [], None, thumbnails=False)
+    assert list(elsewhere.iterdir()) == []

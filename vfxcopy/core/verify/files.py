@@ -169,7 +169,11 @@ def manifest_lock(
     """
     import fcntl
 
-    fd = os.open(folder, os.O_RDONLY | _O_CLOEXEC | _O_DIRECTORY)
+    try:
+        fd = os.open(folder, os.O_RDONLY | _O_CLOEXEC | _O_DIRECTORY | _O_NOFOLLOW)
+    except OSError as exc:
+        raise ManifestError(f"{os.fspath(folder)}: cannot open the ASC MHL folder to lock it ({exc.strerror}); "
+                            "check that it is a folder you can read") from exc
     try:
         waited_from = time.monotonic()
         while True:
