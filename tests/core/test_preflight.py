@@ -27,7 +27,7 @@ from vfxcopy.core.preflight.samples import (
     make_defective_dpx_sequence,
     make_defective_exr_sequence,
 )
-from vfxcopy.core.samples import make_exr_sequence
+from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
 from vfxcopy.core.sequence import Sequence, find_sequence, scan
 
 
@@ -166,7 +166,22 @@ def test_duplicates_read_only_frames_of_equal_size(tmp_path: Path) -> None:
     assert run_preflight(only_seq(tmp_path / "d"), options=PreflightOptions(duplicates=True)).ok
 
 
-def test_cancel_returns_a_cancelled_report_soon(exr_dir: Path) -> None:
+def test_cancel_returns_a_cancelled_report_soon(tmp_path: Path) -> None:
+    make_byte_sequence(tmp_path / "s", count=400, size=100)
+    token = CancelToken()
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done)
+        token.cancel()
+
+    report = run_preflight(only_seq(tmp_path / "s"), token=token, options=PreflightOptions(threads=1),
+                           on_progress=progress)
+    assert report.cancelled and not report.ok and report.summary() == "cancelled"
+    assert seen == [16]  # one batch, and nothing reported after the cancel
+
+
+def test_deep_cancel_stops_within_a_frame(exr_dir: Path) -> None:
     token = CancelToken()
     seen: list[int] = []
 
@@ -175,16 +190,17 @@ def test_cancel_returns_a_cancelled_report_soon(exr_dir: Path) -> None:
         if done == 2:
             token.cancel()
 
-    report = run_preflight(only_seq(exr_dir), token=token, options=PreflightOptions(threads=1),
+    report = run_preflight(only_seq(exr_dir), token=token, options=PreflightOptions(threads=1, deep=True),
                            on_progress=progress)
-    assert report.cancelled and not report.ok and report.summary() == "cancelled"
-    assert seen[-1] == 2  # no frame reported after the cancel
+    assert report.cancelled and seen == [1, 2]
 
 
-def test_progress_runs_to_the_total(exr_dir: Path) -> None:
+def test_progress_runs_to_the_total(tmp_path: Path) -> None:
+    make_byte_sequence(tmp_path / "s", count=40, size=100)
     seen: list[tuple[int, int]] = []
-    run_preflight(only_seq(exr_dir), on_progress=lambda d, t: seen.append((d, t)))
-    assert seen[-1] == (15, 15) and [d for d, _ in seen] == list(range(1, 16))
+    run_preflight(only_seq(tmp_path / "s"), options=PreflightOptions(threads=3),
+                  on_progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(16, 40), (32, 40), (40, 40)]
 
 
 def test_progress_comes_from_the_callers_thread(exr_dir: Path) -> None:
@@ -341,3 +357,17 @@ def test_exr_header_reader_agrees_with_openimageio(exr_dir: Path, tmp_path: Path
         assert fast.decoded
     layered = inspect_frame(str(tmp_path / "layers.1.exr"), 1)
     assert "Z:float" in layered.pixel_type and "diffuse.R" in layered.channels
+
+
+def test_exr_with_a_long_header_is_read_in_two_steps(tmp_path: Path) -> None:
+    from vfxcopy.core.preflight.inspect import inspect_frame
+    from vfxcopy.core.preflight.tails import FIRST_READ
+
+    for frame in (1, 2):
+        _write(tmp_path / f"meta.{frame}.exr", compression="zip", ImageDescription="x" * (FIRST_READ * 2))
+    info = inspect_frame(str(tmp_path / "meta.1.exr"), 1)
+    assert info.decoded and info.compression == "zip" and info.channels == ("R", "G", "B")
+    assert info == inspect_frame(str(tmp_path / "meta.1.exr"), 1, deep=True)
+    data = (tmp_path / "meta.2.exr").read_bytes()
+    (tmp_path / "meta.2.exr").write_bytes(data[:-10])
+    assert set(_truncated_kinds(tmp_path)) == {2}

@@ -29,6 +29,10 @@ class Unknown(Exception):
     """A header this reader does not handle (not EXR, longer than read, unknown compression...)."""
 
 
+class Short(Unknown):
+    """The header goes on past the bytes given: read more and try again."""
+
+
 @dataclass
 class ExrHeader:
     """The attributes of a single-part OpenEXR header the pre-flight uses."""
@@ -117,19 +121,19 @@ def parse_header(head: bytes) -> ExrHeader:
     while True:
         end = head.find(b"\0", pos)
         if end < 0:
-            raise Unknown("header longer than the bytes read")
+            raise Short("header longer than the bytes read")
         raw = head[pos:end]
         pos = end + 1
         if not raw:
             break
         end = head.find(b"\0", pos)
         if end < 0 or end + 5 > len(head):
-            raise Unknown("header longer than the bytes read")
+            raise Short("header longer than the bytes read")
         kind = head[pos:end]
         size = struct.unpack_from("<i", head, end + 1)[0]
         start = end + 5
         if size < 0 or start + size > len(head):
-            raise Unknown("header longer than the bytes read")
+            raise Short("header longer than the bytes read")
         value = head[start:start + size]
         pos = start + size
         name = raw.decode("utf-8", "replace")

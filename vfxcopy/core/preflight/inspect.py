@@ -7,9 +7,9 @@ import os
 from typing import Any
 
 from vfxcopy.core.jobs import CancelToken
-from vfxcopy.core.preflight.exrheader import EXR_EXTENSIONS, Unknown, parse_header
+from vfxcopy.core.preflight.exrheader import EXR_EXTENSIONS, Unknown
 from vfxcopy.core.preflight.model import FrameInfo, Kind
-from vfxcopy.core.preflight.tails import HEAD_BYTES, cut_reason, exr_cut_reason
+from vfxcopy.core.preflight.tails import cut_reason, exr_cut_reason, read_exr_header
 
 # Rows decoded at a time in deep mode, so that a cancel is seen within one block.
 DEEP_BLOCK_ROWS = 64
@@ -108,8 +108,7 @@ def _inspect_exr(path: str, info: FrameInfo) -> FrameInfo:
     """The header-mode check of a scanline EXR from its own header bytes (exrheader, tails)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        head = os.pread(fd, min(info.size, HEAD_BYTES), 0)
-        hdr = parse_header(head)
+        hdr, head = read_exr_header(fd, info.size)
         cut = exr_cut_reason(fd, info.size, hdr, head)
     finally:
         os.close(fd)

@@ -24,9 +24,20 @@ ProgressFn = Callable[[int, int], None]
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(Kind)}
 
+HEADER_BATCH = 16
+
 
 def _sort_key(f: Finding) -> tuple[int, int, int]:
     return (0 if f.frame is not None else 1, f.frame if f.frame is not None else 0, _KIND_ORDER[f.kind])
+
+
+def _inspect_batch(batch: list[tuple[int | None, str]], deep: bool, token: CancelToken) -> list[FrameInfo]:
+    out: list[FrameInfo] = []
+    for frame, path in batch:
+        if token.cancelled:
+            break  # the caller sees the cancel and drops this short batch
+        out.append(inspect_frame(path, frame, deep=deep, token=token))
+    return out
 
 
 def _inspect_all(
@@ -35,24 +46,31 @@ def _inspect_all(
     token: CancelToken,
     on_progress: ProgressFn | None,
 ) -> list[FrameInfo] | None:
-    """FrameInfo per item in order; None if cancelled. A bounded window of reads is in flight
-    so that a cancel waits for at most `threads` frames (headers: milliseconds)."""
+    """FrameInfo per item in order; None if cancelled.
+
+    Reads run on `options.threads` threads: header reads wait on storage latency (cold
+    cache, network), not on the CPU. A header check takes about 50 us, as long as
+    handing a task to a pool thread, so frames go in batches of HEADER_BATCH (one by
+    one with `deep`). A bounded window of batches is in flight, so a cancel waits for
+    at most one batch per thread.
+    """
     total = len(items)
+    size = 1 if options.deep else HEADER_BATCH
+    batches = [items[i:i + size] for i in range(0, total, size)]
     infos: list[FrameInfo] = []
     threads = max(1, options.threads)
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vfxcopy-preflight") as pool:
-        pending: deque[Future[FrameInfo]] = deque()
+        pending: deque[Future[list[FrameInfo]]] = deque()
         nxt = 0
         try:
-            while nxt < total or pending:
-                while nxt < total and len(pending) < threads * 4:
-                    frame, path = items[nxt]
-                    pending.append(pool.submit(inspect_frame, path, frame, deep=options.deep, token=token))
+            while nxt < len(batches) or pending:
+                while nxt < len(batches) and len(pending) < threads * 2:
+                    pending.append(pool.submit(_inspect_batch, batches[nxt], options.deep, token))
                     nxt += 1
-                infos.append(pending.popleft().result())
+                infos.extend(pending.popleft().result())
+                token.check()
                 if on_progress is not None:
                     on_progress(len(infos), total)
-                token.check()
         except Cancelled:
             for fut in pending:
                 fut.cancel()

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import struct
 
-from vfxcopy.core.preflight.exrheader import EXR_EXTENSIONS, ExrHeader, Unknown, parse_header
+from vfxcopy.core.preflight.exrheader import EXR_EXTENSIONS, ExrHeader, Short, Unknown, parse_header
 
-HEAD_BYTES = 64 * 1024
+FIRST_READ = 8 * 1024
+HEAD_BYTES = 1024 * 1024  # the most header a frame may have before OpenImageIO reads it instead
 
 PNG_END = b"IEND\xaeB`\x82"
 JPEG_END = b"\xff\xd9"
@@ -26,6 +27,20 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
     return os.pread(fd, size, offset)
 
 
+def read_exr_header(fd: int, size: int) -> tuple[ExrHeader, bytes]:
+    """The header and the bytes read for it. Headers are a few hundred bytes and the offset
+    table of a 1080p zip frame 544: FIRST_READ nearly always holds both; a header full of
+    metadata gets a second, larger read. Raises Unknown."""
+    head = _pread(fd, min(size, FIRST_READ), 0)
+    try:
+        return parse_header(head), head
+    except Short:
+        if size <= len(head):
+            raise
+    head = _pread(fd, min(size, HEAD_BYTES), 0)
+    return parse_header(head), head
+
+
 def exr_cut_reason(fd: int, size: int, header: ExrHeader | None = None, head: bytes = b"") -> str | None:
     """Why a single-part scanline EXR is cut short, or None when every chunk lies inside the file.
 
@@ -33,8 +48,7 @@ def exr_cut_reason(fd: int, size: int, header: ExrHeader | None = None, head: by
     has them. Raises Unknown for layouts it does not read (the caller then decodes the last chunk).
     """
     if header is None:
-        head = _pread(fd, min(size, HEAD_BYTES), 0)
-        header = parse_header(head)
+        header, head = read_exr_header(fd, size)
     if header.tiled:
         raise Unknown("tiled OpenEXR: the offset table depends on the tile levels")
     chunks = header.chunk_count
