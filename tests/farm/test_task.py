@@ -148,3 +148,27 @@ def test_sigterm_mid_chunk_exits_143_with_nothing_partial(big_exrs: Path, tmp_pa
         assert buf.spec().width == 1024
     assert sorted(p.name for p in dest.glob("*.exr")) == sorted(os.path.basename(f.dest) for f in done)
     print(f"SIGTERM to exit: {latency * 1000:.0f} ms")
+
+
+def test_copy_and_convert_run_as_farm_tasks_with_job_id_and_results_dir(
+        small_exrs: Path, tmp_path: Path, farm) -> None:
+    conv = subprocess.run([sys.executable, "-m", "vfxcopy", "convert", str(small_exrs), str(tmp_path / "conv"),
+                           "--to", "png", "--frames", "1001-1004", "--job-id", "farmjob00001", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert conv.returncode == 0, conv.stderr
+    assert "openjd_progress: 100.0" in conv.stderr  # progress lines stay off the JSON on stdout
+    task = json.loads(conv.stdout)["farm_task"]
+    assert task["job_id"] == "farmjob00001" and task["attempt"].startswith("farmjob00001-c1001-")
+    (rec,) = read_chunk_results(tmp_path / "conv" / ".vfxcopy-farm" / "farmjob00001")
+    assert (rec.first, rec.last, rec.state) == (1001, 1004, JobState.COMPLETED)
+    assert [f.status for f in rec.frames] == [FrameStatus.DONE] * 4
+    results = tmp_path / "shared" / "results"
+    copy = subprocess.run([sys.executable, "-m", "vfxcopy", "copy", str(small_exrs), str(tmp_path / "copy"),
+                           "--frames", "1005-1008", "--job-id", "farmjob00002", "--results-dir", str(results)],
+                          capture_output=True, text=True, timeout=120)
+    assert copy.returncode == 0, copy.stderr
+    (rec,) = read_chunk_results(results)
+    assert [(f.frame, f.status, f.size) for f in rec.frames] == [
+        (n, FrameStatus.DONE, (small_exrs / f"shot_010.{n}.exr").stat().st_size) for n in range(1005, 1009)]
+    assert all(f.hash and f.hash_algo == "xxh3" for f in rec.frames)  # the copy's own source hashes
+    assert not (tmp_path / "copy" / ".vfxcopy-farm").exists()

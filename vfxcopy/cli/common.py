@@ -102,6 +102,10 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="without a terminal, one line per frame instead of every few seconds"
     )
+    # Farm tasks (vfxcopy.cli.farm_cmd): the same command as one frame chunk of a farm job.
+    parser.add_argument("--job-id", metavar="ID", help="farm task: the farm job's id, shared by all its tasks")
+    parser.add_argument("--results-dir", metavar="DIR",
+                        help="farm task: write the chunk's results (each frame's status, size, hash) to DIR")
 
 
 def add_copy_arguments(parser: argparse.ArgumentParser) -> None:

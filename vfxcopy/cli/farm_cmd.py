@@ -142,6 +142,10 @@ def _emit(line: str) -> None:
     print(line, flush=True)
 
 
+def _emit_err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)  # with --json, stdout carries the JSON only
+
+
 def _task(args: argparse.Namespace) -> int:
     from vfxcopy.core.farm.task import run_task
     from vfxcopy.core.sequence import parse_frames
@@ -166,12 +170,41 @@ def _task(args: argparse.Namespace) -> int:
         folder = os.path.dirname(os.path.abspath(args.spec))
     token = CancelToken()
     with CancelSignals(token) as signals:
-        record = run_task(spec, first, last, token, step=args.step, folder=folder, emit=_emit)
+        record = run_task(spec, first, last, token, step=args.step, folder=folder,
+                          emit=_emit_err if args.json else _emit)
     code = record.exit_code if record.exit_code is not None else EXIT_FAILED
     if record.state is JobState.CANCELLED and signals.signum == getattr(signal, "SIGTERM", None):
         code = EXIT_TERMINATED  # the contract: 143 for a terminate, 130 for an interrupt
     if args.json:
         print_json({"command": "farm task", "exit_code": code, **record.to_dict()})
+    return code
+
+
+def run_as_farm_task(command: str, specs: list[JobSpec], args: argparse.Namespace, guard: CancelSignals) -> int:
+    """`vfxcopy copy|convert SRC DEST --frames A-B --job-id ID [--results-dir DIR]`: one farm task.
+
+    The same engine and exit codes as the command; the job runs under the farm job's id
+    (temporaries keyed by it, one name per attempt) and writes its chunk results to DIR
+    (default DEST/.vfxcopy-farm/ID) instead of the local journal.
+    """
+    from vfxcopy.cli.common import cancelled_exit, refuse
+    from vfxcopy.core.farm.task import run_task
+
+    if len(specs) != 1:
+        return refuse(command, UsageError("--job-id/--results-dir: a farm task runs exactly one source sequence"),
+                      args)
+    spec = specs[0]
+    if args.job_id:
+        spec.job_id = args.job_id
+    frames = spec.selected_frames()
+    first, last = (min(frames), max(frames)) if frames else (0, 0)
+    record = run_task(spec, first, last, guard.token, step=command, folder=args.results_dir,
+                      emit=_emit_err if args.json else _emit)
+    code = record.exit_code if record.exit_code is not None else EXIT_FAILED
+    if record.state is JobState.CANCELLED:
+        code = cancelled_exit(guard)
+    if args.json:
+        print_json({"command": command, "exit_code": code, "farm_task": record.to_dict()})
     return code
 
 
@@ -298,6 +331,8 @@ def _submit(args: argparse.Namespace) -> int:
     from vfxcopy.core.farm.plan import PlanError, plan_job
     from vfxcopy.core.farm.slurm import SlurmError
 
+    if args.results_dir:
+        raise UsageError("--results-dir is for a farm task; a submitted job keeps its results in DEST/.vfxcopy-farm/JOB")
     try:
         steps = _specs(args)
     except SafetyError as exc:
@@ -312,7 +347,8 @@ def _submit(args: argparse.Namespace) -> int:
     for group in groups:
         try:
             job = plan_job(group, chunk=args.chunk, task_seconds=args.task_time, frame_seconds=args.frame_time,
-                           command=command, backend=args.backend)
+                           command=command, backend=args.backend,
+                           job_id=args.job_id if len(groups) == 1 else None)
         except PlanError as exc:
             raise UsageError(str(exc)) from None
         print(f"vfxcopy farm: job {job.job_id}: {job.name}: "

@@ -135,6 +135,11 @@ def run_queue(
     frame' (a job ending cancelled) stops the queue as well; `--stop-on-error` stops
     it after a failed job.
     """
+    if getattr(args, "job_id", None) or getattr(args, "results_dir", None):
+        # One chunk of a farm job: the results go to shared storage instead of the journal.
+        from vfxcopy.cli.farm_cmd import run_as_farm_task
+
+        return run_as_farm_task(command, specs, args, guard)
     for note in notes:
         print(f"vfxcopy {command}: note: {note}", file=sys.stderr)
     journal = None if getattr(args, "no_journal", False) else open_cli_journal(command)
