@@ -6,7 +6,7 @@ import os
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -125,6 +125,7 @@ class NewJobDialog(QDialog):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(options)
+        self._options = options
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("newJobSplitter")
         self.splitter.addWidget(self.sequence_list)
@@ -152,7 +153,15 @@ class NewJobDialog(QDialog):
 
         self._on_operation_changed()
         self._validate()
-        self._fit_to_screen(len(self._sequences))
+        self._fitted = False
+        self.resize(980, 760)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._fitted:
+            # Sizes are known once the widgets are polished (hidden groups no longer count).
+            self._fitted = True
+            self._fit_to_screen(len(self._sequences))
 
     def _message_label(self, name: str, colour: str) -> QLabel:
         label = QLabel()
@@ -162,17 +171,21 @@ class NewJobDialog(QDialog):
         return label
 
     def _fit_to_screen(self, rows: int) -> None:
-        """As tall as the list needs (up to the screen), never taller than the screen."""
+        """Room for every option and up to a dozen rows of the list; never taller than the screen."""
         screen = self.screen() or QGuiApplication.primaryScreen()
         avail = screen.availableGeometry() if screen is not None else None
-        row_height = self.sequence_list.sizeHintForRow(0) if rows else 40
-        list_height = min(max(rows, 3), 12) * max(row_height, 24) + 40
-        height, width = 430 + list_height, 960
+        row_height = max(self.sequence_list.sizeHintForRow(0) if rows else 30, 24)
+        list_height = min(max(rows, 3), 12) * row_height + self.sequence_list.header().sizeHint().height() + 6
+        options_height = self._options.sizeHint().height() + 4
+        chrome = 150  # summary, messages, buttons, margins, the window frame
+        height, width = list_height + options_height + chrome, 980
         if avail is not None:
-            height = min(height, avail.height() - 60)
+            height = min(height, avail.height() - 40)
             width = min(width, avail.width() - 40)
+        # The options first (they scroll when even they do not fit), the list gets the rest.
+        options_height = min(options_height, max(160, height - chrome - 4 * row_height))
         self.resize(width, height)
-        self.splitter.setSizes([list_height, max(200, height - list_height - 140)])
+        self.splitter.setSizes([max(3 * row_height, height - chrome - options_height), options_height])
 
     # -- building --
     def _build_operation_group(self) -> QWidget:
@@ -272,6 +285,13 @@ class NewJobDialog(QDialog):
         self.convert_group.setEnabled(converting)
         # A copy has no conversion options: their room goes to the sequence list.
         self.convert_group.setVisible(converting)
+        if converting and hasattr(self, "_options"):
+            # Make room for the conversion options the list had.
+            sizes = self.splitter.sizes()
+            need = self._options.sizeHint().height() + 4
+            if len(sizes) == 2 and sizes[1] < need:
+                total = sum(sizes)
+                self.splitter.setSizes([max(120, total - need), min(need, total - 120)])
         self._validate()
 
     @Slot()
@@ -410,9 +430,11 @@ class NewJobDialog(QDialog):
         except ValueError as exc:
             specs, error = [], str(exc)
         self.error_label.setText(error)
+        self.error_label.setVisible(bool(error))
         self.ok_button.setEnabled(not error)
         self.ok_button.setToolTip(error)
         self._update_summary(specs)
+        self.warning_label.setVisible(bool(self.warning_label.text()))
 
     def _update_summary(self, specs: list[JobSpec]) -> None:
         if not specs:
@@ -437,6 +459,7 @@ class NewJobDialog(QDialog):
             specs = self._build_specs()
         except ValueError as exc:
             self.error_label.setText(str(exc))
+            self.error_label.setVisible(True)
             self.ok_button.setEnabled(False)
             return
         # Files already at the destination are asked about by the window, once per job, after this.

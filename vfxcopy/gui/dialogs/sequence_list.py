@@ -12,7 +12,7 @@ from vfxcopy.gui.dialogs.job_options import WARNING_COLOUR, sequence_size
 from vfxcopy.gui.thumbs import ThumbnailLoader
 
 THUMB_SIZE = 96  # decoded size; shown at ICON_SIZE in the list
-ICON_SIZE = QSize(64, 36)
+ICON_SIZE = QSize(48, 27)
 COL_SEQUENCE, COL_RANGE, COL_FRAMES, COL_MISSING, COL_SIZE = range(5)
 COLUMN_TITLES = ("Sequence", "Range", "Frames", "Missing", "Size")
 
