@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -325,3 +328,27 @@ def test_submitting_the_same_job_twice_is_refused(tmp_path: Path) -> None:
         queue.submit(spec)
     run.gate(spec.job_id).set()
     assert queue.wait(TIMEOUT)
+
+
+def test_recover_at_start_marks_the_jobs_of_a_dead_process_interrupted(tmp_path: Path) -> None:
+    db = tmp_path / "journal.sqlite3"
+    src = make_byte_sequence(tmp_path / "src", count=2, size=16)
+    spec = real_spec(src, tmp_path / "dst")
+    # Another vfxcopy process queued and started this job, then died.
+    code = (
+        "import json, sys\n"
+        "from vfxcopy.core.jobs import JobSpec\n"
+        "from vfxcopy.core.journal import Journal\n"
+        "spec = JobSpec.from_dict(json.loads(sys.argv[2]))\n"
+        "with Journal(sys.argv[1]) as j:\n"
+        "    j.add_job(spec)\n"
+        "    j.start_job(spec.job_id)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(db), json.dumps(spec.to_dict())], check=True, timeout=60)
+    with Journal(db) as journal:
+        queue = JobQueue(1, journal=journal)
+        assert queue.recover() == [spec.job_id]
+        job = journal.get_job(spec.job_id)
+        assert job is not None and job.state is JobState.INTERRUPTED
+        assert queue.recover() == []
+    assert JobQueue(1).recover() == []  # no journal: nothing to recover
