@@ -592,15 +592,16 @@ def _read_folder(folder: str, stat: bool) -> tuple[Entries, list[str]]:
     # jobs.is_temp_name), all start with a dot.
     if stat and _STAT_AT:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+        stat_at, is_dir = os.stat, stat_module.S_ISDIR  # once per file: no global lookups
         try:
             for name in os.listdir(fd):
                 if name[0] == ".":
                     continue
                 try:
-                    st = os.stat(name, dir_fd=fd)
+                    st = stat_at(name, dir_fd=fd)
                 except OSError:
                     continue  # vanished or a dangling link: not a frame we could copy
-                if stat_module.S_ISDIR(st.st_mode):
+                if is_dir(st.st_mode):
                     subfolders.append(os.path.join(folder, name))
                 else:
                     entries[name] = st.st_size
