@@ -172,3 +172,15 @@ def test_copy_and_convert_run_as_farm_tasks_with_job_id_and_results_dir(
         (n, FrameStatus.DONE, (small_exrs / f"shot_010.{n}.exr").stat().st_size) for n in range(1005, 1009)]
     assert all(f.hash and f.hash_algo == "xxh3" for f in rec.frames)  # the copy's own source hashes
     assert not (tmp_path / "copy" / ".vfxcopy-farm").exists()
+
+
+def test_chunk_size_by_task_time_from_a_measured_frame(small_exrs: Path, tmp_path: Path, farm) -> None:
+    from vfxcopy.core.farm.plan import measure_frame_seconds
+
+    dest = tmp_path / "out"
+    spec = farm.convert_spec(small_exrs, dest)
+    per = measure_frame_seconds(spec)
+    assert per is not None and 0 < per < 30
+    assert not list(dest.glob("*.jpg")) and not any((dest / ".vfxcopy-farm").iterdir())  # the trial is gone
+    job = plan_job([("main", spec, [])], task_seconds=per * 4, frame_seconds=per)
+    assert [c.count for c in job.steps[0].chunks] == [4, 4, 4]

@@ -79,7 +79,8 @@ def _register_submit(farm_sub: argparse._SubParsersAction[argparse.ArgumentParse
     size = p.add_mutually_exclusive_group()
     size.add_argument("--chunk", type=int, metavar="N", help="frames per task (default: about --task-time)")
     size.add_argument("--task-time", type=float, metavar="SECONDS", default=None,
-                      help="size chunks so a task runs about this long (with --frame-time; default 300)")
+                      help="size chunks so a task runs about this long (default 300; the time per frame is --frame-time, "
+                      "else measured on the first frames here)")
     p.add_argument("--frame-time", type=float, metavar="SECONDS",
                    help="estimated seconds per frame for --task-time (default 0.05 copy, 0.5 convert)")
     p.add_argument("--max-running", type=int, metavar="N", help="at most N tasks at once (SLURM %%N, OpenJD)")
@@ -345,8 +346,16 @@ def _submit(args: argparse.Namespace) -> int:
     out: list[dict[str, Any]] = []
     code = EXIT_OK
     for group in groups:
+        frame_time = args.frame_time
+        if args.task_time and not frame_time and not args.chunk:
+            from vfxcopy.core.farm.plan import measure_frame_seconds
+
+            frame_time = measure_frame_seconds(group[0][1])
+            if frame_time is not None:
+                print(f"vfxcopy farm: measured {frame_time:.3f} s per frame here; chunks of about "
+                      f"{args.task_time:g} s", file=sys.stderr)
         try:
-            job = plan_job(group, chunk=args.chunk, task_seconds=args.task_time, frame_seconds=args.frame_time,
+            job = plan_job(group, chunk=args.chunk, task_seconds=args.task_time, frame_seconds=frame_time,
                            command=command, backend=args.backend,
                            job_id=args.job_id if len(groups) == 1 else None)
         except PlanError as exc:

@@ -109,7 +109,11 @@ class SlurmBackend:
         return {"slurm_jobs": self.slurm.submit(job)}
 
     def status(self, job: FarmJob) -> dict[str, Any]:
-        return results_status(job, self.slurm.queue(job))
+        out = results_status(job, self.slurm.queue(job))
+        accounting = self.slurm.accounting(job)  # None where the cluster keeps no accounting (no slurmdbd)
+        if accounting is not None:
+            out["sacct"] = accounting
+        return out
 
     def cancel(self, job: FarmJob) -> None:
         self.slurm.cancel(job)

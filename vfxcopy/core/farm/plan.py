@@ -161,6 +161,34 @@ def chunk_for_time(target_seconds: float, frame_seconds: float) -> int:
     return max(1, int(target_seconds / frame_seconds))
 
 
+def measure_frame_seconds(spec: JobSpec, frames: int = 2) -> float | None:
+    """Seconds per frame of this job here: its first frames run into a scratch folder, then deleted.
+
+    For chunk sizes by task time (`task_seconds`) when no estimate is given. None for a
+    movie or a single file (one task anyway) or when the trial fails.
+    """
+    import shutil
+    import tempfile
+
+    from vfxcopy.core.engine import run_job
+    from vfxcopy.core.jobs import new_job_id
+
+    picked = spec.selected_frames()[:frames]
+    if not picked or _is_movie(spec):
+        return None
+    parent = results_dir(spec.dest_dir, "probe").parent
+    parent.mkdir(parents=True, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix="probe-", dir=parent)
+    try:
+        trial = dataclasses.replace(spec, dest_dir=scratch, frames=picked, job_id=new_job_id(), names=None)
+        result = run_job(trial)
+        if result.state is not JobState.COMPLETED or not result.frames:
+            return None
+        return max(result.elapsed / len(picked), 0.001)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _is_movie(spec: JobSpec) -> bool:
     from vfxcopy.core.naming import is_movie
 

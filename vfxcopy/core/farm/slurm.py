@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vfxcopy.core.farm.plan import FarmJob, Step, latest_results
+from vfxcopy.core.farm.plan import MERGED_FILE, FarmJob, Step, latest_results
 from vfxcopy.core.jobs import JobState
 
 LOG_FOLDER = "logs"
@@ -175,9 +175,18 @@ class Slurm:
         for cs in self.status(job):
             if cs.state not in ("completed", "running", "pending"):
                 todo.setdefault(cs.step, []).append(cs.index)
-        if not todo:
+        if not todo and _merged(job):
             return {}
-        return self.submit(job, todo)
+        return self.submit(job, todo)  # with no chunk to redo: the merge step alone
+
+
+def _merged(job: FarmJob) -> bool:
+    import json
+
+    try:
+        return bool(json.loads((job.folder / MERGED_FILE).read_text("utf-8")).get("state") == "completed")
+    except (OSError, ValueError):
+        return False
 
 
 def _array(indexes: list[int]) -> str:
