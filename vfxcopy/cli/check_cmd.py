@@ -213,7 +213,8 @@ def _title(seq: Sequence) -> str:
 def print_report(report: Report, stream: TextIO | None = None) -> None:
     """'<pattern> <range>: <summary>' then one line per finding: frame, kind, path: what (expected, found)."""
     out = stream or sys.stdout
-    print(f"{_title(report.sequence)}: {report.summary()} ({report.frames_checked} frames checked)", file=out)
+    n = report.frames_checked
+    print(f"{_title(report.sequence)}: {report.summary()} ({n} frame{'s' if n != 1 else ''} checked)", file=out)
     width = max((len(f.kind.value) for f in report.findings), default=0)
     for f in report.findings:
         frame = "" if f.frame is None else str(f.frame)
