@@ -124,7 +124,6 @@ class Throttle:
 class _Entry:
     spec: JobSpec
     token: CancelToken
-    started: bool = False
 
 
 class JobQueue:
@@ -334,7 +333,6 @@ class JobQueue:
         with self._lock:
             while self._pending and len(self._running) < self._max_jobs:
                 entry = self._pending.pop(0)
-                entry.started = True
                 self._running[entry.spec.job_id] = entry
                 starting.append(entry)
         for entry in starting:
