@@ -159,7 +159,7 @@ def table_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
     window.stop_after_frame(ids["stopping"])
     wait_until(lambda: record("cancelled").state is JobState.CANCELLED
                and record("failed").state.finished and record("completed").state.finished
-               and fraction("converting") > 0.3)
+               and record("converting").state.finished)
     # Slots full: one more job waits as pending.
     window.runner.set_max_jobs(max(1, window.runner.running_count))
     window.submit_specs([pending_spec(root)])

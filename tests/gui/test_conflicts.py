@@ -132,7 +132,7 @@ def test_retry_failed_frames_offers_the_same_choice(
     (job_id,) = window.queue_specs([spec])
     record = window.model.record_for(job_id)
     assert record is not None
-    qtbot.waitUntil(lambda: record.state.finished, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: record.result is not None, timeout=WAIT_MS)  # the runner has let it go
     assert sorted(r.frame for r in record.failed_frames) == [1002, 1004]
 
     window.settings.confirm_overwrite = True
@@ -144,7 +144,9 @@ def test_retry_failed_frames_offers_the_same_choice(
 
     monkeypatch.setattr(conflict_dialog, "ask_conflicts", keep_both_for_one)
     window.select_jobs([job_id])
-    window.actions_by_id[next(a for a in window.actions_by_id if a.value == "actionRetry")].trigger()
+    retry_action = window.actions_by_id[next(a for a in window.actions_by_id if a.value == "actionRetry")]
+    assert retry_action.isEnabled()
+    retry_action.trigger()
     assert asked == [["plate.1002.exr", "plate.1004.exr"]]
     retry = window.selected_records()
     assert len(retry) == 1 and retry[0].job_id != job_id  # the new job is selected

@@ -119,7 +119,7 @@ def test_rows_show_frames_progress_status_and_raw_roles() -> None:
     assert isinstance(info, ProgressInfo) and info.done == 1 and info.total == 10
     assert abs(info.fraction - 0.1) < 1e-9
 
-    assert text(b, "frames") == "9/10, 1 failed"
+    assert text(b, "frames") == "9/10"  # the failure is in the Status column: "Failed (1 frame)"
     assert text(b, "status") == "Failed (1 frame)"
     assert "Failed: 1010" in model.index(1, COLUMN_INDEX["frames"]).data(Qt.ItemDataRole.ToolTipRole)
     assert text(d, "status") == "Pending"

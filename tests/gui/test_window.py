@@ -273,7 +273,7 @@ def test_retry_failed_frames_queues_only_those_and_completes(
     record = window.model.record_for(job_id)
     assert record is not None
     qtbot.waitUntil(lambda: record.state.finished, timeout=WAIT_MS)
-    assert cell(window, job_id, "frames") == "5/6, 1 failed"
+    assert cell(window, job_id, "frames") == "5/6" and cell(window, job_id, "status") == "Failed (1 frame)"
     assert [r.frame for r in record.failed_frames] == [1003]
     assert clash.read_bytes() == b"a different file with the same name"  # never overwritten
 

@@ -55,7 +55,7 @@ DEFINITIONS: dict[ActionId, ActionDef] = {
     ActionId.ADD: ActionDef("&Add Files…", "Add image sequences: pick a frame and its whole sequence comes along",
                             "add", _SK.Open, True),
     ActionId.ADD_FOLDER: ActionDef("Add &Folder…", "Add every sequence in a folder (and its sub-folders)",
-                                   "add", "Ctrl+Shift+O", True),
+                                   "add-folder", "Ctrl+Shift+O", True),
     ActionId.SETTINGS: ActionDef("&Settings…", "Jobs at once, verification, conflicts, confirmations",
                                  "settings", _SK.Preferences, True),
     ActionId.QUIT: ActionDef("&Quit", "Quit vfxcopy (asks first if jobs are running)", "quit", _SK.Quit, True),

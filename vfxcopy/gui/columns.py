@@ -172,11 +172,9 @@ def _operation_tooltip(record: JobRecord, info: ProgressInfo) -> str:
 
 
 def frames_text(info: ProgressInfo) -> str:
-    """'4/6', '4/6, 2 failed': frames written or skipped of those selected (the table and the details)."""
-    text = f"{info.done + info.skipped}/{info.total}"
-    if info.failed:
-        text += f", {info.failed} failed"
-    return text
+    """'4/6': frames written or skipped of those selected (the table and the details count alike;
+    failures are in the Status column and the tooltip)."""
+    return f"{info.done + info.skipped}/{info.total}"
 
 
 def frames_breakdown(info: ProgressInfo, *, of_total: bool = True) -> str:
@@ -235,11 +233,11 @@ COLUMNS: list[Column] = [
            lambda r, i: _operation_text(r).lower(), _operation_tooltip, sample="Convert → JPG"),
     Column("frames", "Frames", 100, lambda r, i: frames_text(i),
            lambda r, i: (i.done + i.skipped) / i.total if i.total else 0.0,
-           _frames_tooltip, _RIGHT, sample="1000/1000, 99 failed"),
+           _frames_tooltip, _RIGHT, sample="10000/10000"),
     Column("progress", "Progress", 160, lambda r, i: f"{i.fraction * 100:.0f}%",
            lambda r, i: i.fraction,
            lambda r, i: f"{i.fraction * 100:.1f}% — {format_size(i.bytes_done)} of {format_size(i.bytes_total)}",
-           _CENTER, sample="██████████████"),
+           _CENTER, sample="████████████"),
     Column("speed", "Speed", 90, lambda r, i: format_rate(i.bytes_per_s),
            lambda r, i: i.bytes_per_s, None, _RIGHT, sample="999.9 MiB/s"),
     Column("eta", "ETA", 60, lambda r, i: format_duration(i.eta_s),

@@ -67,9 +67,14 @@ class JobTableView(QTableView):
         fixed = sum(header.sectionSize(n) for n, c in enumerate(COLUMNS) if c.sample and not header.isSectionHidden(n))
         available = self.viewport().width() - fixed
         if available >= MIN_STRETCH * len(stretch):
-            # Stretch mode fits the header to the viewport exactly: no horizontal scrollbar.
-            for n in stretch:
-                header.setSectionResizeMode(n, QHeaderView.ResizeMode.Stretch)
+            # The first stretched column (the name) takes what is left, so the header fits the
+            # viewport exactly (no horizontal scrollbar); the others (paths) get a share of it.
+            first, *others = stretch
+            share = available // (len(stretch) + 1)  # the name gets twice a path's share
+            for n in others:
+                header.setSectionResizeMode(n, QHeaderView.ResizeMode.Fixed)
+                header.resizeSection(n, max(MIN_STRETCH, share))
+            header.setSectionResizeMode(first, QHeaderView.ResizeMode.Stretch)
         else:
             for n in stretch:
                 header.setSectionResizeMode(n, QHeaderView.ResizeMode.Interactive)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QModelIndex, QPoint, Qt, QTimer, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import QDialog, QLabel, QMenu, QSplitter, QSystemTrayIcon, QWidget
 
 from vfxcopy.core.jobs import JobResult, JobState
@@ -32,6 +32,7 @@ HEADER_KEY = "window/job_table_header_v2"
 GEOMETRY_KEY = "window/geometry"
 SPLITTER_KEY = "window/splitter"
 SHUTDOWN_WAIT_MS = 60_000
+TOOLBAR_TEXT_WIDTH = 1240
 WINDOW_WIDE = (ActionId.ADD, ActionId.ADD_FOLDER, ActionId.SETTINGS, ActionId.QUIT, ActionId.ABOUT,
                ActionId.SELECT_ALL, ActionId.CANCEL_ALL)
 
@@ -366,6 +367,14 @@ class MainWindow(AddJobs, JobActions):
     # -- closing --
     def active_job_count(self) -> int:
         return self.runner.running_count + self.runner.pending_count
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        # Below this width the toolbar's texts would push its last buttons out of sight.
+        style = (Qt.ToolButtonStyle.ToolButtonTextBesideIcon if event.size().width() >= TOOLBAR_TEXT_WIDTH
+                 else Qt.ToolButtonStyle.ToolButtonIconOnly)
+        if self.toolbar.toolButtonStyle() != style:
+            self.toolbar.setToolButtonStyle(style)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         count = self.active_job_count()
