@@ -89,8 +89,8 @@ def run_oiiotool(paths: list[Path]) -> None:
         raise RuntimeError(f"oiiotool --info: exit {proc.returncode}, {len(lines)} lines: {proc.stderr[-500:]}")
 
 
-def run_cli(folder: Path, count: int) -> None:
-    proc = subprocess.run([str(BIN / "python"), "-m", "vfxcopy", "check", "--json", "-q", str(folder)],
+def run_cli(folder: Path, count: int, *extra: str) -> None:
+    proc = subprocess.run([str(BIN / "python"), "-m", "vfxcopy", "check", "--json", "-q", *extra, str(folder)],
                           capture_output=True, text=True)
     try:
         checked = json.loads(proc.stdout)["frames_checked"]
@@ -122,6 +122,9 @@ def main() -> int:
         "vfxcopy check (command line)": lambda: run_cli(folder, n),
         "vfxcopy check (in process, 8 threads)": lambda: run_in_process(folder, n, 8),
         "vfxcopy check (in process, 1 thread)": lambda: run_in_process(folder, n, 1),
+        # One frame each: the start-up cost, to tell it from the cost per frame.
+        "oiiotool --info, 1 frame": lambda: run_oiiotool(paths[:1]),
+        "vfxcopy check, 1 frame": lambda: run_cli(folder, 1, "--frames", "1001"),
     }
     print(f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"{n} frames of {WIDTH}x{HEIGHT} RGBA half zip in {folder}", file=sys.stderr)
@@ -145,19 +148,31 @@ def main() -> int:
     ref = names[0]
     print(f"\n{'':40} {'mode':>5} {'wall median':>12} {'ms/frame':>9} {'vs oiiotool':>12} {'paired':>8}"
           f" {'CPU median':>11} {'vs oiiotool':>12}")
+    one = "oiiotool --info, 1 frame"
     for mode in ("warm", "cold"):
         if not results[ref][mode]:
             continue
-        ref_wall = statistics.median(w for w, _ in results[ref][mode])
-        ref_cpu = statistics.median(c for _, c in results[ref][mode])
         for name in names:
-            runs = results[name][mode]
+            # The one-frame runs are compared with oiiotool's one-frame run.
+            base, frames = (one, 1) if name.endswith("1 frame") else (ref, n)
+            runs, base_runs = results[name][mode], results[base][mode]
             wall = statistics.median(w for w, _ in runs)
             cpu = statistics.median(c for _, c in runs)
+            base_wall = statistics.median(w for w, _ in base_runs)
+            base_cpu = statistics.median(c for _, c in base_runs)
             # Each round ran every contender back to back: the ratio within a round shares its load.
-            paired = statistics.median(rw / w for (rw, _), (w, _) in zip(results[ref][mode], runs, strict=True))
-            print(f"{name:40} {mode:>5} {wall:11.3f}s {wall / n * 1000:9.3f} {ref_wall / wall:11.2f}x "
-                  f"{paired:7.2f}x {cpu:10.3f}s {ref_cpu / cpu:11.2f}x")
+            paired = statistics.median(bw / w for (bw, _), (w, _) in zip(base_runs, runs, strict=True))
+            print(f"{name:40} {mode:>5} {wall:11.3f}s {wall / frames * 1000:9.3f} {base_wall / wall:11.2f}x "
+                  f"{paired:7.2f}x {cpu:10.3f}s {base_cpu / cpu:11.2f}x")
+    for mode in ("warm", "cold"):
+        if not results[ref][mode]:
+            continue
+        med = {name: statistics.median(w for w, _ in results[name][mode]) for name in names}
+        theirs = (med[ref] - med[one]) / (n - 1) * 1000
+        ours = (med[names[1]] - med["vfxcopy check, 1 frame"]) / (n - 1) * 1000
+        print(f"{mode}: start-up oiiotool {med[one] * 1000:.0f} ms, vfxcopy check "
+              f"{med['vfxcopy check, 1 frame'] * 1000:.0f} ms; per further frame oiiotool {theirs:.3f} ms, "
+              f"vfxcopy check {ours:.3f} ms ({theirs / ours if ours > 0 else float('inf'):.1f}x)")
     print(f"\n(medians of {args.repeats} warm and {len(results[ref]['cold'])} cold alternated rounds; "
           "'vs oiiotool' = oiiotool's median / this median, 'paired' = median of the same ratio within each "
           "round; above 1 is faster. CPU = user + system time, the machine's load does not inflate it.)")
