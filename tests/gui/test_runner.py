@@ -165,3 +165,24 @@ def test_engine_exception_becomes_a_failed_result_with_the_message(qtbot: Any, q
     assert "disk controller on fire" in result.message
     assert any("RuntimeError" in getattr(e, "text", "") for e in rec.events(job_id))
     assert runner.wait(WAIT_MS) and runner.running_count == 0
+
+
+def test_a_job_cancelled_from_a_finished_handler_ends_in_order(qtbot: Any, runner: JobRunner, tmp_path: Path) -> None:
+    """Signals reach the window in the order things happened, also when a slot acts on the runner."""
+    runner.set_max_jobs(1)
+    src = make_byte_sequence(tmp_path / "src", count=2, size=4096)
+    order: list[tuple[str, str]] = []
+    runner.job_started.connect(lambda job_id: order.append(("started", job_id)))
+    first, second, third = (runner.submit(spec_for(src, tmp_path / f"d{i}")) for i in range(3))
+
+    def on_finished(result: JobResult) -> None:
+        order.append(("finished", result.job_id))
+        if result.job_id == first:
+            assert runner.cancel(third)  # pending: ends at once, but after this signal is handled
+
+    runner.job_finished.connect(on_finished)
+    qtbot.waitUntil(lambda: ("finished", second) in order, timeout=WAIT_MS)
+    finished = [job_id for kind, job_id in order if kind == "finished"]
+    assert finished == [first, third, second]
+    assert ("started", third) not in order
+    assert order.index(("started", second)) < order.index(("finished", second))
