@@ -88,8 +88,8 @@ def test_killed_task_retried_completes_and_finished_frames_keep_their_inode(
     runner: openjd.LocalRunner
 
     def on_update(run: openjd.TaskRun) -> None:
-        if run.progress and run.cancel_sent is None and run.progress[-1] >= 20.0:
-            runner.cancel(grace=0)  # terminate: SIGKILL, no chance to clean up
+        if run.progress and run.cancel_sent is None and 0 < run.progress[-1] < 100.0:
+            runner.cancel(grace=0)  # terminate: SIGKILL after the first frames, no chance to clean up
 
     runner = openjd.LocalRunner(template, params, on_update=on_update)
     (killed,) = runner.run()

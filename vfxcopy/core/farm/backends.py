@@ -157,7 +157,7 @@ class OpenJDBackend:
 
         job.scheduler["local_pid"] = os.getpid()
         job.save()
-        previous = signal.getsignal(signal.SIGTERM)
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
         handler = lambda signum, frame: runner.cancel()  # noqa: E731 - the runtime's notify-then-terminate
         try:
             signal.signal(signal.SIGTERM, handler)
@@ -168,9 +168,9 @@ class OpenJDBackend:
             runs = runner.run(only=wanted)
         finally:
             try:
-                signal.signal(signal.SIGTERM, previous)
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-            except ValueError:
+                for sig, before in previous.items():
+                    signal.signal(sig, before)
+            except (ValueError, TypeError):
                 pass
             job.scheduler.pop("local_pid", None)
             job.save()
