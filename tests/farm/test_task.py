@@ -184,3 +184,25 @@ def test_chunk_size_by_task_time_from_a_measured_frame(small_exrs: Path, tmp_pat
     assert not list(dest.glob("*.jpg")) and not any((dest / ".vfxcopy-farm").iterdir())  # the trial is gone
     job = plan_job([("main", spec, [])], task_seconds=per * 4, frame_seconds=per)
     assert [c.count for c in job.steps[0].chunks] == [4, 4, 4]
+
+
+def test_merge_of_an_unfinished_job_writes_no_manifest_but_sweeps(small_exrs: Path, tmp_path: Path, farm) -> None:
+    dest = tmp_path / "out"
+    job = farm.farm_job(farm.convert_spec(small_exrs, dest), chunk=6)
+    spec = job.spec("main")
+    run_task(spec, 1001, 1006, emit=lambda line: None)
+    stray = dest / temp_name(f"{job.job_id}-c1007-0a0a0a", 2)
+    stray.write_bytes(b"left by a killed task")
+    merged = merge_job(job)
+    assert (merged.state, merged.exit_code, merged.manifest) == (JobState.FAILED, 1, None)
+    assert merged.missing == ["main 1007-1012: no result"]
+    assert merged.swept == [str(stray)] and not stray.exists()
+    assert not (dest / "ascmhl").exists()
+    token = CancelToken()
+    token.cancel()
+    run_task(spec, 1007, 1012, token, emit=lambda line: None)
+    merged = merge_job(job)
+    assert (merged.state, merged.exit_code, merged.manifest) == (JobState.CANCELLED, 130, None)
+    run_task(spec, 1007, 1012, emit=lambda line: None)  # the retry
+    merged = merge_job(job)
+    assert (merged.state, merged.exit_code) == (JobState.COMPLETED, 0) and merged.manifest

@@ -81,7 +81,8 @@ def job_template(job: FarmJob, *, notify_seconds: int = DEFAULT_NOTIFY_SECONDS,
         "name": name,
         "description": f"vfxcopy farm job {job.job_id}: results in {job.folder}",
         "parameterDefinitions": [
-            {"name": "JobDir", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "INOUT",
+            # dataFlow NONE: the job works on shared storage; job attachments must not copy it around.
+            {"name": "JobDir", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "NONE",
              "description": "the farm job's folder on shared storage (DEST/.vfxcopy-farm/JOB)"},
             {"name": "VfxcopyExe", "type": "STRING", "default": job.command[0],
              "description": "the program that starts vfxcopy on a worker"},

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfxcopy.core.errors import Cancelled
 from vfxcopy.core.jobs import (
     CancelToken,
     Event,
@@ -239,7 +240,7 @@ def _dest_hash(fr: FrameResult, token: CancelToken) -> FrameResult:
 
     try:
         digest = hash_path(fr.dest, MHL_FORMAT[DEST_HASH_ALGO], token)
-    except OSError:
+    except (OSError, Cancelled):
         return fr
     return dataclasses.replace(fr, hash=digest, hash_algo=DEST_HASH_ALGO)
 
@@ -300,8 +301,9 @@ def run_task(
                     pass  # the final write reports it
 
     result = run_job(sub, token, report)
-    frames_out = [_as_job(_dest_hash(f, CancelToken()) if spec.operation is Operation.CONVERT else f, job_id)
-                  for f in result.frames]
+    # After a cancel, no extra reading: the merge step hashes whatever has no hash yet.
+    rehash = spec.operation is Operation.CONVERT and result.state is not JobState.CANCELLED
+    frames_out = [_as_job(_dest_hash(f, token) if rehash else f, job_id) for f in result.frames]
     record.frames = frames_out
     record.dest_sizes = {f.dest: _size(f.dest) for f in frames_out if f.status in _GOOD and f.dest}
     record.state = result.state
