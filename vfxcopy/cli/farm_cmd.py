@@ -383,7 +383,8 @@ def _submit(args: argparse.Namespace) -> int:
         print_json({"command": "farm submit", "exit_code": code, "jobs": out})
     else:
         for entry in out:
-            print(entry["folder"])
+            if "error" not in entry:
+                print(entry["folder"])  # for scripts: the job's folder, what status/cancel/retry take
     return code
 
 

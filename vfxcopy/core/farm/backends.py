@@ -223,21 +223,29 @@ class DeadlineCloudBackend:
             self._cloud = DeadlineCloud(farm_id, queue_id, client=self._client)
         return self._cloud
 
+    def _call(self, job: FarmJob, action: str) -> Any:
+        try:
+            return getattr(self._api(job), action)(job)
+        except FarmError:
+            raise
+        except Exception as exc:  # botocore: no credentials or region, ClientError, endpoint errors
+            raise FarmError(f"Deadline Cloud {action}: {exc}") from exc
+
     def submit(self, job: FarmJob) -> dict[str, Any]:
-        return {"deadline_job_id": self._api(job).submit(job)}
+        return {"deadline_job_id": self._call(job, "submit")}
 
     def status(self, job: FarmJob) -> dict[str, Any]:
         out = results_status(job)
-        out["scheduler"] = self._api(job).status(job)
+        out["scheduler"] = self._call(job, "status")
         return out
 
     def cancel(self, job: FarmJob) -> None:
-        self._api(job).cancel(job)
+        self._call(job, "cancel")
         note_cancel(job, True)
 
     def retry(self, job: FarmJob) -> dict[str, Any]:
         note_cancel(job, False)
-        return {"requeued": self._api(job).retry(job)}
+        return {"requeued": self._call(job, "retry")}
 
 
 class FilesBackend:
