@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -167,7 +168,7 @@ def test_duplicates_read_only_frames_of_equal_size(tmp_path: Path) -> None:
 
 
 def test_cancel_returns_a_cancelled_report_soon(tmp_path: Path) -> None:
-    make_byte_sequence(tmp_path / "s", count=400, size=100)
+    make_byte_sequence(tmp_path / "s", count=400, size=100, tail=".bin")
     token = CancelToken()
     seen: list[int] = []
 
@@ -196,11 +197,35 @@ def test_deep_cancel_stops_within_a_frame(exr_dir: Path) -> None:
 
 
 def test_progress_runs_to_the_total(tmp_path: Path) -> None:
-    make_byte_sequence(tmp_path / "s", count=40, size=100)
+    make_byte_sequence(tmp_path / "s", count=40, size=100, tail=".bin")
     seen: list[tuple[int, int]] = []
     run_preflight(only_seq(tmp_path / "s"), options=PreflightOptions(threads=3),
                   on_progress=lambda d, t: seen.append((d, t)))
     assert seen == [(16, 40), (32, 40), (40, 40)]
+
+
+def test_reads_that_wait_on_storage_move_to_the_thread_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfxcopy.core.preflight import run as run_module
+
+    make_byte_sequence(tmp_path / "s", count=96, size=100, tail=".bin")
+    seen: list[str] = []
+    real = run_module.inspect_frame
+
+    def slow_storage(path: str, frame: int | None, **kw: object) -> object:
+        seen.append(threading.current_thread().name)
+        time.sleep(0.002)  # a network round trip: waiting, not computing
+        return real(path, frame, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_module, "inspect_frame", slow_storage)
+    started = time.monotonic()
+    report = run_preflight(only_seq(tmp_path / "s"), options=PreflightOptions(threads=8))
+    elapsed = time.monotonic() - started
+    assert report.ok and report.frames_checked == 96
+    # The first batch ran on the caller's thread, saw it was waiting, and handed the rest over.
+    assert seen[:16] == [threading.current_thread().name] * 16
+    assert {name for name in seen[16:]} <= {f"vfxcopy-preflight_{i}" for i in range(8)}
+    assert len(set(seen[16:])) > 1
+    assert elapsed < 96 * 0.002  # the waits overlapped
 
 
 def test_progress_comes_from_the_callers_thread(exr_dir: Path) -> None:
