@@ -120,7 +120,7 @@ def main() -> int:
     contenders: dict[str, Callable[[], None]] = {
         "oiiotool --info (command line)": lambda: run_oiiotool(paths),
         "vfxcopy check (command line)": lambda: run_cli(folder, n),
-        "vfxcopy check (in process, 8 threads)": lambda: run_in_process(folder, n, 8),
+        "vfxcopy check (in process, default)": lambda: run_in_process(folder, n, 8),
         "vfxcopy check (in process, 1 thread)": lambda: run_in_process(folder, n, 1),
         # One frame each: the start-up cost, to tell it from the cost per frame.
         "oiiotool --info, 1 frame": lambda: run_oiiotool(paths[:1]),
