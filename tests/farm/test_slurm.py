@@ -86,11 +86,11 @@ def test_cli_submit_status_cancel_retry_on_slurm(slurm_cluster, frames_200: Path
         return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
     dest = tmp_path / "out"
-    sub = vfxcopy("submit", str(frames_200), str(dest), "--to", "png", "--chunk", "50", "--backend", "slurm",
+    sub = vfxcopy("submit", str(frames_200), str(dest), "--to", "png", "--chunk", "25", "--backend", "slurm",
                   "--max-running", "1")
     (entry,) = sub["jobs"]
     folder = entry["folder"]
-    assert entry["task_count"] == 4 and set(entry["slurm_jobs"]) == {"main", "merge"}
+    assert entry["task_count"] == 8 and set(entry["slurm_jobs"]) == {"main", "merge"}
 
     def chunk_states() -> list[str]:
         return [c["state"] for c in vfxcopy("status", folder)["chunks"]]

@@ -83,7 +83,8 @@ def _register_submit(farm_sub: argparse._SubParsersAction[argparse.ArgumentParse
                       "else measured on the first frames here)")
     p.add_argument("--frame-time", type=float, metavar="SECONDS",
                    help="estimated seconds per frame for --task-time (default 0.05 copy, 0.5 convert)")
-    p.add_argument("--max-running", type=int, metavar="N", help="at most N tasks at once (SLURM %%N, OpenJD)")
+    p.add_argument("--max-running", type=int, metavar="N", help="at most N tasks at once (SLURM %%N, Deadline Cloud maxWorkerCount, "
+                   "Deadline 10 MachineLimit)")
     p.add_argument("--partition", help="SLURM partition / Deadline 10 pool / OpenCue show")
     p.add_argument("--farm-id", help="Deadline Cloud farm id (or $DEADLINE_FARM_ID)")
     p.add_argument("--queue-id", help="Deadline Cloud queue id (or $DEADLINE_QUEUE_ID)")
@@ -95,22 +96,21 @@ def _register_submit(farm_sub: argparse._SubParsersAction[argparse.ArgumentParse
                    help="how farm nodes start vfxcopy (default: this Python, -m vfxcopy)")
     p.add_argument("--run-local", action="store_true",
                    help="openjd: run the template here with the OpenJD runtime (openjd-sessions)")
-    p.add_argument("--no-wait", action="store_true", help="slurm: return after submitting (default waits? no: "
-                   "always returns; kept for scripts)")
     # Conversion options: the same names as `vfxcopy convert`.
     p.add_argument("--to", help="convert to this format (exr, dpx, tif, png, jpg, mp4, mov) instead of copying")
     p.add_argument("--preset", metavar="NAME", help="convert with a preset (see vfxcopy convert --list-presets)")
+    same = "as in vfxcopy convert"
     for flag, dest in (("--compression", "compression"), ("--resize", "resize"), ("--filter", "filter"),
                        ("--from", "from_space"), ("--to-space", "to_space"), ("--view", "view"),
                        ("--ocio", "ocio_config")):
-        p.add_argument(flag, dest=dest, metavar=dest.upper())
+        p.add_argument(flag, dest=dest, metavar=dest.upper(), help=same)
     p.add_argument("--data-format", "--bits", dest="data_format",
-                   choices=("half", "float", "uint8", "uint10", "uint12", "uint16"))
-    p.add_argument("--quality", type=int)
-    p.add_argument("--channels", type=lambda s: [c.strip() for c in s.split(",") if c.strip()])
-    p.add_argument("--threads", type=int)
-    p.add_argument("--fps", type=float)
-    p.add_argument("--compare-pixels", action="store_true")
+                   choices=("half", "float", "uint8", "uint10", "uint12", "uint16"), help=same)
+    p.add_argument("--quality", type=int, help=same)
+    p.add_argument("--channels", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], help=same)
+    p.add_argument("--threads", type=int, help="frames converted in parallel inside each task (default 2)")
+    p.add_argument("--fps", type=float, help="movie frame rate (default 24)")
+    p.add_argument("--compare-pixels", action="store_true", help=same)
     add_job_arguments(p)
     add_copy_arguments(p)
     p.set_defaults(func=run)

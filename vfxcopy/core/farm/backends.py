@@ -200,14 +200,14 @@ class OpenJDBackend:
 class DeadlineCloudBackend:
     name = "deadline"
 
-    def __init__(self, farm_id: str | None, queue_id: str | None, client: Any = None) -> None:
-        from vfxcopy.core.farm.openjd import DeadlineCloud
-
+    def __init__(self, farm_id: str | None, queue_id: str | None, client: Any = None,
+                 max_workers: int | None = None) -> None:
         farm_id = farm_id or os.environ.get("DEADLINE_FARM_ID")
         queue_id = queue_id or os.environ.get("DEADLINE_QUEUE_ID")
         self._ids = (farm_id, queue_id)
         self._client = client
-        self._cloud: DeadlineCloud | None = None
+        self.max_workers = max_workers
+        self._cloud: Any = None  # an openjd.DeadlineCloud, made on first use
 
     def _api(self, job: FarmJob | None = None) -> Any:
         from vfxcopy.core.farm.openjd import DeadlineCloud
@@ -232,7 +232,12 @@ class DeadlineCloudBackend:
             raise FarmError(f"Deadline Cloud {action}: {exc}") from exc
 
     def submit(self, job: FarmJob) -> dict[str, Any]:
-        return {"deadline_job_id": self._call(job, "submit")}
+        try:
+            return {"deadline_job_id": self._api(job).submit(job, max_workers=self.max_workers)}
+        except FarmError:
+            raise
+        except Exception as exc:  # botocore, as in _call
+            raise FarmError(f"Deadline Cloud submit: {exc}") from exc
 
     def status(self, job: FarmJob) -> dict[str, Any]:
         out = results_status(job)
@@ -289,7 +294,8 @@ def get_backend(name: str, **options: Any) -> Backend:
     if name == "openjd":
         return OpenJDBackend(bool(options.get("run_local")))
     if name == "deadline":
-        return DeadlineCloudBackend(options.get("farm_id"), options.get("queue_id"), options.get("client"))
+        return DeadlineCloudBackend(options.get("farm_id"), options.get("queue_id"), options.get("client"),
+                                    options.get("max_running"))
     if name in ("deadline10", "opencue"):
         return FilesBackend(name, options.get("partition"), options.get("max_running"))
     raise FarmError(f"unknown farm backend {name!r}")
