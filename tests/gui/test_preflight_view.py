@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QDialog, QVBoxLayout
 
 from vfxcopy.core.preflight import Kind, PreflightOptions
 from vfxcopy.core.preflight.samples import (
@@ -116,6 +117,21 @@ def test_closing_the_view_cancels_its_checks(qtbot, slow_seq: Sequence) -> None:
     view.close()
     assert time.monotonic() - started < 3.0
     assert not view.is_busy()
+
+
+def test_closing_the_dialog_it_sits_in_cancels_its_checks(qtbot, slow_seq: Sequence) -> None:  # type: ignore[no-untyped-def]
+    dialog = QDialog()
+    qtbot.addWidget(dialog)
+    view = PreflightView(dialog, options=PreflightOptions(deep=True, threads=1))
+    QVBoxLayout(dialog).addWidget(view)
+    dialog.show()
+    reports: list[object] = []
+    view.sequence_checked.connect(lambda row, report: reports.append(report))
+    view.set_sequences([slow_seq])
+    qtbot.waitUntil(lambda: view.tree().topLevelItem(0).text(1).startswith("checking"), timeout=WAIT_MS)
+    dialog.reject()
+    qtbot.waitUntil(lambda: bool(reports), timeout=3000)  # far less than the whole check
+    assert reports[0].cancelled and not view.is_busy()  # type: ignore[attr-defined]
 
 
 def test_new_sequences_replace_a_running_check(qtbot, slow_seq: Sequence,  # type: ignore[no-untyped-def]

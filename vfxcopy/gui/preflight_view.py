@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
-from PySide6.QtGui import QCloseEvent, QColor
+from PySide6.QtGui import QCloseEvent, QColor, QHideEvent
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from vfxcopy.core.jobs import CancelToken
@@ -80,7 +80,7 @@ class PreflightView(QWidget):
 
     `set_sequences` starts the checks in the background (one sequence at a time on
     this view's own pool; each check reads its frames on several threads); closing
-    or deleting the view cancels them. Results are also available as core Reports
+    the view or the window it is in, or deleting it, cancels them. Results are also available as core Reports
     (`report(row)`), for `core.preflight.policy_verdict` when the job is queued.
     """
 
@@ -161,9 +161,16 @@ class PreflightView(QWidget):
         self.cancel()
         return self._pool.waitForDone(timeout_ms)
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:  # Qt override: a top-level view closed
         self.shutdown()
         super().closeEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # Qt override
+        # Inside a dialog this widget gets no close event: the dialog going away hides it.
+        # Hidden with its window (not just a tab switch): stop reading, without waiting.
+        if not self.window().isVisible():
+            self.cancel()
+        super().hideEvent(event)
 
     # -- results (GUI thread) --
     def _item(self, generation: int, row: int) -> QTreeWidgetItem | None:
