@@ -49,6 +49,7 @@ def run_slurm(src: Path, dest: Path, chunk: int, slurm: Slurm) -> dict[str, floa
     spec = JobSpec(seq, str(dest), Operation.CONVERT,
                    convert=ConvertOptions(to="jpg", to_space="sRGB - Display", resize="50%"))
     start = time.monotonic()
+    submitted = time.time()
     job = plan_job([("main", spec, [])], chunk=chunk, backend="slurm")
     slurm.submit(job)
     merged = job.folder / "merged.json"
@@ -59,10 +60,13 @@ def run_slurm(src: Path, dest: Path, chunk: int, slurm: Slurm) -> dict[str, floa
     results = latest_results(job)
     engine = sum((r.finished or r.started) - r.started for r in results.values())
     tasks = len(results)
-    state = json.loads(merged.read_text())["state"]
-    if state != "completed":
-        raise RuntimeError(f"farm job {job.job_id} ended {state}")
-    return {"wall": wall, "engine": engine, "tasks": tasks}
+    merge = json.loads(merged.read_text())
+    if merge["state"] != "completed":
+        raise RuntimeError(f"farm job {job.job_id} ended {merge['state']}")
+    first_start = min(r.started for r in results.values()) - submitted
+    last_end = max((r.finished or r.started) for r in results.values())
+    return {"wall": wall, "engine": engine, "tasks": tasks, "to_first_task": first_start,
+            "last_task_to_merged": merge["merged_at"] - last_end}
 
 
 def slurm_cancel_latency(src: Path, dest: Path, slurm: Slurm) -> dict[str, float]:
@@ -163,10 +167,14 @@ def main() -> int:
             wall = statistics.median(x["wall"] for x in runs)
             tasks = int(runs[0]["tasks"])
             over = statistics.median((x["wall"] * slots - x["engine"]) / x["tasks"] for x in runs)
+            first = statistics.median(x["to_first_task"] for x in runs)
+            merge_lag = statistics.median(x["last_task_to_merged"] for x in runs)
             report["slurm"][c] = {"tasks": tasks, "wall_s": round(wall, 2),  # type: ignore[index]
-                                  "overhead_per_task_s": round(over, 2), "ratio_to_local": round(wall / local_med, 2)}
+                                  "overhead_per_task_s": round(over, 2), "ratio_to_local": round(wall / local_med, 2),
+                                  "submit_to_first_task_s": round(first, 2), "last_task_to_merged_s": round(merge_lag, 2)}
             print(f"  {f'slurm chunk {c} ({tasks} tasks)':<22} {wall:7.2f} s  x{wall / local_med:.2f} of local; "
-                  f"overhead {over:.2f} slot-s per task")
+                  f"overhead {over:.2f} slot-s per task; submit->first task {first:.2f} s; "
+                  f"last task->merged {merge_lag:.2f} s")
         to_record = statistics.median(x["to_record"] for x in cancels)
         to_gone = statistics.median(x["to_queue_empty"] for x in cancels)
         ojd_med = statistics.median(ojd)
