@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, SignalInstance
 from PySide6.QtGui import QCloseEvent, QColor, QHideEvent
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
@@ -53,7 +53,7 @@ class _CheckTask(QRunnable):
         now = time.monotonic()
         if now - self._last >= PROGRESS_INTERVAL or done == total:
             self._last = now
-            self.signals.progress.emit(self.generation, self.row, done, total)
+            self._emit(self.signals.progress, self.generation, self.row, done, total)
 
     def run(self) -> None:
         result: Report | str
@@ -67,7 +67,14 @@ class _CheckTask(QRunnable):
             self.done.set()
             with _RUNNING_LOCK:
                 _RUNNING.discard(self)
-        self.signals.finished.emit(self.generation, self.row, result)
+        self._emit(self.signals.finished, self.generation, self.row, result)
+
+    @staticmethod
+    def _emit(signal: SignalInstance, *args: object) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:
+            pass  # the signals object went with the application at exit: nobody is left to tell
 
 
 def _cancel_all(tokens: list[CancelToken]) -> None:
