@@ -6,7 +6,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import Cancelled
@@ -18,6 +17,8 @@ from vfxcopy.core.preflight.policy import options_from_policy
 from vfxcopy.core.sequence import Sequence
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from vfxcopy.core.jobs import JobSpec
 
 # on_progress(frames_done, frames_total), called from the thread that runs run_preflight.
@@ -79,6 +80,9 @@ def _inspect_all(
                 if threads > 1 and wall > 2 * cpu + 0.001:
                     break
         if nxt < len(batches):
+            # Imported here: cached headers never need it, and it costs `vfxcopy check` 3.5 ms to start.
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vfxcopy-preflight") as pool:
                 pending: deque[Future[list[FrameInfo]]] = deque()
                 try:
