@@ -41,9 +41,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Check sequences without changing anything: gaps; empty, truncated and undecodable frames; "
             "frames whose resolution, data/display window, channels, pixel type, compression or colour "
             "space differ from the rest, or whose size is far from the median; with --duplicates, "
-            "frames with the same bytes. By default only each frame's header and its last pixel chunk "
-            "are read (fast on network storage). Sources are folders, frames (one frame stands for its "
-            "sequence) and patterns (shot.####.exr, shot.%%04d.exr, shot.$F4.exr). Ctrl-C cancels."
+            "frames with the same bytes. By default only each frame's header is read, and what tells "
+            "whether the file is whole (the EXR chunk offset table, the size a DPX states, the end "
+            "marker of PNG and JPEG; other formats decode their last chunk): fast on network storage. "
+            "Sources are folders, frames (one frame stands for its sequence) and patterns "
+            "(shot.####.exr, shot.%04d.exr, shot.$F4.exr). Ctrl-C cancels."
         ),
         epilog="Exit codes: 0 nothing found, 1 something found, 2 usage error, 130 cancelled.",
     )
