@@ -206,3 +206,26 @@ def test_merge_of_an_unfinished_job_writes_no_manifest_but_sweeps(small_exrs: Pa
     run_task(spec, 1007, 1012, emit=lambda line: None)  # the retry
     merged = merge_job(job)
     assert (merged.state, merged.exit_code) == (JobState.COMPLETED, 0) and merged.manifest
+
+
+def test_a_bad_frame_fails_the_task_with_exit_1_and_a_reason(small_exrs: Path, tmp_path: Path, farm) -> None:
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(small_exrs, src)
+    bad = src / "shot_010.1003.exr"
+    bad.write_bytes(bad.read_bytes()[:200])  # truncated on the way to the farm
+    dest = tmp_path / "out"
+    job = farm.farm_job(farm.convert_spec(src, dest), chunk=4)
+    proc = _task(job, "1001-1004")
+    out, _err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    fail = [line for line in out.splitlines() if line.startswith("openjd_fail:")]
+    assert fail and "1 failed" in fail[0]
+    (rec,) = read_chunk_results(job.folder)
+    statuses = {f.frame: f.status for f in rec.frames}
+    assert statuses == {1001: FrameStatus.DONE, 1002: FrameStatus.DONE, 1003: FrameStatus.FAILED,
+                        1004: FrameStatus.DONE}
+    (failed,) = [f for f in rec.frames if f.status is FrameStatus.FAILED]
+    assert str(bad) in (failed.error or "")
+    assert not (dest / "shot_010.1003.jpg").exists() and not farm.partials(dest)

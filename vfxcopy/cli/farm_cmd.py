@@ -171,8 +171,12 @@ def _task(args: argparse.Namespace) -> int:
         folder = os.path.dirname(os.path.abspath(args.spec))
     token = CancelToken()
     with CancelSignals(token) as signals:
-        record = run_task(spec, first, last, token, step=args.step, folder=folder,
-                          emit=_emit_err if args.json else _emit)
+        try:
+            record = run_task(spec, first, last, token, step=args.step, folder=folder,
+                              emit=_emit_err if args.json else _emit)
+        except OSError as exc:  # the results folder: shared storage full, gone or read-only
+            error("farm task", f"cannot write the chunk's results ({exc}); check the shared storage")
+            return EXIT_FAILED
     code = record.exit_code if record.exit_code is not None else EXIT_FAILED
     if record.state is JobState.CANCELLED and signals.signum == getattr(signal, "SIGTERM", None):
         code = EXIT_TERMINATED  # the contract: 143 for a terminate, 130 for an interrupt

@@ -316,6 +316,9 @@ def run_task(
     if result.state is JobState.COMPLETED and lines.percent < 100.0:
         emit("openjd_progress: 100.0")  # e.g. every frame skipped: no Progress reached 100
     emit(f"openjd_status: {result.state.value} ({_summary(record)})")
+    if result.state is not JobState.CANCELLED and record.exit_code:
+        # The scheduler shows this as the task's failure reason.
+        emit(f"openjd_fail: {result.message or _summary(record)}")
     return record
 
 
