@@ -56,9 +56,9 @@ def fake_seq(n: int, head: str = "plate.") -> Sequence:
 def test_one_formatter_for_sizes_speeds_and_durations() -> None:
     assert format_size(512) == "512 B"
     assert format_size(50 * 1024 * 1024) == "50.0 MiB" == format_size(parse_size("50M"))  # as --bwlimit reads it
-    assert format_size(1288490188) == "1.2 GiB" and format_size(300 * 1024 * 1024) == "300 MiB"
+    assert format_size(1288490188) == "1.2 GiB" and format_size(300 * 1024 * 1024) == "300.0 MiB"
     assert format_size(None) == "—"
-    assert format_rate(280 * 1024 * 1024) == "280 MiB/s" and format_rate(0) == "" and format_rate(None) == ""
+    assert format_rate(280 * 1024 * 1024) == "280.0 MiB/s" and format_rate(0) == "" and format_rate(None) == ""
     assert format_duration(75.2) == "1:15" and format_duration(3725) == "1:02:05" and format_duration(None) == ""
 
 

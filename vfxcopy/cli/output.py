@@ -13,14 +13,9 @@ if TYPE_CHECKING:
 
 def human_size(n: float | None) -> str:
     """1288490188 -> '1.2 GiB' (binary units, as parse_size reads them)."""
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # unreachable; keeps type checkers calm
+    from vfxcopy.core.units import format_size  # the one size formatter (the window uses it too)
+
+    return format_size(n, unknown="?")
 
 
 def human_duration(seconds: float | None) -> str:

@@ -33,10 +33,9 @@ def format_size(n: float | None, unknown: str = "—") -> str:
         if abs(value) < 1024 or label == _LABELS[-1]:
             if label == "B":
                 return f"{int(value)} B"
-            # Three significant digits at most: '1.2 GiB', '12.3 MiB', '123 MiB'.
-            return f"{value:.1f} {label}" if abs(value) < 100 else f"{value:.0f} {label}"
+            return f"{value:.1f} {label}"
         value /= 1024
-    return f"{value:.0f} {_LABELS[-1]}"  # not reached
+    return f"{value:.1f} {_LABELS[-1]}"  # not reached
 
 
 def format_rate(bytes_per_s: float | None, unknown: str = "") -> str:
