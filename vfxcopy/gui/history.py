@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 
 from vfxcopy.core.errors import JobError
-from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Reporter
+from vfxcopy.core.jobs import CancelToken, FrameStatus, JobResult, JobSpec, JobState, LogMessage, Reporter
 from vfxcopy.core.journal import Journal, JournalError, JournalJob
 from vfxcopy.gui.records import JobRecord
 
@@ -58,6 +58,13 @@ def record_from_journal(journal: Journal, job: JournalJob) -> JobRecord:
     elapsed = (job.finished - job.started) if job.finished and job.started else 0.0
     record.result = JobResult(job.job_id, job.state, frames, bytes_done=job.bytes_done, elapsed=elapsed,
                               message=job.message)
+    # The journal keeps no log lines: rebuild what the log said that matters (the end, the errors).
+    when = job.finished or job.started or job.created
+    record.log.append(LogMessage(job.job_id, "info", f"From the job journal: {job.state.value}"
+                                 + (f" — {job.message}" if job.message else ""), when))
+    for fr in frames:
+        if fr.status is FrameStatus.FAILED and fr.error:
+            record.log.append(LogMessage(job.job_id, "error", f"frame {fr.frame}: {fr.error}", when))
     return record
 
 
