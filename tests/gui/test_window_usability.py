@@ -220,6 +220,8 @@ def test_open_report_that_cannot_be_opened_says_so(qtbot: Any, window: MainWindo
     assert window.history.open_reports() == []
     assert "Cannot open the report" in window.statusBar().currentMessage()
     assert QGuiApplication.clipboard().text() == str(html)
+    assert window.history.resume_selected() == []  # a completed job has nothing to resume
+    assert "Nothing to resume" in window.statusBar().currentMessage()
 
 
 # -- keyboard -------------------------------------------------------------------------------------

@@ -148,6 +148,9 @@ class JobHistory(QObject):
             ids.append(self.window.runner.submit(job.spec))
         if ids:
             self.window.show_jobs(ids)
+        else:
+            self.window.statusBar().showMessage(
+                "Nothing to resume: select an interrupted, cancelled or failed job that is not queued.", 8000)
         return ids
 
 
