@@ -426,3 +426,22 @@ def test_overwrite_check_names_the_files_the_engine_writes(tmp_path: Path, opera
     written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_file())  # not the ascmhl folder
     assert sorted(new_job.dest_names(spec)) == written
     assert written[0] == ("sh020_bg.0002.png" if operation is Operation.CONVERT else "sh020_bg.0002.exr")
+
+
+def test_fifty_sequences_fit_the_screen_and_thumbnails_load_only_for_rows_in_sight(qtbot, tmp_path: Path) -> None:
+    seqs = [Sequence(str(tmp_path / "src"), f"sh{i:03d}_plate.", ".exr", 4, tuple(range(1001, 1011)))
+            for i in range(50)]
+    dialog = NewJobDialog(seqs, AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    listed = child(dialog, QTreeWidget, "sequenceList")
+    screen = dialog.screen().availableGeometry()
+    assert dialog.isSizeGripEnabled() and dialog.height() <= screen.height()
+    assert listed.viewport().height() >= 3 * listed.sizeHintForRow(0)  # several rows in sight, not two
+    qtbot.waitUntil(lambda: bool(listed.requested), timeout=5000)
+    first = set(listed.requested)
+    assert 0 in first and 49 not in first and len(first) < 50  # not fifty decodes at once
+    listed.scrollToBottom()
+    qtbot.waitUntil(lambda: 49 in listed.requested, timeout=5000)
+    dialog._loader.shutdown(10000)
