@@ -210,7 +210,7 @@ def _repeats(message: str, parts: list[str]) -> bool:
     text = message.lower().rstrip(".")
     if any(text == p.lower() for p in parts):
         return True
-    return bool(re.fullmatch(r"(\d+ (of \d+ )?frames? (failed|cancelled|skipped|done|copied)[,; ]*)+|"
+    return bool(re.fullmatch(r"((all )?\d+ (of \d+ )?frames? (failed|cancelled|skipped|done|copied)[,; ]*)+|"
                              r"(cancelled|completed|failed|interrupted)( by the user)?", text))
 
 
