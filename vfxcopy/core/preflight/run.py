@@ -67,17 +67,21 @@ def _inspect_all(
         if not options.deep:
             # Headers in the page cache are CPU-bound Python (about 45 us a frame): on this
             # thread they ran 1.7x faster than on 8 threads contending for the GIL
-            # (bench_preflight). A batch that waits on storage more than it computes (cold
-            # cache, network) hands the rest to the pool, where the waits overlap.
+            # (bench_preflight). Reads that wait on storage more than they compute (cold
+            # cache, network) hand the rest to the pool, where the waits overlap. Totals over
+            # the batches so far, not one batch: on a loaded machine a single preemption
+            # (a few ms) made half of the cached runs switch.
+            waited = computed = 0.0
             while nxt < len(batches):
                 wall, cpu = time.perf_counter(), time.thread_time()
                 infos.extend(_inspect_batch(batches[nxt], False, token))
-                wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+                waited += time.perf_counter() - wall
+                computed += time.thread_time() - cpu
                 nxt += 1
                 token.check()
                 if on_progress is not None:
                     on_progress(len(infos), total)
-                if threads > 1 and wall > 2 * cpu + 0.001:
+                if threads > 1 and nxt >= 2 and waited > 2 * computed + 0.005:
                     break
         if nxt < len(batches):
             # Imported here: cached headers never need it, and it costs `vfxcopy check` 3.5 ms to start.
