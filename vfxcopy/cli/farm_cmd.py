@@ -57,12 +57,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     task.add_argument("--step", default="main", help="the step this chunk belongs to (default main)")
     task.add_argument("--results-dir", metavar="DIR", help="where chunk results go (default DEST/.vfxcopy-farm/JOB)")
     task.add_argument("--json", action="store_true", help="print the chunk's result on stdout at the end")
+    _add_map_arguments(task)
     task.set_defaults(func=run)
     merge = farm_sub.add_parser("merge", help="the final step: chunk results -> ASC MHL manifest and report")
     merge.add_argument("job", metavar="JOB", help="the job folder or job.json")
     merge.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+    _add_map_arguments(merge)
     merge.set_defaults(func=run)
     parser.set_defaults(func=run, farm_parser=parser)
+
+
+def _add_map_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--path-map", action="append", default=[], metavar="FROM=TO",
+                        help="this worker sees the job's FROM paths at TO (repeatable; longest FROM wins)")
+    parser.add_argument("--path-mapping-rules", metavar="FILE",
+                        help="OpenJD pathmapping-1.0 rules file ({{Session.PathMappingRulesFile}})")
+
+
+def _path_map(args: argparse.Namespace) -> Any:
+    from vfxcopy.core.farm.pathmap import PathMap, Rule
+
+    try:
+        view = PathMap.from_pairs(args.path_map)
+        if args.path_mapping_rules:
+            view = PathMap([*view.rules, *PathMap.from_openjd_file(args.path_mapping_rules).rules])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"path mapping: {exc}") from None
+    assert all(isinstance(r, Rule) for r in view.rules)
+    return view
 
 
 def _register_submit(farm_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,6 +116,9 @@ def _register_submit(farm_sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--movie-dir", metavar="DIR", help="where the --movie goes (default DEST_review, beside DEST)")
     p.add_argument("--command", metavar="CMD",
                    help="how farm nodes start vfxcopy (default: this Python, -m vfxcopy)")
+    p.add_argument("--path-map", action="append", default=[], metavar="FROM=TO",
+                   help="workers see this computer's FROM paths at TO (SLURM, Deadline 10, OpenCue; OpenJD "
+                   "farms use their own path mapping rules)")
     p.add_argument("--run-local", action="store_true",
                    help="openjd: run the template here with the OpenJD runtime (openjd-sessions)")
     # Conversion options: the same names as `vfxcopy convert`.
@@ -152,9 +177,11 @@ def _task(args: argparse.Namespace) -> int:
     from vfxcopy.core.sequence import parse_frames
 
     try:
-        spec = JobSpec.from_dict(json.loads(open(args.spec, encoding="utf-8").read()))
+        with open(args.spec, encoding="utf-8") as fh:
+            spec = JobSpec.from_dict(json.load(fh))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"--spec {args.spec}: cannot read the job spec ({exc})") from None
+    spec = _path_map(args).apply_spec(spec)
     if args.frames is not None:
         try:
             frames = parse_frames(args.frames)
@@ -236,7 +263,7 @@ def _chunk_of(args: argparse.Namespace) -> tuple[int, int]:
 def _merge(args: argparse.Namespace) -> int:
     from vfxcopy.core.farm.plan import FarmJob, merge_job
 
-    job = _load(args.job)
+    job = _load(args.job).mapped(_path_map(args))
     token = CancelToken()
     with CancelSignals(token):
         merged = merge_job(job, token)
@@ -361,7 +388,7 @@ def _submit(args: argparse.Namespace) -> int:
         try:
             job = plan_job(group, chunk=args.chunk, task_seconds=args.task_time, frame_seconds=frame_time,
                            command=command, backend=args.backend,
-                           job_id=args.job_id if len(groups) == 1 else None)
+                           job_id=args.job_id if len(groups) == 1 else None, path_rules=args.path_map)
         except PlanError as exc:
             raise UsageError(str(exc)) from None
         print(f"vfxcopy farm: job {job.job_id}: {job.name}: "

@@ -64,10 +64,11 @@ def deadline10_files(job: FarmJob, folder: str | Path, *, pool: str | None = Non
         if machine_limit:
             info["MachineLimit"] = str(machine_limit)
         if step is not None:
-            args = [*pre, "farm", "task", "--spec", str(job.folder / step.spec_file), "--step", step.name, "--frames"]
+            args = [*pre, "farm", "task", "--spec", str(job.folder / step.spec_file), "--step", step.name,
+                    *job.map_args(), "--frames"]
             arguments = shlex.join(args) + " <STARTFRAME>-<ENDFRAME>"
         else:
-            arguments = shlex.join([*pre, "farm", "merge", str(job.job_file)])
+            arguments = shlex.join([*pre, "farm", "merge", *job.map_args(), str(job.job_file)])
         plugin = {"Executable": exe, "Arguments": arguments, "Shell": "default", "ShellExecute": "False",
                   "StartupDirectory": str(job.folder)}
         job_path, plugin_path = out / f"{name}.job", out / f"{name}.plugin"
@@ -98,14 +99,14 @@ def opencue_outline(job: FarmJob, *, show: str = "vfxcopy", shot: str = "farm") 
     ]
     for step in job.steps:
         cmd = [*exe, "farm", "task", "--spec", str(job.folder / step.spec_file), "--step", step.name,
-               "--frames", "#FRAME_START#-#FRAME_END#"]
+               *job.map_args(), "--frames", "#FRAME_START#-#FRAME_END#"]
         var = f"layer_{step.name}"
         lines.append(f"{var} = Shell({step.name!r}, command={cmd!r}, range={_frames(job, step)!r}, "
                      f"chunk={_chunk_size(step)})")
         for dep in step.depends_on:
             lines.append(f"{var}.depend_all(layer_{dep})")
         lines.append(f"ol.add_layer({var})")
-    merge = [*exe, "farm", "merge", str(job.job_file)]
+    merge = [*exe, "farm", "merge", *job.map_args(), str(job.job_file)]
     lines.append(f"layer_{MERGE_STEP} = Shell({MERGE_STEP!r}, command={merge!r}, range='1')")
     for step in job.steps:
         lines.append(f"layer_{MERGE_STEP}.depend_all(layer_{step.name})")

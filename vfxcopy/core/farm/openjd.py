@@ -27,6 +27,10 @@ SPEC_VERSION = "jobtemplate-2023-09"
 TEMPLATE_FILE = "template.json"
 PARAMETERS_FILE = "parameter_values.json"
 DEFAULT_NOTIFY_SECONDS = 30
+# The runtime writes the worker's path mapping rules (an empty document when there are none)
+# to this file; the task maps the paths inside the job's spec with them. JobDir itself, a
+# PATH parameter, the runtime maps before the task starts.
+_MAP_ARGS = ["--path-mapping-rules", "{{Session.PathMappingRulesFile}}"]
 
 
 def range_expr(values: list[int]) -> str:
@@ -52,7 +56,8 @@ def _action(command: list[str], extra: list[str], notify_seconds: int, timeout: 
 
 def _task_step(job: FarmJob, step: Step, notify_seconds: int, timeout: int | None) -> dict[str, Any]:
     spec_path = "{{Param.JobDir}}/" + step.spec_file
-    extra = ["farm", "task", "--spec", spec_path, "--step", step.name, "--chunk-start", "{{Task.Param.ChunkStart}}"]
+    extra = ["farm", "task", "--spec", spec_path, "--step", step.name, *_MAP_ARGS,
+             "--chunk-start", "{{Task.Param.ChunkStart}}"]
     out: dict[str, Any] = {
         "name": step.name,
         "parameterSpace": {"taskParameterDefinitions": [
@@ -69,7 +74,7 @@ def job_template(job: FarmJob, *, notify_seconds: int = DEFAULT_NOTIFY_SECONDS,
                  timeout: int | None = None) -> dict[str, Any]:
     """The job template (a dict ready for JSON) for `job`; validate it with `validate`."""
     steps = [_task_step(job, s, notify_seconds, timeout) for s in job.steps]
-    merge_args = ["farm", "merge", "{{Param.JobDir}}/job.json"]
+    merge_args = ["farm", "merge", *_MAP_ARGS, "{{Param.JobDir}}/job.json"]
     steps.append({
         "name": MERGE_STEP,
         "dependencies": [{"dependsOn": s.name} for s in job.steps],
@@ -145,7 +150,8 @@ class LocalRunner:
 
     def __init__(self, template: dict[str, Any], parameters: dict[str, str],
                  on_update: Callable[[TaskRun], None] | None = None,
-                 session_root: Path | None = None) -> None:
+                 session_root: Path | None = None, path_mapping: list[tuple[str, str]] | None = None) -> None:
+        self.path_mapping = list(path_mapping or [])  # (source, destination) POSIX rules, as a worker has
         self.template = template
         self.parameters = parameters
         self.on_update = on_update
@@ -213,7 +219,8 @@ class LocalRunner:
                     self.on_update(run)
 
             session = Session(session_id=f"vfxcopy-{uuid.uuid4().hex[:8]}", job_parameter_values=values,
-                              callback=callback, session_root_directory=self.session_root)
+                              callback=callback, session_root_directory=self.session_root,
+                              path_mapping_rules=_rules(self.path_mapping))
             self._session = session
             self._current = run
             try:
@@ -241,6 +248,17 @@ class LocalRunner:
             session.cancel_action(time_limit=None if grace is None else timedelta(seconds=grace))
         except RuntimeError:
             pass  # the action ended in the meantime
+
+
+def _rules(pairs: list[tuple[str, str]]) -> list[Any] | None:
+    if not pairs:
+        return None
+    from pathlib import PurePath, PurePosixPath
+
+    from openjd.sessions import PathFormat, PathMappingRule
+
+    return [PathMappingRule(source_path_format=PathFormat.POSIX, source_path=PurePosixPath(src),
+                            destination_path=PurePath(dst)) for src, dst in pairs]
 
 
 def _param_values(parameters: dict[str, str]) -> dict[str, Any]:

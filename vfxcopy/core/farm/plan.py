@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfxcopy.core.farm.pathmap import PathMap
 from vfxcopy.core.farm.task import (
     ChunkResult,
     read_chunk_results,
@@ -83,6 +84,11 @@ class FarmJob:
     command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "vfxcopy"])
     scheduler: dict[str, Any] = field(default_factory=dict)  # backend ids, e.g. {"slurm_job_id": "12"}
     created: float = field(default_factory=time.time)
+    # FROM=TO rules passed to every task as --path-map (SLURM, Deadline 10, OpenCue; OpenJD
+    # schedulers hand tasks their own rules file instead).
+    path_rules: list[str] = field(default_factory=list)
+    # Set by `mapped()`: this job as a worker with other mount points sees it (never saved).
+    view: PathMap | None = field(default=None, repr=False, compare=False)
 
     @property
     def folder(self) -> Path:
@@ -100,25 +106,37 @@ class FarmJob:
 
     def spec(self, step: str) -> JobSpec:
         data = json.loads((self.folder / self.step(step).spec_file).read_text("utf-8"))
-        return JobSpec.from_dict(data)
+        spec = JobSpec.from_dict(data)
+        return self.view.apply_spec(spec) if self.view else spec
+
+    def mapped(self, view: PathMap) -> FarmJob:
+        """A read-only copy of this job with its paths as seen through `view` (a worker's mounts)."""
+        if not view:
+            return self
+        return dataclasses.replace(self, dest_dir=view.apply(self.dest_dir), view=view)
 
     def chunks(self) -> list[tuple[Step, Chunk]]:
         return [(s, c) for s in self.steps for c in s.chunks]
 
     # -- the command lines the scheduler runs --
+    def map_args(self) -> list[str]:
+        return [arg for rule in self.path_rules for arg in ("--path-map", rule)]
+
     def task_argv(self, step: Step, frames: str) -> list[str]:
         return [*self.command, "farm", "task", "--spec", str(self.folder / step.spec_file),
-                "--step", step.name, "--frames", frames]
+                "--step", step.name, *self.map_args(), "--frames", frames]
 
     def merge_argv(self) -> list[str]:
-        return [*self.command, "farm", "merge", str(self.job_file)]
+        return [*self.command, "farm", "merge", *self.map_args(), str(self.job_file)]
 
     def task_shell(self, step: Step, frames: str) -> str:
         return shlex.join(self.task_argv(step, frames))
 
     # -- storage --
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(dataclasses.replace(self, view=None))
+        data.pop("view", None)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FarmJob:
@@ -126,9 +144,12 @@ class FarmJob:
                  for s in data["steps"]]
         return cls(job_id=data["job_id"], name=data.get("name", ""), dest_dir=data["dest_dir"], steps=steps,
                    backend=data.get("backend", ""), command=list(data.get("command") or []),
-                   scheduler=dict(data.get("scheduler") or {}), created=float(data.get("created", 0.0)))
+                   scheduler=dict(data.get("scheduler") or {}), created=float(data.get("created", 0.0)),
+                   path_rules=list(data.get("path_rules") or []))
 
     def save(self) -> Path:
+        if self.view is not None:
+            raise RuntimeError("a path-mapped view of a farm job is read-only")
         write_json_atomic(self.job_file, self.to_dict())
         return self.job_file
 
@@ -205,6 +226,7 @@ def plan_job(
     name: str = "",
     command: list[str] | None = None,
     backend: str = "",
+    path_rules: list[str] | None = None,
 ) -> FarmJob:
     """A FarmJob from steps (name, spec, names of the steps it waits for), written to shared storage.
 
@@ -242,7 +264,8 @@ def plan_job(
         write_json_atomic(results_dir(dest_dir, jid) / spec_file, spec.to_dict())
         steps.append(Step(step_name, spec_file, chunks, list(deps)))
         known.add(step_name)
-    job = FarmJob(jid, name or first_spec.display_name(), dest_dir, steps, backend=backend)
+    job = FarmJob(jid, name or first_spec.display_name(), dest_dir, steps, backend=backend,
+                  path_rules=list(path_rules or []))
     if command is not None:
         job.command = list(command)
     job.save()

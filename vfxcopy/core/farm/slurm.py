@@ -66,7 +66,7 @@ class Slurm:
         folder = job.folder / "slurm"
         folder.mkdir(parents=True, exist_ok=True)
         spec = str(job.folder / step.spec_file)
-        argv = [*job.command, "farm", "task", "--spec", spec, "--step", step.name, "--chunk-index"]
+        argv = [*job.command, "farm", "task", "--spec", spec, "--step", step.name, *job.map_args(), "--chunk-index"]
         path = folder / f"{step.name}.sh"
         # exec: the task is the batch step's main process, so scancel's SIGTERM reaches it directly.
         path.write_text(f"#!/bin/sh\nexec {shlex.join(argv)} \"$SLURM_ARRAY_TASK_ID\"\n", "utf-8")
