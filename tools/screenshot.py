@@ -1,27 +1,33 @@
-"""Screenshot of the window with running, paused, pending, completed, failed and cancelled jobs.
+"""Screenshots of the window as artists see it: the job table in every state, the New job dialog with 30
+sequences, the conflict dialog, the Settings dialog and the file dialog.
 
-    xvfb-run -s "-screen 0 1600x1000x24" python tools/screenshot.py [OUT.png]
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python tools/screenshot.py [--out DIR] [--readme]
 
-Real jobs on generated sequences (nothing is faked in the table): the window is
-grabbed with QWidget.grab(), which also works with QT_QPA_PLATFORM=offscreen.
-Writes docs/screenshot.png by default.
+Real jobs on generated sequences (nothing is faked in the table). Under an X server
+(Xvfb) with a window manager (openbox is started when it is installed) the whole screen
+is captured with ImageMagick's `import -window root`, frames and all; without one (the
+offscreen platform) each window is grabbed with QWidget.grab(). `--readme` also writes
+docs/screenshot.png (the table). The window is maximized: run it at 1024×700 and 1600×1000.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QCheckBox
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication, QCheckBox, QFileDialog, QWidget
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobSpec, JobState, Operation
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.sequence import find_sequence, scan
 from vfxcopy.gui import prompts
 from vfxcopy.gui.app import make_app
 from vfxcopy.gui.main_window import MainWindow
@@ -33,10 +39,13 @@ def build_jobs(root: Path) -> dict[str, JobSpec]:
     plates = root / "show" / "plates"
     comp = make_exr_sequence(plates / "sh010_comp_v003", head="sh010_comp_v003.", count=48, width=640, height=360)
     bg = make_exr_sequence(plates / "sh020_bg_v001", head="sh020_bg_v001.", count=24, width=320, height=180)
-    scan = make_byte_sequence(plates / "sh030_scan", head="sh030_scan.", count=200, size=256 * 1024, tail=".dpx")
-    fg = make_byte_sequence(plates / "sh040_fg", head="sh040_fg_v002.", count=120, size=256 * 1024)
+    scan_ = make_byte_sequence(plates / "sh030_scan", head="sh030_scan.", count=200, size=256 * 1024, tail=".dpx")
+    fg = make_byte_sequence(plates / "sh040_fg", head="sh040_fg_v002.", count=60, size=256 * 1024)
+    # Big frames: "stop after the current frame" stays visible while one is in flight.
+    raw = make_byte_sequence(plates / "sh060_raw", head="sh060_raw.", count=12, size=6 * 1024 * 1024,
+                             tail=".ari")
     ref = make_byte_sequence(plates / "sh050_ref", head="sh050_ref.", count=96, size=128 * 1024, tail=".tif")
-    out = root / "show" / "delivery"
+    out = root / "show" / "delivery" / "client_review_2026-11-30" / "exr_linear_acescg"
     # The failed job: some destination frames exist with other content (skip-identical fails them).
     clash = out / "sh020"
     clash.mkdir(parents=True)
@@ -51,17 +60,14 @@ def build_jobs(root: Path) -> dict[str, JobSpec]:
         "completed": spec(comp, out / "sh010"),
         "failed": spec(bg, clash, copy=CopyOptions(on_conflict=ConflictPolicy.SKIP_IDENTICAL)),
         "cancelled": spec(ref, out / "sh050", copy=CopyOptions(bwlimit=slow)),
-        "running": spec(scan, out / "sh030", copy=CopyOptions(bwlimit=2 * slow)),
+        "running": spec(scan_, out / "sh030", copy=CopyOptions(bwlimit=slow // 3)),
         "paused": spec(fg, out / "sh040", copy=CopyOptions(bwlimit=slow)),
+        "stopping": spec(raw, root / "show" / "backup" / "sh060", copy=CopyOptions(bwlimit=slow // 3)),
     }
-    try:
-        import vfxcopy.core.convert  # noqa: F401 - only to know whether conversion exists
-        from vfxcopy.core.presets import get_preset
+    from vfxcopy.core.presets import get_preset
 
-        jobs["converting"] = spec(comp, out / "sh010_proxies", operation=Operation.CONVERT,
-                                  convert=get_preset("Half-res sRGB JPEG proxies"))
-    except (ImportError, KeyError):
-        pass
+    jobs["converting"] = spec(comp, out / "sh010_proxies", operation=Operation.CONVERT,
+                              convert=get_preset("Half-res sRGB JPEG proxies"))
     return jobs
 
 
@@ -70,78 +76,182 @@ def pending_spec(root: Path) -> JobSpec:
     return JobSpec(seq, str(root / "show" / "backup" / "sh030"), origin="gui")
 
 
+def thirty_sequences(root: Path) -> list:
+    folder = root / "show" / "incoming" / "2026-11-30_vendor_drop"
+    for i in range(30):
+        shot = f"sh{(i + 1) * 10:03d}"
+        if i % 3 == 0:
+            make_exr_sequence(folder / shot, head=f"{shot}_comp_v00{i % 7 + 1}.", count=4, width=160, height=90)
+        else:
+            paths = make_byte_sequence(folder / shot, head=f"{shot}_plate_v001.", count=12 + i, size=2048,
+                                       tail=".dpx" if i % 2 else ".exr")
+            if i % 5 == 1:
+                paths[4].unlink()  # a gap: shown as missing
+    return sorted(scan([folder], stat=True, recursive=True), key=lambda s: s.head)
+
+
+class Shooter:
+    """Captures the screen (X server) or a widget (offscreen) into numbered files."""
+
+    def __init__(self, out: Path, tag: str) -> None:
+        self.out = out
+        self.tag = tag
+        self.x11 = bool(os.environ.get("DISPLAY")) and shutil.which("import") is not None \
+            and QApplication.platformName() == "xcb"
+        self.made: list[Path] = []
+
+    def settle(self, ms: int = 700) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def shoot(self, name: str, widget: QWidget) -> Path:
+        path = self.out / f"{name}-{self.tag}.png"
+        widget.raise_()
+        widget.activateWindow()
+        self.settle()
+        if self.x11:
+            subprocess.run(["import", "-window", "root", str(path)], check=True)
+        else:
+            widget.window().grab().save(str(path))
+        print(f"saved {path}")
+        self.made.append(path)
+        return path
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the screenshot scene did not come about in time")
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.02)
+
+
+def start_window_manager() -> subprocess.Popen[bytes] | None:
+    if not os.environ.get("DISPLAY") or shutil.which("openbox") is None:
+        return None
+    wm = subprocess.Popen(["openbox"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return wm
+
+
+def table_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
+    jobs = build_jobs(root)
+    window.settings.jobs_at_once = len(jobs)
+    window.runner.set_max_jobs(len(jobs))
+    ids = {name: window.submit_specs([spec])[0] for name, spec in jobs.items()}
+
+    def record(name: str):  # type: ignore[no-untyped-def]
+        found = window.model.record_for(ids[name])
+        assert found is not None
+        return found
+
+    def fraction(name: str) -> float:
+        return window.model.info(record(name)).fraction
+
+    wait_until(lambda: fraction("cancelled") > 0.35)
+    window.cancel_jobs([ids["cancelled"]], confirm=False)
+    wait_until(lambda: fraction("paused") > 0.45)
+    window.runner.pause(ids["paused"])
+    window.model.token_changed(ids["paused"])
+    wait_until(lambda: fraction("stopping") > 0.02)
+    window.stop_after_frame(ids["stopping"])
+    wait_until(lambda: record("cancelled").state is JobState.CANCELLED
+               and record("failed").state.finished and record("completed").state.finished
+               and record("converting").state.finished)
+    # Slots full: one more job waits as pending.
+    window.runner.set_max_jobs(max(1, window.runner.running_count))
+    window.submit_specs([pending_spec(root)])
+    window.select_jobs([ids["failed"]])
+    window.show_details()
+    check = window.details.findChild(QCheckBox, "failedOnlyCheck")
+    if check is not None:
+        check.setChecked(True)
+    shooter.settle(1500)  # a second of bytes: the speeds are shown
+    shooter.shoot("table", window)
+
+
 def main() -> int:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshot.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "shots")
+    parser.add_argument("--readme", action="store_true", help="also write docs/screenshot.png")
+    parser.add_argument("--only", default="table,new_job,conflict,settings,file_dialog")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     config = tempfile.mkdtemp(prefix="vfxcopy-shot-config-")
     os.environ["VFXCOPY_CONFIG_DIR"] = config
     os.environ["VFXCOPY_DATA_DIR"] = os.path.join(config, "data")  # no history rows from earlier runs
     root = Path(tempfile.mkdtemp(prefix="vfxcopy-"))
-    prompts.ask = lambda *args, **kwargs: True  # the screenshot answers yes to Cancel
+    prompts.ask = lambda *args, **kwargs: True  # type: ignore[assignment]  # the screenshot answers yes
+    wm = start_window_manager()
     app = make_app()
+    screen = app.primaryScreen().size()
+    shooter = Shooter(args.out, f"{screen.width()}x{screen.height()}")
     window = MainWindow()
-    window.settings.jobs_at_once = 5
-    window.runner.set_max_jobs(5)
-    window.resize(1500, 860)
-    window.show()
-    jobs = build_jobs(root)
-    ids = {name: window.submit_specs([spec])[0] for name, spec in jobs.items()}
-
-    def record_state(name: str) -> JobState:
-        record = window.model.record_for(ids[name])
-        assert record is not None
-        return record.state
-
-    def fraction(name: str) -> float:
-        record = window.model.record_for(ids[name])
-        return window.model.info(record).fraction if record is not None else 0.0
-
-    steps: list[tuple[Callable[[], bool], Callable[[], None]]] = [
-        (lambda: fraction("cancelled") > 0.35, lambda: window.cancel_jobs([ids["cancelled"]])),
-        (lambda: fraction("paused") > 0.45, lambda: window.runner.pause(ids["paused"])),
-        (lambda: fraction("running") > 0.55 and record_state("cancelled") is JobState.CANCELLED
-         and record_state("failed").finished and record_state("completed").finished
-         and ("converting" not in ids or fraction("converting") > 0.3),
-         lambda: None),
-    ]
-    done: list[bool] = []
-
-    def tick() -> None:
-        if steps and steps[0][0]():
-            _check, act = steps.pop(0)
-            act()
-        if not steps and not done:
-            done.append(True)
-            # Slots full: one more job waits as pending.
-            window.runner.set_max_jobs(max(1, window.runner.running_count))
-            window.submit_specs([pending_spec(root)])
-            window.select_jobs([ids["failed"]])
-            window.show_details()
-            window.splitter.setSizes([360, 400])
-            check = window.details.findChild(QCheckBox, "failedOnlyCheck")
-            if check is not None:
-                check.setChecked(True)
-            QTimer.singleShot(1500, shoot)
-
-    def shoot() -> None:
-        window.grab().save(str(out))
-        print(f"saved {out}")
-        window.shutdown()
-        window.hide()
-        app.quit()
-
-    timer = QTimer()
-    timer.setInterval(100)
-    timer.timeout.connect(tick)
-    timer.start()
-    QTimer.singleShot(120_000, app.quit)  # never hang a script
+    window.showMaximized()
+    only = set(args.only.split(","))
     try:
-        app.exec()
+        shooter.settle(500)
+        if "table" in only:
+            table_scene(window, root, shooter)
+        if "new_job" in only:
+            dialog = window.open_new_job_dialog(thirty_sequences(root))
+            assert dialog is not None
+            dialog.destination_edit.setText(str(root / "show" / "delivery" / "vendor_2026-11-30"))
+            shooter.settle(2500)  # thumbnails of the rows in sight
+            shooter.shoot("new_job", dialog)
+            dialog.reject()
+        if "conflict" in only:
+            from vfxcopy.gui.conflicts import find_conflicts
+            from vfxcopy.gui.dialogs.conflict_dialog import ConflictDialog
+
+            bg = root / "show" / "plates" / "sh020_bg_v001"
+            if not bg.is_dir():
+                make_exr_sequence(bg, head="sh020_bg_v001.", count=24, width=320, height=180)
+            seq = find_sequence(next(bg.iterdir()), stat=True)
+            dest = root / "show" / "delivery" / "conflicts"
+            dest.mkdir(parents=True, exist_ok=True)
+            for frame in list(seq.frames)[:14]:
+                (dest / f"sh020_bg_v001.{frame:04d}.exr").write_bytes(b"an older render" * (frame % 7 + 1))
+            shutil.copy(seq.path(seq.frames[2]), dest / f"sh020_bg_v001.{seq.frames[2]:04d}.exr")
+            (dest / f"sh020_bg_v001.{seq.frames[2]:04d}.exr").write_bytes(seq.path(seq.frames[5]).read_bytes())
+            spec = JobSpec(seq, str(dest))
+            conflict = ConflictDialog(spec, find_conflicts(spec), other_jobs=2, parent=window)
+            conflict.select_names([f"sh020_bg_v001.{seq.frames[2]:04d}.exr"])
+            conflict.choose_selected(ConflictPolicy.RENAME)
+            conflict.list.setCurrentItem(conflict.list.topLevelItem(2))
+            conflict.open()
+            shooter.settle(2000)
+            shooter.shoot("conflict", conflict)
+            conflict.reject()
+        if "settings" in only:
+            from vfxcopy.gui.dialogs.settings_dialog import SettingsDialog
+
+            settings = SettingsDialog(window.settings, window)
+            settings.open()
+            shooter.shoot("settings", settings)
+            settings.reject()
+        if "file_dialog" in only:
+            files = QFileDialog(window, "Add image sequences", str(root / "show" / "plates"))
+            files.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+            files.setFileMode(QFileDialog.FileMode.ExistingFiles)
+            files.open()
+            shooter.shoot("file_dialog", files)
+            files.reject()
+        if args.readme and shooter.made:
+            table = next((p for p in shooter.made if p.name.startswith("table")), None)
+            if table is not None:
+                shutil.copy(table, REPO / "docs" / "screenshot.png")
+                print(f"saved {REPO / 'docs' / 'screenshot.png'}")
     finally:
         window.shutdown()
+        window.hide()
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(config, ignore_errors=True)
-    return 0 if out.exists() else 1
+        if wm is not None:
+            wm.terminate()
+    return 0 if shooter.made else 1
 
 
 if __name__ == "__main__":

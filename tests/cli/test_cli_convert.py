@@ -81,6 +81,7 @@ def test_preset_with_overrides(src: Path, tmp_path: Path, capsys: pytest.Capture
         (["--to", "jpg", "--to-space", "Nowhere"], "not in the OCIO config"),
         (["--to", "exr", "--resize", "huge"], "percentage"),
         (["--to", "exr", "--frames", "abc"], "--frames"),
+        (["--to", "bmp"], "choose one of exr, dpx, tif, png, jpg, mp4, mov"),
     ],
 )
 def test_usage_errors_exit_2(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -1,13 +1,18 @@
-"""The command line's entry point: version, help, and a reader that stops early."""
+"""The command line's entry point: version, help, the command registry, --frames ranges, a reader that stops early."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from vfxcopy import __version__
-from vfxcopy.cli import main
+from vfxcopy.cli import COMMANDS, main
+from vfxcopy.core.samples import make_byte_sequence
 
 
 def test_version_is_the_package_version(capsys) -> None:  # type: ignore[no-untyped-def]
@@ -33,3 +38,49 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(tmp_path: Path) -
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1
     assert "Traceback" not in stderr
+
+
+def test_no_arguments_opens_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfxcopy.cli import gui_cmd
+
+    seen: list[argparse.Namespace] = []
+    monkeypatch.setattr(gui_cmd, "run_gui", lambda args: seen.append(args) or 0)
+    assert main([]) == 0
+    assert [a.command for a in seen] == ["gui"] and seen[0].paths == []
+
+
+def test_an_unknown_command_lists_every_registered_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["cpoy", "a", "b"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'cpoy'" in err
+    assert all(f"'{name}'" in err for name, _, _ in COMMANDS)
+
+
+def test_help_lists_every_command_with_its_one_line_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for name, _, help_text in COMMANDS:
+        assert f"{name} {' '.join(help_text.split())}" in out
+
+
+def test_frames_far_beyond_a_short_sequence_copy_its_frames_in_little_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "src"
+    make_byte_sequence(src, count=3, size=1024)
+    tracemalloc.start()
+    try:
+        code = main(["copy", str(src), str(tmp_path / "dest"), "--frames", "1-10000000", "--no-journal", "-q",
+                     "--verify", "none"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == [
+        "plate.1001.exr", "plate.1002.exr", "plate.1003.exr"
+    ]
+    assert "9999997 of the chosen frames do not exist" in capsys.readouterr().err
+    assert peak < 32 << 20, f"peak {peak >> 20} MiB"  # a list of the frames asked for took 715 MB

@@ -223,3 +223,74 @@ def test_copy_still_works_when_the_journal_is_unusable(
     assert sorted(p.name for p in (tmp_path / "out").glob("*.exr")) == [p.name for p in byte_seq]
     assert main(["jobs"]) == 2
     assert "cannot open the job journal" in capsys.readouterr().err
+
+
+def test_verify_of_a_corrupt_chain_exits_2_with_a_clear_message_and_no_traceback(
+    byte_seq: list[Path], tmp_path: Path
+) -> None:
+    dest = tmp_path / "delivery"
+    assert main(["copy", str(byte_seq[0].parent), str(dest), "-q"]) == 0
+    chain = dest / "ascmhl" / "ascmhl_chain.xml"
+    chain.write_bytes(chain.read_bytes()[:150])  # cut short, as a full disk or a bad sync leaves it
+    proc = vfxcopy("verify", str(dest))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert f"{chain}: not valid XML" in proc.stderr and "restore it from a backup" in proc.stderr
+    proc = vfxcopy("verify", str(dest), "--json")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["exit_code"] == 2 and "not valid XML" in data["error"]
+
+
+def test_verify_prints_names_with_escape_characters_escaped(
+    byte_seq: list[Path], tmp_path: Path
+) -> None:
+    dest = tmp_path / "delivery"
+    assert main(["copy", str(byte_seq[0].parent), str(dest), "-q"]) == 0
+    (dest / "evil\x1b]0;owned\x07\x1b[2J.exr").write_bytes(b"sets the title and clears the screen")
+    (dest / "gnp.\u202eexr").write_bytes(b"shows its name reversed")
+    proc = vfxcopy("verify", str(dest))
+    assert proc.returncode == 1
+    out = proc.stdout + proc.stderr
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "extra    evil\\x1b]0;owned\\x07\\x1b[2J.exr" in out
+    assert "extra    gnp.\\u202eexr" in out
+    proc = vfxcopy("verify", str(dest), "--json")  # JSON escapes them itself; the names stay exact
+    assert proc.returncode == 1
+    assert "\x1b" not in proc.stdout + proc.stderr and "\u202e" not in proc.stdout + proc.stderr
+    assert sorted(json.loads(proc.stdout)["extra"]) == ["evil\x1b]0;owned\x07\x1b[2J.exr", "gnp.\u202eexr"]
+
+
+def test_verify_writes_a_checksum_list_md5sum_accepts_and_checks_against_one(
+    byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    if shutil.which("md5sum") is None:
+        pytest.skip("md5sum is not installed")
+    dest = tmp_path / "delivery"
+    assert main(["copy", str(byte_seq[0].parent), str(dest), "-q", "--hash", "md5"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(dest), "-q", "--write-checksum-list", "md5", "--json"]) == 0
+    listing = Path(out_json(capsys)["checksum_list"])
+    assert listing.parent == dest / "ascmhl" and listing.suffix == ".md5"
+    checked = subprocess.run(["md5sum", "-c", os.path.relpath(listing, dest)], cwd=dest, capture_output=True,
+                             text=True)
+    assert checked.returncode == 0 and checked.stdout.count(": OK") == 10, checked.stdout + checked.stderr
+
+    with open(dest / "plate.1003.exr", "r+b") as fh:
+        fh.write(b"#")
+    assert main(["verify", str(dest), "-q", "--checksum-list", str(listing)]) == 1
+    text = capsys.readouterr().out
+    assert "ALTERED  plate.1003.exr" in text and "9 files match" in text
+
+
+def test_verify_start_up_does_not_import_ascmhl_until_a_history_is_read(tmp_path: Path) -> None:
+    code = ("import sys\n"
+            "from vfxcopy.cli import main\n"
+            "code = main(['verify', sys.argv[1], '-q'])\n"
+            "print(code, 'ascmhl' in sys.modules, 'lxml.etree' in sys.modules)\n")
+    (tmp_path / "plain").mkdir()
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "plain")], capture_output=True, text=True,
+                         cwd=REPO, timeout=60)
+    assert run.stdout.split() == ["2", "False", "False"], run.stdout + run.stderr

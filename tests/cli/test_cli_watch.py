@@ -128,10 +128,13 @@ def test_watch_copies_a_landed_sequence_once_and_stops_with_0(inbox: Path, tmp_p
     assert files(dest) == {p.name: p.read_bytes() for p in frames}
     assert watch.of("stopped")[0]["exit_code"] == 0
     assert "queued plate.####.exr 1001-1008" in watch.stderr and "finished" in watch.stderr
-    # The job is in the journal, marked with its origin.
+    # The job is in the journal, marked with its origin, with every frame up to the last one.
     with Journal(default_journal_path()) as journal:
         job = journal.get_job(queued[0]["job_id"])
-        assert job is not None and job.state.value == "completed"
+        assert job is not None and job.state.value == "completed" and job.spec.origin == f"watch:{inbox.name}"
+        recorded = journal.frames(job.job_id)
+        assert [f.frame for f in recorded] == list(range(1001, 1009))
+        assert all(f.status.value == "done" and f.hash for f in recorded)
 
 
 def test_restart_does_not_requeue_and_growth_makes_a_follow_up(inbox: Path, tmp_path: Path) -> None:
@@ -165,7 +168,7 @@ def test_restart_does_not_requeue_and_growth_makes_a_follow_up(inbox: Path, tmp_
     assert sorted(files(out)) == [f"plate.{f}.exr" for f in range(1001, 1008)]
 
 
-def test_sigterm_cancels_the_running_job_cleanly_with_130(inbox: Path, tmp_path: Path) -> None:
+def test_sigterm_cancels_the_running_job_cleanly_with_143(inbox: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     frames = drop_sequence(inbox, count=6, size=1 << 20)
     # 256 KiB/s: each 1 MiB frame takes seconds, so the job is surely running when cancelled.
@@ -176,10 +179,10 @@ def test_sigterm_cancels_the_running_job_cleanly_with_130(inbox: Path, tmp_path:
         code = watch.stop(signal.SIGTERM)
     finally:
         watch.kill()
-    assert code == 130, watch.stderr
+    assert code == 143, watch.stderr  # 128 + SIGTERM, as the exit-code contract says
     finished = watch.of("finished")
     assert finished and finished[0]["state"] == "cancelled"
-    assert watch.of("stopped")[0]["exit_code"] == 130
+    assert watch.of("stopped")[0]["exit_code"] == 143
     assert not [n for n in os.listdir(out) if is_temp_name(n)] if out.exists() else True
     sources = {p.name: p.read_bytes() for p in frames}
     for name, data in files(out).items():
@@ -197,6 +200,37 @@ def test_sigterm_cancels_the_running_job_cleanly_with_130(inbox: Path, tmp_path:
     assert queued[0]["frames"] == 6 - len(done_before)
     assert finished[0]["state"] == "completed"
     assert files(out) == sources
+
+
+def test_a_job_with_failed_frames_makes_the_watch_exit_1(inbox: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "plate.1003.exr").write_bytes(b"a different file already delivered")
+    watch = WatchProcess(str(inbox), "--to", str(out), "--settle", "0.5")
+    try:
+        watch.wait_event("watching")
+        frames = drop_sequence(inbox, count=4, size=4096)
+        finished = watch.wait_event("finished")
+        code = watch.stop(signal.SIGINT)
+    finally:
+        watch.kill()
+    assert code == 1, watch.stderr
+    assert finished[0]["frames_failed"] == 1 and finished[0]["frames_done"] == 3
+    assert watch.of("stopped")[0]["exit_code"] == 1 and watch.of("stopped")[0]["jobs_failed"] == 1
+    assert "1 with failed frames" in watch.stderr
+    assert watch.stderr.count("plate.1003.exr: exists and differs") == 1  # said once, with its path
+    assert (out / "plate.1003.exr").read_bytes() == b"a different file already delivered"  # never clobbered
+    assert (out / "plate.1004.exr").read_bytes() == frames[3].read_bytes()
+
+
+def test_destination_linked_into_the_watched_folder_is_refused_exit_2(
+    inbox: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (inbox / "copies").mkdir()
+    link = tmp_path / "elsewhere"
+    link.symlink_to(inbox / "copies")
+    assert main(["watch", str(inbox), "--to", str(link / "{head}")]) == 2
+    assert "inside the watched folder" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2(inbox: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,7 +58,9 @@ def test_reference_tools_accept_our_manifest_and_catch_one_changed_byte(tmp_path
     fmt = verify.MHL_FORMAT[algo.value]
     assert fmt == {"xxh3": "xxh128", "xxh64": "xxh64", "md5": "md5"}[algo.value]
     root = ET.parse(gens[0]).getroot()
-    assert len(root.findall(f".//{{{MHL_NS}}}{fmt}")) == 6
+    assert len(root.findall(f"./{{{MHL_NS}}}hashes/{{{MHL_NS}}}hash/{{{MHL_NS}}}{fmt}")) == 6
+    # The job wrote the whole folder: its root hash (content and structure) is recorded too.
+    assert len(root.findall(f"./{{{MHL_NS}}}processinfo/{{{MHL_NS}}}roothash/*/{{{MHL_NS}}}{fmt}")) == 2
 
     check = ascmhl("xsd-schema-check", "-xsd", XSD / "ASCMHL.xsd", gens[0])
     assert check.returncode == 0, check.stdout + check.stderr
@@ -102,7 +104,7 @@ def test_manifest_is_built_from_the_copy_hashes_without_reading_frames_again(
     def no_second_read(*args: object, **kw: object) -> str:
         raise AssertionError("a frame was read again to build the manifest")
 
-    monkeypatch.setattr(verify, "hash_path", no_second_read)
+    monkeypatch.setattr(verify.mhl_write, "hash_path", no_second_read)
     spec, result = copy_job(src, tmp_path / "dst")
     hashes = {f.dest.rsplit("/", 1)[-1]: f.hash for f in result.frames}  # type: ignore[attr-defined]
     history = load_history(tmp_path / "dst")
@@ -244,3 +246,239 @@ def test_report_thumbnails_are_valid_pngs(tmp_path: Path) -> None:
         path.write_bytes(png_bytes(37, 23, channels, pixels.tobytes()))
         back = oiio.ImageBuf(str(path)).get_pixels(oiio.UINT8)
         assert back.shape == pixels.shape and (back == pixels).all()
+
+
+# -- interoperability with histories the reference tool wrote (issue 11, item 4) --------------------------
+
+
+def nested_card(root: Path) -> None:
+    """A camera card with a nested history (A001 sealed on its own first), as offload tools leave them."""
+    make_byte_sequence(root / "A001" / "clips", head="A001C001.", count=3, size=3000, tail=".mov")
+    make_byte_sequence(root / "B002", head="sound.", count=1, size=500, tail=".wav")
+    (root / "report.txt").write_text("camera report")
+    for folder in (root / "A001", root):
+        made = ascmhl("create", folder, "-h", "xxh128", tool="ascmhl")
+        assert made.returncode == 0, made.stdout + made.stderr
+
+
+def test_nested_histories_agree_with_the_reference_tool(tmp_path: Path) -> None:
+    root = tmp_path / "card"
+    nested_card(root)
+    assert (root / "A001" / "ascmhl").is_dir()
+    assert ascmhl("verify", root).returncode == 0
+    report = verify_destination(root)
+    assert report.passed, report.to_dict()
+    assert len(report.ok) == 5 and report.extra == [] and report.nested == ["A001"]
+
+    clip = root / "A001" / "clips" / "A001C001.1002.mov"
+    with open(clip, "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"!")
+    reference = ascmhl("verify", root)
+    assert reference.returncode != 0 and "A001/clips/A001C001.1002.mov" in reference.stdout + reference.stderr
+    report = verify_destination(root)
+    assert [m.path for m in report.altered] == ["A001/clips/A001C001.1002.mov"] and report.extra == []
+
+    clip.unlink()
+    (root / "A001" / "clips" / "new.mov").write_bytes(b"not in any history")
+    assert ascmhl("verify", root).returncode != 0
+    report = verify_destination(root)
+    assert report.missing == ["A001/clips/A001C001.1002.mov"] and report.extra == ["A001/clips/new.mov"]
+
+
+def _flip(path: Path) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(7)
+        byte = fh.read(1)
+        fh.seek(7)
+        fh.write(bytes([byte[0] ^ 1]))
+
+
+CARD_CHANGES = {
+    "untouched": lambda root: None,
+    "byte in nested history": lambda root: _flip(root / "A001" / "clips" / "A001C001.1003.mov"),
+    "byte at the root": lambda root: _flip(root / "B002" / "sound.1001.wav"),
+    "file gone from nested": lambda root: (root / "A001" / "clips" / "A001C001.1001.mov").unlink(),
+    "new file in nested": lambda root: (root / "A001" / "clips" / "extra.mov").write_bytes(b"?"),
+    "ignored litter": lambda root: (root / "A001" / "clips" / ".DS_Store").write_bytes(b"finder"),
+}
+
+
+@pytest.mark.parametrize("change", list(CARD_CHANGES))
+def test_our_verdict_is_the_reference_tools_verdict(tmp_path: Path, change: str) -> None:
+    root = tmp_path / "card"
+    nested_card(root)
+    CARD_CHANGES[change](root)
+    reference = ascmhl("verify", root)
+    ours = verify_destination(root)
+    assert ours.passed == (reference.returncode == 0), (reference.stdout + reference.stderr, ours.to_dict())
+    assert ours.passed == (change in ("untouched", "ignored litter"))
+    for name in ours.missing + ours.extra + [m.path for m in ours.altered]:
+        assert name in reference.stdout + reference.stderr  # the same files named
+
+
+def test_a_rename_the_reference_tool_recorded_still_verifies(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    make_byte_sequence(root / "sub", count=2, size=2000)
+    assert ascmhl("create", root, "-h", "md5", tool="ascmhl").returncode == 0
+    (root / "sub" / "plate.1002.exr").rename(root / "sub" / "plate_v2.1002.exr")
+    renamed = ascmhl("create", root, "-h", "md5", "-dr", tool="ascmhl")
+    assert renamed.returncode == 0 and "renamed" in renamed.stdout, renamed.stdout + renamed.stderr
+    assert ascmhl("verify", root).returncode == 0
+    report = verify_destination(root)
+    assert report.passed and sorted(report.ok) == ["sub/plate.1001.exr", "sub/plate_v2.1002.exr"]
+    with open(root / "sub" / "plate_v2.1002.exr", "r+b") as fh:
+        fh.write(b"#")
+    assert ascmhl("verify", root).returncode != 0
+    assert [m.path for m in verify_destination(root).altered] == ["sub/plate_v2.1002.exr"]
+
+
+def test_a_frame_replaced_with_overwrite_is_checked_against_its_newest_hash(tmp_path: Path) -> None:
+    from vfxcopy.core.jobs import ConflictPolicy
+
+    dest = tmp_path / "dst"
+    copy_job(make_byte_sequence(tmp_path / "v1", count=3, size=4000, seed=1), dest)
+    v2 = make_byte_sequence(tmp_path / "v2", count=3, size=4000, seed=2)  # a re-delivery, new content
+    _, result = copy_job(v2, dest, on_conflict=ConflictPolicy.OVERWRITE)
+    assert [p.read_bytes() for p in v2] == [(dest / p.name).read_bytes() for p in v2]
+    gen2 = generations(dest)[1].read_text()
+    assert gen2.count('action="original"') == 3 + 2 and 'action="failed"' not in gen2  # 3 files + root hash
+    report = verify_destination(dest)
+    assert report.passed and len(report.ok) == 3, report.to_dict()
+    history = load_history(dest)
+    assert {rel: rec.generation for rel, rec in history.records.items()} == {p.name: 2 for p in v2}
+
+    with open(dest / "plate.1002.exr", "r+b") as fh:  # real damage after the re-delivery is still caught
+        fh.write(b"#")
+    (altered,) = verify_destination(dest).altered
+    assert altered.path == "plate.1002.exr"
+    assert altered.expected == next(f.hash for f in result.frames if f.frame == 1002)  # type: ignore[attr-defined]
+
+
+def test_a_damaged_frame_found_in_place_is_recorded_failed_and_stays_altered(tmp_path: Path) -> None:
+    from vfxcopy.core.jobs import ConflictPolicy
+
+    src = make_byte_sequence(tmp_path / "src", count=2, size=3000)
+    dest = tmp_path / "dst"
+    copy_job(src, dest)
+    with open(dest / "plate.1001.exr", "r+b") as fh:
+        fh.write(b"#")
+    # A job that skips what is in place (no rehash of its own) hashes the frame for its manifest.
+    spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(dest),
+                   copy=CopyOptions(on_conflict=ConflictPolicy.SKIP))
+    run_job(spec)
+    gen2 = generations(dest)[1].read_text()
+    assert 'action="failed"' in gen2
+    assert [m.path for m in verify_destination(dest).altered] == ["plate.1001.exr"]  # a failed hash is no reference
+
+
+def plate_entries(root: Path, pattern: str = "*") -> list[verify.ManifestEntry]:
+    entries = []
+    for path in sorted(p for p in root.rglob(pattern) if p.is_file() and "ascmhl" not in p.parts):
+        st = path.stat()
+        entries.append(verify.ManifestEntry(str(path.relative_to(root)), st.st_size, st.st_mtime, "xxh128",
+                                            verify.hash_path(str(path), "xxh128")))
+    return entries
+
+
+def test_directory_hashes_agree_with_the_reference_tool(tmp_path: Path) -> None:
+    root = tmp_path / "delivery"
+    make_byte_sequence(root / "shot010" / "plates", count=3, size=2000)
+    make_byte_sequence(root / "shot020" / "plates", count=2, size=2000, seed=3)
+    (root / "shot020" / "empty").mkdir()
+    result = verify.write_generation(root, plate_entries(root))
+    # The root, shot010, its plates, shot020 and its plates (the empty folder is inside shot020's hashes).
+    assert result.directories == 5
+    check = ascmhl("xsd-schema-check", "-xsd", XSD / "ASCMHL.xsd", result.path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    dirs = ascmhl("verify", "-dh", "-v", root)
+    assert dirs.returncode == 0, dirs.stdout + dirs.stderr
+    assert "shot010/plates OK" in dirs.stdout and "shot020 OK" in dirs.stdout
+    assert "root folder   OK (generation 0001)" in dirs.stdout
+
+    # A second job delivers an EDL: generation 1's hashes make the whole tree known without reading it again.
+    (root / "edl").mkdir()
+    (root / "edl" / "cut.edl").write_text("TITLE: cut")
+    result = verify.write_generation(root, plate_entries(root, "*.edl"))
+    assert result.directories == 2 and "<roothash>" in result.path.read_text()  # edl/ and the root
+    dirs = ascmhl("verify", "-dh", "-v", root)
+    assert "edl OK (generation 0002)" in dirs.stdout and "root folder   OK (generation 0002)" in dirs.stdout
+
+    # Same bytes under another name: the content hash holds, the structure hash catches it.
+    (root / "shot010" / "plates" / "plate.1003.exr").rename(root / "shot010" / "plates" / "plate.1004.exr")
+    dirs = ascmhl("verify", "-dh", root)
+    assert dirs.returncode != 0 and "structure hash mismatch for shot010/plates" in dirs.stdout + dirs.stderr
+
+
+def test_folders_holding_files_that_are_not_the_jobs_get_no_directory_hash(tmp_path: Path) -> None:
+    root = tmp_path / "delivery"
+    make_byte_sequence(root / "shot010" / "plates", count=2, size=2000)
+    (root / "shot010" / "notes.txt").write_text("someone else's")
+    result = verify.write_generation(root, plate_entries(root, "*.exr"))
+    text = result.path.read_text()
+    assert result.directories == 1 and ">shot010/plates</path>" in text
+    assert "<roothash>" not in text and ">shot010</path>" not in text
+
+
+@pytest.mark.parametrize("algo, tool", [("md5", "md5sum"), ("xxh128", "xxhsum"), ("xxh64", "xxhsum")])
+def test_checksum_lists_are_accepted_by_md5sum_and_xxhsum(tmp_path: Path, algo: str, tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    dest = tmp_path / "dst"
+    spec, result = copy_job(make_byte_sequence(tmp_path / "src", count=3, size=5000), dest)
+    odd = dest / "odd name \\ with\nnewline.exr"
+    odd.write_bytes(b"odd")
+    entries, _ = verify.entries_from_frames(str(dest), result.frames)  # type: ignore[attr-defined]
+    entries.append(verify.ManifestEntry(odd.name, 3, 0.0, "md5", verify.hash_path(str(odd), "md5")))
+    path = verify.write_checksum_list(dest, entries, algo, name="delivery")
+    assert path == dest / "ascmhl" / f"delivery.{algo}"
+    checked = subprocess.run([tool, "-c", os.path.relpath(path, dest)], cwd=dest, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert verify.verify_checksum_list(path, dest).passed
+
+    with open(dest / "plate.1002.exr", "r+b") as fh:
+        fh.write(b"#")
+    checked = subprocess.run([tool, "-c", os.path.relpath(path, dest)], cwd=dest, capture_output=True, text=True)
+    assert checked.returncode != 0 and "plate.1002.exr: FAILED" in checked.stdout
+    report = verify.verify_checksum_list(path, dest)
+    assert [m.path for m in report.altered] == ["plate.1002.exr"] and len(report.ok) == 3
+    with pytest.raises(verify.ManifestError):
+        verify.write_checksum_list(dest, entries, algo, name="delivery")  # never replaces a list
+
+
+def test_a_copy_continues_a_history_the_reference_tool_started(tmp_path: Path) -> None:
+    dest = tmp_path / "delivery"
+    nested_card(dest)  # a card sealed with `ascmhl create`, a nested history in A001/
+    spec, _ = copy_job(make_byte_sequence(tmp_path / "src", count=3, size=2000, seed=9), dest)
+    gens = generations(dest)
+    assert len(gens) == 2 and gens[1].name.startswith("0002_delivery_")
+    check = ascmhl("xsd-schema-check", "-df", "-xsd", XSD / "ASCMHLDirectory__combined.xsd",
+                   dest / "ascmhl" / "ascmhl_chain.xml")
+    assert check.returncode == 0, check.stdout + check.stderr
+    reference = ascmhl("verify", dest)
+    assert reference.returncode == 0, reference.stdout + reference.stderr
+    report = verify_destination(dest)
+    assert report.passed and len(report.ok) == 5 + 3
+    _flip(dest / "plate.1002.exr")
+    assert ascmhl("verify", dest).returncode != 0
+    assert [m.path for m in verify_destination(dest).altered] == ["plate.1002.exr"]
+
+
+def test_files_under_a_nested_history_go_into_that_history(tmp_path: Path) -> None:
+    root = tmp_path / "card"
+    nested_card(root)
+    make_byte_sequence(root / "A001" / "clips", head="A001C002.", count=2, size=1500, tail=".mov", seed=5)
+    make_byte_sequence(root / "VFX", head="comp.", count=2, size=1500, seed=6)
+    new = [p for p in plate_entries(root) if "C002" in p.path or p.path.startswith("VFX/")]
+    result = verify.write_generation(root, new)
+    assert result.entries == 4 and [n.path.parent.parent.name for n in result.nested] == ["A001"]
+    assert result.nested[0].generation == 3  # A001 had generations 1 (its own) and 2 (the card's seal)
+    child = result.nested[0].path.read_text()
+    assert "<path" in child and ">clips/A001C002.1001.mov</path>" in child and "VFX" not in child
+    assert "A001C002" not in result.path.read_text()
+    reference = ascmhl("verify", root)
+    assert reference.returncode == 0, reference.stdout + reference.stderr
+    report = verify_destination(root)
+    assert report.passed and len(report.ok) == 5 + 4
+    resealed = ascmhl("create", root, "-h", "xxh128", tool="ascmhl")  # the reference tool carries on from ours
+    assert resealed.returncode == 0, resealed.stdout + resealed.stderr

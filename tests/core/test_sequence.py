@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import os
+import random
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
+from vfxcopy.core import sequence as sequence_module
 from vfxcopy.core.jobs import temp_name
 from vfxcopy.core.sequence import (
+    FrameSet,
     Sequence,
+    SourceError,
     find_sequence,
+    frame_runs,
     from_pattern,
+    parse_frame_set,
     parse_frames,
     parse_pattern,
+    resolve,
     scan,
     split_frame,
 )
@@ -251,3 +259,133 @@ def test_every_file_is_listed_exactly_once_under_its_own_name(tmp_path: Path) ->
         assert seq.frames == tuple(sorted(set(seq.frames)))
         if not seq.is_single:
             assert find_sequence(seq.path(seq.frames[-1])) == seq
+
+
+# -- frame sets as ranges ------------------------------------------------------------
+
+
+def test_frame_set_agrees_with_the_expanded_list_on_random_frame_lists() -> None:
+    rng = random.Random(12)
+    for _ in range(1500):
+        parts = []
+        for _ in range(rng.randint(1, 6)):
+            first = rng.randint(-30, 60)
+            last = first + rng.randint(0, 60)
+            parts.append(f"{first}-{last}x{rng.randint(1, 7)}" if rng.random() < 0.7 else str(first))
+        text = ",".join(parts)
+        frames = parse_frames(text)
+        fs = parse_frame_set(text)
+        assert len(fs) == len(frames), text
+        assert list(fs) == frames, text
+        assert [f for f in range(-40, 130) if f in fs] == frames, text
+        assert fs.select(range(-40, 130)) == frames, text
+
+
+def test_frame_set_parts_merge_and_print_back() -> None:
+    fs = parse_frame_set("1-4 5,1-10x3,20,20")
+    assert str(fs) == "1-5,1-10x3,20"
+    assert len(fs) == 8  # 1 2 3 4 5 7 10 20
+    assert parse_frame_set(str(fs)) == fs
+    assert FrameSet.of([3, 1, 2]) == parse_frame_set("1-3")
+    for bad in ("", "a-b", "10-1", "1-5x0"):
+        with pytest.raises(ValueError):
+            parse_frame_set(bad)
+
+
+def test_a_huge_frame_range_on_a_short_sequence_allocates_nothing_per_frame() -> None:
+    tracemalloc.start()
+    try:
+        fs = parse_frame_set("1-10000000")
+        chosen = fs.select(range(1001, 1011))
+        count = len(fs)
+        assert 5_000_000 in fs and 10_000_001 not in fs
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert chosen == list(range(1001, 1011))
+    assert count == 10_000_000
+    assert peak < 64 * 1024, f"peak {peak} bytes"  # the list of frames took 715 MB
+    # Even a range far beyond what a list could ever hold.
+    assert len(parse_frame_set("1-1000000000000,5-20x5")) == 1_000_000_000_000
+
+
+# -- sources: each folder read once --------------------------------------------------
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Folder reads (scandir or listdir) by folder path."""
+    reads: dict[str, int] = {}
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def note(path: object) -> None:
+        key = os.path.realpath(f"/proc/self/fd/{path}") if isinstance(path, int) else os.fspath(path)  # type: ignore[arg-type]
+        reads[key] = reads.get(key, 0) + 1
+
+    def scandir(path: object = ".") -> object:
+        note(path)
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    def listdir(path: object = ".") -> list[str]:
+        note(path)
+        return real_listdir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sequence_module.os, "scandir", scandir)
+    monkeypatch.setattr(sequence_module.os, "listdir", listdir)
+    return reads
+
+
+def test_resolve_reads_each_folder_once_however_many_paths_name_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / "a", *(f"shot.{f:04d}.exr" for f in range(1, 6)), *(f"bg.{f:04d}.dpx" for f in range(1, 4)))
+    touch(tmp_path / "b", *(f"fg.{f:04d}.exr" for f in range(1, 4)), *(f"mt.{f:04d}.exr" for f in range(1, 4)))
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    reads = count_reads(monkeypatch)
+    seqs = resolve(
+        [a, f"{a}/shot.0002.exr", f"{a}/bg.####.dpx", f"{b}/fg.0001.exr", f"{b}/mt.%04d.exr"], stat=True
+    )
+    assert reads == {a: 1, b: 1}
+    assert {(s.head, s.frames, s.total_size) for s in seqs} == {
+        ("shot.", (1, 2, 3, 4, 5), 15), ("bg.", (1, 2, 3), 9), ("fg.", (1, 2, 3), 9), ("mt.", (1, 2, 3), 9)
+    }
+    # A frame named alone reads only its folder, once.
+    reads.clear()
+    [seq] = resolve([f"{b}/fg.0003.exr"])
+    assert seq.frames == (1, 2, 3) and reads == {b: 1}
+
+
+def test_resolve_groups_named_frames_and_says_what_is_wrong(tmp_path: Path) -> None:
+    touch(tmp_path, *(f"shot.{f:04d}.exr" for f in range(1, 6)))
+    [seq] = resolve([tmp_path / "shot.0002.exr", tmp_path / "shot.0004.exr"])
+    assert seq.frames == (2, 4)  # a glob of some frames is just those frames
+    with pytest.raises(SourceError, match="no such file or folder"):
+        resolve([tmp_path / "nope.exr"])
+    with pytest.raises(SourceError, match="no frames match the pattern"):
+        resolve([tmp_path / "other.####.exr"])
+
+
+def test_listing_by_folder_descriptor_and_by_scandir_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    touch(tmp_path, *(f"shot.{f:04d}.exr" for f in range(1, 6)), "notes.txt", ".hidden.0001.exr", size=7)
+    (tmp_path / "sub").mkdir()
+    touch(tmp_path / "sub", "x.0001.exr")
+    os.symlink(tmp_path / "missing", tmp_path / "dangling.0009.exr")
+    fast = scan([tmp_path], stat=True, recursive=True)
+    monkeypatch.setattr(sequence_module, "_STAT_AT", False)
+    slow = scan([tmp_path], stat=True, recursive=True)
+    assert fast == slow
+    assert [s.total_size for s in fast] == [s.total_size for s in slow]
+    assert by_name(fast)["shot.####.exr"].total_size == 35
+
+
+def test_runs_gaps_and_compact_lists_agree_with_a_frame_by_frame_walk() -> None:
+    rng = random.Random(5)
+    for _ in range(1000):
+        frames = tuple(sorted({rng.randint(-20, 80) for _ in range(rng.randint(0, 60))}))
+        seq = Sequence("/x", "a.", ".exr", 4, frames)
+        have = set(frames)
+        gaps = [f for f in range(frames[0], frames[-1] + 1) if f not in have] if frames else []
+        assert [f for a, b in seq.missing_ranges() for f in range(a, b + 1)] == gaps
+        assert seq.missing_count() == len(gaps)
+        assert sorted(parse_frames(seq.frame_set_str())) == list(frames) if frames else seq.frame_set_str() == ""
+        assert [f for a, b in frame_runs(frames) for f in range(a, b + 1)] == list(frames)
+        assert all(b[0] - a[1] > 1 for a, b in zip(frame_runs(frames), frame_runs(frames)[1:], strict=False))

@@ -95,3 +95,20 @@ def test_unverified_copy_has_nothing_to_check_against(tmp_path: Path) -> None:
     os.makedirs(tmp_path / "empty")
     with Journal(tmp_path / "j.db") as journal, pytest.raises(JobError, match="no hashes in the journal"):
         verify_destination(tmp_path / "empty", journal=journal)
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_in_place_of_a_frame_is_reported_not_waited_on(tmp_path: Path) -> None:
+    dest = delivered(tmp_path, count=3, size=1000)
+    (dest / "plate.1002.exr").unlink()
+    os.mkfifo(dest / "plate.1002.exr")  # nobody will ever write into it
+    report = verify_destination(dest)
+    assert [m.path for m in report.altered] == ["plate.1002.exr"] and len(report.ok) == 2
+
+
+def test_vfxcopy_working_folders_are_never_extra(tmp_path: Path) -> None:
+    dest = delivered(tmp_path, count=2, size=1000)
+    (dest / ".vfxcopy-farm" / "job1").mkdir(parents=True)
+    (dest / ".vfxcopy-farm" / "job1" / "chunk-1-2.json").write_text("{}")
+    (dest / temp_name("abc", 3)).write_bytes(b"a running job's frame")
+    assert verify_destination(dest).passed

@@ -510,6 +510,26 @@ def test_rule_problems_are_explained(tmp_path: Path) -> None:
         missing.validate()
 
 
+def test_destination_reached_through_a_symlink_into_the_watched_folder_is_refused(tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    (inbox / "deliveries").mkdir(parents=True)
+    link = tmp_path / "looks_outside"
+    link.symlink_to(inbox / "deliveries")
+    # Spelled outside, but every copy would land in the folder being watched.
+    rule = WatchRule("loop", str(inbox), str(link / "{head}"))
+    assert any("inside the watched folder" in p for p in rule.problems())
+    with pytest.raises(WatchError):
+        rule.validate()
+    # A link made after the rule was checked is caught when the job is made.
+    later = tmp_path / "later"
+    ok = WatchRule("later", str(inbox), str(later / "{head}"))
+    assert ok.problems() == []
+    later.symlink_to(inbox)
+    sequence = Sequence(str(inbox), "plate.", ".exr", 4, (1001, 1002))
+    with pytest.raises(WatchError, match="inside the watched folder"):
+        make_spec(ok, sequence)
+
+
 def test_include_globs_and_extensions(tmp_path: Path) -> None:
     rule = WatchRule("r", str(tmp_path), "/o", include=["*.exr", ".DPX", "tif"])
     assert rule.matches("a.0001.exr") and rule.matches("A.0001.EXR")

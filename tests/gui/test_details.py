@@ -208,5 +208,5 @@ def test_a_single_file_job_shows_one_row(pane: DetailsPane, tmp_path: Path) -> N
     assert rows(pane.findChild(QTableView, "frameTable")) == [
         ("—", "done", str(tmp_path / "src" / "notes.txt"), "")
     ]
-    assert "1/1 frames done" in pane.findChild(QLabel, "detailsSummary").text()
+    assert "1/1 frame done" in pane.findChild(QLabel, "detailsSummary").text()
     assert (tmp_path / "dest" / "notes.txt").read_text() == "camera report"

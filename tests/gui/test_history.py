@@ -71,6 +71,7 @@ def test_finished_jobs_survive_a_restart_until_history_is_cleared(
     assert record.result is not None and record.result.bytes_done == 5 * 4096
     assert record.frame_results[0].hash  # the hashes the copy computed
     assert second.runner.running_count + second.runner.pending_count == 0  # history, not queued again
+    assert record.log and "completed" in record.log[0].text  # the Log tab of a history row is not empty
 
     # The verified copy's HTML report opens from the history row.
     shown: list[str] = []

@@ -8,7 +8,16 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QTableView
 
-from vfxcopy.core.jobs import FrameResult, FrameStatus, JobResult, JobSpec, JobState, LogMessage, Progress
+from vfxcopy.core.jobs import (
+    CancelToken,
+    FrameResult,
+    FrameStatus,
+    JobResult,
+    JobSpec,
+    JobState,
+    LogMessage,
+    Progress,
+)
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.gui.delegates import FRAME_COLOURS, ProgressDelegate, frame_segments
 from vfxcopy.gui.job_model import (
@@ -44,8 +53,9 @@ def progress(spec: JobSpec, done: int, total: int, current: int | None = None) -
 def populated_model() -> tuple[JobTableModel, list[JobSpec]]:
     model = JobTableModel()
     specs = [make_spec(10, h) for h in ("a.", "b.", "c.", "d.")]
+    tokens = {spec.job_id: CancelToken() for spec in specs}
     for spec in specs:
-        model.add_spec(spec)
+        model.add_spec(spec, token=tokens[spec.job_id])
     a, b, c, d = specs
     model.mark_started(a.job_id)
     model.apply_events(a.job_id, [frame(a, 0, FrameStatus.DONE), progress(a, 1, 10, current=1002)])
@@ -53,7 +63,8 @@ def populated_model() -> tuple[JobTableModel, list[JobSpec]]:
     model.apply_events(b.job_id, [frame(b, i, FrameStatus.DONE) for i in range(9)]
                        + [frame(b, 9, FrameStatus.FAILED, "dst/1010: disk full")])
     model.finish(JobResult(b.job_id, JobState.FAILED, message="1 frame failed"))
-    model.set_cancelling(c.job_id)
+    tokens[c.job_id].cancel()
+    model.token_changed(c.job_id)
     model.finish(JobResult(c.job_id, JobState.CANCELLED))
     return model, specs
 
@@ -99,7 +110,8 @@ def test_rows_show_frames_progress_status_and_raw_roles() -> None:
     assert text(a, "operation") == "Copy"
     assert text(a, "frames") == "1/10"
     assert text(a, "status") == "Running"
-    assert text(a, "speed") == "5.0 MB/s" and text(a, "eta") == "0:12"
+    # One progress event is no measurement: no speed and no ETA rather than a wrong one.
+    assert text(a, "speed") == "" and text(a, "eta") == ""
     states = model.index(0, 0).data(FrameStatesRole)
     # Qt hands str-based enums back as their values; they compare equal.
     assert states[:3] == [FrameStatus.DONE, FrameStatus.RUNNING, FrameStatus.PENDING]
@@ -107,21 +119,54 @@ def test_rows_show_frames_progress_status_and_raw_roles() -> None:
     assert isinstance(info, ProgressInfo) and info.done == 1 and info.total == 10
     assert abs(info.fraction - 0.1) < 1e-9
 
-    assert text(b, "frames") == "9/10, 1 failed"
-    assert text(b, "status") == "Failed (1 frames)"
+    assert text(b, "frames") == "9/10"  # the failure is in the Status column: "Failed (1 frame)"
+    assert text(b, "status") == "Failed (1 frame)"
     assert "Failed: 1010" in model.index(1, COLUMN_INDEX["frames"]).data(Qt.ItemDataRole.ToolTipRole)
     assert text(d, "status") == "Pending"
     assert model.index(3, 0).data(RecordRole).job_id == d.job_id
 
 
+def test_speed_and_eta_come_from_a_sliding_window_once_a_second_was_measured() -> None:
+    now = [100.0]
+    model = JobTableModel(clock=lambda: now[0])
+    spec = make_spec(100)
+    model.add_spec(spec)
+    model.mark_started(spec.job_id)
+    mib = 1 << 20
+
+    def send(done_mib: int) -> None:
+        # The engine's own figure is wildly optimistic at the start (page cache): never shown.
+        model.apply_events(spec.job_id, [Progress(spec.job_id, JobState.RUNNING, 100, bytes_total=100 * mib,
+                                                  bytes_done=done_mib * mib, bytes_per_s=9e9, eta_s=0.1)])
+
+    send(0)
+    now[0] += 0.5
+    send(20)  # 20 MiB in half a second looks like 40 MiB/s: too short to say
+    speed, eta = COLUMN_INDEX["speed"], COLUMN_INDEX["eta"]
+    assert model.index(0, speed).data() == "" and model.index(0, eta).data() == ""
+    for _ in range(4):
+        now[0] += 0.5
+        send(20 + int((now[0] - 100.5) * 10))  # then a steady 10 MiB/s
+    assert model.index(0, speed).data() == "16.0 MiB/s"  # 40 MiB over the 2.5 s measured
+    for _ in range(10):
+        now[0] += 0.5
+        send(20 + int((now[0] - 100.5) * 10))
+    # After the window (5 s) has slid past the start: the steady rate, and the ETA from it.
+    assert model.index(0, speed).data() == "10.0 MiB/s"
+    assert model.index(0, eta).data() == "0:01"  # 90 of 100 MiB done at 10 MiB/s
+    assert model.totals().bytes_per_s == 10 * mib
+
+
 def test_cancelling_then_cancelled_rows_are_grey_and_dimmed() -> None:
     model = JobTableModel()
     spec = make_spec()
-    model.add_spec(spec)
+    token = CancelToken()
+    model.add_spec(spec, token=token)
     model.mark_started(spec.job_id)
     status = model.index(0, COLUMN_INDEX["status"])
     running_colour = status.data(Qt.ItemDataRole.ForegroundRole).color()
-    model.set_cancelling(spec.job_id)
+    token.cancel()  # the window cancels the token; the row reads it from there
+    model.token_changed(spec.job_id)
     assert status.data() == "Cancelling…"
     model.finish(JobResult(spec.job_id, JobState.CANCELLED))
     assert status.data() == "Cancelled"
@@ -132,16 +177,24 @@ def test_cancelling_then_cancelled_rows_are_grey_and_dimmed() -> None:
     assert running_colour != QColor(CANCELLED_GREY)
 
 
-def test_paused_state_survives_a_late_progress_update() -> None:
+def test_paused_state_comes_from_the_token_and_survives_a_late_progress_update() -> None:
     model = JobTableModel()
     spec = make_spec()
-    model.add_spec(spec)
+    token = CancelToken()
+    model.add_spec(spec, token=token)
     model.mark_started(spec.job_id)
-    model.set_paused(spec.job_id, True)
+    token.pause()
+    model.token_changed(spec.job_id)
     model.apply_events(spec.job_id, [progress(spec, 2, 10)])  # sent before the pause took effect
     assert model.index(0, COLUMN_INDEX["status"]).data() == "Paused"
-    model.set_paused(spec.job_id, False)
+    totals = model.totals()
+    assert (totals.running, totals.paused, totals.pending) == (0, 1, 0)  # a paused job is not running
+    token.resume()
+    model.token_changed(spec.job_id)
     assert model.index(0, COLUMN_INDEX["status"]).data() == "Running"
+    token.stop_after_frame()
+    model.token_changed(spec.job_id)
+    assert model.index(0, COLUMN_INDEX["status"]).data() == "Stopping after frame…"
 
 
 def test_log_messages_and_history_records_are_kept() -> None:

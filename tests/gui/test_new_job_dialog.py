@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def test_lists_sequences_with_range_count_and_missing_frames_highlighted(make_di
     assert plate.text(3) == "2 missing"
     assert plate.foreground(3).color() == WARNING_COLOUR
     assert "1004-1005" in plate.toolTip(3)
-    assert plate.text(4) == "32.0 KB"  # 8 frames of 4 KiB
+    assert plate.text(4) == "32.0 KiB"  # 8 frames of 4 KiB: binary units, labelled as such
     assert plate.checkState(0) == Qt.CheckState.Checked
 
     shot = rows["shot_010.####.exr"]
@@ -284,9 +285,12 @@ def test_folder_chooser_fills_the_destination(qtbot, make_dialog, src: Path, tmp
     monkeypatch.setattr(new_job, "choose_folder", fake_choose)
     dialog = make_dialog(sequences_in(src))
     qtbot.mouseClick(child(dialog, QPushButton, "browseButton"), Qt.MouseButton.LeftButton)
-    assert asked == [""]
+    # Nothing typed and nothing recent: the home folder, never the process's working folder.
+    assert asked == [os.path.expanduser("~")]
     assert child(dialog, QLineEdit, "destinationEdit").text() == str(tmp_path / "picked")
     assert ok_button(dialog).isEnabled()
+    qtbot.mouseClick(child(dialog, QPushButton, "browseButton"), Qt.MouseButton.LeftButton)
+    assert asked[-1] == str(tmp_path / "picked")  # then where the user was last
 
 
 def test_recent_destinations_are_remembered_across_settings_instances(qtbot, make_dialog, src: Path, tmp_path: Path) -> None:
@@ -365,48 +369,6 @@ def test_conversion_options_the_engine_refuses_keep_ok_disabled(qtbot, make_dial
     assert spec.convert is not None and (spec.convert.to, spec.convert.data_format) == ("jpg", "uint8")
 
 
-def test_overwriting_existing_files_asks_first(qtbot, make_dialog, src: Path, tmp_path: Path, monkeypatch) -> None:
-    from vfxcopy.gui import prompts
-
-    dest = tmp_path / "out"
-    dest.mkdir()
-    (dest / "plate.1002.exr").write_bytes(b"older version")
-    questions: list[str] = []
-    answer = [False]
-
-    def fake_ask(parent, title, text, **kwargs) -> bool:
-        questions.append(text + "\n" + kwargs.get("informative", ""))
-        assert kwargs.get("dont_ask_key") == "confirm_overwrite"
-        return answer[0]
-
-    monkeypatch.setattr(prompts, "ask", fake_ask)
-    dialog = make_dialog([s for s in sequences_in(src) if s.head == "plate."])
-    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(dest))
-    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
-    assert questions == []  # the default policy never replaces a file: nothing to ask
-    assert dialog.result() == QDialog.DialogCode.Accepted
-
-    dialog = make_dialog([s for s in sequences_in(src) if s.head == "plate."])
-    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(dest))
-    choose(qtbot, child(dialog, QComboBox, "conflictCombo"), ConflictPolicy.OVERWRITE)
-    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
-    assert len(questions) == 1 and str(dest / "plate.1002.exr") in questions[0]
-    assert dialog.isVisible()  # "Go back" keeps the dialog open
-    answer[0] = True
-    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
-    assert dialog.result() == QDialog.DialogCode.Accepted
-    assert len(questions) == 2
-    assert dialog.specs()[0].copy.on_conflict is ConflictPolicy.OVERWRITE
-
-    AppSettings().confirm_overwrite = False
-    dialog = make_dialog([s for s in sequences_in(src) if s.head == "plate."])
-    qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(dest))
-    choose(qtbot, child(dialog, QComboBox, "conflictCombo"), ConflictPolicy.OVERWRITE)
-    qtbot.mouseClick(ok_button(dialog), Qt.MouseButton.LeftButton)
-    assert len(questions) == 2  # the setting turned the question off
-    assert dialog.result() == QDialog.DialogCode.Accepted
-
-
 def test_save_conversion_options_as_a_user_preset(qtbot, make_dialog, src: Path, tmp_path: Path, monkeypatch) -> None:
     from vfxcopy.core.presets import get_preset
 
@@ -464,3 +426,22 @@ def test_overwrite_check_names_the_files_the_engine_writes(tmp_path: Path, opera
     written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_file())  # not the ascmhl folder
     assert sorted(new_job.dest_names(spec)) == written
     assert written[0] == ("sh020_bg.0002.png" if operation is Operation.CONVERT else "sh020_bg.0002.exr")
+
+
+def test_fifty_sequences_fit_the_screen_and_thumbnails_load_only_for_rows_in_sight(qtbot, tmp_path: Path) -> None:
+    seqs = [Sequence(str(tmp_path / "src"), f"sh{i:03d}_plate.", ".exr", 4, tuple(range(1001, 1011)))
+            for i in range(50)]
+    dialog = NewJobDialog(seqs, AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    listed = child(dialog, QTreeWidget, "sequenceList")
+    screen = dialog.screen().availableGeometry()
+    assert dialog.isSizeGripEnabled() and dialog.height() <= screen.height()
+    assert listed.viewport().height() >= 3 * listed.sizeHintForRow(0)  # several rows in sight, not two
+    qtbot.waitUntil(lambda: bool(listed.requested), timeout=5000)
+    first = set(listed.requested)
+    assert 0 in first and 49 not in first and len(first) < 50  # not fifty decodes at once
+    listed.scrollToBottom()
+    qtbot.waitUntil(lambda: 49 in listed.requested, timeout=5000)
+    dialog._loader.shutdown(10000)

@@ -1,4 +1,4 @@
-"""JobRunner and JobWorker with the real engine: slots, throttled events, pause, stop, errors."""
+"""JobRunner (the Qt adapter over core's JobQueue) with the real engine: slots, events, pause, stop, errors."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_at_most_max_jobs_run_and_the_rest_wait_in_order(qtbot: Any, runner: Job
     assert runner.running_count == 0 and runner.pending_count == 0
 
 
-def test_worker_throttles_progress_but_delivers_every_frame_result(
+def test_progress_arrives_throttled_once_with_every_frame_result(
     qtbot: Any, runner: JobRunner, tmp_path: Path
 ) -> None:
     rec = Recorder(runner)
@@ -85,7 +85,8 @@ def test_worker_throttles_progress_but_delivers_every_frame_result(
     assert all(r.status is FrameStatus.DONE for r in results)
     last = rec.last_progress(job_id)
     assert last is not None and last.frames_done == 300
-    # A few hundred reports were folded into batches about a tenth of a second apart.
+    # A few hundred reports were folded (by the queue, the one place that throttles) into
+    # batches about a tenth of a second apart; the runner adds no second delay.
     times = [t for t, j, _ in rec.batches if j == job_id]
     elapsed = max(times[-1] - times[0], 0.0)
     assert len(times) <= elapsed * 10 + 4
@@ -119,7 +120,9 @@ def test_stop_after_frame_ends_between_frames(qtbot: Any, runner: JobRunner, tmp
     src = make_byte_sequence(tmp_path / "src", count=10, size=1024 * 1024)
     dest = tmp_path / "dst"
     job_id = runner.submit(spec_for(src, dest, bwlimit=2 * 1024 * 1024))
-    qtbot.waitUntil(lambda: job_id in rec.started, timeout=WAIT_MS)
+    # Under way inside a frame (asked before the first frame, the job stops with none).
+    qtbot.waitUntil(lambda: (rec.last_progress(job_id) or Progress(job_id, JobState.PENDING, 0)).bytes_done > 0,
+                    timeout=WAIT_MS)
     assert runner.stop_after_frame(job_id)
     qtbot.waitUntil(lambda: job_id in rec.finished, timeout=WAIT_MS)
     assert not any(is_temp_name(p.name) for p in dest.iterdir())
@@ -162,3 +165,24 @@ def test_engine_exception_becomes_a_failed_result_with_the_message(qtbot: Any, q
     assert "disk controller on fire" in result.message
     assert any("RuntimeError" in getattr(e, "text", "") for e in rec.events(job_id))
     assert runner.wait(WAIT_MS) and runner.running_count == 0
+
+
+def test_a_job_cancelled_from_a_finished_handler_ends_in_order(qtbot: Any, runner: JobRunner, tmp_path: Path) -> None:
+    """Signals reach the window in the order things happened, also when a slot acts on the runner."""
+    runner.set_max_jobs(1)
+    src = make_byte_sequence(tmp_path / "src", count=2, size=4096)
+    order: list[tuple[str, str]] = []
+    runner.job_started.connect(lambda job_id: order.append(("started", job_id)))
+    first, second, third = (runner.submit(spec_for(src, tmp_path / f"d{i}")) for i in range(3))
+
+    def on_finished(result: JobResult) -> None:
+        order.append(("finished", result.job_id))
+        if result.job_id == first:
+            assert runner.cancel(third)  # pending: ends at once, but after this signal is handled
+
+    runner.job_finished.connect(on_finished)
+    qtbot.waitUntil(lambda: ("finished", second) in order, timeout=WAIT_MS)
+    finished = [job_id for kind, job_id in order if kind == "finished"]
+    assert finished == [first, third, second]
+    assert ("started", third) not in order
+    assert order.index(("started", second)) < order.index(("finished", second))

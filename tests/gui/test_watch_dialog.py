@@ -186,7 +186,7 @@ def test_disable_enable_edit_and_remove(qtbot: Any, windows: list[MainWindow], a
     dialog.table.item(0, COL_ON).setCheckState(Qt.CheckState.Unchecked)
     qtbot.waitUntil(lambda: not service.is_watching("Renders"), timeout=WAIT_MS)
     assert load_rules(AppSettings())[0].enabled is False
-    assert "disabled" in dialog.activity_text("Renders")
+    qtbot.waitUntil(lambda: "disabled" in dialog.activity_text("Renders"), timeout=WAIT_MS)  # refilled after
 
     dialog.select_rule("Renders")
     assert dialog.toggle_button.text().replace("&", "") == "Enable"

@@ -273,7 +273,7 @@ def test_retry_failed_frames_queues_only_those_and_completes(
     record = window.model.record_for(job_id)
     assert record is not None
     qtbot.waitUntil(lambda: record.state.finished, timeout=WAIT_MS)
-    assert cell(window, job_id, "frames") == "5/6, 1 failed"
+    assert cell(window, job_id, "frames") == "5/6" and cell(window, job_id, "status") == "Failed (1 frame)"
     assert [r.frame for r in record.failed_frames] == [1003]
     assert clash.read_bytes() == b"a different file with the same name"  # never overwritten
 
@@ -312,7 +312,7 @@ def test_finished_job_notifies_when_window_is_not_active(
     qtbot.waitUntil(lambda: len(notes) == 2, timeout=WAIT_MS)
     titles = sorted(t for t, _ in notes)
     assert titles == ["Job completed", "Job failed"]
-    assert any("1 frames failed" in text for _, text in notes)
+    assert any("1 frame failed" in text for _, text in notes)
 
 
 def test_default_notify_falls_back_to_the_status_bar(qtbot: Any, window: MainWindow) -> None:
@@ -323,12 +323,12 @@ def test_default_notify_falls_back_to_the_status_bar(qtbot: Any, window: MainWin
 def test_header_state_is_saved_and_restored(qtbot: Any, asked: Asked) -> None:
     first = MainWindow()
     qtbot.addWidget(first)
-    first.table.setColumnWidth(COLUMN_INDEX["destination"], 333)
+    first.table.setColumnWidth(COLUMN_INDEX["status"], 333)
     first.table.horizontalHeader().moveSection(COLUMN_INDEX["status"], 0)
     first.close()
     assert AppSettings().value(HEADER_KEY) is not None
     second = MainWindow()
     qtbot.addWidget(second)
     header = second.table.horizontalHeader()
-    assert header.sectionSize(COLUMN_INDEX["destination"]) == 333
+    assert header.sectionSize(COLUMN_INDEX["status"]) == 333
     assert header.visualIndex(COLUMN_INDEX["status"]) == 0

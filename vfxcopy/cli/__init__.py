@@ -1,4 +1,4 @@
-"""`vfxcopy ls|copy|convert|verify|watch|jobs|demo|gui`: one sub-command per module."""
+"""`vfxcopy ls|check|copy|convert|verify|watch|jobs|demo|gui`: one sub-command per module, imported on demand."""
 
 from __future__ import annotations
 
@@ -6,26 +6,73 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from vfxcopy import __version__
 
-# Each module defines `register(subparsers)` that adds its parser with
-# `set_defaults(func=run)`, where `run(args) -> int` returns the exit code.
+# The sub-command registry: (command name, module, one-line help for `vfxcopy --help`).
+# The parser is built from this list without importing the modules; only the module
+# of the command being run is imported (start-up: `vfxcopy --version` used to take
+# 9x a bare Python start because every command's engine, OpenImageIO, watchdog and
+# Qt were imported first). To add a command: add a line here, add its module to
+# COMMAND_MODULES below (packaging reads that list from this file's source), and in
+# the module define `register(sub)`, which adds the parser named as here with
+# `set_defaults(func=run)`, where `run(args) -> int` returns the exit code. Keep the
+# module's top-level imports light: import heavy libraries inside the functions that
+# need them (tests/cli/test_imports.py checks the headless commands).
+COMMANDS: list[tuple[str, str, str]] = [
+    ("ls", "vfxcopy.cli.ls_cmd", "list sequences (range, count, missing frames, size)"),
+    ("check", "vfxcopy.cli.check_cmd", "pre-flight: find missing, broken, odd and duplicate frames before a copy"),
+    ("copy", "vfxcopy.cli.copy_cmd", "copy sequences (verified, atomic, cancellable)"),
+    ("convert", "vfxcopy.cli.convert_cmd", "convert sequences to EXR, DPX, TIFF, PNG, JPEG or a review movie"),
+    ("watch", "vfxcopy.cli.watch_cmd",
+     "watch a folder and copy or convert each sequence once it has finished landing"),
+    ("gui", "vfxcopy.cli.gui_cmd", "open the window (the default with no command)"),
+    ("demo", "vfxcopy.cli.gui_cmd", "open the window with sample jobs running"),
+    ("verify", "vfxcopy.cli.verify_cmd", "re-hash a destination against its ASC MHL manifest"),
+    ("jobs", "vfxcopy.cli.jobs_cmd", "list jobs from the journal, resume an interrupted one, clear history"),
+    ("farm", "vfxcopy.cli.farm_cmd",
+     "run a copy or conversion as frame-chunk tasks on a render farm (OpenJD, Deadline, SLURM)"),
+]
+
+# Every module of COMMANDS once, as a literal list: packaging/platform_files.py reads
+# it from the source (PyInstaller cannot see importlib imports). A module listed here
+# but missing from COMMANDS still works, imported at every start (slow: add it above).
 COMMAND_MODULES: list[str] = [
     "vfxcopy.cli.ls_cmd",
+    "vfxcopy.cli.check_cmd",
     "vfxcopy.cli.copy_cmd",
     "vfxcopy.cli.convert_cmd",
     "vfxcopy.cli.watch_cmd",
     "vfxcopy.cli.gui_cmd",
     "vfxcopy.cli.verify_cmd",
     "vfxcopy.cli.jobs_cmd",
+    "vfxcopy.cli.farm_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(name: str) -> str | None:
+    """The module that implements sub-command `name`, None if there is no such command."""
+    for command, module, _ in COMMANDS:
+        if command == name:
+            return module
+    return None
+
+
+def _unregistered_modules() -> list[str]:
+    listed = {module for _, module, _ in COMMANDS}
+    return [m for m in COMMAND_MODULES if m not in listed]
+
+
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The `vfxcopy` parser with the full parsers of `commands` (None: all of them).
+
+    Only the modules of `commands` are imported; every other command gets a
+    placeholder that carries its name and help, which is all `vfxcopy --help`
+    and an "invalid choice" error show.
+    """
     parser = argparse.ArgumentParser(
         prog="vfxcopy",
         description="Copy and convert VFX image sequences as cancellable, verified jobs.",
@@ -33,16 +80,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vfxcopy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    wanted = [name for name, _, _ in COMMANDS] if commands is None else list(commands)
+    modules = [m for m in (command_module(name) for name in wanted) if m is not None]
+    for module in dict.fromkeys([*modules, *_unregistered_modules()]):
+        importlib.import_module(module).register(sub)
+    # One module may register several commands (gui_cmd: gui and demo); argparse
+    # refuses a name twice, so placeholders go only where no real parser is.
+    for name, _, help_text in COMMANDS:
+        if name not in sub.choices:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command an argument list runs: its first word that is not an option.
+
+    The top-level parser has no option that takes a value (only -h and --version),
+    so the first such word is the command, as argparse itself reads it.
+    """
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not argv and "vfxcopy.cli.gui_cmd" in COMMAND_MODULES:
+    if not argv and command_module("gui") is not None:
         argv = ["gui"]
+    command = command_in(argv)
+    parser = build_parser([command] if command is not None and command_module(command) else [])
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -19,9 +19,8 @@ from vfxcopy.cli.common import (
     print_json,
     refuse,
     resolve_sources,
-    run_queue,
 )
-from vfxcopy.core.convert import validate_options
+from vfxcopy.cli.queue_run import run_queue
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -31,7 +30,7 @@ from vfxcopy.core.jobs import (
     JobSpec,
     Operation,
 )
-from vfxcopy.core.naming import TARGETS, normalise_target
+from vfxcopy.core.naming import normalise_target
 from vfxcopy.core.presets import describe_options, get_preset, list_presets, save_user_preset
 from vfxcopy.core.safety import check_job
 
@@ -56,11 +55,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Examples: vfxcopy convert plates/ proxies/ --preset 'Half-res sRGB JPEG proxies'; "
             "vfxcopy convert shot.####.exr out/ --to exr --compression dwaa:45; "
             "vfxcopy convert shot.####.exr review/ --to mp4 --to-space 'sRGB - Display'. "
-            "Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 cancelled."
+            "Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 interrupted (SIGINT), 143 terminated (SIGTERM)."
         ),
     )
     parser.add_argument("paths", nargs="*", metavar="SRC... DEST", help="sources, then the destination folder")
-    parser.add_argument("--to", choices=TARGETS, type=lambda s: normalise_target(s), help="target format")
+    # Checked when the command runs (validate_options), so that building the parser for another
+    # command does not load OpenImageIO; an unknown format exits 2 with the list of formats.
+    parser.add_argument("--to", metavar="FORMAT", help="target format: exr, dpx, tif, png, jpg, mp4 or mov")
     parser.add_argument("--preset", metavar="NAME", help="start from a preset (see --list-presets); flags override it")
     parser.add_argument("--list-presets", action="store_true", help="list the built-in and user presets and exit")
     parser.add_argument("--save-preset", metavar="NAME", help="also save these options as a user preset")
@@ -97,6 +98,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     """ConvertOptions from --preset plus the flags given; UsageError if they cannot run."""
+    from vfxcopy.core.convert import validate_options
+
     if args.preset:
         try:
             opts = get_preset(args.preset)
@@ -107,6 +110,8 @@ def options_from_args(args: argparse.Namespace) -> ConvertOptions:
     else:
         raise UsageError("give a target format with --to (exr, dpx, tif, png, jpg, mp4, mov) or a --preset")
     changes: dict[str, Any] = {f: getattr(args, f) for f in _FLAG_FIELDS if getattr(args, f, None) is not None}
+    if "to" in changes:
+        changes["to"] = normalise_target(changes["to"])
     if args.compare_pixels:
         changes["compare_pixels"] = True
     if args.preset and set(changes) - {"threads"}:
@@ -155,12 +160,12 @@ def run(args: argparse.Namespace) -> int:
         return _list_presets(args)
     token = CancelToken()
     # Installed before the scan so that a signal at any moment ends the command
-    # the same way (exit 130, nothing partial), never with a traceback or a kill.
-    with CancelSignals(token):
-        return _run(args, token)
+    # the same way (exit 130 or 143, nothing partial), never with a traceback or a kill.
+    with CancelSignals(token) as guard:
+        return _run(args, guard)
 
 
-def _run(args: argparse.Namespace, token: CancelToken) -> int:
+def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
     notes: list[str] = []
     try:
         specs, opts = _plan(args, notes)
@@ -179,7 +184,7 @@ def _run(args: argparse.Namespace, token: CancelToken) -> int:
         "convert",
         specs,
         args,
-        token,
+        guard,
         notes=notes,
         label=lambda spec: f"{spec.display_name()} -> {opts.to}",
         json_extra={"options": asdict(opts)},

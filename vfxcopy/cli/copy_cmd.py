@@ -14,8 +14,8 @@ from vfxcopy.cli.common import (
     copy_options_from_args,
     refuse,
     resolve_sources,
-    run_queue,
 )
+from vfxcopy.cli.queue_run import run_queue
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import CancelToken, JobSpec, Operation
 
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "use --frames to pick frames. Each frame is written to a temporary name and renamed into "
             "place when complete; Ctrl-C or SIGTERM cancels and leaves nothing partial."
         ),
-        epilog="Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 cancelled.",
+        epilog="Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 interrupted (SIGINT), 143 terminated (SIGTERM).",
     )
     parser.add_argument("paths", nargs="+", metavar="SRC... DEST", help="sources, then the destination folder")
     add_job_arguments(parser)
@@ -72,16 +72,16 @@ def _check_all(specs: list[JobSpec]) -> None:
 def run(args: argparse.Namespace) -> int:
     token = CancelToken()
     # Installed before the scan so that a signal at any moment ends the command
-    # the same way (exit 130, nothing partial), never with a traceback or a kill.
-    with CancelSignals(token):
-        return _run(args, token)
+    # the same way (exit 130 or 143, nothing partial), never with a traceback or a kill.
+    with CancelSignals(token) as guard:
+        return _run(args, guard)
 
 
-def _run(args: argparse.Namespace, token: CancelToken) -> int:
+def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
     notes: list[str] = []
     try:
         specs = _plan(args, notes)
         _check_all(specs)
     except (UsageError, SafetyError) as exc:
         return refuse("copy", exc, args)
-    return run_queue("copy", specs, args, token, notes=notes)
+    return run_queue("copy", specs, args, guard, notes=notes)

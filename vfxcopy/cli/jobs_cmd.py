@@ -6,24 +6,25 @@ import argparse
 import datetime as dt
 import sqlite3
 import sys
-import threading
 from typing import Any
 
 from vfxcopy.cli.common import (
-    EXIT_CANCELLED,
     EXIT_OK,
     EXIT_USAGE,
     CancelSignals,
     ProgressPrinter,
+    cancelled_exit,
     error,
     human_size,
     print_json,
     result_to_dict,
     summary_line,
 )
+from vfxcopy.cli.queue_run import wait_for_queue
 from vfxcopy.core.errors import JobError, SafetyError
-from vfxcopy.core.jobs import CancelToken, JobResult
+from vfxcopy.core.jobs import CancelToken, Event, JobResult, JobSpec, JobState, Reporter
 from vfxcopy.core.journal import Journal, JournalError, JournalJob
+from vfxcopy.core.queue import JobQueue, QueueListener
 
 RECENT = 20
 
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "their state. Jobs whose vfxcopy process died are shown as interrupted; "
             "'vfxcopy jobs resume ID' finishes one (ID may be the first characters of the job id)."
         ),
-        epilog="Exit codes: 0 ok, 1 some frames failed, 2 unknown job or usage, 130 cancelled.",
+        epilog="Exit codes: 0 ok, 1 some frames failed, 2 unknown job or usage, 130 interrupted (SIGINT), 143 terminated (SIGTERM).",
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable output on stdout")
     parser.add_argument("--all", action="store_true", help=f"list every job, not only the {RECENT} most recent")
@@ -136,34 +137,40 @@ def _resume(journal: Journal, args: argparse.Namespace) -> int:
         if as_json:
             print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _p(str(exc))})
         return EXIT_USAGE
-    token = CancelToken()
+    failure: list[Exception] = []
+    results: list[JobResult] = []
     printer = ProgressPrinter(f"resume {job.job_id} {job.spec.display_name()}", quiet=args.quiet,
-                              verbose=args.verbose)
-    box: dict[str, Any] = {}
+                              verbose=args.verbose, tty_interval=0.0)  # the queue throttles progress
 
-    def work() -> None:
+    def run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
         try:
-            box["result"] = resume_job(job.job_id, journal, token, printer, rehash=not args.quick)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, reported there
-            box["error"] = exc
+            return resume_job(job.job_id, journal, token, report, rehash=not args.quick)
+        except (JobError, SafetyError) as exc:
+            failure.append(exc)
+            return JobResult(job.job_id, JobState.FAILED, message=str(exc))
 
-    # The main thread only waits, so Ctrl-C/SIGTERM are seen at once (see common.run_with_progress).
-    with CancelSignals(token):
-        worker = threading.Thread(target=work, name=f"vfxcopy-resume-{job.job_id}", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.05)
+    class Printer(QueueListener):
+        def events(self, job_id: str, events: list[Event]) -> None:
+            for event in events:
+                printer(event)
+
+        def finished(self, spec: JobSpec, result: JobResult) -> None:
+            results.append(result)
+
+    # resume_job records the job in the journal itself: the queue gets none (one place records).
+    queue = JobQueue(1, run=run, listener=Printer())
+    with CancelSignals(CancelToken()) as guard:
+        guard.hooks.append(queue.interrupt)
+        queue.submit(job.spec)
+        wait_for_queue(queue, guard)
     printer.end()
-    if "error" in box:
-        failure = box["error"]
-        if not isinstance(failure, (JobError, SafetyError)):
-            raise failure
-        error("jobs", f"cannot resume {job.job_id}: {failure}")
+    if failure:
+        error("jobs", f"cannot resume {job.job_id}: {failure[0]}")
         if as_json:
-            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _p(str(failure))})
+            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _p(str(failure[0]))})
         return EXIT_USAGE
-    result: JobResult = box["result"]
-    code = EXIT_CANCELLED if token.cancelled else result.exit_code
+    result = results[0]
+    code = cancelled_exit(guard) if guard.token.cancelled else result.exit_code
     if as_json:
         print_json(_plain({"command": "jobs resume", "exit_code": code, "job": result_to_dict(job.spec, result)}))
     if not args.quiet:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Any
 
-from vfxcopy.cli.common import EXIT_OK, EXIT_USAGE, UsageError, error, human_size, print_json, resolve_sources
-from vfxcopy.core.sequence import Sequence
+from vfxcopy.cli import EXIT_OK, EXIT_USAGE
+from vfxcopy.cli.output import human_size
+from vfxcopy.core.sequence import Sequence, SourceError, resolve
+
+# Start-up is most of a small `ls`: this module imports only the sequence scanner
+# and the size formatter, not the job engine, journal or queue (an import-linter
+# contract in pyproject.toml keeps it so).
 
 MAX_MISSING_CHARS = 120  # a long gap list is cut; --json always has it whole
 
@@ -71,22 +78,51 @@ def format_rows(seqs: list[Sequence]) -> list[str]:
     return lines
 
 
+def write_out(text: str) -> None:
+    """Write `text` to stdout at once, all of it or BrokenPipeError.
+
+    json.dump() to a stream writes every token separately (175,000 writes for
+    100,000 files, each a system call when Python runs unbuffered), so the
+    listing is built in memory first. Under `python -u` the text layer sits on a
+    raw file that may take only part of a big write (a pipe whose reader went
+    away) and the text layer drops the rest silently: write the bytes in a loop.
+    """
+    out = sys.stdout
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:  # e.g. a StringIO in place of stdout
+        out.write(text)
+        out.flush()
+        return
+    out.flush()
+    view = memoryview(text.encode(out.encoding or "utf-8", out.errors or "strict"))
+    while view:
+        written = buffer.write(view)
+        view = view[written if written is not None else 0:]
+    buffer.flush()
+
+
+def write_json(seqs: list[Sequence]) -> None:
+    """The `--json` listing: one JSON array, two-space indented."""
+    write_out(json.dumps([sequence_to_json(s) for s in seqs], indent=2) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        seqs = resolve_sources(args.paths, stat=True, recursive=args.recursive)
-    except UsageError as exc:
-        error("ls", str(exc))
+        seqs = resolve(args.paths, stat=True, recursive=args.recursive)
+    except SourceError as exc:
+        print(f"vfxcopy ls: error: {exc}", file=sys.stderr, flush=True)
         return EXIT_USAGE
     if args.json:
-        print_json([sequence_to_json(s) for s in seqs])
+        write_json(seqs)
         return EXIT_OK
     by_dir: dict[str, list[Sequence]] = {}
     for seq in seqs:
         by_dir.setdefault(seq.directory, []).append(seq)
+    lines: list[str] = []
     for i, (directory, items) in enumerate(by_dir.items()):
         if i:
-            print()
-        print(f"{directory}:")
-        for line in format_rows(items):
-            print(line)
+            lines.append("")
+        lines.append(f"{directory}:")
+        lines.extend(format_rows(items))
+    write_out("\n".join(lines) + "\n")
     return EXIT_OK

@@ -21,7 +21,15 @@ from vfxcopy.cli.common import (
 from vfxcopy.core.errors import JobError
 from vfxcopy.core.jobs import CancelToken
 from vfxcopy.core.journal import Journal, JournalError
-from vfxcopy.core.verify import VerifyReport, verify_destination
+from vfxcopy.core.verify import (
+    CHECKSUM_EXTENSIONS,
+    ManifestEntry,
+    VerifyReport,
+    printable,
+    verify_checksum_list,
+    verify_destination,
+    write_checksum_list,
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,21 +38,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="re-hash a destination against its ASC MHL manifest",
         description=(
             "Re-hash every file listed in PATH/ascmhl (the ASC MHL history vfxcopy writes after a verified "
-            "copy) and report missing, altered and extra files. A folder without ascmhl/ is checked "
-            "against the hashes in the job journal. Ctrl-C cancels."
+            "copy, or one written by another ASC MHL tool, nested histories in sub-folders included) and "
+            "report missing, altered and extra files. A file re-delivered by a later generation is checked "
+            "against its newest hash. A folder without ascmhl/ is checked against the hashes in the job "
+            "journal. Ctrl-C cancels."
         ),
         epilog="Exit codes: 0 everything matches, 1 a file is missing, altered or extra, "
-        "2 nothing to verify against, 130 cancelled.",
+        "2 nothing to verify against or a damaged/foreign manifest, 130 cancelled (143 on SIGTERM).",
     )
     parser.add_argument("path", metavar="PATH", help="the destination folder (the one holding ascmhl/)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--checksum-list", metavar="FILE",
+        help="check against a checksum list (md5sum/xxhsum format, names relative to PATH) instead of ascmhl/",
+    )
+    parser.add_argument(
+        "--write-checksum-list", metavar="ALGO", choices=sorted({*CHECKSUM_EXTENSIONS, "xxh3"}),
+        help="after a passing check, also write PATH/ascmhl/vfxcopy_<date>.<ALGO> for `md5sum -c` / "
+        "`xxhsum -c` (run from PATH); ALGO is md5, xxh128 (= xxh3) or xxh64",
+    )
     parser.set_defaults(func=run)
 
 
 def _p(text: str) -> str:
-    """Names that are not valid UTF-8 print with \\x escapes instead of failing the output."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """Names print escaped: undecodable bytes, ESC and other control characters as \\x escapes."""
+    return printable(text)
 
 
 def _print_human(report: VerifyReport) -> None:
@@ -57,11 +76,13 @@ def _print_human(report: VerifyReport) -> None:
         print(f"extra    {_p(rel)}", file=out)
     for problem in report.errors:
         print(f"error    {_p(problem)}", file=out)
+    for warning in report.warnings:
+        print(f"warning  {_p(warning)}", file=out)
     verdict = "cancelled" if report.cancelled else ("OK" if report.passed else "MISMATCH")
     print(
         f"{verdict}: {len(report.ok)} files match ({human_size(report.bytes_checked)} in {report.elapsed:.1f} s), "
         f"{len(report.missing)} missing, {len(report.altered)} altered, {len(report.extra)} extra "
-        f"[against {report.reference}]",
+        f"[against {_p(report.reference)}]",
         file=out,
     )
 
@@ -69,31 +90,48 @@ def _print_human(report: VerifyReport) -> None:
 def run(args: argparse.Namespace) -> int:
     path = os.path.abspath(args.path)
     if not os.path.isdir(path):
-        error("verify", f"{args.path}: not a folder")
+        error("verify", f"{_p(args.path)}: not a folder")
         return EXIT_USAGE
     journal: Journal | None = None
-    try:
-        journal = Journal()  # the reference without a manifest, and for names a manifest cannot hold
-    except (JournalError, OSError, sqlite3.Error) as exc:
-        error("verify", f"warning: job journal unavailable ({exc})")
+    if not args.checksum_list:
+        try:
+            journal = Journal()  # the reference without a manifest, and for names a manifest cannot hold
+        except (JournalError, OSError, sqlite3.Error) as exc:
+            error("verify", f"warning: job journal unavailable ({_p(str(exc))})")
     token = CancelToken()
-    printer = ProgressPrinter(f"verify {args.path}", quiet=args.quiet)
+    printer = ProgressPrinter(f"verify {_p(args.path)}", quiet=args.quiet)
+    written = None
     try:
-        with CancelSignals(token):
-            report = verify_destination(path, token, printer, journal=journal)
-    except JobError as exc:
+        with CancelSignals(token) as guard:
+            if args.checksum_list:
+                report = verify_checksum_list(args.checksum_list, path, token, printer)
+            else:
+                report = verify_destination(path, token, printer, journal=journal)
+            if args.write_checksum_list and report.passed and not args.checksum_list:
+                # The hashes just checked, where they are in ALGO already; the others are hashed anew.
+                entries = [ManifestEntry(rel, 0, 0.0, *report.digests.get(rel, ("", ""))) for rel in report.ok]
+                written = write_checksum_list(path, entries, args.write_checksum_list, token=token)
+    except JobError as exc:  # ManifestError included: a damaged, foreign or missing history
         printer.end()
-        error("verify", str(exc))
+        message = _p(str(exc))
+        error("verify", message)
         if args.json:
-            print_json({"command": "verify", "exit_code": EXIT_USAGE, "error": str(exc)})
+            print_json({"command": "verify", "exit_code": EXIT_USAGE, "error": message})
         return EXIT_USAGE
     finally:
         if journal is not None:
             journal.close()
     printer.end()
-    code = EXIT_CANCELLED if report.cancelled else (EXIT_OK if report.passed else EXIT_FAILED)
+    if report.cancelled:
+        code = guard.exit_code or EXIT_CANCELLED
+    else:
+        code = EXIT_OK if report.passed else EXIT_FAILED
     if args.json:
-        print_json({"command": "verify", "exit_code": code, **report.to_dict()})
+        extra = {"checksum_list": _p(str(written))} if written else {}
+        print_json({"command": "verify", "exit_code": code, **report.to_dict(), **extra})
     else:
         _print_human(report)
+        if written:
+            print(f"checksum list {_p(str(written))} (check with: cd {_p(path)} && "
+                  f"{'md5sum' if written.suffix == '.md5' else 'xxhsum'} -c {_p(os.path.relpath(written, path))})")
     return code

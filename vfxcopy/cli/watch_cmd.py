@@ -5,32 +5,43 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import sys
 import threading
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from vfxcopy.cli.common import (
-    EXIT_CANCELLED,
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     CancelSignals,
     ProgressPrinter,
     UsageError,
     add_copy_arguments,
+    cancelled_exit,
     copy_options_from_args,
     error,
     result_to_dict,
     summary_line,
 )
-from vfxcopy.core.engine import run_job
-from vfxcopy.core.errors import SafetyError, VfxCopyError
-from vfxcopy.core.jobs import CancelToken, CopyOptions, FrameStatus, JobResult, JobSpec, JobState, Operation
+from vfxcopy.cli.queue_run import wait_for_queue
+from vfxcopy.core.errors import VfxCopyError
+from vfxcopy.core.jobs import (
+    CancelToken,
+    CopyOptions,
+    Event,
+    FrameStatus,
+    JobResult,
+    JobSpec,
+    JobState,
+    Operation,
+    Reporter,
+)
+from vfxcopy.core.queue import JobQueue, QueueListener
 from vfxcopy.core.sequence import Sequence, parse_frames
 from vfxcopy.core.watch import (
     DEFAULT_RESCAN_INTERVAL,
     DEFAULT_SETTLE,
-    FolderWatcher,
     HandledStore,
     MemoryHandledStore,
     WatchError,
@@ -38,6 +49,10 @@ from vfxcopy.core.watch import (
     default_store,
     make_spec,
 )
+
+if TYPE_CHECKING:
+    from vfxcopy.core.journal import Journal
+    from vfxcopy.core.watch import FolderWatcher
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,7 +69,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "running job cleanly. DEST may use {head}, {date} (YYYY-MM-DD), {parent} (the "
             "sequence's folder name), {rule} and {ext}."
         ),
-        epilog="Exit codes: 0 stopped with nothing cancelled, 2 usage error, 130 a job was cancelled.",
+        epilog="Exit codes: 0 stopped with every job done, 1 a job failed frames, 2 usage error, "
+        "130/143 a running job was cancelled by SIGINT/SIGTERM.",
     )
     parser.add_argument("folder", metavar="FOLDER", help="the folder to watch")
     parser.add_argument("--to", required=True, metavar="DEST", help="destination folder pattern")
@@ -123,25 +139,23 @@ def rule_from_args(args: argparse.Namespace) -> WatchRule:
     return rule
 
 
-class WatchSession:
-    """Queues landed sequences and runs them one at a time in a worker thread."""
+class WatchSession(QueueListener):
+    """Queues landed sequences in core's JobQueue (one job at a time) and reports them."""
 
     def __init__(self, rule: WatchRule, args: argparse.Namespace, copy: CopyOptions) -> None:
         self.rule = rule
         self.args = args
         self.copy = copy
         self.stop = CancelToken()
-        self.jobs: queue.Queue[tuple[JobSpec, list[int] | None]] = queue.Queue()
         self.results: list[tuple[JobSpec, JobResult]] = []
         self.cancelled_jobs = 0
+        self.not_started = 0
         self._print_lock = threading.Lock()
-        self._current: CancelToken | None = None
-        self._current_lock = threading.Lock()
-        self.journal: Any = None
+        self._printers: dict[str, ProgressPrinter] = {}
+        self.journal: Journal | None = None
         self.store: HandledStore = MemoryHandledStore()
         self.watcher: FolderWatcher | None = None
-        self._worker = threading.Thread(target=self._work, name="vfxcopy-watch-jobs", daemon=True)
-        self.stop.on_cancel(self._cancel_current)
+        self.queue: JobQueue | None = None
 
     # -- output --
     def emit(self, event: str, text: str, **data: Any) -> None:
@@ -169,68 +183,55 @@ class WatchSession:
         except (WatchError, KeyError) as exc:
             self.emit("error", f"error: {sequence.display()}: {exc}", source=sequence.pattern(), message=str(exc))
             return
-        if self.journal is not None:
-            try:
-                self.journal.add_job(spec)
-            except (VfxCopyError, OSError) as exc:
-                self.emit("warning", f"warning: cannot record the job in the journal: {exc}", message=str(exc))
         count = len(spec.selected_frames())
         what = f"follow-up, {count} new frame{'s' if count != 1 else ''}" if frames is not None else f"{count} frames"
         self.emit("queued", f"queued {sequence.display()} ({what}) -> {spec.dest_dir}",
                   job_id=spec.job_id, source=sequence.pattern(), dest_dir=spec.dest_dir,
                   frames=count, follow_up=frames is not None, origin=spec.origin)
-        self.jobs.put((spec, frames))
+        assert self.queue is not None
+        self.queue.submit(spec)  # recorded in the journal at once: a crash leaves it resumable
 
-    def _cancel_current(self) -> None:
-        with self._current_lock:
-            token = self._current
-        if token is not None:
-            token.cancel()
+    def run_one(self, spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
+        """The queue's run: the safety check, then the engine, which records the job in the journal."""
+        from vfxcopy.core.engine import run_job
+        from vfxcopy.core.safety import check_job
 
-    def _work(self) -> None:
-        while not self.stop.cancelled:
-            try:
-                spec, frames = self.jobs.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            token = CancelToken()
-            with self._current_lock:
-                self._current = token
-            if self.stop.cancelled:
-                token.cancel()
-            try:
-                result = self._run_one(spec, token)
-            finally:
-                with self._current_lock:
-                    self._current = None
-            if result is None:
-                continue
-            if result.state is JobState.CANCELLED:
-                self.cancelled_jobs += 1
-                if self.watcher is not None:
-                    # Done frames stay (skip-identical skips them next time); the rest comes again.
-                    self.watcher.release(spec.source, _unfinished(spec, result))
-            self.results.append((spec, result))
-            self.emit("finished", "finished " + summary_line(spec, result), **result_to_dict(spec, result))
-
-    def _run_one(self, spec: JobSpec, token: CancelToken) -> JobResult | None:
-        printer = ProgressPrinter(spec.display_name(), quiet=self.args.quiet, verbose=self.args.verbose)
-        report = self.journal.reporter(spec.job_id, printer) if self.journal is not None else printer
         try:
-            from vfxcopy.core.safety import check_job
-
             check_job(spec)
-            if self.journal is not None:
-                self.journal.start_job(spec.job_id)
-            result = run_job(spec, token, report)
-        except (SafetyError, VfxCopyError, OSError) as exc:
-            printer.end()
+            return run_job(spec, token, report, journal=self.journal)
+        except (VfxCopyError, OSError) as exc:
             self.emit("error", f"error: {spec.display_name()}: {exc}", job_id=spec.job_id, message=str(exc))
             self._journal_state(spec, JobState.FAILED, str(exc))
-            return None
+            return JobResult(spec.job_id, JobState.FAILED, message=str(exc))
+
+    # -- QueueListener (the job's worker thread) --
+    def started(self, spec: JobSpec) -> None:
+        # tty_interval 0: the queue already throttles progress to about ten a second.
+        self._printers[spec.job_id] = ProgressPrinter(spec.display_name(), quiet=self.args.quiet,
+                                                      verbose=self.args.verbose, tty_interval=0.0)
+
+    def events(self, job_id: str, events: list[Event]) -> None:
+        printer = self._printers.get(job_id)
+        if printer is not None:
+            for event in events:
+                printer(event)
+
+    def finished(self, spec: JobSpec, result: JobResult) -> None:
+        printer = self._printers.pop(spec.job_id, None)
+        if printer is None:
+            # Never started (the watch stopped first): queued again next time.
+            self.not_started += 1
+            if self.watcher is not None:
+                self.watcher.release(spec.source, spec.selected_frames())
+            return
         printer.end()
-        self._journal_state(spec, result.state, result.message)
-        return result
+        if result.state is JobState.CANCELLED:
+            self.cancelled_jobs += 1
+            if self.watcher is not None:
+                # Done frames stay (skip-identical skips them next time); the rest comes again.
+                self.watcher.release(spec.source, _unfinished(spec, result))
+        self.results.append((spec, result))
+        self.emit("finished", "finished " + summary_line(spec, result), **result_to_dict(spec, result))
 
     def _journal_state(self, spec: JobSpec, state: JobState, message: str) -> None:
         if self.journal is None:
@@ -240,29 +241,27 @@ class WatchSession:
         except (VfxCopyError, OSError) as exc:
             self.emit("warning", f"warning: cannot record the job in the journal: {exc}", message=str(exc))
 
-    def drain_unstarted(self) -> int:
-        """Jobs a stop left in the queue: released for next time and marked cancelled."""
-        count = 0
-        while True:
-            try:
-                spec, _ = self.jobs.get_nowait()
-            except queue.Empty:
-                return count
-            count += 1
-            if self.watcher is not None:
-                self.watcher.release(spec.source, spec.selected_frames())
-            self._journal_state(spec, JobState.CANCELLED, "the watch stopped before this job ran")
+    def exit_code(self, guard: CancelSignals) -> int:
+        """A cancelled job: the signal's code (130, 143); failed frames or jobs: 1; else 0."""
+        if self.cancelled_jobs:
+            return cancelled_exit(guard)
+        if any(r.exit_code != EXIT_OK for _, r in self.results):
+            return EXIT_FAILED
+        return EXIT_OK
 
     # -- the whole run --
     def run(self) -> int:
+        from vfxcopy.core.watch import FolderWatcher  # watchdog: only when watching
+
         self.open_store()
+        self.queue = JobQueue(1, run=self.run_one, journal=self.journal, listener=self)
         self.watcher = FolderWatcher(self.rule, self.on_landed, store=self.store,
                                      rescan_interval=self.args.rescan)
         guard = CancelSignals(self.stop)
+        guard.hooks.append(self.queue.interrupt)
         guard.install()
         try:
             self.watcher.start()
-            self._worker.start()
             mode = ", ".join(x for x in ("recursive" if self.rule.recursive else "",
                                          "polling" if self.rule.polling else "") if x)
             op = f"convert ({self.rule.preset})" if self.rule.operation is Operation.CONVERT else "copy"
@@ -270,25 +269,28 @@ class WatchSession:
                       f"watching {self.rule.folder} -> {self.rule.destination}: {op}, settle "
                       f"{self.rule.settle:g} s{', ' + mode if mode else ''}; Ctrl-C to stop",
                       folder=self.rule.folder, destination=self.rule.destination, rule=self.rule.to_dict())
-            while not self.stop.wait(0.2):
-                pass
+            # Poll, never wait on the token: a signal handler that cancels it must not find its lock held.
+            while not self.stop.cancelled:
+                time.sleep(0.1)
         finally:
             # Stop watching first, so nothing new is queued while the running job winds down.
             self.stop.cancel()
             self.watcher.stop()
-            if self._worker.is_alive():
-                self._worker.join()
+            self.queue.interrupt()
+            wait_for_queue(self.queue, guard)
             guard.restore()
-        not_run = self.drain_unstarted()
-        code = EXIT_CANCELLED if self.cancelled_jobs else EXIT_OK
+        code = self.exit_code(guard)
         done = sum(1 for _, r in self.results if r.state is JobState.COMPLETED)
+        failed = sum(1 for _, r in self.results if r.state is not JobState.CANCELLED and r.exit_code != EXIT_OK)
         text = f"stopped; {done} job{'s' if done != 1 else ''} done"
+        if failed:
+            text += f", {failed} with failed frames"
         if self.cancelled_jobs:
             text += f", {self.cancelled_jobs} cancelled (frames not copied will be queued next time)"
-        if not_run:
-            text += f", {not_run} not started (queued again next time)"
-        self.emit("stopped", text, exit_code=code, jobs_done=done, jobs_cancelled=self.cancelled_jobs,
-                  jobs_not_started=not_run)
+        if self.not_started:
+            text += f", {self.not_started} not started (queued again next time)"
+        self.emit("stopped", text, exit_code=code, jobs_done=done, jobs_failed=failed,
+                  jobs_cancelled=self.cancelled_jobs, jobs_not_started=self.not_started)
         if self.journal is not None:
             self.journal.close()
         return code

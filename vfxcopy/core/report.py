@@ -1,4 +1,11 @@
-"""Job reports beside the ASC MHL manifest: one self-contained HTML page and a CSV of every frame."""
+"""Job reports beside the ASC MHL manifest: one self-contained HTML page and a CSV of every frame.
+
+Both are written all or nothing (fsynced temps, then put in place; see
+core/verify/files.py): a full disk gives a ManifestError and no partial report.
+Thumbnails read only frames that look like images (by their first bytes) and are
+at most THUMB_MAX_BYTES, and the job's CancelToken is checked between frames:
+probing a multi-GB frame that is not an image took OpenImageIO over a minute.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +19,24 @@ import zlib
 from pathlib import Path
 
 from vfxcopy import __version__
-from vfxcopy.core.jobs import FrameResult, FrameStatus, JobResult, JobSpec
-from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult
+from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
+from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, manifest_lock, write_files
 
 THUMBNAILS = 8
 THUMB_SIZE = 160
+# Larger frames get no thumbnail (a note instead): decoding is bounded by what is read.
+THUMB_MAX_BYTES = 256 << 20
+# First bytes of the formats worth decoding; anything else (a zero-filled or data file named
+# like a frame) is not handed to OpenImageIO, whose format probing can read the whole file.
+_IMAGE_MAGIC = (
+    b"\x76\x2f\x31\x01",  # OpenEXR
+    b"SDPX", b"XPDS",  # DPX
+    b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+",  # TIFF, BigTIFF
+    b"\x89PNG", b"\xff\xd8\xff",  # PNG, JPEG
+    b"\x80\x2a\x5f\xd7", b"\xd7\x5f\x2a\x80",  # Cineon
+    b"8BPS", b"BM", b"#?RADIANCE", b"#?RGBE",  # PSD, BMP, Radiance HDR
+    b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51",  # JPEG 2000
+)
 CSV_FIELDS = ("index", "frame", "status", "source", "dest", "size", "hash_algo", "hash", "error")
 
 
@@ -65,12 +85,35 @@ def png_bytes(width: int, height: int, channels: int, pixels: bytes) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
-def thumbnail_strip(paths: list[str], count: int = THUMBNAILS, size: int = THUMB_SIZE) -> list[tuple[str, str]]:
-    """(label, data: URI) for up to `count` frames spread over the sequence; frames that do not decode are left out."""
+def _thumbnail_candidate(path: str) -> str | None:
+    """None if `path` may be decoded, else why not (a note for the report)."""
     try:
-        from vfxcopy.core.thumbnail import make_thumbnail
-    except ImportError:
-        return []
+        size = os.stat(path).st_size
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        return f"{_text(os.path.basename(path))}: no thumbnail ({exc.strerror})"
+    if size > THUMB_MAX_BYTES:
+        return (f"{_text(os.path.basename(path))}: no thumbnail ({_size(size)}, above the "
+                f"{_size(THUMB_MAX_BYTES)} thumbnail limit)")
+    if not any(head.startswith(magic) for magic in _IMAGE_MAGIC):
+        return f"{_text(os.path.basename(path))}: no thumbnail (not an image file)"
+    return None
+
+
+def thumbnail_strip(
+    paths: list[str],
+    count: int = THUMBNAILS,
+    size: int = THUMB_SIZE,
+    *,
+    token: CancelToken | None = None,
+    notes: list[str] | None = None,
+) -> list[tuple[str, str]]:
+    """(label, data: URI) for up to `count` frames spread over the sequence; frames that do not decode are left out.
+
+    Raises Cancelled between frames when `token` is cancelled; why a frame got no
+    thumbnail is appended to `notes`.
+    """
     if not paths:
         return []
     step = max(1, len(paths) // count)
@@ -81,23 +124,41 @@ def thumbnail_strip(paths: list[str], count: int = THUMBNAILS, size: int = THUMB
     import base64
 
     for path in picked:
+        if token is not None:
+            token.check()
+        why_not = _thumbnail_candidate(path)
+        if why_not is not None:
+            if notes is not None:
+                notes.append(why_not)
+            continue
+        try:
+            # Imported only once a frame looks like an image: a copy of data files never loads OpenImageIO.
+            from vfxcopy.core.thumbnail import make_thumbnail
+        except ImportError:  # OpenImageIO is an optional, separately packaged library
+            return strip
         try:
             thumb = make_thumbnail(path, size)
         except (OSError, ValueError, RuntimeError):
-            continue  # not an image OpenImageIO can read (or a plain data file): no thumbnail
+            if notes is not None:
+                notes.append(f"{_text(os.path.basename(path))}: no thumbnail (cannot be decoded)")
+            continue
         data = png_bytes(thumb.width, thumb.height, thumb.channels, thumb.data)
         strip.append((os.path.basename(path), "data:image/png;base64," + base64.b64encode(data).decode("ascii")))
     return strip
 
 
-def write_csv(path: Path, frames: list[FrameResult]) -> None:
+def csv_text(frames: list[FrameResult]) -> str:
     buf = io.StringIO(newline="")
     writer = csv.writer(buf)
     writer.writerow(CSV_FIELDS)
     for f in sorted(frames, key=lambda r: r.index):
         writer.writerow([f.index, f.frame, f.status.value, _text(f.source), _text(f.dest), f.size,
                          MHL_FORMAT.get(f.hash_algo or "", f.hash_algo or ""), f.hash or "", _text(f.error or "")])
-    path.write_text(buf.getvalue(), encoding="utf-8", newline="")
+    return buf.getvalue()
+
+
+def write_csv(path: Path, frames: list[FrameResult]) -> None:
+    write_files(path.parent, [(path.name, csv_text(frames).encode("utf-8"), True)], "the job report")
 
 
 _STYLE = """
@@ -121,6 +182,7 @@ def render_html(
     manifest: ManifestResult | None,
     problems: list[str],
     strip: list[tuple[str, str]],
+    notes: list[str] | None = None,
 ) -> str:
     frames = sorted(frames, key=lambda r: r.index)
     placed = [f for f in frames if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
@@ -159,6 +221,8 @@ def render_html(
         for label, uri in strip:
             parts.append(f'<figure><img src="{uri}" alt="{_h(label)}"><figcaption>{_h(label)}</figcaption></figure>')
         parts.append("</div>")
+    if notes:
+        parts.append('<p class="notes">' + "<br>".join(_h(n) for n in notes) + "</p>")
     if failed or problems:
         parts.append("<h2>Errors</h2><ul>")
         parts.extend(f"<li>{_h(f.error or f.dest)}</li>" for f in failed)
@@ -185,13 +249,29 @@ def write_job_report(
     problems: list[str] | None = None,
     *,
     thumbnails: bool = True,
+    token: CancelToken | None = None,
 ) -> tuple[Path, Path]:
-    """Write the HTML page and the CSV into `<dest>/ascmhl/`; returns their paths."""
+    """Write the HTML page and the CSV into `<dest>/ascmhl/`; returns their paths.
+
+    All or nothing: ManifestError (path, cause, what to do) when they cannot be
+    written, with no partial file left; Cancelled when `token` is cancelled.
+    """
     html_path, csv_path = report_paths(spec)
-    html_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from vfxcopy.core.verify.files import manifest_error
+
+        raise manifest_error(html_path.parent, "the job report", exc) from exc
     placed = [f.dest for f in sorted(frames, key=lambda r: r.index)
               if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
-    strip = thumbnail_strip(placed) if thumbnails else []
-    html_path.write_text(render_html(spec, result, frames, manifest, problems or [], strip), encoding="utf-8")
-    write_csv(csv_path, frames)
+    notes: list[str] = []
+    strip = thumbnail_strip(placed, token=token, notes=notes) if thumbnails else []
+    page = render_html(spec, result, frames, manifest, problems or [], strip, notes)
+    # The report is ours by name (it carries the job id): a re-run replaces it. Under the manifest
+    # lock, so a sweep of leftovers by another job never sees its temps half-way.
+    with manifest_lock(html_path.parent, token):
+        write_files(html_path.parent, [(html_path.name, page.encode("utf-8"), True),
+                                       (csv_path.name, csv_text(frames).encode("utf-8"), True)],
+                    "the job report", token)
     return html_path, csv_path

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import errno
+import heapq
+import math
 import os
 import re
-from collections.abc import Iterable
+import stat as stat_module
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +105,7 @@ class Sequence:
 
     def frame_set_str(self) -> str:
         """Compact frame list: '1001-1100,1105-1781'."""
-        return format_frames(self.frames)
+        return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in frame_runs(self.frames))
 
     def missing(self) -> list[int]:
         if len(self.frames) < 2:
@@ -115,12 +120,8 @@ class Sequence:
 
     def missing_ranges(self) -> list[tuple[int, int]]:
         """Gaps as inclusive (first, last) pairs; cheap even for huge sparse ranges."""
-        gaps: list[tuple[int, int]] = []
-        frames = self.frames
-        for i in range(1, len(frames)):
-            if frames[i] - frames[i - 1] > 1:
-                gaps.append((frames[i - 1] + 1, frames[i] - 1))
-        return gaps
+        runs = frame_runs(self.frames)
+        return [(a[1] + 1, b[0] - 1) for a, b in zip(runs, runs[1:], strict=False)]
 
     def missing_count(self) -> int:
         return sum(b - a + 1 for a, b in self.missing_ranges())
@@ -161,16 +162,33 @@ class Sequence:
 
 def format_frames(frames: Seq[int]) -> str:
     """[1,2,3,5,7,8] -> '1-3,5,7-8'."""
-    parts: list[str] = []
-    ordered = sorted(set(frames))
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    return ",".join(parts)
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in frame_runs(sorted(set(frames))))
+
+
+def frame_runs(frames: Seq[int]) -> list[tuple[int, int]]:
+    """Sorted, unique frames -> runs of consecutive frames as inclusive (first, last) pairs.
+
+    A slice is one run when its last frame minus its first equals its length
+    minus one, so halving finds the gaps: the cost grows with the number of gaps,
+    not of frames (`ls --json` of 100,000 frames walked every frame three times).
+    """
+    runs: list[tuple[int, int]] = []
+    if not frames:
+        return runs
+    todo = [(0, len(frames) - 1)]
+    while todo:
+        i, j = todo.pop()
+        first, last = frames[i], frames[j]
+        if last - first == j - i:
+            if runs and runs[-1][1] + 1 == first:
+                runs[-1] = (runs[-1][0], last)
+            else:
+                runs.append((first, last))
+        else:
+            middle = (i + j) // 2
+            todo.append((middle + 1, j))  # the left half first: runs come out in order
+            todo.append((i, middle))
+    return runs
 
 
 def parse_frames(text: str) -> list[int]:
@@ -178,18 +196,58 @@ def parse_frames(text: str) -> list[int]:
 
     Parts are separated by commas or spaces; a part is `N`, `A-B` or `A-BxSTEP`
     (also `A:B`); negative frames are written `-5`, so `-10--1` is a range.
+    This makes one int per frame: where the text comes from a user and is
+    applied to frames on disk, use `parse_frame_set` (ranges, no expansion).
     """
     frames: set[int] = set()
+    for part in parse_frame_ranges(text):
+        # A typo such as 1-1000000000 must not eat the machine's memory.
+        if len(part) + len(frames) > MAX_FRAMES:
+            raise ValueError(f"frame range {part} is larger than {MAX_FRAMES} frames")
+        frames.update(part)
+    return sorted(frames)
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """`first`..`last` inclusive, every `step` frames; `last` lies on the step."""
+
+    first: int
+    last: int
+    step: int = 1
+
+    def __len__(self) -> int:
+        return (self.last - self.first) // self.step + 1
+
+    def __contains__(self, frame: object) -> bool:
+        return (
+            isinstance(frame, int)
+            and self.first <= frame <= self.last
+            and (frame - self.first) % self.step == 0
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.first, self.last + 1, self.step))
+
+    def __str__(self) -> str:
+        if self.first == self.last:
+            return str(self.first)
+        return f"{self.first}-{self.last}" + (f"x{self.step}" if self.step > 1 else "")
+
+
+def parse_frame_ranges(text: str) -> list[FrameRange]:
+    """The parts of a frame list as ranges, in the order given (nothing expanded). Raises ValueError."""
     parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
     if not parts:
         raise ValueError(f"no frames in {text!r}")
+    ranges: list[FrameRange] = []
     for part in parts:
         m = _FRAME_PART_RE.match(part)
         if m is None:
             raise ValueError(f"bad frame range {part!r} (expected e.g. 1001-1100,1200,1300-1310x2)")
         first = int(m.group(1))
         if m.group(2) is None:
-            frames.add(first)
+            ranges.append(FrameRange(first, first))
             continue
         last = int(m.group(2))
         step = int(m.group(3) or 1)
@@ -197,11 +255,147 @@ def parse_frames(text: str) -> list[int]:
             raise ValueError(f"bad frame range {part!r}: end before start")
         if step < 1:
             raise ValueError(f"bad frame range {part!r}: step must be at least 1")
-        # A typo such as 1-1000000000 must not eat the machine's memory.
-        if (last - first) // step + 1 + len(frames) > MAX_FRAMES:
-            raise ValueError(f"frame range {part!r} is larger than {MAX_FRAMES} frames")
-        frames.update(range(first, last + 1, step))
-    return sorted(frames)
+        ranges.append(FrameRange(first, last - (last - first) % step, step))
+    return ranges
+
+
+def parse_frame_set(text: str) -> FrameSet:
+    """A user's frame list ('1-10000000', '1001-1100,1200x2') as a FrameSet. Raises ValueError."""
+    return FrameSet(parse_frame_ranges(text))
+
+
+class FrameSet:
+    """A set of frames held as ranges: memory and time depend on the parts, not the frames.
+
+    `--frames 1-10000000` on a 10-frame sequence costs a few objects, not ten
+    million ints (715 MB once). Supports `in`, `len()` (the exact count, overlaps
+    counted once), ascending iteration, and `select(frames)` for the frames of a
+    sequence that it holds. Unit ranges are merged; stepped ranges are kept as given.
+    """
+
+    def __init__(self, ranges: Iterable[FrameRange]) -> None:
+        plain: list[tuple[int, int]] = []
+        stepped: list[FrameRange] = []
+        for r in ranges:
+            if r.step == 1 or r.first == r.last:
+                plain.append((r.first, r.last))
+            else:
+                stepped.append(r)
+        plain.sort()
+        merged: list[list[int]] = []
+        for first, last in plain:
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], last)
+            else:
+                merged.append([first, last])
+        self._starts = [a for a, _ in merged]
+        self._ends = [b for _, b in merged]
+        self._stepped = tuple(sorted(set(stepped), key=lambda r: (r.first, r.last, r.step)))
+        self.ranges: tuple[FrameRange, ...] = tuple(
+            sorted([FrameRange(a, b) for a, b in merged] + list(self._stepped), key=lambda r: (r.first, r.last))
+        )
+        self._count = _union_size(self.ranges)
+
+    @classmethod
+    def of(cls, frames: Iterable[int]) -> FrameSet:
+        """The FrameSet of explicit frame numbers."""
+        return cls(FrameRange(f, f) for f in frames)
+
+    def __contains__(self, frame: object) -> bool:
+        if not isinstance(frame, int):
+            return False
+        i = bisect.bisect_right(self._starts, frame) - 1
+        if i >= 0 and frame <= self._ends[i]:
+            return True
+        return any(frame in r for r in self._stepped)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return bool(self.ranges)
+
+    def __iter__(self) -> Iterator[int]:
+        last: int | None = None
+        for frame in heapq.merge(*self.ranges):
+            if frame != last:
+                yield frame
+                last = frame
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FrameSet) and self.ranges == other.ranges
+
+    def __hash__(self) -> int:
+        return hash(self.ranges)
+
+    def __repr__(self) -> str:
+        return f"FrameSet({str(self)!r})"
+
+    def __str__(self) -> str:
+        return ",".join(str(r) for r in self.ranges)
+
+    @property
+    def first(self) -> int | None:
+        return self.ranges[0].first if self.ranges else None
+
+    def select(self, frames: Iterable[int]) -> list[int]:
+        """The `frames` (e.g. a sequence's, on disk) that this set holds, in their order."""
+        return [f for f in frames if f in self]
+
+
+# Inclusion-exclusion steps before giving up on an exact count of overlapping stepped ranges.
+_UNION_BUDGET = 200_000
+
+
+def _union_size(ranges: Seq[FrameRange]) -> int:
+    """How many distinct frames `ranges` (sorted by first) hold, without listing them.
+
+    Inclusion-exclusion over the ranges, where the intersection of arithmetic
+    progressions is one again (Chinese remainder); an empty intersection prunes
+    every larger term, so disjoint parts cost one comparison each. Raises
+    ValueError for pathological overlaps (many stepped ranges over one span).
+    """
+    total = 0
+    steps = 0
+    # (lo, hi, residue, modulus, next index, sign)
+    stack: list[tuple[int, int, int, int, int, int]] = []
+    for i, r in enumerate(ranges):
+        total += len(r)
+        stack.append((r.first, r.last, r.first % r.step, r.step, i + 1, -1))
+    while stack:
+        lo, hi, res, mod, start, sign = stack.pop()
+        for j in range(start, len(ranges)):
+            other = ranges[j]
+            if other.first > hi:
+                break  # sorted by first: no later range reaches back into [lo, hi]
+            term = _intersect(lo, hi, res, mod, other)
+            if term is None:
+                continue
+            steps += 1
+            if steps > _UNION_BUDGET:
+                raise ValueError("too many overlapping stepped frame ranges to count; simplify the frame list")
+            t_lo, t_hi, t_res, t_mod = term
+            total += sign * ((t_hi - t_lo) // t_mod + 1)
+            stack.append((t_lo, t_hi, t_res, t_mod, j + 1, -sign))
+    return total
+
+
+def _intersect(lo: int, hi: int, res: int, mod: int, r: FrameRange) -> tuple[int, int, int, int] | None:
+    """{x in [lo, hi], x = res (mod mod)} and `r`, as (first, last, residue, modulus); None if empty."""
+    g = math.gcd(mod, r.step)
+    diff = r.first - res
+    if diff % g:
+        return None
+    lcm = mod // g * r.step
+    # x = res + mod * t with mod * t = diff (mod step)
+    m = r.step // g
+    t = (diff // g) * pow(mod // g, -1, m) % m if m > 1 else 0
+    x0 = (res + mod * t) % lcm
+    lo, hi = max(lo, r.first), min(hi, r.last)
+    first = lo + (x0 - lo) % lcm
+    if first > hi:
+        return None
+    return first, first + (hi - first) // lcm * lcm, x0, lcm
 
 
 _FRAME_PART_RE = re.compile(r"^(-?\d+)(?:[-:](-?\d+)(?:x(\d+))?)?$")
@@ -332,12 +526,16 @@ def _split_padding(frames: list[str]) -> dict[int, list[int]]:
     return buckets
 
 
-def _group(directory: str, names: Iterable[str], sizes: dict[str, int] | None) -> list[Sequence]:
-    """Group the file names of one folder into sequences and single files."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    singles: list[str] = []
+# A folder's visible files: name -> size in bytes (None when not statted).
+Entries = dict[str, int | None]
+
+
+def _group(directory: str, entries: Entries, stat: bool) -> list[Sequence]:
+    """Group the files of one folder into sequences and single files."""
+    groups: dict[tuple[str, str], tuple[list[str], list[int | None]]] = {}
+    singles: list[tuple[str, int | None]] = []
     digit_chars = _DIGITS
-    for name in names:
+    for name, size in entries.items():
         # split_frame's fast path inline: this loop runs once per file.
         stem, dot, ext = name.rpartition(".")
         head = stem.rstrip(digit_chars)
@@ -350,55 +548,133 @@ def _group(directory: str, names: Iterable[str], sizes: dict[str, int] | None) -
         else:
             split = split_frame(name)
             if split is None:
-                singles.append(name)
+                singles.append((name, size))
                 continue
             head, digits, tail = split
         members = groups.get((head, tail))
         if members is None:
-            groups[(head, tail)] = [digits]
+            groups[(head, tail)] = ([digits], [size])
         else:
-            members.append(digits)
+            members[0].append(digits)
+            members[1].append(size)
 
     found: list[Sequence] = []
-    for (head, tail), frames in groups.items():
+    for (head, tail), (frames, sizes) in groups.items():
         if not _is_sequence_group(tail, len(frames)):
-            singles.extend(head + f + tail for f in frames)
+            singles.extend((head + f + tail, size) for f, size in zip(frames, sizes, strict=True))
             continue
         for pad, indexes in _split_padding(frames).items():
-            numbers = sorted(int(frames[i]) for i in indexes)
-            total = None
-            if sizes is not None:
-                total = sum(sizes.get(head + frames[i] + tail, 0) for i in indexes)
+            total: int | None = None
+            if len(indexes) == len(frames):  # one padding: the usual case, no index juggling
+                numbers = sorted(map(int, frames))
+                if stat:
+                    total = sum(s or 0 for s in sizes)
+            else:
+                numbers = sorted(int(frames[i]) for i in indexes)
+                if stat:
+                    total = sum(sizes[i] or 0 for i in indexes)
             found.append(Sequence(directory, head, tail, pad, tuple(numbers), total))
-    for name in singles:
-        size = sizes.get(name) if sizes is not None else None
+    for name, size in singles:
         found.append(Sequence(directory, name, "", 0, (), size))
     return found
 
 
-def _list_folder(
-    folder: str, stat: bool, recursive: bool, out: dict[str, dict[str, int | None]]
-) -> None:
-    """Add the visible files of `folder` (and of its sub-folders if recursive) to `out`."""
-    names = out.setdefault(folder, {})
+# Listing by file descriptor: one stat per name relative to the open folder (no path
+# walk per file), about 10% faster than DirEntry.stat() on 100,000 files.
+_STAT_AT = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd
+
+
+def _read_folder(folder: str, stat: bool) -> tuple[Entries, list[str]]:
+    """The visible files of `folder` (with sizes if `stat`) and its visible sub-folders; one read."""
+    entries: Entries = {}
     subfolders: list[str] = []
+    # Hidden files, and vfxcopy's own temporaries (`.vfxcopy-*.part`, see
+    # jobs.is_temp_name), all start with a dot.
+    if stat and _STAT_AT:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+        stat_at, is_dir = os.stat, stat_module.S_ISDIR  # once per file: no global lookups
+        try:
+            for name in os.listdir(fd):
+                if name[0] == ".":
+                    continue
+                try:
+                    st = stat_at(name, dir_fd=fd)
+                except OSError:
+                    continue  # vanished or a dangling link: not a frame we could copy
+                if is_dir(st.st_mode):
+                    subfolders.append(os.path.join(folder, name))
+                else:
+                    entries[name] = st.st_size
+        finally:
+            os.close(fd)
+        return entries, subfolders
     with os.scandir(folder) as it:
         for entry in it:
             name = entry.name
-            # Hidden files, and vfxcopy's own temporaries (`.vfxcopy-*.part`, see
-            # jobs.is_temp_name), all start with a dot.
             if name[0] == ".":
                 continue
             try:
                 if entry.is_dir():
-                    if recursive:
-                        subfolders.append(entry.path)
+                    subfolders.append(entry.path)
                     continue
-                names[name] = entry.stat().st_size if stat else None
+                entries[name] = entry.stat().st_size if stat else None
             except OSError:
-                continue  # vanished or a dangling link: not a frame we could copy
-    for sub in sorted(subfolders, key=natural_key):
-        _list_folder(sub, stat, recursive, out)
+                continue
+    return entries, subfolders
+
+
+def _read_matching(directory: str, head: str, tail: str, stat: bool) -> Entries:
+    """Only the names in `directory` that could belong to `head`...`tail` (one read, few stats)."""
+    entries: Entries = {}
+    with os.scandir(directory) as it:
+        for entry in it:
+            n = entry.name
+            if n.startswith(head) and n.endswith(tail) and n[0] != ".":
+                try:
+                    if not entry.is_dir():
+                        entries[n] = entry.stat().st_size if stat else None
+                except OSError:
+                    continue
+    return entries
+
+
+class _Reader:
+    """Folder reads for one request: each folder is read once, however many paths need it.
+
+    A folder named whole is listed whole; a folder only needed for one frame's or
+    one pattern's sequence is read with a name filter (so that `ls shot.1001.exr`
+    in a folder of 100,000 files stats only that sequence's frames), unless
+    several paths need it (`full`), then it is listed whole once and filtered.
+    """
+
+    def __init__(self, stat: bool, full: Iterable[str] = ()) -> None:
+        self.stat = stat
+        self.full = set(full)
+        self.listings: dict[str, Entries] = {}
+
+    def folder(self, folder: str) -> tuple[Entries, list[str]]:
+        entries, subfolders = _read_folder(folder, self.stat)
+        self.listings[folder] = entries
+        return entries, subfolders
+
+    def matching(self, directory: str, head: str, tail: str) -> list[Sequence]:
+        entries = self.listings.get(directory)
+        if entries is None and directory in self.full:
+            entries = self.folder(directory)[0]
+        if entries is None:
+            chosen = _read_matching(directory, head, tail, self.stat)
+        else:
+            chosen = {n: s for n, s in entries.items() if n.startswith(head) and n.endswith(tail)}
+        return _group(directory, chosen, self.stat)
+
+
+def _list_folder(folder: str, recursive: bool, reader: _Reader, out: dict[str, Entries]) -> None:
+    """Add the visible files of `folder` (and of its sub-folders if recursive) to `out`."""
+    entries, subfolders = reader.folder(folder)
+    out[folder] = entries
+    if recursive:
+        for sub in sorted(subfolders, key=natural_key):
+            _list_folder(sub, recursive, reader, out)
 
 
 def scan(
@@ -411,47 +687,32 @@ def scan(
     of some frames gives a sequence of just those frames. Raises FileNotFoundError
     for a path that does not exist. With `stat`, `total_size` holds the bytes.
     """
-    by_dir: dict[str, dict[str, int | None]] = {}
-    scanned: set[str] = set()
+    return _scan(paths, _Reader(stat), recursive)
+
+
+def _scan(paths: Iterable[str | os.PathLike[str]], reader: _Reader, recursive: bool) -> list[Sequence]:
+    by_dir: dict[str, Entries] = {}
     files: list[str] = []
     for raw in paths:
         path = os.path.abspath(os.fspath(raw))
         if os.path.isdir(path):
-            if path not in scanned:
-                scanned.add(path)
-                _list_folder(path, stat, recursive, by_dir)
+            if path not in by_dir:
+                _list_folder(path, recursive, reader, by_dir)
         elif os.path.lexists(path):
             files.append(path)
         else:
             raise FileNotFoundError(errno.ENOENT, "no such file or folder", os.fspath(raw))
     for path in files:
         directory, name = os.path.split(path)
-        if directory in scanned:
+        listed = reader.listings.get(directory)
+        if listed is not None and name in listed:
             continue  # already listed with its folder
-        by_dir.setdefault(directory, {})[name] = os.stat(path).st_size if stat else None
+        by_dir.setdefault(directory, {})[name] = os.stat(path).st_size if reader.stat else None
     found: list[Sequence] = []
     for directory, entries in by_dir.items():
-        sizes = {k: v for k, v in entries.items() if v is not None} if stat else None
-        found.extend(_group(directory, entries, sizes))
+        found.extend(_group(directory, entries, reader.stat))
     found.sort(key=_sort_key)
     return found
-
-
-def _group_matching(directory: str, head: str, tail: str, stat: bool) -> list[Sequence]:
-    """Group only the names in `directory` that could belong to `head`…`tail` (one scandir)."""
-    entries: dict[str, int | None] = {}
-    with os.scandir(directory) as it:
-        for entry in it:
-            # Cheap prefilter: only names that could belong to this head and tail.
-            n = entry.name
-            if n.startswith(head) and n.endswith(tail) and n[0] != ".":
-                try:
-                    if not entry.is_dir():
-                        entries[n] = entry.stat().st_size if stat else None
-                except OSError:
-                    continue
-    sizes = {k: v for k, v in entries.items() if v is not None} if stat else None
-    return _group(directory, entries, sizes)
 
 
 def find_sequence(path: str | os.PathLike[str], *, stat: bool = False) -> Sequence:
@@ -459,22 +720,24 @@ def find_sequence(path: str | os.PathLike[str], *, stat: bool = False) -> Sequen
 
     Only the frame's own folder is read. Raises FileNotFoundError if `path` is missing.
     """
+    return _find_sequence(path, _Reader(stat))
+
+
+def _find_sequence(path: str | os.PathLike[str], reader: _Reader) -> Sequence:
     full = os.path.abspath(os.fspath(path))
     if not os.path.lexists(full) or os.path.isdir(full):
         raise FileNotFoundError(errno.ENOENT, "no such file", os.fspath(path))
     directory, name = os.path.split(full)
     split = split_frame(name)
-    if split is None:
-        size = os.stat(full).st_size if stat else None
-        return Sequence(directory, name, "", 0, (), size)
-    head, _, tail = split
-    for seq in _group_matching(directory, head, tail, stat):
-        if seq.is_single:
-            if seq.head == name:
+    if split is not None:
+        head, _, tail = split
+        for seq in reader.matching(directory, head, tail):
+            if seq.is_single:
+                if seq.head == name:
+                    return seq
+            elif seq.head == head and seq.tail == tail and seq.name(int(split[1])) == name:
                 return seq
-        elif seq.head == head and seq.tail == tail and seq.name(int(split[1])) == name:
-            return seq
-    size = os.stat(full).st_size if stat else None  # e.g. a hidden file named explicitly
+    size = os.stat(full).st_size if reader.stat else None  # no frame number, or e.g. a hidden file named explicitly
     return Sequence(directory, name, "", 0, (), size)
 
 
@@ -499,6 +762,10 @@ def from_pattern(text: str | os.PathLike[str], *, stat: bool = False) -> Sequenc
 
     Raises ValueError if `text` is not a pattern, FileNotFoundError if no frame matches.
     """
+    return _from_pattern(text, _Reader(stat))
+
+
+def _from_pattern(text: str | os.PathLike[str], reader: _Reader) -> Sequence:
     parsed = parse_pattern(text)
     if parsed is None:
         raise ValueError(f"not a sequence pattern: {text}")
@@ -506,7 +773,7 @@ def from_pattern(text: str | os.PathLike[str], *, stat: bool = False) -> Sequenc
     if not os.path.isdir(directory):
         raise FileNotFoundError(errno.ENOENT, "no such folder", directory)
     candidates = [
-        s for s in _group_matching(directory, head, tail, stat) if not s.is_single and s.head == head and s.tail == tail
+        s for s in reader.matching(directory, head, tail) if not s.is_single and s.head == head and s.tail == tail
     ]
     for seq in candidates:
         if seq.padding == pad:
@@ -515,3 +782,76 @@ def from_pattern(text: str | os.PathLike[str], *, stat: bool = False) -> Sequenc
     if pad <= 1 and len(candidates) == 1:
         return candidates[0]
     raise FileNotFoundError(errno.ENOENT, "no frames match the pattern", os.fspath(text))
+
+
+class SourceError(ValueError):
+    """A source path that cannot be used as given; the message names the path and says why."""
+
+
+def resolve(
+    paths: Iterable[str | os.PathLike[str]], *, stat: bool = False, recursive: bool = False
+) -> list[Sequence]:
+    """Sources as a user gives them (folders, frames, patterns) -> sequences and single files.
+
+    A folder gives every sequence and single file in it; a pattern
+    (`shot.####.exr`, `shot.%04d.exr`, `shot.$F4.exr`) gives that sequence; files
+    named together are grouped, and a frame named alone stands for its whole
+    sequence, as when it is dropped on the window. One entry per sequence however
+    many paths name it, and each folder is read once. Raises SourceError for a
+    path that does not exist, a pattern without frames or a folder that cannot be read.
+    """
+    folders: list[str] = []
+    files: list[str] = []
+    patterns: list[tuple[str, str]] = []  # (as given, its folder)
+    for raw in paths:
+        path = os.fspath(raw)
+        try:
+            is_dir = stat_module.S_ISDIR(os.stat(path).st_mode)
+        except FileNotFoundError:
+            is_dir = False
+        except OSError as exc:  # e.g. a folder on the way that we may not enter
+            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if is_dir:
+            folders.append(path)
+        elif os.path.lexists(path):
+            files.append(path)
+        else:
+            parsed = parse_pattern(path)
+            if parsed is None:
+                raise SourceError(f"no such file or folder: {path}")
+            patterns.append((path, parsed[0]))
+    try:
+        reader = _Reader(stat)
+        in_folders = _scan(folders, reader, recursive)
+        named = _scan(files, reader, False) if files else []
+        alone = [s for s in named if len(s.frames) == 1]
+        # Folders that several frames or patterns need are listed whole, once.
+        needs = Counter([d for _, d in patterns] + [s.directory for s in alone])
+        reader.full = {d for d, n in needs.items() if n > 1}
+        found: list[Sequence] = []
+        for path, _ in patterns:
+            try:
+                found.append(_from_pattern(path, reader))
+            except FileNotFoundError:
+                raise SourceError(f"no frames match the pattern {path}") from None
+        found.extend(in_folders)  # patterns, folders, then named files: the order jobs are queued in
+        for seq in named:
+            if len(seq.frames) == 1:
+                seq = _find_sequence(seq.path(seq.frames[0]), reader)
+            found.append(seq)
+    except OSError as exc:  # unreadable folder, dangling link, vanished file
+        raise SourceError(f"cannot read {exc.filename or 'a source'}: {exc.strerror or exc}") from None
+    return merge_sequences(found)
+
+
+def merge_sequences(seqs: Iterable[Sequence]) -> list[Sequence]:
+    """One entry per sequence even when several arguments name it; frames united, first order kept."""
+    merged: dict[tuple[str, str, str, int], Sequence] = {}
+    for seq in seqs:
+        key = (seq.directory, seq.head, seq.tail, seq.padding)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = seq
+        elif set(seq.frames) - set(old.frames):
+            merged[key] = old.with_frames(set(old.frames) | set(seq.frames))  # size unknown now
+    return list(merged.values())

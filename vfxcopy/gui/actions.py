@@ -18,6 +18,7 @@ class ActionId(enum.Enum):
     """The value is the action's objectName (tests and automation find actions by it)."""
 
     ADD = "actionAdd"
+    ADD_FOLDER = "actionAddFolder"
     SETTINGS = "actionSettings"
     QUIT = "actionQuit"
     ABOUT = "actionAbout"
@@ -51,8 +52,10 @@ class ActionDef:
 _SK = QKeySequence.StandardKey
 
 DEFINITIONS: dict[ActionId, ActionDef] = {
-    ActionId.ADD: ActionDef("&Add…", "Add image sequences: pick a frame and its whole sequence comes along",
+    ActionId.ADD: ActionDef("&Add Files…", "Add image sequences: pick a frame and its whole sequence comes along",
                             "add", _SK.Open, True),
+    ActionId.ADD_FOLDER: ActionDef("Add &Folder…", "Add every sequence in a folder (and its sub-folders)",
+                                   "add-folder", "Ctrl+Shift+O", True),
     ActionId.SETTINGS: ActionDef("&Settings…", "Jobs at once, verification, conflicts, confirmations",
                                  "settings", _SK.Preferences, True),
     ActionId.QUIT: ActionDef("&Quit", "Quit vfxcopy (asks first if jobs are running)", "quit", _SK.Quit, True),
@@ -72,9 +75,9 @@ DEFINITIONS: dict[ActionId, ActionDef] = {
                                   "run-again", "Ctrl+Shift+R"),
     ActionId.REMOVE: ActionDef("Re&move from List", "Remove finished jobs from the list (files stay)",
                                "remove", _SK.Delete),
-    ActionId.REVEAL_SOURCE: ActionDef("Reveal &Source", "Open the source folder in the file manager",
+    ActionId.REVEAL_SOURCE: ActionDef("Reveal S&ource", "Open the source folder in the file manager",
                                       "reveal"),
-    ActionId.REVEAL_DEST: ActionDef("Reveal &Destination", "Open the destination folder in the file manager",
+    ActionId.REVEAL_DEST: ActionDef("Reveal Des&tination", "Open the destination folder in the file manager",
                                     "reveal"),
     ActionId.COPY_PATH_NUKE: ActionDef("Copy Path (&Nuke ####)", "Copy the destination as a Nuke path",
                                        "copy", "Ctrl+Shift+C"),
@@ -116,10 +119,11 @@ def _active(r: JobRecord) -> bool:
 
 APPLIES: dict[ActionId, Callable[[JobRecord], bool]] = {
     ActionId.CANCEL: _active,
-    ActionId.STOP_AFTER_FRAME: lambda r: r.state is JobState.RUNNING and not (r.cancelling or r.stopping),
-    ActionId.PAUSE: lambda r: r.state is JobState.RUNNING and not r.cancelling,
-    ActionId.RESUME: lambda r: r.state is JobState.PAUSED and not r.cancelling,
-    ActionId.START_NEXT: lambda r: r.state is JobState.PENDING and not r.cancelling,
+    ActionId.STOP_AFTER_FRAME: lambda r: r.shown_state in (JobState.RUNNING, JobState.PAUSED)
+    and not (r.cancelling or r.stopping),
+    ActionId.PAUSE: lambda r: r.shown_state is JobState.RUNNING and not r.cancelling,
+    ActionId.RESUME: lambda r: r.shown_state is JobState.PAUSED and not r.cancelling,
+    ActionId.START_NEXT: lambda r: r.shown_state is JobState.PENDING and not r.cancelling,
     ActionId.RETRY: lambda r: r.state.finished and bool(r.failed_frames),
     ActionId.RUN_AGAIN: lambda r: r.state.finished,
     ActionId.REMOVE: lambda r: r.state.finished,

@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from vfxcopy import __version__
-from vfxcopy.gui.resources import app_icon, style_sheet
+from vfxcopy.gui.resources import DarkStyle, app_icon, dark_palette, style_sheet
 from vfxcopy.gui.settings import APPLICATION, ORGANIZATION
 
 
@@ -31,7 +31,10 @@ def make_app(argv: Sequence[str] | None = None) -> QApplication:
     if created:
         # Restyling an application that already has widgets (a host app, a test session)
         # re-polishes all of them and can crash on ones being deleted: only style our own.
-        app.setStyle("Fusion")  # the same look on every platform; the style sheet builds on it
+        # The same look on every platform: Fusion, a dark palette for what Fusion draws itself
+        # (indicators, arrows) and light standard icons (the file dialog), then the style sheet.
+        app.setStyle(DarkStyle("Fusion"))
+        app.setPalette(dark_palette())
         app.setStyleSheet(style_sheet())
     return app
 

@@ -9,7 +9,8 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from vfxcopy.core.jobs import FrameStatus
-from vfxcopy.gui.job_model import JobIdRole, ProgressInfo, ProgressRole
+from vfxcopy.gui.columns import ProgressInfo
+from vfxcopy.gui.job_model import JobIdRole, ProgressRole
 
 FRAME_COLOURS: dict[FrameStatus, QColor] = {
     FrameStatus.PENDING: QColor("#2f353c"),

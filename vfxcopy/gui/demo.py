@@ -90,8 +90,7 @@ def start_demo(window: object, count: int | None = None, root: Path | None = Non
             return
         assert isinstance(result, list) and result
         window.statusBar().showMessage(f"Demo: {len(result)} frames in {src}", 10000)
-        window.submit_specs(demo_specs(sorted(result)[0], root))
-        window.select_jobs([window.model.record_at(0).job_id])
+        window.submit_specs(demo_specs(sorted(result)[0], root), select=True)
 
     maker.ready.connect(ready)
 

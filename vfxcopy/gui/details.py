@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import time
 from typing import Any
 
@@ -30,11 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vfxcopy.core.jobs import FrameStatus, JobState, Operation
+from vfxcopy.core.jobs import FrameStatus, Operation
+from vfxcopy.core.units import plural
+from vfxcopy.gui.columns import STATE_WORDS, frames_breakdown, progress_info, status_text
 from vfxcopy.gui.records import JobRecord
 from vfxcopy.gui.thumbs import ThumbnailLoader
 
-THUMB_SIZE = 192
+THUMB_SIZE = 144
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the FrameStatus of a row
 FRAME_ROLE = Qt.ItemDataRole.UserRole + 2  # the frame number of a row
 
@@ -46,15 +49,7 @@ STATUS_COLOURS = {
     FrameStatus.CANCELLED: QColor("#8a8a8a"),
 }
 LOG_COLOURS = {"warning": "#d98c00", "error": "#d0362c"}
-STATE_LABELS = {
-    JobState.PENDING: "Pending",
-    JobState.RUNNING: "Running",
-    JobState.PAUSED: "Paused",
-    JobState.COMPLETED: "Completed",
-    JobState.FAILED: "Failed",
-    JobState.CANCELLED: "Cancelled",
-    JobState.INTERRUPTED: "Interrupted",
-}
+STATE_LABELS = STATE_WORDS  # one vocabulary for the table and the details
 
 COL_FRAME, COL_STATUS, COL_PATH, COL_ERROR = range(4)
 FRAME_COLUMNS = ("Frame", "Status", "Path", "Error")
@@ -208,6 +203,15 @@ class FailedOnlyProxy(QSortFilterProxyModel):
         if isinstance(model, FrameListModel):
             return model.status(source_row) is FrameStatus.FAILED
         return True
+
+
+def _repeats(message: str, parts: list[str]) -> bool:
+    """True when `message` says nothing the summary does not ("Cancelled", "5 of 20 frames failed")."""
+    text = message.lower().rstrip(".")
+    if any(text == p.lower() for p in parts):
+        return True
+    return bool(re.fullmatch(r"((all )?\d+ (of \d+ )?frames? (failed|cancelled|skipped|done|copied)[,; ]*)+|"
+                             r"(cancelled|completed|failed|interrupted)( by the user)?", text))
 
 
 def _format_log_line(time_s: float, level: str, text: str) -> str:
@@ -381,19 +385,15 @@ class DetailsPane(QWidget):
             operation += f" to {spec.convert.to.upper()}"
             if spec.convert.preset:
                 operation += f" ({spec.convert.preset})"
-        state = "Cancelling…" if record.cancelling and not record.state.finished else STATE_LABELS[record.state]
-        # A single file has no per-frame states, only its one result.
-        statuses = record.frame_states or [r.status for r in record.frame_results.values()]
-        total = max(len(statuses), self.frame_model.rowCount())
-        done = statuses.count(FrameStatus.DONE)
-        parts = [operation, state, f"{done}/{total} frames done"]
-        for status, word in ((FrameStatus.SKIPPED, "skipped"), (FrameStatus.FAILED, "failed"),
-                             (FrameStatus.CANCELLED, "cancelled")):
-            n = statuses.count(status)
-            if n:
-                parts.append(f"{n} {word}")
-        if record.result is not None and record.result.message:
-            parts.append(record.result.message)
+        info = progress_info(record)
+        # The same count as the table's Frames column (written or skipped of those selected).
+        done = f"{info.done + info.skipped}/{plural(info.total, 'frame')} done"
+        breakdown = frames_breakdown(info, of_total=False)
+        parts = [operation, status_text(record, info), f"{done}: {breakdown}" if breakdown else done]
+        message = record.result.message.strip() if record.result is not None else ""
+        # The engine's closing words, unless they only repeat the state or the counts shown.
+        if message and not _repeats(message, parts):
+            parts.append(message)
         self.summary_label.setText(" · ".join(parts))
         source = spec.source.pattern("nuke")
         self.paths_label.setText(f"{source}  →  {spec.dest_dir}")

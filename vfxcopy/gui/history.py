@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QUrl, Slot
-from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 
 from vfxcopy.core.errors import JobError
-from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Reporter
+from vfxcopy.core.jobs import CancelToken, FrameStatus, JobResult, JobSpec, JobState, LogMessage, Reporter
 from vfxcopy.core.journal import Journal, JournalError, JournalJob
 from vfxcopy.gui.records import JobRecord
 
@@ -58,6 +58,13 @@ def record_from_journal(journal: Journal, job: JournalJob) -> JobRecord:
     elapsed = (job.finished - job.started) if job.finished and job.started else 0.0
     record.result = JobResult(job.job_id, job.state, frames, bytes_done=job.bytes_done, elapsed=elapsed,
                               message=job.message)
+    # The journal keeps no log lines: rebuild what the log said that matters (the end, the errors).
+    when = job.finished or job.started or job.created
+    record.log.append(LogMessage(job.job_id, "info", f"From the job journal: {job.state.value}"
+                                 + (f" — {job.message}" if job.message else ""), when))
+    for fr in frames:
+        if fr.status is FrameStatus.FAILED and fr.error:
+            record.log.append(LogMessage(job.job_id, "error", f"frame {fr.frame}: {fr.error}", when))
     return record
 
 
@@ -79,20 +86,18 @@ class JobHistory(QObject):
         self.resume_action.setObjectName("actionResumeInterrupted")
         self.resume_action.setToolTip("Finish the selected interrupted jobs: only frames not yet done are copied")
         self.resume_action.triggered.connect(self.resume_selected)
-        self.report_action = QAction("Open Job &Report", window)
+        self.report_action = QAction("Open Job R&eport", window)
         self.report_action.setObjectName("actionOpenReport")
         self.report_action.setToolTip("Open the HTML report a verified copy wrote beside its ASC MHL manifest")
         self.report_action.triggered.connect(self.open_reports)
         # Replaceable (tests): how a report is shown.
         self.open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
-        for action in window.menuBar().actions():
-            if action.menu() is not None and action.text().replace("&", "") == "Jobs":
-                menu = action.menu()
-                menu.addSeparator()
-                menu.addAction(self.resume_action)
-                menu.addAction(self.report_action)
-                menu.addAction(self.clear_action)
-                break
+        menu = getattr(window, "menus", {}).get("jobs")
+        if menu is not None:
+            menu.addSeparator()
+            menu.addAction(self.resume_action)
+            menu.addAction(self.report_action)
+            menu.addAction(self.clear_action)
         self.load()
 
     def load(self) -> int:
@@ -141,6 +146,11 @@ class JobHistory(QObject):
                 continue
             self.window.model.remove_job(record.job_id)
             ids.append(self.window.runner.submit(job.spec))
+        if ids:
+            self.window.show_jobs(ids)
+        else:
+            self.window.statusBar().showMessage(
+                "Nothing to resume: select an interrupted, cancelled or failed job that is not queued.", 8000)
         return ids
 
 
@@ -148,14 +158,26 @@ class JobHistory(QObject):
         """Open the job report of each selected finished job that has one; returns their paths."""
         from vfxcopy.core.report import report_paths
 
-        opened = []
-        for record in self.window.selected_records():
+        opened: list[str] = []
+        failed: list[str] = []
+        records = self.window.selected_records()
+        for record in records:
             html, _csv = report_paths(record.spec)
-            if record.state.finished and html.exists():
-                self.open_url(QUrl.fromLocalFile(str(html)))
+            if not (record.state.finished and html.exists()):
+                continue
+            if self.open_url(QUrl.fromLocalFile(str(html))):
                 opened.append(str(html))
-        if not opened:
-            self.window.statusBar().showMessage("No job report: reports are written by verified copies.", 6000)
+            else:
+                # No browser registered for file URLs: give the path to open by hand.
+                QGuiApplication.clipboard().setText(str(html))
+                failed.append(str(html))
+        bar = self.window.statusBar()
+        if failed:
+            bar.showMessage(f"Cannot open the report {failed[0]}: no program is set up to open it; "
+                            "the path is on the clipboard.", 12000)
+        elif not opened:
+            what = "Select a finished job first." if not records else "Reports are written by verified copies."
+            bar.showMessage(f"No job report to open. {what}", 8000)
         return opened
 
 

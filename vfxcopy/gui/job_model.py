@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
@@ -19,14 +17,29 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from vfxcopy.core.jobs import (
+    CancelToken,
     Event,
-    FrameStatus,
     JobResult,
     JobSpec,
     JobState,
-    Operation,
+    Progress,
 )
-from vfxcopy.core.sequence import format_frames
+from vfxcopy.core.units import RateMeter
+from vfxcopy.gui.columns import (  # noqa: F401 - re-exported: the model's public vocabulary
+    CANCELLED_GREY,
+    COLUMN_INDEX,
+    COLUMNS,
+    STATE_COLOURS,
+    STATE_ORDER,
+    STATE_WORDS,
+    Column,
+    ProgressInfo,
+    Totals,
+    frames_breakdown,
+    frames_text,
+    progress_info,
+    status_text,
+)
 from vfxcopy.gui.records import JobRecord
 
 # Custom roles: raw values for delegates, the details pane and sorting.
@@ -40,232 +53,6 @@ DimmedRole = Qt.ItemDataRole.UserRole + 7  # bool: cancelled rows are painted fa
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
-# Status colours, shared with the delegate and the style sheet's palette.
-STATE_COLOURS: dict[JobState, str] = {
-    JobState.PENDING: "#9aa4ad",
-    JobState.RUNNING: "#4aa3f0",
-    JobState.PAUSED: "#e0a526",
-    JobState.COMPLETED: "#4fbf6b",
-    JobState.FAILED: "#e5534b",
-    JobState.CANCELLED: "#7d8590",
-    JobState.INTERRUPTED: "#c67c3c",
-}
-CANCELLED_GREY = "#7d8590"
-
-STATE_ORDER = {s: i for i, s in enumerate(
-    [JobState.RUNNING, JobState.PAUSED, JobState.PENDING, JobState.FAILED,
-     JobState.INTERRUPTED, JobState.CANCELLED, JobState.COMPLETED]
-)}
-
-
-@dataclass(frozen=True)
-class ProgressInfo:
-    """The numbers behind a row's progress, for painting and sorting (no text parsing)."""
-
-    total: int
-    done: int  # written or verified
-    skipped: int
-    failed: int
-    running: int
-    bytes_done: int
-    bytes_total: int
-    fraction: float
-    bytes_per_s: float
-    eta_s: float | None
-    # A snapshot of the per-frame states and the dimmed flag, so that the delegate
-    # paints from one role (a Python object Qt passes through without converting).
-    states: tuple[FrameStatus, ...] = ()
-    dimmed: bool = False
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def human_duration(seconds: float | None) -> str:
-    if seconds is None or math.isinf(seconds) or seconds < 0:
-        return ""
-    s = int(round(seconds))
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def progress_info(record: JobRecord) -> ProgressInfo:
-    counts = {status: 0 for status in FrameStatus}
-    for status in record.frame_states:
-        counts[status] += 1
-    total = record.frames_total
-    done, skipped, failed = counts[FrameStatus.DONE], counts[FrameStatus.SKIPPED], counts[FrameStatus.FAILED]
-    p = record.progress
-    bytes_done = p.bytes_done if p else (record.result.bytes_done if record.result else 0)
-    bytes_total = p.bytes_total if p else 0
-    if record.state is JobState.COMPLETED and not failed:
-        fraction = 1.0
-    elif record.state.finished or p is None or p.bytes_total <= 0:
-        # A finished job shows what it delivered: failed frames are not progress.
-        fraction = (done + skipped) / total if total else 0.0
-    else:
-        fraction = p.fraction
-    live = record.state is JobState.RUNNING
-    rate = p.bytes_per_s if (p and live) else 0.0
-    if record.state.finished and record.result is not None and record.result.elapsed > 0:
-        rate = record.result.bytes_done / record.result.elapsed
-    return ProgressInfo(
-        total=total,
-        done=done,
-        skipped=skipped,
-        failed=failed,
-        running=counts[FrameStatus.RUNNING],
-        bytes_done=bytes_done,
-        bytes_total=bytes_total,
-        fraction=fraction,
-        bytes_per_s=rate,
-        eta_s=p.eta_s if (p and live) else None,
-        states=tuple(record.frame_states),
-        dimmed=record.state is JobState.CANCELLED,
-    )
-
-
-def status_text(record: JobRecord, info: ProgressInfo) -> str:
-    if record.cancelling and not record.state.finished:
-        return "Cancelling…"
-    if record.stopping and not record.state.finished:
-        return "Stopping after frame…"
-    state = record.state
-    if state is JobState.PENDING:
-        return "Pending"
-    if state is JobState.RUNNING:
-        return "Running"
-    if state is JobState.PAUSED:
-        return "Paused"
-    if state is JobState.COMPLETED:
-        return f"Completed, {info.failed} failed" if info.failed else "Completed"
-    if state is JobState.FAILED:
-        return f"Failed ({info.failed} frames)" if info.failed else "Failed"
-    if state is JobState.CANCELLED:
-        return "Cancelled"
-    return "Interrupted"
-
-
-def _sequence_text(record: JobRecord) -> str:
-    """The job's name; a watch folder's jobs start with their rule's name."""
-    origin = record.spec.origin
-    prefix = f"⟳ {origin[len('watch:'):]} · " if origin.startswith("watch:") else ""
-    return prefix + _plain_sequence_text(record)
-
-
-def _plain_sequence_text(record: JobRecord) -> str:
-    spec = record.spec
-    if spec.name:
-        return spec.name
-    src = spec.source
-    if src.is_single:
-        return src.display()
-    frames = spec.selected_frames()
-    rng = f"{frames[0]}-{frames[-1]}" if len(frames) > 1 else (str(frames[0]) if frames else "")
-    return f"{src.nuke_name()} {rng}".strip()
-
-
-def _operation_text(record: JobRecord) -> str:
-    spec = record.spec
-    if spec.operation is Operation.COPY:
-        return "Copy"
-    conv = spec.convert
-    if conv is None:
-        return "Convert"
-    return f"Convert → {conv.to.upper()}"
-
-
-def _operation_tooltip(record: JobRecord, info: ProgressInfo) -> str:
-    spec = record.spec
-    conv = spec.convert
-    if spec.operation is Operation.COPY:
-        opts = spec.copy
-        parts = [f"Copy, verify {opts.verify.value}, {opts.hash_algo.value}, on conflict {opts.on_conflict.value}"]
-        if opts.bwlimit:
-            parts.append(f"limited to {human_bytes(opts.bwlimit)}/s")
-        return ", ".join(parts)
-    if conv is None:
-        return "Convert"
-    details = [f"to {conv.to.upper()}"]
-    for label, value in (("preset", conv.preset), ("compression", conv.compression), ("resize", conv.resize),
-                         ("colour", conv.to_space)):
-        if value:
-            details.append(f"{label} {value}")
-    return "Convert " + ", ".join(details)
-
-
-def _frames_text(record: JobRecord, info: ProgressInfo) -> str:
-    text = f"{info.done + info.skipped}/{info.total}"
-    if info.failed:
-        text += f", {info.failed} failed"
-    return text
-
-
-def _frames_tooltip(record: JobRecord, info: ProgressInfo) -> str:
-    lines = [
-        f"{info.done} written, {info.skipped} skipped, {info.failed} failed of {info.total}",
-        f"Frames: {format_frames(record.spec.selected_frames())}",
-    ]
-    if info.failed:
-        failed = sorted(r.frame for r in record.failed_frames)
-        lines.append(f"Failed: {format_frames(failed)}")
-    return "\n".join(lines)
-
-
-def _status_tooltip(record: JobRecord, info: ProgressInfo) -> str:
-    parts = [status_text(record, info)]
-    if record.result and record.result.message:
-        parts.append(record.result.message)
-    elif record.progress and record.progress.message:
-        parts.append(record.progress.message)
-    return "\n".join(parts)
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column: how it is titled, sized, shown, sorted and explained."""
-
-    key: str
-    title: str
-    width: int
-    text: Callable[[JobRecord, ProgressInfo], str]
-    sort_key: Callable[[JobRecord, ProgressInfo], Any]
-    tooltip: Callable[[JobRecord, ProgressInfo], str] | None = None
-    align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-
-
-_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_CENTER = Qt.AlignmentFlag.AlignCenter
-
-COLUMNS: list[Column] = [
-    Column("sequence", "Sequence", 300, lambda r, i: _sequence_text(r),
-           lambda r, i: _sequence_text(r).lower(),
-           lambda r, i: r.spec.source.pattern("nuke")),
-    Column("operation", "Operation", 130, lambda r, i: _operation_text(r),
-           lambda r, i: _operation_text(r).lower(), _operation_tooltip),
-    Column("frames", "Frames", 120, _frames_text,
-           lambda r, i: (i.done + i.skipped) / i.total if i.total else 0.0,
-           _frames_tooltip, _RIGHT),
-    Column("progress", "Progress", 220, lambda r, i: f"{i.fraction * 100:.0f}%",
-           lambda r, i: i.fraction,
-           lambda r, i: f"{i.fraction * 100:.1f}% — {human_bytes(i.bytes_done)} of {human_bytes(i.bytes_total)}",
-           _CENTER),
-    Column("speed", "Speed", 90, lambda r, i: f"{human_bytes(i.bytes_per_s)}/s" if i.bytes_per_s > 0 else "",
-           lambda r, i: i.bytes_per_s, None, _RIGHT),
-    Column("eta", "ETA", 70, lambda r, i: human_duration(i.eta_s),
-           lambda r, i: i.eta_s if i.eta_s is not None else math.inf, None, _RIGHT),
-    Column("status", "Status", 150, status_text,
-           lambda r, i: STATE_ORDER.get(r.state, 99), _status_tooltip),
-    Column("destination", "Destination", 260, lambda r, i: r.spec.dest_dir,
-           lambda r, i: r.spec.dest_dir.lower(), lambda r, i: r.spec.dest_dir),
-]
-COLUMN_INDEX = {c.key: n for n, c in enumerate(COLUMNS)}
 
 # What changes on a progress update: everything shown, none of the structure.
 _UPDATE_ROLES = [
@@ -289,14 +76,23 @@ _HANDLED_ROLES = frozenset(int(r) for r in (
 
 
 class JobTableModel(QAbstractTableModel):
-    """Rows are JobRecords in insertion order; a QSortFilterProxyModel does the sorting."""
+    """Rows are JobRecords: this session's jobs in the order they came, then earlier sessions'.
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    A QSortFilterProxyModel does the sorting when the user asks for it.
+    """
+
+    def __init__(self, parent: QObject | None = None,
+                 token_of: Callable[[str], CancelToken | None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
         self._records: list[JobRecord] = []
         self._rows: dict[str, int] = {}
         self._info: dict[str, ProgressInfo] = {}
-        self._paused: set[str] = set()
+        # One rate meter per running job, fed with the bytes of each progress event.
+        self._meters: dict[str, RateMeter] = {}
+        # Where a job's CancelToken is found (the runner): pause, cancel and stop live there.
+        self._token_of = token_of
+        self._clock = clock  # when a progress event arrived (tests inject one)
 
     # -- Qt model interface --
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -334,7 +130,7 @@ class JobTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             return self._foreground(record, column)
         if role == Qt.ItemDataRole.FontRole:
-            if record.state is JobState.CANCELLED or (column.key == "status" and record.cancelling):
+            if record.shown_state is JobState.CANCELLED or (column.key == "status" and record.cancelling):
                 font = QFont()
                 font.setItalic(True)
                 return font
@@ -346,25 +142,26 @@ class JobTableModel(QAbstractTableModel):
         if role == FrameStatesRole:
             return record.frame_states
         if role == StateRole:
-            return record.state
+            return record.shown_state
         if role == SortRole:
             return column.sort_key(record, self.info(record))
         if role == JobIdRole:
             return record.job_id
         if role == DimmedRole:
-            return record.state is JobState.CANCELLED
+            return record.shown_state is JobState.CANCELLED
         return None
 
     def _foreground(self, record: JobRecord, column: Column) -> QBrush | None:
-        if record.state is JobState.CANCELLED:
+        state = record.shown_state
+        if state is JobState.CANCELLED:
             return QBrush(QColor(CANCELLED_GREY))
         if column.key == "status":
-            if record.cancelling and not record.state.finished:
+            if record.cancelling or record.stopping:
                 return QBrush(QColor(STATE_COLOURS[JobState.PAUSED]))
             info = self.info(record)
-            if record.state is JobState.COMPLETED and info.failed:
+            if state is JobState.COMPLETED and info.failed:
                 return QBrush(QColor(STATE_COLOURS[JobState.FAILED]))
-            return QBrush(QColor(STATE_COLOURS[record.state]))
+            return QBrush(QColor(STATE_COLOURS[state]))
         return None
 
     # -- records --
@@ -384,33 +181,40 @@ class JobTableModel(QAbstractTableModel):
     def info(self, record: JobRecord) -> ProgressInfo:
         info = self._info.get(record.job_id)
         if info is None:
-            info = self._info[record.job_id] = progress_info(record)
+            info = self._info[record.job_id] = progress_info(record, self._meters.get(record.job_id))
         return info
 
-    def add_spec(self, spec: JobSpec) -> JobRecord:
-        return self.add_record(JobRecord(spec))
+    def add_spec(self, spec: JobSpec, token: CancelToken | None = None) -> JobRecord:
+        """A new job of this session: listed above the earlier sessions' history."""
+        if token is None and self._token_of is not None:
+            token = self._token_of(spec.job_id)
+        return self.add_record(JobRecord(spec, token=token))
 
     def add_record(self, record: JobRecord) -> JobRecord:
-        """Append a row (a new job, or a finished one loaded from the journal's history)."""
+        """Insert a row: this session's jobs in the order they came, then history (newest first)."""
         if record.job_id in self._rows:
             raise ValueError(f"job {record.job_id} is already in the table")
-        row = len(self._records)
+        if record.from_history:
+            row = len(self._records)
+        else:
+            row = next((i for i, r in enumerate(self._records) if r.from_history), len(self._records))
         self.beginInsertRows(QModelIndex(), row, row)
-        self._records.append(record)
-        self._rows[record.job_id] = row
+        self._records.insert(row, record)
+        self._reindex()
         self.endInsertRows()
         return record
 
     def add_records(self, records: Iterable[JobRecord]) -> None:
-        """Append many rows with one insert (history loading)."""
+        """Append many history rows with one insert (history loading)."""
         new = [r for r in records if r.job_id not in self._rows]
         if not new:
             return
+        for record in new:
+            record.from_history = True
         first = len(self._records)
         self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-        for record in new:
-            self._rows[record.job_id] = len(self._records)
-            self._records.append(record)
+        self._records.extend(new)
+        self._reindex()
         self.endInsertRows()
 
     def remove_job(self, job_id: str) -> bool:
@@ -420,18 +224,24 @@ class JobTableModel(QAbstractTableModel):
         self.beginRemoveRows(QModelIndex(), row, row)
         del self._records[row]
         self._info.pop(job_id, None)
-        self._paused.discard(job_id)
-        self._rows = {r.job_id: i for i, r in enumerate(self._records)}
+        self._meters.pop(job_id, None)
+        self._reindex()
         self.endRemoveRows()
         return True
 
-    # -- updates from the runner (GUI thread) --
+    def _reindex(self) -> None:
+        self._rows = {r.job_id: i for i, r in enumerate(self._records)}
+
+    # -- updates from the runner (GUI thread): engine events and the token only --
     def mark_started(self, job_id: str) -> None:
         record = self.record_for(job_id)
         if record is None or record.state.finished:
             return
-        record.state = JobState.PAUSED if job_id in self._paused else JobState.RUNNING
+        record.state = JobState.RUNNING
         record.started = record.started or time.time()
+        if record.token is None and self._token_of is not None:
+            record.token = self._token_of(job_id)
+        self._meters[job_id] = RateMeter()
         self._changed(record)
 
     def apply_events(self, job_id: str, events: Iterable[Event]) -> None:
@@ -440,57 +250,33 @@ class JobTableModel(QAbstractTableModel):
             return
         for event in events:
             record.apply(event)
-        if job_id in self._paused and record.state is JobState.RUNNING:
-            # A progress sent just before the pause took effect must not undo it.
-            record.state = JobState.PAUSED
+            if isinstance(event, Progress):
+                self._meters.setdefault(job_id, RateMeter()).add(event.bytes_done, self._clock())
         self._changed(record)
 
-    def set_paused(self, job_id: str, paused: bool) -> None:
+    def token_changed(self, job_id: str, *_args: object) -> None:
+        """The job's token was paused, resumed, cancelled or told to stop: repaint its row."""
         record = self.record_for(job_id)
         if record is None:
             return
-        if paused:
-            self._paused.add(job_id)
-        else:
-            self._paused.discard(job_id)
-        if not record.state.finished:
-            record.state = JobState.PAUSED if paused else (
-                JobState.RUNNING if record.started else JobState.PENDING)
-            if record.progress is not None:
-                record.progress = record.progress.copy(state=record.state)
+        if record.token is None and self._token_of is not None and not record.state.finished:
+            record.token = self._token_of(job_id)
+        if record.paused:
+            # The bytes stop while paused: a new measurement starts on resume.
+            meter = self._meters.get(job_id)
+            if meter is not None:
+                meter.reset()
         self._changed(record)
 
-    def set_cancelling(self, job_id: str) -> None:
-        record = self.record_for(job_id)
-        if record is None or record.state.finished:
-            return
-        record.cancelling = True
-        self._changed(record)
-
-    def set_stopping(self, job_id: str) -> None:
-        record = self.record_for(job_id)
-        if record is None or record.state.finished:
-            return
-        record.stopping = True
-        self._changed(record)
+    # Kept for the runner's job_paused(job_id, paused) signal.
+    set_paused = token_changed
 
     def finish(self, result: JobResult) -> None:
         record = self.record_for(result.job_id)
         if record is None:
             return
-        for frame in result.frames:
-            record.apply(frame)
-        # A frame still marked running had no result: it was interrupted mid-file.
-        leftover = FrameStatus.CANCELLED if result.state is JobState.CANCELLED else FrameStatus.PENDING
-        record.frame_states = [leftover if s is FrameStatus.RUNNING else s for s in record.frame_states]
-        record.result = result
-        record.state = result.state
-        record.cancelling = False
-        record.stopping = False
-        record.finished = time.time()
-        if record.progress is not None:
-            record.progress = record.progress.copy(state=result.state, bytes_per_s=0.0, eta_s=None)
-        self._paused.discard(result.job_id)
+        record.finish(result)
+        self._meters.pop(result.job_id, None)
         self._changed(record)
 
     def _changed(self, record: JobRecord) -> None:
@@ -499,17 +285,20 @@ class JobTableModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1), _UPDATE_ROLES)
 
     # -- totals for the status bar --
-    def totals(self) -> tuple[int, int, float]:
-        """(running, pending, total bytes/s) over the rows."""
-        running = pending = 0
+    def totals(self) -> Totals:
+        """Jobs by what they are doing now, and their summed speed."""
+        running = paused = pending = 0
         speed = 0.0
         for record in self._records:
-            if record.state in (JobState.RUNNING, JobState.PAUSED):
+            state = record.shown_state
+            if state is JobState.RUNNING:
                 running += 1
-                speed += self.info(record).bytes_per_s if record.state is JobState.RUNNING else 0.0
-            elif record.state is JobState.PENDING:
+                speed += self.info(record).bytes_per_s
+            elif state is JobState.PAUSED:
+                paused += 1
+            elif state is JobState.PENDING:
                 pending += 1
-        return running, pending, speed
+        return Totals(running, paused, pending, speed)
 
 
 class JobSortProxy(QSortFilterProxyModel):

@@ -1,4 +1,4 @@
-"""JobRecord: the plain data one table row shows (owned by the model, filled from worker signals)."""
+"""JobRecord: the plain data one table row shows, fed by engine events; live flags come from the job's token."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from vfxcopy.core.jobs import (
+    CancelToken,
     FrameResult,
     FrameStatus,
     JobResult,
@@ -16,9 +17,28 @@ from vfxcopy.core.jobs import (
 )
 
 
+@dataclass(frozen=True)
+class FrameCounts:
+    """One count of a job's frames, used by the table, the details pane and the status bar alike."""
+
+    total: int
+    written: int
+    skipped: int
+    failed: int
+    cancelled: int
+    running: int
+
+    @property
+    def handled(self) -> int:
+        """Frames that need no more work: written or skipped (the 'n' of 'n/total')."""
+        return self.written + self.skipped
+
+
 @dataclass
 class JobRecord:
     spec: JobSpec
+    # The last state the engine (or the runner's start/finish) reported; what the user
+    # sees while the job is live also depends on the token (`shown_state`).
     state: JobState = JobState.PENDING
     progress: Progress | None = None
     # One status per selected frame (index = position in spec.selected_frames()),
@@ -27,18 +47,21 @@ class JobRecord:
     frame_results: dict[int, FrameResult] = field(default_factory=dict)
     log: list[LogMessage] = field(default_factory=list)
     result: JobResult | None = None
-    cancelling: bool = False  # Cancel asked, worker not finished yet: shows "Cancelling…"
-    stopping: bool = False  # "Stop after current frame" asked: shows "Stopping after frame…"
     created: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
+    # True for rows of earlier sessions (from the journal): listed below this session's jobs.
+    from_history: bool = False
+    # The job's CancelToken while it is queued or running: the one home of pause, cancel and stop.
+    token: CancelToken | None = field(default=None, compare=False, repr=False)
     _index: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         frames = self.spec.selected_frames()
         self._index = {frame: i for i, frame in enumerate(frames)}
         if not self.frame_states:
-            self.frame_states = [FrameStatus.PENDING] * len(frames)
+            # A single file (no frame number) is one item, reported as index 0.
+            self.frame_states = [FrameStatus.PENDING] * (len(frames) or 1)
 
     @property
     def job_id(self) -> str:
@@ -48,8 +71,45 @@ class JobRecord:
     def frames_total(self) -> int:
         return len(self.frame_states)
 
+    # -- live flags, read from the token (never stored twice) --
+    @property
+    def cancelling(self) -> bool:
+        """Cancel asked, the worker has not returned yet: shown as "Cancelling…"."""
+        return not self.state.finished and self.token is not None and self.token.cancelled
+
+    @property
+    def stopping(self) -> bool:
+        """"Stop after current frame" asked: shown as "Stopping after frame…"."""
+        return (not self.state.finished and self.token is not None and self.token.stop_requested
+                and not self.token.cancelled)
+
+    @property
+    def paused(self) -> bool:
+        return (self.state in (JobState.RUNNING, JobState.PAUSED) and self.token is not None
+                and self.token.paused and not self.token.cancelled)
+
+    @property
+    def shown_state(self) -> JobState:
+        """The state to show: the engine's, with a pause asked on the token shown at once."""
+        if self.state.finished:
+            return self.state
+        if self.paused:
+            return JobState.PAUSED
+        if self.state is JobState.PAUSED:
+            # The engine's last word was "paused" but the token was resumed since.
+            return JobState.RUNNING
+        return self.state
+
     def count(self, status: FrameStatus) -> int:
         return sum(1 for s in self.frame_states if s is status)
+
+    def counts(self) -> FrameCounts:
+        tally = {status: 0 for status in FrameStatus}
+        for status in self.frame_states:
+            tally[status] += 1
+        return FrameCounts(total=len(self.frame_states), written=tally[FrameStatus.DONE],
+                           skipped=tally[FrameStatus.SKIPPED], failed=tally[FrameStatus.FAILED],
+                           cancelled=tally[FrameStatus.CANCELLED], running=tally[FrameStatus.RUNNING])
 
     @property
     def failed_frames(self) -> list[FrameResult]:
@@ -72,3 +132,16 @@ class JobRecord:
                 self.frame_states[event.index] = event.status
         else:
             self.log.append(event)
+
+    def finish(self, result: JobResult) -> None:
+        """The job's end: its frame results, its final state; a frame left running was interrupted."""
+        for frame in result.frames:
+            self.apply(frame)
+        leftover = FrameStatus.CANCELLED if result.state is JobState.CANCELLED else FrameStatus.PENDING
+        self.frame_states = [leftover if s is FrameStatus.RUNNING else s for s in self.frame_states]
+        self.result = result
+        self.state = result.state
+        self.finished = time.time()
+        self.token = None
+        if self.progress is not None:
+            self.progress = self.progress.copy(state=result.state, bytes_per_s=0.0, eta_s=None)

@@ -74,7 +74,6 @@ class WatchService(QObject):
 
     rules_changed = Signal()
     activity_changed = Signal(str)  # rule name
-    job_queued = Signal(object)  # JobSpec
 
     _landed = Signal(object)  # (rule, sequence, frames) from a watcher thread
     _activity = Signal(str, str)  # rule name, text, from a watcher thread
@@ -272,7 +271,6 @@ class WatchService(QObject):
         count = len(spec.selected_frames())
         what = f"{count} new frames" if frames is not None else f"{count} frames"
         self._note(rule.name, f"queued {sequence.display()} ({what})")
-        self.job_queued.emit(spec)
 
     @Slot(str, str)
     def _on_activity(self, name: str, text: str) -> None:

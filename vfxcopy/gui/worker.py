@@ -1,117 +1,104 @@
-"""JobWorker(QRunnable) runs one job on a pool thread; WorkerSignals carries its throttled events."""
+"""QueueRelay: the core queue's listener that hands each callback to the GUI thread, in order."""
 
 from __future__ import annotations
 
 import threading
-import time
-import traceback
+from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from vfxcopy.core.jobs import (
-    CancelToken,
-    Event,
-    JobResult,
-    JobSpec,
-    JobState,
-    LogMessage,
-    Progress,
-    Reporter,
-)
+from vfxcopy.core.jobs import Event, JobResult, JobSpec
+from vfxcopy.core.queue import PROGRESS_INTERVAL, QueueListener, RunFn
 
-RunFn = Callable[[JobSpec, CancelToken, Reporter], JobResult]
+__all__ = ["EMIT_INTERVAL", "QueueRelay", "RunFn"]
 
-# About ten updates a second per job is what a person can read; more only costs
-# the GUI thread time (see benchmarks/bench_ui.py).
-EMIT_INTERVAL = 0.1
+# The queue throttles progress (about ten updates a second per job); nothing here throttles again.
+EMIT_INTERVAL = PROGRESS_INTERVAL
+
+Item = tuple[str, object, object]  # kind, first argument, second argument
 
 
-class WorkerSignals(QObject):
-    """Lives in the GUI thread; emitted from the pool thread, so every connection is queued."""
+class QueueRelay(QObject, QueueListener):
+    """Lives in the GUI thread. Worker threads put their callbacks in an inbox and wake it
+    with a queued signal; `deliver` hands them to `handle` in the GUI thread, each job's
+    in the order they happened. A callback made in the GUI thread itself (submit,
+    cancelling a pending job) is handled at once, after whatever was waiting, so
+    nothing overtakes. Nothing is delayed or dropped here: the queue throttled already.
+    """
 
-    started = Signal(str)  # job_id
-    events = Signal(str, object)  # job_id, list[Event] in the order they happened
-    finished = Signal(object)  # JobResult
+    _wake = Signal()
 
-
-def _default_run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
-    from vfxcopy.core.engine import run_job
-
-    return run_job(spec, token, report)
-
-
-class JobWorker(QRunnable):
-    """Calls the engine with the job's token; never touches widgets or the model."""
-
-    def __init__(
-        self,
-        spec: JobSpec,
-        token: CancelToken,
-        run: RunFn | None = None,
-        interval: float = EMIT_INTERVAL,
-    ) -> None:
-        super().__init__()
-        # The runner owns this object until `done` is set: a pool that deleted it
-        # behind Python's back could free the signals while a queued emit is in flight.
-        self.setAutoDelete(False)
-        self.spec = spec
-        self.token = token
-        self.signals = WorkerSignals()
-        self.done = threading.Event()
-        self.result: JobResult | None = None  # set before `finished` is emitted
-        self._run = run or _default_run
-        self._interval = interval
+    def __init__(self, handle: Callable[[str, object, object], None], parent: QObject | None = None) -> None:
+        QObject.__init__(self, parent)
+        self._handle = handle
+        self._inbox: deque[Item] = deque()
         self._lock = threading.Lock()
-        self._buffer: list[Event] = []
-        self._latest: Progress | None = None
-        self._last_emit = 0.0
-        self._last_state: JobState | None = None
+        self._gui_thread = threading.get_ident()
+        self._wake_posted = False
+        self._delivering = False  # GUI thread only
+        self._wake.connect(self.deliver, Qt.ConnectionType.QueuedConnection)
 
-    @property
-    def job_id(self) -> str:
-        return self.spec.job_id
+    # -- QueueListener, any thread --
+    def submitted(self, spec: JobSpec) -> None:
+        self._put(("submitted", spec, None))
 
-    # -- worker thread --
-    def report(self, event: Event) -> None:
-        """The engine's callback: buffer, and emit at most every `interval` seconds."""
-        now = time.monotonic()
+    def started(self, spec: JobSpec) -> None:
+        self._put(("started", spec, None))
+
+    def events(self, job_id: str, events: list[Event]) -> None:
+        self._put(("events", job_id, events))
+
+    def finished(self, spec: JobSpec, result: JobResult) -> None:
+        self._put(("finished", spec, result))
+
+    def _put(self, item: Item) -> None:
         with self._lock:
-            if isinstance(event, Progress):
-                self._latest = event
-                state_changed = event.state is not self._last_state
-            else:
-                self._buffer.append(event)
-                state_changed = False
-            due = state_changed or now - self._last_emit >= self._interval
-        if due:
-            self.flush()
+            self._inbox.append(item)
+            # One wake-up in flight is enough: everything that arrives before it is handled
+            # goes in the same round (under load, one model update per job instead of many).
+            wake = not self._wake_posted
+            self._wake_posted = True
+        if threading.get_ident() == self._gui_thread:
+            self.deliver()
+        elif wake:
+            self._wake.emit()
 
-    def flush(self) -> None:
-        """Emit what is buffered (frame results and log lines in order, then the newest progress)."""
-        with self._lock:
-            batch = self._buffer
-            self._buffer = []
-            if self._latest is not None:
-                batch.append(self._latest)
-                self._last_state = self._latest.state
-                self._latest = None
-            self._last_emit = time.monotonic()
-        if batch:
-            self.signals.events.emit(self.job_id, batch)
+    # -- GUI thread --
+    @Slot()
+    def deliver(self) -> None:
+        """Hand every waiting callback on (also called by the runner's wait()).
 
-    def run(self) -> None:
+        A job's event batches waiting together are joined into one list, kept in order
+        and handed on before that job's next callback (its end, say). A call from inside
+        a handler returns at once: the round under way picks the new items up next, so
+        nothing overtakes what it still holds.
+        """
+        if self._delivering:
+            return
+        self._delivering = True
         try:
-            self.signals.started.emit(self.job_id)
-            try:
-                result = self._run(self.spec, self.token, self.report)
-            except Exception as exc:  # noqa: BLE001 - any engine bug must end as a failed row, not a dead thread
-                message = f"{type(exc).__name__}: {exc}"
-                self.report(LogMessage(self.job_id, "error", traceback.format_exc()))
-                result = JobResult(self.job_id, JobState.FAILED, message=f"Internal error: {message}")
-            self.flush()
-            self.result = result
-            self.signals.finished.emit(result)
+            self._deliver_all()
         finally:
-            self.done.set()
+            self._delivering = False
 
+    def _deliver_all(self) -> None:
+        while True:
+            with self._lock:
+                items = list(self._inbox)
+                self._inbox.clear()
+                self._wake_posted = False
+            if not items:
+                return
+            joined: dict[str, list[Event]] = {}
+            for kind, first, second in items:
+                if kind == "events":
+                    assert isinstance(first, str) and isinstance(second, list)
+                    joined.setdefault(first, []).extend(second)
+                    continue
+                job_id = first.job_id if isinstance(first, JobSpec) else None
+                if job_id is not None and job_id in joined:
+                    self._handle("events", job_id, joined.pop(job_id))
+                self._handle(kind, first, second)
+            for job_id, events in joined.items():
+                self._handle("events", job_id, events)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, VerifyMode
-from vfxcopy.gui.dialogs.new_job import (
+from vfxcopy.gui.dialogs.job_options import (
     CONFLICT_LABELS,
     ERROR_COLOUR,
     HASH_LABELS,
@@ -43,6 +43,7 @@ class SettingsDialog(QDialog):
         self.jobs_spin.setObjectName("jobsAtOnceSpin")
         self.jobs_spin.setRange(1, 64)
         self.jobs_spin.setValue(settings.jobs_at_once)
+        self.jobs_spin.setMaximumWidth(110)
         self.jobs_spin.setToolTip("How many jobs run at the same time; the others wait as pending.")
         form.addRow("&Jobs at once:", self.jobs_spin)
         layout.addWidget(jobs)
@@ -61,7 +62,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.fsync_check)
         self.bwlimit_edit = QLineEdit(format_bwlimit(settings.bwlimit))
         self.bwlimit_edit.setObjectName("bwlimitEdit")
-        self.bwlimit_edit.setPlaceholderText("Unlimited (or e.g. 50M per second)")
+        self.bwlimit_edit.setPlaceholderText("Unlimited (or e.g. 50M = 50 MiB per second)")
         self.bwlimit_edit.textChanged.connect(self._validate)
         form.addRow("&Bandwidth limit per job:", self.bwlimit_edit)
         layout.addWidget(defaults)
@@ -71,7 +72,8 @@ class SettingsDialog(QDialog):
         self.confirm_cancel_check = QCheckBox("Cancelling a job")
         self.confirm_cancel_check.setObjectName("confirmCancelCheck")
         self.confirm_cancel_check.setChecked(settings.confirm_cancel)
-        self.confirm_overwrite_check = QCheckBox("Overwriting existing files")
+        # The conflict question: which files already exist, and what to do with each.
+        self.confirm_overwrite_check = QCheckBox("Queueing a job whose files already exist at the destination")
         self.confirm_overwrite_check.setObjectName("confirmOverwriteCheck")
         self.confirm_overwrite_check.setChecked(settings.confirm_overwrite)
         box.addWidget(self.confirm_cancel_check)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,7 @@ from vfxcopy.core.presets import list_presets
 from vfxcopy.core.sequence import parse_frames
 from vfxcopy.core.watch import DEFAULT_SETTLE, DESTINATION_TOKENS, WatchError, WatchRule
 from vfxcopy.gui import prompts
+from vfxcopy.gui.forms import form_row
 from vfxcopy.gui.watch_service import WatchService
 
 ERROR_COLOUR = "#e5534b"
@@ -73,11 +75,12 @@ class RuleEditor(QDialog):
         self.name_edit = QLineEdit(rule.name)
         self.name_edit.setObjectName("ruleName")
         self.name_edit.setPlaceholderText("e.g. Plates from the farm")
-        form.addRow("&Name:", self.name_edit)
+        form_row(form, "&Name:", self.name_edit)
 
         self.folder_edit = QLineEdit(rule.folder)
         self.folder_edit.setObjectName("ruleFolder")
-        form.addRow("&Watch folder:", self._with_browse(self.folder_edit, "ruleFolderBrowse", "Folder to watch"))
+        form_row(form, "&Watch folder:", self.folder_edit,
+                 self._with_browse(self.folder_edit, "ruleFolderBrowse", "Folder to watch"))
         self.recursive_check = QCheckBox("Include sub-folders")
         self.recursive_check.setObjectName("ruleRecursive")
         self.recursive_check.setChecked(rule.recursive)
@@ -86,7 +89,7 @@ class RuleEditor(QDialog):
         self.include_edit = QLineEdit(", ".join(rule.include))
         self.include_edit.setObjectName("ruleInclude")
         self.include_edit.setPlaceholderText("all image files (or e.g. *.exr, dpx)")
-        form.addRow("&Files:", self.include_edit)
+        form_row(form, "&Files:", self.include_edit)
 
         self.operation_combo = QComboBox()
         self.operation_combo.setObjectName("ruleOperation")
@@ -99,14 +102,15 @@ class RuleEditor(QDialog):
                 self.operation_combo.addItem(f"Convert → {rule.preset}", rule.preset)
                 index = self.operation_combo.count() - 1
             self.operation_combo.setCurrentIndex(index)
-        form.addRow("&Job:", self.operation_combo)
+        form_row(form, "&Job:", self.operation_combo)
 
         self.dest_edit = QLineEdit(rule.destination)
         self.dest_edit.setObjectName("ruleDestination")
         self.dest_edit.setToolTip("Tokens: " + ", ".join("{" + t + "}" for t in DESTINATION_TOKENS)
                                   + "\n{date} is YYYY-MM-DD, {parent} the sequence's folder name")
         self.dest_edit.setPlaceholderText("/mnt/delivery/{date}/{head}")
-        form.addRow("&Destination:", self._with_browse(self.dest_edit, "ruleDestBrowse", "Destination folder"))
+        form_row(form, "&Destination:", self.dest_edit,
+                 self._with_browse(self.dest_edit, "ruleDestBrowse", "Destination folder"))
 
         self.settle_spin = QDoubleSpinBox()
         self.settle_spin.setObjectName("ruleSettle")
@@ -115,13 +119,13 @@ class RuleEditor(QDialog):
         self.settle_spin.setSuffix(" s")
         self.settle_spin.setValue(rule.settle if rule.name else DEFAULT_SETTLE)
         self.settle_spin.setToolTip("A sequence has landed when no frame was added or grew for this long.")
-        form.addRow("&Settle time:", self.settle_spin)
+        form_row(form, "&Settle time:", self.settle_spin)
 
         self.expected_edit = QLineEdit(
             f"{rule.expected_range[0]}-{rule.expected_range[1]}" if rule.expected_range else "")
         self.expected_edit.setObjectName("ruleExpected")
         self.expected_edit.setPlaceholderText("optional, e.g. 1001-1100: queue as soon as complete")
-        form.addRow("&Expected frames:", self.expected_edit)
+        form_row(form, "&Expected frames:", self.expected_edit)
 
         self.polling_check = QCheckBox("Poll (network mounts that send no change events)")
         self.polling_check.setObjectName("rulePolling")
@@ -162,7 +166,9 @@ class RuleEditor(QDialog):
         return box
 
     def _browse(self, edit: QLineEdit, title: str) -> None:
-        folder = QFileDialog.getExistingDirectory(self, title, edit.text())
+        # The field's folder when it names one, else the home folder (not the process's cwd).
+        start = edit.text().split("{")[0].strip() or os.path.expanduser("~")
+        folder = QFileDialog.getExistingDirectory(self, title, start)
         if folder:
             edit.setText(folder)
 
@@ -452,8 +458,8 @@ class WatchFolders:
         self.action.setObjectName("actionWatchFolders")
         self.action.setToolTip("Folders whose finished sequences are copied or converted automatically")
         self.action.triggered.connect(lambda _checked=False: self.open_dialog())
-        file_menu = next((m for m in window.menuBar().findChildren(QMenu)
-                          if m.title().replace("&", "") == "File"), None)
+        menus: dict[str, QMenu] = getattr(window, "menus", {})
+        file_menu = menus.get("file")
         if file_menu is None:
             window.menuBar().addAction(self.action)
         else:

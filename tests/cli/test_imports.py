@@ -1,0 +1,135 @@
+"""Start-up: each sub-command imports only what it uses, checked on real runs in fresh interpreters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vfxcopy.cli import COMMAND_MODULES, COMMANDS, build_parser
+from vfxcopy.core.samples import make_byte_sequence
+
+# The libraries that make a start slow (OpenImageIO ~30 ms, Qt ~100 ms) or need
+# what a farm node may lack (display libraries).
+HEAVY = ("PySide6", "shiboken6", "OpenImageIO", "watchdog", "numpy", "ascmhl")
+
+# Runs the real command line in this interpreter, then reports what was imported.
+WRAPPER = """
+import json, sys
+from vfxcopy.cli import main
+report, argv = sys.argv[1], sys.argv[2:]
+try:
+    code = main(argv)
+except SystemExit as stop:
+    code = stop.code
+with open(report, "w") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+
+
+def run_cli(tmp_path: Path, *argv: str) -> tuple[int, set[str]]:
+    """Exit code and imported modules of `vfxcopy ARGV...` in a fresh interpreter."""
+    report = tmp_path / "imports.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", WRAPPER, str(report), *argv], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, Any] = json.loads(report.read_text())
+    return int(data["code"] or 0), set(data["modules"])
+
+
+def heavy_in(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules} & set(HEAVY)
+
+
+def command_modules_in(modules: set[str]) -> set[str]:
+    return {m for m in modules if m in COMMAND_MODULES}
+
+
+@pytest.fixture
+def frames(tmp_path: Path) -> Path:
+    make_byte_sequence(tmp_path / "src", count=3, size=4096)
+    return tmp_path / "src"
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["copy", "--help"]], ids=["version", "help", "copy-help"])
+def test_version_and_help_import_no_other_command(tmp_path: Path, argv: list[str]) -> None:
+    code, modules = run_cli(tmp_path, *argv)
+    assert code == 0
+    own = {"vfxcopy.cli.copy_cmd"} if argv[0] == "copy" else set()
+    assert command_modules_in(modules) == own
+    assert not heavy_in(modules)
+    if argv[0] != "copy":
+        assert not any(m.startswith("vfxcopy.core") for m in modules)
+
+
+def test_ls_imports_the_scanner_only(tmp_path: Path, frames: Path) -> None:
+    for argv in (["ls", str(frames)], ["ls", "--json", str(frames / "plate.1001.exr")]):
+        code, modules = run_cli(tmp_path, *argv)
+        assert code == 0
+        assert command_modules_in(modules) == {"vfxcopy.cli.ls_cmd"}
+        assert not heavy_in(modules)
+        # Not the job model, engine, journal or queue either (they are most of a slow start).
+        assert not {"vfxcopy.core.jobs", "vfxcopy.core.engine", "vfxcopy.core.journal", "sqlite3"} & modules
+
+
+@pytest.mark.parametrize("extra", [["--verify", "none"], []], ids=["no-verify", "defaults"])
+def test_copy_of_three_frames_imports_no_heavy_library(tmp_path: Path, frames: Path, extra: list[str]) -> None:
+    dest = tmp_path / "dest"
+    code, modules = run_cli(tmp_path, "copy", str(frames), str(dest), "--no-journal", "-q", *extra)
+    assert code == 0
+    assert sorted(p.name for p in dest.glob("plate.*.exr")) == ["plate.1001.exr", "plate.1002.exr", "plate.1003.exr"]
+    assert command_modules_in(modules) == {"vfxcopy.cli.copy_cmd"}
+    # With the defaults a job report is written too: its thumbnails load OpenImageIO
+    # only for frames that are images, and these are not.
+    assert not heavy_in(modules)
+
+
+def test_copy_with_the_journal_then_verify_and_jobs_import_no_gui_or_image_library(
+    tmp_path: Path, frames: Path
+) -> None:
+    dest = tmp_path / "dest"
+    code, modules = run_cli(tmp_path, "copy", str(frames), str(dest), "-q", "--verify", "none")
+    assert code == 0 and not heavy_in(modules)
+    assert "vfxcopy.core.journal" in modules  # the journal was really used
+
+    code, modules = run_cli(tmp_path, "copy", str(frames), str(tmp_path / "verified"), "-q")
+    assert code == 0
+    code, modules = run_cli(tmp_path, "verify", str(tmp_path / "verified"))
+    assert code == 0
+    assert command_modules_in(modules) == {"vfxcopy.cli.verify_cmd"}
+    # Reading the ASC MHL history is what `verify` uses ascmhl for (DESIGN.md).
+    assert not heavy_in(modules) - {"ascmhl"}
+
+    for argv in (["jobs"], ["jobs", "--json"]):
+        code, modules = run_cli(tmp_path, *argv)
+        assert code == 0
+        assert command_modules_in(modules) == {"vfxcopy.cli.jobs_cmd"}
+        assert not heavy_in(modules)
+
+
+def test_every_registry_entry_is_the_command_its_module_registers() -> None:
+    import argparse
+    import importlib
+
+    for name, module, help_text in COMMANDS:
+        assert help_text and "\n" not in help_text
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        importlib.import_module(module).register(sub)
+        assert name in sub.choices, f"{module}.register() does not add '{name}'"
+    assert sorted(set(COMMAND_MODULES)) == sorted({module for _, module, _ in COMMANDS})
+
+
+def test_the_full_parser_and_the_lazy_one_list_the_same_commands() -> None:
+    full = build_parser()
+    lazy = build_parser([])
+    names = [name for name, _, _ in COMMANDS]
+    for parser in (full, lazy):
+        [sub] = [a for a in parser._actions if isinstance(a.choices, dict)]
+        assert sorted(sub.choices) == sorted(names)
+    assert all(name in lazy.format_help() for name in names)

@@ -1,0 +1,179 @@
+"""ProgressPrinter: a job's progress on stderr, a redrawn bar on a terminal, plain lines in logs."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import sys
+import threading
+import time
+from typing import TextIO
+
+from vfxcopy.cli.output import human_duration, human_size
+from vfxcopy.core.jobs import Event, FrameResult, FrameStatus, JobState, LogMessage, Progress
+
+
+class ProgressPrinter:
+    """A Reporter that shows a job's progress on stderr.
+
+    On a terminal: one line redrawn at most `tty_interval` apart (frames done/total,
+    MiB/s, ETA). Otherwise (farm logs, pipes): a plain line every `plain_interval`
+    seconds, or one per frame with `verbose`. Failed frames and engine warnings are
+    always printed, each on its own line with path and reason. Thread-safe: the
+    engine calls it from a worker thread.
+    """
+
+    def __init__(
+        self,
+        label: str = "",
+        *,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        quiet: bool = False,
+        verbose: bool = False,
+        tty_interval: float = 0.1,
+        plain_interval: float = 5.0,
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.label = label
+        self.quiet = quiet
+        self.verbose = verbose
+        self.tty_interval = tty_interval
+        self.plain_interval = plain_interval
+        self.last: Progress | None = None
+        self._lock = threading.Lock()
+        self._last_draw = 0.0
+        self._drawn = False  # a bar is on screen and must be cleared before other text
+        self.last_started: float | None = None
+        self._said: set[str] = set()  # problems printed already (a frame's error and its log line)
+
+    def __call__(self, event: Event) -> None:
+        try:
+            with self._lock:
+                if isinstance(event, Progress):
+                    self._progress(event)
+                elif isinstance(event, FrameResult):
+                    self._frame(event)
+                elif isinstance(event, LogMessage):
+                    self._log(event)
+        except (OSError, ValueError):
+            pass  # a closed or broken stderr must not fail the job (the reporter must not raise)
+
+    # -- events --
+    def _progress(self, p: Progress) -> None:
+        self.last = p
+        if self.quiet:
+            return
+        now = time.monotonic()
+        final = p.state.finished
+        if not self.tty and (final or (self.verbose and self.last_started is not None)):
+            return  # plain mode: the caller's summary line (or the per-frame lines) says it
+        if not self.tty and self.last_started is None:
+            # The first line of a job in a farm log: what it is about to do.
+            self.last_started = now
+            self._last_draw = now
+            self._line(f"{self.label}: {p.frames_total} frames, {human_size(p.bytes_total)}")
+            return
+        interval = self.tty_interval if self.tty else self.plain_interval
+        if not final and now - self._last_draw < interval:
+            return
+        self._last_draw = now
+        if self.tty:
+            self._draw(self.format_bar(p))
+        else:
+            self._line(self.format_line(p))
+
+    def _frame(self, r: FrameResult) -> None:
+        if r.status is FrameStatus.FAILED:
+            if self._first_time(r.error or r.source):
+                self._line(f"vfxcopy: frame {r.frame} failed: {r.error or r.source}", force=True)
+        elif self.verbose and not self.quiet and not self.tty and r.status in (FrameStatus.DONE, FrameStatus.SKIPPED):
+            word = "copied" if r.status is FrameStatus.DONE else "skipped"
+            extra = f" ({r.error})" if r.error else ""
+            self._line(f"{word} {r.source} -> {r.dest} {human_size(r.size)}{extra}")
+
+    def _log(self, m: LogMessage) -> None:
+        if m.level in ("warning", "error") and not self._first_time(m.text):
+            return  # the engine logs a failed frame's error too: say it once
+        if m.level in ("warning", "error") or (self.verbose and not self.quiet):
+            self._line(f"vfxcopy: {m.level}: {m.text}", force=True)
+
+    def _first_time(self, text: str) -> bool:
+        if text in self._said:
+            return False
+        self._said.add(text)
+        return True
+
+    # -- output --
+    def _columns(self) -> int:
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            columns = 0
+        return columns or shutil.get_terminal_size((80, 20)).columns
+
+    def _draw(self, text: str) -> None:
+        width = self._columns()
+        self.stream.write("\r" + text[: max(10, width - 1)] + "\x1b[K")
+        self.stream.flush()
+        self._drawn = True
+
+    def _line(self, text: str, force: bool = False) -> None:
+        if self.quiet and not force:
+            return
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self._drawn = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        """Leave the terminal on a fresh line after the bar."""
+        with self._lock:
+            if self._drawn:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+                self._drawn = False
+
+    def message(self, text: str) -> None:
+        """A line of its own that does not tear the bar (e.g. 'cancelling...')."""
+        with self._lock:
+            self._line(text, force=True)
+
+    # -- formats --
+    def _counts(self, p: Progress) -> str:
+        text = f"{p.frames_done}/{p.frames_total} frames"
+        if p.frames_failed:
+            text += f", {p.frames_failed} failed"
+        return text
+
+    def format_bar(self, p: Progress, columns: int | None = None) -> str:
+        """'label [#####.....]  45% 4/10 frames  12.3 MiB/s  ETA 0:12', fitted to the terminal.
+
+        The numbers matter most: the bar narrows, then goes, then the label is cut.
+        """
+        columns = columns or self._columns()
+        state = f" {p.state.value}" if p.state is not JobState.RUNNING else ""
+        stats = (
+            f"{p.fraction * 100:3.0f}% {self._counts(p)}  {p.bytes_per_s / (1 << 20):.1f} MiB/s  "
+            f"ETA {human_duration(p.eta_s)}{state}"
+        )
+        room = columns - 1 - len(stats) - 1
+        label = self.label
+        bar_width = min(20, room - len(label) - 3)
+        if bar_width < 8:  # no room for a useful bar: the label goes first, then the bar
+            bar_width = 0
+            if len(label) > room:
+                label = label[: room - 3] + "..." if room > 8 else ""
+        filled = int(round(p.fraction * bar_width))
+        bar = f" [{'#' * filled}{'.' * (bar_width - filled)}]" if bar_width else ""
+        return f"{label}{bar} {stats}".strip()
+
+    def format_line(self, p: Progress) -> str:
+        return (
+            f"{self.label}: {p.fraction * 100:.0f}% {self._counts(p)}, "
+            f"{human_size(p.bytes_done)} of {human_size(p.bytes_total)}, "
+            f"{p.bytes_per_s / (1 << 20):.1f} MiB/s, ETA {human_duration(p.eta_s)}"
+        ).strip()

@@ -1,0 +1,183 @@
+"""run_queue: a command's jobs through core's JobQueue, with progress, journal, signals and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from vfxcopy.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CancelSignals,
+    cancelled_exit,
+    error,
+    open_cli_journal,
+)
+from vfxcopy.cli.output import print_json, result_to_dict, summary_line
+from vfxcopy.cli.progress import ProgressPrinter
+from vfxcopy.core.errors import SafetyError
+from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Reporter
+from vfxcopy.core.queue import JobQueue, QueueListener
+
+if TYPE_CHECKING:
+    from vfxcopy.core.journal import Journal
+
+
+def wait_for_queue(queue: JobQueue, guard: CancelSignals, on_cancel: Callable[[], None] | None = None) -> None:
+    """Wait in short steps (signals are handled at once) until the queue is idle."""
+    told = False
+    while not queue.wait(0.05):
+        if guard.token.cancelled and not told:
+            told = True
+            if on_cancel is not None:
+                on_cancel()
+
+
+class _CliListener(QueueListener):
+    """Progress of the running job on stderr, a summary line per job, the results in order."""
+
+    def __init__(self, command: str, args: argparse.Namespace, total: int, label: Callable[[JobSpec], str],
+                 stop: CancelToken) -> None:
+        self.command = command
+        self.stop = stop
+        self._told = False
+        self.args = args
+        self.total = total
+        self.label = label
+        self.done: list[tuple[JobSpec, JobResult]] = []
+        self.not_started: list[JobSpec] = []
+        self.refused = False
+        self.queue: JobQueue | None = None
+        self._count = 0
+        self._printers: dict[str, ProgressPrinter] = {}
+        self._lock = threading.Lock()
+
+    def started(self, spec: JobSpec) -> None:
+        with self._lock:
+            self._count += 1
+            name = self.label(spec)
+            # tty_interval 0: the queue already throttles progress to about ten a second.
+            self._printers[spec.job_id] = ProgressPrinter(
+                name if self.total == 1 else f"[{self._count}/{self.total}] {name}",
+                quiet=self.args.quiet, verbose=self.args.verbose, tty_interval=0.0)
+
+    def events(self, job_id: str, events: list[Any]) -> None:
+        printer = self._printers.get(job_id)
+        if printer is not None:
+            for event in events:
+                printer(event)
+
+    def finished(self, spec: JobSpec, result: JobResult) -> None:
+        printer = self._printers.pop(spec.job_id, None)
+        if printer is None:  # dropped before it started
+            with self._lock:
+                self.not_started.append(spec)
+            return
+        if self.stop.cancelled:
+            self.tell_cancelling()  # before the summary, also when the job ended within the main thread's poll
+        printer.end()
+        with self._lock:
+            self.done.append((spec, result))
+        if not self.args.quiet or result.state is not JobState.COMPLETED:
+            print(summary_line(spec, result), file=sys.stderr, flush=True)
+        # 'Stop after this frame' ends the queue too; --stop-on-error after a failed job.
+        stop = result.state is JobState.CANCELLED or (
+            getattr(self.args, "stop_on_error", False) and result.exit_code != EXIT_OK)
+        if stop and self.queue is not None:
+            self.queue.cancel_pending()
+
+    def tell_cancelling(self) -> None:
+        with self._lock:
+            if self._told:
+                return
+            self._told = True
+            printers = list(self._printers.values())
+        text = "vfxcopy: cancelling (removing temporary files)..."
+        if printers:
+            printers[0].message(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+
+def _refusing_run(journal: Journal | None, listener: _CliListener) -> Callable[[JobSpec, CancelToken, Reporter], JobResult]:
+    def run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
+        from vfxcopy.core.engine import run_job
+
+        try:
+            return run_job(spec, token, report, journal=journal)
+        except SafetyError as exc:  # e.g. the destination changed since the check before the queue
+            error(listener.command, f"refused: {exc}")
+            listener.refused = True
+            return JobResult(spec.job_id, JobState.FAILED, message=f"refused: {exc}")
+
+    return run
+
+
+def run_queue(
+    command: str,
+    specs: list[JobSpec],
+    args: argparse.Namespace,
+    guard: CancelSignals,
+    *,
+    notes: list[str],
+    label: Callable[[JobSpec], str] | None = None,
+    json_extra: dict[str, Any] | None = None,
+) -> int:
+    """Run `specs` one after another through core's JobQueue, with progress, journal and exit codes.
+
+    The whole queue goes into the journal first, so a crash leaves the jobs not yet
+    run resumable too. A signal interrupts the queue (the running job is cancelled,
+    the rest never start): exit 130 for SIGINT, 143 for SIGTERM. 'Stop after this
+    frame' (a job ending cancelled) stops the queue as well; `--stop-on-error` stops
+    it after a failed job.
+    """
+    if getattr(args, "job_id", None) or getattr(args, "results_dir", None):
+        # One chunk of a farm job: the results go to shared storage instead of the journal.
+        from vfxcopy.cli.farm_cmd import run_as_farm_task
+
+        return run_as_farm_task(command, specs, args, guard)
+    for note in notes:
+        print(f"vfxcopy {command}: note: {note}", file=sys.stderr)
+    journal = None if getattr(args, "no_journal", False) else open_cli_journal(command)
+    listener = _CliListener(command, args, len(specs), label or (lambda spec: spec.display_name()), guard.token)
+    queue = JobQueue(1, run=_refusing_run(journal, listener), journal=journal, listener=listener)
+    listener.queue = queue
+    for job_id in queue.recover():  # jobs of vfxcopy processes that died: interrupted, temps removed
+        print(f"vfxcopy {command}: note: job {job_id} was interrupted; resume it with "
+              f"'vfxcopy jobs resume {job_id}'", file=sys.stderr)
+    guard.hooks.append(queue.interrupt)
+    if guard.token.cancelled:
+        queue.interrupt()  # a signal came during the scan
+    try:
+        for spec in specs:
+            queue.submit(spec)
+        wait_for_queue(queue, guard, listener.tell_cancelling)
+    finally:
+        guard.hooks.remove(queue.interrupt)
+        if journal is not None:
+            journal.close()
+    done = listener.done
+    cancelled = guard.token.cancelled or any(r.state is JobState.CANCELLED for _, r in done)
+    if cancelled:
+        code = cancelled_exit(guard)
+    elif listener.refused:
+        code = EXIT_USAGE
+    elif any(r.exit_code != EXIT_OK for _, r in done):
+        code = EXIT_FAILED
+    else:
+        code = EXIT_OK
+    if args.json:
+        print_json({
+            "command": command,
+            "exit_code": code,
+            "cancelled": cancelled,
+            **(json_extra or {}),
+            "jobs": [result_to_dict(spec, result) for spec, result in done],
+            "not_started": [s.display_name() for s in listener.not_started],
+            "notes": notes,
+        })
+    return code

@@ -1,0 +1,83 @@
+"""Sources plus options -> JobSpecs: the one Qt-free spec builder of the command line and the New job dialog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation
+from vfxcopy.core.sequence import FrameSet, Sequence
+
+
+class SpecError(ValueError):
+    """The options cannot make a job from these sources; the message says why."""
+
+
+@dataclass
+class JobOptions:
+    """What every job of one request shares (a command line, one New job dialog)."""
+
+    operation: Operation = Operation.COPY
+    # Only these frame numbers; None: every frame. A FrameSet holds ranges, so that
+    # `--frames 1-10000000` costs no memory per frame asked for.
+    frames: FrameSet | list[int] | None = None
+    rename_head: str | None = None  # new head (needs exactly one source sequence)
+    offset: int = 0  # added to every frame number at the destination
+    copy: CopyOptions = field(default_factory=CopyOptions)
+    convert: ConvertOptions | None = None  # for Operation.CONVERT
+    origin: str = "cli"  # "cli", "gui", "watch:<rule>" ...
+
+
+@dataclass
+class Built:
+    """The specs, and notes for the user about what was left out and why."""
+
+    specs: list[JobSpec]
+    notes: list[str] = field(default_factory=list)
+
+
+def build_specs(sources: list[Sequence], dest_dir: str, options: JobOptions) -> Built:
+    """One JobSpec per source, honouring the frame selection, the new head and the offset.
+
+    Sources the frame selection leaves empty (and single files, when frames are
+    chosen) are left out with a note. Raises SpecError when a new head would give
+    several sources the same name, or when nothing is left to do.
+    """
+    notes: list[str] = []
+    wanted = options.frames if options.frames is None or isinstance(options.frames, FrameSet) else FrameSet.of(options.frames)
+    rename = options.rename_head
+    multi = [s for s in sources if not s.is_single]
+    if rename is not None and (len(multi) > 1 or (multi and len(sources) > len(multi))):
+        raise SpecError("a new head needs exactly one source sequence (several would get the same name)")
+    if options.operation is Operation.CONVERT and options.convert is None:
+        raise SpecError("a conversion needs its options (target format)")
+    specs: list[JobSpec] = []
+    for seq in sources:
+        frames: list[int] | None = None
+        if wanted is not None:
+            if seq.is_single:
+                notes.append(f"{seq.path()}: not a sequence, skipped because frames were chosen")
+                continue
+            frames = wanted.select(seq.frames)
+            if not frames:
+                notes.append(f"{seq.pattern()}: none of the chosen frames exist, skipped")
+                continue
+            absent = len(wanted) - len(frames)
+            if absent:
+                notes.append(f"{seq.pattern()}: {absent} of the chosen frames do not exist and are left out")
+        specs.append(
+            JobSpec(
+                source=seq,
+                dest_dir=dest_dir,
+                operation=options.operation,
+                frames=frames,
+                rename_head=rename if not seq.is_single else None,
+                offset=options.offset,
+                # Each job its own copy: a later edit of one job never changes another.
+                copy=replace(options.copy),
+                convert=replace(options.convert) if options.convert is not None else None,
+                origin=options.origin,
+            )
+        )
+    if not specs:
+        raise SpecError("nothing to do: no sequence or file matches")
+    return Built(specs, notes)

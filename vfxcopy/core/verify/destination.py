@@ -1,0 +1,275 @@
+"""Re-verifying a destination against its ASC MHL history (or the journal's hashes): missing, altered, extra.
+
+With an `ascmhl/` folder the history is read through the `ascmhl` library
+(nested histories, renames) and the folder is walked with the history's own
+ignore patterns, so the verdict agrees with `ascmhl verify` on folders the
+reference tool wrote; the one deliberate difference is that a file re-delivered
+by a later generation is checked against its newest original hash (see mhl_read).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vfxcopy.core.errors import Cancelled, JobError, ManifestError
+from vfxcopy.core.jobs import (
+    CancelToken,
+    FrameStatus,
+    JobState,
+    LogMessage,
+    Progress,
+    Reporter,
+    is_temp_name,
+    null_reporter,
+)
+from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
+from vfxcopy.core.verify.mhl_read import IGNORE_PATTERNS, MHL_FOLDER, History, ManifestRecord, load_history
+
+if TYPE_CHECKING:
+    from vfxcopy.core.journal import Journal
+
+
+def printable(text: str) -> str:
+    """A name safe for a terminal: undecodable bytes as \\xNN, control and format characters escaped.
+
+    A file name can carry ESC sequences (recolour or retitle the terminal, hide a
+    line) or bidi overrides (show a name reversed); they are printed as escapes.
+    """
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == "\\":
+            out.append("\\\\")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def json_text(text: str) -> str:
+    """A name for JSON: exact, except undecodable bytes as \\xNN (JSON escapes control characters itself)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass
+class Mismatch:
+    path: str
+    expected: str
+    actual: str
+    hash_format: str
+
+
+@dataclass
+class VerifyReport:
+    """What `verify_destination` found; `passed` is False on any missing, altered or extra file."""
+
+    root: str
+    reference: str  # "ascmhl" or "journal"
+    ok: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    altered: list[Mismatch] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the ascmhl library complained about, not fatal
+    nested: list[str] = field(default_factory=list)  # folders with their own history, folded in
+    digests: dict[str, tuple[str, str]] = field(default_factory=dict)  # ok file -> (format, hash) it matched
+    bytes_checked: int = 0
+    elapsed: float = 0.0
+    cancelled: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return not (self.missing or self.altered or self.extra or self.errors or self.cancelled)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": json_text(self.root),
+            "reference": self.reference,
+            "passed": self.passed,
+            "cancelled": self.cancelled,
+            "files_ok": len(self.ok),
+            "missing": [json_text(p) for p in self.missing],
+            "altered": [
+                {"path": json_text(m.path), "expected": m.expected, "actual": m.actual, "hash_format": m.hash_format}
+                for m in self.altered
+            ],
+            "extra": [json_text(p) for p in self.extra],
+            "errors": [json_text(e) for e in self.errors],
+            "warnings": [json_text(w) for w in self.warnings],
+            "nested_histories": [json_text(n) for n in self.nested],
+            "bytes_checked": self.bytes_checked,
+            "elapsed": round(self.elapsed, 3),
+        }
+
+
+def _ignored(rel: str, patterns: Iterable[str]) -> bool:
+    parts = rel.split("/")
+    for pattern in patterns:
+        p = pattern.rstrip("/")
+        if not p:
+            continue
+        if "/" in p:
+            if fnmatch.fnmatchcase(rel, p.lstrip("/")):
+                return True
+        elif any(fnmatch.fnmatchcase(part, p) for part in parts):
+            return True
+    return False
+
+
+def _walk(root: str, history: History | None, ignore: list[str]) -> list[str]:
+    """Files under `root` (relative, sorted), minus ignored ones and vfxcopy's temps; links are not followed."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        if history is not None:
+            keep = [d for d in dirnames if not history.ignored(os.path.join(dirpath, d), True)]
+        else:
+            keep = [d for d in dirnames if not _ignored(rel_dir + d, ignore)]
+        # A link to a folder is listed (as ascmhl does) but not entered.
+        for d in keep:
+            if os.path.islink(os.path.join(dirpath, d)):
+                filenames.append(d)
+        dirnames[:] = sorted(d for d in keep if not os.path.islink(os.path.join(dirpath, d)))
+        for name in filenames:
+            rel = rel_dir + name
+            if is_temp_name(name):
+                continue
+            if history is not None:
+                if history.ignored(os.path.join(dirpath, name)):
+                    continue
+            elif _ignored(rel, ignore):
+                continue
+            out.append(rel)
+    return sorted(out)
+
+
+def expected_from_journal(root: str, journal: Journal) -> dict[str, ManifestRecord]:
+    """The journal's latest hash for every frame placed in `root` by a finished job."""
+    records: dict[str, ManifestRecord] = {}
+    real_root = os.path.realpath(root)
+    for job in reversed(journal.jobs()):  # oldest first: later jobs win
+        if os.path.realpath(job.spec.dest_dir) != real_root:
+            continue
+        for fr in journal.frames(job.job_id):
+            if fr.status not in (FrameStatus.DONE, FrameStatus.SKIPPED) or not fr.hash:
+                continue
+            fmt = MHL_FORMAT.get(fr.hash_algo or "", "")
+            if not fmt:
+                continue
+            rel = os.path.relpath(fr.dest, root).replace(os.sep, "/")
+            if rel.startswith("../"):
+                continue
+            records[rel] = ManifestRecord(rel, fmt, fr.hash, fr.size, 0)
+    return records
+
+
+def verify_destination(
+    path: str | os.PathLike[str],
+    token: CancelToken | None = None,
+    report: Reporter = null_reporter,
+    journal: Journal | None = None,
+) -> VerifyReport:
+    """Re-hash `path` against its ASC MHL history (or the journal's hashes when it has none).
+
+    Reports `Progress` (bytes of the files listed) through `report`; a cancel
+    returns the partial report with `cancelled` set. Raises ManifestError when
+    the history is damaged or foreign, JobError when there is nothing to check against.
+    """
+    from vfxcopy.core.verify.mhl_write import is_xml_safe
+
+    token = token or CancelToken()
+    root = os.path.abspath(os.fspath(path))
+    started = time.monotonic()
+    if not os.path.isdir(root):
+        raise JobError(f"{root}: not a folder")
+    history: History | None = None
+    if os.path.lexists(os.path.join(root, MHL_FOLDER)):
+        history = load_history(root)
+        expected, ignore, reference = dict(history.records), history.ignore, "ascmhl"
+        if journal is not None:
+            # Names XML cannot carry (not valid UTF-8) are not in the manifest; the journal has them.
+            for rel, rec in expected_from_journal(root, journal).items():
+                if rel not in expected and not is_xml_safe(rel):
+                    expected[rel] = rec
+    elif journal is not None:
+        expected, ignore, reference = expected_from_journal(root, journal), list(IGNORE_PATTERNS), "journal"
+        if not expected:
+            raise JobError(f"{root}: no ASC MHL history and no hashes in the journal for this folder")
+    else:
+        raise ManifestError(f"{root}: no ASC MHL history ({MHL_FOLDER}/ folder missing)")
+
+    result = VerifyReport(root=root, reference=reference)
+    if history is not None:
+        result.warnings = list(history.warnings)
+        result.nested = list(history.nested)
+    on_disk = _walk(root, history, ignore)
+    on_disk_set = set(on_disk)
+    result.extra = [p for p in on_disk if p not in expected]
+
+    def listed_but_ignored(rel: str) -> bool:
+        if history is not None:
+            return history.ignored(os.path.join(root, rel))
+        return _ignored(rel, ignore)
+
+    todo = sorted(p for p in expected if not listed_but_ignored(p))
+    present = [p for p in todo if p in on_disk_set]
+    result.missing = [p for p in todo if p not in on_disk_set]
+    if history is not None:
+        result.missing += sorted(f"{d}/" for d in history.directories
+                                 if d != "." and not os.path.isdir(os.path.join(root, d))
+                                 and not listed_but_ignored(d))
+    sizes = {}
+    for rel in present:
+        try:
+            sizes[rel] = os.path.getsize(os.path.join(root, rel))
+        except OSError:
+            sizes[rel] = 0
+    total = sum(sizes.values())
+    job_id = "verify"
+    last = [0.0]
+    done_bytes = [0]
+
+    def tick(n: int) -> None:
+        done_bytes[0] += n
+        now = time.monotonic()
+        if now - last[0] >= 0.1:
+            last[0] = now
+            report(Progress(job_id, JobState.RUNNING, len(present), frames_done=len(result.ok),
+                            bytes_total=total, bytes_done=done_bytes[0]))
+
+    try:
+        for rel in present:
+            token.check()
+            rec = expected[rel]
+            full = os.path.join(root, rel)
+            try:
+                actual = hash_path(full, rec.hash_format, token, on_chunk=tick)
+            except OSError as exc:
+                result.errors.append(f"{full}: cannot be read ({exc.strerror})")
+                continue
+            if actual.lower() == rec.hash.lower():
+                result.ok.append(rel)
+                result.digests[rel] = (rec.hash_format, actual.lower())
+            else:
+                result.altered.append(Mismatch(rel, rec.hash, actual, rec.hash_format))
+                report(LogMessage(job_id, "error", f"{printable(full)}: altered ({rec.hash_format} {actual}, "
+                                  f"manifest says {rec.hash})"))
+    except Cancelled:
+        result.cancelled = True
+    result.bytes_checked = done_bytes[0]
+    result.elapsed = time.monotonic() - started
+    state = JobState.CANCELLED if result.cancelled else JobState.COMPLETED
+    report(Progress(job_id, state, len(present), frames_done=len(result.ok),
+                    frames_failed=len(result.altered) + len(result.errors),
+                    bytes_total=total, bytes_done=done_bytes[0]))
+    return result
