@@ -109,7 +109,16 @@ class SlurmBackend:
         return {"slurm_jobs": self.slurm.submit(job)}
 
     def status(self, job: FarmJob) -> dict[str, Any]:
-        out = results_status(job, self.slurm.queue(job))
+        from vfxcopy.core.farm.slurm import SlurmError
+
+        try:
+            live: dict[tuple[str, int], str] | None = self.slurm.queue(job)
+        except SlurmError as exc:
+            # No SLURM client here, or the controller is down: the results folder still tells a lot.
+            out = results_status(job)
+            out["scheduler_error"] = str(exc)
+            return out
+        out = results_status(job, live)
         accounting = self.slurm.accounting(job)  # None where the cluster keeps no accounting (no slurmdbd)
         if accounting is not None:
             out["sacct"] = accounting
