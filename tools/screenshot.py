@@ -33,6 +33,31 @@ from vfxcopy.gui.app import make_app
 from vfxcopy.gui.main_window import MainWindow
 
 REPO = Path(__file__).resolve().parent.parent
+# A copy killed half-way (the machine went down): the next window lists it as interrupted.
+CRASH = """
+import os, sys
+from vfxcopy.core.engine import run_job
+from vfxcopy.core.jobs import CopyOptions, FrameResult, FrameStatus, JobSpec
+from vfxcopy.core.journal import Journal
+from vfxcopy.core.samples import make_byte_sequence
+frames = make_byte_sequence(sys.argv[1], head="sh070_bg_v004.", count=40, size=64 * 1024)
+spec = JobSpec(__import__("vfxcopy.core.sequence").core.sequence.find_sequence(frames[0]), sys.argv[2],
+               copy=CopyOptions(fsync=False, bwlimit=512 * 1024), origin="gui")
+seen = 0
+def report(event):
+    global seen
+    if isinstance(event, FrameResult) and event.status is FrameStatus.DONE:
+        seen += 1
+        if seen == 20:
+            os._exit(0)
+run_job(spec, report=report, journal=Journal())
+"""
+
+
+def interrupted_job(root: Path) -> None:
+    """Run a copy in another process that dies after 20 of 40 frames (recorded in the journal)."""
+    subprocess.run([sys.executable, "-c", CRASH, str(root / "show" / "plates" / "sh070_bg"),
+                    str(root / "show" / "delivery" / "sh070")], check=True)
 
 
 def build_jobs(root: Path) -> dict[str, JobSpec]:
@@ -184,6 +209,8 @@ def main() -> int:
     os.environ["VFXCOPY_DATA_DIR"] = os.path.join(config, "data")  # no history rows from earlier runs
     root = Path(tempfile.mkdtemp(prefix="vfxcopy-"))
     prompts.ask = lambda *args, **kwargs: True  # type: ignore[assignment]  # the screenshot answers yes
+    if "table" in set(args.only.split(",")):
+        interrupted_job(root)
     wm = start_window_manager()
     app = make_app()
     screen = app.primaryScreen().size()

@@ -13,6 +13,7 @@ from pathlib import Path
 import OpenImageIO as oiio
 import pytest
 
+from vfxcopy.core.farm.backends import results_status
 from vfxcopy.core.farm.plan import FarmJob, PlanError, chunk_for_time, merge_job, plan_job, split_frames
 from vfxcopy.core.farm.task import ChunkResult, read_chunk_results, run_task
 from vfxcopy.core.jobs import CancelToken, ConflictPolicy, FrameStatus, JobState, temp_name
@@ -203,9 +204,12 @@ def test_merge_of_an_unfinished_job_writes_no_manifest_but_sweeps(small_exrs: Pa
     run_task(spec, 1007, 1012, token, emit=lambda line: None)
     merged = merge_job(job)
     assert (merged.state, merged.exit_code, merged.manifest) == (JobState.CANCELLED, 130, None)
+    assert results_status(job)["state"] == "cancelled"
     run_task(spec, 1007, 1012, emit=lambda line: None)  # the retry
+    assert results_status(job)["state"] == "merging"  # every chunk done, no manifest yet
     merged = merge_job(job)
     assert (merged.state, merged.exit_code) == (JobState.COMPLETED, 0) and merged.manifest
+    assert results_status(job)["state"] == "completed"
 
 
 def test_a_bad_frame_fails_the_task_with_exit_1_and_a_reason(small_exrs: Path, tmp_path: Path, farm) -> None:

@@ -432,6 +432,9 @@ def _manage(args: argparse.Namespace, action: str) -> int:
                 print_json({"command": "farm status", "exit_code": EXIT_OK, **state})
             else:
                 _print_status(state)
+            if state.get("scheduler_error"):
+                error("farm status", f"the scheduler did not answer ({state['scheduler_error']}); "
+                      "this is the results folder's view only")
             return EXIT_OK
         if action == "cancel":
             backend.cancel(job)

@@ -215,7 +215,8 @@ class FarmJobPanel(QWidget):
             text = "Cancelled"
         else:
             text = {"completed": "Completed", "running": "Running on the farm", "failed": "Failed",
-                    "cancelled": "Cancelled"}.get(status["state"], status["state"].capitalize())
+                    "cancelled": "Cancelled", "merging": "Writing the manifest"}.get(
+                status["state"], status["state"].capitalize())
         done_all = frames["done"] + frames["skipped"]
         self.state.setText(f"{text}: {done_all} of {frames['total']} frames"
                            + (f", {frames['failed']} failed" if frames["failed"] else ""))

@@ -73,9 +73,24 @@ def results_status(job: FarmJob, live: dict[tuple[str, int], str] | None = None)
         overall = "cancelled"
     else:
         overall = "incomplete"
-    merged = job.folder / "merged.json"
+    merge_state = _merge_state(job)
+    if overall == "completed" and merge_state != "completed":
+        overall = "merging"  # every chunk is done; the manifest and report are not written yet
     return {"job_id": job.job_id, "name": job.name, "backend": job.backend, "state": overall,
-            "frames": frames, "chunks": chunks, "merged": merged.exists(), "results": str(job.folder)}
+            "frames": frames, "chunks": chunks, "merged": merge_state == "completed", "merge_state": merge_state,
+            "results": str(job.folder)}
+
+
+def _merge_state(job: FarmJob) -> str | None:
+    """The merge step's outcome from merged.json (None: it has not run)."""
+    import json
+
+    from vfxcopy.core.farm.plan import MERGED_FILE
+
+    try:
+        return str(json.loads((job.folder / MERGED_FILE).read_text("utf-8"))["state"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def note_cancel(job: FarmJob, cancelled: bool) -> None:
@@ -109,7 +124,16 @@ class SlurmBackend:
         return {"slurm_jobs": self.slurm.submit(job)}
 
     def status(self, job: FarmJob) -> dict[str, Any]:
-        out = results_status(job, self.slurm.queue(job))
+        from vfxcopy.core.farm.slurm import SlurmError
+
+        try:
+            live: dict[tuple[str, int], str] | None = self.slurm.queue(job)
+        except SlurmError as exc:
+            # No SLURM client here, or the controller is down: the results folder still tells a lot.
+            out = results_status(job)
+            out["scheduler_error"] = str(exc)
+            return out
+        out = results_status(job, live)
         accounting = self.slurm.accounting(job)  # None where the cluster keeps no accounting (no slurmdbd)
         if accounting is not None:
             out["sacct"] = accounting
@@ -192,9 +216,9 @@ class OpenJDBackend:
     def retry(self, job: FarmJob) -> dict[str, Any]:
         note_cancel(job, False)
         todo = {(c["step"], c["index"]) for c in results_status(job)["chunks"] if c["state"] != "completed"}
-        if not todo:
+        if not todo and _merge_state(job) == "completed":
             return {"tasks": []}
-        return {"tasks": self._run(job, todo)}
+        return {"tasks": self._run(job, todo)}  # with nothing to redo: the merge step alone
 
 
 class DeadlineCloudBackend:
