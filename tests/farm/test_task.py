@@ -225,7 +225,7 @@ def test_a_bad_frame_fails_the_task_with_exit_1_and_a_reason(small_exrs: Path, t
     out, _err = proc.communicate(timeout=120)
     assert proc.returncode == 1
     fail = [line for line in out.splitlines() if line.startswith("openjd_fail:")]
-    assert fail and "1 failed" in fail[0]
+    assert fail and "1 of 4 frames failed" in fail[0]
     (rec,) = read_chunk_results(job.folder)
     statuses = {f.frame: f.status for f in rec.frames}
     assert statuses == {1001: FrameStatus.DONE, 1002: FrameStatus.DONE, 1003: FrameStatus.FAILED,

@@ -31,6 +31,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("demo", "vfxcopy.cli.gui_cmd", "open the window with sample jobs running"),
     ("verify", "vfxcopy.cli.verify_cmd", "re-hash a destination against its ASC MHL manifest"),
     ("jobs", "vfxcopy.cli.jobs_cmd", "list jobs from the journal, resume an interrupted one, clear history"),
+    ("clean", "vfxcopy.cli.clean_cmd", "remove vfxcopy's leftovers of killed runs from a destination"),
     ("farm", "vfxcopy.cli.farm_cmd",
      "run a copy or conversion as frame-chunk tasks on a render farm (OpenJD, Deadline, SLURM)"),
 ]
@@ -47,6 +48,7 @@ COMMAND_MODULES: list[str] = [
     "vfxcopy.cli.gui_cmd",
     "vfxcopy.cli.verify_cmd",
     "vfxcopy.cli.jobs_cmd",
+    "vfxcopy.cli.clean_cmd",
     "vfxcopy.cli.farm_cmd",
 ]
 

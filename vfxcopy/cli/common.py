@@ -63,9 +63,10 @@ class UsageError(Exception):
 
 
 def error(command: str, message: str, stream: TextIO | None = None) -> None:
-    """Print `vfxcopy <command>: error: <message>` to stderr (undecodable name bytes as \\x escapes)."""
-    text = f"vfxcopy {command}: error: {message}".encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    print(text, file=stream or sys.stderr, flush=True)
+    """Print `vfxcopy <command>: error: <message>` to stderr (names escaped: undecodable bytes, terminal escapes)."""
+    from vfxcopy.core.textsafe import printable
+
+    print(printable(f"vfxcopy {command}: error: {message}"), file=stream or sys.stderr, flush=True)
 
 
 # -- sources -----------------------------------------------------------------------

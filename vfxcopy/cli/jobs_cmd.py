@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resume.add_argument("--quick", action="store_true",
                         help="check frames already done by size and time only, without re-hashing them")
     resume.add_argument("--json", action="store_true", dest="json_resume", help="print the result as JSON")
+    resume.add_argument("--force", action="store_true",
+                        help="take over a job recorded as running on another machine (or under another host "
+                        "name) whose vfxcopy is known to be gone")
     resume.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     resume.add_argument("-v", "--verbose", action="store_true", help="one line per frame without a terminal")
     show = actions.add_parser("show", help="one job's frames: status, size, hash, error")
@@ -144,7 +147,7 @@ def _resume(journal: Journal, args: argparse.Namespace) -> int:
 
     def run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
         try:
-            return resume_job(job.job_id, journal, token, report, rehash=not args.quick)
+            return resume_job(job.job_id, journal, token, report, rehash=not args.quick, force=args.force)
         except (JobError, SafetyError) as exc:
             failure.append(exc)
             return JobResult(job.job_id, JobState.FAILED, message=str(exc))

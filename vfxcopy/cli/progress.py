@@ -12,6 +12,7 @@ from typing import TextIO
 
 from vfxcopy.cli.output import human_duration, human_size
 from vfxcopy.core.jobs import Event, FrameResult, FrameStatus, JobState, LogMessage, Progress
+from vfxcopy.core.textsafe import printable
 
 
 class ProgressPrinter:
@@ -115,6 +116,7 @@ class ProgressPrinter:
         return columns or shutil.get_terminal_size((80, 20)).columns
 
     def _draw(self, text: str) -> None:
+        text = printable(text)  # a name may carry terminal escapes: never sent raw
         width = self._columns()
         self.stream.write("\r" + text[: max(10, width - 1)] + "\x1b[K")
         self.stream.flush()
@@ -126,7 +128,7 @@ class ProgressPrinter:
         if self._drawn:
             self.stream.write("\r\x1b[K")
             self._drawn = False
-        self.stream.write(text + "\n")
+        self.stream.write(printable(text) + "\n")
         self.stream.flush()
 
     def end(self) -> None:

@@ -22,6 +22,7 @@ from vfxcopy.cli.progress import ProgressPrinter
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Reporter
 from vfxcopy.core.queue import JobQueue, QueueListener
+from vfxcopy.core.textsafe import printable
 
 if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal
@@ -83,7 +84,7 @@ class _CliListener(QueueListener):
         with self._lock:
             self.done.append((spec, result))
         if not self.args.quiet or result.state is not JobState.COMPLETED:
-            print(summary_line(spec, result), file=sys.stderr, flush=True)
+            print(printable(summary_line(spec, result)), file=sys.stderr, flush=True)
         # 'Stop after this frame' ends the queue too; --stop-on-error after a failed job.
         stop = result.state is JobState.CANCELLED or (
             getattr(self.args, "stop_on_error", False) and result.exit_code != EXIT_OK)

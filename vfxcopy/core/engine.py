@@ -88,13 +88,16 @@ def finish_outputs(
         entries, problems = entries_from_frames(spec.dest_dir, frames, token)
         for problem in problems:
             report(LogMessage(spec.job_id, "warning", problem))
-        manifest = write_generation(spec.dest_dir, entries, comment=f"vfxcopy job {spec.job_id}: {spec.display_name()}")
+        manifest = write_generation(spec.dest_dir, entries, comment=f"vfxcopy job {spec.job_id}: {spec.display_name()}",
+                                    token=token)
         for name in manifest.skipped:
             report(LogMessage(spec.job_id, "warning", f"{name}: name is not valid UTF-8; left out of the ASC MHL manifest"))
         for name in manifest.failed:
             report(LogMessage(spec.job_id, "warning",
                               f"{name}: differs from the hash an earlier manifest in this folder recorded"))
-        html, _csv = write_job_report(spec, result, frames, manifest, problems)
+        for name in getattr(manifest, "replaced", []):
+            report(LogMessage(spec.job_id, "info", f"{name}: re-delivered; the manifest records its new hash"))
+        html, _csv = write_job_report(spec, result, frames, manifest, problems, token=token)
         report(LogMessage(spec.job_id, "info", f"manifest {manifest.path}; report {html}"))
     except Cancelled:
         _fail_outputs(spec, result, report, "cancelled while writing the manifest; none written", JobState.CANCELLED)

@@ -42,7 +42,7 @@ from vfxcopy.core.pipeline.conflicts import Action, decide
 from vfxcopy.core.pipeline.durable import Committer, Error, Finished
 from vfxcopy.core.pipeline.plan import choose_version, plan_items
 from vfxcopy.core.pipeline.tally import Debug, Tally
-from vfxcopy.core.pipeline.temps import TempArea, TempFile, sweep
+from vfxcopy.core.pipeline.temps import TempArea, TempFile, locks_are_trustworthy, sweep
 from vfxcopy.core.safety import NAME_MAX
 from vfxcopy.core.writers.base import Item, Writer
 
@@ -164,9 +164,9 @@ class Pipeline:
             state = JobState.CANCELLED if left else JobState.COMPLETED
             message = self.tally.stopped_message(last) if left else ""
         except DiskFull as exc:
+            # Said once: the job's message (each failed frame carries its own short line).
             self.finish_committer_quietly()
             state, message = JobState.FAILED, str(exc)
-            self.tally.log("error", message)
         except StopOnError as exc:
             self.finish_committer_quietly()
             state, message = JobState.FAILED, str(exc)
@@ -247,7 +247,12 @@ class Pipeline:
             raise JobLevelError(
                 explain(exc, self.dest_dir, "destination").replace(": ", ": cannot open the folder: ", 1)
             ) from exc
-        sweep(self.dest_dir)  # temporaries of runs that died here (never a live run's)
+        # Temporaries of runs that died here: this job's own (a retry, a resume), and on a local
+        # file system, where a live run's lock is seen, any job's dead temp folder. Old plain temp
+        # files of other jobs and shared storage are left to recovery and `vfxcopy clean`.
+        sweep(self.dest_dir, self.spec.job_id, min_age=0)
+        if locks_are_trustworthy(self.dest_dir):
+            sweep(self.dest_dir, files=False)
         try:
             self.temps = TempArea(self.dest_fd, self.spec.job_id)
         except OSError as exc:

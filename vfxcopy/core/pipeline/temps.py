@@ -34,7 +34,9 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 BACKGROUND_CLOSE_BYTES = 8 << 20  # close a discarded temp bigger than this off-thread
-SWEEP_MIN_AGE_S = 30.0  # an unlocked folder younger than this may be a run that is just starting
+SWEEP_MIN_AGE_S = 0.0  # runs lock their folder before it gets its temp name (see TempArea)
+STAGING_SUFFIX = ".new"  # a temp folder being made (mkdir, lock, rename): swept only when old
+STAGING_MIN_AGE_S = 60.0
 _PROC_FD = os.path.isdir("/proc/self/fd")
 
 
@@ -56,22 +58,31 @@ class TempArea:
     def __init__(self, dest_fd: int, job_id: str) -> None:
         self.dest_fd = dest_fd
         self.job_id = job_id
-        self.name = f"{TEMP_PREFIX}{job_id}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        nonce = secrets.token_hex(4)
+        self.name = f"{TEMP_PREFIX}{job_id}-{nonce}{TEMP_SUFFIX}"
+        # Made under a staging name, locked, then renamed: a sweeper never sees the folder
+        # unlocked under its temp name while this run is alive.
+        staging = f"{TEMP_PREFIX}{job_id}-{nonce}{STAGING_SUFFIX}"
         self.lock = threading.Lock()
         self.temps: dict[str, TempFile] = {}
-        os.mkdir(self.name, 0o700, dir_fd=dest_fd)
         self.closed = False
+        os.mkdir(staging, 0o700, dir_fd=dest_fd)
         try:
-            self.fd = os.open(self.name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dest_fd)
+            self.fd = os.open(staging, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dest_fd)
         except OSError:
-            _rmdir_quietly(self.name, dest_fd)
+            _rmdir_quietly(staging, dest_fd)
             raise
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-                self.close()
-                raise
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    raise
+            _rename_dir_noreplace(staging, self.name, dest_fd)
+        except BaseException:
+            os.close(self.fd)
+            _rmdir_quietly(staging, dest_fd)
+            raise
 
     def path(self, name: str) -> str:
         """A path to `name` in this folder for writers that open by path (pinned to our fd)."""
@@ -152,6 +163,19 @@ class TempArea:
             self.fd = -1
 
 
+def _rename_dir_noreplace(src: str, dst: str, dir_fd: int) -> None:
+    from vfxcopy.core.pipeline.place import rename_noreplace
+
+    try:
+        rename_noreplace(src, dst, dir_fd, dir_fd)
+    except OSError as exc:
+        # link + unlink (the fallback where renameat2 is missing) cannot move a folder; the
+        # name carries a random nonce and rename never follows a link at it.
+        if exc.errno not in (errno.EPERM, errno.EISDIR, errno.EXDEV):
+            raise
+        os.rename(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
 def _rmdir_quietly(name: str, dir_fd: int) -> None:
     try:
         os.rmdir(name, dir_fd=dir_fd)
@@ -214,12 +238,21 @@ def _locked_by_live_run(fd: int) -> bool:
     return False
 
 
-def sweep(dest_dir: str, job_id: str | None = None, *, min_age: float = SWEEP_MIN_AGE_S) -> list[str]:
+def sweep(
+    dest_dir: str,
+    job_id: str | None = None,
+    *,
+    min_age: float = SWEEP_MIN_AGE_S,
+    dry_run: bool = False,
+    files: bool = True,
+) -> list[str]:
     """Remove vfxcopy's temporaries in `dest_dir` left by runs that died; returns their paths.
 
     Only names vfxcopy makes (`.vfxcopy-<job>-….part`), only of `job_id` when given,
     never a folder a live run holds locked, never a link (it is unlinked, not followed),
     and not a folder younger than `min_age` seconds (a run may be creating it).
+    With `dry_run`, says what it would remove and removes nothing. `files=False` leaves
+    plain temp files (vfxcopy 0.1's, which carry no lock) alone.
     """
     removed: list[str] = []
     if not dest_dir:
@@ -235,6 +268,10 @@ def sweep(dest_dir: str, job_id: str | None = None, *, min_age: float = SWEEP_MI
             return removed
         now = time.time()
         for name in names:
+            if _is_stale_staging(name, job_id, dir_fd, now):
+                if not dry_run and _remove_dead_area(name, dir_fd):
+                    removed.append(os.path.join(dest_dir, name))
+                continue
             if not is_temp_name(name, job_id):
                 continue
             path = os.path.join(dest_dir, name)
@@ -243,22 +280,36 @@ def sweep(dest_dir: str, job_id: str | None = None, *, min_age: float = SWEEP_MI
             except OSError:
                 continue
             if not stat.S_ISDIR(st.st_mode):
+                if not files:
+                    continue
                 try:  # a temp file of vfxcopy 0.1, or a link planted at a temp name: remove the name
-                    os.unlink(name, dir_fd=dir_fd)
+                    if not dry_run:
+                        os.unlink(name, dir_fd=dir_fd)
                     removed.append(path)
                 except OSError:
                     pass
                 continue
             if now - st.st_mtime < min_age:
                 continue
-            if _remove_dead_area(name, dir_fd):
+            if _remove_dead_area(name, dir_fd, dry_run):
                 removed.append(path)
     finally:
         os.close(dir_fd)
     return removed
 
 
-def _remove_dead_area(name: str, dir_fd: int) -> bool:
+def _is_stale_staging(name: str, job_id: str | None, dir_fd: int, now: float) -> bool:
+    prefix = f"{TEMP_PREFIX}{job_id}-" if job_id else TEMP_PREFIX
+    if not (name.startswith(prefix) and name.endswith(STAGING_SUFFIX)):
+        return False
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and now - st.st_mtime >= STAGING_MIN_AGE_S
+
+
+def _remove_dead_area(name: str, dir_fd: int, dry_run: bool = False) -> bool:
     try:
         fd = os.open(name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
@@ -266,6 +317,8 @@ def _remove_dead_area(name: str, dir_fd: int) -> bool:
     try:
         if _locked_by_live_run(fd):
             return False
+        if dry_run:
+            return True
         for entry in os.listdir(fd):
             try:
                 st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
@@ -281,3 +334,28 @@ def _remove_dead_area(name: str, dir_fd: int) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+# File systems whose flock is not seen by other machines (or not at all): there a lock
+# cannot tell a live run on another machine from a dead one.
+_SHARED_FS_PREFIXES = ("nfs", "cifs", "smb", "fuse", "9p", "ceph", "glusterfs", "lustre", "gpfs", "beegfs",
+                       "afs", "virtiofs", "ncpfs")
+
+
+def locks_are_trustworthy(path: str) -> bool:
+    """True when `path` is on a local file system, where a run's flock proves it is alive."""
+    try:
+        target = os.path.realpath(path)
+        best, fstype = "", ""
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                if len(fields) < 5 or not right:
+                    continue
+                mount = fields[4].replace("\\040", " ")
+                if (target == mount or target.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
+                    best, fstype = mount, right.split()[0]
+    except OSError:
+        return False
+    return bool(fstype) and not fstype.startswith(_SHARED_FS_PREFIXES)

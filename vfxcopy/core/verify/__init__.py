@@ -10,6 +10,7 @@ Importing this package does not import `ascmhl`; reading a history does.
 from __future__ import annotations
 
 from vfxcopy.core.errors import JobError, ManifestError
+from vfxcopy.core.textsafe import printable
 from vfxcopy.core.verify.checksums import (
     CHECKSUM_EXTENSIONS,
     read_checksum_list,
@@ -20,7 +21,6 @@ from vfxcopy.core.verify.destination import (
     Mismatch,
     VerifyReport,
     expected_from_journal,
-    printable,
     verify_destination,
 )
 from vfxcopy.core.verify.files import (

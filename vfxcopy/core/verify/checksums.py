@@ -18,7 +18,8 @@ from pathlib import Path
 
 from vfxcopy.core.errors import Cancelled, ManifestError
 from vfxcopy.core.jobs import CancelToken, JobState, LogMessage, Progress, Reporter, null_reporter
-from vfxcopy.core.verify.destination import Mismatch, VerifyReport, printable
+from vfxcopy.core.textsafe import printable
+from vfxcopy.core.verify.destination import Mismatch, VerifyReport
 from vfxcopy.core.verify.files import write_files
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
 from vfxcopy.core.verify.mhl_read import MHL_FOLDER

@@ -12,7 +12,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import time
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,31 +27,12 @@ from vfxcopy.core.jobs import (
     is_temp_name,
     null_reporter,
 )
+from vfxcopy.core.textsafe import printable
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
 from vfxcopy.core.verify.mhl_read import IGNORE_PATTERNS, MHL_FOLDER, History, ManifestRecord, load_history
 
 if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal
-
-
-def printable(text: str) -> str:
-    """A name safe for a terminal: undecodable bytes as \\xNN, control and format characters escaped.
-
-    A file name can carry ESC sequences (recolour or retitle the terminal, hide a
-    line) or bidi overrides (show a name reversed); they are printed as escapes.
-    """
-    out: list[str] = []
-    for ch in text:
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif ch == "\\":
-            out.append("\\\\")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def json_text(text: str) -> str:

@@ -128,8 +128,7 @@ class ImageWriter:
         check_written(path, spec, dtype, self.plan, item.name)
         if self.opts.compare_pixels and self.plan.lossless:
             compare_written(path, out, dtype, self.plan, item.name)
-        ctx.add_bytes(item.size)
-        return Written()
+        return Written()  # progress counts the frame once it is in place
 
     def verify(self, item: Item, temp: TempFile, written: Written, ctx: Context) -> None:
         """Checked right after writing (re-open, and pixels with compare_pixels)."""

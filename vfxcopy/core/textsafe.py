@@ -1,0 +1,25 @@
+"""Text from the outside world (file names) made safe to print on a terminal."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def printable(text: str) -> str:
+    """A name safe for a terminal: undecodable bytes as \\xNN, control and format characters escaped.
+
+    A file name can carry ESC sequences (recolour or retitle the terminal, hide a
+    line) or bidi overrides (show a name reversed); they are printed as escapes.
+    """
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == "\\":
+            out.append("\\\\")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
