@@ -16,355 +16,51 @@ JSON value): watch folders use it for the sequences they already handled. A
 new table goes in as a new function appended to `MIGRATIONS`.
 """
 
+
 from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from vfxcopy.core.errors import VfxCopyError
 from vfxcopy.core.jobs import (
-    Event,
     FrameResult,
     FrameStatus,
     JobSpec,
     JobState,
-    LogMessage,
     Reporter,
     null_reporter,
 )
-
-JOURNAL_FILE = "journal.sqlite3"
-BUSY_TIMEOUT_S = 30.0
-ACTIVE_STATES = (JobState.PENDING, JobState.RUNNING, JobState.PAUSED)
-FINISHED_STATES = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED)
-
-
-class JournalError(VfxCopyError):
-    """The journal cannot be opened or used (newer schema, unreadable file)."""
-
-
-# -- where it lives --------------------------------------------------------
-
-
-def data_dir() -> Path:
-    """The per-user application-data folder (VFXCOPY_DATA_DIR overrides it)."""
-    override = os.environ.get("VFXCOPY_DATA_DIR")
-    if override:
-        return Path(override)
-    home = Path.home()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or os.environ.get("APPDATA")
-        return Path(base) / "vfxcopy" if base else home / "AppData" / "Local" / "vfxcopy"
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "vfxcopy"
-    xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg) if xdg else home / ".local" / "share") / "vfxcopy"
-
-
-def default_journal_path() -> Path:
-    return data_dir() / JOURNAL_FILE
-
-
-# -- process identity ------------------------------------------------------
-
-
-def process_start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks after boot (Linux), None where unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    rest = data.rsplit(b")", 1)[-1].split()
-    try:
-        return int(rest[19])  # field 22, counted from field 3 (state)
-    except (IndexError, ValueError):
-        return None
-
-
-def _linux_state(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            rest = fh.read().rsplit(b")", 1)[-1].split()
-        return rest[0].decode("ascii", "replace") if rest else None
-    except OSError:
-        return None
-
-
-def process_alive(pid: int | None, start_time: int | None) -> bool:
-    """True if `pid` runs and is the same process as when `start_time` was taken."""
-    if not pid or pid <= 0:
-        return False
-    if sys.platform == "win32":
-        return _windows_process_alive(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    if os.path.isdir("/proc/self"):
-        state = _linux_state(pid)
-        if state is None or state in ("Z", "X"):
-            return False  # gone, or a zombie waiting for its parent: it will do no more work
-        if start_time is not None and process_start_time(pid) != start_time:
-            return False  # the pid was reused by another process
-    return True
-
-
-def _windows_process_alive(pid: int) -> bool:
-    # os.kill(pid, 0) would terminate the process on Windows: ask the kernel instead.
-    if sys.platform != "win32":
-        return False
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
-    try:
-        code = ctypes.c_ulong()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return False
-        return code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
-
-
-_OWN_START: int | None = process_start_time(os.getpid())
-def _machine_id() -> str:
-    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
-        try:
-            with open(path, encoding="ascii") as f:
-                text = f.read().strip()
-            if text:
-                return text
-        except OSError:
-            continue
-    return ""
-
-
-# A job's owner: host name and machine id. The machine id tells this machine's jobs apart from
-# another's even when the host name changed (DHCP, a laptop on another network) since the job ran.
-_MACHINE = _machine_id()
-_HOST = f"{socket.gethostname()}#{_MACHINE}" if _MACHINE else socket.gethostname()
-
-
-def same_machine(host: str) -> bool:
-    """Was a job recorded with `host` run on this machine? (pids are only meaningful here)."""
-    if not host or host == _HOST:
-        return True
-    name, _, machine = host.partition("#")
-    if machine and _MACHINE:
-        return machine == _MACHINE
-    return name == _HOST.partition("#")[0]
-
-
-# -- records ---------------------------------------------------------------
-
-
-def _fs(path: str) -> bytes:
-    return os.fsencode(path)
-
-
-def _unfs(blob: bytes | str | None) -> str:
-    if blob is None:
-        return ""
-    if isinstance(blob, str):
-        return blob
-    return os.fsdecode(blob)
-
-
-def _safe_text(text: str | None) -> str | None:
-    """Text that sqlite can store: lone surrogates (undecodable names) become \\x escapes."""
-    if text is None:
-        return None
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-@dataclass
-class JournalFrame:
-    """One frame's last recorded result."""
-
-    job_id: str
-    index: int
-    frame: int
-    source: str
-    dest: str
-    status: FrameStatus
-    size: int = 0
-    hash: str | None = None
-    hash_algo: str | None = None
-    error: str | None = None
-    dest_mtime_ns: int | None = None
-    dest_size: int | None = None
-    src_size: int | None = None
-    src_mtime_ns: int | None = None
-    updated: float = 0.0
-
-    def to_result(self) -> FrameResult:
-        return FrameResult(
-            job_id=self.job_id,
-            index=self.index,
-            frame=self.frame,
-            source=self.source,
-            dest=self.dest,
-            status=self.status,
-            size=self.size,
-            hash=self.hash,
-            hash_algo=self.hash_algo,
-            error=self.error,
-        )
-
-
-@dataclass
-class JournalJob:
-    """A job as the journal knows it (spec, state, owner, counts)."""
-
-    spec: JobSpec
-    state: JobState
-    created: float
-    started: float | None = None
-    finished: float | None = None
-    message: str = ""
-    pid: int | None = None
-    pid_start: int | None = None
-    host: str = ""
-    frames_total: int = 0
-    counts: dict[str, int] = field(default_factory=dict)  # FrameStatus value -> frames
-    bytes_done: int = 0
-
-    @property
-    def job_id(self) -> str:
-        return self.spec.job_id
-
-    @property
-    def frames_done(self) -> int:
-        return self.counts.get("done", 0) + self.counts.get("skipped", 0)
-
-    @property
-    def frames_failed(self) -> int:
-        return self.counts.get("failed", 0)
-
-    @property
-    def resumable(self) -> bool:
-        return self.state in (JobState.INTERRUPTED, JobState.CANCELLED, JobState.FAILED)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for `--json`."""
-        return {
-            "job_id": self.job_id,
-            "name": self.spec.display_name(),
-            "state": self.state.value,
-            "operation": self.spec.operation.value,
-            "source": self.spec.source.pattern(),
-            "dest_dir": self.spec.dest_dir,
-            "origin": self.spec.origin,
-            "created": self.created,
-            "started": self.started,
-            "finished": self.finished,
-            "message": self.message,
-            "pid": self.pid,
-            "frames_total": self.frames_total,
-            "frames_done": self.frames_done,
-            "frames_failed": self.frames_failed,
-            "frames_skipped": self.counts.get("skipped", 0),
-            "bytes_done": self.bytes_done,
-            "resumable": self.resumable,
-        }
-
-
-# -- schema ----------------------------------------------------------------
-
-
-def _schema_v1(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        """CREATE TABLE jobs (
-            job_id TEXT PRIMARY KEY,
-            spec TEXT NOT NULL,
-            state TEXT NOT NULL,
-            pid INTEGER,
-            pid_start INTEGER,
-            host TEXT NOT NULL DEFAULT '',
-            created REAL NOT NULL,
-            started REAL,
-            finished REAL,
-            message TEXT NOT NULL DEFAULT '',
-            frames_total INTEGER NOT NULL DEFAULT 0
-        )"""
-    )
-    conn.execute("CREATE INDEX jobs_state ON jobs(state)")
-    conn.execute(
-        """CREATE TABLE frames (
-            job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
-            idx INTEGER NOT NULL,
-            frame INTEGER NOT NULL,
-            source BLOB NOT NULL,
-            dest BLOB NOT NULL,
-            status TEXT NOT NULL,
-            size INTEGER NOT NULL DEFAULT 0,
-            hash TEXT,
-            hash_algo TEXT,
-            error TEXT,
-            dest_mtime_ns INTEGER,
-            dest_size INTEGER,
-            src_size INTEGER,
-            src_mtime_ns INTEGER,
-            updated REAL NOT NULL,
-            PRIMARY KEY (job_id, idx)
-        )"""
-    )
-
-
-def _schema_v2(conn: sqlite3.Connection) -> None:
-    # Small records other modules keep between runs (watch folders' handled sequences).
-    conn.execute(
-        """CREATE TABLE kv (
-            namespace TEXT NOT NULL,
-            key BLOB NOT NULL,
-            value TEXT NOT NULL,
-            updated REAL NOT NULL,
-            PRIMARY KEY (namespace, key)
-        )"""
-    )
-
-
-# Migration i takes the database from user_version i to i + 1. Append only.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_v1, _schema_v2]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring the database to `target` in one transaction; returns the version found before."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if found > SCHEMA_VERSION:
-            raise JournalError(
-                f"the journal was written by a newer vfxcopy (schema {found}, this one knows {SCHEMA_VERSION}); "
-                "update vfxcopy or point VFXCOPY_DATA_DIR elsewhere"
-            )
-        for version in range(found, target):
-            MIGRATIONS[version](conn)
-        if target > found:
-            conn.execute(f"PRAGMA user_version = {int(target)}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return found
-
+from vfxcopy.core.journal.owner import (
+    _HOST,
+    _OWN_START,
+    default_journal_path,
+    process_alive,
+    same_machine,
+)
+from vfxcopy.core.journal.recorder import FrameRecorder
+from vfxcopy.core.journal.records import (
+    JournalFrame,
+    JournalJob,
+    _frame_row,
+    _frames_total,
+    _fs,
+    _safe_text,
+    _unfs,
+)
+from vfxcopy.core.journal.schema import (
+    ACTIVE_STATES,
+    BUSY_TIMEOUT_S,
+    FINISHED_STATES,
+    JournalError,
+    migrate,
+)
 
 # -- the journal -----------------------------------------------------------
 
@@ -692,111 +388,12 @@ class Journal:
         return {_unfs(k): json.loads(v) for k, v in rows}
 
 
-class FrameRecorder:
-    """The engine's reporter when a journal is on: records FrameResults in small group commits.
-
-    The copier reports a frame only once its file is fsynced, renamed and its
-    folder fsynced, so recording here keeps the order the journal promises: a
-    frame is never "done" in the journal before it is in place. Frames are
-    committed together, at most `max_frames` at a time and never more than
-    `max_delay` seconds after they were reported (checked on every event: the
-    engine reports progress many times a second), because each commit with
-    synchronous=FULL costs an fsync of the journal (about 5 ms per frame here
-    when committed one by one). A crash loses at most the frames in flight and
-    these few: they are in place, and a resume compares them instead of copying
-    them again. Call `flush()` when the job ends. Events are passed on
-    unchanged; a journal failure is reported once as a warning and never stops
-    the copy.
-    """
-
-    def __init__(
-        self, journal: Journal, job_id: str, forward: Reporter, *, max_frames: int = 32, max_delay: float = 0.1
-    ) -> None:
-        self.journal = journal
-        self.job_id = job_id
-        self.forward = forward
-        self.max_frames = max(1, max_frames)
-        self.max_delay = max_delay
-        self._buffer: list[FrameResult] = []
-        self._first = 0.0
-        self._lock = threading.Lock()
-        self._warned = False
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, FrameResult) and event.job_id == self.job_id:
-            with self._lock:
-                if not self._buffer:
-                    self._first = time.monotonic()
-                self._buffer.append(event)
-        if self._due():
-            self.flush()
-        self.forward(event)
-
-    def _due(self) -> bool:
-        with self._lock:
-            return bool(self._buffer) and (
-                len(self._buffer) >= self.max_frames or time.monotonic() - self._first >= self.max_delay
-            )
-
-    def flush(self) -> None:
-        """Commit every frame reported so far."""
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-            if not batch:
-                return
-            try:
-                self.journal.record_frames(batch)
-            except (sqlite3.Error, JournalError) as exc:
-                if self._warned:
-                    return
-                self._warned = True
-                warning = LogMessage(self.job_id, "warning",
-                                     f"{self.journal.path}: cannot record frames ({exc}); this job may not be resumable")
-            else:
-                return
-        self.forward(warning)
-
-
 def remove_temps(dest_dir: str, job_id: str) -> list[str]:
     """Delete `job_id`'s temporaries in `dest_dir` left by runs that died (never another job's, never
     a live run's); returns their paths."""
     from vfxcopy.core.pipeline.temps import sweep
 
     return sweep(dest_dir, job_id, min_age=0)
-
-
-def _frames_total(spec: JobSpec) -> int:
-    frames = spec.selected_frames()
-    return len(frames) if frames else 1
-
-
-def _stat(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except (OSError, ValueError):
-        return None
-
-
-def _frame_row(r: FrameResult) -> tuple[Any, ...]:
-    dst = _stat(r.dest) if r.status in (FrameStatus.DONE, FrameStatus.SKIPPED) and r.dest else None
-    src = _stat(r.source) if r.status in (FrameStatus.DONE, FrameStatus.SKIPPED) and r.source else None
-    return (
-        r.job_id,
-        r.index,
-        r.frame,
-        _fs(r.source),
-        _fs(r.dest),
-        r.status.value,
-        r.size,
-        r.hash,
-        r.hash_algo,
-        _safe_text(r.error),
-        dst.st_mtime_ns if dst else None,
-        dst.st_size if dst else None,
-        src.st_size if src else None,
-        src.st_mtime_ns if src else None,
-        time.time(),
-    )
 
 
 def open_journal(path: str | os.PathLike[str] | None = None) -> Journal:

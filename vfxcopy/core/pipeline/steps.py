@@ -1,0 +1,256 @@
+"""The steps every item goes through, in one place for every operation."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import time
+
+from vfxcopy.core.errors import (
+    DISK_FULL_ERRNOS,
+    FrameError,
+    VerificationError,
+    disk_full_message,
+    explain,
+)
+from vfxcopy.core.jobs import (
+    CancelToken,
+    ConflictPolicy,
+    CopyOptions,
+    FrameResult,
+    FrameStatus,
+    JobSpec,
+)
+from vfxcopy.core.pipeline import place as placing
+from vfxcopy.core.pipeline.conflicts import Action, decide
+from vfxcopy.core.pipeline.context import DiskFull, StopOnError, Worker
+from vfxcopy.core.pipeline.durable import Committer, Finished
+from vfxcopy.core.pipeline.tally import Tally
+from vfxcopy.core.pipeline.temps import TempArea, TempFile
+from vfxcopy.core.safety import NAME_MAX
+from vfxcopy.core.writers.base import Item, Writer
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class ItemSteps:
+    """The per-item pipeline: source checks, conflict policy, temp, writer, verify, durable, place, account.
+
+    Mixed into Pipeline (runner.py), which owns the run's state declared here.
+    """
+
+    spec: JobSpec
+    opts: CopyOptions
+    token: CancelToken
+    tally: Tally
+    writer: Writer
+    dest_dir: str
+    dest_fd: int
+    temps: TempArea | None
+    committer: Committer | None
+    preparer: object | None
+    existing: set[str] | None
+
+    def dest_path(self, name: str) -> str:
+        return os.path.join(self.dest_dir, name)
+
+    def discard(self, temp: TempFile) -> None:
+        raise NotImplementedError
+
+    def close_fd(self, temp: TempFile) -> None:
+        raise NotImplementedError
+
+    def new_result(self, item: Item, status: FrameStatus, **kw: object) -> FrameResult:
+        return FrameResult(
+            job_id=self.spec.job_id, index=item.index, frame=item.frame, source=item.src,
+            dest=self.dest_path(item.name), status=status, size=item.size, **kw,  # type: ignore[arg-type]
+        )
+
+    def fail(self, item: Item, error: str, started: float) -> None:
+        self.finish_item(item, self.new_result(item, FrameStatus.FAILED, error=error,
+                                               elapsed=time.monotonic() - started))
+        self.tally.log("error", error)
+        if self.opts.stop_on_error:
+            raise StopOnError(f"stopped at the first error: {error}")
+
+    def skip(self, item: Item, started: float, source_hash: str | None = None) -> None:
+        self.finish_item(item, self.new_result(
+            item, FrameStatus.SKIPPED, hash=source_hash,
+            hash_algo=self.opts.hash_algo.value if source_hash else None, elapsed=time.monotonic() - started,
+        ))
+
+    def finish_item(self, item: Item, result: FrameResult, committed: bool = False) -> None:
+        """Account an item's outcome; a movie's outcome is every input frame's."""
+        if item.frames is None:
+            self.tally.finish(result, item.size, committed=committed)
+            return
+        for index, frame, src in item.frames:
+            per = FrameResult(self.spec.job_id, index, frame, src, result.dest, result.status,
+                              error=result.error, elapsed=result.elapsed)
+            self.tally.finish(per, 0, progress=False)
+        self.tally.bytes_accounted += item.size
+        self.tally.progress()
+
+    def fail_disk_full(self, item: Item, exc: OSError, started: float) -> None:
+        msg = disk_full_message(self.dest_dir, f"{self.writer.unit} {item.frame}", item.size)
+        error = explain(exc, self.dest_path(item.name), "destination")
+        self.finish_item(item, self.new_result(item, FrameStatus.FAILED, error=error,
+                                               elapsed=time.monotonic() - started))
+        raise DiskFull(msg) from exc
+
+    def do_item(self, item: Item, ctx: Worker, writer: Writer) -> None:
+        started = time.monotonic()
+        self.tally.begin(ctx.worker, self.new_result(item, FrameStatus.RUNNING))
+        try:
+            self._do_item(item, ctx, writer, started)
+        finally:
+            self.tally.end(ctx.worker)
+            if self.preparer is not None:
+                self.preparer.release(item)  # type: ignore[attr-defined]
+
+    def _do_item(self, item: Item, ctx: Worker, writer: Writer, started: float) -> None:
+        try:
+            st = writer.source_check(item)
+        except FrameError as exc:
+            return self.fail(item, exc.message, started)
+        except OSError as exc:
+            return self.fail(item, explain(exc, item.src, "source"), started)
+        dest_full = self.dest_path(item.name)
+        if len(os.fsencode(item.name)) > NAME_MAX:
+            return self.fail(item, explain(OSError(errno.ENAMETOOLONG, "long"), dest_full, "destination"), started)
+        dst: os.stat_result | None = None
+        if self.existing is None or item.name in self.existing:
+            try:
+                dst = os.stat(item.name, dir_fd=self.dest_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                dst = None
+            except OSError as exc:
+                return self.fail(item, explain(exc, dest_full, "destination"), started)
+        decision = decide(self.policy_for(item), st, dst, dest_full, self.spec.names is not None)
+        source_hash: str | None = None
+        if decision.action is Action.COMPARE:
+            assert dst is not None
+            try:
+                same, source_hash = writer.identical(item, st, self.dest_fd, ctx)
+            except OSError as exc:
+                return self.fail(item, explain(exc, item.src, "source"), started)
+            if same is True:
+                return self.skip(item, started, source_hash)
+            if same is False:
+                return self.fail(item, decision.message, started)
+            decision = decision.after_write()  # only the written file can be compared (pixels)
+        elif decision.action is Action.SKIP:
+            return self.skip(item, started)
+        elif decision.action is Action.FAIL:
+            return self.fail(item, decision.message, started)
+        for attempt in range(writer.verify_attempts):
+            try:
+                self.write_item(item, st, ctx, writer, decision.action, started)
+                return None
+            except VerificationError as exc:
+                if attempt + 1 < writer.verify_attempts:
+                    ctx.log("warning", f"{exc.message}; retrying once")
+                    continue
+                return self.fail(item, exc.message, started)
+            except FrameError as exc:
+                return self.fail(item, exc.message, started)
+            except placing.PlaceConflict as exc:
+                if self.policy_for(item) is ConflictPolicy.SKIP:
+                    return self.skip(item, started)
+                return self.fail(item, str(exc), started)
+            except OSError as exc:
+                side = getattr(exc, "vfx_side", "destination")
+                if exc.errno in DISK_FULL_ERRNOS and side != "source":
+                    self.fail_disk_full(item, exc, started)
+                return self.fail(item, explain(exc, item.src if side == "source" else dest_full, side), started)
+        return None
+
+    def policy_for(self, item: Item) -> ConflictPolicy:
+        choices = self.spec.conflict_choices
+        if choices and item.name in choices:
+            return ConflictPolicy(choices[item.name])
+        return self.opts.on_conflict
+
+    def write_item(
+        self, item: Item, st: os.stat_result, ctx: Worker, writer: Writer, action: Action, started: float
+    ) -> None:
+        assert self.temps is not None
+        temps = self.temps
+        temp: TempFile | None = None
+        if self.preparer is not None:
+            temp = self.preparer.take_temp(item)  # type: ignore[attr-defined]
+        if temp is None:
+            if writer.creates_by_path:
+                temp = temps.reserve(item.index, writer.temp_suffix)
+            else:
+                mode = stat.S_IMODE(st.st_mode) & 0o777 if self.opts.preserve else 0o666
+                temp = temps.new_file(item.index, mode, writer.temp_suffix)
+        handed_over = False
+        try:
+            written = writer.write(item, st, temp, ctx)
+            if temp.fd < 0:  # written by path: open what the library made, without following links
+                temp.fd = os.open(temp.name, os.O_RDONLY | _O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
+                                  dir_fd=temps.fd)
+                temp.written = os.fstat(temp.fd).st_size
+            result = self.new_result(item, FrameStatus.DONE, hash=written.hash, hash_algo=written.hash_algo)
+            fin = Finished(item, temp, result, action is Action.OVERWRITE, action is Action.WRITE_COMPARE,
+                           self.policy_for(item) is ConflictPolicy.SKIP, started)
+            if self.committer is not None:
+                if item.size <= (64 << 20):
+                    placing.start_writeback(temp.fd)
+                self.tally.hand_over(ctx.worker, item.size)
+                try:
+                    self.committer.submit(fin)
+                except BaseException:
+                    self.tally.committing -= item.size
+                    raise
+                handed_over = True
+                return
+            if self.opts.fsync:
+                placing.fsync_interruptible(temp.fd, temp.written, ctx.check)
+            writer.verify(item, temp, written, ctx)
+            try:
+                self.place_finished(fin)
+            except placing.PlaceConflict:
+                if not fin.skip_on_conflict:
+                    raise
+                self.discard(temp)  # the file there is the same (or the policy is 'skip')
+                self.tally.end(ctx.worker)
+                self.tally.finish(self.new_result(item, FrameStatus.SKIPPED, elapsed=time.monotonic() - started),
+                                  item.size)
+                return
+            self.close_fd(temp)
+            result.elapsed = time.monotonic() - started
+            self.tally.end(ctx.worker)
+            if written.frames is not None:
+                for fr in written.frames:
+                    fr.dest = result.dest
+                    self.tally.finish(fr, 0, progress=False)
+                self.tally.bytes_accounted += item.size
+                self.tally.progress()
+            else:
+                self.tally.finish(result, item.size)
+        except BaseException:
+            if not handed_over:
+                self.discard(temp)
+            raise
+
+    def place_finished(self, fin: Finished) -> None:
+        """Rename a finished temp to its final name (no clobber unless overwriting)."""
+        assert self.temps is not None
+        dest = fin.result.dest
+        try:
+            placing.place(fin.temp.name, self.temps.fd, fin.item.name, self.dest_fd, dest, fin.overwrite)
+        except placing.PlaceConflict:
+            if fin.compare and self.writer.identical_after(self.temps.path(fin.temp.name), dest):
+                fin.skip_on_conflict = True
+            elif fin.compare:
+                raise placing.PlaceConflict(FrameError(
+                    dest, "exists and differs", "choose overwrite, rename or skip to decide what happens to it"
+                ).message) from None
+            raise
+        fin.temp.placed = True
+        self.temps.forget(fin.temp)
+
+    # -- temps --
