@@ -63,7 +63,7 @@ def result_to_dict(spec: JobSpec, result: JobResult) -> dict[str, Any]:
     }
 
 
-def summary_line(spec: JobSpec, result: JobResult) -> str:
+def summary_line(spec: JobSpec, result: JobResult, *, with_message: bool = True) -> str:
     """One line per finished job for stderr: what, where, counts, size, speed."""
     from vfxcopy.core.jobs import JobState, Operation
 
@@ -81,7 +81,7 @@ def summary_line(spec: JobSpec, result: JobResult) -> str:
         f"{spec.display_name()} -> {spec.dest_dir}: {result.state.value}, {', '.join(parts)}; "
         f"{human_size(result.bytes_done)} in {result.elapsed:.1f} s ({rate / (1 << 20):.1f} MiB/s)"
     )
-    if result.message and result.state is not JobState.COMPLETED:
+    if with_message and result.message and result.state is not JobState.COMPLETED:
         text += f" - {result.message}"
     return text
 

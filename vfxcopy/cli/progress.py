@@ -101,6 +101,10 @@ class ProgressPrinter:
         if m.level in ("warning", "error") or (self.verbose and not self.quiet):
             self._line(f"vfxcopy: {m.level}: {m.text}", force=True)
 
+    def said(self, text: str) -> bool:
+        """Was `text` printed already (as a frame's error or a log line)?"""
+        return bool(text) and text in self._said
+
     def _first_time(self, text: str) -> bool:
         if text in self._said:
             return False

@@ -84,7 +84,9 @@ class _CliListener(QueueListener):
         with self._lock:
             self.done.append((spec, result))
         if not self.args.quiet or result.state is not JobState.COMPLETED:
-            print(printable(summary_line(spec, result)), file=sys.stderr, flush=True)
+            # The job's message (a full disk, say) was printed already as an error: not again.
+            said = printer.said(result.message)
+            print(printable(summary_line(spec, result, with_message=not said)), file=sys.stderr, flush=True)
         # 'Stop after this frame' ends the queue too; --stop-on-error after a failed job.
         stop = result.state is JobState.CANCELLED or (
             getattr(self.args, "stop_on_error", False) and result.exit_code != EXIT_OK)

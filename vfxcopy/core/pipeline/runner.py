@@ -82,6 +82,7 @@ class Pipeline(ItemSteps):
     def run(self) -> JobResult:
         state, message = JobState.RUNNING, ""
         try:
+            self.plan_names()
             self.open_destination()
             self.plan()
             if self.before is not None:
@@ -102,9 +103,10 @@ class Pipeline(ItemSteps):
             state = JobState.CANCELLED if left else JobState.COMPLETED
             message = self.tally.stopped_message(last) if left else ""
         except DiskFull as exc:
-            # Said once: the job's message (each failed frame carries its own short line).
+            # Said once, for the job (each failed frame carries its own short line).
             self.finish_committer_quietly()
             state, message = JobState.FAILED, str(exc)
+            self.tally.log("error", message)
         except StopOnError as exc:
             self.finish_committer_quietly()
             state, message = JobState.FAILED, str(exc)
@@ -197,10 +199,17 @@ class Pipeline(ItemSteps):
                 explain(exc, self.dest_dir, "destination").replace(": ", ": cannot write in the folder: ", 1)
             ) from exc
 
+    def plan_names(self) -> None:
+        """The items and their unversioned names (a job that cannot start still lists its frames)."""
+        try:
+            self.items = plan_items(self.spec, self.writer.kind == "movie")
+        except JobError as exc:
+            raise JobLevelError(str(exc)) from exc
+        self.tally.total = sum(len(item.frames) if item.frames else 1 for item in self.items)
+
     def plan(self) -> None:
         spec = self.spec
         try:
-            self.items = plan_items(spec, self.writer.kind == "movie")
             note = choose_version(spec, self.items, self.dest_fd)
         except JobError as exc:
             raise JobLevelError(str(exc)) from exc

@@ -164,16 +164,20 @@ class TempArea:
 
 
 def _rename_dir_noreplace(src: str, dst: str, dir_fd: int) -> None:
-    from vfxcopy.core.pipeline.place import rename_noreplace
+    """Name a new folder: renameat2(RENAME_NOREPLACE) where it exists, else rename (link + unlink,
+    the files' fallback, cannot move a folder; the name carries a random nonce and rename never
+    follows a link at it)."""
+    import ctypes
 
-    try:
-        rename_noreplace(src, dst, dir_fd, dir_fd)
-    except OSError as exc:
-        # link + unlink (the fallback where renameat2 is missing) cannot move a folder; the
-        # name carries a random nonce and rename never follows a link at it.
-        if exc.errno not in (errno.EPERM, errno.EISDIR, errno.EXDEV):
-            raise
-        os.rename(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    from vfxcopy.core.pipeline import place
+
+    if place._RENAMEAT2 is not None:
+        if place._RENAMEAT2(dir_fd, os.fsencode(src), dir_fd, os.fsencode(dst), 1) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), dst)
+    os.rename(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
 
 
 def _rmdir_quietly(name: str, dir_fd: int) -> None:
