@@ -43,6 +43,8 @@ def find_conflicts(spec: JobSpec) -> list[Conflict]:
     A copy whose destination file has the source's size and modification time is not
     listed (an earlier run of the same copy); conversions list every existing file.
     """
+    if not os.path.isdir(spec.dest_dir):
+        return []  # a new folder: nothing to meet (and no stat per frame on a slow share)
     names = dest_names(spec)
     sources = _sources(spec, len(names))
     found: list[Conflict] = []
