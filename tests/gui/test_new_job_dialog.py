@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QComboBox, QDialog, QLabel, QLineEdit, QPushButton, QTreeWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+)
 
 from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, Operation, VerifyMode
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
@@ -121,7 +131,7 @@ def test_chosen_options_become_job_specs(qtbot, make_dialog, src: Path, tmp_path
     choose(qtbot, child(dialog, QComboBox, "verifyCombo"), VerifyMode.FULL)
     choose(qtbot, child(dialog, QComboBox, "hashCombo"), HashAlgo.MD5)
     choose(qtbot, child(dialog, QComboBox, "conflictCombo"), ConflictPolicy.OVERWRITE)
-    click_check(qtbot, child(dialog, new_job.QCheckBox, "fsyncCheck"))
+    click_check(qtbot, child(dialog, QCheckBox, "fsyncCheck"))
     bw = child(dialog, QLineEdit, "bwlimitEdit")
     bw.clear()
     qtbot.keyClicks(bw, "50M")
@@ -159,7 +169,7 @@ def test_defaults_come_from_the_settings(make_dialog, src: Path) -> None:
     assert VerifyMode(child(dialog, QComboBox, "verifyCombo").currentData()) is VerifyMode.NONE
     assert not child(dialog, QComboBox, "hashCombo").isEnabled()  # no hash without verification
     assert ConflictPolicy(child(dialog, QComboBox, "conflictCombo").currentData()) is ConflictPolicy.RENAME
-    assert not child(dialog, new_job.QCheckBox, "fsyncCheck").isChecked()
+    assert not child(dialog, QCheckBox, "fsyncCheck").isChecked()
     assert child(dialog, QLineEdit, "bwlimitEdit").text() == "10M"
 
 
@@ -231,7 +241,7 @@ def test_rename_and_renumber(qtbot, make_dialog, src: Path, tmp_path: Path) -> N
     rename.clear()
     qtbot.keyClicks(rename, "sh010_bg_v002.")
     choose(qtbot, child(dialog, QComboBox, "numberingCombo"), "start")
-    spin = child(dialog, new_job.QSpinBox, "numberSpin")
+    spin = child(dialog, QSpinBox, "numberSpin")
     spin.selectAll()
     qtbot.keyClicks(spin, "1")
     assert spin.value() == 1
@@ -245,7 +255,7 @@ def test_convert_with_a_preset_then_a_custom_change(qtbot, make_dialog, src: Pat
     shot = [s for s in sequences_in(src) if s.head == "shot_010."]
     dialog = make_dialog(shot)
     qtbot.keyClicks(child(dialog, QLineEdit, "destinationEdit"), str(tmp_path / "proxies"))
-    convert_group = dialog.findChild(new_job.QGroupBox, "convertGroup")
+    convert_group = dialog.findChild(QGroupBox, "convertGroup")
     assert not convert_group.isEnabled()
     choose(qtbot, child(dialog, QComboBox, "operationCombo"), Operation.CONVERT)
     assert convert_group.isEnabled()

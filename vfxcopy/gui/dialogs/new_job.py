@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QLineEdit,
-    QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -41,23 +32,17 @@ from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.units import format_size, plural
 from vfxcopy.gui.dialogs.convert_options import ConvertGroup
 from vfxcopy.gui.dialogs.job_options import (
-    CONFLICT_LABELS,
     ERROR_COLOUR,
-    HASH_LABELS,
     RESIZE_RE,
-    VERIFY_LABELS,
     WARNING_COLOUR,
     convert_problem,
-    dest_inside_source,
     free_space,
-    labelled_combo,
-    name_problem,
-    parse_frame_text,
     sentence,
 )
+from vfxcopy.gui.dialogs.new_job_fields import JobFields
+from vfxcopy.gui.dialogs.new_job_specs import Choices, Planned, plan_jobs
 from vfxcopy.gui.dialogs.sequence_list import COL_SEQUENCE, SequenceList  # noqa: F401 - re-exported
-from vfxcopy.gui.forms import form_row
-from vfxcopy.gui.settings import AppSettings, format_bwlimit, parse_bwlimit
+from vfxcopy.gui.settings import AppSettings, parse_bwlimit
 from vfxcopy.gui.thumbs import ThumbnailLoader
 
 SIZE_KEY = "dialogs/new_job_size"
@@ -81,7 +66,7 @@ def _ask_preset_name(parent: QWidget, suggestion: str) -> str | None:
     return new_job.ask_preset_name(parent, suggestion)
 
 
-class NewJobDialog(QDialog):
+class NewJobDialog(JobFields):
     """Lists dropped sequences with their ranges, gaps and sizes; `specs()` after accept."""
 
     def __init__(
@@ -187,97 +172,6 @@ class NewJobDialog(QDialog):
         self.resize(width, height)
         self.splitter.setSizes([max(3 * row_height, height - chrome - options_height), options_height])
 
-    # -- building --
-    def _build_operation_group(self) -> QWidget:
-        box = QGroupBox("Operation")
-        form = QFormLayout(box)
-        self.operation_combo = QComboBox()
-        self.operation_combo.setObjectName("operationCombo")
-        self.operation_combo.addItem("Copy", Operation.COPY)
-        self.operation_combo.addItem("Convert", Operation.CONVERT)
-        self.operation_combo.currentIndexChanged.connect(self._on_operation_changed)
-        form_row(form, "&Operation:", self.operation_combo)
-        return box
-
-    def _build_destination_group(self) -> QWidget:
-        box = QGroupBox("Destination")
-        form = QFormLayout(box)
-        row = QHBoxLayout()
-        self.destination_edit = QLineEdit()
-        self.destination_edit.setObjectName("destinationEdit")
-        self.destination_edit.setPlaceholderText("Folder to write into")
-        self.destination_edit.textChanged.connect(self._validate)
-        self.browse_button = QPushButton("Choose…")
-        self.browse_button.setObjectName("browseButton")
-        self.browse_button.clicked.connect(self._on_browse)
-        row.addWidget(self.destination_edit, 1)
-        row.addWidget(self.browse_button)
-        form_row(form, "&Folder:", self.destination_edit, row)
-        self.recent_combo = QComboBox()
-        self.recent_combo.setObjectName("recentCombo")
-        recent = self._settings.recent_destinations
-        self.recent_combo.addItem("Recent destinations…" if recent else "No recent destinations", "")
-        for path in recent:
-            self.recent_combo.addItem(path, path)
-        self.recent_combo.setEnabled(bool(recent))
-        self.recent_combo.activated.connect(self._on_recent_chosen)
-        form_row(form, "&Recent:", self.recent_combo)
-        return box
-
-    def _build_frames_group(self) -> QWidget:
-        box = QGroupBox("Frames and names")
-        form = QFormLayout(box)
-        self.frames_edit = QLineEdit()
-        self.frames_edit.setObjectName("framesEdit")
-        self.frames_edit.setPlaceholderText("All frames (or e.g. 1001-1100,1200)")
-        self.frames_edit.textChanged.connect(self._validate)
-        form_row(form, "Fr&ames:", self.frames_edit)
-        self.rename_edit = QLineEdit()
-        self.rename_edit.setObjectName("renameEdit")
-        self.rename_edit.setPlaceholderText("Keep the name (or e.g. sh010_comp_v002.)")
-        self.rename_edit.textChanged.connect(self._validate)
-        form_row(form, "New hea&d:", self.rename_edit)
-        numbering = QHBoxLayout()
-        self.numbering_combo = QComboBox()
-        self.numbering_combo.setObjectName("numberingCombo")
-        self.numbering_combo.addItem("Keep frame numbers", "keep")
-        self.numbering_combo.addItem("Add an offset", "offset")
-        self.numbering_combo.addItem("Renumber from", "start")
-        self.number_spin = QSpinBox()
-        self.number_spin.setObjectName("numberSpin")
-        self.number_spin.setRange(-10_000_000, 10_000_000)
-        self.number_spin.setValue(0)
-        self.numbering_combo.currentIndexChanged.connect(self._on_numbering_changed)
-        self.number_spin.valueChanged.connect(self._validate)
-        numbering.addWidget(self.numbering_combo, 1)
-        numbering.addWidget(self.number_spin)
-        form_row(form, "&Numbering:", self.numbering_combo, numbering)
-        self._on_numbering_changed()
-        return box
-
-    def _build_safety_group(self) -> QWidget:
-        box = QGroupBox("Verification and safety")
-        form = QFormLayout(box)
-        self.verify_combo = labelled_combo("verifyCombo", VERIFY_LABELS, self._settings.default_verify)
-        form_row(form, "&Verify:", self.verify_combo)
-        self.hash_combo = labelled_combo("hashCombo", HASH_LABELS, self._settings.default_hash)
-        form_row(form, "&Hash:", self.hash_combo)
-        self.verify_combo.currentIndexChanged.connect(self._on_verify_changed)
-        self._on_verify_changed()
-        self.conflict_combo = labelled_combo("conflictCombo", CONFLICT_LABELS, self._settings.default_conflict)
-        form_row(form, "If a file &exists:", self.conflict_combo)
-        self.fsync_check = QCheckBox("Flush each frame to disk (fs&ync)")
-        self.fsync_check.setObjectName("fsyncCheck")
-        self.fsync_check.setChecked(self._settings.fsync)
-        form.addRow("", self.fsync_check)
-        self.bwlimit_edit = QLineEdit()
-        self.bwlimit_edit.setObjectName("bwlimitEdit")
-        self.bwlimit_edit.setPlaceholderText("Unlimited (or e.g. 50M = 50 MiB per second)")
-        self.bwlimit_edit.setText(format_bwlimit(self._settings.bwlimit))
-        self.bwlimit_edit.textChanged.connect(self._validate)
-        form_row(form, "Bandwidth &limit:", self.bwlimit_edit)
-        return box
-
     # -- reactions --
     @Slot()
     def _on_operation_changed(self) -> None:
@@ -294,35 +188,6 @@ class NewJobDialog(QDialog):
                 self.splitter.setSizes([max(120, total - need), min(need, total - 120)])
         self._validate()
 
-    @Slot()
-    def _on_verify_changed(self) -> None:
-        self.hash_combo.setEnabled(VerifyMode(self.verify_combo.currentData()) is not VerifyMode.NONE)
-
-    @Slot()
-    def _on_numbering_changed(self) -> None:
-        mode = self.numbering_combo.currentData()
-        self.number_spin.setEnabled(mode != "keep")
-        if mode == "start" and self.number_spin.value() == 0:
-            self.number_spin.setValue(1001)
-        self._validate()
-
-    @Slot()
-    def _on_browse(self) -> None:
-        recent = self._settings.recent_destinations
-        start = self.destination_edit.text().strip() or (recent[0] if recent else os.path.expanduser("~"))
-        # Looked up on the module at call time so that tests can replace it.
-        from vfxcopy.gui.dialogs import new_job
-
-        path = new_job.choose_folder(self, start)
-        if path:
-            self.destination_edit.setText(path)
-
-    @Slot(int)
-    def _on_recent_chosen(self, index: int) -> None:
-        path = self.recent_combo.itemData(index)
-        if path:
-            self.destination_edit.setText(path)
-
     # -- state --
     def checked_sequences(self) -> list[Sequence]:
         return self.sequence_list.checked_sequences()
@@ -335,20 +200,6 @@ class NewJobDialog(QDialog):
         text = self.destination_edit.text().strip()
         return os.path.normpath(os.path.expanduser(text)) if text else ""
 
-    def _check_destination(self, checked: list[Sequence]) -> str:
-        dest = self.destination()
-        if not dest:
-            raise ValueError("Choose a destination folder.")
-        if not os.path.isabs(dest):
-            raise ValueError(f"Give the full path of the destination folder ({dest} is relative).")
-        if os.path.exists(dest) and not os.path.isdir(dest):
-            raise ValueError(f"The destination {dest} is a file, not a folder.")
-        for seq in checked:
-            message = dest_inside_source(dest, seq.directory or ".")
-            if message:
-                raise ValueError(message)
-        return dest
-
     def _convert_options(self) -> ConvertOptions:
         convert = self.convert_group.options()
         if convert.resize and not RESIZE_RE.match(convert.resize):
@@ -358,34 +209,13 @@ class NewJobDialog(QDialog):
             raise ValueError(problem)
         return convert
 
-    def _build_specs(self) -> list[JobSpec]:
-        """Specs for the current choices; raises ValueError with the reason when they are not valid."""
-        checked = self.checked_sequences()
-        if not checked:
-            raise ValueError("Tick at least one sequence to queue.")
-        dest = self._check_destination(checked)
-        try:
-            frames = parse_frame_text(self.frames_edit.text())
-        except ValueError as exc:
-            text = str(exc).rstrip(".")
-            message = sentence(text) if "frame" in text.lower() else f"Frame range: {text}"
-            raise ValueError(f"{message}.") from exc
-        head = self.rename_edit.text()
-        rename = head if head.strip() else None
-        if rename is not None:
-            problem = name_problem(rename)
-            if problem:
-                raise ValueError(problem)
-            tails = [s.tail for s in checked]
-            if len(set(tails)) < len(tails):
-                raise ValueError("Renaming several sequences with the same extension to one head would "
-                                 "make them overwrite each other: queue them one at a time.")
+    def _choices(self) -> Choices:
+        """The fields as plain data; ValueError for a field that cannot be read (bandwidth, conversion)."""
         try:
             bwlimit = parse_bwlimit(self.bwlimit_edit.text())
         except ValueError as exc:
             raise ValueError(sentence(str(exc)) + ".") from exc
         operation = self.operation()
-        convert = self._convert_options() if operation is Operation.CONVERT else None
         copy = CopyOptions(
             verify=VerifyMode(self.verify_combo.currentData()),
             hash_algo=HashAlgo(self.hash_combo.currentData()),
@@ -393,24 +223,20 @@ class NewJobDialog(QDialog):
             fsync=self.fsync_check.isChecked(),
             bwlimit=bwlimit,
         )
-        mode = self.numbering_combo.currentData()
-        specs = []
-        for seq in checked:
-            selected: list[int] | None = None
-            if frames is not None and not seq.is_single:
-                have = set(seq.frames)
-                selected = [f for f in frames if f in have]
-                if not selected:
-                    raise ValueError(
-                        f"Frame range: none of the frames asked for are in {seq.nuke_name()} "
-                        f"({seq.frame_set_str()})."
-                    )
-            first = (selected or list(seq.frames) or [0])[0]
-            offset = {"offset": self.number_spin.value(), "start": self.number_spin.value() - first}.get(mode, 0)
-            specs.append(JobSpec(source=seq, dest_dir=dest, operation=operation, frames=selected,
-                                 rename_head=rename, offset=offset, copy=replace(copy),
-                                 convert=replace(convert) if convert is not None else None, origin="gui"))
-        return specs
+        return Choices(
+            sequences=self.checked_sequences(), destination=self.destination(),
+            frames_text=self.frames_edit.text(), rename_text=self.rename_edit.text(),
+            numbering=self.numbering_combo.currentData(), number=self.number_spin.value(),
+            operation=operation, copy=copy,
+            convert=self._convert_options() if operation is Operation.CONVERT else None,
+        )
+
+    def _plan(self) -> Planned:
+        return plan_jobs(self._choices())
+
+    def _build_specs(self) -> list[JobSpec]:
+        """Specs for the current choices; raises ValueError with the reason when they are not valid."""
+        return self._plan().specs
 
     def validation_error(self) -> str:
         """Why Queue is disabled ('' when everything is valid)."""
@@ -425,18 +251,19 @@ class NewJobDialog(QDialog):
         if not hasattr(self, "ok_button"):
             return  # still building the widgets
         try:
-            specs = self._build_specs()
+            planned = self._plan()
             error = ""
         except ValueError as exc:
-            specs, error = [], str(exc)
+            planned, error = Planned([]), str(exc)
         self.error_label.setText(error)
         self.error_label.setVisible(bool(error))
         self.ok_button.setEnabled(not error)
         self.ok_button.setToolTip(error)
-        self._update_summary(specs)
+        self._update_summary(planned)
         self.warning_label.setVisible(bool(self.warning_label.text()))
 
-    def _update_summary(self, specs: list[JobSpec]) -> None:
+    def _update_summary(self, planned: Planned) -> None:
+        specs = planned.specs
         if not specs:
             self.summary_label.setText("")
             self.warning_label.setText("")
@@ -452,7 +279,8 @@ class NewJobDialog(QDialog):
         warning = ""
         if specs[0].operation is Operation.COPY and free is not None and size > free:
             warning = f"Only {format_size(free)} free at the destination for {format_size(size)}."
-        self.warning_label.setText(warning)
+        # What the builder left out (frames asked for that a sequence does not have).
+        self.warning_label.setText("\n".join(filter(None, [warning, *(sentence(n) + "." for n in planned.notes)])))
 
     def accept(self) -> None:
         try:

@@ -1,0 +1,97 @@
+"""The New job dialog's choices as plain data, checked and turned into JobSpecs through core's one spec builder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation
+from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.specs import JobOptions, SpecError, build_specs
+from vfxcopy.gui.dialogs.job_options import dest_inside_source, name_problem, parse_frame_text, sentence
+
+
+@dataclass
+class Choices:
+    """What the dialog's fields say (raw text where the user types)."""
+
+    sequences: list[Sequence]
+    destination: str
+    frames_text: str = ""
+    rename_text: str = ""
+    numbering: str = "keep"  # keep | offset | start
+    number: int = 0
+    operation: Operation = Operation.COPY
+    copy: CopyOptions = field(default_factory=CopyOptions)
+    convert: ConvertOptions | None = None
+
+
+@dataclass
+class Planned:
+    """The jobs, and what the user should know about them (frames left out…)."""
+
+    specs: list[JobSpec]
+    notes: list[str] = field(default_factory=list)
+
+
+def check_destination(dest: str, sequences: list[Sequence]) -> str:
+    """The destination folder, or ValueError saying what is wrong with it."""
+    if not dest:
+        raise ValueError("Choose a destination folder.")
+    if not os.path.isabs(dest):
+        raise ValueError(f"Give the full path of the destination folder ({dest} is relative).")
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise ValueError(f"The destination {dest} is a file, not a folder.")
+    for seq in sequences:
+        message = dest_inside_source(dest, seq.directory or ".")
+        if message:
+            raise ValueError(message)
+    return dest
+
+
+def _rename(text: str, sequences: list[Sequence]) -> str | None:
+    if not text.strip():
+        return None
+    problem = name_problem(text)
+    if problem:
+        raise ValueError(problem)
+    tails = [s.tail for s in sequences]
+    if len(set(tails)) < len(tails):
+        raise ValueError("Renaming several sequences with the same extension to one head would "
+                         "make them overwrite each other: queue them one at a time.")
+    return text
+
+
+def plan_jobs(choices: Choices) -> Planned:
+    """One JobSpec per ticked sequence; ValueError with a sentence the dialog shows when impossible."""
+    checked = choices.sequences
+    if not checked:
+        raise ValueError("Tick at least one sequence to queue.")
+    dest = check_destination(choices.destination, checked)
+    try:
+        frames = parse_frame_text(choices.frames_text)
+    except ValueError as exc:
+        text = str(exc).rstrip(".")
+        message = sentence(text) if "frame" in text.lower() else f"Frame range: {text}"
+        raise ValueError(f"{message}.") from exc
+    rename = _rename(choices.rename_text, checked)
+    specs: list[JobSpec] = []
+    notes: list[str] = []
+    for seq in checked:
+        # Each sequence on its own: "renumber from" gives each its own offset, and a new head is
+        # checked above against the extensions (several sequences may share one head).
+        wanted = frames if not seq.is_single else None
+        first = next((f for f in seq.frames if wanted is None or f in wanted), seq.frames[0] if seq.frames else 0)
+        offset = {"offset": choices.number, "start": choices.number - first}.get(choices.numbering, 0)
+        options = JobOptions(operation=choices.operation, frames=wanted, rename_head=rename, offset=offset,
+                             copy=choices.copy, convert=choices.convert, origin="gui")
+        try:
+            built = build_specs([seq], dest, options)
+        except SpecError as exc:
+            if wanted is not None:
+                raise ValueError(f"Frame range: none of the frames asked for are in {seq.nuke_name()} "
+                                 f"({seq.frame_set_str()}).") from exc
+            raise ValueError(sentence(str(exc)) + ".") from exc
+        specs.extend(built.specs)
+        notes.extend(built.notes)
+    return Planned(specs, notes)
