@@ -14,8 +14,8 @@ from vfxcopy.core.jobs import JobResult, JobState
 from vfxcopy.core.naming import dest_sequence  # noqa: F401 - Copy Path's source of names, re-exported
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.units import format_rate, plural
-from vfxcopy.gui import prompts
-from vfxcopy.gui.actions import CONTEXT_MENU, ActionId, applicable, build_actions
+from vfxcopy.gui import prompts, window_menus
+from vfxcopy.gui.actions import ActionId, applicable, build_actions
 from vfxcopy.gui.adding import AddJobs, sequences_for_paths  # noqa: F401 - re-exported for callers
 from vfxcopy.gui.details import DetailsPane
 from vfxcopy.gui.history import install_history, journaled_run, open_window_journal
@@ -97,49 +97,10 @@ class MainWindow(AddJobs, JobActions):
 
     # -- construction --
     def _build_menus(self) -> None:
-        a = self.actions_by_id
-        bar = self.menuBar()
-        file_menu = self.menus["file"] = bar.addMenu("&File")
-        file_menu.addAction(a[ActionId.ADD])
-        file_menu.addAction(a[ActionId.ADD_FOLDER])
-        file_menu.addSeparator()
-        file_menu.addAction(a[ActionId.QUIT])
-        edit_menu = self.menus["edit"] = bar.addMenu("&Edit")
-        edit_menu.addAction(a[ActionId.SELECT_ALL])
-        copy_menu = edit_menu.addMenu("&Copy Path")
-        for action_id in (ActionId.COPY_PATH_NUKE, ActionId.COPY_PATH_HOUDINI, ActionId.COPY_PATH_PRINTF):
-            copy_menu.addAction(a[action_id])
-        edit_menu.addSeparator()
-        edit_menu.addAction(a[ActionId.SETTINGS])
-        jobs_menu = self.menus["jobs"] = bar.addMenu("&Jobs")
-        for group in CONTEXT_MENU:
-            for action_id in group:
-                if action_id.name.startswith("COPY_PATH"):
-                    continue
-                jobs_menu.addAction(a[action_id])
-                if action_id is ActionId.CANCEL:
-                    jobs_menu.addAction(a[ActionId.CANCEL_ALL])
-            jobs_menu.addSeparator()
-        help_menu = self.menus["help"] = bar.addMenu("&Help")
-        help_menu.addAction(a[ActionId.ABOUT])
-        # Menu-bar actions are window-wide shortcuts; Delete must not steal keys from dialogs.
-        a[ActionId.REMOVE].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.table.addAction(a[ActionId.REMOVE])
+        window_menus.build_menus(self)
 
     def _build_toolbar(self) -> None:
-        a = self.actions_by_id
-        toolbar = self.addToolBar("Jobs")
-        toolbar.setObjectName("mainToolBar")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action_id in (ActionId.ADD, ActionId.ADD_FOLDER, None, ActionId.CANCEL, ActionId.CANCEL_ALL,
-                          ActionId.PAUSE, ActionId.RESUME, None, ActionId.RETRY, ActionId.REMOVE, None,
-                          ActionId.SETTINGS):
-            if action_id is None:
-                toolbar.addSeparator()
-            else:
-                toolbar.addAction(a[action_id])
-        self.toolbar = toolbar
+        self.toolbar = window_menus.build_toolbar(self)
 
     def _build_status_bar(self) -> None:
         self.status_label = QLabel(self)
@@ -167,30 +128,7 @@ class MainWindow(AddJobs, JobActions):
 
     def _connect(self) -> None:
         a = self.actions_by_id
-        handlers: dict[ActionId, Callable[[], Any]] = {
-            ActionId.ADD: self.add_from_file_dialog,
-            ActionId.ADD_FOLDER: self.add_folder_from_dialog,
-            ActionId.SETTINGS: self.open_settings,
-            ActionId.QUIT: self.close,
-            ActionId.ABOUT: self.show_about,
-            ActionId.CANCEL: self.cancel_selected,
-            ActionId.CANCEL_ALL: self.cancel_all,
-            ActionId.STOP_AFTER_FRAME: lambda: self._for_selected(ActionId.STOP_AFTER_FRAME,
-                                                                  self.runner.stop_after_frame),
-            ActionId.PAUSE: lambda: self._for_selected(ActionId.PAUSE, self.runner.pause),
-            ActionId.RESUME: lambda: self._for_selected(ActionId.RESUME, self.runner.resume),
-            ActionId.START_NEXT: self.start_next_selected,
-            ActionId.RETRY: self.retry_selected,
-            ActionId.RUN_AGAIN: self.run_again_selected,
-            ActionId.REMOVE: self.remove_selected,
-            ActionId.REVEAL_SOURCE: lambda: self.reveal_selected(source=True),
-            ActionId.REVEAL_DEST: lambda: self.reveal_selected(source=False),
-            ActionId.COPY_PATH_NUKE: lambda: self.copy_paths("nuke"),
-            ActionId.COPY_PATH_HOUDINI: lambda: self.copy_paths("houdini"),
-            ActionId.COPY_PATH_PRINTF: lambda: self.copy_paths("printf"),
-            ActionId.SHOW_DETAILS: self.show_details,
-            ActionId.SELECT_ALL: self.table.selectAll,
-        }
+        handlers = window_menus.action_handlers(self)
         for action_id, handler in handlers.items():
             a[action_id].triggered.connect(lambda _checked=False, h=handler: h())
 
@@ -287,25 +225,7 @@ class MainWindow(AddJobs, JobActions):
     # -- context menu --
     def build_context_menu(self) -> QMenu:
         """The menu for the current selection: only the actions that apply to it."""
-        self._update_actions()
-        applies = applicable(self.selected_records())
-        menu = QMenu(self.table)
-        menu.setObjectName("jobContextMenu")
-        for group in CONTEXT_MENU:
-            shown = [a for a in group if a in applies]
-            if not shown:
-                continue
-            if not menu.isEmpty():
-                menu.addSeparator()
-            if shown[0].name.startswith("COPY_PATH"):
-                sub = menu.addMenu("&Copy Path")
-                sub.setObjectName("copyPathMenu")
-                for action_id in shown:
-                    sub.addAction(self.actions_by_id[action_id])
-                continue
-            for action_id in shown:
-                menu.addAction(self.actions_by_id[action_id])
-        return menu
+        return window_menus.build_context_menu(self)
 
     @Slot(QPoint)
     def _show_context_menu(self, pos: QPoint) -> None:
