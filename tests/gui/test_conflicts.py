@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QTreeWidget
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobSpec, JobState
@@ -153,3 +153,39 @@ def test_retry_failed_frames_offers_the_same_choice(
     assert retry[0].spec.selected_frames() == [1002, 1004]
     assert retry[0].spec.copy.on_conflict is ConflictPolicy.OVERWRITE
     assert retry[0].spec.conflict_choices == {"plate.1004.exr": "skip"}
+
+
+def test_from_the_new_job_dialog_through_the_real_conflict_dialog_to_the_files(
+    qtbot: Any, window: MainWindow, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QApplication, QLineEdit
+
+    _spec, src, dest = plate_job(tmp_path)
+    dialog = window.add_paths([src[0]])
+    assert dialog is not None
+    qtbot.keyClicks(dialog.findChild(QLineEdit, "destinationEdit"), str(dest))
+    answered: list[list[str]] = []
+
+    def answer_the_question() -> None:
+        asking = QApplication.activeModalWidget()
+        if not isinstance(asking, ConflictDialog):
+            QTimer.singleShot(50, answer_the_question)
+            return
+        listed = asking.findChild(QTreeWidget, "conflictList")
+        answered.append([listed.topLevelItem(i).text(0) for i in range(listed.topLevelItemCount())])
+        asking.select_names(["plate.1004.exr"])
+        qtbot.mouseClick(asking.findChild(QPushButton, "conflictChoose_skip"), Qt.MouseButton.LeftButton)
+        combo = asking.findChild(QComboBox, "conflictDefaultCombo")
+        combo.setCurrentIndex(combo.findData(ConflictPolicy.OVERWRITE.value))
+        qtbot.mouseClick(asking.findChild(QPushButton, "conflictQueueButton"), Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, answer_the_question)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "okButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=WAIT_MS)
+    assert answered == [["plate.1002.exr", "plate.1004.exr"]]
+    record = window.model.record_at(0)
+    assert record.spec.copy.on_conflict is ConflictPolicy.OVERWRITE
+    assert record.spec.conflict_choices == {"plate.1004.exr": "skip"}
+    assert window.selected_records() == [record]
+    qtbot.waitUntil(lambda: record.result is not None, timeout=WAIT_MS)
+    assert (dest / "plate.1002.exr").read_bytes() == src[1].read_bytes()  # overwritten, as answered for all
