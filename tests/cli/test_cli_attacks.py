@@ -168,3 +168,21 @@ def test_a_source_without_read_permission_is_called_so_by_convert(tmp_path: Path
         assert str(src / exr_seq_session[1].name) in proc.stderr
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_a_preflight_policy_refuses_a_copy_before_any_byte_moves(tmp_path: Path) -> None:
+    from vfxcopy.core.samples import make_exr_sequence
+
+    frames = make_exr_sequence(tmp_path / "src", count=5)
+    frames[2].write_bytes(frames[2].read_bytes()[:300])  # truncated
+    dest = tmp_path / "out"
+    refused = vfxcopy("copy", str(frames[0].parent), str(dest), "--preflight", "broken=refuse")
+    assert refused.returncode == 1, refused.stderr
+    assert str(frames[2]) in refused.stderr and "Traceback" not in refused.stderr
+    assert not dest.exists() or os.listdir(dest) == []
+    warned = vfxcopy("copy", str(frames[0].parent), str(dest), "--preflight", "broken=warn")
+    assert warned.returncode == 0, warned.stderr
+    assert "warning" in warned.stderr and str(frames[2]) in warned.stderr
+    assert sorted(p.name for p in dest.glob("*.exr")) == sorted(p.name for p in frames)
+    bad = vfxcopy("copy", str(frames[0].parent), str(tmp_path / "x"), "--preflight", "nonsense=refuse")
+    assert bad.returncode == 2 and "--preflight" in bad.stderr

@@ -355,3 +355,25 @@ def test_a_job_killed_under_another_host_name_is_recovered_and_resumable(tmp_pat
         with pytest.raises(Exception, match="--force"):
             resume_job(other.job_id, journal)
         assert resume_job(other.job_id, journal, force=True).state is JobState.COMPLETED
+
+
+def test_a_movie_with_a_failed_frame_is_resumed_as_a_whole_movie(exr_seq_session: list[Path], tmp_path: Path) -> None:
+    """A movie is one output: its resume writes the whole movie again, under the name it owns."""
+    from vfxcopy.core.writers.movie import count_frames
+
+    seq = exr_copy(exr_seq_session, tmp_path / "src", count=6)
+    bad = Path(seq.path(seq.frames[3]))
+    good = bad.read_bytes()
+    bad.write_bytes(good[:200])
+    dest = tmp_path / "out"
+    spec = JobSpec(seq, str(dest), Operation.CONVERT, convert=ConvertOptions(to="mp4"))
+    with Journal() as journal:
+        first = run_job(spec, CancelToken(), lambda e: None, journal=journal)
+        assert first.state is JobState.FAILED and [f.frame for f in first.failed] == [seq.frames[3]]
+        movie = dest / "shot_010.mp4"
+        assert count_frames(str(movie)) == 6  # held frame keeps the timing
+        bad.write_bytes(good)
+        again = resume_job(spec.job_id, journal)
+    assert again.state is JobState.COMPLETED, again.message
+    assert sorted(os.listdir(dest)) == ["shot_010.mp4"]  # the same name, no second version, no temp
+    assert count_frames(str(movie)) == 6

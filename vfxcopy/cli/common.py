@@ -103,6 +103,9 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="without a terminal, one line per frame instead of every few seconds"
     )
+    from vfxcopy.cli.check_cmd import add_preflight_arguments
+
+    add_preflight_arguments(parser)
     # Farm tasks (vfxcopy.cli.farm_cmd): the same command as one frame chunk of a farm job.
     parser.add_argument("--job-id", metavar="ID", help="farm task: the farm job's id, shared by all its tasks")
     parser.add_argument("--results-dir", metavar="DIR",
@@ -195,6 +198,11 @@ def build_specs(
         raise UsageError(str(exc)) from None
     if notes is not None:
         notes.extend(built.notes)
+    from vfxcopy.cli.check_cmd import preflight_policy_from_args
+
+    policy = preflight_policy_from_args(args)  # UsageError on a bad policy
+    for spec in built.specs:
+        spec.preflight = policy
     return built.specs
 
 

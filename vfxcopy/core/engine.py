@@ -13,6 +13,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from vfxcopy.core import naming
 from vfxcopy.core.errors import Cancelled, JobError
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -50,6 +51,12 @@ def run_job(
 ) -> JobResult:
     """Run one job to its end in this thread; never raises for per-frame problems."""
     token = token or CancelToken()
+    refused = _preflight(spec, token, report)
+    if refused is not None:
+        if journal is not None:
+            journal.add_job(spec)
+            journal.set_state(spec.job_id, refused.state, refused.message)
+        return refused
     if journal is None:
         result = _run(spec, token, report)
         finish_outputs(spec, result, result.frames, report, token)
@@ -67,6 +74,32 @@ def run_job(
     finish_outputs(spec, result, result.frames, report, token)
     journal.set_state(spec.job_id, result.state, result.message)
     return result
+
+
+def _preflight(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult | None:
+    """The job's pre-flight policy (JobSpec.preflight), before any byte moves: None to go on,
+    or the job's end (refused: failed; cancelled during the check)."""
+    if spec.preflight is None:
+        return None
+    from vfxcopy.core.preflight import policy_verdict, preflight_job
+
+    total = len(spec.selected_frames()) or 1
+
+    def progress(done: int, of: int) -> None:
+        report(Progress(spec.job_id, JobState.RUNNING, total, message=f"pre-flight check {done}/{of}"))
+
+    checked = preflight_job(spec, token, progress)
+    if checked.cancelled:
+        report(Progress(spec.job_id, JobState.CANCELLED, total, message="cancelled during the pre-flight check"))
+        return JobResult(spec.job_id, JobState.CANCELLED, message="cancelled during the pre-flight check")
+    refuse, warnings = policy_verdict(spec, checked)
+    for line in warnings:
+        report(LogMessage(spec.job_id, "warning", line))
+    if refuse is None:
+        return None
+    report(LogMessage(spec.job_id, "error", refuse))
+    report(Progress(spec.job_id, JobState.FAILED, total, message=refuse))
+    return JobResult(spec.job_id, JobState.FAILED, message=refuse)
 
 
 def finish_outputs(
@@ -208,19 +241,26 @@ def _resume_claimed(
         kept: list[FrameResult] = []
         todo: list[int] = []
         redo: list[int] = []  # done once, now stale, and a file is in the way: replace it
-        if spec.source.is_single:
+        movie = naming.is_movie(spec)
+        if spec.source.is_single or movie:
+            # One output for the whole job (a single file, a movie): all of it, or again.
             fr0 = recorded.get(0)
-            why = _why_stale(fr0, rehash, token) if fr0 is not None and fr0.status is FrameStatus.DONE else "not done"
+            every = len(frames) if movie else 1
+            all_done = all((rec := recorded.get(i)) is not None and rec.status is FrameStatus.DONE for i in range(every))
+            why = _why_stale(fr0, rehash, token) if fr0 is not None and all_done else "not done"
             if why is not None:
-                whole_spec = dataclasses.replace(spec, names=_owned_names(spec, recorded))
+                owned = _owned_names(spec, recorded)
+                whole_spec = dataclasses.replace(spec, names=owned)
                 if spec.copy.on_conflict in (ConflictPolicy.FAIL, ConflictPolicy.RENAME):
                     whole_spec = dataclasses.replace(whole_spec, copy=dataclasses.replace(
                         spec.copy, on_conflict=ConflictPolicy.SKIP_IDENTICAL))
                 if fr0 is not None and why != "not done":
-                    report(LogMessage(job_id, "warning", f"{fr0.dest}: {why}; copying it again"))
-                    if os.path.lexists(fr0.dest):
-                        whole_spec = dataclasses.replace(
-                            whole_spec, copy=dataclasses.replace(spec.copy, on_conflict=ConflictPolicy.OVERWRITE))
+                    report(LogMessage(job_id, "warning", f"{fr0.dest}: {why}; writing it again"))
+                # The name is the job's own (recorded): what is there is an earlier try of this job.
+                mine = os.path.join(spec.dest_dir, owned[0])
+                if os.path.lexists(mine) and (movie or why != "not done"):
+                    whole_spec = dataclasses.replace(
+                        whole_spec, copy=dataclasses.replace(spec.copy, on_conflict=ConflictPolicy.OVERWRITE))
                 recorder = journal.reporter(job_id, report)
                 try:
                     whole = _run(whole_spec, token, recorder)
@@ -228,6 +268,9 @@ def _resume_claimed(
                     recorder.flush()
                 return _finish_resume(journal, spec, whole, report, token, started)
             assert fr0 is not None
+            if movie:
+                return _finish_resume(journal, spec, _merge(job_id, [r.to_result() for r in recorded.values()], [],
+                                                          started, len(frames)), report, token, started, outputs=False)
             kept.append(fr0.to_result())
         for index, frame in enumerate(frames):
             fr = recorded.get(index)
