@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QTreeWidget
 
-from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobSpec, JobState
+from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobResult, JobSpec, JobState
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import find_sequence
 from vfxcopy.gui import prompts
@@ -189,3 +189,22 @@ def test_from_the_new_job_dialog_through_the_real_conflict_dialog_to_the_files(
     assert window.selected_records() == [record]
     qtbot.waitUntil(lambda: record.result is not None, timeout=WAIT_MS)
     assert (dest / "plate.1002.exr").read_bytes() == src[1].read_bytes()  # overwritten, as answered for all
+
+
+def test_retry_reuses_the_names_the_first_run_chose(window: MainWindow, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfxcopy.core.jobs import FrameResult, FrameStatus
+    from vfxcopy.gui.records import JobRecord
+
+    spec, _src, dest = plate_job(tmp_path)
+    # The first run kept both under a new version (the rename policy): the names it recorded.
+    spec.names = [f"plate_v2.{f}.exr" for f in spec.selected_frames()]
+    record = JobRecord(spec)
+    window.model.add_record(record)
+    failed = FrameResult(spec.job_id, 3, 1004, "s", str(dest / "plate_v2.1004.exr"), FrameStatus.FAILED, error="x")
+    window.model.finish(JobResult(spec.job_id, JobState.FAILED, frames=[failed]))
+    window.settings.confirm_overwrite = False
+    window.select_jobs([spec.job_id])
+    (retry_id,) = window.retry_selected()
+    retry = window.model.record_for(retry_id)
+    assert retry is not None and retry.spec.frames == [1004] and retry.spec.names == ["plate_v2.1004.exr"]

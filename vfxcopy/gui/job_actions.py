@@ -116,11 +116,18 @@ class JobActions(QMainWindow):
         """A new job per selected job with only its failed frames; existing files are asked about."""
         specs = []
         for record in records_for(ActionId.RETRY, self.selected_records()):
-            selected = record.spec.selected_frames()
-            frames = sorted({selected[r.index] for r in record.failed_frames if 0 <= r.index < len(selected)})
-            if frames or record.spec.source.is_single:
-                specs.append(dataclasses.replace(record.spec, frames=frames or record.spec.frames,
-                                                 job_id=new_job_id(), names=None, conflict_choices=None))
+            spec = record.spec
+            selected = spec.selected_frames()
+            indices = sorted({r.index for r in record.failed_frames if 0 <= r.index < len(selected)})
+            if not indices and not spec.source.is_single:
+                continue
+            frames = [selected[i] for i in indices] or spec.frames
+            # The names the first run chose (a rename version included) are the retry's names too.
+            names = spec.names
+            if names is not None and len(names) == len(selected) and indices:
+                names = [names[i] for i in indices]
+            specs.append(dataclasses.replace(spec, frames=frames, job_id=new_job_id(), names=names,
+                                             conflict_choices=None))
         return self.queue_specs(specs)
 
     def run_again_selected(self) -> list[str]:
