@@ -315,3 +315,22 @@ def test_add_dialogs_start_in_home_then_the_last_folder(
     window.actions_by_id[next(a for a in window.actions_by_id if a.value == "actionAdd")].trigger()
     assert starts == [str(Path.home()), str(src[0].parent)]
     assert opened == [[str(src[0].parent)], [str(src[1])]]
+
+
+def test_table_and_details_count_frames_alike_for_a_run_again_after_a_cancel(window: MainWindow) -> None:
+    from vfxcopy.core.jobs import FrameResult, FrameStatus, Progress
+
+    spec = JobSpec(fake_seq(6), "/shows/abc/dst")
+    record = JobRecord(spec)
+    window.model.add_record(record)
+    window.model.mark_started(spec.job_id)
+    # The frames the cancelled run had copied are found identical and skipped by the new run.
+    window.model.apply_events(spec.job_id, [
+        FrameResult(spec.job_id, i, 1001 + i, "s", "d", FrameStatus.SKIPPED) for i in range(2)
+    ] + [Progress(spec.job_id, JobState.RUNNING, 6, frames_done=2, current_frame=1003)])
+    window.select_jobs([spec.job_id])
+    row = window.model.row_of(spec.job_id)
+    assert window.model.index(row, COLUMN_INDEX["frames"]).data() == "2/6"
+    window.details.refresh()  # type: ignore[attr-defined]
+    summary = window.details.findChild(QLabel, "detailsSummary").text()  # type: ignore[union-attr]
+    assert "2/6 frames done: 2 skipped" in summary
