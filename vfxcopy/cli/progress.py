@@ -183,3 +183,16 @@ class ProgressPrinter:
             f"{human_size(p.bytes_done)} of {human_size(p.bytes_total)}, "
             f"{p.bytes_per_s / (1 << 20):.1f} MiB/s, ETA {human_duration(p.eta_s)}"
         ).strip()
+
+
+class PrintingListener:
+    """A queue listener's printers, one per running job: events go to their job's printer."""
+
+    def __init__(self) -> None:
+        self._printers: dict[str, ProgressPrinter] = {}
+
+    def events(self, job_id: str, events: list[Event]) -> None:
+        printer = self._printers.get(job_id)
+        if printer is not None:
+            for event in events:
+                printer(event)

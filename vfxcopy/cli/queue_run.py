@@ -18,7 +18,7 @@ from vfxcopy.cli.common import (
     open_cli_journal,
 )
 from vfxcopy.cli.output import print_json, result_to_dict, summary_line
-from vfxcopy.cli.progress import ProgressPrinter
+from vfxcopy.cli.progress import PrintingListener, ProgressPrinter
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Reporter
 from vfxcopy.core.queue import JobQueue, QueueListener
@@ -38,7 +38,7 @@ def wait_for_queue(queue: JobQueue, guard: CancelSignals, on_cancel: Callable[[]
                 on_cancel()
 
 
-class _CliListener(QueueListener):
+class _CliListener(PrintingListener, QueueListener):
     """Progress of the running job on stderr, a summary line per job, the results in order."""
 
     def __init__(self, command: str, args: argparse.Namespace, total: int, label: Callable[[JobSpec], str],
@@ -54,7 +54,7 @@ class _CliListener(QueueListener):
         self.refused = False
         self.queue: JobQueue | None = None
         self._count = 0
-        self._printers: dict[str, ProgressPrinter] = {}
+        PrintingListener.__init__(self)
         self._lock = threading.Lock()
 
     def started(self, spec: JobSpec) -> None:
@@ -66,11 +66,6 @@ class _CliListener(QueueListener):
                 name if self.total == 1 else f"[{self._count}/{self.total}] {name}",
                 quiet=self.args.quiet, verbose=self.args.verbose, tty_interval=0.0)
 
-    def events(self, job_id: str, events: list[Any]) -> None:
-        printer = self._printers.get(job_id)
-        if printer is not None:
-            for event in events:
-                printer(event)
 
     def finished(self, spec: JobSpec, result: JobResult) -> None:
         printer = self._printers.pop(spec.job_id, None)

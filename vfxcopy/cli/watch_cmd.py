@@ -24,12 +24,12 @@ from vfxcopy.cli.common import (
     result_to_dict,
     summary_line,
 )
+from vfxcopy.cli.progress import PrintingListener
 from vfxcopy.cli.queue_run import wait_for_queue
 from vfxcopy.core.errors import VfxCopyError
 from vfxcopy.core.jobs import (
     CancelToken,
     CopyOptions,
-    Event,
     FrameStatus,
     JobResult,
     JobSpec,
@@ -139,7 +139,7 @@ def rule_from_args(args: argparse.Namespace) -> WatchRule:
     return rule
 
 
-class WatchSession(QueueListener):
+class WatchSession(PrintingListener, QueueListener):
     """Queues landed sequences in core's JobQueue (one job at a time) and reports them."""
 
     def __init__(self, rule: WatchRule, args: argparse.Namespace, copy: CopyOptions) -> None:
@@ -151,7 +151,7 @@ class WatchSession(QueueListener):
         self.cancelled_jobs = 0
         self.not_started = 0
         self._print_lock = threading.Lock()
-        self._printers: dict[str, ProgressPrinter] = {}
+        PrintingListener.__init__(self)
         self.journal: Journal | None = None
         self.store: HandledStore = MemoryHandledStore()
         self.watcher: FolderWatcher | None = None
@@ -210,11 +210,6 @@ class WatchSession(QueueListener):
         self._printers[spec.job_id] = ProgressPrinter(spec.display_name(), quiet=self.args.quiet,
                                                       verbose=self.args.verbose, tty_interval=0.0)
 
-    def events(self, job_id: str, events: list[Event]) -> None:
-        printer = self._printers.get(job_id)
-        if printer is not None:
-            for event in events:
-                printer(event)
 
     def finished(self, spec: JobSpec, result: JobResult) -> None:
         printer = self._printers.pop(spec.job_id, None)

@@ -87,16 +87,9 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
         except OSError:
             pass
         raise
-    try:
-        dir_fd = os.open(target.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass  # some network filesystems refuse a folder fsync; the rename is still atomic
-    finally:
-        os.close(dir_fd)
+    from vfxcopy.core.verify.files import fsync_dir
+
+    fsync_dir(target.parent)  # (some network file systems refuse it; the rename is still atomic)
 
 
 def frame_to_dict(fr: FrameResult) -> dict[str, Any]:
