@@ -99,6 +99,9 @@ class CopyOptions:
     bwlimit: int | None = None  # bytes per second, None = unlimited
     follow_symlinks: bool = False
     preserve: bool = True  # mode and mtime
+    # Re-read each source file after the copy and compare with the hash taken while copying
+    # (and with the source's own ASC MHL history when it has one): the check before a card is wiped.
+    verify_source: bool = False
 
 
 @dataclass
@@ -145,8 +148,14 @@ class JobSpec:
     conflict_choices: dict[str, str] | None = None
     # Pre-flight finding kind -> "refuse" | "warn" | "ignore" (core/preflight.py); None: no pre-flight.
     preflight: dict[str, str] | None = None
+    # A folder tree as one job (core/tree.py): its folders and items ({"path": relative, "kind":
+    # "dir" | "file" | "link", "size"}), recorded with the job; `source.directory` is the root and
+    # `frames`, if set, selects items by their index among the files and links. None: not a tree.
+    tree: list[dict[str, Any]] | None = None
 
     def selected_frames(self) -> list[int]:
+        if self.tree is not None and self.frames is None:
+            return list(range(sum(1 for e in self.tree if e.get("kind") != "dir")))
         if self.frames is None:
             return list(self.source.frames)
         return list(self.frames)

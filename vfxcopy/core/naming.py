@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from typing import Any
 
 from vfxcopy.core.jobs import JobSpec, Operation
 from vfxcopy.core.sequence import Sequence
@@ -66,6 +67,9 @@ def _frame_tail(src: Sequence, extension: str | None) -> str:
 def planned_names(spec: JobSpec) -> list[str]:
     """The output names before any conflict policy: one per selected frame, or one for the job."""
     src = spec.source
+    if spec.tree is not None:  # a folder tree keeps its layout: each item's relative path
+        return [e["path"] for e in spec.tree if e.get("kind") != "dir"] if spec.frames is None else [
+            e["path"] for e in _tree_selected(spec)]
     ext = output_extension(spec)
     if is_movie(spec):
         if src.is_single:
@@ -81,6 +85,12 @@ def planned_names(spec: JobSpec) -> list[str]:
     head = dest_head(spec)
     tail = _frame_tail(src, ext)
     return [f"{head}{src.format_frame(frame + spec.offset)}{tail}" for frame in spec.selected_frames()]
+
+
+def _tree_selected(spec: JobSpec) -> list[dict[str, Any]]:
+    from vfxcopy.core.tree import spec_items
+
+    return spec_items(spec)
 
 
 def dest_names(spec: JobSpec) -> list[str]:

@@ -579,6 +579,11 @@ def _group(directory: str, entries: Entries, stat: bool) -> list[Sequence]:
     return found
 
 
+def group_files(directory: str, entries: Entries) -> list[Sequence]:
+    """Group one folder's file names (name -> size) into sequences and single files (for core/tree.py)."""
+    return _group(directory, entries, True)
+
+
 # Listing by file descriptor: one stat per name relative to the open folder (no path
 # walk per file), about 10% faster than DirEntry.stat() on 100,000 files.
 _STAT_AT = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd

@@ -28,6 +28,8 @@ def plan_items(spec: JobSpec, movie: bool) -> list[Item]:
     """One item per selected frame (or the single file), or one item for a whole movie."""
     src = spec.source
     names = naming.dest_names(spec)
+    if spec.tree is not None:
+        return _tree_items(spec, names)
     if src.is_single:
         path = str(src.path())
         size, lst = _size(path)
@@ -52,6 +54,28 @@ def plan_items(spec: JobSpec, movie: bool) -> list[Item]:
     return items
 
 
+def _tree_items(spec: JobSpec, names: list[str]) -> list[Item]:
+    """A tree's items: each file or link under its relative path; `frame` is its index in the whole tree."""
+    from vfxcopy.core.tree import check_relative, spec_items
+
+    chosen = spec_items(spec)
+    if len(names) != len(chosen):
+        raise JobError(f"{spec.dest_dir}: the job's recorded names do not match its items; run it as a new job")
+    indexes = spec.selected_frames()
+    root = spec.source.directory
+    items = []
+    for index, (entry, name, number) in enumerate(zip(chosen, names, indexes, strict=True)):
+        why = check_relative(name) or check_relative(entry["path"])
+        if why:
+            raise JobError(f"{name!r}: {why}; refused (a tree's names stay inside the destination)")
+        path = os.path.join(root, *entry["path"].split("/"))
+        size, lst = _size(path)
+        if entry.get("kind") == "link":
+            size = 0  # reproduced as a link: no bytes (a link followed out of the tree is sized when copied)
+        items.append(Item(index, number, path, name, size, lst))
+    return items
+
+
 def choose_version(spec: JobSpec, items: list[Item], dest_fd: int) -> str | None:
     """The `rename` policy: one version for the whole job, the lowest whose names are all free.
 
@@ -59,6 +83,8 @@ def choose_version(spec: JobSpec, items: list[Item], dest_fd: int) -> str | None
     yet: a job whose names were recorded keeps them (a resume never re-plans).
     """
     if spec.copy.on_conflict is not ConflictPolicy.RENAME or spec.names is not None or not items:
+        return None
+    if spec.tree is not None:  # refused before the run (naming a tree's versions is not designed yet)
         return None
 
     def taken(name: str) -> bool:

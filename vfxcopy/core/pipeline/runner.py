@@ -25,6 +25,7 @@ from vfxcopy.core.errors import (
 )
 from vfxcopy.core.jobs import (
     CancelToken,
+    ConflictPolicy,
     FrameResult,
     FrameStatus,
     JobResult,
@@ -38,6 +39,7 @@ from vfxcopy.core.pipeline.plan import choose_version, plan_items
 from vfxcopy.core.pipeline.steps import ItemSteps
 from vfxcopy.core.pipeline.tally import Debug, Tally
 from vfxcopy.core.pipeline.temps import TempArea, TempFile, locks_are_trustworthy, sweep
+from vfxcopy.core.pipeline.treeparts import Folders
 from vfxcopy.core.writers.base import Item, Writer
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -65,10 +67,11 @@ class Pipeline(ItemSteps):
         self.workers = max(1, workers)
         self.on_planned = on_planned
         self.before = before
-        self.tally = Tally(spec.job_id, report, self.writer.unit)
+        self.tally = Tally(spec.job_id, report, "file" if spec.tree is not None else self.writer.unit)
         self.dest_dir = spec.dest_dir
         self.dest_fd = -1
         self.temps: TempArea | None = None
+        self.folders: Folders | None = None
         self.committer: Committer | None = None
         self.preparer: object | None = None
         self.items: list[Item] = []
@@ -151,6 +154,8 @@ class Pipeline(ItemSteps):
                 self.dir_sync_error = None
             except OSError as exc:
                 self.dir_sync_error = str(exc)
+            if self.folders is not None:
+                self.dir_sync_error = self.folders.fsync_all() or self.dir_sync_error
         failed = self.tally.failed
         lost = self.tally.total - len(self.tally.results)  # a bug, never expected: do not call it done
         if failed:
@@ -198,10 +203,21 @@ class Pipeline(ItemSteps):
             raise JobLevelError(
                 explain(exc, self.dest_dir, "destination").replace(": ", ": cannot write in the folder: ", 1)
             ) from exc
+        if self.spec.tree is not None:
+            from vfxcopy.core.tree import spec_folders
+
+            self.folders = Folders(self.dest_fd, self.dest_dir)
+            try:
+                self.folders.make(spec_folders(self.spec))
+            except JobError as exc:
+                raise JobLevelError(str(exc)) from exc
 
     def plan_names(self) -> None:
         """The items and their unversioned names (a job that cannot start still lists its frames)."""
         try:
+            if self.spec.tree is not None and self.spec.names is None and self.opts.on_conflict is ConflictPolicy.RENAME:
+                raise JobError(f"{self.dest_dir}: policy 'rename' is not available for a folder tree; "
+                               "choose skip, skip-identical, overwrite or fail")
             self.items = plan_items(self.spec, self.writer.kind == "movie")
         except JobError as exc:
             raise JobLevelError(str(exc)) from exc
@@ -366,10 +382,12 @@ class Pipeline(ItemSteps):
                     self.temps.unlink(temp)  # the committer closes its fd
 
     def close(self) -> None:
-        temps, dest_fd = self.temps, self.dest_fd
+        temps, dest_fd, folders = self.temps, self.dest_fd, self.folders
         self.dest_fd = -1
 
         def release() -> None:
+            if folders is not None:
+                folders.close()
             if temps is not None:
                 temps.close()
             if dest_fd >= 0:

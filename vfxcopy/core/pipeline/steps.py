@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import stat
@@ -28,6 +29,7 @@ from vfxcopy.core.pipeline.context import DiskFull, StopOnError, Worker
 from vfxcopy.core.pipeline.durable import Committer, Finished
 from vfxcopy.core.pipeline.tally import Tally
 from vfxcopy.core.pipeline.temps import TempArea, TempFile
+from vfxcopy.core.pipeline.treeparts import Folders, copy_link, is_tree_link
 from vfxcopy.core.safety import NAME_MAX
 from vfxcopy.core.writers.base import Item, Writer
 
@@ -51,6 +53,13 @@ class ItemSteps:
     committer: Committer | None
     preparer: object | None
     existing: set[str] | None
+    folders: Folders | None  # a tree job's sub-folders (treeparts.py); None for a flat job
+
+    def locate(self, item: Item) -> tuple[int, str]:
+        """The fd of the folder `item` is placed in, and its name there."""
+        if self.folders is None:
+            return self.dest_fd, item.name
+        return self.folders.locate(item.name)
 
     def dest_path(self, name: str) -> str:
         return os.path.join(self.dest_dir, name)
@@ -110,6 +119,8 @@ class ItemSteps:
                 self.preparer.release(item)  # type: ignore[attr-defined]
 
     def _do_item(self, item: Item, ctx: Worker, writer: Writer, started: float) -> None:
+        if self.folders is not None and is_tree_link(item) and copy_link(self, item, started):
+            return None
         try:
             st = writer.source_check(item)
         except FrameError as exc:
@@ -117,12 +128,14 @@ class ItemSteps:
         except OSError as exc:
             return self.fail(item, explain(exc, item.src, "source"), started)
         dest_full = self.dest_path(item.name)
-        if len(os.fsencode(item.name)) > NAME_MAX:
+        dest_fd, base = self.locate(item)
+        if len(os.fsencode(base)) > NAME_MAX:
             return self.fail(item, explain(OSError(errno.ENAMETOOLONG, "long"), dest_full, "destination"), started)
         dst: os.stat_result | None = None
-        if self.existing is None or item.name in self.existing:
+        if (self.folders.might_exist(item.name) if self.folders is not None
+                else self.existing is None or item.name in self.existing):
             try:
-                dst = os.stat(item.name, dir_fd=self.dest_fd, follow_symlinks=False)
+                dst = os.stat(base, dir_fd=dest_fd, follow_symlinks=False)
             except FileNotFoundError:
                 dst = None
             except OSError as exc:
@@ -132,7 +145,8 @@ class ItemSteps:
         if decision.action is Action.COMPARE:
             assert dst is not None
             try:
-                same, source_hash = writer.identical(item, st, self.dest_fd, ctx)
+                here = item if base == item.name else dataclasses.replace(item, name=base)
+                same, source_hash = writer.identical(here, st, dest_fd, ctx)
             except OSError as exc:
                 return self.fail(item, explain(exc, item.src, "source"), started)
             if same is True:
@@ -240,8 +254,9 @@ class ItemSteps:
         """Rename a finished temp to its final name (no clobber unless overwriting)."""
         assert self.temps is not None
         dest = fin.result.dest
+        dest_fd, base = self.locate(fin.item)
         try:
-            placing.place(fin.temp.name, self.temps.fd, fin.item.name, self.dest_fd, dest, fin.overwrite)
+            placing.place(fin.temp.name, self.temps.fd, base, dest_fd, dest, fin.overwrite)
         except placing.PlaceConflict:
             if fin.compare and self.writer.identical_after(self.temps.path(fin.temp.name), dest):
                 fin.skip_on_conflict = True
