@@ -246,7 +246,7 @@ def main() -> int:
             spec = JobSpec(seq, str(dest))
             conflict = ConflictDialog(spec, find_conflicts(spec), other_jobs=2, parent=window)
             conflict.select_names([f"sh020_bg_v001.{seq.frames[2]:04d}.exr"])
-            conflict.choose_selected(ConflictPolicy.RENAME)
+            conflict.choose_selected(ConflictPolicy.OVERWRITE)
             conflict.list.setCurrentItem(conflict.list.topLevelItem(2))
             conflict.open()
             shooter.settle(2000)

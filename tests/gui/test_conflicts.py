@@ -65,23 +65,28 @@ def test_dialog_lists_the_files_and_its_choices_reach_the_spec(qtbot: Any, tmp_p
     assert listed.topLevelItemCount() == 2
     row = listed.topLevelItem(0)
     assert row.text(0) == "plate.1002.exr" and "15 B" in row.text(1) and "8.0 KiB" in row.text(2)
-    # Keep both for 1004 only, overwrite everything else.
+    # Skip 1004 only, overwrite everything else.
     dialog.select_names(["plate.1004.exr"])
-    qtbot.mouseClick(dialog.findChild(QPushButton, "conflictChoose_rename"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "conflictChoose_skip"), Qt.MouseButton.LeftButton)
     combo = dialog.findChild(QComboBox, "conflictDefaultCombo")
     combo.setCurrentIndex(combo.findData(ConflictPolicy.OVERWRITE.value))
-    assert [listed.topLevelItem(i).text(3) for i in range(2)] == ["Overwrite", "Keep both"]
+    assert [listed.topLevelItem(i).text(3) for i in range(2)] == ["Overwrite", "Skip"]
     other_jobs = dialog.findChild(QCheckBox, "conflictOtherJobsCheck")
     assert other_jobs.isVisible() and "2 other jobs" in other_jobs.text()
     qtbot.mouseClick(other_jobs, Qt.MouseButton.LeftButton, pos=QPoint(6, other_jobs.height() // 2))
     assert other_jobs.isChecked()
     answer = dialog.answer()
     assert answer.policy is ConflictPolicy.OVERWRITE
-    assert answer.choices == {"plate.1004.exr": ConflictPolicy.RENAME} and answer.for_other_jobs
+    assert answer.choices == {"plate.1004.exr": ConflictPolicy.SKIP} and answer.for_other_jobs
     changed = apply_answer(spec, answer, conflicts)
     assert changed.copy.on_conflict is ConflictPolicy.OVERWRITE
-    assert changed.conflict_choices == {"plate.1004.exr": "rename"}
+    assert changed.conflict_choices == {"plate.1004.exr": "skip"}
     assert spec.copy.on_conflict is ConflictPolicy.SKIP_IDENTICAL and spec.conflict_choices is None  # untouched
+    # Keep both versions the whole job (one sequence, one new version): no per-file exceptions then.
+    combo.setCurrentIndex(combo.findData(ConflictPolicy.RENAME.value))
+    assert not dialog.findChild(QPushButton, "conflictChoose_skip").isEnabled()
+    assert [listed.topLevelItem(i).text(3) for i in range(2)] == ["Keep both", "Keep both"]
+    assert dialog.answer().choices == {} and dialog.answer().policy is ConflictPolicy.RENAME
 
 
 def test_queueing_asks_once_per_job_and_overwrite_all_goes_through_the_engine(
@@ -102,6 +107,20 @@ def test_queueing_asks_once_per_job_and_overwrite_all_goes_through_the_engine(
     qtbot.waitUntil(lambda: record.state.finished, timeout=WAIT_MS)
     assert record.state is JobState.COMPLETED and not record.failed_frames
     assert all((dest / p.name).read_bytes() == p.read_bytes() for p in src)  # the old renders replaced
+
+
+def test_keep_both_writes_the_whole_job_under_a_new_version(
+    qtbot: Any, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, src, dest = plate_job(tmp_path)
+    monkeypatch.setattr(conflict_dialog, "ask_conflicts", lambda *a: ConflictAnswer(ConflictPolicy.RENAME))
+    (job_id,) = window.queue_specs([spec])
+    record = window.model.record_for(job_id)
+    assert record is not None
+    qtbot.waitUntil(lambda: record.result is not None, timeout=WAIT_MS)
+    assert record.state is JobState.COMPLETED
+    assert (dest / "plate.1002.exr").read_bytes() == b"an older render"  # both kept
+    assert sorted(p.name for p in dest.glob("plate_v2.*.exr")) == [f"plate_v2.{p.name.split('.')[1]}.exr" for p in src]
 
 
 def test_declining_queues_nothing_and_one_answer_serves_the_other_jobs(
@@ -189,6 +208,8 @@ def test_from_the_new_job_dialog_through_the_real_conflict_dialog_to_the_files(
     assert window.selected_records() == [record]
     qtbot.waitUntil(lambda: record.result is not None, timeout=WAIT_MS)
     assert (dest / "plate.1002.exr").read_bytes() == src[1].read_bytes()  # overwritten, as answered for all
+    assert (dest / "plate.1004.exr").read_bytes() == b"an older render"  # skipped, as answered for this one
+    assert record.state is JobState.COMPLETED and not record.failed_frames
 
 
 def test_retry_reuses_the_names_the_first_run_chose(window: MainWindow, tmp_path: Path,

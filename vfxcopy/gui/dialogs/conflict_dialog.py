@@ -44,7 +44,7 @@ CHOICES: dict[ConflictPolicy, str] = {
 CHOICE_TIPS: dict[ConflictPolicy, str] = {
     ConflictPolicy.OVERWRITE: "Replace the existing file with the new one",
     ConflictPolicy.SKIP: "Leave the existing file as it is; the new one is not written",
-    ConflictPolicy.RENAME: "Keep the existing file and write the new one under a new version (v002…)",
+    ConflictPolicy.RENAME: "Keep the existing files and write the whole job under a new version (v002…)",
     ConflictPolicy.SKIP_IDENTICAL: "Skip files whose contents are the same; a file that differs fails its frame",
 }
 MNEMONICS: dict[ConflictPolicy, str] = {
@@ -53,6 +53,9 @@ MNEMONICS: dict[ConflictPolicy, str] = {
     ConflictPolicy.RENAME: "&Keep Both",
     ConflictPolicy.SKIP_IDENTICAL: "Compare by &Hash",
 }
+# Keep both is an answer for the whole job: the pipeline writes every frame under one new
+# version so that the sequence stays one sequence (a v002 for some frames only would split it).
+PER_FILE = (ConflictPolicy.OVERWRITE, ConflictPolicy.SKIP, ConflictPolicy.SKIP_IDENTICAL)
 COL_NAME, COL_EXISTING, COL_NEW, COL_CHOICE = range(4)
 THUMB = 160
 POLICY_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -189,7 +192,7 @@ class ConflictDialog(QDialog):
         selected = QHBoxLayout()
         selected.addWidget(QLabel("Selected files:"))
         self.choice_buttons: dict[ConflictPolicy, QPushButton] = {}
-        for policy in CHOICES:
+        for policy in PER_FILE:
             button = QPushButton(MNEMONICS[policy])
             button.setObjectName(f"conflictChoose_{policy.value}")
             button.setToolTip(CHOICE_TIPS[policy])
@@ -202,6 +205,7 @@ class ConflictDialog(QDialog):
 
         rest = QHBoxLayout()
         label = QLabel("&Everything else:")
+        label.setToolTip("Keep both is for the whole job: every frame is written under a new version")
         self.default_combo = QComboBox()
         self.default_combo.setObjectName("conflictDefaultCombo")
         for policy, text in CHOICES.items():
@@ -245,8 +249,11 @@ class ConflictDialog(QDialog):
     @Slot()
     def _refresh_choices(self) -> None:
         default = self.default_policy()
+        whole_job = default is ConflictPolicy.RENAME
+        for button in self.choice_buttons.values():
+            button.setEnabled(not whole_job)
         for item in self._items:
-            chosen = item.data(COL_CHOICE, POLICY_ROLE)
+            chosen = None if whole_job else item.data(COL_CHOICE, POLICY_ROLE)
             if chosen:
                 item.setText(COL_CHOICE, CHOICES[ConflictPolicy(chosen)])
                 font = item.font(COL_CHOICE)
@@ -258,12 +265,17 @@ class ConflictDialog(QDialog):
 
     def answer(self) -> ConflictAnswer:
         choices: dict[str, ConflictPolicy] = {}
+        if self.default_policy() is ConflictPolicy.RENAME:
+            # The whole job goes under a new version: no existing file is touched, no exceptions.
+            return ConflictAnswer(ConflictPolicy.RENAME, {}, for_other_jobs=self._for_other_jobs())
         for item in self._items:
             chosen = item.data(COL_CHOICE, POLICY_ROLE)
             if chosen:
                 choices[item.text(COL_NAME)] = ConflictPolicy(chosen)
-        return ConflictAnswer(self.default_policy(), choices,
-                              for_other_jobs=self.other_jobs_check.isVisible() and self.other_jobs_check.isChecked())
+        return ConflictAnswer(self.default_policy(), choices, for_other_jobs=self._for_other_jobs())
+
+    def _for_other_jobs(self) -> bool:
+        return self.other_jobs_check.isVisible() and self.other_jobs_check.isChecked()
 
     # -- preview (thumbnails of the current row only: cheap at any list length) --
     @Slot()
