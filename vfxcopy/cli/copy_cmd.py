@@ -1,28 +1,40 @@
-"""`vfxcopy copy SRC... DEST`: every sequence found becomes a copy job, run in turn with progress."""
+"""`vfxcopy copy SRC... DEST`: a folder with sub-folders becomes one tree job, other sources a job per sequence."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+from typing import TYPE_CHECKING
 
 from vfxcopy.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
     CancelSignals,
+    PathsHelpFormatter,
     UsageError,
     add_copy_arguments,
     add_job_arguments,
     build_specs,
     copy_options_from_args,
+    error,
+    human_size,
+    print_json,
     refuse,
     resolve_sources,
 )
 from vfxcopy.cli.queue_run import run_queue
 from vfxcopy.core.errors import SafetyError
-from vfxcopy.core.jobs import CancelToken, JobSpec, Operation
+from vfxcopy.core.jobs import CancelToken, ConflictPolicy, CopyOptions, JobSpec, Operation, VerifyMode
+
+if TYPE_CHECKING:
+    from vfxcopy.core.preview import JobPlan, Shortfall
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "copy",
+        formatter_class=PathsHelpFormatter,
         help="copy sequences (verified, atomic, cancellable)",
         description=(
             "Copy the sequences in SRC (folders, frames, patterns such as shot.####.exr) into the "
@@ -35,7 +47,40 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("paths", nargs="+", metavar="SRC... DEST", help="sources, then the destination folder")
     add_job_arguments(parser)
     add_copy_arguments(parser)
+    tree = parser.add_argument_group(
+        "folder trees",
+        "A folder holding sub-folders (or given with --include/--exclude) is copied as ONE job keeping its "
+        "layout: every file at every depth (frames of sequences included), empty folders, links inside "
+        "the tree as links. Rules are tried in order, the first that matches decides; a pattern without "
+        "'/' matches a name at any depth, with '/' the path from the tree's root; 'dir/' matches folders "
+        "only; '*' stops at '/', '**' does not; an excluded folder is not entered. OS litter (.DS_Store, "
+        "Thumbs.db, desktop.ini, ._*) is skipped unless a rule includes it; other hidden files are copied. "
+        "Links that point out of the tree are refused unless --follow-symlinks (then their target is copied).",
+    )
+    tree.add_argument("--include", metavar="PATTERN", action=_Rule, dest="rules", default=[],
+                      help="copy paths matching PATTERN (repeatable)")
+    tree.add_argument("--exclude", metavar="PATTERN", action=_Rule, dest="rules",
+                      help="leave out paths matching PATTERN (repeatable)")
+    tree.add_argument("--flat", action="store_true",
+                      help="as vfxcopy 0.1: copy only the folder's own sequences and files, one job each")
+    parser.add_argument("--verify-source", "--check-source", action="store_true", dest="verify_source",
+                        help="after copying, read every source file again and compare it with what was copied "
+                        "(and with the source's ASC MHL history if it has one): a frame whose source changed "
+                        "or reads back differently fails")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (items, final names, conflicts and what the policy does, bytes "
+                        "per destination, --json too) and write nothing")
     parser.set_defaults(func=run)
+
+
+class _Rule(argparse.Action):
+    """--include/--exclude into one ordered list: the first rule that matches decides."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        rules = list(getattr(namespace, self.dest, None) or [])
+        rules.append((option_string == "--include", str(values)))
+        setattr(namespace, self.dest, rules)
 
 
 def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
@@ -46,17 +91,75 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
     if os.path.exists(dest_dir) and not os.path.isdir(dest_dir):
         raise UsageError(f"destination {dest} exists and is not a folder")
     options = copy_options_from_args(args)
-    seqs = resolve_sources(sources)
-    for source in sources:
-        if os.path.isdir(source) and _has_subfolders(source):
-            notes.append(f"{source}: sub-folders are not copied (copy them one by one)")
-    return build_specs(seqs, dest_dir, args, operation=Operation.COPY, origin="cli", copy=options, notes=notes)
+    options.verify_source = bool(getattr(args, "verify_source", False))
+    if options.verify_source and options.verify is VerifyMode.NONE:
+        raise UsageError("--verify-source compares with the hash taken while copying: use it with --verify transfer or full")
+    rules = getattr(args, "rules", None) or []
+    flat = getattr(args, "flat", False)
+    if flat and rules:
+        raise UsageError("--include/--exclude select inside a folder tree; they cannot be used with --flat")
+    trees = [s for s in sources if not flat and os.path.isdir(s) and (rules or _has_subfolders(s))]
+    others = [s for s in sources if s not in trees]
+    specs: list[JobSpec] = []
+    if trees:
+        specs.extend(_tree_specs(trees, dest_dir, args, options, notes))
+    if others:
+        seqs = resolve_sources(others)
+        for source in others:
+            if os.path.isdir(source) and _has_subfolders(source):
+                notes.append(f"{source}: sub-folders are not copied (--flat)")
+        specs.extend(build_specs(seqs, dest_dir, args, operation=Operation.COPY, origin="cli", copy=options,
+                                 notes=notes))
+    return specs
+
+
+def _tree_specs(roots: list[str], dest_dir: str, args: argparse.Namespace, options: CopyOptions,
+                notes: list[str]) -> list[JobSpec]:
+    """One job per folder tree; refused (UsageError) before any byte moves when it cannot be copied as asked."""
+    from dataclasses import replace
+
+    from vfxcopy.core.tree import TreeError, make_rules, scan_tree, tree_job
+
+    if args.frames or args.rename_head or args.offset:
+        raise UsageError("--frames, --rename-head and --offset apply to sequences: name the sequence "
+                         "(e.g. DIR/plate.####.exr), or use --flat for the folder's own sequences")
+    if options.on_conflict is ConflictPolicy.RENAME:
+        raise UsageError("--on-conflict rename is not available for a folder tree; choose skip, "
+                         "skip-identical, overwrite or fail")
+    try:
+        rules = make_rules(args.rules or [])
+    except TreeError as exc:
+        raise UsageError(str(exc)) from None
+    specs = []
+    for root in roots:
+        try:
+            tree = scan_tree(root, rules, follow_links_out=options.follow_symlinks)
+        except TreeError as exc:
+            raise UsageError(str(exc)) from None
+        if tree.unreadable:
+            raise UsageError("; ".join(tree.unreadable[:5]) + (" ..." if len(tree.unreadable) > 5 else ""))
+        if tree.links_out:
+            shown = ", ".join(f"{os.path.join(tree.root, rel)} -> {target}" for rel, target in tree.links_out[:5])
+            raise SafetyError(f"links point out of the tree: {shown}"
+                              f"{' ...' if len(tree.links_out) > 5 else ''}; exclude them (--exclude), or copy "
+                              "what they point to with --follow-symlinks")
+        if not tree.entries:
+            notes.append(f"{root}: nothing to copy (empty, or every path excluded)")
+            continue
+        specs.append(tree_job(tree.root, dest_dir, tree, copy=replace(options), origin="cli"))
+    if not specs:
+        raise UsageError("nothing to do: no file or folder matches")
+    return specs
 
 
 def _has_subfolders(folder: str) -> bool:
+    from vfxcopy.core.jobs import TEMP_PREFIX
+    from vfxcopy.core.tree import is_litter
+
     try:
         with os.scandir(folder) as it:
-            return any(not e.name.startswith(".") and e.is_dir() for e in it)
+            return any(e.is_dir(follow_symlinks=False) and not is_litter(e.name) and not e.name.startswith(TEMP_PREFIX)
+                       and e.name != "ascmhl" for e in it)
     except OSError:
         return False
 
@@ -84,4 +187,53 @@ def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
         _check_all(specs)
     except (UsageError, SafetyError) as exc:
         return refuse("copy", exc, args)
+    from vfxcopy.core.preview import plan_job, shortfalls
+
+    plans = [plan_job(spec) for spec in specs]
+    short = shortfalls(plans)
+    if getattr(args, "dry_run", False):
+        return _print_plan(plans, short, notes, args)
+    if short:
+        for shortfall in short:
+            error("copy", f"refused: {shortfall.message()}")
+        if args.json:
+            print_json({"command": "copy", "exit_code": EXIT_USAGE, "error": short[0].message(), "jobs": [],
+                        "shortfalls": [vars(s) | {"missing": s.missing} for s in short]})
+        return EXIT_USAGE
     return run_queue("copy", specs, args, guard, notes=notes)
+
+
+def _print_plan(plans: list[JobPlan], short: list[Shortfall], notes: list[str], args: argparse.Namespace) -> int:
+    """--dry-run: what the run would do, item by item, and bytes per destination; nothing is written."""
+    from vfxcopy.core.preview import by_destination
+    from vfxcopy.core.textsafe import printable
+
+    code = EXIT_USAGE if short else EXIT_OK
+    dests = [{"dest_dir": d, "bytes_to_write": need, "free": free,
+              "shortfall": max(0, need - free) if free is not None else None} for d, need, free in by_destination(plans)]
+    if args.json:
+        print_json({"command": "copy", "dry_run": True, "exit_code": code, "jobs": [p.to_dict() for p in plans],
+                    "destinations": dests, "notes": notes})
+        return code
+    out = sys.stdout
+    for note in notes:
+        print(printable(f"note: {note}"), file=out)
+    for plan in plans:
+        spec = plan.spec
+        print(printable(f"job {spec.display_name()} -> {spec.dest_dir}: {len(plan.items)} items, "
+                        f"{len(plan.conflicts)} conflicts, {human_size(plan.bytes_to_write)} to write"), file=out)
+        for folder in plan.folders:
+            print(printable(f"  mkdir      {folder}/"), file=out)
+        for item in plan.items:
+            rel = os.path.relpath(item.dest, spec.dest_dir)
+            line = f"  {item.action:<10} {rel}  ({human_size(item.size)})"
+            print(printable(line + (f"  {item.note}" if item.note else "")), file=out)
+        for note in plan.notes:
+            print(printable(f"  note: {note}"), file=out)
+    for d in dests:
+        free = d["free"]
+        print(printable(f"destination {d['dest_dir']}: {d['bytes_to_write']} bytes to write, "
+                        f"{'?' if free is None else free} bytes free"
+                        + (f", SHORT BY {d['shortfall']} bytes" if d["shortfall"] else "")), file=out)
+    print("dry run: nothing was written", file=out)
+    return code

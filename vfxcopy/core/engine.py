@@ -59,6 +59,7 @@ def run_job(
         return refused
     if journal is None:
         result = _run(spec, token, report)
+        _check_sources(spec, result, report, token)
         finish_outputs(spec, result, result.frames, report, token)
         return result
     journal.add_job(spec)
@@ -70,6 +71,7 @@ def run_job(
         recorder.flush()
         journal.set_state(spec.job_id, JobState.FAILED, str(exc) or type(exc).__name__)
         raise
+    _check_sources(spec, result, recorder, token)
     recorder.flush()
     finish_outputs(spec, result, result.frames, report, token)
     journal.set_state(spec.job_id, result.state, result.message)
@@ -102,6 +104,27 @@ def _preflight(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult
     return JobResult(spec.job_id, JobState.FAILED, message=refuse)
 
 
+def _check_sources(spec: JobSpec, result: JobResult, report: Reporter, token: CancelToken) -> None:
+    """`verify_source`: re-read the sources copied in this run (core/source_check.py); a difference fails the job."""
+    if not spec.copy.verify_source or result.state not in (JobState.COMPLETED, JobState.FAILED):
+        return
+    from vfxcopy.core.source_check import verify_sources
+
+    try:
+        failed = verify_sources(spec, result.frames, report, token)
+    except Cancelled:
+        _fail_outputs(spec, result, report, "cancelled while verifying the sources", JobState.CANCELLED)
+        return
+    if failed:
+        result.state = JobState.FAILED
+        result.message = (f"{len(failed)} of {len(result.frames)} files failed source verification: "
+                          "the source changed or reads back differently after the copy; do not wipe it")
+        report(Progress(spec.job_id, JobState.FAILED, len(result.frames), message=result.message))
+    else:
+        done = sum(1 for f in result.frames if f.status is FrameStatus.DONE and f.hash)
+        report(LogMessage(spec.job_id, "info", f"source verified: {done} files read again, all identical"))
+
+
 def finish_outputs(
     spec: JobSpec, result: JobResult, frames: list[FrameResult], report: Reporter, token: CancelToken
 ) -> None:
@@ -117,6 +140,9 @@ def finish_outputs(
     from vfxcopy.core.report import write_job_report
     from vfxcopy.core.verify import entries_from_frames, write_generation
 
+    if spec.tree is not None:
+        # A tree's own ASC MHL folders are its history, continued by this generation, not content.
+        frames = [f for f in frames if "ascmhl" not in os.path.relpath(f.dest, spec.dest_dir).split(os.sep)[:-1]]
     try:
         entries, problems = entries_from_frames(spec.dest_dir, frames, token)
         for problem in problems:
@@ -236,13 +262,14 @@ def _resume_claimed(
     rehash = rehash and spec.operation is Operation.COPY
     try:
         sweep(spec.dest_dir, spec.job_id, min_age=0)
-        frames = spec.selected_frames() if not spec.source.is_single else []
+        single = spec.source.is_single and spec.tree is None
+        frames = spec.selected_frames() if not single else []
         recorded = {fr.index: fr for fr in journal.frames(job_id)}
         kept: list[FrameResult] = []
         todo: list[int] = []
         redo: list[int] = []  # done once, now stale, and a file is in the way: replace it
         movie = naming.is_movie(spec)
-        if spec.source.is_single or movie:
+        if single or movie:
             # One output for the whole job (a single file, a movie): all of it, or again.
             fr0 = recorded.get(0)
             every = len(frames) if movie else 1

@@ -37,6 +37,7 @@ from typing import Any
 from vfxcopy.core.jobs import TEMP_PREFIX, JobSpec
 from vfxcopy.core.sequence import Sequence, group_files, natural_key
 
+MHL_FOLDER = "ascmhl"
 LITTER_NAMES = frozenset({".DS_Store", "Thumbs.db", "ehthumbs.db", "desktop.ini", ".Spotlight-V100", ".Trashes",
                           ".fseventsd", ".TemporaryItems", ".DocumentRevisions-V100", ".apdisk"})
 FILE, DIR, LINK = "file", "dir", "link"
@@ -302,5 +303,11 @@ def check_relative(rel: str) -> str | None:
 def tree_job(root: str, dest_dir: str, tree: Tree, **kw: Any) -> JobSpec:
     """One job for the whole tree: its source is the root folder, its items recorded with it."""
     name = kw.pop("name", None) or (os.path.basename(root.rstrip("/")) or root) + "/"
-    return JobSpec(source=Sequence(os.path.abspath(root), "", "", 0, ()), dest_dir=dest_dir,
+    spec = JobSpec(source=Sequence(os.path.abspath(root), "", "", 0, ()), dest_dir=dest_dir,
                    tree=tree_spec_entries(tree), name=name, **kw)
+    # ASC MHL histories in the tree are copied so that the destination continues them; at a
+    # destination that already has them (a second run), its own history is kept, never replaced.
+    history = {e.path: "skip" for e in tree.items if MHL_FOLDER in e.path.split("/")[:-1]}
+    if history:
+        spec.conflict_choices = {**(spec.conflict_choices or {}), **history}
+    return spec

@@ -1,0 +1,193 @@
+"""Before any byte moves: a job's plan (items, final names, conflicts and what the policy does) and free space per destination.
+
+Nothing here writes: `--dry-run` prints `plan_job`'s answer, and the command refuses
+a run when `shortfalls` finds a destination without room for what will be written.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+from vfxcopy.core import naming
+from vfxcopy.core.jobs import ConflictPolicy, JobSpec
+
+MANIFEST_BYTES_PER_ITEM = 400  # an ASC MHL <hash> entry plus the job report's row, rounded up
+
+
+@dataclass
+class PlannedItem:
+    source: str
+    dest: str
+    size: int
+    action: str  # write | overwrite | skip | skip-if-identical | fail | link
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "dest": self.dest, "size": self.size, "action": self.action, "note": self.note}
+
+
+@dataclass
+class JobPlan:
+    spec: JobSpec
+    items: list[PlannedItem] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)  # folders the job makes (a tree's)
+    bytes_to_write: int = 0  # what the destination must hold (file blocks rounded up)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def conflicts(self) -> list[PlannedItem]:
+        return [i for i in self.items if i.action not in ("write", "link")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.spec.display_name(), "source": self.spec.source.directory if self.spec.tree is not None
+            else self.spec.source.pattern(), "dest_dir": self.spec.dest_dir, "tree": self.spec.tree is not None,
+            "items": [i.to_dict() for i in self.items], "folders": self.folders,
+            "conflicts": len(self.conflicts), "bytes_to_write": self.bytes_to_write, "notes": self.notes,
+        }
+
+
+def _existing_ancestor(path: str) -> str:
+    current = os.path.abspath(path)
+    while not os.path.exists(current):
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return current
+
+
+def _block(path: str) -> int:
+    try:
+        return os.statvfs(_existing_ancestor(path)).f_frsize or 4096
+    except OSError:
+        return 4096
+
+
+def _round(size: int, block: int) -> int:
+    return -(-size // block) * block if size else 0
+
+
+def _sources(spec: JobSpec) -> list[tuple[str, int, bool]]:
+    """(source path, size, is a link reproduced as a link) per item, in the job's order."""
+    out: list[tuple[str, int, bool]] = []
+    if spec.tree is not None:
+        from vfxcopy.core.tree import spec_items
+
+        for e in spec_items(spec):
+            path = os.path.join(spec.source.directory, *e["path"].split("/"))
+            out.append((path, 0 if e.get("kind") == "link" else int(e.get("size") or 0), e.get("kind") == "link"))
+        return out
+    src = spec.source
+    paths = [str(src.path())] if src.is_single else [str(src.path(f)) for f in spec.selected_frames()]
+    for path in paths:
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = 0
+        out.append((path, size, False))
+    return out
+
+
+def plan_job(spec: JobSpec) -> JobPlan:
+    """What running `spec` now would do, item by item; reads the destination, writes nothing."""
+    plan = JobPlan(spec)
+    names = naming.dest_names(spec)
+    policy = spec.copy.on_conflict
+    if policy is ConflictPolicy.RENAME and spec.names is None and spec.tree is None:
+        def taken(name: str) -> bool:
+            return os.path.lexists(os.path.join(spec.dest_dir, name))
+
+        if any(taken(n) for n in names):
+            versioned = naming.first_free_version(names, naming.version_base(spec, names), taken)
+            if versioned is not None:
+                plan.notes.append(f"names taken; would write as {versioned[0]} (policy 'rename')")
+                names = versioned
+    if spec.tree is not None:
+        from vfxcopy.core.tree import spec_folders
+
+        plan.folders = [f for f in spec_folders(spec) if not os.path.isdir(os.path.join(spec.dest_dir, f))]
+    block = _block(spec.dest_dir)
+    need = len(plan.folders) * block
+    for (source, size, is_link), name in zip(_sources(spec), names, strict=False):
+        dest = os.path.join(spec.dest_dir, name)
+        item = PlannedItem(source, dest, size, "link" if is_link else "write")
+        try:
+            dst: os.stat_result | None = os.lstat(dest)
+        except OSError:
+            dst = None
+        if dst is not None:
+            item.action, item.note = _conflict(spec, policy, name, size, dst)
+        if item.action in ("write", "overwrite"):
+            need += _round(size, block)
+        plan.items.append(item)
+    if spec.copy.verify.value != "none":
+        need += 2 * block + MANIFEST_BYTES_PER_ITEM * len(plan.items)  # the manifest, its chain, the report
+    plan.bytes_to_write = need
+    return plan
+
+
+def _conflict(spec: JobSpec, policy: ConflictPolicy, name: str, size: int, dst: os.stat_result) -> tuple[str, str]:
+    choices = spec.conflict_choices or {}
+    if name in choices:
+        policy = ConflictPolicy(choices[name])
+    if policy is ConflictPolicy.SKIP:
+        return "skip", "exists; left as it is (policy 'skip')"
+    if policy is ConflictPolicy.OVERWRITE:
+        return "overwrite", "exists; replaced once the new copy is complete (policy 'overwrite')"
+    if policy is ConflictPolicy.FAIL:
+        return "fail", "exists; this item fails (policy 'fail')"
+    if policy is ConflictPolicy.SKIP_IDENTICAL:
+        if not stat.S_ISREG(dst.st_mode):
+            return "fail", "exists and is not a regular file; this item fails"
+        if dst.st_size != size:
+            return "fail", f"exists with another size ({dst.st_size} bytes); this item fails (policy 'skip-identical')"
+        return "skip-if-identical", "exists with the same size; skipped if its content is identical, else fails"
+    return "fail", "exists; taken since the names were chosen"
+
+
+def free_bytes(path: str) -> int | None:
+    """Bytes an unprivileged writer may still use on `path`'s file system (its first existing ancestor)."""
+    try:
+        st = os.statvfs(_existing_ancestor(path))
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+@dataclass
+class Shortfall:
+    dest_dir: str  # the first destination on that file system
+    needed: int
+    free: int
+
+    @property
+    def missing(self) -> int:
+        return self.needed - self.free
+
+    def message(self) -> str:
+        return (f"{self.dest_dir}: not enough free space: {self.needed} bytes to write, {self.free} bytes free, "
+                f"short by {self.missing} bytes (free some space or choose another destination); nothing was copied")
+
+
+def by_destination(plans: list[JobPlan]) -> list[tuple[str, int, int | None]]:
+    """(destination file system's first folder, bytes to write, bytes free) per file system."""
+    groups: dict[int | str, list[Any]] = {}
+    for plan in plans:
+        anchor = _existing_ancestor(plan.spec.dest_dir)
+        try:
+            key: int | str = os.stat(anchor).st_dev
+        except OSError:
+            key = anchor
+        group = groups.setdefault(key, [plan.spec.dest_dir, 0, free_bytes(plan.spec.dest_dir)])
+        group[1] += plan.bytes_to_write
+    return [(g[0], g[1], g[2]) for g in groups.values()]
+
+
+def shortfalls(plans: list[JobPlan]) -> list[Shortfall]:
+    """Destinations (one per file system) whose free space is less than what the jobs will write."""
+    return [Shortfall(dest, need, free) for dest, need, free in by_destination(plans)
+            if free is not None and need > free]
