@@ -71,10 +71,10 @@ def test_copy_frames_subset_rename_and_offset(byte_seq: list[Path], tmp_path: Pa
         assert got[f"shot_020.{f - 1000:04d}.exr"] == (src / f"plate.{f}.exr").read_bytes()
 
 
-def test_copy_folder_notes_sub_folders_it_leaves(byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_copy_flat_folder_notes_sub_folders_it_leaves(byte_seq: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = byte_seq[0].parent
     make_byte_sequence(src / "denoise", count=2, size=10)
-    assert main(["copy", str(src), str(tmp_path / "dest"), "-q"]) == 0
+    assert main(["copy", str(src), str(tmp_path / "dest"), "-q", "--flat"]) == 0  # without --flat: a tree job
     assert f"{src}: sub-folders are not copied" in capsys.readouterr().err
     assert not (tmp_path / "dest" / "denoise").exists()
 
