@@ -222,6 +222,7 @@ class AddJobs(QMainWindow):
             index = self.proxy.mapFromSource(self.model.index(row, 0))
             self.table.scrollTo(index)
             self.table.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.table.setFocus()  # Delete, Ctrl+. and the arrows act on the new rows
 
     def select_jobs(self, job_ids: Iterable[str]) -> None:
         """Select rows by job id (automation and tests)."""

@@ -147,6 +147,8 @@ class NewJobDialog(JobFields):
             # Sizes are known once the widgets are polished (hidden groups no longer count).
             self._fitted = True
             self._fit_to_screen(len(self._sequences))
+            # Keyboard first: the one field every job needs.
+            self.destination_edit.setFocus()
 
     def _message_label(self, name: str, colour: str) -> QLabel:
         label = QLabel()
