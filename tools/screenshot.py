@@ -40,8 +40,9 @@ from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import CopyOptions, FrameResult, FrameStatus, JobSpec
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.sequence import find_sequence
 frames = make_byte_sequence(sys.argv[1], head="sh070_bg_v004.", count=40, size=64 * 1024)
-spec = JobSpec(__import__("vfxcopy.core.sequence").core.sequence.find_sequence(frames[0]), sys.argv[2],
+spec = JobSpec(find_sequence(frames[0]), sys.argv[2],
                copy=CopyOptions(fsync=False, bwlimit=512 * 1024), origin="gui")
 seen = 0
 def report(event):
