@@ -63,3 +63,33 @@ def tmpfs_mount(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     yield mount
     for mnt in mounted:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def make_delivery_tree(root: Path, frame_size: int = 20_000) -> Path:
+    """A vendor delivery as users get them: nested sequences, a .mov and a .wav, sidecars, empty
+    folders, links inside and out of the tree, unicode names, a name with a newline, OS litter."""
+    make_byte_sequence(root / "shot_010" / "plates" / "bg01", count=6, size=frame_size, seed=1)
+    make_byte_sequence(root / "shot_010" / "plates" / "fg01", head="fg01_", count=4, size=frame_size, seed=2)
+    make_byte_sequence(root / "shot_020" / "comp" / "v003", head="shot_020_comp_v003.", count=5, size=frame_size, seed=3)
+    (root / "shot_010" / "ref").mkdir(parents=True)
+    (root / "shot_010" / "ref" / "edit_ref.mov").write_bytes(os.urandom(frame_size * 2))
+    (root / "shot_010" / "ref" / "sync.wav").write_bytes(os.urandom(frame_size))
+    (root / "shot_010" / "plates" / "bg01" / "bg01.cdl").write_text("<ColorDecisionList/>\n")
+    (root / "shot_010" / "plates" / "bg01" / "metadata.xml").write_text("<clip/>\n")
+    (root / "shot_020" / "édition_Ω").mkdir()
+    (root / "shot_020" / "édition_Ω" / "naïve notes ☃.txt").write_text("unicode\n")
+    (root / "shot_020" / "odd\nname.txt").write_text("a name with a newline\n")
+    (root / "empty" / "nested_empty").mkdir(parents=True)
+    (root / "delivery.edl").write_text("TITLE: delivery\n")
+    (root / ".vendor_settings").write_text("hidden but wanted\n")
+    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (root / "shot_010" / "._edit_ref.mov").write_bytes(b"\0\5\26\7")
+    os.symlink("plates/bg01/bg01.cdl", root / "shot_010" / "current.cdl")  # a link inside the tree
+    os.symlink("../shot_010/plates", root / "shot_020" / "plates_link")  # a link to a folder inside
+    return root
+
+
+@pytest.fixture
+def delivery_tree(tmp_path: Path) -> Path:
+    """make_delivery_tree in tmp_path/delivery (links inside only; tests add links out themselves)."""
+    return make_delivery_tree(tmp_path / "delivery")

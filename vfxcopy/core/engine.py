@@ -142,7 +142,9 @@ def finish_outputs(
 
     if spec.tree is not None:
         # A tree's own ASC MHL folders are its history, continued by this generation, not content.
-        frames = [f for f in frames if "ascmhl" not in os.path.relpath(f.dest, spec.dest_dir).split(os.sep)[:-1]]
+        # A link to a folder has no content of its own to hash.
+        frames = [f for f in frames if "ascmhl" not in os.path.relpath(f.dest, spec.dest_dir).split(os.sep)[:-1]
+                  and not (os.path.islink(f.dest) and os.path.isdir(f.dest))]
     try:
         entries, problems = entries_from_frames(spec.dest_dir, frames, token)
         for problem in problems:

@@ -14,7 +14,8 @@ Rules (`--include`/`--exclude`, in the order given; rsync-like):
 - An excluded folder is not entered (as rsync): to keep only EXRs at any depth, write
   `--include '*/' --include '*.exr' --exclude '*'`.
 
-Defaults after the rules: OS litter (`.DS_Store`, `Thumbs.db`, `desktop.ini`, `._*`
+Defaults after the rules (for a tree whose root holds an ASC MHL history, litter is
+copied too: the history may list it, and the copy continues that history): OS litter (`.DS_Store`, `Thumbs.db`, `desktop.ini`, `._*`
 AppleDouble files, `.Spotlight-V100/`, `.Trashes/`, `.fseventsd/`, `.TemporaryItems/`)
 is skipped; every other hidden file is copied. A rule that matches a litter name
 wins (`--include .DS_Store` copies them). vfxcopy's own temporaries are never copied.
@@ -123,13 +124,13 @@ def make_rules(pairs: Iterable[tuple[bool, str]]) -> list[Rule]:
     return [make_rule(inc, pat) for inc, pat in pairs]
 
 
-def wanted(rel: str, is_dir: bool, rules: list[Rule]) -> bool:
-    """The first matching rule decides; then the defaults (litter out, everything else in)."""
+def wanted(rel: str, is_dir: bool, rules: list[Rule], litter: bool = False) -> bool:
+    """The first matching rule decides; then the defaults (litter out unless `litter`, everything else in)."""
     for rule in rules:
         if rule.matches(rel, is_dir):
             return rule.include
     name = rel.rsplit("/", 1)[-1]
-    return not (is_litter(name) or name.startswith(TEMP_PREFIX))
+    return not ((is_litter(name) and not litter) or name.startswith(TEMP_PREFIX))
 
 
 # -- the tree -----------------------------------------------------------------------------
@@ -153,6 +154,7 @@ class Tree:
     skipped: list[str] = field(default_factory=list)  # excluded by a rule or a default
     links_out: list[tuple[str, str]] = field(default_factory=list)  # (relative path, target) pointing out
     unreadable: list[str] = field(default_factory=list)  # messages: folders that could not be listed
+    has_history: bool = False  # the root holds an ASC MHL history: litter is copied too
 
     @property
     def items(self) -> list[Entry]:
@@ -205,6 +207,9 @@ def scan_tree(root: str, rules: list[Rule] | None = None, *, follow_links_out: b
         raise TreeError(f"{root}: not a folder")
     tree = Tree(root)
     files: list[Entry] = []
+    # A source with an ASC MHL history is offloaded whole: its history may list litter too, and a
+    # destination that continues the history must hold every file the history names.
+    tree.has_history = os.path.isfile(os.path.join(root, MHL_FOLDER, "ascmhl_chain.xml"))
     _walk(tree, root, "", rules, follow_links_out, files)
     tree.entries.extend(files)
     return tree
@@ -230,7 +235,7 @@ def _walk(tree: Tree, root: str, rel_dir: str, rules: list[Rule], follow: bool, 
                     tree.unreadable.append(f"{os.path.join(folder, name)}: cannot be read ({exc.strerror})")
                 continue
             is_dir = stat.S_ISDIR(lst.st_mode)
-            if not wanted(rel, is_dir, rules):
+            if not wanted(rel, is_dir, rules, tree.has_history):
                 tree.skipped.append(rel)
                 continue
             if is_dir:
