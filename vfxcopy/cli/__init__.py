@@ -34,6 +34,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("clean", "vfxcopy.cli.clean_cmd", "remove vfxcopy's leftovers of killed runs from a destination"),
     ("farm", "vfxcopy.cli.farm_cmd",
      "run a copy or conversion as frame-chunk tasks on a render farm (OpenJD, Deadline, SLURM)"),
+    ("config", "vfxcopy.cli.config_cmd", "show or change the settings the window and the command line share"),
+    ("completion", "vfxcopy.cli.completion_cmd", "print a bash or zsh completion script"),
 ]
 
 # Every module of COMMANDS once, as a literal list: packaging/platform_files.py reads
@@ -50,6 +52,8 @@ COMMAND_MODULES: list[str] = [
     "vfxcopy.cli.jobs_cmd",
     "vfxcopy.cli.clean_cmd",
     "vfxcopy.cli.farm_cmd",
+    "vfxcopy.cli.config_cmd",
+    "vfxcopy.cli.completion_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -78,7 +82,8 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     parser = argparse.ArgumentParser(
         prog="vfxcopy",
         description="Copy and convert VFX image sequences as cancellable, verified jobs.",
-        epilog="Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 cancelled.",
+        epilog=("Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 interrupted (SIGINT), "
+                "143 terminated (SIGTERM)."),
     )
     parser.add_argument("--version", action="version", version=f"vfxcopy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

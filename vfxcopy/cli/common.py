@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal
 
 __all__ = [
-    "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE", "CancelSignals", "ProgressPrinter",
+    "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE", "CancelSignals", "PathsHelpFormatter",
+    "ProgressPrinter",
     "UsageError", "add_copy_arguments", "add_job_arguments", "build_specs", "cancelled_exit", "copy_options_from_args",
     "error", "frame_set_from_args", "frames_from_args", "human_duration", "human_size", "open_cli_journal",
     "parse_size", "print_json", "refuse", "resolve_sources", "result_counts", "result_to_dict", "summary_line",
@@ -58,15 +59,31 @@ __all__ = [
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
+class PathsHelpFormatter(argparse.HelpFormatter):
+    """Usage lines that read `SRC... DEST` for the sources-then-destination argument `paths`.
+
+    argparse writes a one-or-more argument as `X [X ...]`, which for the metavar
+    'SRC... DEST' suggested repeated SRC/DEST pairs.
+    """
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        if action.dest == "paths" and not action.option_strings and action.nargs in ("+", "*"):
+            return "SRC... DEST" if action.nargs == "+" else "[SRC... DEST]"
+        return super()._format_args(action, default_metavar)
+
+
 class UsageError(Exception):
     """A command line that cannot run as given; the command exits 2 with this message."""
 
 
 def error(command: str, message: str, stream: TextIO | None = None) -> None:
     """Print `vfxcopy <command>: error: <message>` to stderr (names escaped: undecodable bytes, terminal escapes)."""
+    from vfxcopy.cli.output import RED, YELLOW, paint
     from vfxcopy.core.textsafe import printable
 
-    print(printable(f"vfxcopy {command}: error: {message}"), file=stream or sys.stderr, flush=True)
+    out = stream or sys.stderr
+    text = printable(f"vfxcopy {command}: error: {message}")
+    print(paint(text, YELLOW if message.startswith("warning:") else RED, out), file=out, flush=True)
 
 
 # -- sources -----------------------------------------------------------------------
@@ -101,6 +118,10 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not record the jobs in the job journal (they cannot be resumed then)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output (errors still go to stderr)")
     parser.add_argument(
+        "--progress", choices=("auto", "plain", "json", "none"), default="auto",
+        help="auto: a bar on a terminal, lines otherwise; plain: lines; json: one JSON object per line on "
+        "stdout (start, progress, frame failures, finished, result) for wrapper scripts; none: as -q")
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="without a terminal, one line per frame instead of every few seconds"
     )
     from vfxcopy.cli.check_cmd import add_preflight_arguments
@@ -113,35 +134,59 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_copy_arguments(parser: argparse.ArgumentParser) -> None:
-    """The copy engine's options (CopyOptions), for `copy` and any command that copies."""
-    parser.add_argument("--verify", choices=[m.value for m in VerifyMode], default=VerifyMode.TRANSFER.value,
-                        help="none; transfer: hash what was read and written (default); full: also read back")
-    parser.add_argument("--hash", choices=[h.value for h in HashAlgo], default=HashAlgo.XXH3.value,
-                        help="hash for verification (default xxh3, i.e. xxh3-128)")
-    parser.add_argument("--on-conflict", choices=[c.value for c in ConflictPolicy],
-                        default=ConflictPolicy.SKIP_IDENTICAL.value,
-                        help="when a destination file exists (default skip-identical: a different file fails that frame)")
-    parser.add_argument("--no-fsync", action="store_true", help="do not fsync frames before renaming them into place")
+    """The copy engine's options (CopyOptions), for `copy` and any command that copies.
+
+    Defaults come from the settings file (`vfxcopy config list`), read when the command
+    runs; a flag given overrides it.
+    """
+    parser.add_argument("--verify", choices=[m.value for m in VerifyMode], default=None,
+                        help="none; transfer: hash what was read and written; full: also read back "
+                        "(default: the copy.verify setting, transfer unless changed)")
+    parser.add_argument("--hash", choices=[h.value for h in HashAlgo], default=None,
+                        help="hash for verification (default: the copy.hash setting, xxh3 i.e. xxh3-128 unless changed)")
+    parser.add_argument("--on-conflict", choices=[c.value for c in ConflictPolicy], default=None,
+                        help="when a destination file exists (default: the copy.on_conflict setting, skip-identical "
+                        "unless changed: a different file fails that frame)")
+    fsync = parser.add_mutually_exclusive_group()
+    fsync.add_argument("--no-fsync", action="store_true", help="do not fsync frames before renaming them into place")
+    fsync.add_argument("--fsync", action="store_true", help="fsync frames even if the copy.fsync setting is false")
     parser.add_argument("--stop-on-error", action="store_true", help="stop a job at its first failed frame")
     parser.add_argument("--bwlimit", metavar="RATE",
-                        help="at most RATE bytes/s per job; K, M, G suffixes are powers of 1024 (50M = 50 MiB/s)")
+                        help="at most RATE bytes/s per job; K, M, G suffixes are powers of 1024 (50M = 50 MiB/s); "
+                        "0: unlimited (default: the copy.bwlimit setting)")
     parser.add_argument("--follow-symlinks", action="store_true", help="copy through symlinks that leave the source folder")
 
 
-def copy_options_from_args(args: argparse.Namespace) -> CopyOptions:
-    """CopyOptions from add_copy_arguments' options; UsageError for a bad --bwlimit."""
-    bwlimit = None
-    if getattr(args, "bwlimit", None):
+def settings_for(command: str) -> Any:
+    """The settings file's values (core.config.Config); a problem in the file is told and the default used."""
+    from vfxcopy.core import config
+
+    settings = config.load()
+    for problem in settings.problems:
+        error(command, f"warning: {problem}")
+    return settings
+
+
+def copy_options_from_args(args: argparse.Namespace, command: str = "copy") -> CopyOptions:
+    """CopyOptions from the flags given, the rest from the settings file; UsageError for a bad --bwlimit."""
+    defaults = settings_for(command).copy_options()
+    bwlimit = defaults.bwlimit
+    if getattr(args, "bwlimit", None) is not None:
         try:
             bwlimit = parse_size(args.bwlimit) or None
         except ValueError as exc:
             raise UsageError(f"--bwlimit: {exc}") from None
+    fsync = defaults.fsync
+    if getattr(args, "no_fsync", False):
+        fsync = False
+    elif getattr(args, "fsync", False):
+        fsync = True
     return CopyOptions(
-        verify=VerifyMode(args.verify),
-        hash_algo=HashAlgo(args.hash),
-        on_conflict=ConflictPolicy(args.on_conflict),
-        fsync=not args.no_fsync,
-        stop_on_error=args.stop_on_error,
+        verify=VerifyMode(args.verify) if getattr(args, "verify", None) else defaults.verify,
+        hash_algo=HashAlgo(args.hash) if getattr(args, "hash", None) else defaults.hash_algo,
+        on_conflict=ConflictPolicy(args.on_conflict) if getattr(args, "on_conflict", None) else defaults.on_conflict,
+        fsync=fsync,
+        stop_on_error=getattr(args, "stop_on_error", False),
         bwlimit=bwlimit,
         follow_symlinks=getattr(args, "follow_symlinks", False),
     )
@@ -292,6 +337,10 @@ def refuse(command: str, exc: Exception, args: argparse.Namespace) -> int:
     """A usage error or safety refusal before any byte moved: say why, exit 2."""
     message = f"refused: {exc}" if isinstance(exc, SafetyError) else str(exc)
     error(command, message)
-    if getattr(args, "json", False):
+    if getattr(args, "progress", None) == "json":
+        from vfxcopy.cli.progress import print_json_line
+
+        print_json_line({"event": "result", "command": command, "exit_code": EXIT_USAGE, "error": message, "jobs": []})
+    elif getattr(args, "json", False):
         print_json({"command": command, "exit_code": EXIT_USAGE, "error": message, "jobs": []})
     return EXIT_USAGE

@@ -12,6 +12,7 @@ from vfxcopy.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CancelSignals,
+    PathsHelpFormatter,
     UsageError,
     add_job_arguments,
     build_specs,
@@ -19,6 +20,7 @@ from vfxcopy.cli.common import (
     print_json,
     refuse,
     resolve_sources,
+    settings_for,
 )
 from vfxcopy.cli.queue_run import run_queue
 from vfxcopy.core.errors import SafetyError
@@ -43,6 +45,7 @@ _FLAG_FIELDS = ("to", "compression", "data_format", "quality", "resize", "filter
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "convert",
+        formatter_class=PathsHelpFormatter,
         help="convert sequences to EXR, DPX, TIFF, PNG, JPEG or a review movie",
         description=(
             "Convert the sequences in SRC (folders, frames, patterns such as shot.####.exr) into the "
@@ -88,10 +91,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--fps", type=float, metavar="RATE", help="movie frame rate (default 24)")
     parser.add_argument("--compare-pixels", action="store_true",
                         help="for lossless targets, read every written frame back and compare its pixels")
-    parser.add_argument("--on-conflict", choices=[c.value for c in ConflictPolicy],
-                        default=ConflictPolicy.SKIP_IDENTICAL.value,
-                        help="when a destination file exists (default skip-identical: same pixels skip, "
-                        "different pixels fail that frame)")
+    parser.add_argument("--on-conflict", choices=[c.value for c in ConflictPolicy], default=None,
+                        help="when a destination file exists (default: the copy.on_conflict setting, skip-identical "
+                        "unless changed: same pixels skip, different pixels fail that frame)")
     add_job_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -133,7 +135,8 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> tuple[list[JobSpec], Co
     if os.path.exists(dest_dir) and not os.path.isdir(dest_dir):
         raise UsageError(f"destination {dest} exists and is not a folder")
     seqs = resolve_sources(sources)
-    copy = CopyOptions(on_conflict=ConflictPolicy(args.on_conflict))
+    conflict = args.on_conflict or settings_for("convert").text("copy.on_conflict")
+    copy = CopyOptions(on_conflict=ConflictPolicy(conflict))
     specs = build_specs(seqs, dest_dir, args, operation=Operation.CONVERT, origin="cli", copy=copy, notes=notes)
     for spec in specs:
         spec.convert = replace(opts)

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="list sequences (range, count, missing frames, size)",
         description=(
             "List the frame sequences and single files in folders, frames (one frame stands "
-            "for its whole sequence) and patterns (shot.####.exr, shot.%%04d.exr, shot.$F4.exr)."
+            "for its whole sequence) and patterns (shot.####.exr, shot.%04d.exr, shot.$F4.exr)."
         ),
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="folder, frame or sequence pattern")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -91,3 +92,25 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
     json.dump(data, out, indent=2, sort_keys=False)
     out.write("\n")
     out.flush()
+
+
+# -- colour on a terminal ------------------------------------------------------------
+
+RED, YELLOW = "31", "33"
+
+
+def colour_enabled(stream: TextIO) -> bool:
+    """Colour for `stream`: never with NO_COLOR set (no-color.org), always with FORCE_COLOR, else on a terminal."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return stream.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def paint(text: str, colour: str, stream: TextIO) -> str:
+    """`text` in an ANSI colour when `stream` shows colour; escape the text first (it is sent as is)."""
+    return f"\x1b[{colour}m{text}\x1b[0m" if colour_enabled(stream) else text

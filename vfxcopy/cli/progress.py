@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import sys
@@ -10,9 +11,36 @@ import threading
 import time
 from typing import TextIO
 
-from vfxcopy.cli.output import human_duration, human_size
-from vfxcopy.core.jobs import Event, FrameResult, FrameStatus, JobState, LogMessage, Progress
+from vfxcopy.cli.output import RED, YELLOW, human_duration, human_size, paint
+from vfxcopy.core.jobs import (
+    Event,
+    FrameResult,
+    FrameStatus,
+    JobResult,
+    JobSpec,
+    JobState,
+    LogMessage,
+    Progress,
+)
 from vfxcopy.core.textsafe import printable
+
+_stdout_lock = threading.Lock()
+
+
+def print_json_line(data: dict[str, object], stream: TextIO | None = None) -> None:
+    """One JSON object on one line (JSON Lines), written and flushed whole (jobs report from threads)."""
+    out = stream or sys.stdout
+    text = json.dumps(data, separators=(",", ":"), default=str) + "\n"
+    with _stdout_lock:
+        out.write(text)
+        out.flush()
+
+
+def result_line(spec: JobSpec, result: JobResult) -> dict[str, object]:
+    """A finished job for a JSON line: result_to_dict without the spec (the start line has what matters)."""
+    from vfxcopy.cli.output import result_to_dict
+
+    return {k: v for k, v in result_to_dict(spec, result).items() if k != "spec"}
 
 
 class ProgressPrinter:
@@ -89,7 +117,7 @@ class ProgressPrinter:
     def _frame(self, r: FrameResult) -> None:
         if r.status is FrameStatus.FAILED:
             if self._first_time(r.error or r.source):
-                self._line(f"vfxcopy: frame {r.frame} failed: {r.error or r.source}", force=True)
+                self._line(f"vfxcopy: frame {r.frame} failed: {r.error or r.source}", force=True, colour=RED)
         elif self.verbose and not self.quiet and not self.tty and r.status in (FrameStatus.DONE, FrameStatus.SKIPPED):
             word = "copied" if r.status is FrameStatus.DONE else "skipped"
             extra = f" ({r.error})" if r.error else ""
@@ -99,7 +127,8 @@ class ProgressPrinter:
         if m.level in ("warning", "error") and not self._first_time(m.text):
             return  # the engine logs a failed frame's error too: say it once
         if m.level in ("warning", "error") or (self.verbose and not self.quiet):
-            self._line(f"vfxcopy: {m.level}: {m.text}", force=True)
+            colour = {"error": RED, "warning": YELLOW}.get(m.level, "")
+            self._line(f"vfxcopy: {m.level}: {m.text}", force=True, colour=colour)
 
     def said(self, text: str) -> bool:
         """Was `text` printed already (as a frame's error or a log line)?"""
@@ -126,13 +155,14 @@ class ProgressPrinter:
         self.stream.flush()
         self._drawn = True
 
-    def _line(self, text: str, force: bool = False) -> None:
+    def _line(self, text: str, force: bool = False, colour: str = "") -> None:
         if self.quiet and not force:
             return
         if self._drawn:
             self.stream.write("\r\x1b[K")
             self._drawn = False
-        self.stream.write(printable(text) + "\n")
+        text = printable(text)
+        self.stream.write((paint(text, colour, self.stream) if colour else text) + "\n")
         self.stream.flush()
 
     def end(self) -> None:
@@ -196,3 +226,67 @@ class PrintingListener:
         if printer is not None:
             for event in events:
                 printer(event)
+
+
+class JsonProgress(ProgressPrinter):
+    """`--progress json`: a job's events as JSON lines on stdout for wrapper scripts.
+
+    Lines, each one object with an "event": "start" (job, source, destination, counts),
+    "progress" (at most every `interval` seconds, and the last one), "frame" (a failed
+    frame: path and error), "log" (warnings and errors), "finished" (the job's result);
+    the command ends with one "result" line. Human text (notes, summaries) stays on stderr.
+    A ProgressPrinter so that the queue's listeners hold either.
+    """
+
+    def __init__(self, spec: JobSpec, index: int, total: int, *, out: TextIO | None = None,
+                 interval: float = 0.5) -> None:
+        super().__init__(spec.display_name(), stream=sys.stderr, tty=False, quiet=True)
+        self.spec = spec
+        self.out = out
+        self.interval = interval
+        self._started = False
+        self._index, self._total = index, total
+
+    def _emit(self, data: dict[str, object]) -> None:
+        try:
+            print_json_line({"event": data.pop("event"), "job_id": self.spec.job_id, **data}, self.out)
+        except (OSError, ValueError):
+            pass  # a closed stdout must not fail the job (the reporter must not raise)
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, Progress):
+                self._json_progress(event)
+            elif isinstance(event, FrameResult) and event.status is FrameStatus.FAILED:
+                self._said.add(event.error or event.source)
+                self._emit({"event": "frame", "frame": event.frame, "status": event.status.value,
+                            "source": event.source, "dest": event.dest, "error": event.error})
+            elif isinstance(event, LogMessage) and event.level in ("warning", "error"):
+                if self._first_time(event.text):
+                    self._emit({"event": "log", "level": event.level, "text": event.text})
+
+    def _json_progress(self, p: Progress) -> None:
+        self.last = p
+        now = time.monotonic()
+        if not self._started:
+            self._started = True
+            self._emit({"event": "start", "job": self._index, "jobs": self._total,
+                        "operation": self.spec.operation.value, "source": self.spec.source.pattern(),
+                        "dest_dir": self.spec.dest_dir, "frames_total": p.frames_total,
+                        "bytes_total": p.bytes_total})
+        elif not p.state.finished and now - self._last_draw < self.interval:
+            return
+        self._last_draw = now
+        self._emit({"event": "progress", "state": p.state.value, "frames_total": p.frames_total,
+                    "frames_done": p.frames_done, "frames_failed": p.frames_failed,
+                    "frames_skipped": p.frames_skipped, "bytes_total": p.bytes_total,
+                    "bytes_done": p.bytes_done, "fraction": round(p.fraction, 4),
+                    "bytes_per_s": round(p.bytes_per_s, 1),
+                    "eta_s": None if p.eta_s is None else round(p.eta_s, 1)})
+
+    def finished(self, result: JobResult) -> None:
+        """The job's "finished" line (the listener calls it before the summary on stderr)."""
+        with self._lock:
+            data = result_line(self.spec, result)
+            data.pop("job_id", None)
+            self._emit({"event": "finished", **data})

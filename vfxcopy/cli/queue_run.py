@@ -17,8 +17,8 @@ from vfxcopy.cli.common import (
     error,
     open_cli_journal,
 )
-from vfxcopy.cli.output import print_json, result_to_dict, summary_line
-from vfxcopy.cli.progress import PrintingListener, ProgressPrinter
+from vfxcopy.cli.output import RED, paint, print_json, result_to_dict, summary_line
+from vfxcopy.cli.progress import JsonProgress, PrintingListener, ProgressPrinter, print_json_line, result_line
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Reporter
 from vfxcopy.core.queue import JobQueue, QueueListener
@@ -62,9 +62,14 @@ class _CliListener(PrintingListener, QueueListener):
             self._count += 1
             name = self.label(spec)
             # tty_interval 0: the queue already throttles progress to about ten a second.
-            self._printers[spec.job_id] = ProgressPrinter(
-                name if self.total == 1 else f"[{self._count}/{self.total}] {name}",
-                quiet=self.args.quiet, verbose=self.args.verbose, tty_interval=0.0)
+            mode = getattr(self.args, "progress", "auto")
+            if mode == "json":
+                self._printers[spec.job_id] = JsonProgress(spec, self._count, self.total)
+            else:
+                self._printers[spec.job_id] = ProgressPrinter(
+                    name if self.total == 1 else f"[{self._count}/{self.total}] {name}",
+                    quiet=self.args.quiet or mode == "none", verbose=self.args.verbose, tty_interval=0.0,
+                    tty=False if mode == "plain" else None)
 
 
     def finished(self, spec: JobSpec, result: JobResult) -> None:
@@ -76,12 +81,17 @@ class _CliListener(PrintingListener, QueueListener):
         if self.stop.cancelled:
             self.tell_cancelling()  # before the summary, also when the job ended within the main thread's poll
         printer.end()
+        if isinstance(printer, JsonProgress):
+            printer.finished(result)
         with self._lock:
             self.done.append((spec, result))
         if not self.args.quiet or result.state is not JobState.COMPLETED:
             # The job's message (a full disk, say) was printed already as an error: not again.
             said = printer.said(result.message)
-            print(printable(summary_line(spec, result, with_message=not said)), file=sys.stderr, flush=True)
+            line = printable(summary_line(spec, result, with_message=not said))
+            if result.state is JobState.FAILED or result.exit_code == EXIT_FAILED:
+                line = paint(line, RED, sys.stderr)
+            print(line, file=sys.stderr, flush=True)
         # 'Stop after this frame' ends the queue too; --stop-on-error after a failed job.
         stop = result.state is JobState.CANCELLED or (
             getattr(self.args, "stop_on_error", False) and result.exit_code != EXIT_OK)
@@ -168,7 +178,18 @@ def run_queue(
         code = EXIT_FAILED
     else:
         code = EXIT_OK
-    if args.json:
+    if getattr(args, "progress", "auto") == "json":
+        # stdout carries only JSON lines: the result is the last one (with or without --json)
+        print_json_line({
+            "event": "result",
+            "command": command,
+            "exit_code": code,
+            "cancelled": cancelled,
+            "jobs": [result_line(spec, result) for spec, result in done],
+            "not_started": [s.display_name() for s in listener.not_started],
+            "notes": notes,
+        })
+    elif args.json:
         print_json({
             "command": command,
             "exit_code": code,

@@ -1,0 +1,407 @@
+"""One settings file for the window and the command line: vfxcopy.toml in the per-user config folder."""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, HashAlgo, VerifyMode
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 reads TOML with tomli (a base dependency there)
+    import tomli as tomllib
+
+CONFIG_FILE = "vfxcopy.toml"
+# The window's settings before this file existed (QSettings in IniFormat): migrated once.
+LEGACY_INI = "vfxcopy.ini"
+
+Value = str | int | bool | list[str]
+
+
+class ConfigError(ValueError):
+    """A key that does not exist or a value it cannot take; the message says what it takes."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One setting: its dotted name (TOML table.key), type, default, allowed values and a help line."""
+
+    name: str
+    kind: type
+    default: Value
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+KEYS: dict[str, Key] = {k.name: k for k in (
+    Key("copy.verify", str, VerifyMode.TRANSFER.value,
+        "none; transfer: hash what was read and written; full: also read back",
+        tuple(m.value for m in VerifyMode)),
+    Key("copy.hash", str, HashAlgo.XXH3.value, "hash for verification and manifests",
+        tuple(h.value for h in HashAlgo)),
+    Key("copy.on_conflict", str, ConflictPolicy.SKIP_IDENTICAL.value, "when a destination file exists",
+        tuple(c.value for c in ConflictPolicy)),
+    Key("copy.fsync", bool, True, "fsync frames before renaming them into place"),
+    Key("copy.bwlimit", str, "", "bytes/s per job, K/M/G powers of 1024 (50M); empty: unlimited"),
+    Key("jobs.at_once", int, 2, "jobs that run at the same time in the window", minimum=1, maximum=64),
+    Key("notify.desktop", bool, True, "a desktop (tray) message when a job finishes in the window"),
+    Key("notify.urls", list, [], "apprise notification URLs (mailto://, slack://, json://...), told on every job end"),
+    Key("notify.when", str, "always", "which job ends are notified through the URLs and the hook",
+        ("always", "failed", "never")),
+    Key("notify.on_complete", str, "",
+        "a command run when a job ends, with the job's JSON on standard input (empty: none)"),
+    Key("farm.backend", str, "openjd", "the farm to submit to", ("openjd", "slurm", "deadline", "deadline10", "opencue")),
+    Key("farm.partition", str, "", "SLURM partition / Deadline 10 pool / OpenCue show (empty: the farm's default)"),
+    Key("farm.chunk", int, 0, "frames per farm task (0: sized by the task time)", minimum=0),
+)}
+
+_lock = threading.Lock()
+
+
+def config_dir() -> Path:
+    """$VFXCOPY_CONFIG_DIR, else the platform's per-user config folder (platformdirs) + vfxcopy."""
+    env = os.environ.get("VFXCOPY_CONFIG_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_config_dir
+
+    # roaming on Windows: the same folder as presets.json (%APPDATA%\vfxcopy)
+    return Path(user_config_dir("vfxcopy", appauthor=False, roaming=True))
+
+
+def config_path() -> Path:
+    return config_dir() / CONFIG_FILE
+
+
+def legacy_ini_paths() -> list[Path]:
+    """Where the window's QSettings ini may be: beside the TOML file, and Qt's Unix default on macOS."""
+    paths = [config_dir() / LEGACY_INI]
+    if not os.environ.get("VFXCOPY_CONFIG_DIR") and sys.platform == "darwin":
+        paths.append(Path.home() / ".config" / "vfxcopy" / LEGACY_INI)
+    return paths
+
+
+def key(name: str) -> Key:
+    try:
+        return KEYS[name]
+    except KeyError:
+        raise ConfigError(f"no setting {name!r}; the settings are: {', '.join(KEYS)}") from None
+
+
+def check_value(name: str, value: object) -> Value:
+    """`value` as setting `name` stores it; ConfigError naming what it takes."""
+    k = key(name)
+    if k.kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name} takes true or false, not {value!r}")
+    if k.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} takes a whole number, not {value!r}")
+        if (k.minimum is not None and value < k.minimum) or (k.maximum is not None and value > k.maximum):
+            raise ConfigError(f"{name} takes a number from {k.minimum} to {k.maximum if k.maximum is not None else 'any'}")
+        return value
+    if k.kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} takes a list of strings, not {value!r}")
+        return list(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} takes text, not {value!r}")
+    if k.choices and value not in k.choices:
+        raise ConfigError(f"{name} takes one of {', '.join(k.choices)}, not {value!r}")
+    if name == "copy.bwlimit" and value.strip():
+        from vfxcopy.core.units import parse_size
+
+        try:
+            parse_size(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+    return value
+
+
+def parse_text(name: str, text: str) -> Value:
+    """A value typed on the command line (`vfxcopy config set KEY TEXT`) -> the setting's type."""
+    k = key(name)
+    if k.kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0"):
+            return False
+        raise ConfigError(f"{name} takes true or false, not {text!r}")
+    if k.kind is int:
+        try:
+            return check_value(name, int(text.strip()))
+        except ValueError as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"{name} takes a whole number, not {text!r}") from None
+    if k.kind is list:
+        stripped = text.strip()
+        if stripped.startswith("["):  # a TOML array: ["mailto://...", "json://..."]
+            try:
+                parsed = tomllib.loads(f"v = {stripped}")["v"]
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{name}: not a TOML list ({exc})") from None
+            return check_value(name, parsed)
+        return [stripped] if stripped else []
+    return check_value(name, text)
+
+
+@dataclass
+class Config:
+    """The settings as read: every key with its value (the default where the file has none)."""
+
+    values: dict[str, Value] = field(default_factory=dict)
+    path: Path | None = None
+    # Keys in the file with a value they cannot take: ignored (the default applies), told once.
+    problems: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> Value:
+        k = key(name)
+        value = self.values.get(name, k.default)
+        return list(value) if isinstance(value, list) else value
+
+    def is_set(self, name: str) -> bool:
+        return name in self.values
+
+    def items(self) -> Iterator[tuple[str, Value]]:
+        for name in KEYS:
+            yield name, self.get(name)
+
+    # -- typed views --
+    def text(self, name: str) -> str:
+        return str(self.get(name))
+
+    def flag(self, name: str) -> bool:
+        return bool(self.get(name))
+
+    def number(self, name: str) -> int:
+        value = self.get(name)
+        return value if isinstance(value, int) else int(str(value))
+
+    def strings(self, name: str) -> list[str]:
+        value = self.get(name)
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def bwlimit(self) -> int | None:
+        from vfxcopy.core.units import parse_size
+
+        text = self.text("copy.bwlimit").strip()
+        return (parse_size(text) or None) if text else None
+
+    def copy_options(self) -> CopyOptions:
+        """CopyOptions carrying these defaults (the window's new jobs and `vfxcopy copy` start from them)."""
+        return CopyOptions(
+            verify=VerifyMode(self.text("copy.verify")),
+            hash_algo=HashAlgo(self.text("copy.hash")),
+            on_conflict=ConflictPolicy(self.text("copy.on_conflict")),
+            fsync=self.flag("copy.fsync"),
+            bwlimit=self.bwlimit(),
+        )
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        dotted = f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _nest(values: Mapping[str, Value]) -> dict[str, dict[str, Value]]:
+    tables: dict[str, dict[str, Value]] = {}
+    for name, value in values.items():
+        table, _, leaf = name.partition(".")
+        tables.setdefault(table, {})[leaf] = value
+    return tables
+
+
+def _read_file(path: Path) -> tuple[dict[str, Value], list[str]]:
+    """The valid settings of the file and what was wrong with the rest; {} when it does not exist."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, []
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {}, [f"{path}: not a valid TOML file ({exc}); the defaults apply"]
+    values: dict[str, Value] = {}
+    problems: list[str] = []
+    for name, value in _flatten(data).items():
+        if name.startswith("meta."):
+            continue
+        try:
+            values[name] = check_value(name, value)
+        except ConfigError as exc:
+            # A file edited by hand, or by a newer vfxcopy, must not stop the tool: the default applies.
+            problems.append(f"{path}: {exc}; the default applies")
+    return values, problems
+
+
+def load(path: Path | None = None, *, migrate: bool = True) -> Config:
+    """The settings of `path` (default: config_path()); the window's old ini is migrated first if there is no file yet."""
+    path = path or config_path()
+    if migrate and path == config_path() and not path.exists():
+        with contextlib.suppress(OSError):
+            migrate_legacy_ini()
+    values, problems = _read_file(path)
+    return Config(values, path, problems)
+
+
+def _dump(values: Mapping[str, Value], meta: Mapping[str, Value]) -> str:
+    import tomli_w
+
+    ordered = {name: values[name] for name in KEYS if name in values}
+    document: dict[str, Any] = {}
+    if meta:
+        document["meta"] = dict(meta)
+    document.update(_nest(ordered))
+    header = ("# vfxcopy settings, shared by the window and the command line.\n"
+              "# Edit with `vfxcopy config set KEY VALUE` or Edit > Settings; `vfxcopy config list` shows every key.\n")
+    return header + tomli_w.dumps(document)
+
+
+def _write_file(path: Path, text: str) -> None:
+    """All or nothing: a temp in the same folder, fsynced, renamed over the old file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """The window and a command may set values at the same moment: one writer at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _lock, open(path.parent / f".{path.name}.lock", "a+b") as f:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: the in-process lock only
+            yield
+            return
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _meta(path: Path) -> dict[str, Value]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    meta = data.get("meta")
+    return {k: v for k, v in meta.items() if isinstance(v, (str, int, bool))} if isinstance(meta, dict) else {}
+
+
+def update(changes: Mapping[str, Value | None], path: Path | None = None) -> Config:
+    """Set (or with None, remove) settings and write the file; returns the new settings.
+
+    Every value is checked first: nothing is written if one is wrong (ConfigError).
+    """
+    path = path or config_path()
+    checked = {name: (None if value is None else check_value(name, value)) for name, value in changes.items()}
+    with _file_lock(path):
+        values, _ = _read_file(path)
+        for name, value in checked.items():
+            if value is None:
+                values.pop(name, None)
+            else:
+                values[name] = value
+        _write_file(path, _dump(values, _meta(path)))
+    return Config(values, path, [])
+
+
+def set_value(name: str, value: Value, path: Path | None = None) -> Config:
+    return update({name: value}, path)
+
+
+def unset(name: str, path: Path | None = None) -> Config:
+    key(name)
+    return update({name: None}, path)
+
+
+# -- the window's old QSettings ini ------------------------------------------------------
+
+# ini key (section/key as QSettings writes it) -> setting
+_LEGACY_KEYS = {
+    "jobs/at_once": "jobs.at_once",
+    "copy/verify": "copy.verify",
+    "copy/hash": "copy.hash",
+    "copy/conflict": "copy.on_conflict",
+    "copy/fsync": "copy.fsync",
+    "copy/bwlimit": "copy.bwlimit",
+}
+
+
+def legacy_values(ini: Path) -> dict[str, Value]:
+    """The settings found in a QSettings ini (read as plain INI: no Qt needed); bad values left out."""
+    parser = configparser.RawConfigParser()
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep key case, as Qt does
+    try:
+        parser.read(ini, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return {}
+    found: dict[str, Value] = {}
+    for legacy, name in _LEGACY_KEYS.items():
+        section, _, option = legacy.partition("/")
+        if not parser.has_option(section, option):
+            continue
+        raw = parser.get(section, option).strip().strip('"')
+        try:
+            if name == "copy.bwlimit":
+                found[name] = _bwlimit_text(int(raw)) if raw else ""
+            else:
+                found[name] = parse_text(name, raw)
+        except (ConfigError, ValueError):
+            continue
+    return found
+
+
+def _bwlimit_text(value: int) -> str:
+    """52428800 -> '50M' (bytes/s as the window stored them -> the file's text)."""
+    if value <= 0:
+        return ""
+    for unit, size in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if value >= size and value % size == 0:
+            return f"{value // size}{unit}"
+    return str(value)
+
+
+def migrate_legacy_ini(path: Path | None = None) -> bool:
+    """Once: when there is no settings file yet, write one from the window's old ini. True if it did."""
+    path = path or config_path()
+    with _file_lock(path):
+        if path.exists():
+            return False
+        for ini in legacy_ini_paths():
+            if ini.is_file():
+                values = legacy_values(ini)
+                _write_file(path, _dump(values, {"migrated_from": str(ini)}))
+                return True
+    return False
