@@ -1,0 +1,168 @@
+"""`vfxcopy copy TREE DEST` through the real command: layout, rules, links out, dry run, free space, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.core.jobs import is_temp_name
+from vfxcopy.core.samples import make_byte_sequence
+
+
+def vfxcopy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vfxcopy", *args], capture_output=True, text=True, timeout=120)
+
+
+def diff_r(a: Path, b: Path, *excludes: str) -> subprocess.CompletedProcess[str]:
+    """GNU diff: same names, same bytes, links compared as links (not followed)."""
+    args = ["diff", "-r", "--no-dereference"]
+    for pattern in excludes:
+        args += ["-x", pattern]
+    return subprocess.run([*args, str(a), str(b)], capture_output=True, text=True)
+
+
+def all_paths(root: Path) -> list[str]:
+    return sorted(os.path.relpath(os.path.join(d, n), root) for d, dirs, files in os.walk(root) for n in dirs + files)
+
+
+def test_copy_tree_keeps_layout_byte_for_byte(delivery_tree: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    proc = vfxcopy("copy", str(delivery_tree), str(dest), "--json")
+    assert proc.returncode == 0, proc.stderr
+    same = diff_r(delivery_tree, dest, ".DS_Store", "._*", "ascmhl")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert not (dest / ".DS_Store").exists() and (dest / ".vendor_settings").exists()
+    assert (dest / "empty" / "nested_empty").is_dir()
+    assert (dest / "shot_020" / "plates_link").is_symlink()
+    [job] = json.loads(proc.stdout)["jobs"]  # the whole tree is one job
+    assert job["state"] == "completed" and job["frames_done"] == 25 and job["spec"]["tree"]
+    assert not any(is_temp_name(n) for n in all_paths(dest))
+    # `vfxcopy verify` agrees with what was written (a link to a folder has no content to list).
+    check = vfxcopy("verify", str(dest), "--json")
+    report = json.loads(check.stdout)
+    assert report["missing"] == [] and report["altered"] == []
+
+
+def test_include_exclude_rules_in_order(delivery_tree: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    proc = vfxcopy("copy", str(delivery_tree), str(dest), "-q", "--verify", "none",
+                   "--exclude", "/shot_010/ref/", "--include", "*/", "--include", "*.exr", "--exclude", "*")
+    assert proc.returncode == 0, proc.stderr
+    got = [p for p in all_paths(dest) if not p.endswith("/") and os.path.isfile(dest / p)]
+    assert got and all(p.endswith(".exr") for p in got)
+    assert len(got) == 15 and not (dest / "shot_010" / "ref").exists()
+    assert (dest / "empty" / "nested_empty").is_dir()  # folders are included by '*/'
+    bad = vfxcopy("copy", str(delivery_tree), str(tmp_path / "d2"), "--include", "x", "--flat")
+    assert bad.returncode == 2 and "cannot be used with --flat" in bad.stderr
+
+
+def test_links_out_of_the_tree_are_refused_before_anything_is_written(delivery_tree: Path, tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("secret")
+    os.symlink(str(tmp_path / "secret.txt"), delivery_tree / "shot_010" / "escape.txt")
+    dest = tmp_path / "dest"
+    proc = vfxcopy("copy", str(delivery_tree), str(dest))
+    assert proc.returncode == 2
+    assert f"{delivery_tree / 'shot_010' / 'escape.txt'} -> {tmp_path / 'secret.txt'}" in proc.stderr
+    assert "--follow-symlinks" in proc.stderr and not dest.exists()
+    followed = vfxcopy("copy", str(delivery_tree), str(dest), "-q", "--follow-symlinks")
+    assert followed.returncode == 0, followed.stderr
+    assert (dest / "shot_010" / "escape.txt").read_text() == "secret" and not (dest / "shot_010" / "escape.txt").is_symlink()
+    excluded = vfxcopy("copy", str(delivery_tree), str(tmp_path / "d3"), "-q", "--exclude", "escape.txt")
+    assert excluded.returncode == 0, excluded.stderr
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(delivery_tree: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    fresh = vfxcopy("copy", str(delivery_tree), str(dest), "--dry-run")
+    assert fresh.returncode == 0, fresh.stderr
+    assert not dest.exists()
+    assert "  write      shot_010/plates/bg01/plate.1001.exr" in fresh.stdout
+    assert "  mkdir      empty/nested_empty/" in fresh.stdout
+    assert "  link       shot_010/current.cdl" in fresh.stdout
+    assert "dry run: nothing was written" in fresh.stdout
+    # Against a destination with conflicts: what the policy will do, item by item; nothing changes.
+    (dest / "shot_010" / "ref").mkdir(parents=True)
+    (dest / "shot_010" / "ref" / "sync.wav").write_bytes(b"another take")
+    before = {p: (dest / p).stat().st_mtime_ns for p in all_paths(dest)}
+    proc = vfxcopy("copy", str(delivery_tree), str(dest), "--dry-run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert plan["dry_run"] and plan["exit_code"] == 0
+    [job] = plan["jobs"]
+    by_dest = {os.path.relpath(i["dest"], dest): i for i in job["items"]}
+    assert by_dest["shot_010/ref/sync.wav"]["action"] == "fail" and "another size" in by_dest["shot_010/ref/sync.wav"]["note"]
+    assert by_dest["shot_010/ref/edit_ref.mov"]["action"] == "write" and job["conflicts"] == 1
+    [where] = plan["destinations"]
+    assert where["bytes_to_write"] >= sum(i["size"] for i in job["items"] if i["action"] == "write")
+    assert where["free"] > 0 and where["shortfall"] == 0
+    assert {p: (dest / p).stat().st_mtime_ns for p in all_paths(dest)} == before
+    overwrite = json.loads(vfxcopy("copy", str(delivery_tree), str(dest), "--dry-run", "--json",
+                                   "--on-conflict", "overwrite").stdout)
+    assert {i["action"] for i in overwrite["jobs"][0]["items"] if i["dest"].endswith("sync.wav")} == {"overwrite"}
+
+
+def test_not_enough_free_space_is_refused_with_the_shortfall(tmp_path: Path, tmpfs_mount) -> None:  # type: ignore[no-untyped-def]
+    small = tmpfs_mount("2m")
+    src = tmp_path / "src"
+    make_byte_sequence(src / "a" / "plates", count=8, size=400 * 1024)  # 3.2 MB for 2 MiB
+    (src / "b").mkdir()
+    dest = small / "dest"
+    proc = vfxcopy("copy", str(src), str(dest), "--json")
+    assert proc.returncode == 2
+    out = json.loads(proc.stdout)
+    [short] = out["shortfalls"]
+    assert short["needed"] > 8 * 400 * 1024 and short["missing"] == short["needed"] - short["free"] > 0
+    assert f"short by {short['missing']} bytes" in proc.stderr and "not enough free space" in proc.stderr
+    assert os.listdir(small) == []  # nothing at all: not even the destination folder
+    dry = json.loads(vfxcopy("copy", str(src), str(dest), "--dry-run", "--json").stdout)
+    assert dry["exit_code"] == 2 and dry["destinations"][0]["shortfall"] == short["missing"]
+    fits = vfxcopy("copy", str(src / "a" / "plates" / "plate.1001.exr"), str(dest), "--frames", "1001-1002", "-q")
+    assert fits.returncode == 0, fits.stderr  # what fits still goes
+
+
+def test_verify_source_flag(delivery_tree: Path, tmp_path: Path) -> None:
+    proc = vfxcopy("copy", str(delivery_tree), str(tmp_path / "dest"), "--verify-source", "-v")
+    assert proc.returncode == 0, proc.stderr
+    assert "source verified: 23 files read again, all identical" in proc.stderr  # 25 items, two of them links
+    bad = vfxcopy("copy", str(delivery_tree), str(tmp_path / "d2"), "--verify-source", "--verify", "none")
+    assert bad.returncode == 2 and "--verify-source" in bad.stderr
+
+
+@pytest.mark.slow
+def test_killed_tree_job_resumes_to_the_full_layout(delivery_tree: Path, tmp_path: Path) -> None:
+    from vfxcopy.core.journal import Journal
+
+    big = delivery_tree / "shot_030" / "plates"
+    make_byte_sequence(big, count=12, size=512 * 1024, seed=9)
+    dest = tmp_path / "dest"
+    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", str(delivery_tree), str(dest), "--bwlimit", "4M",
+                             "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done = list((dest / "shot_030" / "plates").glob("plate.*.exr")) if (dest / "shot_030" / "plates").exists() else []
+            if len(done) >= 3:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the copy never got to the big plates")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert diff_r(delivery_tree, dest, ".DS_Store", "._*", "ascmhl").returncode != 0  # really unfinished
+    with Journal() as journal:
+        [job] = journal.jobs()
+    resumed = vfxcopy("jobs", "resume", job.job_id[:8], "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    same = diff_r(delivery_tree, dest, ".DS_Store", "._*", "ascmhl")
+    assert same.returncode == 0, same.stdout
+    assert not any(n.startswith(".vfxcopy-") for n in all_paths(dest))
