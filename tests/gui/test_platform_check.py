@@ -42,3 +42,25 @@ def test_the_check_runs_without_qt_and_the_dev_script_calls_it_before_the_demo()
     dev = (REPO / "dev").read_text()
     demo = dev[dev.index("    demo)"):]
     assert demo.index("vfxcopy.gui.platform_check") < demo.index('"$VENV/bin/vfxcopy" demo')
+
+
+def test_vfxcopy_gui_and_demo_print_the_install_line_instead_of_starting_qt() -> None:
+    # A real `vfxcopy gui` run, in its own interpreter, with the library lookup answering
+    # "missing" for two of them: the command must stop before any Qt module is imported.
+    code = (
+        "import sys, vfxcopy.gui.platform_check as p\n"
+        "absent = {'libxcb-cursor.so.0', 'libxkbcommon-x11.so.0'}\n"
+        "real = p.missing_packages\n"
+        "p.missing_packages = lambda loads=None: real(lambda so: so not in absent)\n"
+        "from vfxcopy.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt was imported'\n"
+        "sys.exit(rc)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DISPLAY": ":99", "QT_QPA_PLATFORM": "xcb", "HOME": str(REPO)}
+    for command in (["gui"], ["demo", "--quit-after", "1"]):
+        done = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True,
+                              env=env, cwd=REPO, timeout=60)
+        assert done.returncode == 3, done.stderr
+        assert "sudo apt-get install -y libxcb-cursor0 libxkbcommon-x11-0\n" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -56,6 +56,13 @@ def _open(paths: list[str], demo: bool, quit_after: float | None) -> int:
     if missing:
         print(f"vfxcopy: {missing[0]}: no such file or folder", file=sys.stderr)
         return EXIT_USAGE
+    # Qt without its xcb libraries names the first missing one and aborts with a core dump:
+    # check them all first (no Qt imported yet) and print the line that installs them.
+    from vfxcopy.gui import platform_check
+
+    code = platform_check.main()
+    if code:
+        return code
     from vfxcopy.gui.app import main
 
     return main(paths=paths, demo=demo, quit_after=quit_after)
