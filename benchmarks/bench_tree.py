@@ -1,0 +1,129 @@
+"""A delivery tree through the CLI (`vfxcopy copy TREE DEST`) side by side with `cp -r` and `rsync -a`.
+
+    python benchmarks/bench_tree.py [--rounds N] [--quick] [--dir DIR]
+
+The tree: 781 frames x 800 KB in three sequences, plus 50 other files (1 KB to
+2 MB: .mov, .wav, sidecars, EDLs) in 10 folders. Every contender is a separate
+process started the same way (wall time includes Python's start-up for vfxcopy),
+in alternating order per round, each on a fresh destination that is deleted
+right after, then `sync` and a 1 s pause (untimed), as in bench_copy.py. The
+copies are checked against the source (`diff -r`) once per contender.
+
+Like for like: `cp -r` and `rsync -a` neither hash nor fsync, so they are compared
+with `vfxcopy --verify none --no-fsync` (targets: >= 0.95x cp -r, >= 1.5x rsync -a,
+ratio = reference time / vfxcopy time); vfxcopy's defaults (fsync, xxh3 transfer
+hashing, ASC MHL manifest) are compared with `cp -r` followed by `sync` of the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from vfxcopy.core.samples import make_byte_sequence
+
+SETTLE_S = 1.0
+
+
+def make_tree(root: Path, frames: int = 781, frame_size: int = 800_000, others: int = 50) -> int:
+    """The benchmark's tree; returns its bytes."""
+    split = [frames * 51 // 100, frames * 26 // 100]
+    split.append(frames - sum(split))
+    folders = ["shot_010/plates/bg01", "shot_010/plates/fg01", "shot_020/comp/v003"]
+    for (folder, count), seed in zip(zip(folders, split, strict=True), (1, 2, 3), strict=True):
+        make_byte_sequence(root / folder, count=count, size=frame_size, seed=seed)
+    extra = ["shot_010/ref", "shot_010/edl", "shot_020/ref", "shot_020/lut", "docs", "audio", "cdl"]
+    rng = random.Random(7)
+    for i in range(others):
+        folder = root / extra[i % len(extra)]
+        folder.mkdir(parents=True, exist_ok=True)
+        ext = (".mov", ".wav", ".xml", ".edl", ".cdl", ".txt")[i % 6]
+        size = rng.choice((1_000, 20_000, 300_000, 2_000_000))
+        (folder / f"file_{i:02d}{ext}").write_bytes(rng.randbytes(size))
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def run_cmd(args: list[str]) -> Callable[[Path, Path], None]:
+    def run(src: Path, dest: Path) -> None:
+        subprocess.run([part.replace("{SRC}", str(src)).replace("{DEST}", str(dest)) for part in args], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    return run
+
+
+def cp_sync(src: Path, dest: Path) -> None:
+    subprocess.run(["cp", "-r", str(src), str(dest)], check=True)
+    files = [str(p) for p in dest.rglob("*") if p.is_file()]
+    subprocess.run(["sync", *files], check=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the frames, 3 rounds")
+    parser.add_argument("--dir", help="work folder (default: a temporary folder in the current folder)")
+    args = parser.parse_args()
+    frames, rounds = (78, 3) if args.quick else (781, args.rounds)
+    base = Path(tempfile.mkdtemp(prefix="bench_tree_", dir=args.dir or "."))
+    vfx = [sys.executable, "-m", "vfxcopy", "copy", "{SRC}", "{DEST}", "-q", "--no-journal"]
+    contenders: dict[str, Callable[[Path, Path], None]] = {
+        "vfxcopy --verify none --no-fsync": run_cmd([*vfx, "--verify", "none", "--no-fsync"]),
+        "cp -r": run_cmd(["cp", "-r", "{SRC}", "{DEST}"]),
+        "rsync -a": run_cmd(["rsync", "-a", "{SRC}/", "{DEST}/"]),
+        "vfxcopy defaults (fsync, xxh3, manifest)": run_cmd(vfx),
+        "cp -r + sync FILES": cp_sync,
+    }
+    try:
+        src = base / "src"
+        size = make_tree(src, frames)
+        subprocess.run(["sync"], check=True)
+        print(f"tree: {frames} frames x 800 KB + 50 files in 10 folders, {size / 1e6:.0f} MB; "
+              f"{rounds} rounds, alternating order; fs {os.statvfs(base).f_bsize}-byte blocks", flush=True)
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        names = list(contenders)
+        checked: set[str] = set()
+        for r in range(rounds):
+            order = names if r % 2 == 0 else names[::-1]
+            for name in order:
+                dest = base / f"dest_{r}_{names.index(name)}"
+                t0 = time.perf_counter()
+                contenders[name](src, dest)
+                times[name].append(time.perf_counter() - t0)
+                if name not in checked:
+                    same = subprocess.run(["diff", "-r", "-x", "ascmhl", str(src), str(dest)], capture_output=True)
+                    if same.returncode != 0:
+                        print(f"{name}: the copy differs from the source!", file=sys.stderr)
+                        return 1
+                    checked.add(name)
+                shutil.rmtree(dest)
+                subprocess.run(["sync"], check=True)
+                time.sleep(SETTLE_S)
+            print(f"round {r + 1}: " + ", ".join(f"{n} {times[n][-1]:.2f}s" for n in names), flush=True)
+        med = {n: statistics.median(t) for n, t in times.items()}
+        print("\nmedian wall time (MB/s):")
+        for n in names:
+            print(f"  {n:<42} {med[n]:7.2f} s  {size / med[n] / 1e6:7.0f} MB/s")
+        print("\nratios (reference time / vfxcopy time; > 1: vfxcopy faster):")
+        for ours, ref, target in (("vfxcopy --verify none --no-fsync", "cp -r", 0.95),
+                                  ("vfxcopy --verify none --no-fsync", "rsync -a", 1.5),
+                                  ("vfxcopy defaults (fsync, xxh3, manifest)", "cp -r + sync FILES", None)):
+            ratio = med[ref] / med[ours]
+            met = "met" if target is not None and ratio >= target else "NOT met"
+            verdict = "" if target is None else f"  target >= {target:.2f}: {met}"
+            print(f"  {ours} vs {ref}: {ratio:.2f}x{verdict}")
+        return 0
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
