@@ -127,6 +127,12 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     from vfxcopy.cli.check_cmd import add_preflight_arguments
 
     add_preflight_arguments(parser)
+    parser.add_argument("--notify", action="append", default=[], metavar="URL",
+                        help="when the jobs end, send a message to this apprise URL (mailto://, slack://, msteams://, "
+                        "json://...; repeatable), besides the notify.urls setting; needs vfxcopy[notify]")
+    parser.add_argument("--on-complete", action="append", default=[], metavar="CMD",
+                        help="when each job ends, run CMD in the shell with the job's JSON on standard input "
+                        "(repeatable), besides the notify.on_complete setting")
     # Farm tasks (vfxcopy.cli.farm_cmd): the same command as one frame chunk of a farm job.
     parser.add_argument("--job-id", metavar="ID", help="farm task: the farm job's id, shared by all its tasks")
     parser.add_argument("--results-dir", metavar="DIR",
@@ -157,13 +163,29 @@ def add_copy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--follow-symlinks", action="store_true", help="copy through symlinks that leave the source folder")
 
 
+_settings_seen: dict[tuple[str, int, int, int], Any] = {}
+
+
 def settings_for(command: str) -> Any:
-    """The settings file's values (core.config.Config); a problem in the file is told and the default used."""
+    """The settings file's values (core.config.Config); a problem in the file is told (once) and the default used."""
+    import os
+
     from vfxcopy.core import config
 
+    path = config.config_path()
+    try:
+        st = os.stat(path)
+        stamp = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = (str(path), 0, 0, -1)
+    if stamp in _settings_seen:
+        return _settings_seen[stamp]
     settings = config.load()
     for problem in settings.problems:
         error(command, f"warning: {problem}")
+    if stamp[3] >= 0:  # a file that exists (a missing one may be written by the migration just now)
+        _settings_seen.clear()
+        _settings_seen[stamp] = settings
     return settings
 
 

@@ -13,9 +13,12 @@ from vfxcopy.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     CancelSignals,
+    UsageError,
     cancelled_exit,
     error,
     open_cli_journal,
+    refuse,
+    settings_for,
 )
 from vfxcopy.cli.output import RED, paint, print_json, result_to_dict, summary_line
 from vfxcopy.cli.progress import JsonProgress, PrintingListener, ProgressPrinter, print_json_line, result_line
@@ -26,6 +29,7 @@ from vfxcopy.core.textsafe import printable
 
 if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal
+    from vfxcopy.core.notify import Notifier
 
 
 def wait_for_queue(queue: JobQueue, guard: CancelSignals, on_cancel: Callable[[], None] | None = None) -> None:
@@ -52,6 +56,7 @@ class _CliListener(PrintingListener, QueueListener):
         self.done: list[tuple[JobSpec, JobResult]] = []
         self.not_started: list[JobSpec] = []
         self.refused = False
+        self.notifier: Notifier | None = None
         self.queue: JobQueue | None = None
         self._count = 0
         PrintingListener.__init__(self)
@@ -92,6 +97,9 @@ class _CliListener(PrintingListener, QueueListener):
             if result.state is JobState.FAILED or result.exit_code == EXIT_FAILED:
                 line = paint(line, RED, sys.stderr)
             print(line, file=sys.stderr, flush=True)
+        if self.notifier is not None and self.notifier.active:
+            for problem in self.notifier.job_finished(spec, result):
+                error(self.command, f"warning: {problem}")
         # 'Stop after this frame' ends the queue too; --stop-on-error after a failed job.
         stop = result.state is JobState.CANCELLED or (
             getattr(self.args, "stop_on_error", False) and result.exit_code != EXIT_OK)
@@ -125,6 +133,30 @@ def _refusing_run(journal: Journal | None, listener: _CliListener) -> Callable[[
     return run
 
 
+def make_notifier(command: str, args: argparse.Namespace) -> Notifier | None:
+    """URLs and hooks from the settings and --notify/--on-complete; UsageError if a URL given cannot work.
+
+    A URL from the settings that cannot work (apprise missing, a typo) is told and left
+    out: the copy still runs. One given on this command line refuses the command instead.
+    """
+    from vfxcopy.core.notify import MissingExtra, Notifier
+
+    notifier = Notifier.from_settings(settings_for(command), urls=getattr(args, "notify", None) or [],
+                                      hooks=getattr(args, "on_complete", None) or [])
+    if not notifier.active:
+        return None
+    try:
+        Notifier(urls=notifier.forced_urls).check()
+    except (MissingExtra, ValueError) as exc:
+        raise UsageError(f"--notify: {exc}") from None
+    try:
+        Notifier(urls=notifier.urls).check()
+    except (MissingExtra, ValueError) as exc:
+        error(command, f"warning: the notify.urls setting: {exc}; no message will be sent to them")
+        notifier.urls = []
+    return notifier
+
+
 def run_queue(
     command: str,
     specs: list[JobSpec],
@@ -148,12 +180,17 @@ def run_queue(
         from vfxcopy.cli.farm_cmd import run_as_farm_task
 
         return run_as_farm_task(command, specs, args, guard)
+    try:
+        notifier = make_notifier(command, args)
+    except UsageError as exc:
+        return refuse(command, exc, args)
     for note in notes:
         print(f"vfxcopy {command}: note: {note}", file=sys.stderr)
     journal = None if getattr(args, "no_journal", False) else open_cli_journal(command)
     listener = _CliListener(command, args, len(specs), label or (lambda spec: spec.display_name()), guard.token)
     queue = JobQueue(1, run=_refusing_run(journal, listener), journal=journal, listener=listener)
     listener.queue = queue
+    listener.notifier = notifier
     for job_id in queue.recover():  # jobs of vfxcopy processes that died: interrupted, temps removed
         print(f"vfxcopy {command}: note: job {job_id} was interrupted; resume it with "
               f"'vfxcopy jobs resume {job_id}'", file=sys.stderr)
@@ -178,6 +215,11 @@ def run_queue(
         code = EXIT_FAILED
     else:
         code = EXIT_OK
+    if notifier is not None and notifier.active:
+        from vfxcopy.core.notify import job_payload
+
+        for problem in notifier.batch_finished([job_payload(s, r) for s, r in done], command):
+            error(command, f"warning: {problem}")
     if getattr(args, "progress", "auto") == "json":
         # stdout carries only JSON lines: the result is the last one (with or without --json)
         print_json_line({
