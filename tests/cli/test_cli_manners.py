@@ -233,3 +233,30 @@ def test_completion_command_prints_the_script(capsys: pytest.CaptureFixture[str]
     assert out.startswith("# vfxcopy completion") and "_vfxcopy()" in out
     assert main(["completion", "zsh"]) == 0
     assert "compdef _vfxcopy_zsh vfxcopy" in capsys.readouterr().out
+
+
+# -- a missing extra ---------------------------------------------------------------------
+
+WITHOUT = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None  # as if not installed: importing it raises ModuleNotFoundError
+from vfxcopy.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("missing,argv,extra", [
+    ("OpenImageIO", ["convert", "SRC", "OUT", "--to", "png"], "convert"),
+    ("PySide6", ["gui"], "gui"),
+])
+def test_a_command_whose_extra_is_missing_names_it_in_one_line(
+        missing: str, argv: list[str], extra: str, tmp_path: Path) -> None:
+    src = make_byte_sequence(tmp_path / "src", count=1, size=10)[0].parent
+    argv = [a.replace("SRC", str(src)).replace("OUT", str(tmp_path / "out")) for a in argv]
+    proc = subprocess.run([sys.executable, "-c", WITHOUT, missing, *argv], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 2
+    assert proc.stderr == (f"vfxcopy {argv[0]}: error: this needs {missing}, which is not installed: install the "
+                           f"{extra} extra, e.g. pip install 'vfxcopy[{extra}]' (or uv tool install 'vfxcopy[{extra}]')\n")
+    assert not (tmp_path / "out").exists()

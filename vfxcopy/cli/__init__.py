@@ -58,6 +58,26 @@ COMMAND_MODULES: list[str] = [
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
+# The base install is the headless tool; these libraries come with an extra (pyproject.toml).
+# A command that reaches one that is missing says which extra to install, in one line.
+EXTRA_OF_MODULE: dict[str, str] = {
+    "OpenImageIO": "convert", "numpy": "convert", "imageio_ffmpeg": "convert",
+    "PySide6": "gui", "shiboken6": "gui",
+    "apprise": "notify", "fpdf": "report",
+    "openjd": "farm", "deadline": "farm",
+}
+
+
+def missing_extra_message(exc: ModuleNotFoundError, command: str | None) -> str | None:
+    """The one line for a missing optional library, None if `exc` is about anything else."""
+    module = (exc.name or "").split(".")[0]
+    extra = EXTRA_OF_MODULE.get(module)
+    if extra is None:
+        return None
+    what = f"vfxcopy {command}" if command else "vfxcopy"
+    return (f"{what}: error: this needs {module}, which is not installed: install the {extra} extra, "
+            f"e.g. pip install 'vfxcopy[{extra}]' (or uv tool install 'vfxcopy[{extra}]')")
+
 
 def command_module(name: str) -> str | None:
     """The module that implements sub-command `name`, None if there is no such command."""
@@ -125,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args))
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(exc, command)
+        if message is None:
+            raise
+        print(message, file=sys.stderr, flush=True)
+        return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (`vfxcopy ls --json | head`): no traceback, and no
         # second error when Python flushes stdout at exit.
