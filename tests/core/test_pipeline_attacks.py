@@ -377,3 +377,29 @@ def test_a_movie_with_a_failed_frame_is_resumed_as_a_whole_movie(exr_seq_session
     assert again.state is JobState.COMPLETED, again.message
     assert sorted(os.listdir(dest)) == ["shot_010.mp4"]  # the same name, no second version, no temp
     assert count_frames(str(movie)) == 6
+
+
+@pytest.mark.parametrize("how", ["cancel", "stop"])
+def test_copy_and_convert_end_with_the_same_words(exr_seq_session: list[Path], tmp_path: Path, how: str) -> None:
+    """One vocabulary: a cancelled or stopped copy and conversion say the same thing."""
+    seq = exr_copy(exr_seq_session, tmp_path / "src", count=6)
+    messages = []
+    for op in ("copy", "convert"):
+        token = CancelToken()
+
+        def report(event: Event, token: CancelToken = token) -> None:
+            if getattr(event, "status", None) is FrameStatus.DONE:
+                token.cancel() if how == "cancel" else token.stop_after_frame()
+
+        spec = JobSpec(seq, str(tmp_path / op), copy=CopyOptions(fsync=False))
+        if op == "convert":
+            spec = JobSpec(seq, str(tmp_path / op), Operation.CONVERT, convert=ConvertOptions(to="jpg", threads=1),
+                           copy=CopyOptions(fsync=False))
+        result = run_pipeline(spec, token, report)
+        assert result.state is JobState.CANCELLED and result.exit_code == 130
+        assert leftovers(tmp_path / op) == []
+        messages.append(result.message)
+    if how == "cancel":
+        assert messages[0] == messages[1] == "Cancelled after 1 of 6 frames"
+    else:
+        assert messages[0] == messages[1] == f"Stopped after frame {seq.frames[0]}; 5 frames not done"
