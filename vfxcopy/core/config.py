@@ -64,6 +64,7 @@ KEYS: dict[str, Key] = {k.name: k for k in (
     Key("farm.backend", str, "openjd", "the farm to submit to", ("openjd", "slurm", "deadline", "deadline10", "opencue")),
     Key("farm.partition", str, "", "SLURM partition / Deadline 10 pool / OpenCue show (empty: the farm's default)"),
     Key("farm.chunk", int, 0, "frames per farm task (0: sized by the task time)", minimum=0),
+    Key("farm.path_map", list, [], "FROM=TO path rules for farm tasks (where the workers mount the same storage)"),
 )}
 
 _lock = threading.Lock()
