@@ -41,7 +41,10 @@ def test_values_persist_in_the_config_folder_across_instances() -> None:
     ini = Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.ini"
     assert Path(settings.file_name) == ini
     assert ini.is_file()
-    assert "jobs" in ini.read_text()
+    # the defaults a copy starts from live in the settings file the command line reads
+    toml = Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.toml"
+    assert Path(settings.config_file_name) == toml
+    assert "at_once = 5" in toml.read_text() and "jobs" not in ini.read_text()
 
     again = AppSettings()
     assert again.jobs_at_once == 5
@@ -161,8 +164,8 @@ def test_settings_dialog_round_trip_through_the_ini(qtbot) -> None:
     qtbot.mouseClick(dialog.findChild(QPushButton, "okButton"), Qt.MouseButton.LeftButton)
     assert dialog.result() == QDialog.DialogCode.Accepted
 
-    ini = Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.ini"
-    assert "xxh64" in ini.read_text()
+    toml = Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.toml"
+    assert 'hash = "xxh64"' in toml.read_text()
     saved = AppSettings()
     assert saved.jobs_at_once == 4
     assert saved.default_verify is VerifyMode.FULL
@@ -202,3 +205,28 @@ def test_settings_dialog_refuses_a_bad_bandwidth_limit(qtbot) -> None:
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert dialog.isVisible()
     assert AppSettings().bwlimit is None
+
+
+def test_the_old_qsettings_defaults_are_migrated_once_and_reach_the_command_line(tmp_path: Path) -> None:
+    from PySide6.QtCore import QSettings
+
+    from vfxcopy.cli import main
+
+    ini = Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.ini"
+    ini.parent.mkdir(parents=True, exist_ok=True)
+    old = QSettings(str(ini), QSettings.Format.IniFormat)  # as an earlier vfxcopy wrote them
+    old.setValue("jobs/at_once", 3)
+    old.setValue("copy/verify", "full")
+    old.setValue("copy/hash", "md5")
+    old.setValue("copy/fsync", False)
+    old.setValue("copy/bwlimit", 20 * 1024 * 1024)
+    old.sync()
+    settings = AppSettings()
+    assert (settings.jobs_at_once, settings.default_verify, settings.default_hash, settings.fsync,
+            settings.bwlimit) == (3, VerifyMode.FULL, HashAlgo.MD5, False, 20 * 1024 * 1024)
+    settings.default_hash = HashAlgo.XXH64  # changed in the window afterwards: not migrated over again
+    assert AppSettings().default_hash is HashAlgo.XXH64
+    from vfxcopy.core.config import load
+
+    assert load().copy_options().hash_algo is HashAlgo.XXH64  # what `vfxcopy copy` starts from
+    assert main(["config", "get", "copy.bwlimit"]) == 0

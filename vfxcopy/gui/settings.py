@@ -1,4 +1,4 @@
-"""AppSettings: the window's typed preferences over QSettings (an ini file, per user)."""
+"""AppSettings: the window's typed preferences: copy and job defaults in the shared settings file, the rest in QSettings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from vfxcopy.core import config
+from vfxcopy.core.config import Config
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, HashAlgo, VerifyMode
 from vfxcopy.core.units import SIZE_UNITS, parse_size
 
@@ -77,9 +79,15 @@ def _as_int(value: Any, default: int | None) -> int | None:
 
 
 class AppSettings:
-    """Typed preferences; every setter writes through so another instance sees it at once."""
+    """Typed preferences; every setter writes through so another instance sees it at once.
+
+    Jobs at once and the copy defaults live in the settings file that `vfxcopy copy` reads
+    (core.config: vfxcopy.toml); window state, confirmations, recent destinations and watch
+    rules stay in QSettings (vfxcopy.ini). The ini's old copy defaults are migrated once.
+    """
 
     def __init__(self) -> None:
+        config.load()  # migrates the old ini's defaults if there is no settings file yet
         path = settings_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,70 +125,69 @@ class AppSettings:
             # An ini edited by hand (or by a newer version) must not break the window.
             return default
 
-    # -- jobs --
+    # -- jobs and copy defaults: the settings file the command line reads too (core.config) --
+    def _config(self) -> Config:
+        return config.load()
+
+    def _set(self, name: str, value: config.Value) -> None:
+        config.set_value(name, value)
+
+    @property
+    def config_file_name(self) -> str:
+        return str(config.config_path())
+
     @property
     def jobs_at_once(self) -> int:
-        value = _as_int(self._qs.value("jobs/at_once"), 2) or 2
-        return max(1, min(64, value))
+        return max(1, min(64, self._config().number("jobs.at_once")))
 
     @jobs_at_once.setter
     def jobs_at_once(self, value: int) -> None:
-        self.set_value("jobs/at_once", max(1, min(64, int(value))))
+        self._set("jobs.at_once", max(1, min(64, int(value))))
 
     @property
     def default_verify(self) -> VerifyMode:
-        result: VerifyMode = self._enum("copy/verify", VerifyMode, VerifyMode.TRANSFER)
-        return result
+        return VerifyMode(self._config().text("copy.verify"))
 
     @default_verify.setter
     def default_verify(self, value: VerifyMode) -> None:
-        self.set_value("copy/verify", VerifyMode(value).value)
+        self._set("copy.verify", VerifyMode(value).value)
 
     @property
     def default_hash(self) -> HashAlgo:
-        result: HashAlgo = self._enum("copy/hash", HashAlgo, HashAlgo.XXH3)
-        return result
+        return HashAlgo(self._config().text("copy.hash"))
 
     @default_hash.setter
     def default_hash(self, value: HashAlgo) -> None:
-        self.set_value("copy/hash", HashAlgo(value).value)
+        self._set("copy.hash", HashAlgo(value).value)
 
     @property
     def default_conflict(self) -> ConflictPolicy:
-        result: ConflictPolicy = self._enum("copy/conflict", ConflictPolicy, ConflictPolicy.SKIP_IDENTICAL)
-        return result
+        return ConflictPolicy(self._config().text("copy.on_conflict"))
 
     @default_conflict.setter
     def default_conflict(self, value: ConflictPolicy) -> None:
-        self.set_value("copy/conflict", ConflictPolicy(value).value)
+        self._set("copy.on_conflict", ConflictPolicy(value).value)
 
     @property
     def fsync(self) -> bool:
-        return _as_bool(self._qs.value("copy/fsync"), True)
+        return self._config().flag("copy.fsync")
 
     @fsync.setter
     def fsync(self, value: bool) -> None:
-        self.set_value("copy/fsync", bool(value))
+        self._set("copy.fsync", bool(value))
 
     @property
     def bwlimit(self) -> int | None:
         """Default bandwidth limit per job in bytes per second; None = unlimited."""
-        value = _as_int(self._qs.value("copy/bwlimit"), None)
-        return value if value and value > 0 else None
+        return self._config().bwlimit()
 
     @bwlimit.setter
     def bwlimit(self, value: int | None) -> None:
-        self.set_value("copy/bwlimit", int(value) if value and value > 0 else 0)
+        self._set("copy.bwlimit", format_bwlimit(int(value)) if value and value > 0 else "")
 
     def copy_options(self) -> CopyOptions:
         """Fresh CopyOptions carrying the defaults chosen here."""
-        return CopyOptions(
-            verify=self.default_verify,
-            hash_algo=self.default_hash,
-            on_conflict=self.default_conflict,
-            fsync=self.fsync,
-            bwlimit=self.bwlimit,
-        )
+        return self._config().copy_options()
 
     # -- confirmations --
     @property
