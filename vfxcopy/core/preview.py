@@ -112,13 +112,22 @@ def plan_job(spec: JobSpec) -> JobPlan:
         plan.folders = [f for f in spec_folders(spec) if not os.path.isdir(os.path.join(spec.dest_dir, f))]
     block = _block(spec.dest_dir)
     need = len(plan.folders) * block
+    listings: dict[str, set[str]] = {}  # one listing per destination folder, not a stat per item
     for (source, size, is_link), name in zip(_sources(spec), names, strict=False):
         dest = os.path.join(spec.dest_dir, name)
         item = PlannedItem(source, dest, size, "link" if is_link else "write")
-        try:
-            dst: os.stat_result | None = os.lstat(dest)
-        except OSError:
-            dst = None
+        folder = os.path.dirname(dest)
+        if folder not in listings:
+            try:
+                listings[folder] = set(os.listdir(folder))
+            except OSError:
+                listings[folder] = set()
+        dst: os.stat_result | None = None
+        if os.path.basename(dest) in listings[folder]:
+            try:
+                dst = os.lstat(dest)
+            except OSError:
+                dst = None
         if dst is not None:
             item.action, item.note = _conflict(spec, policy, name, size, dst)
         if item.action in ("write", "overwrite"):
