@@ -251,7 +251,7 @@ def write_job_report(
     thumbnails: bool = True,
     token: CancelToken | None = None,
 ) -> tuple[Path, Path]:
-    """Write the HTML page and the CSV into `<dest>/ascmhl/`; returns their paths.
+    """Write the HTML page and the CSV into `<dest>/ascmhl/`, the PDF beside `<dest>`; returns the HTML and CSV paths.
 
     All or nothing: ManifestError (path, cause, what to do) when they cannot be
     written, with no partial file left; Cancelled when `token` is cancelled.
@@ -274,4 +274,8 @@ def write_job_report(
         write_files(html_path.parent, [(html_path.name, page.encode("utf-8"), True),
                                        (csv_path.name, csv_text(frames).encode("utf-8"), True)],
                     "the job report", token)
+    # The handover PDF (fpdf2, the report extra) beside the destination folder, not inside it.
+    from vfxcopy.core.report_pdf import write_pdf_report
+
+    write_pdf_report(spec, result, frames, manifest, problems or [], strip, notes, token=token)
     return html_path, csv_path

@@ -1,0 +1,89 @@
+"""The PDF handover report: beside the destination, with range, missing frames, metadata and thumbnails, rendered."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.cli import main
+from vfxcopy.core.jobs import CancelToken, JobSpec
+from vfxcopy.core.samples import make_exr_sequence
+
+
+@pytest.fixture
+def delivered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
+    """Eleven real EXR frames 1001-1012 without 1005, copied with verification: (destination, PDF)."""
+    frames = make_exr_sequence(tmp_path / "src", count=12)
+    frames[4].unlink()  # 1005: a gap the report must name
+    dest = tmp_path / "delivery" / "shot_010"
+    assert main(["copy", str(tmp_path / "src"), str(dest), "-q", "--no-fsync"]) == 0
+    capsys.readouterr()
+    (pdf,) = (tmp_path / "delivery").glob("shot_010_vfxcopy_report_*.pdf")
+    return dest, pdf
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed (poppler-utils; CI installs it)")
+    return found
+
+
+def test_the_pdf_lies_beside_the_destination_and_verify_still_passes(delivered: tuple[Path, Path]) -> None:
+    dest, pdf = delivered
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert not list(dest.rglob("*.pdf"))  # neither in the delivery nor hidden in ascmhl/
+    assert len(list((dest / "ascmhl").glob("vfxcopy_report_*.html"))) == 1  # the HTML and CSV as before
+    proc = subprocess.run([sys.executable, "-m", "vfxcopy", "verify", str(dest)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and "0 extra" in proc.stdout + proc.stderr
+
+
+def test_the_pdf_says_what_a_handover_needs(delivered: tuple[Path, Path]) -> None:
+    dest, pdf = delivered
+    text = subprocess.run([tool("pdftotext"), "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          timeout=60).stdout
+    words = " ".join(text.split())
+    for expected in ("Handover report: shot_010.####.exr", "OK: all 11 frames in place and verified (transfer, xxh128)",
+                     f"Destination {dest}", "Range 1001-1004,1006-1012", "Missing frames 1005 (1 frame)",
+                     "Resolution 128 x 72", "Channels 3 (R,G,B)", "Compression zip", "Timecode", "Colour space",
+                     "Manifest ascmhl/0001_shot_010_", "shot_010.1012.exr done"):
+        assert expected in words, expected
+
+
+def test_the_pdf_renders_with_its_thumbnails(delivered: tuple[Path, Path], tmp_path: Path) -> None:
+    import numpy as np
+    import OpenImageIO as oiio
+
+    _, pdf = delivered
+    out = tmp_path / "page"
+    proc = subprocess.run([tool("pdftoppm"), "-r", "50", "-png", "-f", "1", "-l", "1", str(pdf), str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    (png,) = tmp_path.glob("page*.png")
+    pixels = oiio.ImageBuf(str(png)).get_pixels(oiio.FLOAT)
+    assert pixels.shape[0] > pixels.shape[1] > 300  # an A4 portrait page
+    rgb = pixels[..., :3]
+    saturated = (rgb.max(axis=2) - rgb.min(axis=2)) > 0.5
+    # The thumbnails are the only strongly coloured things on the page (text is black, the gap red).
+    assert saturated.mean() > 0.05, "no thumbnails drawn"
+    assert np.isclose(rgb[5, 5], 1.0).all()  # white paper around
+
+
+def test_without_fpdf2_there_is_no_pdf_and_the_other_reports_stay(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfxcopy.core.engine import run_job
+    from vfxcopy.core.jobs import CopyOptions
+    from vfxcopy.core.sequence import resolve
+
+    monkeypatch.setitem(sys.modules, "fpdf", None)  # as in the base install
+    make_exr_sequence(tmp_path / "src", count=2)
+    (seq,) = resolve([str(tmp_path / "src")])
+    spec = JobSpec(source=seq, dest_dir=str(tmp_path / "out"), copy=CopyOptions(fsync=False))
+    result = run_job(spec, CancelToken(), lambda event: None)
+    assert result.state.value == "completed"
+    assert list((tmp_path / "out" / "ascmhl").glob("*.html")) and not list(tmp_path.rglob("*.pdf"))
