@@ -63,7 +63,9 @@ class ProgressPrinter:
         verbose: bool = False,
         tty_interval: float = 0.1,
         plain_interval: float = 5.0,
+        unit: str = "frames",  # what the job counts ("files" for a folder tree)
     ) -> None:
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.label = label
@@ -103,7 +105,7 @@ class ProgressPrinter:
             # The first line of a job in a farm log: what it is about to do.
             self.last_started = now
             self._last_draw = now
-            self._line(f"{self.label}: {p.frames_total} frames, {human_size(p.bytes_total)}")
+            self._line(f"{self.label}: {p.frames_total} {self.unit}, {human_size(p.bytes_total)}")
             return
         interval = self.tty_interval if self.tty else self.plain_interval
         if not final and now - self._last_draw < interval:
@@ -180,7 +182,7 @@ class ProgressPrinter:
 
     # -- formats --
     def _counts(self, p: Progress) -> str:
-        text = f"{p.frames_done}/{p.frames_total} frames"
+        text = f"{p.frames_done}/{p.frames_total} {self.unit}"
         if p.frames_failed:
             text += f", {p.frames_failed} failed"
         return text

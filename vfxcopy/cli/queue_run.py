@@ -74,7 +74,7 @@ class _CliListener(PrintingListener, QueueListener):
                 self._printers[spec.job_id] = ProgressPrinter(
                     name if self.total == 1 else f"[{self._count}/{self.total}] {name}",
                     quiet=self.args.quiet or mode == "none", verbose=self.args.verbose, tty_interval=0.0,
-                    tty=False if mode == "plain" else None)
+                    tty=False if mode == "plain" else None, unit="files" if spec.tree is not None else "frames")
 
 
     def finished(self, spec: JobSpec, result: JobResult) -> None:
