@@ -36,6 +36,7 @@ COMMANDS: list[tuple[str, str, str]] = [
      "run a copy or conversion as frame-chunk tasks on a render farm (OpenJD, Deadline, SLURM)"),
     ("config", "vfxcopy.cli.config_cmd", "show or change the settings the window and the command line share"),
     ("completion", "vfxcopy.cli.completion_cmd", "print a bash or zsh completion script"),
+    ("report", "vfxcopy.cli.report_cmd", "a day report: every job of a date range from the journal"),
 ]
 
 # Every module of COMMANDS once, as a literal list: packaging/platform_files.py reads
@@ -54,6 +55,7 @@ COMMAND_MODULES: list[str] = [
     "vfxcopy.cli.farm_cmd",
     "vfxcopy.cli.config_cmd",
     "vfxcopy.cli.completion_cmd",
+    "vfxcopy.cli.report_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130

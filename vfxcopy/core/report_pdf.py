@@ -284,3 +284,14 @@ def write_pdf_report(
         fallback = Path(spec.dest_dir) / MHL_FOLDER
         write_files(fallback, [(path.name, data, True)], "the PDF report", token)
         return fallback / path.name
+
+
+def day_report_pdf(title: str, jobs: list[tuple[str, ...]], totals: list[tuple[str, str]]) -> bytes:
+    """`vfxcopy report --pdf`: the jobs of a date range (time, state, frames, failed, size, what) and totals."""
+    sheet = _Sheet(title)
+    sheet.heading(title, 13)
+    sheet.rows(totals)
+    sheet.heading("Jobs")
+    sheet.table(("Created", "State", "Frames", "Failed", "Size", "Source -> destination"),
+                jobs or [("", "", "", "", "", "no jobs")], (20, 18, 16, 12, 18, 98))
+    return sheet.output()

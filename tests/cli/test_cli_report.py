@@ -1,0 +1,72 @@
+"""`vfxcopy report --since DATE`: the jobs of a date range from the journal, as a table, JSON, CSV and PDF."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.cli import main
+from vfxcopy.cli.report_cmd import parse_date
+from vfxcopy.core.samples import make_byte_sequence
+
+
+@pytest.fixture
+def two_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """One completed copy and one with a failed frame, recorded in this test's journal."""
+    src = make_byte_sequence(tmp_path / "src", count=3, size=1000)[0].parent
+    assert main(["copy", str(src), str(tmp_path / "good"), "-q", "--no-fsync"]) == 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "plate.1002.exr").write_bytes(b"other")
+    assert main(["copy", str(src), str(bad), "-q", "--no-fsync"]) == 1
+    capsys.readouterr()
+    return tmp_path
+
+
+def test_dates_read_as_people_write_them() -> None:
+    today = dt.date(2026, 11, 30)
+    assert parse_date("today", today) == dt.datetime(2026, 11, 30)
+    assert parse_date("yesterday", today) == dt.datetime(2026, 11, 29)
+    assert parse_date("7d", today) == dt.datetime(2026, 11, 23)
+    assert parse_date("2026-11-02", today) == dt.datetime(2026, 11, 2)
+    assert parse_date("2026-11-02T14:30", today) == dt.datetime(2026, 11, 2, 14, 30)
+    with pytest.raises(ValueError, match="not a date"):
+        parse_date("last tuesday", today)
+
+
+def test_report_lists_the_days_jobs_with_totals(two_jobs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--since", "today", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    states = sorted((Path(j["dest_dir"]).name, j["state"], j["frames_done"], j["frames_failed"]) for j in data["jobs"])
+    assert states == [("bad", "failed", 2, 1), ("good", "completed", 3, 0)]
+    assert data["totals"]["jobs"] == 2 and data["totals"]["frames_done"] == 5 and data["totals"]["bytes"] == 5000
+    assert main(["report", "--since", "today"]) == 0
+    text = capsys.readouterr().out
+    assert f"-> {two_jobs / 'good'}" in text and "2 jobs (" in text and "5 frames done, 1 failed" in text
+
+
+def test_a_range_before_the_jobs_has_none(two_jobs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--since", "2000-01-01", "--until", "2000-01-02", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["jobs"] == []
+    assert main(["report", "--since", "next week"]) == 2
+    assert "not a date" in capsys.readouterr().err
+
+
+def test_report_as_csv_and_pdf(two_jobs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pdf = tmp_path / "day.pdf"
+    assert main(["report", "--since", "today", "--csv", "-", "--pdf", str(pdf)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted(r["state"] for r in rows) == ["completed", "failed"]
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.skip("pdftotext is not installed (poppler-utils; CI installs it)")
+    text = " ".join(subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, timeout=60).stdout.split())
+    assert "vfxcopy jobs from" in text and "completed" in text and "failed" in text and "Frames done 5" in text
