@@ -81,3 +81,18 @@ def test_a_broken_settings_file_warns_and_the_copy_runs_on_defaults(
     assert code == 0
     assert "warning:" in err and "copy.verify" in err
     assert json.loads(out)["jobs"][0]["spec"]["copy"]["verify"] == "transfer"
+
+
+def test_farm_submit_takes_backend_and_chunk_from_the_settings(capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    src = make_byte_sequence(tmp_path / "src", count=8, size=100)[0].parent
+    assert run(capsys, "config", "set", "farm.backend", "deadline10")[0] == 0
+    assert run(capsys, "config", "set", "farm.chunk", "4")[0] == 0
+    code, out, err = run(capsys, "farm", "submit", str(src), str(tmp_path / "out"), "--json")
+    assert code == 0, err
+    (entry,) = json.loads(out)["jobs"]
+    assert entry["backend"] == "deadline10"
+    assert "ChunkSize=4\n" in Path(entry["files"][0]).read_text()
+    code, out, err = run(capsys, "farm", "submit", str(src), str(tmp_path / "out2"), "--json", "--chunk", "2")
+    assert code == 0, err
+    assert "ChunkSize=2\n" in Path(json.loads(out)["jobs"][0]["files"][0]).read_text()  # the flag wins

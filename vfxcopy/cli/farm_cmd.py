@@ -95,9 +95,10 @@ def _register_submit(farm_sub: argparse._SubParsersAction[argparse.ArgumentParse
         description="Same sources, destination and options as `vfxcopy copy` (or `convert` with --to/--preset).",
     )
     p.add_argument("paths", nargs="+", metavar="SRC... DEST", help="sources, then the destination folder")
-    p.add_argument("--backend", choices=BACKENDS, default="openjd",
+    p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="openjd: write an OpenJD template (and run it here with --run-local); deadline: submit "
-                   "to AWS Deadline Cloud; slurm: sbatch --array; deadline10/opencue: write submission files")
+                   "to AWS Deadline Cloud; slurm: sbatch --array; deadline10/opencue: write submission files "
+                   "(default: the farm.backend setting, openjd unless changed)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--chunk", type=int, metavar="N", help="frames per task (default: about --task-time)")
     size.add_argument("--task-time", type=float, metavar="SECONDS", default=None,
@@ -357,6 +358,19 @@ def _backend(name: str, args: argparse.Namespace | None = None) -> Any:
     )
 
 
+def _farm_defaults(args: argparse.Namespace) -> None:
+    """--backend, --partition and --chunk not given: the farm.* settings (`vfxcopy config`)."""
+    from vfxcopy.cli.common import settings_for
+
+    settings = settings_for("farm")
+    if args.backend is None:
+        args.backend = settings.text("farm.backend")
+    if args.partition is None and settings.text("farm.partition"):
+        args.partition = settings.text("farm.partition")
+    if args.chunk is None and args.task_time is None and settings.number("farm.chunk") > 0:
+        args.chunk = settings.number("farm.chunk")
+
+
 def _submit(args: argparse.Namespace) -> int:
     from vfxcopy.core.errors import SafetyError
     from vfxcopy.core.farm.backends import FarmError
@@ -365,6 +379,7 @@ def _submit(args: argparse.Namespace) -> int:
 
     if args.results_dir:
         raise UsageError("--results-dir is for a farm task; a submitted job keeps its results in DEST/.vfxcopy-farm/JOB")
+    _farm_defaults(args)
     try:
         steps = _specs(args)
     except SafetyError as exc:
