@@ -119,12 +119,13 @@ def _active(r: JobRecord) -> bool:
 
 APPLIES: dict[ActionId, Callable[[JobRecord], bool]] = {
     ActionId.CANCEL: _active,
-    ActionId.STOP_AFTER_FRAME: lambda r: r.shown_state in (JobState.RUNNING, JobState.PAUSED)
+    # A farm's tasks are cancelled or requeued through the scheduler; they cannot pause here.
+    ActionId.STOP_AFTER_FRAME: lambda r: r.farm is None and r.shown_state in (JobState.RUNNING, JobState.PAUSED)
     and not (r.cancelling or r.stopping),
-    ActionId.PAUSE: lambda r: r.shown_state is JobState.RUNNING and not r.cancelling,
-    ActionId.RESUME: lambda r: r.shown_state is JobState.PAUSED and not r.cancelling,
-    ActionId.START_NEXT: lambda r: r.shown_state is JobState.PENDING and not r.cancelling,
-    ActionId.RETRY: lambda r: r.state.finished and bool(r.failed_frames),
+    ActionId.PAUSE: lambda r: r.farm is None and r.shown_state is JobState.RUNNING and not r.cancelling,
+    ActionId.RESUME: lambda r: r.farm is None and r.shown_state is JobState.PAUSED and not r.cancelling,
+    ActionId.START_NEXT: lambda r: r.farm is None and r.shown_state is JobState.PENDING and not r.cancelling,
+    ActionId.RETRY: lambda r: r.state.finished and (bool(r.failed_frames) if r.farm is None else r.farm.retryable),
     ActionId.RUN_AGAIN: lambda r: r.state.finished,
     ActionId.REMOVE: lambda r: r.state.finished,
     ActionId.REVEAL_SOURCE: lambda r: True,

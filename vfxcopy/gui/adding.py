@@ -18,6 +18,7 @@ from vfxcopy.gui.columns import COLUMNS
 from vfxcopy.gui.conflicts import find_conflicts
 
 if TYPE_CHECKING:
+    from vfxcopy.gui.farm_jobs import FarmJobs
     from vfxcopy.gui.job_model import JobSortProxy, JobTableModel
     from vfxcopy.gui.runner import JobRunner
     from vfxcopy.gui.settings import AppSettings
@@ -82,6 +83,7 @@ class AddJobs(QMainWindow):
     """The MainWindow's side that takes jobs in (a base class: it uses the window's runner and model)."""
 
     runner: JobRunner
+    farm: FarmJobs
     model: JobTableModel
     proxy: JobSortProxy
     table: QTableView
@@ -171,6 +173,11 @@ class AddJobs(QMainWindow):
                 self.new_job_dialog = None
             if code == QDialog.DialogCode.Accepted:
                 specs = dialog.specs()
+                farm = dialog.farm_options()
+                if farm is not None:
+                    # A farm's tasks skip frames already there (the conflict policy): nothing to ask.
+                    self.submit_farm(specs, farm)
+                    return
                 # After the dialog has gone: the conflict question is a dialog of its own.
                 QTimer.singleShot(0, lambda: self.queue_specs(specs))
 
@@ -202,6 +209,13 @@ class AddJobs(QMainWindow):
                 spec = conflict_dialog.apply_answer(spec, answer, conflicts)
             ready.append(spec)
         return self.submit_specs(ready, select=True)
+
+    def submit_farm(self, specs: Iterable[JobSpec], options: dict[str, Any]) -> list[str]:
+        """Send jobs to a farm (Run on in the New job dialog): one row each, followed through the scheduler."""
+        ids = self.farm.submit([s for s in specs], options)
+        if ids:
+            self.show_jobs(ids)
+        return ids
 
     def submit_specs(self, specs: Iterable[JobSpec], *, select: bool = False) -> list[str]:
         """Queue jobs as they are (watch folders, scripts); `select` shows the new rows to the user."""

@@ -110,7 +110,26 @@ def progress_info(record: JobRecord, meter: RateMeter | None = None) -> Progress
     )
 
 
+def farm_status_text(record: JobRecord) -> str:
+    """A farm row's words: the scheduler's tasks, and the cancel that waits for the sweep."""
+    farm = record.farm
+    assert farm is not None
+    if record.cancelling:
+        return "Cancelling… (farm)"
+    if record.state.finished:
+        return f"{STATE_WORDS[record.state]} (farm)"
+    if farm.state == "submitting":
+        return "Submitting to the farm…"
+    if farm.state == "merging":
+        return "Farm: writing the manifest"
+    if not farm.tasks_running and not farm.tasks_done:
+        return f"Waiting for the farm ({plural(len(farm.chunks), 'task')})" if farm.chunks else "Waiting for the farm"
+    return f"Farm: {farm.tasks_running} running, {farm.tasks_done}/{len(farm.chunks)} tasks done"
+
+
 def status_text(record: JobRecord, info: ProgressInfo) -> str:
+    if record.farm is not None:
+        return farm_status_text(record)
     if record.cancelling:
         return "Cancelling…"
     if record.stopping:

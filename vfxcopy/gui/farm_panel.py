@@ -34,8 +34,11 @@ from PySide6.QtWidgets import (
 
 from vfxcopy.core.farm.plan import FarmJob
 from vfxcopy.core.jobs import is_temp_name
+from vfxcopy.gui.forms import form_row
 
 BACKENDS = (
+    # The window runs the OpenJD bundle here with openjd-sessions (gui/farm_jobs.py).
+    ("openjd-local", "OpenJD tasks on this computer (openjd-sessions)"),
     ("openjd", "Open Job Description (job bundle)"),
     ("deadline", "AWS Deadline Cloud"),
     ("slurm", "SLURM"),
@@ -76,7 +79,7 @@ class RunOnChoice(QWidget):
         self.where.addItem("This computer", None)
         for key, label in BACKENDS:
             self.where.addItem(f"Farm: {label}", key)
-        form.addRow("Run on", self.where)
+        form_row(form, "R&un on:", self.where)
         self.chunk = _named(QSpinBox(), "farmChunkSpin")
         self.chunk.setRange(1, 100_000)
         self.chunk.setValue(10)
@@ -94,6 +97,12 @@ class RunOnChoice(QWidget):
         form.addRow(self.note)
         self.where.currentIndexChanged.connect(self._sync)
         self._sync()
+
+    def set_defaults(self, chunk: int, partition: str) -> None:
+        """The farm settings' chunk size and queue (Settings › Farm); 0 keeps this widget's own."""
+        if chunk > 0:
+            self.chunk.setValue(chunk)
+        self.partition.setText(partition)
 
     def _sync(self) -> None:
         farm = self.where.currentData() is not None

@@ -21,6 +21,7 @@ from vfxcopy.gui.actions import ActionId, records_for
 from vfxcopy.gui.records import JobRecord
 
 if TYPE_CHECKING:
+    from vfxcopy.gui.farm_jobs import FarmJobs
     from vfxcopy.gui.job_model import JobTableModel
     from vfxcopy.gui.runner import JobRunner
     from vfxcopy.gui.settings import AppSettings
@@ -39,6 +40,7 @@ class JobActions(QMainWindow):
 
     runner: JobRunner
     model: JobTableModel
+    farm: FarmJobs
     settings: AppSettings
     splitter: QSplitter
     details: QWidget
@@ -90,7 +92,7 @@ class JobActions(QMainWindow):
             return 0
         count = 0
         for job_id in job_ids:
-            if self.runner.cancel(job_id):
+            if self.runner.cancel(job_id) or self.farm.cancel(job_id):
                 count += 1
             self.model.token_changed(job_id)
         self._update_actions()
@@ -115,7 +117,13 @@ class JobActions(QMainWindow):
     def retry_selected(self) -> list[str]:
         """A new job per selected job with only its failed frames; existing files are asked about."""
         specs = []
+        farm_ids = []
         for record in records_for(ActionId.RETRY, self.selected_records()):
+            if record.farm is not None:
+                # The same farm job: only its chunks that did not complete are requeued.
+                if self.farm.retry(record.job_id):
+                    farm_ids.append(record.job_id)
+                continue
             spec = record.spec
             selected = spec.selected_frames()
             indices = sorted({r.index for r in record.failed_frames if 0 <= r.index < len(selected)})
@@ -128,7 +136,9 @@ class JobActions(QMainWindow):
                 names = [names[i] for i in indices]
             specs.append(dataclasses.replace(spec, frames=frames, job_id=new_job_id(), names=names,
                                              conflict_choices=None))
-        return self.queue_specs(specs)
+        if farm_ids:
+            self._update_actions()
+        return farm_ids + (self.queue_specs(specs) if specs else [])
 
     def run_again_selected(self) -> list[str]:
         specs = [dataclasses.replace(r.spec, job_id=new_job_id(), names=None, conflict_choices=None)

@@ -268,6 +268,12 @@ class JobTableModel(QAbstractTableModel):
                 meter.reset()
         self._changed(record)
 
+    def refresh_record(self, job_id: str) -> None:
+        """A record changed outside the runner's events (a farm job's state): repaint its row."""
+        record = self.record_for(job_id)
+        if record is not None:
+            self._changed(record)
+
     # Kept for the runner's job_paused(job_id, paused) signal.
     set_paused = token_changed
 

@@ -18,6 +18,7 @@ from vfxcopy.gui import prompts, window_menus
 from vfxcopy.gui.actions import ActionId, applicable, build_actions
 from vfxcopy.gui.adding import AddJobs, sequences_for_paths  # noqa: F401 - re-exported for callers
 from vfxcopy.gui.details import DetailsPane
+from vfxcopy.gui.farm_jobs import FarmJobs
 from vfxcopy.gui.history import install_history, journaled_run, open_window_journal
 from vfxcopy.gui.job_actions import JobActions, open_folder
 from vfxcopy.gui.job_model import JobSortProxy, JobTableModel
@@ -55,6 +56,8 @@ class MainWindow(AddJobs, JobActions):
         self.runner = runner or JobRunner(self.settings.jobs_at_once, self, run=journaled_run(self.journal))
         # The model reads pause, cancel and stop from the runner's tokens: one home for them.
         self.model = JobTableModel(self, token_of=self.runner.token)
+        # Farm jobs are rows of the same model, followed through their scheduler (gui/farm_jobs.py).
+        self.farm = FarmJobs(self.model, self)
         self.proxy = JobSortProxy(self)
         self.proxy.setSourceModel(self.model)
         # Replaceable hooks (tests, embedding): the desktop notification and the folder opener.
@@ -317,6 +320,7 @@ class MainWindow(AddJobs, JobActions):
             self.watch_folders.shutdown()  # stop watching first: no new jobs while closing
         active = self.active_job_count()
         self.runner.cancel_all()
+        self.farm.shutdown()
         # Nothing running: nothing to wait for (a pool wait still costs a poll interval).
         done = self.runner.wait(timeout_ms) if active else True
         assert isinstance(self.details, DetailsPane)

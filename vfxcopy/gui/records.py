@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -34,6 +35,39 @@ class FrameCounts:
         return self.written + self.skipped
 
 
+# Chunk states of the farm (core.farm.backends.results_status) that need no more work, or can be retried.
+FARM_ACTIVE = frozenset({"running", "pending"})
+FARM_RETRYABLE = frozenset({"failed", "cancelled", "interrupted", "not run"})
+
+
+@dataclass
+class FarmInfo:
+    """A farm job's row: what the scheduler and the results folder said last, as plain data."""
+
+    backend: str
+    folder: str  # the results folder on shared storage (DEST/.vfxcopy-farm/JOB)
+    state: str = "submitting"  # results_status()'s overall state, or submitting / submitted
+    chunks: list[dict[str, Any]] = field(default_factory=list)  # step, index, frames, state, counts
+    partials: int = 0  # the job's temporaries still in its destination (0 once swept)
+    message: str = ""  # the scheduler's or the submission's last word (an error)
+
+    @property
+    def tasks_running(self) -> int:
+        return sum(1 for c in self.chunks if c["state"] == "running")
+
+    @property
+    def tasks_done(self) -> int:
+        return sum(1 for c in self.chunks if c["state"] == "completed")
+
+    @property
+    def active(self) -> bool:
+        return any(c["state"] in FARM_ACTIVE for c in self.chunks)
+
+    @property
+    def retryable(self) -> bool:
+        return not self.active and any(c["state"] in FARM_RETRYABLE for c in self.chunks)
+
+
 @dataclass
 class JobRecord:
     spec: JobSpec
@@ -54,6 +88,8 @@ class JobRecord:
     from_history: bool = False
     # The job's CancelToken while it is queued or running: the one home of pause, cancel and stop.
     token: CancelToken | None = field(default=None, compare=False, repr=False)
+    # Set for a job that runs on a render farm (gui/farm_jobs.py keeps it up to date).
+    farm: FarmInfo | None = None
     _index: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
+    QGroupBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -39,9 +42,11 @@ from vfxcopy.gui.dialogs.job_options import (
     free_space,
     sentence,
 )
+from vfxcopy.gui.dialogs.new_job_check import POLICY_KEY, CheckStep, policy_for
 from vfxcopy.gui.dialogs.new_job_fields import JobFields
 from vfxcopy.gui.dialogs.new_job_specs import Choices, Planned, plan_jobs
 from vfxcopy.gui.dialogs.sequence_list import COL_SEQUENCE, SequenceList  # noqa: F401 - re-exported
+from vfxcopy.gui.farm_panel import RunOnChoice
 from vfxcopy.gui.settings import AppSettings, parse_bwlimit
 from vfxcopy.gui.thumbs import ThumbnailLoader
 
@@ -88,6 +93,14 @@ class NewJobDialog(JobFields):
 
         self.sequence_list = SequenceList(self._sequences, self._loader, self)
         self.sequence_list.itemChanged.connect(self._validate)
+        # The Check step: a pre-flight of every sequence starts now, in the background; its word
+        # shows in the list's Check column and its findings in the Check tab.
+        self.sequence_tabs = QTabWidget()
+        self.sequence_tabs.setObjectName("sequenceTabs")
+        self.sequence_tabs.addTab(self.sequence_list, "Sequences")
+        self.check = CheckStep(self._sequences, self.sequence_list, self.sequence_tabs, self)
+        self.sequence_tabs.addTab(self.check.view, "Check")
+        self.check.changed.connect(self._validate)
         self.convert_group = ConvertGroup(_ask_preset_name, self)
         self.convert_group.changed.connect(self._validate)
         options = QWidget()
@@ -97,6 +110,7 @@ class NewJobDialog(JobFields):
         left.addWidget(self._build_operation_group())
         left.addWidget(self._build_destination_group())
         left.addWidget(self._build_frames_group())
+        left.addWidget(self._build_run_on_group())
         left.addStretch(1)
         columns.addLayout(left, 1)
         right = QVBoxLayout()
@@ -113,7 +127,7 @@ class NewJobDialog(JobFields):
         self._options = options
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("newJobSplitter")
-        self.splitter.addWidget(self.sequence_list)
+        self.splitter.addWidget(self.sequence_tabs)
         self.splitter.addWidget(scroll)
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
@@ -136,8 +150,11 @@ class NewJobDialog(JobFields):
         self.button_box.rejected.connect(self.reject)
         layout.addWidget(self.button_box)
 
+        # The rename answer cannot run as farm tasks: the choice is checked with Run on.
+        self.conflict_combo.currentIndexChanged.connect(self._validate)
         self._on_operation_changed()
         self._validate()
+        self.check.start()
         self._fitted = False
         self.resize(980, 760)
 
@@ -233,8 +250,15 @@ class NewJobDialog(JobFields):
             convert=self._convert_options() if operation is Operation.CONVERT else None,
         )
 
+    def preflight_policy(self) -> dict[str, str] | None:
+        return policy_for(str(self.preflight_combo.currentData()))
+
     def _plan(self) -> Planned:
-        return plan_jobs(self._choices())
+        planned = plan_jobs(self._choices())
+        policy = self.preflight_policy()
+        for spec in planned.specs:
+            spec.preflight = dict(policy) if policy is not None else None
+        return planned
 
     def _build_specs(self) -> list[JobSpec]:
         """Specs for the current choices; raises ValueError with the reason when they are not valid."""
@@ -257,6 +281,13 @@ class NewJobDialog(JobFields):
             error = ""
         except ValueError as exc:
             planned, error = Planned([]), str(exc)
+        if not error and hasattr(self, "run_on") and self.run_on.farm_options() is not None:
+            if ConflictPolicy(self.conflict_combo.currentData()) is ConflictPolicy.RENAME:
+                error = ("Farm tasks cannot pick new versions each on their own: choose another answer for "
+                         "“If a file exists”, or run on this computer.")
+        if not error and hasattr(self, "check"):
+            # The engine would refuse these before any byte moves: say so now, not after queueing.
+            error = "\n".join(self.check.refusals(planned.specs))
         self.error_label.setText(error)
         self.error_label.setVisible(bool(error))
         self.ok_button.setEnabled(not error)
@@ -284,6 +315,26 @@ class NewJobDialog(JobFields):
         # What the builder left out (frames asked for that a sequence does not have).
         self.warning_label.setText("\n".join(filter(None, [warning, *(sentence(n) + "." for n in planned.notes)])))
 
+    def _build_run_on_group(self) -> QWidget:
+        from vfxcopy.gui.farm_settings import FarmSettings
+
+        box = QGroupBox("Run on")
+        box.setObjectName("runOnGroup")
+        layout = QVBoxLayout(box)
+        self.run_on = RunOnChoice(box)
+        self._farm_settings = FarmSettings.load()
+        self.run_on.set_defaults(self._farm_settings.chunk, self._farm_settings.partition)
+        self.run_on.changed.connect(self._validate)
+        layout.addWidget(self.run_on)
+        return box
+
+    def farm_options(self) -> dict[str, Any] | None:
+        """None to run here in the window's queue; else the farm to send the jobs to, with its settings."""
+        options = self.run_on.farm_options()
+        if options is None:
+            return None
+        return {**options, "path_map": list(self._farm_settings.path_map)}
+
     def accept(self) -> None:
         try:
             specs = self._build_specs()
@@ -292,8 +343,15 @@ class NewJobDialog(JobFields):
             self.error_label.setVisible(True)
             self.ok_button.setEnabled(False)
             return
+        refused = self.check.refusals(specs)
+        if refused:
+            self.error_label.setText("\n".join(refused))
+            self.error_label.setVisible(True)
+            self.ok_button.setEnabled(False)
+            return
         # Files already at the destination are asked about by the window, once per job, after this.
         self._accepted_specs = specs
+        self._settings.set_value(POLICY_KEY, self.preflight_combo.currentData())
         self._settings.add_recent_destination(self.destination())
         super().accept()
 
@@ -307,6 +365,7 @@ class NewJobDialog(JobFields):
             return []
 
     def done(self, result: int) -> None:
+        self.check.view.cancel()  # the checks stop within a frame read; nobody waits for them
         if self._owns_loader:
             self._loader.shutdown(5000)
         super().done(result)

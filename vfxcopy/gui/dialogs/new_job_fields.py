@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from vfxcopy.core.jobs import Operation, VerifyMode
 from vfxcopy.gui.dialogs.job_options import CONFLICT_LABELS, HASH_LABELS, VERIFY_LABELS, labelled_combo
+from vfxcopy.gui.dialogs.new_job_check import policy_combo
 from vfxcopy.gui.forms import form_row
 from vfxcopy.gui.settings import AppSettings, format_bwlimit
 
@@ -124,6 +125,9 @@ class JobFields(QDialog):
         self.bwlimit_edit.setText(format_bwlimit(self._settings.bwlimit))
         self.bwlimit_edit.textChanged.connect(self._validate)
         form_row(form, "Bandwidth &limit:", self.bwlimit_edit)
+        self.preflight_combo = policy_combo(self._settings)
+        self.preflight_combo.currentIndexChanged.connect(self._validate)
+        form_row(form, "Pre-fli&ght:", self.preflight_combo)
         return box
 
     # -- reactions --

@@ -13,8 +13,8 @@ from vfxcopy.gui.thumbs import ThumbnailLoader
 
 THUMB_SIZE = 96  # decoded size; shown at ICON_SIZE in the list
 ICON_SIZE = QSize(48, 27)
-COL_SEQUENCE, COL_RANGE, COL_FRAMES, COL_MISSING, COL_SIZE = range(5)
-COLUMN_TITLES = ("Sequence", "Range", "Frames", "Missing", "Size")
+COL_SEQUENCE, COL_RANGE, COL_FRAMES, COL_MISSING, COL_SIZE, COL_CHECK = range(6)
+COLUMN_TITLES = ("Sequence", "Range", "Frames", "Missing", "Size", "Check")
 
 
 def _placeholder_icon() -> QIcon:
@@ -95,7 +95,18 @@ class SequenceList(QTreeWidget):
         self.sizes[id(seq)] = size
         item.setText(COL_SIZE, format_size(size))
         item.setTextAlignment(COL_SIZE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        item.setText(COL_CHECK, "waiting")
         return item
+
+    def set_check(self, row: int, text: str, colour: QColor | None = None, tooltip: str = "") -> None:
+        """The pre-flight's word on row `row` (the Check tab has the findings)."""
+        item = self.topLevelItem(row)
+        if item is None:
+            return
+        item.setText(COL_CHECK, text)
+        item.setToolTip(COL_CHECK, tooltip or text)
+        if colour is not None:
+            item.setForeground(COL_CHECK, QBrush(colour))
 
     # -- state --
     def checked_sequences(self) -> list[Sequence]:

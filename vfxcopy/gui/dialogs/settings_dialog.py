@@ -5,12 +5,14 @@ from __future__ import annotations
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -24,6 +26,9 @@ from vfxcopy.gui.dialogs.job_options import (
     VERIFY_LABELS,
     labelled_combo,
 )
+from vfxcopy.gui.farm_panel import BACKENDS
+from vfxcopy.gui.farm_settings import BACKEND_KEYS, FarmSettings
+from vfxcopy.gui.forms import form_row
 from vfxcopy.gui.settings import AppSettings, format_bwlimit, parse_bwlimit
 
 
@@ -80,6 +85,8 @@ class SettingsDialog(QDialog):
         box.addWidget(self.confirm_overwrite_check)
         layout.addWidget(confirm)
 
+        layout.addWidget(self._build_farm_group())
+
         self.error_label = QLabel()
         self.error_label.setObjectName("errorLabel")
         self.error_label.setWordWrap(True)
@@ -95,6 +102,38 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.button_box)
         self._validate()
 
+    def _build_farm_group(self) -> QWidget:
+        """Where "Run on: a farm" sends jobs (the same [farm] settings `vfxcopy farm submit` reads)."""
+        farm = FarmSettings.load()
+        box = QGroupBox("Farm")
+        form = QFormLayout(box)
+        self.farm_backend_combo = QComboBox()
+        self.farm_backend_combo.setObjectName("farmBackendCombo")
+        labels = dict(BACKENDS)
+        for key in BACKEND_KEYS:
+            self.farm_backend_combo.addItem(labels.get(key, key), key)
+        self.farm_backend_combo.setCurrentIndex(max(0, self.farm_backend_combo.findData(farm.backend)))
+        form_row(form, "Farm bac&kend:", self.farm_backend_combo)
+        self.farm_partition_edit = QLineEdit(farm.partition)
+        self.farm_partition_edit.setObjectName("farmPartitionEdit")
+        self.farm_partition_edit.setPlaceholderText("The farm's default (or a SLURM partition, pool, show)")
+        form_row(form, "&Queue / partition:", self.farm_partition_edit)
+        self.farm_chunk_spin = QSpinBox()
+        self.farm_chunk_spin.setObjectName("farmChunkSpin")
+        self.farm_chunk_spin.setRange(0, 100_000)
+        self.farm_chunk_spin.setSpecialValueText("sized by task time")
+        self.farm_chunk_spin.setSuffix(" frames per task")
+        self.farm_chunk_spin.setValue(farm.chunk)
+        form_row(form, "&Chunk size:", self.farm_chunk_spin)
+        self.farm_path_map_edit = QPlainTextEdit("\n".join(farm.path_map))
+        self.farm_path_map_edit.setObjectName("farmPathMapEdit")
+        self.farm_path_map_edit.setPlaceholderText("One rule a line: /mnt/projects=/net/projects")
+        self.farm_path_map_edit.setFixedHeight(64)
+        self.farm_path_map_edit.setTabChangesFocus(True)
+        self.farm_path_map_edit.textChanged.connect(self._validate)
+        form_row(form, "&Path mapping:", self.farm_path_map_edit)
+        return box
+
     @Slot()
     def _validate(self) -> None:
         try:
@@ -102,6 +141,11 @@ class SettingsDialog(QDialog):
             error = ""
         except ValueError as exc:
             error = str(exc)[:1].upper() + str(exc)[1:] + "."
+        if not error and hasattr(self, "farm_path_map_edit"):
+            try:
+                FarmSettings.parse_path_map(self.farm_path_map_edit.toPlainText())
+            except ValueError as exc:
+                error = f"Path mapping: {exc}."
         self.error_label.setText(error)
         self.ok_button.setEnabled(not error)
 
@@ -117,6 +161,9 @@ class SettingsDialog(QDialog):
         settings.confirm_cancel = self.confirm_cancel_check.isChecked()
         settings.confirm_overwrite = self.confirm_overwrite_check.isChecked()
         settings.sync()
+        FarmSettings(str(self.farm_backend_combo.currentData()), self.farm_partition_edit.text().strip(),
+                     self.farm_chunk_spin.value(),
+                     FarmSettings.parse_path_map(self.farm_path_map_edit.toPlainText())).save()
 
     def accept(self) -> None:
         try:
