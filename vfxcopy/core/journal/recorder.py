@@ -23,15 +23,16 @@ class FrameRecorder:
     `max_delay` seconds after they were reported (checked on every event: the
     engine reports progress many times a second), because each commit with
     synchronous=FULL costs an fsync of the journal (about 5 ms per frame here
-    when committed one by one). A crash loses at most the frames in flight and
-    these few: they are in place, and a resume compares them instead of copying
+    when committed one by one; in groups of 32, 20,000 small frames still spent a
+    third of the run committing: groups are bounded by time first). A crash loses
+    at most the frames in flight and these few: they are in place, and a resume compares them instead of copying
     them again. Call `flush()` when the job ends. Events are passed on
     unchanged; a journal failure is reported once as a warning and never stops
     the copy.
     """
 
     def __init__(
-        self, journal: Journal, job_id: str, forward: Reporter, *, max_frames: int = 32, max_delay: float = 0.1
+        self, journal: Journal, job_id: str, forward: Reporter, *, max_frames: int = 2048, max_delay: float = 0.1
     ) -> None:
         self.journal = journal
         self.job_id = job_id

@@ -311,7 +311,7 @@ class Journal:
         ]
 
     def reporter(
-        self, job_id: str, forward: Reporter = null_reporter, *, max_frames: int = 32, max_delay: float = 0.1
+        self, job_id: str, forward: Reporter = null_reporter, *, max_frames: int = 2048, max_delay: float = 0.1
     ) -> FrameRecorder:
         """A Reporter that commits the job's FrameResults, then passes every event on; see FrameRecorder."""
         return FrameRecorder(self, job_id, forward, max_frames=max_frames, max_delay=max_delay)

@@ -38,11 +38,19 @@ from vfxcopy.core.pipeline.durable import Committer, Error, Finished
 from vfxcopy.core.pipeline.plan import choose_version, plan_items
 from vfxcopy.core.pipeline.steps import ItemSteps
 from vfxcopy.core.pipeline.tally import Debug, Tally
-from vfxcopy.core.pipeline.temps import TempArea, TempFile, locks_are_trustworthy, sweep
+from vfxcopy.core.pipeline.temps import (
+    TempArea,
+    TempFile,
+    fs_type,
+    is_shared_fs,
+    locks_are_trustworthy,
+    sweep,
+)
 from vfxcopy.core.pipeline.treeparts import Folders
 from vfxcopy.core.writers.base import Item, Writer
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+SHARED_FS_COPY_WORKERS = 8  # items in flight per copy on a network file system
 
 
 class Pipeline(ItemSteps):
@@ -80,6 +88,7 @@ class Pipeline(ItemSteps):
         self.next_item = 0
         self.queue_lock = threading.Lock()
         self.outcome: BaseException | None = None
+        self.checker: Worker | None = None
 
     # -- the run --
     def run(self) -> JobResult:
@@ -244,14 +253,24 @@ class Pipeline(ItemSteps):
             self.existing = set(os.listdir(self.dest_fd))
         except OSError:
             self.existing = None
+        copy = self.writer.kind == "copy"
+        dest_fs = fs_type(self.dest_dir) if copy else ""
+        # On a network file system every create, write, fsync, rename and close is a round trip
+        # to the server: several items in flight overlap them (sshfs, 200 x 200 KB: 1 item at a
+        # time took 2.4x cp -r). Each worker then fsyncs and places its own items.
+        shared = copy and (is_shared_fs(dest_fs) or is_shared_fs(fs_type(spec.source.directory or ".")))
+        if shared and self.workers == 1 and len(self.items) > 1:
+            self.workers = SHARED_FS_COPY_WORKERS
         # Copies overlap the fsync of item N with copying N+1 (measured: 1.47x cp+sync).
         # Conversions are CPU-bound: each worker fsyncs its own frame, so results come at once.
-        if self.opts.fsync and self.opts.verify.value != "full" and self.writer.kind == "copy":
+        if self.opts.fsync and self.opts.verify.value != "full" and copy and self.workers == 1:
             self.committer = Committer(
                 spec.job_id, self.dest_fd, self.place_finished, self.discard, lambda: self.token.cancelled,
-                self.set_dir_sync_error,
+                self.set_dir_sync_error, syncfs=not is_shared_fs(dest_fs),
             )
-        if self.workers == 1 and self.existing is not None and self.writer.kind == "copy":
+        # Opening ahead pays where creating a file blocks in the kernel (ext4: about half of a small
+        # frame's time); on tmpfs both threads only compete for the interpreter (measured 1.5x slower).
+        if self.workers == 1 and self.existing is not None and copy and dest_fs not in ("tmpfs", "ramfs"):
             from vfxcopy.core.writers.copy import Preparer
 
             self.preparer = Preparer.start(self, self.items)
@@ -301,7 +320,9 @@ class Pipeline(ItemSteps):
             self.do_item(item, ctx, writer)
 
     def check(self) -> None:
-        Worker(self, -1).check()
+        if self.checker is None:
+            self.checker = Worker(self, -1)  # one for the run, not one per item
+        self.checker.check()
 
     def check_item_boundary(self) -> None:
         self.check()

@@ -36,6 +36,12 @@ class Debug:
         self.temp_closed.set()
 
 
+# While an item's bytes flow, progress snapshots (and throughput samples) go out at most this
+# often (the queue passes on ten a second anyway); items bigger than BIG_ITEM_BYTES show each chunk.
+PROGRESS_EVERY_S = 0.02
+BIG_ITEM_BYTES = 1 << 20
+
+
 def plural(count: int, word: str, words: str | None = None) -> str:
     """'1 frame', '3 frames'."""
     return f"{count} {word if count == 1 else (words or word + 's')}"
@@ -60,6 +66,7 @@ class Tally:
         self.current: FrameResult | None = None
         self.meter = ThroughputMeter()
         self.started = time.monotonic()
+        self.last_progress = 0.0
 
     def report(self, event: Progress | FrameResult | LogMessage) -> None:
         try:
@@ -97,15 +104,28 @@ class Tally:
 
     def progress(self, state: JobState = JobState.RUNNING, message: str = "") -> None:
         with self.lock:
+            self.last_progress = now = time.monotonic()
+            self.meter.add(self._accounted(), now)
             self.report(self.snapshot(state, message))
+
+    def _progress_due(self, always: bool = False) -> None:
+        """A snapshot if the last one is PROGRESS_EVERY_S old, or `always` (called under the lock)."""
+        now = time.monotonic()
+        if now - self.last_progress >= PROGRESS_EVERY_S:
+            self.last_progress = now
+            self.meter.add(self._accounted(), now)
+        elif not always:
+            return
+        self.report(self.snapshot())
 
     def add_bytes(self, worker: int, n: int) -> None:
         """`n` more bytes of the worker's current item are written."""
         with self.lock:
-            self.in_flight[worker] = self.in_flight.get(worker, 0) + n
+            done = self.in_flight[worker] = self.in_flight.get(worker, 0) + n
             self.bytes_written += n
-            self.meter.add(self._accounted())
-            self.report(self.snapshot())
+            if done > BIG_ITEM_BYTES:  # a big item: each chunk (>= 3 ms of work) is shown
+                self.last_progress = 0.0
+            self._progress_due()
 
     def hand_over(self, worker: int, size: int) -> None:
         """The worker's item is written and goes to the committer: its bytes count as done."""
@@ -114,9 +134,11 @@ class Tally:
             self.committing += size
 
     def begin(self, worker: int, result: FrameResult) -> None:
+        """The worker starts an item: one snapshot naming it (listeners act on the current frame)."""
         with self.lock:
             self.in_flight[worker] = 0
             self.current = result
+            self._progress_due(always=True)
 
     def end(self, worker: int) -> None:
         with self.lock:
@@ -133,10 +155,9 @@ class Tally:
             self.counts[result.status] += 1
             if result.status is not FrameStatus.CANCELLED and result.status is not FrameStatus.PENDING:
                 self.bytes_accounted += size
-            self.meter.add(self._accounted())
             self.report(result)
             if progress:
-                self.report(self.snapshot())
+                self._progress_due()
 
     @property
     def failed(self) -> int:
@@ -162,6 +183,7 @@ class Tally:
     def result(self, state: JobState, message: str, frames: list[FrameResult]) -> JobResult:
         with self.lock:
             self.current = None
+            self.meter.add(self._accounted())
         self.report(self.snapshot(state, message))
         return JobResult(
             job_id=self.job_id,

@@ -368,8 +368,8 @@ _SHARED_FS_PREFIXES = ("nfs", "cifs", "smb", "fuse", "9p", "ceph", "glusterfs", 
                        "afs", "virtiofs", "ncpfs")
 
 
-def locks_are_trustworthy(path: str) -> bool:
-    """True when `path` is on a local file system, where a run's flock proves it is alive."""
+def fs_type(path: str) -> str:
+    """The type of the file system `path` is on ("ext4", "tmpfs", "fuse.sshfs", ...), "" if unknown."""
     try:
         target = os.path.realpath(path)
         best, fstype = "", ""
@@ -383,5 +383,16 @@ def locks_are_trustworthy(path: str) -> bool:
                 if (target == mount or target.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
                     best, fstype = mount, right.split()[0]
     except OSError:
-        return False
-    return bool(fstype) and not fstype.startswith(_SHARED_FS_PREFIXES)
+        return ""
+    return fstype
+
+
+def is_shared_fs(fstype: str) -> bool:
+    """A network or FUSE file system: every file operation may be a round trip to a server."""
+    return fstype.startswith(_SHARED_FS_PREFIXES)
+
+
+def locks_are_trustworthy(path: str) -> bool:
+    """True when `path` is on a local file system, where a run's flock proves it is alive."""
+    fstype = fs_type(path)
+    return bool(fstype) and not is_shared_fs(fstype)

@@ -338,15 +338,24 @@ class Preparer:
     At most PREPARE_AHEAD items are ready at a time; each temp is registered in the
     run's temp area as soon as it exists, so every exit path removes it. Only items
     whose final name was free at the start are prepared.
+
+    Each item is claimed once, by whoever comes first: the copy thread never waits for
+    an item the preparer has not started (it opens that one itself), and the two threads
+    wake each other only when one of them is actually waiting (measured on 20,000 small
+    frames on tmpfs: a wait and a notify per item cost more than the opens they overlapped).
     """
 
     def __init__(self, run: Pipeline, items: list[Item]) -> None:
         self.run = run
         self.writer: CopyWriter = run.writer  # type: ignore[assignment]
         self.items = items
-        self.indexes = {item.index for item in items}
+        self.indexes = {item.index for item in items}  # not yet claimed by either thread
         self.cond = threading.Condition()
         self.ready: dict[int, tuple[int, os.stat_result, TempFile] | BaseException] = {}
+        self.busy: int | None = None  # the item the preparer is opening now
+        self.dropped: set[int] = set()  # released while being opened
+        self.preparer_waits = False
+        self.copier_waits = False
         self.stopped = False
         self.thread = threading.Thread(target=self.loop, daemon=True, name=f"vfxcopy-prepare-{run.spec.job_id}")
         self.thread.start()
@@ -364,30 +373,40 @@ class Preparer:
     def loop(self) -> None:
         temps = self.run.temps
         assert temps is not None
+        cond = self.cond
         for item in self.items:
-            with self.cond:
+            index = item.index
+            with cond:
                 while len(self.ready) >= PREPARE_AHEAD and not self.stopped:
-                    self.cond.wait()
+                    self.preparer_waits = True
+                    cond.wait()
+                self.preparer_waits = False
                 if self.stopped:
                     return
-                if item.index not in self.indexes:
-                    continue  # released: the item ended without a write
+                if index not in self.indexes:
+                    continue  # the copy thread took it, or it ended without a write
+                self.indexes.discard(index)
+                self.busy = index
             entry: tuple[int, os.stat_result, TempFile] | BaseException
             try:
                 fd, before = self.writer.open_source(item)
                 try:
                     mode = stat.S_IMODE(before.st_mode) & 0o777 if self.writer.opts.preserve else 0o666
-                    entry = (fd, before, temps.new_file(item.index, mode))
+                    entry = (fd, before, temps.new_file(index, mode))
                 except BaseException:
                     os.close(fd)
                     raise
             except Exception as exc:  # noqa: BLE001 - handed to the copy thread, raised there
                 entry = exc
-            with self.cond:
-                wanted = item.index in self.indexes
+            with cond:
+                self.busy = None
+                wanted = index not in self.dropped
                 if wanted:
-                    self.ready[item.index] = entry
-                self.cond.notify_all()
+                    self.ready[index] = entry
+                else:
+                    self.dropped.discard(index)
+                if self.copier_waits:
+                    cond.notify_all()
             if not wanted:
                 self.close_entry(entry)
             if self.stopped:
@@ -399,38 +418,43 @@ class Preparer:
             self.run.discard(entry[2])
 
     def release(self, item: Item) -> None:
-        """`item` ended without a write (skipped, failed a check): drop what was prepared for it."""
+        """`item` ended (written, skipped, failed a check): drop what was prepared for it and not used."""
+        index = item.index
         with self.cond:
-            if item.index not in self.indexes:
-                return
-            self.indexes.discard(item.index)
-            entry = self.ready.pop(item.index, None)
-            self.cond.notify_all()
+            self.indexes.discard(index)
+            entry = self.ready.pop(index, None)
+            if self.busy == index:
+                self.dropped.add(index)
+            if entry is not None and self.preparer_waits:
+                self.cond.notify_all()
         if entry is not None:
             self.close_entry(entry)
 
     def take_temp(self, item: Item) -> TempFile | None:
         """The prepared temp of `item` (its source fd handed to the writer), or None: do it inline."""
+        index = item.index
+        cond = self.cond
         while True:
-            with self.cond:
-                if item.index not in self.indexes:
-                    return None
-                entry = self.ready.pop(item.index, None)
-                if entry is not None:
-                    self.indexes.discard(item.index)
-                    self.cond.notify_all()
-                elif not self.thread.is_alive():
-                    self.indexes.discard(item.index)
-                    return None
-                else:
-                    self.cond.wait(0.005)
+            with cond:
+                entry = self.ready.pop(index, None)
+                if entry is None:
+                    if index in self.indexes:  # not started: this thread opens it itself
+                        self.indexes.discard(index)
+                        return None
+                    if self.busy != index or not self.thread.is_alive():
+                        return None
+                    self.copier_waits = True  # being opened right now: it will be ready soon
+                    cond.wait(0.005)
+                    self.copier_waits = False
+                elif self.preparer_waits:
+                    cond.notify_all()
             if entry is None:
                 self.run.check()  # (raises Cancelled while waiting)
                 continue
             if isinstance(entry, BaseException):
                 raise entry
             fd, before, temp = entry
-            self.writer.opened[item.index] = (fd, before)
+            self.writer.opened[index] = (fd, before)
             return temp
 
     def stop(self) -> None:

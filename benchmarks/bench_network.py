@@ -1,0 +1,171 @@
+"""Copies to and from a real network file system (sshfs over loopback) side by side with `cp -r` and `rsync -a`.
+
+    python benchmarks/bench_network.py [--frames 200] [--size 200000] [--reps 6] [--workers 1,4]
+
+Starts its own sshd (own config, host and user keys, a free port on 127.0.0.1),
+mounts its folder with sshfs, and unmounts and stops everything at the end
+(benchmarks/sshfs_rig.py). Both directions: local -> sshfs ("up") and
+sshfs -> local ("down"). Contenders, in alternating order each round, each on a
+fresh destination folder: `cp -r`, `rsync -a`, `vfxcopy copy` through the CLI
+(no hash + --no-fsync, and the defaults), and the same two in process
+(run_pipeline, no interpreter start-up). Medians; ratio = cp time / our time
+(>1: vfxcopy is faster). Also the CPU seconds of ssh, sshd and sshfs per run:
+on two shared cores the SFTP processing, not the network, sets the pace.
+`--workers` repeats the in-process runs with other numbers of items in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sshfs_rig import SshfsRig, missing_tools
+
+from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
+from vfxcopy.core.pipeline import run_pipeline
+from vfxcopy.core.pipeline import runner as pipeline_runner
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.sequence import scan
+
+VFXCOPY = [sys.executable, "-m", "vfxcopy"]
+SSH_PROCESSES = {"sshd", "sshfs", "ssh"}
+
+
+def ssh_cpu() -> float:
+    """CPU seconds used so far by every ssh, sshd and sshfs process (the SFTP work)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        if st[st.index("(") + 1: st.rindex(")")] in SSH_PROCESSES:
+            fields = st[st.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def load() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--size", type=int, default=200_000)
+    ap.add_argument("--reps", type=int, default=6, help="rounds (even: each contender runs first and last equally)")
+    ap.add_argument("--workers", default="", help="also in process with these items-in-flight counts, e.g. 1,8")
+    ap.add_argument("--dir", default=None)
+    args = ap.parse_args()
+    why = missing_tools()
+    if why:
+        print(f"cannot run: {why}", file=sys.stderr)
+        return 2
+    root = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-net-", dir=args.dir))
+    data_dir = root / "vfxcopy-data"  # the CLI's journal, as a user would have it (on this disk)
+    data_dir.mkdir()
+    env = dict(os.environ, VFXCOPY_DATA_DIR=str(data_dir))
+    fast = CopyOptions(verify=VerifyMode.NONE, fsync=False)
+    defaults = CopyOptions()
+    try:
+        with SshfsRig(root / "rig") as rig:
+            local_src = root / "local-src"
+            make_byte_sequence(local_src, head="shot_010.", count=args.frames, size=args.size)
+            remote_src = rig.mount / "remote-src"
+            subprocess.run(["cp", "-r", str(local_src), str(remote_src)], check=True)
+            counter = [0]
+
+            def fresh(base: Path) -> Path:
+                counter[0] += 1
+                return base / f"dst-{counter[0]}"
+
+            def cli(src: Path, extra: list[str]) -> Callable[[Path], None]:
+                def run(dest: Path) -> None:
+                    subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(src), str(dest)], check=True, env=env)
+                return run
+
+            def inproc(src: Path, opts: CopyOptions, workers: int | None = None) -> Callable[[Path], None]:
+                seq = scan([str(src)])[0]
+
+                def run(dest: Path) -> None:
+                    saved = pipeline_runner.SHARED_FS_COPY_WORKERS
+                    if workers is not None:
+                        pipeline_runner.SHARED_FS_COPY_WORKERS = workers
+                    try:
+                        result = run_pipeline(JobSpec(seq, str(dest), copy=opts), CancelToken(), lambda e: None)
+                    finally:
+                        pipeline_runner.SHARED_FS_COPY_WORKERS = saved
+                    if result.state is not JobState.COMPLETED:
+                        raise SystemExit(f"vfxcopy failed: {result.message}")
+                return run
+
+            def tool(cmd: list[str], src: Path) -> Callable[[Path], None]:
+                def run(dest: Path) -> None:
+                    subprocess.run([*cmd, f"{src}/" if cmd[0] == "rsync" else str(src), str(dest)], check=True)
+                return run
+
+            print(f"\n### vfxcopy on sshfs over loopback ({datetime.date.today().isoformat()})\n")
+            print(f"{args.frames} x {args.size / 1e3:.0f} KB frames; kernel {platform.release()}, "
+                  f"{os.cpu_count()} CPUs, load average {load()} at the start; sshfs "
+                  f"{subprocess.run(['sshfs', '--version'], capture_output=True, text=True).stdout.split()[2]} "
+                  f"with default options, OpenSSH internal-sftp. {args.reps} alternating rounds, medians; "
+                  "ratio = cp -r time / this time (>1: faster than cp -r).\n")
+            for direction, src, dest_base in (("up: local -> sshfs", local_src, rig.mount),
+                                              ("down: sshfs -> local", remote_src, root)):
+                contenders: dict[str, Callable[[Path], None]] = {
+                    "cp -r": tool(["cp", "-r"], src),
+                    "rsync -a": tool(["rsync", "-a"], src),
+                    "vfxcopy CLI --verify none --no-fsync": cli(src, ["--verify", "none", "--no-fsync"]),
+                    "vfxcopy CLI defaults (xxh3, fsync)": cli(src, []),
+                    "in process, no hash, no fsync": inproc(src, fast),
+                    "in process, defaults": inproc(src, defaults),
+                }
+                for w in [int(x) for x in args.workers.split(",") if x.strip()]:
+                    contenders[f"in process, no hash, no fsync, {w} in flight"] = inproc(src, fast, w)
+                    contenders[f"in process, defaults, {w} in flight"] = inproc(src, defaults, w)
+                times: dict[str, list[float]] = {k: [] for k in contenders}
+                cpus: dict[str, list[float]] = {k: [] for k in contenders}
+                order = list(contenders)
+                for rep in range(args.reps):
+                    for key in order if rep % 2 == 0 else list(reversed(order)):
+                        dest = fresh(dest_base)
+                        subprocess.run(["sync"], check=True)
+                        c0 = ssh_cpu()
+                        t0 = time.perf_counter()
+                        contenders[key](dest)
+                        times[key].append(time.perf_counter() - t0)
+                        cpus[key].append(ssh_cpu() - c0)
+                        shutil.rmtree(dest)
+                    print(f"  {direction} round {rep + 1}/{args.reps} (load {load()})", file=sys.stderr)
+                cp = statistics.median(times["cp -r"])
+                print(f"#### {direction}\n")
+                print("| contender | median s | min s | ssh+sshd+sshfs CPU s | ratio to cp -r |")
+                print("|---|---|---|---|---|")
+                for key in order:
+                    med = statistics.median(times[key])
+                    print(f"| {key} | {med:.3f} | {min(times[key]):.3f} | {statistics.median(cpus[key]):.2f} | "
+                          f"{cp / med:.2f}x |")
+                print()
+            print(f"Load average at the end: {load()}.")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

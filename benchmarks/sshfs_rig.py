@@ -1,0 +1,125 @@
+"""A real network file system on this machine: sshd on 127.0.0.1 (own config, keys, port) and an sshfs mount.
+
+Used by bench_network.py (tests/core/test_copier_sshfs.py carries its own copy of these few
+steps: tests do not import benchmarks). Needs root-free FUSE or root, `sshd` and `sshfs`.
+
+    with SshfsRig(work_dir) as rig:   # rig.remote: the served folder, rig.mount: where it is mounted
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+SSHD = "/usr/sbin/sshd"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def missing_tools() -> str | None:
+    """Why the rig cannot run here, or None."""
+    for tool in ("sshfs", "ssh-keygen", "fusermount3"):
+        if shutil.which(tool) is None and not (tool == "fusermount3" and shutil.which("fusermount")):
+            return f"{tool} is not installed (apt: openssh-server sshfs)"
+    if not os.path.exists(SSHD):
+        return f"{SSHD} is not installed (apt: openssh-server)"
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse is missing (FUSE is not available)"
+    return None
+
+
+def _fusermount() -> str:
+    return shutil.which("fusermount3") or "fusermount"
+
+
+class SshfsRig:
+    """Starts its own sshd and mounts its folder `remote` at `mount` over sshfs; stops both at exit."""
+
+    def __init__(self, root: Path, sshfs_options: tuple[str, ...] = ()) -> None:
+        self.root = Path(root)
+        self.keys = self.root / "keys"
+        self.remote = self.root / "remote"
+        self.mount = self.root / "mnt"
+        self.sshfs_options = sshfs_options
+        self.sshd: subprocess.Popen[bytes] | None = None
+        self.mounted = False
+        self.port = 0
+
+    def __enter__(self) -> SshfsRig:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        for d in (self.keys, self.remote, self.mount):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.keys, 0o700)
+        for name in ("host", "user"):
+            key = self.keys / name
+            if not key.exists():
+                subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        shutil.copy(self.keys / "user.pub", self.keys / "authorized_keys")
+        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation folder
+        self.port = free_port()
+        config = self.keys / "sshd_config"
+        config.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.keys / 'host'}\n"
+            f"PidFile {self.keys / 'sshd.pid'}\nAuthorizedKeysFile {self.keys / 'authorized_keys'}\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+            "PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\n"
+            "Subsystem sftp internal-sftp\nLogLevel ERROR\n"
+        )
+        self.sshd = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                break
+            except OSError:
+                if self.sshd.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("sshd did not start") from None
+                time.sleep(0.05)
+        user = os.environ.get("USER") or "root"
+        options = [
+            f"IdentityFile={self.keys / 'user'}", "StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null",
+            "BatchMode=yes", "LogLevel=ERROR", *self.sshfs_options,
+        ]
+        subprocess.run(
+            ["sshfs", "-p", str(self.port), "-o", ",".join(options), f"{user}@127.0.0.1:{self.remote}", str(self.mount)],
+            check=True, timeout=30, stdin=subprocess.DEVNULL,
+        )
+        self.mounted = True
+
+    def stop(self) -> None:
+        if self.mounted:
+            for _ in range(50):
+                if subprocess.run([_fusermount(), "-u", str(self.mount)], capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.1)
+            else:
+                subprocess.run([_fusermount(), "-u", "-z", str(self.mount)], capture_output=True)
+            self.mounted = False
+        if self.sshd is not None:
+            self.sshd.terminate()
+            try:
+                self.sshd.wait(5)
+            except subprocess.TimeoutExpired:
+                self.sshd.kill()
+                self.sshd.wait()
+            self.sshd = None
