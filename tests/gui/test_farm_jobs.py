@@ -117,6 +117,8 @@ def test_a_farm_row_follows_the_scheduler_cancels_until_swept_and_retries_failed
     record = window.model.record_for(job_id)
     assert record is not None and record.state is JobState.RUNNING
     assert record.frame_states[:4] == [FrameStatus.RUNNING] * 4 and record.frame_states[4] is FrameStatus.PENDING
+    farm.chunk_states = ["completed", "running", "pending"]
+    qtbot.waitUntil(lambda: status(window, job_id) == "Farm: 1 running, 1/3 tasks done", timeout=WAIT_MS)
     # Pause makes no sense for a farm task; Cancel does.
     window.select_jobs([job_id])
     assert window.actions_by_id[ActionId.CANCEL].isEnabled()
@@ -129,17 +131,13 @@ def test_a_farm_row_follows_the_scheduler_cancels_until_swept_and_retries_failed
     assert window.cancel_jobs([job_id], confirm=False) == 1
     qtbot.waitUntil(lambda: "cancel" in farm.calls, timeout=WAIT_MS)
     assert status(window, job_id) == "Cancelling… (farm)"
-    farm.chunk_states = ["cancelled", "cancelled", "cancelled"]
+    farm.chunk_states = ["completed", "cancelled", "cancelled"]
     qtbot.wait(300)  # several polls: the partial file keeps the row cancelling
     assert status(window, job_id) == "Cancelling… (farm)" and not record.state.finished
     partial.unlink()  # the task's sweep
     qtbot.waitUntil(lambda: status(window, job_id) == "Cancelled (farm)", timeout=WAIT_MS)
 
     # Retry Failed Frames: only the chunks that did not complete go back to the scheduler.
-    farm.chunk_states = ["completed", "failed", "cancelled"]
-    window.farm.retry(job_id)  # (from Cancelled it is not offered: first make it a failed job)
-    record.state = JobState.FAILED
-    window.model.refresh_record(job_id)
     window.select_jobs([job_id])
     window._update_actions()
     assert window.actions_by_id[ActionId.RETRY].isEnabled()
@@ -215,7 +213,6 @@ def test_openjd_tasks_on_this_computer_cancel_with_nothing_partial_then_retry_co
     assert len(done_before) < 6
 
     # Retry runs only what is missing; the finished frames keep their inode.
-    record.state = JobState.FAILED  # a cancelled farm job is retried like a failed one
     window.select_jobs([job_id])
     window._update_actions()
     assert window.actions_by_id[ActionId.RETRY].isEnabled()
