@@ -201,3 +201,30 @@ def test_without_the_notify_extra_a_notify_url_says_what_to_install(src: Path, t
                            "json://127.0.0.1:9/x"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "pip install 'vfxcopy[notify]'" in proc.stderr
+
+
+def test_a_watch_tells_each_job_as_it_ends(webhook: tuple[str, Inbox], tmp_path: Path) -> None:
+    import signal
+    import time
+
+    url, inbox = webhook
+    make_byte_sequence(tmp_path / "inbox", count=3, size=500)  # already landed when the watch starts
+    hook_out = tmp_path / "hook.json"
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "vfxcopy", "watch", str(tmp_path / "inbox"), "--to", str(tmp_path / "out"),
+         "--settle", "0.3", "--no-fsync", "-q", "--notify", url, "--on-complete", f"cat > {hook_out}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert inbox.arrived.wait(60), "no notification"
+        deadline = time.monotonic() + 30
+        while not (hook_out.exists() and hook_out.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the hook runs just before the message is sent
+        watch.send_signal(signal.SIGINT)
+        _, err = watch.communicate(timeout=60)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 0, err
+    assert inbox.items[0]["json"]["title"] == "vfxcopy watch: plate.####.exr 1001-1003 completed"
+    job = json.loads(hook_out.read_text())
+    assert job["state"] == "completed" and job["frames_done"] == 3 and job["spec"]["origin"].startswith("watch")

@@ -108,7 +108,17 @@ def resolve_sources(paths: Iterable[str], *, stat: bool = False, recursive: bool
 # -- options -> JobSpec --------------------------------------------------------------
 
 
-def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+def add_notify_arguments(parser: argparse.ArgumentParser) -> None:
+    """--notify URL and --on-complete CMD (core.notify), for the commands that run jobs here."""
+    parser.add_argument("--notify", action="append", default=[], metavar="URL",
+                        help="when the jobs end, send a message to this apprise URL (mailto://, slack://, msteams://, "
+                        "json://...; repeatable), besides the notify.urls setting; needs vfxcopy[notify]")
+    parser.add_argument("--on-complete", action="append", default=[], metavar="CMD",
+                        help="when each job ends, run CMD in the shell with the job's JSON on standard input "
+                        "(repeatable), besides the notify.on_complete setting")
+
+
+def add_job_arguments(parser: argparse.ArgumentParser, *, notify: bool = True) -> None:
     """Options every job-making command shares (copy, convert): frames, naming, output."""
     parser.add_argument("--frames", metavar="RANGE", help="only these frames, e.g. 1001-1100,1200,1300-1310x2")
     parser.add_argument("--rename-head", metavar="NAME", help="new name before the frame number, e.g. 'shot_020.'")
@@ -127,12 +137,8 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     from vfxcopy.cli.check_cmd import add_preflight_arguments
 
     add_preflight_arguments(parser)
-    parser.add_argument("--notify", action="append", default=[], metavar="URL",
-                        help="when the jobs end, send a message to this apprise URL (mailto://, slack://, msteams://, "
-                        "json://...; repeatable), besides the notify.urls setting; needs vfxcopy[notify]")
-    parser.add_argument("--on-complete", action="append", default=[], metavar="CMD",
-                        help="when each job ends, run CMD in the shell with the job's JSON on standard input "
-                        "(repeatable), besides the notify.on_complete setting")
+    if notify:
+        add_notify_arguments(parser)
     # Farm tasks (vfxcopy.cli.farm_cmd): the same command as one frame chunk of a farm job.
     parser.add_argument("--job-id", metavar="ID", help="farm task: the farm job's id, shared by all its tasks")
     parser.add_argument("--results-dir", metavar="DIR",

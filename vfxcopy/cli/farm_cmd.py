@@ -137,7 +137,7 @@ def _register_submit(farm_sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--threads", type=int, help="frames converted in parallel inside each task (default 2)")
     p.add_argument("--fps", type=float, help="movie frame rate (default 24)")
     p.add_argument("--compare-pixels", action="store_true", help=same)
-    add_job_arguments(p)
+    add_job_arguments(p, notify=False)  # a farm job ends on the farm: no hook or message from here
     add_copy_arguments(p)
     p.set_defaults(func=run)
 

@@ -18,6 +18,7 @@ from vfxcopy.cli.common import (
     ProgressPrinter,
     UsageError,
     add_copy_arguments,
+    add_notify_arguments,
     cancelled_exit,
     copy_options_from_args,
     error,
@@ -25,7 +26,7 @@ from vfxcopy.cli.common import (
     summary_line,
 )
 from vfxcopy.cli.progress import PrintingListener
-from vfxcopy.cli.queue_run import wait_for_queue
+from vfxcopy.cli.queue_run import make_notifier, wait_for_queue
 from vfxcopy.core.errors import VfxCopyError
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -52,6 +53,7 @@ from vfxcopy.core.watch import (
 
 if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal
+    from vfxcopy.core.notify import Notifier
     from vfxcopy.core.watch import FolderWatcher
 
 
@@ -92,6 +94,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars (queued/finished lines stay)")
     parser.add_argument("-v", "--verbose", action="store_true", help="without a terminal, one line per frame")
     add_copy_arguments(parser)
+    add_notify_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -156,6 +159,7 @@ class WatchSession(PrintingListener, QueueListener):
         self.store: HandledStore = MemoryHandledStore()
         self.watcher: FolderWatcher | None = None
         self.queue: JobQueue | None = None
+        self.notifier: Notifier | None = None
 
     # -- output --
     def emit(self, event: str, text: str, **data: Any) -> None:
@@ -227,6 +231,14 @@ class WatchSession(PrintingListener, QueueListener):
                 self.watcher.release(spec.source, _unfinished(spec, result))
         self.results.append((spec, result))
         self.emit("finished", "finished " + summary_line(spec, result), **result_to_dict(spec, result))
+        if self.notifier is not None:
+            # A watch has no end to wait for: each job is told when it ends (hooks and URLs).
+            from vfxcopy.core.notify import job_payload
+
+            problems = self.notifier.job_finished(spec, result)
+            problems += self.notifier.batch_finished([job_payload(spec, result)], "watch")
+            for problem in problems:
+                self.emit("warning", f"warning: {problem}", message=problem)
 
     def _journal_state(self, spec: JobSpec, state: JobState, message: str) -> None:
         if self.journal is None:
@@ -300,9 +312,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         rule = rule_from_args(args)
         copy = copy_options_from_args(args)
+        notifier = make_notifier("watch", args)
     except UsageError as exc:
         error("watch", str(exc))
         if args.json:
             print(json.dumps({"event": "stopped", "exit_code": EXIT_USAGE, "error": str(exc)}), flush=True)
         return EXIT_USAGE
-    return WatchSession(rule, args, copy).run()
+    session = WatchSession(rule, args, copy)
+    session.notifier = notifier
+    return session.run()
