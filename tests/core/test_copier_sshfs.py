@@ -1,0 +1,173 @@
+"""Copies onto and from a real network file system: sshfs over loopback, served by an sshd of our own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.core.jobs import (
+    CancelToken,
+    CopyOptions,
+    FrameStatus,
+    JobSpec,
+    JobState,
+    VerifyMode,
+    is_temp_name,
+)
+from vfxcopy.core.pipeline import run_pipeline as copy_sequence
+from vfxcopy.core.pipeline.temps import fs_type
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.sequence import Sequence
+
+SSHD = "/usr/sbin/sshd"
+
+
+def _why_not() -> str | None:
+    for tool in ("sshfs", "ssh-keygen"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt: openssh-server sshfs)"
+    if not shutil.which("fusermount3") and not shutil.which("fusermount"):
+        return "fusermount is not installed (apt: fuse3)"
+    if not os.path.exists(SSHD):
+        return "sshd is not installed (apt: openssh-server)"
+    if not os.path.exists("/dev/fuse"):
+        return "FUSE is not available here (/dev/fuse is missing)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def sshfs_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder mounted over sshfs from an sshd of our own on 127.0.0.1 (own keys, config and port)."""
+    why = _why_not()
+    if why:
+        pytest.skip(why)
+    root = tmp_path_factory.mktemp("sshfs")
+    keys, remote, mount = root / "keys", root / "remote", root / "mnt"
+    for d in (keys, remote, mount):
+        d.mkdir()
+    os.chmod(keys, 0o700)
+    for name in ("host", "user"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True)
+    shutil.copy(keys / "user.pub", keys / "authorized_keys")
+    port = _free_port()
+    config = keys / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {keys / 'host'}\nPidFile {keys / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {keys / 'authorized_keys'}\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\n"
+        "Subsystem sftp internal-sftp\nLogLevel ERROR\n"
+    )
+    try:
+        os.makedirs("/run/sshd", exist_ok=True)
+    except OSError:
+        pass
+    sshd = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    mounted = False
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if sshd.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip("sshd does not start here")
+                time.sleep(0.05)
+        user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+        opts = (f"IdentityFile={keys / 'user'},StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,"
+                "BatchMode=yes,LogLevel=ERROR")
+        done = subprocess.run(["sshfs", "-p", str(port), "-o", opts, f"{user}@127.0.0.1:{remote}", str(mount)],
+                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            pytest.skip(f"sshfs cannot mount here: {done.stderr.strip()}")
+        mounted = True
+        assert fs_type(str(mount)) == "fuse.sshfs"
+        yield mount
+    finally:
+        if mounted:
+            unmount = shutil.which("fusermount3") or "fusermount"
+            for _ in range(50):
+                if subprocess.run([unmount, "-u", str(mount)], capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.1)
+            else:
+                subprocess.run([unmount, "-u", "-z", str(mount)], capture_output=True)
+        sshd.terminate()
+        sshd.wait(10)
+
+
+def seq_of(paths: list[Path]) -> Sequence:
+    head, tail = "plate.", ".exr"
+    frames = tuple(int(p.name[len(head): -len(tail)]) for p in paths)
+    return Sequence(str(paths[0].parent), head, tail, 4, frames)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return [n for n in os.listdir(folder) if is_temp_name(n) or n.startswith(".vfxcopy-")]
+
+
+@pytest.mark.parametrize("opts", [CopyOptions(), CopyOptions(verify=VerifyMode.NONE, fsync=False)],
+                         ids=["defaults", "no-hash-no-fsync"])
+def test_copy_onto_sshfs_and_back(tmp_path: Path, sshfs_mount: Path, opts: CopyOptions) -> None:
+    paths = make_byte_sequence(tmp_path / "src", count=16, size=100 * 1024)
+    tag = "d" if opts.fsync else "f"
+    up = sshfs_mount / f"up-{tag}"
+    result = copy_sequence(JobSpec(seq_of(paths), str(up), copy=opts), CancelToken(), lambda e: None)
+    assert result.state is JobState.COMPLETED, result.message
+    assert leftovers(up) == []
+    for p in paths:
+        assert (up / p.name).read_bytes() == p.read_bytes()
+        assert (up / p.name).stat().st_mtime == pytest.approx(p.stat().st_mtime, abs=1.0)  # SFTP keeps seconds
+    down = tmp_path / f"down-{tag}"
+    back = copy_sequence(JobSpec(seq_of(sorted(up.iterdir())), str(down), copy=opts), CancelToken(), lambda e: None)
+    assert back.state is JobState.COMPLETED, back.message
+    assert sorted(os.listdir(down)) == sorted(p.name for p in paths)
+    assert all((down / p.name).read_bytes() == p.read_bytes() for p in paths)
+
+
+def test_sshfs_never_clobbers_and_skips_identical(tmp_path: Path, sshfs_mount: Path) -> None:
+    """No renameat2 there: placing falls back to link + unlink, which refuses a taken name too."""
+    paths = make_byte_sequence(tmp_path / "src", count=12, size=50 * 1024)
+    dest = sshfs_mount / "conflicts"
+    dest.mkdir()
+    (dest / paths[2].name).write_bytes(b"someone else's file")
+    (dest / paths[5].name).write_bytes(paths[5].read_bytes())
+    result = copy_sequence(JobSpec(seq_of(paths), str(dest)), CancelToken(), lambda e: None)
+    statuses = {Path(f.dest).name: f.status for f in result.frames}
+    assert statuses[paths[2].name] is FrameStatus.FAILED
+    assert statuses[paths[5].name] is FrameStatus.SKIPPED
+    assert (dest / paths[2].name).read_bytes() == b"someone else's file"
+    assert all(s is FrameStatus.DONE for n, s in statuses.items() if n not in (paths[2].name, paths[5].name))
+    assert leftovers(dest) == []
+
+
+def test_cancel_on_sshfs_leaves_nothing_partial(tmp_path: Path, sshfs_mount: Path) -> None:
+    paths = make_byte_sequence(tmp_path / "src", count=30, size=400 * 1024)
+    dest = sshfs_mount / "cancelled"
+    token = CancelToken()
+
+    def report(event: object) -> None:
+        if getattr(event, "status", None) is FrameStatus.DONE:
+            token.cancel()
+
+    result = copy_sequence(JobSpec(seq_of(paths), str(dest)), token, report)
+    assert result.state is JobState.CANCELLED
+    assert leftovers(dest) == []
+    done = {Path(f.dest).name for f in result.frames if f.status is FrameStatus.DONE}
+    assert set(os.listdir(dest)) == done and 1 <= len(done) < 30
+    for name in done:
+        assert (dest / name).read_bytes() == (tmp_path / "src" / name).read_bytes()
