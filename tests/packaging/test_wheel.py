@@ -91,6 +91,9 @@ def test_the_base_install_is_the_headless_tool(wheel: Path, tmp_path: Path) -> N
         assert proc.returncode == 2, (argv, proc.stderr)
         assert f"pip install 'vfxcopy[{extra}]'" in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
     assert not (tmp_path / "png").exists() and not (tmp_path / "d2").exists()
+    no_display = {k: v for k, v in env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    bare = run([str(vfxcopy)], env=no_display)  # no command: the window, which this install lacks
+    assert bare.returncode == 2 and "pip install 'vfxcopy[gui]'" in bare.stderr, bare.stderr
 
 
 def test_the_gui_extra_converts_and_opens_the_window(wheel: Path, tmp_path: Path) -> None:

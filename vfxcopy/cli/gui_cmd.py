@@ -48,6 +48,11 @@ def _no_display() -> bool:
 
 
 def _open(paths: list[str], demo: bool, quit_after: float | None) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("PySide6") is None:
+        # The base install is the headless tool: the command line names the extra to install.
+        raise ModuleNotFoundError("No module named 'PySide6'", name="PySide6")
     if _no_display():
         print("vfxcopy: no display found (set DISPLAY, or QT_QPA_PLATFORM=offscreen for scripts)",
               file=sys.stderr)
