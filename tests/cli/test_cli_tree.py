@@ -166,3 +166,31 @@ def test_killed_tree_job_resumes_to_the_full_layout(delivery_tree: Path, tmp_pat
     same = diff_r(delivery_tree, dest, ".DS_Store", "._*", "ascmhl")
     assert same.returncode == 0, same.stdout
     assert not any(n.startswith(".vfxcopy-") for n in all_paths(dest))
+
+
+def test_a_card_with_an_ascmhl_history_is_checked_against_it_and_continued(tmp_path: Path) -> None:
+    card = tmp_path / "A001"
+    frames = make_byte_sequence(card / "CLIPS" / "A001C003", head="A001C003.", count=6, size=50_000, seed=4)
+    (card / "A001C003.xml").write_text("<clip/>\n")
+    bin_dir = os.path.dirname(sys.executable)
+    made = subprocess.run([os.path.join(bin_dir, "ascmhl"), "create", str(card), "-h", "xxh128"],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    # The card was offloaded once (generation 1); since then one frame changed on it, same size.
+    data = bytearray(frames[2].read_bytes())
+    data[4096] ^= 0x01
+    frames[2].write_bytes(data)
+    bad = vfxcopy("copy", str(card), str(tmp_path / "shuttle"), "--verify-source", "--json")
+    assert bad.returncode == 1
+    [job] = json.loads(bad.stdout)["jobs"]
+    [failed] = job["failed"]
+    assert failed["source"] == str(frames[2]) and "ASC MHL history (generation 1" in failed["error"]
+    data[4096] ^= 0x01
+    frames[2].write_bytes(data)
+    good = vfxcopy("copy", str(card), str(tmp_path / "shuttle2"), "--verify-source")
+    assert good.returncode == 0, good.stderr
+    history = sorted(p.name[:4] for p in (tmp_path / "shuttle2" / "ascmhl").glob("*.mhl"))
+    assert history == ["0001", "0002"]  # the card's generation, then this copy's
+    check = subprocess.run([os.path.join(bin_dir, "ascmhl-debug"), "verify", str(tmp_path / "shuttle2")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -158,8 +158,9 @@ def _has_subfolders(folder: str) -> bool:
 
     try:
         with os.scandir(folder) as it:
+            # An ascmhl/ history counts: the copy brings it along and continues it (a tree job).
             return any(e.is_dir(follow_symlinks=False) and not is_litter(e.name) and not e.name.startswith(TEMP_PREFIX)
-                       and e.name != "ascmhl" for e in it)
+                       for e in it)
     except OSError:
         return False
 

@@ -109,7 +109,13 @@ def plan_job(spec: JobSpec) -> JobPlan:
     if spec.tree is not None:
         from vfxcopy.core.tree import spec_folders
 
-        plan.folders = [f for f in spec_folders(spec) if not os.path.isdir(os.path.join(spec.dest_dir, f))]
+        for folder in spec_folders(spec):
+            full = os.path.join(spec.dest_dir, folder)
+            if os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full)):
+                plan.notes.append(f"{full}: exists and is not a folder (a file or a link); the job would fail "
+                                  "before writing anything")
+            elif not os.path.isdir(full):
+                plan.folders.append(folder)
     block = _block(spec.dest_dir)
     need = len(plan.folders) * block
     listings: dict[str, set[str]] = {}  # one listing per destination folder, not a stat per item
