@@ -74,7 +74,7 @@ def test_a_link_planted_at_the_private_folder_name_is_refused_not_followed(
     byte_seq: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Even an attacker who guesses the private folder's name cannot make us write elsewhere."""
-    import secrets
+    from vfxcopy.core.pipeline import temps
 
     dest = tmp_path / "out"
     dest.mkdir()
@@ -82,7 +82,7 @@ def test_a_link_planted_at_the_private_folder_name_is_refused_not_followed(
     elsewhere.mkdir()
     from vfxcopy.core.pipeline import runner
 
-    monkeypatch.setattr(secrets, "token_hex", lambda n: "deadbeef")
+    monkeypatch.setattr(temps, "new_nonce", lambda: "deadbeef")
     spec = JobSpec(find_sequence(byte_seq[0]), str(dest))
     link = dest / f".vfxcopy-{spec.job_id}-deadbeef.part"
     os.symlink(elsewhere, link)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Protocol
 
@@ -26,6 +25,8 @@ def new_hasher(algo: HashAlgo | str = HashAlgo.XXH3) -> Hasher:
         return xxhash.xxh3_128()
     if algo is HashAlgo.XXH64:
         return xxhash.xxh64()
+    import hashlib  # loads OpenSSL (tens of ms): only when md5 is asked for
+
     return hashlib.md5(usedforsecurity=False)
 
 

@@ -20,7 +20,6 @@ import errno
 import fcntl
 import os
 import queue
-import secrets
 import shutil
 import stat
 import threading
@@ -52,13 +51,18 @@ class TempFile:
     kicked: int = 0  # bytes whose writeback was already started
 
 
+def new_nonce() -> str:
+    """8 random hex digits (os.urandom: `secrets` would load OpenSSL at start-up for this)."""
+    return os.urandom(4).hex()
+
+
 class TempArea:
     """The run's private folder in the destination and the temps inside it (thread-safe)."""
 
     def __init__(self, dest_fd: int, job_id: str) -> None:
         self.dest_fd = dest_fd
         self.job_id = job_id
-        nonce = secrets.token_hex(4)
+        nonce = new_nonce()
         self.name = f"{TEMP_PREFIX}{job_id}-{nonce}{TEMP_SUFFIX}"
         # Made under a staging name, locked, then renamed: a sweeper never sees the folder
         # unlocked under its temp name while this run is alive.
