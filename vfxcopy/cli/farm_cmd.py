@@ -359,7 +359,7 @@ def _backend(name: str, args: argparse.Namespace | None = None) -> Any:
 
 
 def _farm_defaults(args: argparse.Namespace) -> None:
-    """--backend, --partition and --chunk not given: the farm.* settings (`vfxcopy config`)."""
+    """--backend, --partition, --chunk and --path-map not given: the farm.* settings (`vfxcopy config`, the window)."""
     from vfxcopy.cli.common import settings_for
 
     settings = settings_for("farm")
@@ -369,6 +369,8 @@ def _farm_defaults(args: argparse.Namespace) -> None:
         args.partition = settings.text("farm.partition")
     if args.chunk is None and args.task_time is None and settings.number("farm.chunk") > 0:
         args.chunk = settings.number("farm.chunk")
+    if not getattr(args, "path_map", None) and settings.strings("farm.path_map"):
+        args.path_map = settings.strings("farm.path_map")
 
 
 def _submit(args: argparse.Namespace) -> int:
