@@ -194,3 +194,75 @@ def test_a_card_with_an_ascmhl_history_is_checked_against_it_and_continued(tmp_p
     check = subprocess.run([os.path.join(bin_dir, "ascmhl-debug"), "verify", str(tmp_path / "shuttle2")],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def temps_under(root: Path) -> list[str]:
+    return [p for p in all_paths(root) if os.path.basename(p).startswith(".vfxcopy-")] if root.exists() else []
+
+
+def test_two_destinations_one_fills_up_while_the_other_completes(tmp_path: Path, tmpfs_mount) -> None:  # type: ignore[no-untyped-def]
+    small = tmpfs_mount("6m")
+    src = tmp_path / "src"
+    make_byte_sequence(src / "plates", count=10, size=400 * 1024)  # 4 MB: fits when the copy starts
+    (src / "edl").mkdir()
+    (src / "edl" / "cut.edl").write_text("TITLE: cut\n")
+    good, full = tmp_path / "good", small / "full"
+    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", str(src), str(good), "--also", str(full),
+                             "--bwlimit", "4M", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((full / "plates").glob("plate.*.exr")):
+            time.sleep(0.01)
+        # Another program takes the room that was free at the start.
+        with open(small / "filler.bin", "wb") as f:
+            try:
+                f.write(b"\0" * (6 << 20))
+            except OSError:
+                pass
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    jobs = {Path(j["dest_dir"]): j for j in json.loads(out)["jobs"]}
+    assert jobs[good]["state"] == "completed" and jobs[good]["frames_done"] == 11
+    assert jobs[full]["state"] == "failed" and jobs[full]["frames_failed"] >= 1
+    assert "no space left" in (jobs[full]["message"] + err).lower() or "full" in jobs[full]["message"].lower()
+    assert diff_r(src, good, "ascmhl").returncode == 0
+    assert temps_under(full) == [] and temps_under(good) == []
+    for name in os.listdir(full / "plates"):
+        assert (full / "plates" / name).read_bytes() == (src / "plates" / name).read_bytes()  # only whole files
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM])
+def test_cancel_mid_file_with_three_destinations_leaves_nothing_partial(tmp_path: Path, sig: signal.Signals) -> None:
+    src = tmp_path / "src"
+    make_byte_sequence(src / "plates", count=6, size=3 * 1024 * 1024)
+    (src / "docs").mkdir()
+    (src / "docs" / "readme.txt").write_text("hello\n")
+    dests = [tmp_path / f"d{i}" for i in range(3)]
+    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", str(src), str(dests[0]), "--also", str(dests[1]),
+                             "--also", str(dests[2]), "--bwlimit", "6M", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all(temps_under(d) for d in dests) and any(list((d / "plates").glob("plate.*")) for d in dests
+                                                          if (d / "plates").exists()):
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the copies never got going")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + int(sig), err
+    report = json.loads(out)
+    assert report["cancelled"] and len(report["jobs"]) == 3
+    for dest in dests:
+        assert temps_under(dest) == [], dest
+        for rel in all_paths(dest):
+            if (dest / rel).is_file():
+                assert (dest / rel).read_bytes() == (src / rel).read_bytes(), rel

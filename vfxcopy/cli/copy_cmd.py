@@ -63,6 +63,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       help="leave out paths matching PATTERN (repeatable)")
     tree.add_argument("--flat", action="store_true",
                       help="as vfxcopy 0.1: copy only the folder's own sequences and files, one job each")
+    parser.add_argument(
+        "--also", metavar="DEST2", action="append", default=[],
+        help="also copy to DEST2 (repeatable): each destination gets the same names, its own temporaries, fsync, "
+        "verification, ASC MHL manifest and report, and fails or completes on its own; the copies of one source "
+        "run at the same time, so its bytes come from its disk once (the others from memory)")
     parser.add_argument("--verify-source", "--check-source", action="store_true", dest="verify_source",
                         help="after copying, read every source file again and compare it with what was copied "
                         "(and with the source's ASC MHL history if it has one): a frame whose source changed "
@@ -110,7 +115,31 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
                 notes.append(f"{source}: sub-folders are not copied (--flat)")
         specs.extend(build_specs(seqs, dest_dir, args, operation=Operation.COPY, origin="cli", copy=options,
                                  notes=notes))
-    return specs
+    return _fan_out(specs, dest_dir, getattr(args, "also", None) or [])
+
+
+def _fan_out(specs: list[JobSpec], dest_dir: str, also: list[str]) -> list[JobSpec]:
+    """Each job once more per --also destination, in the order that runs one source's copies together."""
+    from dataclasses import replace
+
+    from vfxcopy.core.jobs import new_job_id
+    from vfxcopy.core.safety import same_file
+
+    extra: list[str] = []
+    for raw in also:
+        path = os.path.abspath(raw)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"--also {raw}: exists and is not a folder")
+        if any(path == d or same_file(path, d) for d in [dest_dir, *extra]):
+            raise UsageError(f"--also {raw}: the same folder as another destination")
+        extra.append(path)
+    out: list[JobSpec] = []
+    for spec in specs:
+        out.append(spec)
+        for path in extra:
+            out.append(replace(spec, dest_dir=path, job_id=new_job_id(), copy=replace(spec.copy),
+                               conflict_choices=dict(spec.conflict_choices) if spec.conflict_choices else None))
+    return out
 
 
 def _tree_specs(roots: list[str], dest_dir: str, args: argparse.Namespace, options: CopyOptions,
@@ -201,7 +230,7 @@ def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
             print_json({"command": "copy", "exit_code": EXIT_USAGE, "error": short[0].message(), "jobs": [],
                         "shortfalls": [vars(s) | {"missing": s.missing} for s in short]})
         return EXIT_USAGE
-    return run_queue("copy", specs, args, guard, notes=notes)
+    return run_queue("copy", specs, args, guard, notes=notes, concurrency=1 + len(getattr(args, "also", None) or []))
 
 
 def _print_plan(plans: list[JobPlan], short: list[Shortfall], notes: list[str], args: argparse.Namespace) -> int:

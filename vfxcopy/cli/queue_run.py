@@ -166,8 +166,9 @@ def run_queue(
     notes: list[str],
     label: Callable[[JobSpec], str] | None = None,
     json_extra: dict[str, Any] | None = None,
+    concurrency: int = 1,
 ) -> int:
-    """Run `specs` one after another through core's JobQueue, with progress, journal and exit codes.
+    """Run `specs` one after another (`concurrency` at a time: copies to several destinations) through core's JobQueue, with progress, journal and exit codes.
 
     The whole queue goes into the journal first, so a crash leaves the jobs not yet
     run resumable too. A signal interrupts the queue (the running job is cancelled,
@@ -188,7 +189,7 @@ def run_queue(
         print(f"vfxcopy {command}: note: {note}", file=sys.stderr)
     journal = None if getattr(args, "no_journal", False) else open_cli_journal(command)
     listener = _CliListener(command, args, len(specs), label or (lambda spec: spec.display_name()), guard.token)
-    queue = JobQueue(1, run=_refusing_run(journal, listener), journal=journal, listener=listener)
+    queue = JobQueue(max(1, concurrency), run=_refusing_run(journal, listener), journal=journal, listener=listener)
     listener.queue = queue
     listener.notifier = notifier
     for job_id in queue.recover():  # jobs of vfxcopy processes that died: interrupted, temps removed
