@@ -1,0 +1,170 @@
+"""Many small frames, through the command line and in process, side by side with `cp -r` (and `cp -r && sync`).
+
+    python benchmarks/bench_smallfiles.py [--count 20000] [--size 200] [--reps 4] [--ext4-count 5000]
+
+Two file systems: a tmpfs of its own (mounted here when root, else /dev/shm), where
+only per-file CPU work shows, and the work folder's disk (ext4 here), where file
+creation and fsync cost real time. Contenders, alternating order each round, each
+onto a fresh destination that is deleted after it (then `sync`, untimed):
+
+- `cp -r SRC DEST`, and `cp -r SRC DEST && sync` (what the defaults are held to);
+- `vfxcopy copy --verify none --no-fsync` and `vfxcopy copy` (defaults: xxh3 verification,
+  fsync, ASC MHL manifest and job report), end to end as a user runs them, the journal
+  in a data folder on the work disk (VFXCOPY_DATA_DIR);
+- the same two options in process (run_pipeline: no interpreter start-up, scan, journal,
+  manifest or report).
+
+Medians; ratio = reference time / vfxcopy time (>1: vfxcopy is faster). Targets
+(issue 12): tmpfs, CLI no hash/no fsync >= 0.5x cp -r, CLI defaults >= 0.3x cp -r;
+ext4, CLI defaults >= 0.9x `cp -r && sync`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
+from vfxcopy.core.pipeline import run_pipeline
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.sequence import scan
+
+VFXCOPY = [sys.executable, "-m", "vfxcopy"]
+
+
+def fs_type(path: Path) -> str:
+    out = subprocess.run(["df", "-T", str(path)], capture_output=True, text=True).stdout.splitlines()
+    return out[1].split()[1] if len(out) > 1 else "?"
+
+
+def load() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def contenders(src: Path, env: dict[str, str]) -> dict[str, Callable[[Path], None]]:
+    seq = scan([str(src)])[0]
+
+    def cp(sync: bool) -> Callable[[Path], None]:
+        def run(dest: Path) -> None:
+            subprocess.run(["cp", "-r", str(src), str(dest)], check=True)
+            if sync:
+                subprocess.run(["sync"], check=True)
+        return run
+
+    def cli(extra: list[str]) -> Callable[[Path], None]:
+        def run(dest: Path) -> None:
+            subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(src), str(dest)], check=True, env=env)
+        return run
+
+    def inproc(opts: CopyOptions) -> Callable[[Path], None]:
+        def run(dest: Path) -> None:
+            result = run_pipeline(JobSpec(seq, str(dest), copy=opts), CancelToken(), lambda e: None)
+            if result.state is not JobState.COMPLETED:
+                raise SystemExit(f"vfxcopy failed: {result.message}")
+        return run
+
+    return {
+        "cp -r": cp(False),
+        "cp -r && sync": cp(True),
+        "CLI --verify none --no-fsync": cli(["--verify", "none", "--no-fsync"]),
+        "CLI defaults": cli([]),
+        "in process, no hash, no fsync": inproc(CopyOptions(verify=VerifyMode.NONE, fsync=False)),
+        "in process, defaults (no manifest)": inproc(CopyOptions()),
+    }
+
+
+def measure(label: str, work: Path, count: int, size: int, reps: int, env: dict[str, str],
+            targets: list[tuple[str, str, float]]) -> None:
+    src = work / "src"
+    make_byte_sequence(src, head="shot_010.", count=count, size=size)
+    runs = contenders(src, env)
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    order = list(runs)
+    n = 0
+    for rep in range(reps):
+        for key in order if rep % 2 == 0 else list(reversed(order)):
+            n += 1
+            dest = work / f"dst-{n}"
+            subprocess.run(["sync"], check=True)
+            time.sleep(0.3)
+            t0 = time.perf_counter()
+            runs[key](dest)
+            times[key].append(time.perf_counter() - t0)
+            shutil.rmtree(dest)
+        print(f"  {label} round {rep + 1}/{reps} (load {load()}): "
+              + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in order), file=sys.stderr)
+    shutil.rmtree(src)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"#### {label}: {count} x {size} B ({fs_type(work)})\n")
+    print("| contender | median s | min s | per frame µs |")
+    print("|---|---|---|---|")
+    for key in order:
+        print(f"| {key} | {med[key]:.3f} | {min(times[key]):.3f} | {med[key] / count * 1e6:.0f} |")
+    print("\n| vfxcopy | reference | ratio (reference / vfxcopy) | target |")
+    print("|---|---|---|---|")
+    for ours, ref, target in targets:
+        ratio = med[ref] / med[ours]
+        print(f"| {ours} | {ref} | **{ratio:.2f}x** | >= {target}x {'ok' if ratio >= target else 'MISSED'} |")
+    for ours, ref in (("in process, no hash, no fsync", "cp -r"), ("in process, defaults (no manifest)", "cp -r && sync")):
+        print(f"| {ours} | {ref} | {med[ref] / med[ours]:.2f}x | (in process) |")
+    print()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=20000)
+    ap.add_argument("--size", type=int, default=200)
+    ap.add_argument("--ext4-count", type=int, default=5000, help="frames on the disk (creation there is slow)")
+    ap.add_argument("--reps", type=int, default=4)
+    ap.add_argument("--dir", default=None, help="work folder on the disk (default: a temp folder in /tmp)")
+    ap.add_argument("--no-disk", action="store_true")
+    ap.add_argument("--no-tmpfs", action="store_true")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-small-", dir=args.dir))
+    data = root / "vfxcopy-data"
+    data.mkdir()
+    env = dict(os.environ, VFXCOPY_DATA_DIR=str(data))
+    print(f"\n### vfxcopy, many small frames ({datetime.date.today().isoformat()})\n")
+    print(f"{os.cpu_count()} CPUs, load average {load()} at the start, kernel {platform.release()}, Python "
+          f"{platform.python_version()}; the CLI's journal on {fs_type(root)}. {args.reps} alternating rounds, "
+          "medians.\n")
+    mounted = False
+    try:
+        if not args.no_tmpfs:
+            tmpfs = root / "tmpfs"
+            tmpfs.mkdir()
+            if os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4g", "tmpfs", str(tmpfs)],
+                                                    capture_output=True).returncode == 0:
+                mounted = True
+                work = tmpfs
+            else:
+                work = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-small-", dir="/dev/shm"))
+            measure("tmpfs", work, args.count, args.size, args.reps, env, [
+                ("CLI --verify none --no-fsync", "cp -r", 0.5), ("CLI defaults", "cp -r", 0.3)])
+            if not mounted:
+                shutil.rmtree(work, ignore_errors=True)
+        if not args.no_disk:
+            disk = root / "disk"
+            disk.mkdir()
+            measure("disk", disk, args.ext4_count, args.size, args.reps, env, [
+                ("CLI --verify none --no-fsync", "cp -r", 0.5), ("CLI defaults", "cp -r && sync", 0.9)])
+        print(f"Load average at the end: {load()}.")
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(root / "tmpfs")], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
