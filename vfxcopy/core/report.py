@@ -275,7 +275,11 @@ def write_job_report(
                                        (csv_path.name, csv_text(frames).encode("utf-8"), True)],
                     "the job report", token)
     # The handover PDF (fpdf2, the report extra) beside the destination folder, not inside it.
-    from vfxcopy.core.report_pdf import write_pdf_report
+    from vfxcopy.core.report_pdf import PdfError, write_pdf_report
 
-    write_pdf_report(spec, result, frames, manifest, problems or [], strip, notes, token=token)
+    try:
+        write_pdf_report(spec, result, frames, manifest, problems or [], strip, notes, token=token)
+    except PdfError as exc:
+        if problems is not None:
+            problems.append(str(exc))
     return html_path, csv_path

@@ -20,6 +20,10 @@ _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/L
 MAX_FRAME_ROWS = 400
 
 
+class PdfError(Exception):
+    """The PDF could not be made; the caller tells it as a warning and the job stands."""
+
+
 def pdf_report_path(spec: JobSpec) -> Path:
     """`<parent>/<dest name>_vfxcopy_report_<job>.pdf`: beside the delivered folder, not inside it.
 
@@ -86,7 +90,7 @@ class _Sheet:
 
         self.pdf = FPDF(orientation="P", unit="mm", format="A4")
         self.pdf.set_auto_page_break(True, margin=14)
-        self.pdf.set_title(title)
+        self.pdf.set_title(_clean(title))
         self.pdf.set_creator(f"vfxcopy {__version__}")
         self.font = "Helvetica"
         regular, bold = _font("DejaVuSans.ttf"), _font("DejaVuSans-Bold.ttf")
@@ -97,7 +101,7 @@ class _Sheet:
         self.pdf.add_page()
 
     def text(self, value: object) -> str:
-        text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        text = _clean(value)
         return text if self.font != "Helvetica" else text.encode("latin-1", "replace").decode("latin-1")
 
     def heading(self, text: str, size: float = 12) -> None:
@@ -157,6 +161,11 @@ class _Sheet:
 
     def output(self) -> bytes:
         return bytes(self.pdf.output())
+
+
+def _clean(value: object) -> str:
+    """Printable text: undecodable name bytes (surrogates) become \\x escapes, which a PDF string can carry."""
+    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _font(name: str) -> str | None:
@@ -273,8 +282,15 @@ def write_pdf_report(
 
     placed = [f.dest for f in sorted(frames, key=lambda r: r.index)
               if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
+    from fpdf.errors import FPDFException
+
     metadata = image_metadata(placed[0]) if placed and strip else {}
-    data = render_pdf(spec, result, frames, manifest, problems, decode_strip(strip), metadata, notes)
+    try:
+        data = render_pdf(spec, result, frames, manifest, problems, decode_strip(strip), metadata, notes)
+    except (FPDFException, ValueError) as exc:
+        # The handover sheet is a courtesy beside the manifest, HTML and CSV: it never fails a verified copy.
+        raise PdfError(f"the PDF report could not be made ({exc}); the manifest and the HTML/CSV reports are "
+                       "written") from exc
     path = pdf_report_path(spec)
     try:
         write_files(path.parent, [(path.name, data, True)], "the PDF report", token)
