@@ -198,11 +198,66 @@ def table_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
     shooter.shoot("table", window)
 
 
+def check_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
+    """The New job dialog's Check step on a plate with broken frames, the refuse policy, Run on a farm."""
+    from vfxcopy.core.preflight.samples import make_defective_exr_sequence
+
+    folder = root / "show" / "incoming" / "2026-11-30_scan_drop"
+    make_defective_exr_sequence(folder / "sh110", head="sh110_plate_v001.", width=320, height=180)
+    for shot in ("sh120", "sh130"):
+        make_exr_sequence(folder / shot, head=f"{shot}_plate_v001.", count=16, width=320, height=180)
+    seqs = sorted(scan([folder], stat=True, recursive=True), key=lambda s: s.head)
+    dialog = window.open_new_job_dialog(seqs)
+    assert dialog is not None
+    dialog.destination_edit.setText(str(root / "show" / "delivery" / "scan_ingest"))
+    dialog.preflight_combo.setCurrentIndex(dialog.preflight_combo.findData("refuse"))
+    dialog.run_on.where.setCurrentIndex(dialog.run_on.where.findData("slurm"))
+    dialog.run_on.chunk.setValue(8)
+    dialog.run_on.partition.setText("render")
+    wait_until(lambda: dialog.check.pending() == 0)
+    shooter.settle(2000)  # thumbnails
+    shooter.shoot("new_job_check", dialog)
+    dialog.sequence_tabs.setCurrentIndex(1)
+    tree = dialog.check.view.tree()
+    tree.expandItem(tree.topLevelItem(0))
+    tree.setColumnWidth(0, 260)
+    shooter.shoot("new_job_check_tab", dialog)
+    dialog.reject()
+
+
+def farm_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
+    """A farm job (OpenJD tasks run here by openjd-sessions) as a row beside a local job, with its chunks."""
+    plates = root / "show" / "plates" / "sh210_bg"
+    frames = make_byte_sequence(plates, head="sh210_bg_v002.", count=24, size=512 * 1024)
+    local = make_byte_sequence(root / "show" / "plates" / "sh220_fg", head="sh220_fg_v001.", count=60,
+                               size=512 * 1024)
+    slow = CopyOptions(bwlimit=1024 * 1024, fsync=False)
+    farm_spec = JobSpec(find_sequence(frames[0], stat=True), str(root / "show" / "delivery" / "farm" / "sh210"),
+                        copy=slow, origin="gui")
+    [farm_id] = window.submit_farm([farm_spec], {"backend": "openjd-local", "chunk": 4, "max_running": None,
+                                                 "partition": None, "path_map": []})
+    window.submit_specs([JobSpec(find_sequence(local[0], stat=True), str(root / "show" / "delivery" / "sh220"),
+                                 copy=slow, origin="gui")])
+
+    def farm_record():  # type: ignore[no-untyped-def]
+        return window.model.record_for(farm_id)
+
+    wait_until(lambda: farm_record().farm is not None and farm_record().farm.tasks_done >= 2
+               and farm_record().farm.tasks_running >= 1, seconds=180)
+    window.select_jobs([farm_id])
+    window.show_details()
+    shooter.settle(1200)
+    shooter.shoot("farm", window)
+    window.cancel_jobs([farm_id], confirm=False)
+    shooter.settle(300)
+    shooter.shoot("farm_cancelling", window)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "shots")
     parser.add_argument("--readme", action="store_true", help="also write docs/screenshot.png")
-    parser.add_argument("--only", default="table,new_job,conflict,settings,file_dialog")
+    parser.add_argument("--only", default="table,new_job,new_job_check,farm,conflict,settings,file_dialog")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     config = tempfile.mkdtemp(prefix="vfxcopy-shot-config-")
@@ -230,6 +285,10 @@ def main() -> int:
             shooter.settle(2500)  # thumbnails of the rows in sight
             shooter.shoot("new_job", dialog)
             dialog.reject()
+        if "new_job_check" in only:
+            check_scene(window, root, shooter)
+        if "farm" in only:
+            farm_scene(window, root, shooter)
         if "conflict" in only:
             from vfxcopy.gui.conflicts import find_conflicts
             from vfxcopy.gui.dialogs.conflict_dialog import ConflictDialog

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import tomllib
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox
 
 from vfxcopy.core.farm.plan import FarmJob
@@ -110,15 +111,15 @@ def test_a_farm_row_follows_the_scheduler_cancels_until_swept_and_retries_failed
                                                                                         "1009-1010"]
     job_id = farm.job.job_id
     assert window.selected_records()[0].job_id == job_id  # the new row is selected
-    qtbot.waitUntil(lambda: status(window, job_id) == "Waiting for the farm (3 tasks)", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: status(window, job_id) == "Farm: 3 tasks queued", timeout=WAIT_MS)
 
     farm.chunk_states = ["running", "pending", "pending"]
-    qtbot.waitUntil(lambda: status(window, job_id) == "Farm: 1 running, 0/3 tasks done", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: status(window, job_id) == "Farm 0/3 · 1 running", timeout=WAIT_MS)
     record = window.model.record_for(job_id)
     assert record is not None and record.state is JobState.RUNNING
     assert record.frame_states[:4] == [FrameStatus.RUNNING] * 4 and record.frame_states[4] is FrameStatus.PENDING
     farm.chunk_states = ["completed", "running", "pending"]
-    qtbot.waitUntil(lambda: status(window, job_id) == "Farm: 1 running, 1/3 tasks done", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: status(window, job_id) == "Farm 1/3 · 1 running", timeout=WAIT_MS)
     # Pause makes no sense for a farm task; Cancel does.
     window.select_jobs([job_id])
     assert window.actions_by_id[ActionId.CANCEL].isEnabled()
@@ -134,6 +135,8 @@ def test_a_farm_row_follows_the_scheduler_cancels_until_swept_and_retries_failed
     farm.chunk_states = ["completed", "cancelled", "cancelled"]
     qtbot.wait(300)  # several polls: the partial file keeps the row cancelling
     assert status(window, job_id) == "Cancelling… (farm)" and not record.state.finished
+    tip = window.model.index(window.model.row_of(job_id), COLUMN_INDEX["status"]).data(Qt.ItemDataRole.ToolTipRole)
+    assert "next checks in" in tip and "(1 partial file now)" in tip
     partial.unlink()  # the task's sweep
     qtbot.waitUntil(lambda: status(window, job_id) == "Cancelled (farm)", timeout=WAIT_MS)
 
@@ -203,7 +206,7 @@ def test_openjd_tasks_on_this_computer_cancel_with_nothing_partial_then_retry_co
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=WAIT_MS)
     record = window.model.record_at(0)
     job_id = record.job_id
-    qtbot.waitUntil(lambda: status(window, job_id).startswith("Farm: 1 running"), timeout=60_000)
+    qtbot.waitUntil(lambda: record.farm is not None and record.farm.tasks_running == 1, timeout=60_000)
     assert window.cancel_jobs([job_id], confirm=False) == 1
     assert status(window, job_id) == "Cancelling… (farm)"
     qtbot.waitUntil(lambda: record.state.finished, timeout=60_000)

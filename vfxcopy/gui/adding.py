@@ -18,6 +18,7 @@ from vfxcopy.gui.columns import COLUMNS
 from vfxcopy.gui.conflicts import find_conflicts
 
 if TYPE_CHECKING:
+    from vfxcopy.core.tree import Tree
     from vfxcopy.gui.farm_jobs import FarmJobs
     from vfxcopy.gui.job_model import JobSortProxy, JobTableModel
     from vfxcopy.gui.runner import JobRunner
@@ -148,23 +149,29 @@ class AddJobs(QMainWindow):
             self.add_paths([folder])
 
     def add_paths(self, paths: Iterable[str | os.PathLike[str]]) -> QDialog | None:
-        """Paths from a drop, the command line or File › Add…: find sequences, ask how to queue them."""
+        """Paths from a drop, the command line or File › Add…: find sequences, ask how to queue them.
+
+        A folder with sub-folders is a tree: one job that copies it whole, as `vfxcopy copy` does.
+        """
+        from vfxcopy.gui.trees import split_trees
+
         try:
-            sequences = sequences_for_paths(paths)
+            trees, others = split_trees(paths)
+            sequences = sequences_for_paths(others)
         except OSError as exc:
             prompts.inform(self, "Cannot add", f"{exc.filename or ''}: {exc.strerror or exc}", level="error")
             return None
         self.last_dropped = sequences
-        if not sequences:
+        if not sequences and not trees:
             self.statusBar().showMessage("No image sequences or files found there.", 8000)
             return None
-        return self.open_new_job_dialog(sequences)
+        return self.open_new_job_dialog(sequences, trees)
 
-    def open_new_job_dialog(self, sequences: list[Sequence]) -> QDialog | None:
+    def open_new_job_dialog(self, sequences: list[Sequence], trees: list[Tree] | None = None) -> QDialog | None:
         """Open the New job dialog (non-blocking); accepted specs are queued after the conflict question."""
         from vfxcopy.gui.dialogs.new_job import NewJobDialog
 
-        dialog = NewJobDialog(sequences, self.settings, self)
+        dialog = NewJobDialog(sequences, self.settings, self, trees=trees)
         dialog.setObjectName("newJobDialog")
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 

@@ -118,13 +118,29 @@ def farm_status_text(record: JobRecord) -> str:
         return "Cancelling… (farm)"
     if record.state.finished:
         return f"{STATE_WORDS[record.state]} (farm)"
+    # As short as the column's other words; the tooltip says it in full.
     if farm.state == "submitting":
-        return "Submitting to the farm…"
+        return "Submitting to farm…"
     if farm.state == "merging":
-        return "Farm: writing the manifest"
+        return "Farm: merging"
     if not farm.tasks_running and not farm.tasks_done:
-        return f"Waiting for the farm ({plural(len(farm.chunks), 'task')})" if farm.chunks else "Waiting for the farm"
-    return f"Farm: {farm.tasks_running} running, {farm.tasks_done}/{len(farm.chunks)} tasks done"
+        return f"Farm: {plural(len(farm.chunks), 'task')} queued" if farm.chunks else "Waiting for the farm"
+    return f"Farm {farm.tasks_done}/{len(farm.chunks)} · {farm.tasks_running} running"
+
+
+def _farm_tooltip(record: JobRecord) -> str:
+    farm = record.farm
+    assert farm is not None
+    lines = [f"Farm job on {farm.backend}: {farm.tasks_done} of {plural(len(farm.chunks), 'task')} done, "
+             f"{farm.tasks_running} running", f"Results: {farm.folder}" if farm.folder else ""]
+    if farm.state == "merging":
+        lines.append("Every task is done; the merge step writes the ASC MHL manifest and the report.")
+    if record.cancelling:
+        lines.append("A farm delivers a cancel when its worker next checks in; the row says Cancelled once no "
+                     f"task runs and no partial file is left ({plural(farm.partials, 'partial file')} now).")
+    if farm.message:
+        lines.append(farm.message)
+    return "\n".join(line for line in lines if line)
 
 
 def status_text(record: JobRecord, info: ProgressInfo) -> str:
@@ -217,6 +233,8 @@ def _frames_tooltip(record: JobRecord, info: ProgressInfo) -> str:
 
 
 def _status_tooltip(record: JobRecord, info: ProgressInfo) -> str:
+    if record.farm is not None:
+        return _farm_tooltip(record)
     parts = [status_text(record, info)]
     if record.result and record.result.message:
         parts.append(record.result.message)

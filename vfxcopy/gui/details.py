@@ -36,8 +36,10 @@ from vfxcopy.core.units import plural
 from vfxcopy.gui.columns import STATE_WORDS, frames_breakdown, progress_info, status_text
 from vfxcopy.gui.records import JobRecord
 from vfxcopy.gui.thumbs import ThumbnailLoader
+from vfxcopy.gui.trees import TreeItem, tree_items
 
 THUMB_SIZE = 144
+IMAGE_TAILS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the FrameStatus of a row
 FRAME_ROLE = Qt.ItemDataRole.UserRole + 2  # the frame number of a row
 
@@ -62,6 +64,8 @@ class FrameListModel(QAbstractTableModel):
         super().__init__(parent)
         self._record: JobRecord | None = None
         self._frames: list[int] = []
+        # A folder tree's items (sequence frame or file, and its path), made when the job is shown.
+        self._items: list[TreeItem] | None = None
 
     @property
     def record(self) -> JobRecord | None:
@@ -71,6 +75,7 @@ class FrameListModel(QAbstractTableModel):
         self.beginResetModel()
         self._record = record
         self._frames = self._planned(record)
+        self._items = tree_items(record.spec) if record is not None and record.spec.tree is not None else None
         self.endResetModel()
 
     @staticmethod
@@ -103,6 +108,8 @@ class FrameListModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            if section == COL_FRAME and self._items is not None:
+                return "Item (sequence frame or file)"
             return FRAME_COLUMNS[section]
         return None
 
@@ -122,6 +129,8 @@ class FrameListModel(QAbstractTableModel):
         result = record.frame_results.get(row)
         if result is not None and result.source:
             return result.source
+        if self._items is not None:
+            return self._items[row].path if row < len(self._items) else ""
         source = record.spec.source
         return str(source.path() if source.is_single else source.path(self._frames[row]))
 
@@ -134,8 +143,15 @@ class FrameListModel(QAbstractTableModel):
 
     def row_text(self, row: int) -> str:
         """One frame as a tab-separated line (frame, status, path, full error) for the clipboard."""
-        return "\t".join((str(self._frames[row]), self.status(row).value, self.path(row),
+        return "\t".join((self.label(row), self.status(row).value, self.path(row),
                           self.error(row).replace("\n", " ")))
+
+    def label(self, row: int) -> str:
+        """What the first column shows: the frame number, or a tree item's sequence and frame (or its path)."""
+        if self._items is not None:
+            return self._items[row].label if row < len(self._items) else ""
+        record = self._record
+        return "—" if record is not None and record.spec.source.is_single else str(self._frames[row])
 
     def error(self, row: int) -> str:
         record = self._record
@@ -148,7 +164,7 @@ class FrameListModel(QAbstractTableModel):
         row, col = index.row(), index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_FRAME:
-                return "—" if self._record.spec.source.is_single else str(self._frames[row])
+                return self.label(row)
             if col == COL_STATUS:
                 return self.status(row).value
             if col == COL_PATH:
@@ -164,7 +180,7 @@ class FrameListModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.ForegroundRole and col in (COL_STATUS, COL_ERROR):
             return STATUS_COLOURS.get(self.status(row))
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_FRAME:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_FRAME and self._items is None:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == STATUS_ROLE:
             return self.status(row)
@@ -389,6 +405,10 @@ class DetailsPane(QWidget):
         # The same count as the table's Frames column (written or skipped of those selected).
         done = f"{info.done + info.skipped}/{plural(info.total, 'frame')} done"
         breakdown = frames_breakdown(info, of_total=False)
+        if spec.tree is not None:
+            folders = sum(1 for e in spec.tree if e.get("kind") == "dir")
+            operation += f" folder tree ({plural(info.total, 'item')}, {plural(folders, 'folder')})"
+            done = done.replace("frame", "item")
         parts = [operation, status_text(record, info), f"{done}: {breakdown}" if breakdown else done]
         message = record.result.message.strip() if record.result is not None else ""
         # The engine's closing words, unless they only repeat the state or the counts shown.
@@ -402,7 +422,18 @@ class DetailsPane(QWidget):
     def _request_thumbnail(self, record: JobRecord) -> None:
         source = record.spec.source
         frames = record.spec.selected_frames()
-        path = source.path(frames[len(frames) // 2]) if frames else source.path()
+        if record.spec.tree is not None:
+            # A tree: its first image, if it holds one (the frame list has its items already).
+            paths = (self.frame_model.path(r) for r in range(self.frame_model.rowCount()))
+            first = next((p for p in paths if p.lower().endswith(IMAGE_TAILS)), None)
+            if first is None:
+                self._thumb_key = ""
+                self.thumbnail_label.clear()
+                self.thumbnail_label.setText("Folder tree")
+                return
+            path: Any = first
+        else:
+            path = source.path(frames[len(frames) // 2]) if frames else source.path()
         self._thumb_key = str(path)
         self.thumbnail_label.clear()
         self.thumbnail_label.setText("Loading…")

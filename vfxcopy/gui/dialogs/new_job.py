@@ -32,6 +32,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.naming import dest_names  # noqa: F401 - re-exported: the names the engine writes
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.tree import Tree
 from vfxcopy.core.units import format_size, plural
 from vfxcopy.gui.dialogs.convert_options import ConvertGroup
 from vfxcopy.gui.dialogs.job_options import (
@@ -44,11 +45,12 @@ from vfxcopy.gui.dialogs.job_options import (
 )
 from vfxcopy.gui.dialogs.new_job_check import POLICY_KEY, CheckStep, policy_for
 from vfxcopy.gui.dialogs.new_job_fields import JobFields
-from vfxcopy.gui.dialogs.new_job_specs import Choices, Planned, plan_jobs
+from vfxcopy.gui.dialogs.new_job_specs import Choices, Planned, check_destination, plan_jobs
 from vfxcopy.gui.dialogs.sequence_list import COL_SEQUENCE, SequenceList  # noqa: F401 - re-exported
 from vfxcopy.gui.farm_panel import RunOnChoice
 from vfxcopy.gui.settings import AppSettings, parse_bwlimit
 from vfxcopy.gui.thumbs import ThumbnailLoader
+from vfxcopy.gui.trees import plan_trees
 
 SIZE_KEY = "dialogs/new_job_size"
 
@@ -80,6 +82,7 @@ class NewJobDialog(JobFields):
         settings: AppSettings,
         parent: QWidget | None = None,
         loader: ThumbnailLoader | None = None,
+        trees: list[Tree] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("newJobDialog")
@@ -92,6 +95,7 @@ class NewJobDialog(JobFields):
         self._accepted_specs: list[JobSpec] = []
 
         self.sequence_list = SequenceList(self._sequences, self._loader, self)
+        self.sequence_list.add_tree_rows(list(trees or []))
         self.sequence_list.itemChanged.connect(self._validate)
         # The Check step: a pre-flight of every sequence starts now, in the background; its word
         # shows in the list's Check column and its findings in the Check tab.
@@ -110,12 +114,12 @@ class NewJobDialog(JobFields):
         left.addWidget(self._build_operation_group())
         left.addWidget(self._build_destination_group())
         left.addWidget(self._build_frames_group())
-        left.addWidget(self._build_run_on_group())
         left.addStretch(1)
         columns.addLayout(left, 1)
         right = QVBoxLayout()
         right.addWidget(self.convert_group)
         right.addWidget(self._build_safety_group())
+        right.addWidget(self._build_run_on_group())
         right.addStretch(1)
         columns.addLayout(right, 1)
         # The options scroll when the dialog is short; the splitter lets the list take the room.
@@ -198,14 +202,30 @@ class NewJobDialog(JobFields):
         self.convert_group.setEnabled(converting)
         # A copy has no conversion options: their room goes to the sequence list.
         self.convert_group.setVisible(converting)
-        if converting and hasattr(self, "_options"):
-            # Make room for the conversion options the list had.
-            sizes = self.splitter.sizes()
-            need = self._options.sizeHint().height() + 4
-            if len(sizes) == 2 and sizes[1] < need:
-                total = sum(sizes)
-                self.splitter.setSizes([max(120, total - need), min(need, total - 120)])
+        if converting:
+            self._make_room()
         self._validate()
+
+    def _make_room(self) -> None:
+        """Options appeared (conversion, a farm's fields): grow the dialog within the screen, then take from the list."""
+        if not hasattr(self, "_options") or not getattr(self, "_fitted", False):
+            return
+        sizes = self.splitter.sizes()
+        need = self._options.sizeHint().height() + 4
+        if len(sizes) != 2 or sizes[1] >= need:
+            return
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            room = screen.availableGeometry().height() - 40 - self.height()
+            grow = max(0, min(room, need - sizes[1]))
+            if grow:
+                self.resize(self.width(), self.height() + grow)
+                sizes = [sizes[0], sizes[1] + grow]
+        total = sum(sizes)
+        if sizes[1] < need:
+            self.splitter.setSizes([max(120, total - need), min(need, total - 120)])
+        else:
+            self.splitter.setSizes(sizes)
 
     # -- state --
     def checked_sequences(self) -> list[Sequence]:
@@ -254,7 +274,18 @@ class NewJobDialog(JobFields):
         return policy_for(str(self.preflight_combo.currentData()))
 
     def _plan(self) -> Planned:
-        planned = plan_jobs(self._choices())
+        choices = self._choices()
+        trees = self.sequence_list.checked_trees()
+        if trees:
+            # A folder tree is one job; frames and names apply to the sequences dropped beside it.
+            dest = check_destination(choices.destination, choices.sequences)
+            tree_specs = plan_trees(trees, dest, choices.operation, choices.copy)
+            planned = plan_jobs(choices) if choices.sequences else Planned([])
+            planned.specs[:0] = tree_specs
+            if choices.frames_text.strip() or choices.rename_text.strip():
+                planned.notes.append("frames and a new head apply to sequences; a folder tree is copied whole")
+        else:
+            planned = plan_jobs(choices)
         policy = self.preflight_policy()
         for spec in planned.specs:
             spec.preflight = dict(policy) if policy is not None else None
@@ -282,7 +313,9 @@ class NewJobDialog(JobFields):
         except ValueError as exc:
             planned, error = Planned([]), str(exc)
         if not error and hasattr(self, "run_on") and self.run_on.farm_options() is not None:
-            if ConflictPolicy(self.conflict_combo.currentData()) is ConflictPolicy.RENAME:
+            if any(spec.tree is not None for spec in planned.specs):
+                error = "A folder tree runs on this computer: choose “This computer” under Run on."
+            elif ConflictPolicy(self.conflict_combo.currentData()) is ConflictPolicy.RENAME:
                 error = ("Farm tasks cannot pick new versions each on their own: choose another answer for "
                          "“If a file exists”, or run on this computer.")
         if not error and hasattr(self, "check"):
@@ -304,6 +337,9 @@ class NewJobDialog(JobFields):
         frames = sum(len(spec.selected_frames()) or 1 for spec in specs)
         size = 0
         for spec in specs:
+            if spec.tree is not None:
+                size += sum(int(e.get("size") or 0) for e in spec.tree)
+                continue
             whole = self.sequence_list.sizes.get(id(spec.source)) or 0
             count = len(spec.source.frames) or 1
             size += whole * (len(spec.selected_frames()) or 1) // count
@@ -325,6 +361,7 @@ class NewJobDialog(JobFields):
         self._farm_settings = FarmSettings.load()
         self.run_on.set_defaults(self._farm_settings.chunk, self._farm_settings.partition)
         self.run_on.changed.connect(self._validate)
+        self.run_on.changed.connect(self._make_room)
         layout.addWidget(self.run_on)
         return box
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QComboBox, QTabWidget, QWidget
 from vfxcopy.core.jobs import JobSpec
 from vfxcopy.core.preflight import BROKEN_KINDS, REFUSE, PreflightOptions, Report, action_for, parse_policy
 from vfxcopy.core.sequence import Sequence
-from vfxcopy.gui.dialogs.sequence_list import SequenceList
+from vfxcopy.gui.dialogs.sequence_list import COL_CHECK, SequenceList
 from vfxcopy.gui.preflight_view import BROKEN_COLOUR, OK_COLOUR, WARN_COLOUR, PreflightView
 from vfxcopy.gui.settings import AppSettings
 
@@ -107,9 +107,15 @@ class CheckStep(QObject):
         elif report.ok:
             self._list.set_check(row, "OK", OK_COLOUR, f"{report.frames_checked} frames checked: no findings")
         else:
-            broken = any(f.kind in BROKEN_KINDS for f in report.findings)
-            tip = "\n".join(f.text() for f in report.findings[:12])
-            self._list.set_check(row, report.summary(), BROKEN_COLOUR if broken else WARN_COLOUR, tip)
+            broken = sum(1 for f in report.findings if f.kind in BROKEN_KINDS)
+            other = len(report.findings) - broken
+            # Short in the column (the kinds are in the tooltip and the Check tab).
+            words = [f"{broken} broken"] if broken else []
+            if other:
+                words.append(f"{other} other" if broken else f"{other} finding{'s' if other != 1 else ''}")
+            tip = report.summary() + "\n" + "\n".join(f.text() for f in report.findings[:12])
+            self._list.set_check(row, ", ".join(words), BROKEN_COLOUR if broken else WARN_COLOUR, tip)
+        self._list.resizeColumnToContents(COL_CHECK)
         self.changed.emit()
 
     @Slot()

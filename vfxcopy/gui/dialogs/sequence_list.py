@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap, QResizeEvent, QShowEvent
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTreeWidget, QTreeWidgetItem, QWidget
 
 from vfxcopy.core.sequence import Sequence, format_frames
+from vfxcopy.core.tree import Tree
 from vfxcopy.core.units import format_size, plural
 from vfxcopy.gui.dialogs.job_options import WARNING_COLOUR, sequence_size
 from vfxcopy.gui.thumbs import ThumbnailLoader
@@ -43,6 +46,7 @@ class SequenceList(QTreeWidget):
         self.sizes: dict[int, int | None] = {}  # id(seq) -> bytes; kept: a NAS stat is slow
         self.requested: set[int] = set()  # rows whose thumbnail was asked for
         self._thumb_rows: dict[str, list[int]] = {}
+        self._trees: list[Tree] = []
         self.setColumnCount(len(COLUMN_TITLES))
         self.setHeaderLabels(list(COLUMN_TITLES))
         self.setRootIsDecorated(False)
@@ -108,6 +112,36 @@ class SequenceList(QTreeWidget):
         if colour is not None:
             item.setForeground(COL_CHECK, QBrush(colour))
 
+    def add_tree_rows(self, trees: list[Tree]) -> None:
+        """One row per folder tree, after the sequences: the whole tree is one job."""
+        from vfxcopy.gui.trees import tree_problem, tree_summary
+
+        self._trees = list(trees)
+        for tree in trees:
+            item = QTreeWidgetItem()
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(COL_SEQUENCE, Qt.CheckState.Checked)
+            item.setText(COL_SEQUENCE, f"{os.path.basename(tree.root)}/  (folder tree: {tree_summary(tree)})")
+            item.setToolTip(COL_SEQUENCE, f"{tree.root}\nCopied as one job, keeping its layout")
+            item.setIcon(COL_SEQUENCE, self.style().standardIcon(QStyle.StandardPixmap.SP_DirIcon))
+            item.setText(COL_RANGE, "tree")
+            item.setText(COL_FRAMES, str(len(tree.items)))
+            item.setTextAlignment(COL_FRAMES, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setText(COL_MISSING, "—")
+            item.setText(COL_SIZE, format_size(tree.total_size))
+            item.setTextAlignment(COL_SIZE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            problem = tree_problem(tree)
+            item.setText(COL_CHECK, problem or "—")
+            if problem:
+                item.setForeground(COL_CHECK, QBrush(WARNING_COLOUR))
+            self.addTopLevelItem(item)
+
+    def checked_trees(self) -> list[Tree]:
+        first = len(self._sequences)
+        return [tree for i, tree in enumerate(self._trees)
+                if (item := self.topLevelItem(first + i)) is not None
+                and item.checkState(COL_SEQUENCE) == Qt.CheckState.Checked]
+
     # -- state --
     def checked_sequences(self) -> list[Sequence]:
         out = []
@@ -134,7 +168,7 @@ class SequenceList(QTreeWidget):
         rows = self.visible_rows()
         ahead = range(rows.start, min(self.topLevelItemCount(), rows.stop + len(rows)))
         for row in ahead:
-            if row in self.requested:
+            if row in self.requested or row >= len(self._sequences):  # a folder tree has no thumbnail
                 continue
             self.requested.add(row)
             path = thumbnail_path(self._sequences[row])
