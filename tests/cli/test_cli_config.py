@@ -96,3 +96,13 @@ def test_farm_submit_takes_backend_and_chunk_from_the_settings(capsys: pytest.Ca
     code, out, err = run(capsys, "farm", "submit", str(src), str(tmp_path / "out2"), "--json", "--chunk", "2")
     assert code == 0, err
     assert "ChunkSize=2\n" in Path(json.loads(out)["jobs"][0]["files"][0]).read_text()  # the flag wins
+
+
+def test_config_list_keeps_passwords_out(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "mailtos://ops:s3cret@mail.example.com?to=wrangler@example.com"
+    assert run(capsys, "config", "set", "notify.urls", url)[0] == 0
+    listed = run(capsys, "config", "list")[1]
+    assert "s3cret" not in listed and "mailtos://ops:***@mail.example.com" in listed
+    assert run(capsys, "config", "get", "notify.urls")[1].strip() == json.dumps([url])
+    mode = (Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.toml").stat().st_mode & 0o777
+    assert mode == 0o600  # the file carries credentials: the user's alone

@@ -73,9 +73,13 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             print_json(dict(settings.items()))
             return EXIT_OK
+        from vfxcopy.core.notify import redacted
+
         width = max(len(name) for name in config.KEYS)
         for name, value in settings.items():
             mark = "" if settings.is_set(name) else "  (default)"
+            if name == "notify.urls" and isinstance(value, list):
+                value = [redacted(url) for url in value]  # passwords stay out of a listing (`get` shows them)
             print(f"{name:<{width}}  {_shown(value)}{mark}")
         return EXIT_OK
     except config.ConfigError as exc:

@@ -121,7 +121,7 @@ class Notifier:
         apprise = require_apprise()
         for url in urls:
             if not apprise.Apprise().add(url):
-                raise ValueError(f"notification URL not understood by apprise: {_redacted(url)}")
+                raise ValueError(f"notification URL not understood by apprise: {redacted(url)}")
 
     def job_finished(self, spec: JobSpec, result: JobResult) -> list[str]:
         """Run the hooks for one finished job; the problems met (a hook failed, timed out)."""
@@ -143,7 +143,7 @@ class Notifier:
             return [str(exc)]
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """A URL for messages: the password part left out (URLs carry credentials)."""
     scheme, sep, rest = url.partition("://")
     if not sep or "@" not in rest.split("/", 1)[0]:
@@ -161,9 +161,9 @@ def send(urls: Sequence[str], title: str, body: str, *, ok: bool = True) -> list
         # One Apprise object per URL: a failure is told for the URL that failed.
         target = apprise.Apprise()
         if not target.add(url):
-            problems.append(f"notification URL not understood: {_redacted(url)}")
+            problems.append(f"notification URL not understood: {redacted(url)}")
         elif not target.notify(title=title, body=body, notify_type=kind):
-            problems.append(f"notification to {_redacted(url)} failed (see apprise's message above)")
+            problems.append(f"notification to {redacted(url)} failed (see apprise's message above)")
     return problems
 
 
