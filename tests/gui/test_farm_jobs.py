@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 import tomllib
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTabWidget,
+)
 
 from vfxcopy.core.farm.plan import FarmJob
 from vfxcopy.core.jobs import FrameStatus, JobState, is_temp_name, temp_name
@@ -120,6 +129,15 @@ def test_a_farm_row_follows_the_scheduler_cancels_until_swept_and_retries_failed
     assert record.frame_states[:4] == [FrameStatus.RUNNING] * 4 and record.frame_states[4] is FrameStatus.PENDING
     farm.chunk_states = ["completed", "running", "pending"]
     qtbot.waitUntil(lambda: status(window, job_id) == "Farm 1/3 · 1 running", timeout=WAIT_MS)
+    # The details list the tasks: one line per chunk with the scheduler's state.
+    window.select_jobs([job_id])
+    tabs = window.details.findChild(QTabWidget, "detailsTabs")
+    chunks = window.details.findChild(QTableWidget, "farmChunkTable")
+    qtbot.waitUntil(lambda: tabs.isTabVisible(2) and chunks.rowCount() == 3
+                    and chunks.item(1, 2) is not None and chunks.item(1, 2).text() == "running", timeout=WAIT_MS)
+    assert [chunks.item(r, 1).text() for r in range(3)] == ["1001-1004", "1005-1008", "1009-1010"]
+    assert chunks.item(0, 2).text() == "completed" and chunks.item(0, 3).text() == "4 / 0"
+    assert tabs.tabText(2) == "Farm tasks (1/3)"
     # Pause makes no sense for a farm task; Cancel does.
     window.select_jobs([job_id])
     assert window.actions_by_id[ActionId.CANCEL].isEnabled()

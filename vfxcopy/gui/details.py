@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QStackedWidget,
     QTableView,
+    QTableWidget,
+    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -39,6 +41,7 @@ from vfxcopy.gui.thumbs import ThumbnailLoader
 from vfxcopy.gui.trees import TreeItem, tree_items
 
 THUMB_SIZE = 144
+FARM_TAB = 2
 IMAGE_TAILS = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1  # the FrameStatus of a row
 FRAME_ROLE = Qt.ItemDataRole.UserRole + 2  # the frame number of a row
@@ -339,8 +342,35 @@ class DetailsPane(QWidget):
         self.log_view.setMaximumBlockCount(20000)
         self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.tabs.addTab(self.log_view, "Log")
+        # A farm job's tasks (chunks of frames) as the scheduler and the results folder say.
+        self.chunk_table = QTableWidget(0, 4)
+        self.chunk_table.setObjectName("farmChunkTable")
+        self.chunk_table.setHorizontalHeaderLabels(["Step", "Frames", "Task state", "Frames done / failed"])
+        self.chunk_table.verticalHeader().setVisible(False)
+        self.chunk_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.chunk_table.horizontalHeader().setStretchLastSection(True)
+        self.tabs.addTab(self.chunk_table, "Farm tasks")
+        self.tabs.setTabVisible(FARM_TAB, False)
         layout.addWidget(self.tabs, 1)
         return content
+
+    def _show_chunks(self, record: JobRecord) -> None:
+        farm = record.farm
+        self.tabs.setTabVisible(FARM_TAB, farm is not None)
+        if farm is None:
+            return
+        self.tabs.setTabText(FARM_TAB, f"Farm tasks ({farm.tasks_done}/{len(farm.chunks)})")
+        self.chunk_table.setRowCount(len(farm.chunks))
+        for row, chunk in enumerate(farm.chunks):
+            counts = chunk.get("counts") or {}
+            done = counts.get("done", 0) + counts.get("skipped", 0)
+            values = [chunk["step"], chunk["frames"], chunk["state"], f"{done} / {counts.get('failed', 0)}"]
+            for col, value in enumerate(values):
+                item = self.chunk_table.item(row, col)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.chunk_table.setItem(row, col, item)
+                item.setText(str(value))
 
     # -- public interface --
     @property
@@ -376,6 +406,7 @@ class DetailsPane(QWidget):
             for message in new:
                 self.log_view.appendHtml(_format_log_line(message.time, message.level, message.text))
             self._log_count = len(record.log)
+        self._show_chunks(record)
         failed = record.count(FrameStatus.FAILED)
         self.tabs.setTabText(0, f"Frames ({failed} failed)" if failed else "Frames")
         self.tabs.setTabText(1, f"Log ({len(record.log)})" if record.log else "Log")
