@@ -98,3 +98,11 @@ def colorconvert(buf: oiio.ImageBuf, from_space: str, to_space: str, ocio_config
     if name == config_name(None):
         return oiio.ImageBufAlgo.colorconvert(buf, from_space, to_space)
     return oiio.ImageBufAlgo.colorconvert(buf, from_space, to_space, colorconfig=name)
+
+
+def colorconvert_in_place(buf: oiio.ImageBuf, from_space: str, to_space: str, ocio_config: str | None = None) -> bool:
+    """`colorconvert` writing into `buf` itself: no second full-size image (a 16k frame in float is 3 GB)."""
+    name = config_name(ocio_config)
+    if name == config_name(None):
+        return bool(oiio.ImageBufAlgo.colorconvert(buf, buf, from_space, to_space))
+    return bool(oiio.ImageBufAlgo.colorconvert(buf, buf, from_space, to_space, colorconfig=name))

@@ -76,6 +76,8 @@ class Pipeline(ItemSteps):
         self.on_planned = on_planned
         self.before = before
         self.tally = Tally(spec.job_id, report, "file" if spec.tree is not None else self.writer.unit)
+        if self.writer.kind != "copy":
+            self.tally.progress_every = 0.0  # few, slow items: every step of one is worth showing
         self.dest_dir = spec.dest_dir
         self.dest_fd = -1
         self.temps: TempArea | None = None

@@ -67,6 +67,7 @@ class Tally:
         self.meter = ThroughputMeter()
         self.started = time.monotonic()
         self.last_progress = 0.0
+        self.progress_every = PROGRESS_EVERY_S  # 0: a snapshot for every chunk (movies: one per frame piped)
 
     def report(self, event: Progress | FrameResult | LogMessage) -> None:
         try:
@@ -111,7 +112,7 @@ class Tally:
     def _progress_due(self, always: bool = False) -> None:
         """A snapshot if the last one is PROGRESS_EVERY_S old, or `always` (called under the lock)."""
         now = time.monotonic()
-        if now - self.last_progress >= PROGRESS_EVERY_S:
+        if now - self.last_progress >= self.progress_every:
             self.last_progress = now
             self.meter.add(self._accounted(), now)
         elif not always:

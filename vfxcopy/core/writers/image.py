@@ -106,10 +106,11 @@ class ImageWriter:
         buf = read_frame(item.src, as_float=self.processor.changes_pixels)
         ctx.check()
         self.warn_if_linear_to_8bit(buf, ctx)
-        out = fit_channels(self.processor.process(buf, item.src), self.plan, item.src)
+        out = self.processor.process(buf, item.src)
+        del buf  # before any further copy: at most two full-size images at a time (source, result)
+        out = fit_channels(out, self.plan, item.src)
         if self.plan.target != "exr":
             out = to_display_window(out, item.src)
-        del buf  # one full-size image less in memory while writing
         ctx.check()
         dtype = prepare_for_write(out, self.plan)
         spec = out.spec()
