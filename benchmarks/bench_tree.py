@@ -1,6 +1,6 @@
 """A delivery tree through the CLI (`vfxcopy copy TREE DEST`) side by side with `cp -r` and `rsync -a`.
 
-    python benchmarks/bench_tree.py [--rounds N] [--quick] [--dir DIR]
+    python benchmarks/bench_tree.py [--rounds N] [--quick] [--dir DIR] [--fanout]
 
 The tree: 781 frames x 800 KB in three sequences, plus 50 other files (1 KB to
 2 MB: .mov, .wav, sidecars, EDLs) in 10 folders. Every contender is a separate
@@ -13,6 +13,12 @@ Like for like: `cp -r` and `rsync -a` neither hash nor fsync, so they are compar
 with `vfxcopy --verify none --no-fsync` (targets: >= 0.95x cp -r, >= 1.5x rsync -a,
 ratio = reference time / vfxcopy time); vfxcopy's defaults (fsync, xxh3 transfer
 hashing, ASC MHL manifest) are compared with `cp -r` followed by `sync` of the files.
+
+--fanout loop|tmpfs (root: mounts, drop_caches): two destinations on two file systems (two
+loop-mounted ext4 images on the one disk, or two tmpfs) with `--also`, against each single-destination copy and
+against the two copies in a row (targets: <= 1.25x the slower single copy, <= 0.65x the
+two in a row); the page cache is dropped before every run, and the bytes the command
+read from storage (getrusage ru_inblock of the child) show that the source is read once.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -66,11 +73,75 @@ def cp_sync(src: Path, dest: Path) -> None:
     subprocess.run(["sync", *files], check=True)
 
 
+def drop_caches() -> None:
+    subprocess.run(["sync"], check=True)
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def fanout(base: Path, src: Path, size: int, rounds: int, on: str) -> int:
+    """Two destinations on two file systems (loop-mounted ext4 images on the same disk, or two tmpfs,
+    i.e. two independent devices): --also against single copies and two in a row."""
+    mounts = []
+    try:
+        for i in (1, 2):
+            image, mnt = base / f"fs{i}.img", base / f"m{i}"
+            mnt.mkdir()
+            if on == "tmpfs":
+                subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size * 2 + (256 << 20)}", "tmpfs", str(mnt)],
+                               check=True)
+            else:
+                subprocess.run(["truncate", "-s", str(size * 2 + (256 << 20)), str(image)], check=True)
+                subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True)
+                subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True)
+            mounts.append(mnt)
+        m1, m2 = mounts
+        def vfx(dest: Path, *more: str) -> list[str]:
+            return [sys.executable, "-m", "vfxcopy", "copy", str(src), str(dest), "-q", "--no-journal", *more]
+
+        runs: dict[str, list[list[str]]] = {
+            "single -> fs1": [vfx(m1 / "d")],
+            "single -> fs2": [vfx(m2 / "d")],
+            "--also: fs1 + fs2": [vfx(m1 / "d", "--also", str(m2 / "d"))],
+            "two in a row": [vfx(m1 / "d"), vfx(m2 / "d")],
+        }
+        times: dict[str, list[float]] = {n: [] for n in runs}
+        reads: dict[str, list[float]] = {n: [] for n in runs}
+        names = list(runs)
+        for r in range(rounds):
+            for name in names if r % 2 == 0 else names[::-1]:
+                drop_caches()
+                before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_inblock
+                t0 = time.perf_counter()
+                for cmd in runs[name]:
+                    subprocess.run(cmd, check=True)
+                times[name].append(time.perf_counter() - t0)
+                reads[name].append((resource.getrusage(resource.RUSAGE_CHILDREN).ru_inblock - before) * 512 / 1e6)
+                for mnt in mounts:
+                    shutil.rmtree(mnt / "d", ignore_errors=True)
+                subprocess.run(["sync"], check=True)
+                time.sleep(SETTLE_S)
+            print(f"round {r + 1}: " + ", ".join(f"{n} {times[n][-1]:.2f}s" for n in names), flush=True)
+        med = {n: statistics.median(t) for n, t in times.items()}
+        print(f"\nmedian wall time, and MB read from storage by the command(s) (tree {size / 1e6:.0f} MB, cold cache):")
+        for n in names:
+            print(f"  {n:<20} {med[n]:7.2f} s   read {statistics.median(reads[n]):6.0f} MB")
+        slower = max(med["single -> fs1"], med["single -> fs2"])
+        print(f"\n  --also vs the slower single copy: {med['--also: fs1 + fs2'] / slower:.2f}x  (target <= 1.25)")
+        print(f"  --also vs two copies in a row:   {med['--also: fs1 + fs2'] / med['two in a row']:.2f}x  (target <= 0.65)")
+        return 0
+    finally:
+        for mnt in mounts:
+            subprocess.run(["umount", str(mnt)], check=False)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="a tenth of the frames, 3 rounds")
     parser.add_argument("--dir", help="work folder (default: a temporary folder in the current folder)")
+    parser.add_argument("--fanout", choices=["loop", "tmpfs"],
+                        help="two destinations on two file systems: loop-mounted ext4 images, or two tmpfs")
     args = parser.parse_args()
     frames, rounds = (78, 3) if args.quick else (781, args.rounds)
     base = Path(tempfile.mkdtemp(prefix="bench_tree_", dir=args.dir or "."))
@@ -86,6 +157,8 @@ def main() -> int:
         src = base / "src"
         size = make_tree(src, frames)
         subprocess.run(["sync"], check=True)
+        if args.fanout:
+            return fanout(base, src, size, rounds, args.fanout)
         print(f"tree: {frames} frames x 800 KB + 50 files in 10 folders, {size / 1e6:.0f} MB; "
               f"{rounds} rounds, alternating order; fs {os.statvfs(base).f_bsize}-byte blocks", flush=True)
         times: dict[str, list[float]] = {name: [] for name in contenders}

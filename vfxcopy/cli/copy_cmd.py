@@ -89,6 +89,8 @@ class _Rule(argparse.Action):
 
 
 def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
+    from vfxcopy.core.tree import is_tree_folder
+
     if len(args.paths) < 2:
         raise UsageError("give at least one source and a destination folder")
     *sources, dest = args.paths
@@ -103,7 +105,7 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
     flat = getattr(args, "flat", False)
     if flat and rules:
         raise UsageError("--include/--exclude select inside a folder tree; they cannot be used with --flat")
-    trees = [s for s in sources if not flat and os.path.isdir(s) and (rules or _has_subfolders(s))]
+    trees = [s for s in sources if not flat and os.path.isdir(s) and (rules or is_tree_folder(s))]
     others = [s for s in sources if s not in trees]
     specs: list[JobSpec] = []
     if trees:
@@ -111,7 +113,7 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
     if others:
         seqs = resolve_sources(others)
         for source in others:
-            if os.path.isdir(source) and _has_subfolders(source):
+            if os.path.isdir(source) and is_tree_folder(source):
                 notes.append(f"{source}: sub-folders are not copied (--flat)")
         specs.extend(build_specs(seqs, dest_dir, args, operation=Operation.COPY, origin="cli", copy=options,
                                  notes=notes))
@@ -179,19 +181,6 @@ def _tree_specs(roots: list[str], dest_dir: str, args: argparse.Namespace, optio
     if not specs:
         raise UsageError("nothing to do: no file or folder matches")
     return specs
-
-
-def _has_subfolders(folder: str) -> bool:
-    from vfxcopy.core.jobs import TEMP_PREFIX
-    from vfxcopy.core.tree import is_litter
-
-    try:
-        with os.scandir(folder) as it:
-            # An ascmhl/ history counts: the copy brings it along and continues it (a tree job).
-            return any(e.is_dir(follow_symlinks=False) and not is_litter(e.name) and not e.name.startswith(TEMP_PREFIX)
-                       for e in it)
-    except OSError:
-        return False
 
 
 def _check_all(specs: list[JobSpec]) -> None:

@@ -268,6 +268,17 @@ def _walk(tree: Tree, root: str, rel_dir: str, rules: list[Rule], follow: bool, 
 # -- a tree as a job ----------------------------------------------------------------------
 
 
+def is_tree_folder(folder: str) -> bool:
+    """A folder that is copied as one tree job (command line, a drop on the window): it holds a
+    sub-folder other than litter; an ascmhl/ history counts (the copy brings it along and continues it)."""
+    try:
+        with os.scandir(folder) as it:
+            return any(e.is_dir(follow_symlinks=False) and not is_litter(e.name) and not e.name.startswith(TEMP_PREFIX)
+                       for e in it)
+    except OSError:
+        return False
+
+
 def tree_spec_entries(tree: Tree) -> list[dict[str, Any]]:
     """What JobSpec.tree records: folders, then the items in copy order."""
     return [e.to_dict() for e in tree.entries]
