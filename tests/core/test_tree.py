@@ -315,3 +315,26 @@ def test_tree_items_run_concurrently_with_another_job_into_the_same_folder(deliv
     assert (dest / "shot_030" / "comp" / "v003" / "shot_020_comp_v003.1001.exr").read_bytes() == (
         delivery_tree / "shot_020" / "comp" / "v003" / "shot_020_comp_v003.1001.exr").read_bytes()
     assert leftovers(dest) == []
+
+
+@pytest.mark.parametrize(("pattern", "path", "is_dir", "matches"), [
+    ("a/**/b", "a/b", False, True),
+    ("a/**/b", "a/x/y/b", False, True),
+    ("a/**/b", "ab", False, False),
+    ("*.ex?", "shot/plate.1001.exr", False, True),  # no '/': the name at any depth
+    ("*.exr", "shot/plate.1001.exr.bak", False, False),
+    ("plates/*.exr", "plates/p.exr", False, True),  # a '/': from the root
+    ("plates/*.exr", "shot/plates/p.exr", False, False),
+    ("/p.exr", "p.exr", False, True),
+    ("/p.exr", "sub/p.exr", False, False),
+    ("**/plates/*.exr", "shot/plates/p.exr", False, True),
+    ("cache/", "cache", True, True),
+    ("cache/", "cache", False, False),  # folders only
+    ("[!.]*", ".hidden", False, False),
+    ("[!.]*", "shown", False, True),
+    ("naïve ☃.txt", "x/naïve ☃.txt", False, True),
+    ("odd?name.txt", "odd\nname.txt", False, True),
+])
+def test_glob_rules(pattern: str, path: str, is_dir: bool, matches: bool) -> None:
+    [rule] = make_rules([(False, pattern)])
+    assert rule.matches(path, is_dir) is matches

@@ -154,6 +154,9 @@ def _tree_specs(roots: list[str], dest_dir: str, args: argparse.Namespace, optio
     if args.frames or args.rename_head or args.offset:
         raise UsageError("--frames, --rename-head and --offset apply to sequences: name the sequence "
                          "(e.g. DIR/plate.####.exr), or use --flat for the folder's own sequences")
+    if getattr(args, "preflight", None) is not None:
+        raise UsageError("--preflight checks sequences and is not available for a folder tree yet: run "
+                         "'vfxcopy check' on it first, or use --flat")
     if options.on_conflict is ConflictPolicy.RENAME:
         raise UsageError("--on-conflict rename is not available for a folder tree; choose skip, "
                          "skip-identical, overwrite or fail")
