@@ -21,9 +21,10 @@ def uv() -> list[str]:
     found = shutil.which("uv")
     if found:
         return [found]
-    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True)
-    if probe.returncode == 0:
-        return [sys.executable, "-m", "uv"]
+    # ./dev installs uv with the system's pip when it is missing: `python3 -m uv`.
+    for python in dict.fromkeys([sys.executable, shutil.which("python3") or sys.executable]):
+        if subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0:
+            return [python, "-m", "uv"]
     pytest.skip("uv is not installed (./dev installs it)")
 
 
