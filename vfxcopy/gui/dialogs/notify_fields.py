@@ -39,7 +39,7 @@ class NotifyGroup(QGroupBox):
         self.hook_edit = QLineEdit(values.text("notify.on_complete"))
         self.hook_edit.setObjectName("notifyHookEdit")
         self.hook_edit.setPlaceholderText("A command that reads the job's JSON on standard input (optional)")
-        form.addRow("Run &hook:", self.hook_edit)
+        form.addRow("Hook co&mmand:", self.hook_edit)
 
     def urls(self) -> list[str]:
         return [line.strip() for line in self.urls_edit.toPlainText().splitlines() if line.strip()]
