@@ -47,7 +47,6 @@ def test_config_set_get_list_path(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("argv,words", [
     (["config", "set", "copy.verify", "often"], "copy.verify takes one of none, transfer, full"),
-    (["config", "get", "copy.colour"], "no setting 'copy.colour'"),
     (["config", "set", "jobs.at_once", "0"], "jobs.at_once takes a number from 1 to 64"),
 ])
 def test_config_mistakes_exit_2_with_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], words: str) -> None:
@@ -106,3 +105,11 @@ def test_config_list_keeps_passwords_out(capsys: pytest.CaptureFixture[str]) -> 
     assert run(capsys, "config", "get", "notify.urls")[1].strip() == json.dumps([url])
     mode = (Path(os.environ["VFXCOPY_CONFIG_DIR"]) / "vfxcopy.toml").stat().st_mode & 0o777
     assert mode == 0o600  # the file carries credentials: the user's alone
+
+
+def test_an_unknown_key_is_refused_with_the_list(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["config", "get", "copy.colour"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'copy.colour'" in err and "copy.verify" in err

@@ -170,6 +170,7 @@ t vfxcopy copy --verify full --on-conflict s
 t vfxcopy jobs ''
 t vfxcopy completion ''
 t vfxcopy copy SRCDIR/pl
+t vfxcopy config set copy.v
 """
 
 EXPECTED = [
@@ -180,6 +181,7 @@ EXPECTED = [
     "resume show clear",
     "bash zsh",
     "SRCDIR/plate.1001.exr",
+    "copy.verify",
 ]
 
 
@@ -213,6 +215,7 @@ t vfxcopy jobs ''
 t vfxcopy completion ''
 t vfxcopy copy --frames ''
 t vfxcopy copy src/pl
+t vfxcopy config set copy.v
 """
 
 
@@ -224,7 +227,7 @@ def test_zsh_completion_runs_in_zsh(tmp_path: Path) -> None:
     proc = subprocess.run([zsh, "-f", "-c", ZSH_HARNESS.replace("COMPLETION", str(tmp_path / "completion.zsh"))],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [*EXPECTED[:-1], "FILES", "FILES"]
+    assert proc.stdout.splitlines() == [*EXPECTED[:-2], "FILES", "FILES", "copy.verify"]
     assert script("zsh").rstrip().endswith("compdef _vfxcopy_zsh vfxcopy")
 
 

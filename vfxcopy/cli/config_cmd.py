@@ -23,17 +23,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "vfxcopy config unset copy.bwlimit"
         ),
     )
+    # The keys as choices: argparse names them on a typo, and shell completion offers them.
+    from vfxcopy.core.config import KEYS
+
+    keys = list(KEYS)
     actions = parser.add_subparsers(dest="config_action", metavar="ACTION")
     p = actions.add_parser("list", help="every setting with its value (default: marks the built-in ones)")
     p.add_argument("--json", action="store_true", help="print the settings as one JSON object")
     p = actions.add_parser("get", help="one setting's value")
-    p.add_argument("key", metavar="KEY")
+    p.add_argument("key", metavar="KEY", choices=keys)
     p.add_argument("--json", action="store_true", help="print the value as JSON")
     p = actions.add_parser("set", help="change a setting (lists: a TOML array, or one item)")
-    p.add_argument("key", metavar="KEY")
+    p.add_argument("key", metavar="KEY", choices=keys)
     p.add_argument("value", metavar="VALUE")
     p = actions.add_parser("unset", help="go back to the built-in default")
-    p.add_argument("key", metavar="KEY")
+    p.add_argument("key", metavar="KEY", choices=keys)
     actions.add_parser("path", help="where the settings file is")
     parser.set_defaults(func=run)
 
