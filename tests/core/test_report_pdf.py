@@ -87,3 +87,21 @@ def test_without_fpdf2_there_is_no_pdf_and_the_other_reports_stay(tmp_path: Path
     result = run_job(spec, CancelToken(), lambda event: None)
     assert result.state.value == "completed"
     assert list((tmp_path / "out" / "ascmhl").glob("*.html")) and not list(tmp_path.rglob("*.pdf"))
+
+
+def test_a_tree_reports_each_sequence_and_file_it_delivered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vfxcopy.core.samples import make_byte_sequence
+
+    make_exr_sequence(tmp_path / "src" / "comp", count=3)
+    frames = make_byte_sequence(tmp_path / "src" / "plates" / "bg", count=4, size=100)
+    frames[1].unlink()  # plate.1002 missing in the source: missing in the delivery too
+    (tmp_path / "src" / "notes.txt").write_text("handover notes")
+    assert main(["copy", str(tmp_path / "src"), str(tmp_path / "out"), "-q", "--no-fsync"]) == 0
+    capsys.readouterr()
+    (pdf,) = tmp_path.glob("out_vfxcopy_report_*.pdf")
+    text = " ".join(subprocess.run([tool("pdftotext"), "-layout", str(pdf), "-"], capture_output=True, text=True,
+                                   timeout=60).stdout.split())
+    assert "Sequences and files delivered" in text
+    assert "comp/shot_010.####.exr 1001-1003 3" in text
+    assert "plates/bg/plate.####.exr 1001,1003-1004 3 1002" in text
+    assert "notes.txt" in text and "Resolution 128 x 72" in text  # metadata from an image, not the text file

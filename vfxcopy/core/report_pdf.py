@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import io
 import os
+from collections.abc import Sequence as Seq
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ class _Sheet:
                 else:
                     row.cell(self.text(value))
 
-    def table(self, header: tuple[str, ...], body: list[tuple[str, ...]], widths: tuple[float, ...]) -> None:
+    def table(self, header: tuple[str, ...], body: Seq[tuple[str, ...]], widths: tuple[float, ...]) -> None:
         self.pdf.set_font(self.font, "", 7.5)
         with self.pdf.table(col_widths=widths, text_align="LEFT", line_height=3.8, padding=0.8) as table:
             head = table.row()
@@ -221,15 +222,20 @@ def render_pdf(
          if manifest else "none"),
         ("Written", dt.datetime.now().astimezone().isoformat(timespec="seconds") + f" by vfxcopy {__version__}"),
     ], bad=set() if ok else {"Result"})
-    sheet.heading("Sequence")
-    missing = "" if source.is_single else source.missing_str()
-    sheet.rows([
-        ("Pattern", source.pattern()),
-        ("Range", source.frame_set_str() or "single file"),
-        ("Frame count", str(len(source))),
-        ("Missing frames", f"{missing} ({source.missing_count()} frame{'s' if source.missing_count() != 1 else ''})"
-         if missing else "none"),
-    ], bad={"Missing frames"} if missing else set())
+    if spec.tree is None:
+        sheet.heading("Sequence")
+        missing = "" if source.is_single else source.missing_str()
+        sheet.rows([
+            ("Pattern", source.pattern()),
+            ("Range", source.frame_set_str() or "single file"),
+            ("Frame count", str(len(source))),
+            ("Missing frames", f"{missing} ({source.missing_count()} frame{'s' if source.missing_count() != 1 else ''})"
+             if missing else "none"),
+        ], bad={"Missing frames"} if missing else set())
+    else:
+        sheet.heading("Sequences and files delivered")
+        sheet.table(("Sequence or file", "Range", "Frames", "Missing frames"),
+                    delivered_sequences(spec.dest_dir, [f.dest for f in placed]), (82, 40, 16, 44))
     if metadata:
         sheet.heading("Image")
         sheet.rows(list(metadata.items()))
@@ -244,13 +250,32 @@ def render_pdf(
     sheet.heading("Frames")
     shown = frames[:MAX_FRAME_ROWS]
     sheet.table(("Frame", "File", "Status", "Size", "Hash"),
-                [(str(f.frame), os.path.basename(f.dest), f.status.value, str(f.size),
+                [(str(f.frame), os.path.relpath(f.dest, spec.dest_dir) if spec.tree is not None
+                  else os.path.basename(f.dest), f.status.value, str(f.size),
                   f"{MHL_FORMAT.get(f.hash_algo or '', f.hash_algo or '')} {f.hash}" if f.hash else "")
                  for f in shown], (14, 64, 18, 22, 64))
     if len(frames) > len(shown):
         sheet.paragraph(f"... and {len(frames) - len(shown)} more frames: every frame is in the CSV report "
                         f"in {MHL_FOLDER}/.")
     return sheet.output()
+
+
+def delivered_sequences(dest_dir: str, paths: list[str]) -> list[tuple[str, str, str, str]]:
+    """(pattern relative to the destination, range, count, missing) of each sequence and single file placed."""
+    from vfxcopy.core.sequence import group_files
+
+    by_folder: dict[str, dict[str, int | None]] = {}
+    for path in paths:
+        by_folder.setdefault(os.path.dirname(path), {})[os.path.basename(path)] = None
+    rows: list[tuple[str, str, str, str]] = []
+    for folder in sorted(by_folder):
+        for seq in group_files(folder, by_folder[folder]):
+            name = os.path.relpath(seq.pattern(), dest_dir)
+            if seq.is_single:
+                rows.append((name, "", "1", ""))
+            else:
+                rows.append((name, seq.frame_set_str(), str(len(seq)), seq.missing_str()))
+    return rows
 
 
 def decode_strip(strip: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
@@ -284,7 +309,9 @@ def write_pdf_report(
               if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
     from fpdf.errors import FPDFException
 
-    metadata = image_metadata(placed[0]) if placed and strip else {}
+    # The metadata of the first frame that has a thumbnail: an image (a tree may start with a text file).
+    first = next((p for p in placed if strip and os.path.basename(p) == strip[0][0]), None)
+    metadata = image_metadata(first) if first else {}
     try:
         data = render_pdf(spec, result, frames, manifest, problems, decode_strip(strip), metadata, notes)
     except (FPDFException, ValueError) as exc:
