@@ -86,6 +86,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(delivery_tree: Path, tmp_pat
     assert "  write      shot_010/plates/bg01/plate.1001.exr" in fresh.stdout
     assert "  mkdir      empty/nested_empty/" in fresh.stdout
     assert "  link       shot_010/current.cdl" in fresh.stdout
+    assert "  contains   shot_010/plates/bg01/plate.####.exr 1001-1006  (6 items" in fresh.stdout
     assert "dry run: nothing was written" in fresh.stdout
     # Against a destination with conflicts: what the policy will do, item by item; nothing changes.
     (dest / "shot_010" / "ref").mkdir(parents=True)
@@ -99,6 +100,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(delivery_tree: Path, tmp_pat
     by_dest = {os.path.relpath(i["dest"], dest): i for i in job["items"]}
     assert by_dest["shot_010/ref/sync.wav"]["action"] == "fail" and "another size" in by_dest["shot_010/ref/sync.wav"]["note"]
     assert by_dest["shot_010/ref/edit_ref.mov"]["action"] == "write" and job["conflicts"] == 1
+    contents = {c["label"]: c for c in job["contents"]}
+    assert contents["shot_020/comp/v003/shot_020_comp_v003.####.exr 1001-1005"]["items"] == 5
     [where] = plan["destinations"]
     assert where["bytes_to_write"] >= sum(i["size"] for i in job["items"] if i["action"] == "write")
     assert where["free"] > 0 and where["shortfall"] == 0

@@ -244,6 +244,9 @@ def _print_plan(plans: list[JobPlan], short: list[Shortfall], notes: list[str], 
         spec = plan.spec
         print(printable(f"job {spec.display_name()} -> {spec.dest_dir}: {len(plan.items)} items, "
                         f"{len(plan.conflicts)} conflicts, {human_size(plan.bytes_to_write)} to write"), file=out)
+        for label, count, size in plan.contents():
+            print(printable(f"  contains   {label}  ({count} {'item' if count == 1 else 'items'}, "
+                            f"{human_size(size)})"), file=out)
         for folder in plan.folders:
             print(printable(f"  mkdir      {folder}/"), file=out)
         for item in plan.items:

@@ -41,8 +41,17 @@ class JobPlan:
     def conflicts(self) -> list[PlannedItem]:
         return [i for i in self.items if i.action not in ("write", "link")]
 
+    def contents(self) -> list[tuple[str, int, int]]:
+        """A tree's sequences, files and links (label, items, bytes); [] for a sequence job."""
+        if self.spec.tree is None:
+            return []
+        from vfxcopy.core.tree import summarize
+
+        return summarize(self.spec)
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "contents": [{"label": label, "items": n, "bytes": size} for label, n, size in self.contents()],
             "name": self.spec.display_name(), "source": self.spec.source.directory if self.spec.tree is not None
             else self.spec.source.pattern(), "dest_dir": self.spec.dest_dir, "tree": self.spec.tree is not None,
             "items": [i.to_dict() for i in self.items], "folders": self.folders,

@@ -305,6 +305,28 @@ def spec_folders(spec: JobSpec) -> list[str]:
     return list(seen)
 
 
+def summarize(spec: JobSpec) -> list[tuple[str, int, int]]:
+    """A tree job's contents as users read them (the window's details pane, the dry run): one line per
+    sequence ('shot/plates/plate.####.exr 1001-1100'), per other file and per link, with its item
+    count and bytes, in the job's order."""
+    assert spec.tree is not None
+    by_folder: dict[str, dict[str, int | None]] = {}
+    links: list[str] = []
+    for e in spec_items(spec):
+        if e.get("kind") == LINK:
+            links.append(e["path"])
+            continue
+        folder, _, name = e["path"].rpartition("/")
+        by_folder.setdefault(folder, {})[name] = int(e.get("size") or 0)
+    out: list[tuple[str, int, int]] = []
+    for folder, names in by_folder.items():
+        for seq in group_files(folder, names):
+            label = os.path.join(folder, seq.display()) if folder else seq.display()
+            out.append((label, max(1, len(seq.frames)), seq.total_size or 0))
+    out.extend((f"{rel} (link)", 1, 0) for rel in links)
+    return out
+
+
 def check_relative(rel: str) -> str | None:
     """Why `rel` cannot be a name inside the destination (absolute, '..', empty parts, NUL), or None."""
     if not rel or rel.startswith("/") or "\0" in rel:
