@@ -60,6 +60,14 @@ def ssh_cpu() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def sshfs_version() -> str:
+    done = subprocess.run(["sshfs", "--version"], capture_output=True, text=True)
+    for line in (done.stdout + done.stderr).splitlines():
+        if line.startswith("SSHFS version"):
+            return line.split()[-1]
+    return "?"
+
+
 def load() -> str:
     return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
@@ -122,7 +130,7 @@ def main() -> int:
             print(f"\n### vfxcopy on sshfs over loopback ({datetime.date.today().isoformat()})\n")
             print(f"{args.frames} x {args.size / 1e3:.0f} KB frames; kernel {platform.release()}, "
                   f"{os.cpu_count()} CPUs, load average {load()} at the start; sshfs "
-                  f"{subprocess.run(['sshfs', '--version'], capture_output=True, text=True).stdout.split()[2]} "
+                  f"{sshfs_version()} "
                   f"with default options, OpenSSH internal-sftp. {args.reps} alternating rounds, medians; "
                   "ratio = cp -r time / this time (>1: faster than cp -r).\n")
             for direction, src, dest_base in (("up: local -> sshfs", local_src, rig.mount),

@@ -14,7 +14,9 @@ onto a fresh destination that is deleted after it (then `sync`, untimed):
 - the same two options in process (run_pipeline: no interpreter start-up, scan, journal,
   manifest or report).
 
-Medians; ratio = reference time / vfxcopy time (>1: vfxcopy is faster). Targets
+Medians; ratio = reference time / vfxcopy time (>1: vfxcopy is faster); CPU seconds
+(user + system of this process's threads or of the child processes) say more than wall
+time on a loaded machine. Targets
 (issue 12): tmpfs, CLI no hash/no fsync >= 0.5x cp -r, CLI defaults >= 0.3x cp -r;
 ext4, CLI defaults >= 0.9x `cp -r && sync`.
 """
@@ -25,6 +27,7 @@ import argparse
 import datetime
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,6 +52,15 @@ def fs_type(path: Path) -> str:
 
 def load() -> str:
     return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process (all threads) and of its waited-for children."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def contenders(src: Path, env: dict[str, str]) -> dict[str, Callable[[Path], None]]:
@@ -89,6 +101,7 @@ def measure(label: str, work: Path, count: int, size: int, reps: int, env: dict[
     make_byte_sequence(src, head="shot_010.", count=count, size=size)
     runs = contenders(src, env)
     times: dict[str, list[float]] = {k: [] for k in runs}
+    cpus: dict[str, list[float]] = {k: [] for k in runs}
     order = list(runs)
     n = 0
     for rep in range(reps):
@@ -97,19 +110,22 @@ def measure(label: str, work: Path, count: int, size: int, reps: int, env: dict[
             dest = work / f"dst-{n}"
             subprocess.run(["sync"], check=True)
             time.sleep(0.3)
+            c0 = cpu_seconds()
             t0 = time.perf_counter()
             runs[key](dest)
             times[key].append(time.perf_counter() - t0)
+            cpus[key].append(cpu_seconds() - c0)
             shutil.rmtree(dest)
         print(f"  {label} round {rep + 1}/{reps} (load {load()}): "
               + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in order), file=sys.stderr)
     shutil.rmtree(src)
     med = {k: statistics.median(v) for k, v in times.items()}
+    cpu = {k: statistics.median(v) for k, v in cpus.items()}
     print(f"#### {label}: {count} x {size} B ({fs_type(work)})\n")
-    print("| contender | median s | min s | per frame µs |")
-    print("|---|---|---|---|")
+    print("| contender | median s | min s | per frame µs | CPU s (user+sys) |")
+    print("|---|---|---|---|---|")
     for key in order:
-        print(f"| {key} | {med[key]:.3f} | {min(times[key]):.3f} | {med[key] / count * 1e6:.0f} |")
+        print(f"| {key} | {med[key]:.3f} | {min(times[key]):.3f} | {med[key] / count * 1e6:.0f} | {cpu[key]:.2f} |")
     print("\n| vfxcopy | reference | ratio (reference / vfxcopy) | target |")
     print("|---|---|---|---|")
     for ours, ref, target in targets:
