@@ -11,6 +11,14 @@ so it keeps running through the measurement window). Lateness = time between two
 timeouts minus 10 ms. Target from issue 3: p99 lateness <= 50 ms under load.
 `--unthrottled` also measures with the worker's 10-per-second throttle turned
 off (every engine event emitted), to show what the throttle buys.
+
+`--lifecycle` measures issue 12 item 6 instead: the window's RSS idle, its peak
+while 10 jobs x 2,000 frames are queued and run (unthrottled by bandwidth: they
+finish), and again once they are finished and removed from the list; and the
+10 ms timer's lateness through all of it (targets: peak <= 250 MB, after removal
+within 30 MB of idle, p99 lateness <= 100 ms).
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_ui.py --lifecycle [--jobs 10] [--frames 2000]
 """
 
 from __future__ import annotations
@@ -120,6 +128,90 @@ def loaded_round(app: QApplication, src: list[Path], work: Path, args: argparse.
     return lateness, after - before, running
 
 
+def rss_mb() -> float:
+    """This process's resident set size (Linux /proc), in MB."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def settle_memory(app: QApplication, seconds: float) -> float:
+    """Let deleteLater and the queued signals run, collect, hand freed heap back; returns RSS."""
+    import ctypes
+    import gc
+
+    wait_until(app, lambda: False, seconds)
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed arenas otherwise: RSS would not show it
+    except (OSError, AttributeError):
+        pass
+    return rss_mb()
+
+
+def lifecycle(app: QApplication, src: list[Path], work: Path, args: argparse.Namespace) -> int:
+    """Queue, run, finish and remove `args.jobs` jobs; RSS and lateness through it all."""
+    window = MainWindow(settings=AppSettings(), runner=JobRunner(max_jobs=2))
+    window.resize(1400, 800)
+    window.show()
+    cold = settle_memory(app, 2.0)
+    seq = find_sequence(src[0], stat=True)
+    # A first small job loads what every job needs once (the engine, hashing, the PDF report's
+    # fonts: about 100 MB of libraries and caches); idle is measured after it, as a user's window is.
+    [warm] = window.submit_specs([JobSpec(seq, str(work / "warm"), frames=list(seq.frames[:2]),
+                                          copy=CopyOptions(fsync=False))])
+    wait_until(app, lambda: (r := window.model.record_for(warm)) is not None and r.state.finished, 120)
+    window.model.remove_job(warm)
+    idle = settle_memory(app, 2.0)
+    print(f"RSS cold start {cold:.1f} MB, after a first 2-frame job {idle:.1f} MB")
+    batches: list[float] = []
+    stamps: list[float] = []
+    peak = [idle]
+    timer = QTimer()
+    timer.setTimerType(timer.timerType().PreciseTimer)
+    timer.setInterval(TICK_MS)
+
+    def tick() -> None:
+        stamps.append(time.perf_counter())
+        if len(stamps) % 10 == 0:
+            peak[0] = max(peak[0], rss_mb())
+
+    timer.timeout.connect(tick)
+    timer.start()
+    done = True
+    for batch in range(args.batches):
+        started = time.monotonic()
+        specs = [JobSpec(seq, str(work / f"b{batch}" / f"dest{i}"),
+                         copy=CopyOptions(fsync=False, verify=VerifyMode.TRANSFER)) for i in range(args.jobs)]
+        ids = window.submit_specs(specs, select=True)
+
+        def finished(ids: list[str] = ids) -> bool:
+            return all((r := window.model.record_for(i)) is not None and r.state.finished for i in ids)
+
+        done = wait_until(app, finished, 600) and done
+        ran = time.monotonic() - started
+        wait_until(app, lambda: False, 1.0)  # the last repaints and the details pane
+        window.select_jobs(ids)
+        removed = window.remove_selected()
+        wait_until(app, lambda: False, 1.0)
+        batches.append(settle_memory(app, 2.0))
+        print(f"# batch {batch + 1}: {args.jobs} jobs x {args.frames} frames ran in {ran:.1f} s, {removed} rows "
+              f"removed; RSS after {batches[-1]:.1f} MB")
+    timer.stop()
+    for batch in range(args.batches):
+        shutil.rmtree(work / f"b{batch}", ignore_errors=True)  # after the timer: not the window's stall
+    after = batches[-1]
+    lateness = [max(0.0, (b - a) * 1000 - TICK_MS) for a, b in zip(stamps, stamps[1:], strict=False)]
+    window.shutdown()
+    print(f"# lifecycle: {args.batches} batches of {args.jobs} jobs x {args.frames} frames (all finished: {done})")
+    print(f"RSS idle {idle:.1f} MB, peak while queued/running {peak[0]:.1f} MB, after finish+remove "
+          f"{after:.1f} MB ({after - idle:+.1f} MB)")
+    print(summary("lateness, queue->run->remove", lateness))
+    p99 = percentile(lateness, 99)
+    ok = peak[0] <= 250 and after - idle <= 30 and p99 <= 100 and done
+    print(f"# targets: peak <= 250 MB, after within 30 MB of idle, p99 <= 100 ms -> {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
 def summary(name: str, values: list[float]) -> str:
     return (f"{name:<28} ticks {len(values):5d}  p50 {percentile(values, 50):6.2f} ms  "
             f"p99 {percentile(values, 99):6.2f} ms  max {max(values, default=float('nan')):7.2f} ms")
@@ -135,7 +227,14 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=3.0, help="untimed pause after each loaded run")
     parser.add_argument("--unthrottled", action="store_true", help="also run with the throttle off")
     parser.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
+    parser.add_argument("--batches", type=int, default=2, help="--lifecycle: batches queued one after another")
+    parser.add_argument("--lifecycle", action="store_true",
+                        help="memory and lateness while jobs are queued, run, finish and are removed")
     args = parser.parse_args()
+    if args.lifecycle:
+        args.jobs = args.jobs if "--jobs" in sys.argv else 10
+        args.frames = args.frames if "--frames" in sys.argv else 2000
+        args.frame_size = args.frame_size if "--frame-size" in sys.argv else 4 * 1024
 
     config = tempfile.mkdtemp(prefix="vfxcopy-bench-config-")
     os.environ["VFXCOPY_CONFIG_DIR"] = config
@@ -147,6 +246,8 @@ def main() -> int:
         print(f"# bench_ui: {args.jobs} jobs x {args.frames} frames x {args.frame_size // 1024} KiB, "
               f"{args.seconds:g} s windows, {args.rounds} rounds, platform {app.platformName()}, "
               f"{platform.python_version()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+        if args.lifecycle:
+            return lifecycle(app, src, work, args)
         modes = [("idle (no jobs)", None), ("8 jobs, throttled (0.1 s)", 0.1)]  # names used below
         if args.unthrottled:
             modes.append(("8 jobs, unthrottled", 0.0))

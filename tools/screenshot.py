@@ -246,7 +246,9 @@ def farm_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
                and farm_record().farm.tasks_running >= 1, seconds=180)
     window.select_jobs([farm_id])
     window.show_details()
-    shooter.settle(1200)
+    shooter.settle(600)
+    window.details.tabs.setCurrentIndex(2)  # Farm tasks
+    shooter.settle(600)
     shooter.shoot("farm", window)
     window.cancel_jobs([farm_id], confirm=False)
     shooter.settle(300)

@@ -323,6 +323,8 @@ class DetailsPane(QWidget):
         header_view = self.frame_view.horizontalHeader()
         header_view.setSectionResizeMode(COL_FRAME, QHeaderView.ResizeMode.ResizeToContents)
         header_view.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.ResizeToContents)
+        # Measure the rows in sight only (Qt's default reads the first 1,000 rows' data at each layout).
+        header_view.setResizeContentsPrecision(0)
         header_view.setSectionResizeMode(COL_PATH, QHeaderView.ResizeMode.Interactive)
         header_view.setStretchLastSection(True)
         header_view.resizeSection(COL_PATH, 320)
