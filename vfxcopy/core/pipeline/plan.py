@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 from vfxcopy.core import naming
 from vfxcopy.core.errors import JobError
@@ -37,10 +38,10 @@ def plan_items(spec: JobSpec, movie: bool) -> list[Item]:
     frames = spec.selected_frames()
     if len(names) != (1 if movie else len(frames)):
         raise JobError(f"{spec.dest_dir}: the job's recorded names do not match its frames; run it as a new job")
-    inputs = []
-    for index, frame in enumerate(frames):
-        path = str(src.path(frame))
-        inputs.append((index, frame, path))
+    # str(src.path(frame)) spelled without a Path per frame (a third of planning 20,000 frames).
+    base = str(Path(src.directory))
+    prefix = "" if base == "." else base if base.endswith("/") else base + "/"
+    inputs = [(index, frame, prefix + src.name(frame)) for index, frame in enumerate(frames)]
     if movie:
         total = 0
         for _i, _f, path in inputs:
