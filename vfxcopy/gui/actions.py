@@ -126,7 +126,7 @@ APPLIES: dict[ActionId, Callable[[JobRecord], bool]] = {
     ActionId.RESUME: lambda r: r.farm is None and r.shown_state is JobState.PAUSED and not r.cancelling,
     ActionId.START_NEXT: lambda r: r.farm is None and r.shown_state is JobState.PENDING and not r.cancelling,
     ActionId.RETRY: lambda r: r.state.finished and (bool(r.failed_frames) if r.farm is None else r.farm.retryable),
-    ActionId.RUN_AGAIN: lambda r: r.state.finished,
+    ActionId.RUN_AGAIN: lambda r: r.state.finished and r.farm is None,  # a farm job: Retry on its farm
     ActionId.REMOVE: lambda r: r.state.finished,
     ActionId.REVEAL_SOURCE: lambda r: True,
     ActionId.REVEAL_DEST: lambda r: True,

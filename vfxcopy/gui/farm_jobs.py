@@ -274,6 +274,10 @@ class FarmJobs(QObject):
     def is_farm(self, job_id: str) -> bool:
         return job_id in self.entries
 
+    def local_count(self) -> int:
+        """Farm jobs whose tasks run on this computer right now (a local OpenJD run)."""
+        return sum(1 for e in self.entries.values() if e.local_running)
+
     def cancel(self, job_id: str) -> bool:
         """Ask the scheduler to cancel; the row shows "Cancelling… (farm)" until the sweep is done."""
         entry = self.entries.get(job_id)

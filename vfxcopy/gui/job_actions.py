@@ -104,7 +104,8 @@ class JobActions(QMainWindow):
 
     def cancel_all(self) -> int:
         # Pending first: a running job that ends meanwhile must not start one of them.
-        return self.cancel_jobs(self.runner.pending_ids() + self.runner.running_ids())
+        local_farm = [job_id for job_id, entry in self.farm.entries.items() if entry.local_running]
+        return self.cancel_jobs(self.runner.pending_ids() + self.runner.running_ids() + local_farm)
 
     def start_next_selected(self) -> None:
         """Move the selected pending jobs to the front of the queue, keeping their order."""

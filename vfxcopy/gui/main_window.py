@@ -289,7 +289,8 @@ class MainWindow(AddJobs, JobActions):
 
     # -- closing --
     def active_job_count(self) -> int:
-        return self.runner.running_count + self.runner.pending_count
+        # OpenJD tasks run here by the window stop with it; a real farm's jobs go on without it.
+        return self.runner.running_count + self.runner.pending_count + self.farm.local_count()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
