@@ -255,11 +255,38 @@ def farm_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
     shooter.shoot("farm_cancelling", window)
 
 
+def tree_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
+    """A vendor delivery folder dropped on the window: one tree job, then its items in the details."""
+    delivery = root / "show" / "incoming" / "vendor_delivery_0412"
+    make_exr_sequence(delivery / "sh010" / "plates" / "bg01", head="sh010_bg01.", count=12, width=320, height=180)
+    make_exr_sequence(delivery / "sh010" / "plates" / "fg01", head="sh010_fg01.", count=8, width=320, height=180)
+    make_byte_sequence(delivery / "sh020" / "comp" / "v003", head="sh020_comp_v003.", count=10, size=64 * 1024)
+    (delivery / "sh010" / "ref").mkdir(parents=True)
+    (delivery / "sh010" / "ref" / "edit_ref.mov").write_bytes(os.urandom(300_000))
+    (delivery / "sh010" / "plates" / "bg01" / "bg01.cdl").write_text("<ColorDecisionList/>\n")
+    (delivery / "delivery.edl").write_text("TITLE: vendor_delivery_0412\n")
+    loose = make_exr_sequence(root / "show" / "incoming" / "loose", head="sh030_ref.", count=6, width=320, height=180)
+    dialog = window.add_paths([delivery, loose[0]])
+    assert dialog is not None
+    dialog.destination_edit.setText(str(root / "show" / "ingest" / "vendor_delivery_0412"))  # type: ignore[attr-defined]
+    shooter.settle(1500)
+    shooter.shoot("new_job_tree", dialog)
+    before = window.model.rowCount()
+    dialog.accept()
+    wait_until(lambda: window.model.rowCount() >= before + 2
+               and all(window.model.record_at(r).state.finished for r in range(window.model.rowCount())))
+    tree_row = next(r for r in range(window.model.rowCount()) if window.model.record_at(r).spec.tree is not None)
+    window.select_jobs([window.model.record_at(tree_row).job_id])
+    window.show_details()
+    shooter.settle(800)
+    shooter.shoot("tree_details", window)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "shots")
     parser.add_argument("--readme", action="store_true", help="also write docs/screenshot.png")
-    parser.add_argument("--only", default="table,new_job,new_job_check,farm,conflict,settings,file_dialog")
+    parser.add_argument("--only", default="table,new_job,new_job_check,farm,tree,conflict,settings,file_dialog")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     config = tempfile.mkdtemp(prefix="vfxcopy-shot-config-")
@@ -291,6 +318,8 @@ def main() -> int:
             check_scene(window, root, shooter)
         if "farm" in only:
             farm_scene(window, root, shooter)
+        if "tree" in only:
+            tree_scene(window, root, shooter)
         if "conflict" in only:
             from vfxcopy.gui.conflicts import find_conflicts
             from vfxcopy.gui.dialogs.conflict_dialog import ConflictDialog

@@ -66,7 +66,8 @@ def test_a_dropped_tree_is_one_job_copied_whole_with_per_item_status_in_the_deta
     rows = [listed.topLevelItem(i).text(0) for i in range(listed.topLevelItemCount())]
     # The loose sequence, then the tree as ONE row (not its five sequences).
     assert len(rows) == 2 and rows[0].startswith("extra.")
-    assert rows[1].startswith("delivery/  (folder tree: 3 sequences") and "folders" in rows[1]
+    # bg01, fg01, comp v003; the .mov, .wav, sidecars, EDL, notes and links are files.
+    assert rows[1].startswith("delivery/  (folder tree: 3 sequences · 10 files · ") and "folders" in rows[1], rows[1]
     dest = tmp_path / "out"
     dialog.findChild(QLineEdit, "destinationEdit").setText(str(dest))
     # A tree cannot be converted.

@@ -41,8 +41,9 @@ def split_trees(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Tree], li
 
 def tree_summary(tree: Tree) -> str:
     """'3 sequences · 7 files · 5 folders · 1.2 MiB' (what the New job dialog and the details say)."""
-    singles = sum(1 for s in tree.sequences if s.is_single)
-    return " · ".join([plural(len(tree.sequences) - singles, "sequence"), plural(singles, "file"),
+    sequences = [s for s in tree.sequences if not s.is_single]
+    files = len(tree.items) - sum(len(s.frames) for s in sequences)
+    return " · ".join([plural(len(sequences), "sequence"), plural(files, "file"),
                        plural(len(tree.folders), "folder"), format_size(tree.total_size)])
 
 
