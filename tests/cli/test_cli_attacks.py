@@ -117,11 +117,27 @@ def test_jpeg_onto_a_full_disk_fails_frames_not_the_process(tmp_path: Path, tmpf
 
 
 def test_disk_full_is_said_once_and_no_space_as_inodes_is_named(tmp_path: Path, tmpfs_mount) -> None:
-    src = make_byte_sequence(tmp_path / "src", count=8, size=256 * 1024)
+    # Too big to fit: refused before any byte moves, with the shortfall.
+    big = make_byte_sequence(tmp_path / "big", count=8, size=256 * 1024)
     small = tmpfs_mount("1m")
-    proc = vfxcopy("copy", str(src[0].parent), str(small), "--verify", "none")
-    assert proc.returncode == 1
-    assert proc.stderr.count("destination is full") == 1, proc.stderr
+    proc = vfxcopy("copy", str(big[0].parent), str(small), "--verify", "none")
+    assert proc.returncode == 2 and "short by" in proc.stderr, proc.stderr
+    assert os.listdir(small) == []
+    # It fits when the copy starts; another program fills the disk while it runs.
+    src = make_byte_sequence(tmp_path / "src", count=8, size=64 * 1024)
+    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", str(src[0].parent), str(small),
+                             "--verify", "none", "--bwlimit", "128K"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (small / src[0].name).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with open(small / "someone_elses.bin", "wb") as f:
+        try:
+            f.write(b"\0" * shutil.disk_usage(small).free)
+        except OSError:
+            pass  # full
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert err.count("destination is full") == 1, err
     assert temps(small) == []
     few = tmpfs_mount("64m,nr_inodes=6")  # room for bytes, not for files
     proc = vfxcopy("copy", str(src[0].parent), str(few), "--verify", "none")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from vfxcopy.cli.check_cmd import CheckProgress, add_preflight_arguments, preflight_policy_from_args
+from vfxcopy.cli.check_cmd import CheckProgress
 from vfxcopy.cli.common import UsageError
+from vfxcopy.cli.preflight_opts import add_preflight_arguments, preflight_policy_from_args
 from vfxcopy.core.preflight.samples import (
     DPX_CLEAN,
     DPX_DEFECTS,

@@ -134,7 +134,7 @@ def add_job_arguments(parser: argparse.ArgumentParser, *, notify: bool = True) -
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="without a terminal, one line per frame instead of every few seconds"
     )
-    from vfxcopy.cli.check_cmd import add_preflight_arguments
+    from vfxcopy.cli.preflight_opts import add_preflight_arguments
 
     add_preflight_arguments(parser)
     if notify:
@@ -271,7 +271,7 @@ def build_specs(
         raise UsageError(str(exc)) from None
     if notes is not None:
         notes.extend(built.notes)
-    from vfxcopy.cli.check_cmd import preflight_policy_from_args
+    from vfxcopy.cli.preflight_opts import preflight_policy_from_args
 
     policy = preflight_policy_from_args(args)  # UsageError on a bad policy
     for spec in built.specs:
