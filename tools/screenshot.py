@@ -250,8 +250,11 @@ def farm_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
     window.details.tabs.setCurrentIndex(2)  # Farm tasks
     shooter.settle(600)
     shooter.shoot("farm", window)
+    # The moment after Cancel: asked, the tasks not yet confirmed stopped (the next status read
+    # is held back a few seconds so that table and details show the same moment).
+    window.farm.timer.setInterval(8000)
+    window.farm.timer.start()
     window.cancel_jobs([farm_id], confirm=False)
-    shooter.settle(300)
     shooter.shoot("farm_cancelling", window)
 
 
