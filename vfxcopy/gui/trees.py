@@ -9,21 +9,8 @@ from dataclasses import dataclass
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobSpec, Operation
 from vfxcopy.core.sequence import group_files
-from vfxcopy.core.tree import LINK, Tree, scan_tree, spec_items, tree_job
+from vfxcopy.core.tree import LINK, Tree, is_tree_folder, scan_tree, spec_items, tree_job
 from vfxcopy.core.units import format_size, plural
-
-
-def is_tree_root(folder: str) -> bool:
-    """The rule of `vfxcopy copy`: a folder with sub-folders (litter and our temporaries aside) is a tree."""
-    from vfxcopy.core.jobs import TEMP_PREFIX
-    from vfxcopy.core.tree import is_litter
-
-    try:
-        with os.scandir(folder) as it:
-            return any(e.is_dir(follow_symlinks=False) and not is_litter(e.name)
-                       and not e.name.startswith(TEMP_PREFIX) for e in it)
-    except OSError:
-        return False
 
 
 def split_trees(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Tree], list[str]]:
@@ -32,7 +19,8 @@ def split_trees(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Tree], li
     others: list[str] = []
     for raw in paths:
         path = os.path.abspath(os.fspath(raw))
-        if os.path.isdir(path) and not os.path.islink(path) and is_tree_root(path):
+        # The command line's rule (core.tree.is_tree_folder): a folder with sub-folders is one tree job.
+        if os.path.isdir(path) and not os.path.islink(path) and is_tree_folder(path):
             trees.append(scan_tree(path))
         else:
             others.append(path)
