@@ -20,7 +20,7 @@ def delivered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path,
     frames = make_exr_sequence(tmp_path / "src", count=12)
     frames[4].unlink()  # 1005: a gap the report must name
     dest = tmp_path / "delivery" / "shot_010"
-    assert main(["copy", str(tmp_path / "src"), str(dest), "-q", "--no-fsync"]) == 0
+    assert main(["copy", str(tmp_path / "src"), str(dest), "-q", "--no-fsync", "--pdf"]) == 0
     capsys.readouterr()
     (pdf,) = (tmp_path / "delivery").glob("shot_010_vfxcopy_report_*.pdf")
     return dest, pdf
@@ -83,10 +83,23 @@ def test_without_fpdf2_there_is_no_pdf_and_the_other_reports_stay(tmp_path: Path
     monkeypatch.setitem(sys.modules, "fpdf", None)  # as in the base install
     make_exr_sequence(tmp_path / "src", count=2)
     (seq,) = resolve([str(tmp_path / "src")])
-    spec = JobSpec(source=seq, dest_dir=str(tmp_path / "out"), copy=CopyOptions(fsync=False))
+    spec = JobSpec(source=seq, dest_dir=str(tmp_path / "out"), copy=CopyOptions(fsync=False, pdf_report=True))
     result = run_job(spec, CancelToken(), lambda event: None)
     assert result.state.value == "completed"
     assert list((tmp_path / "out" / "ascmhl").glob("*.html")) and not list(tmp_path.rglob("*.pdf"))
+
+
+def test_the_pdf_is_written_only_when_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """fpdf2 costs about 0.6 s to import: a copy without --pdf (or report.pdf) neither loads nor writes it."""
+    make_exr_sequence(tmp_path / "src", count=2)
+    assert main(["copy", str(tmp_path / "src"), str(tmp_path / "out"), "-q", "--no-fsync"]) == 0
+    assert not list(tmp_path.rglob("*.pdf")) and list((tmp_path / "out" / "ascmhl").glob("*.html"))
+    assert main(["config", "set", "report.pdf", "true"]) == 0
+    assert main(["copy", str(tmp_path / "src"), str(tmp_path / "out2"), "-q", "--no-fsync"]) == 0
+    assert len(list(tmp_path.glob("out2_vfxcopy_report_*.pdf"))) == 1
+    assert main(["copy", str(tmp_path / "src"), str(tmp_path / "out3"), "-q", "--no-fsync", "--no-pdf"]) == 0
+    assert not list(tmp_path.glob("out3_vfxcopy_report_*.pdf"))
+    capsys.readouterr()
 
 
 def test_a_tree_reports_each_sequence_and_file_it_delivered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,7 +109,7 @@ def test_a_tree_reports_each_sequence_and_file_it_delivered(tmp_path: Path, caps
     frames = make_byte_sequence(tmp_path / "src" / "plates" / "bg", count=4, size=100)
     frames[1].unlink()  # plate.1002 missing in the source: missing in the delivery too
     (tmp_path / "src" / "notes.txt").write_text("handover notes")
-    assert main(["copy", str(tmp_path / "src"), str(tmp_path / "out"), "-q", "--no-fsync"]) == 0
+    assert main(["copy", str(tmp_path / "src"), str(tmp_path / "out"), "-q", "--no-fsync", "--pdf"]) == 0
     capsys.readouterr()
     (pdf,) = tmp_path.glob("out_vfxcopy_report_*.pdf")
     text = " ".join(subprocess.run([tool("pdftotext"), "-layout", str(pdf), "-"], capture_output=True, text=True,

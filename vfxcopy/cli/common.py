@@ -162,6 +162,10 @@ def add_copy_arguments(parser: argparse.ArgumentParser) -> None:
     fsync = parser.add_mutually_exclusive_group()
     fsync.add_argument("--no-fsync", action="store_true", help="do not fsync frames before renaming them into place")
     fsync.add_argument("--fsync", action="store_true", help="fsync frames even if the copy.fsync setting is false")
+    pdf = parser.add_mutually_exclusive_group()
+    pdf.add_argument("--pdf", action="store_true", default=None,
+                     help="after a verified copy, also write the handover PDF (default: the report.pdf setting, off)")
+    pdf.add_argument("--no-pdf", action="store_false", dest="pdf", help="no handover PDF even if report.pdf is on")
     parser.add_argument("--stop-on-error", action="store_true", help="stop a job at its first failed frame")
     parser.add_argument("--bwlimit", metavar="RATE",
                         help="at most RATE bytes/s per job; K, M, G suffixes are powers of 1024 (50M = 50 MiB/s); "
@@ -217,6 +221,7 @@ def copy_options_from_args(args: argparse.Namespace, command: str = "copy") -> C
         stop_on_error=getattr(args, "stop_on_error", False),
         bwlimit=bwlimit,
         follow_symlinks=getattr(args, "follow_symlinks", False),
+        pdf_report=defaults.pdf_report if getattr(args, "pdf", None) is None else bool(args.pdf),
     )
 
 

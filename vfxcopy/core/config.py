@@ -54,6 +54,8 @@ KEYS: dict[str, Key] = {k.name: k for k in (
         tuple(c.value for c in ConflictPolicy)),
     Key("copy.fsync", bool, True, "fsync frames before renaming them into place"),
     Key("copy.bwlimit", str, "", "bytes/s per job, K/M/G powers of 1024 (50M); empty: unlimited"),
+    Key("report.pdf", bool, False,
+        "after a verified copy, also write the handover PDF beside the HTML/CSV report (needs vfxcopy[report])"),
     Key("jobs.at_once", int, 2, "jobs that run at the same time in the window", minimum=1, maximum=64),
     Key("notify.desktop", bool, True, "a desktop (tray) message when a job finishes in the window"),
     Key("notify.urls", list, [], "apprise notification URLs (mailto://, slack://, json://...), told on every job end"),
@@ -210,6 +212,7 @@ class Config:
             on_conflict=ConflictPolicy(self.text("copy.on_conflict")),
             fsync=self.flag("copy.fsync"),
             bwlimit=self.bwlimit(),
+            pdf_report=self.flag("report.pdf"),
         )
 
 

@@ -102,6 +102,9 @@ class CopyOptions:
     # Re-read each source file after the copy and compare with the hash taken while copying
     # (and with the source's own ASC MHL history when it has one): the check before a card is wiped.
     verify_source: bool = False
+    # The handover PDF beside the job report (fpdf2, the report extra: importing it costs about
+    # 0.6 s, so it is asked for: `--pdf`, or `report.pdf = true` in the settings file).
+    pdf_report: bool = False
 
 
 @dataclass

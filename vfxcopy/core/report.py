@@ -274,7 +274,10 @@ def write_job_report(
         write_files(html_path.parent, [(html_path.name, page.encode("utf-8"), True),
                                        (csv_path.name, csv_text(frames).encode("utf-8"), True)],
                     "the job report", token)
-    # The handover PDF (fpdf2, the report extra) beside the destination folder, not inside it.
+    # The handover PDF (fpdf2, the report extra) beside the destination folder, not inside it:
+    # when asked for (importing fpdf2 alone takes about 0.6 s, numpy and Pillow with it).
+    if not spec.copy.pdf_report:
+        return html_path, csv_path
     from vfxcopy.core.report_pdf import PdfError, write_pdf_report
 
     try:
