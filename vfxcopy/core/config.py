@@ -241,6 +241,8 @@ def _read_file(path: Path) -> tuple[dict[str, Value], list[str]]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return {}, []
+    except OSError as exc:  # unreadable (permissions, a folder by that name): the tool still runs
+        return {}, [f"{path}: cannot be read ({exc.strerror}); the defaults apply"]
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -258,10 +260,21 @@ def _read_file(path: Path) -> tuple[dict[str, Value], list[str]]:
     return values, problems
 
 
+def _present(path: Path) -> bool:
+    """Whether `path` is there; True when it cannot be told (an unreadable folder): nothing is migrated over it."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def load(path: Path | None = None, *, migrate: bool = True) -> Config:
     """The settings of `path` (default: config_path()); the window's old ini is migrated first if there is no file yet."""
     path = path or config_path()
-    if migrate and path == config_path() and not path.exists():
+    if migrate and path == config_path() and not _present(path):
         with contextlib.suppress(OSError):
             migrate_legacy_ini()
     values, problems = _read_file(path)
