@@ -22,6 +22,7 @@ from vfxcopy.gui.farm_jobs import FarmJobs
 from vfxcopy.gui.history import install_history, journaled_run, open_window_journal
 from vfxcopy.gui.job_actions import JobActions, open_folder
 from vfxcopy.gui.job_model import JobSortProxy, JobTableModel
+from vfxcopy.gui.job_notices import JobNotices
 from vfxcopy.gui.job_table import JobTableView
 from vfxcopy.gui.records import JobRecord
 from vfxcopy.gui.resources import app_icon
@@ -63,6 +64,9 @@ class MainWindow(AddJobs, JobActions):
         # Replaceable hooks (tests, embedding): the desktop notification and the folder opener.
         self.notify: Callable[..., None] = prompts.notify
         self.open_folder: Callable[[str], bool] = open_folder
+        # Notification URLs and the hook of the shared settings, told off the GUI thread.
+        self.notices = JobNotices(self)
+        self.notices.problem.connect(self._on_notice_problem)
         self.last_dropped: list[Sequence] = []
         self.new_job_dialog: QDialog | None = None
         self._closing = False
@@ -254,7 +258,10 @@ class MainWindow(AddJobs, JobActions):
         self._update_status()
         if self._closing or result.state is JobState.CANCELLED:
             return
-        if not self.isActiveWindow():
+        finished = self.model.record_for(result.job_id)
+        if finished is not None:
+            self.notices.job_finished(finished.spec, result)
+        if not self.isActiveWindow() and self.notices.desktop_wanted():
             record = self.model.record_for(result.job_id)
             name = record.spec.display_name() if record else result.job_id
             failed = len(result.failed)
@@ -263,6 +270,10 @@ class MainWindow(AddJobs, JobActions):
             else:
                 detail = f"{plural(failed, 'frame')} failed" if failed else (result.message or result.state.value)
                 self.notify(self, "Job failed", f"{name}: {detail}", tray=self.tray, level="error")
+
+    @Slot(str)
+    def _on_notice_problem(self, text: str) -> None:
+        self.statusBar().showMessage(f"Notification: {text}", 15000)
 
     @Slot(int, int)
     def _on_counts(self, running: int, pending: int) -> None:

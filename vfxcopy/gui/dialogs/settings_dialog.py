@@ -26,6 +26,7 @@ from vfxcopy.gui.dialogs.job_options import (
     VERIFY_LABELS,
     labelled_combo,
 )
+from vfxcopy.gui.dialogs.notify_fields import NotifyGroup
 from vfxcopy.gui.farm_panel import BACKENDS
 from vfxcopy.gui.farm_settings import BACKEND_KEYS, FarmSettings
 from vfxcopy.gui.forms import form_row
@@ -86,6 +87,10 @@ class SettingsDialog(QDialog):
         layout.addWidget(confirm)
 
         layout.addWidget(self._build_farm_group())
+        # E-mail, chat and webhook messages and a hook command (the notify.* settings the CLI reads too).
+        self.notify_group = NotifyGroup(self)
+        self.notify_group.urls_edit.textChanged.connect(self._validate)
+        layout.addWidget(self.notify_group)
 
         self.error_label = QLabel()
         self.error_label.setObjectName("errorLabel")
@@ -146,6 +151,8 @@ class SettingsDialog(QDialog):
                 FarmSettings.parse_path_map(self.farm_path_map_edit.toPlainText())
             except ValueError as exc:
                 error = f"Path mapping: {exc}."
+        if not error and hasattr(self, "notify_group"):
+            error = self.notify_group.error()
         self.error_label.setText(error)
         self.ok_button.setEnabled(not error)
 
@@ -161,6 +168,7 @@ class SettingsDialog(QDialog):
         settings.confirm_cancel = self.confirm_cancel_check.isChecked()
         settings.confirm_overwrite = self.confirm_overwrite_check.isChecked()
         settings.sync()
+        self.notify_group.apply()
         FarmSettings(str(self.farm_backend_combo.currentData()), self.farm_partition_edit.text().strip(),
                      self.farm_chunk_spin.value(),
                      FarmSettings.parse_path_map(self.farm_path_map_edit.toPlainText())).save()
