@@ -125,3 +125,15 @@ def test_the_folder_comes_from_platformdirs_unless_the_environment_says(monkeypa
     assert config.config_path() == tmp_path / "xdg" / "vfxcopy" / "vfxcopy.toml"
     monkeypatch.setenv("VFXCOPY_CONFIG_DIR", str(tmp_path / "mine"))
     assert config.config_path() == tmp_path / "mine" / "vfxcopy.toml"
+
+
+def test_the_handover_pdf_is_the_windows_default_and_asked_for_on_the_command_line() -> None:
+    from vfxcopy.core import config
+
+    settings = config.load()
+    assert settings.copy_options(window=True).pdf_report is True
+    assert settings.copy_options().pdf_report is False  # fpdf2 costs ~0.6 s: not in every farm task
+    always = config.set_value("report.pdf", "always")
+    assert always.copy_options().pdf_report is True
+    never = config.set_value("report.pdf", "never")
+    assert never.copy_options(window=True).pdf_report is False

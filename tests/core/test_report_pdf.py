@@ -94,7 +94,7 @@ def test_the_pdf_is_written_only_when_asked_for(tmp_path: Path, capsys: pytest.C
     make_exr_sequence(tmp_path / "src", count=2)
     assert main(["copy", str(tmp_path / "src"), str(tmp_path / "out"), "-q", "--no-fsync"]) == 0
     assert not list(tmp_path.rglob("*.pdf")) and list((tmp_path / "out" / "ascmhl").glob("*.html"))
-    assert main(["config", "set", "report.pdf", "true"]) == 0
+    assert main(["config", "set", "report.pdf", "always"]) == 0
     assert main(["copy", str(tmp_path / "src"), str(tmp_path / "out2"), "-q", "--no-fsync"]) == 0
     assert len(list(tmp_path.glob("out2_vfxcopy_report_*.pdf"))) == 1
     assert main(["copy", str(tmp_path / "src"), str(tmp_path / "out3"), "-q", "--no-fsync", "--no-pdf"]) == 0

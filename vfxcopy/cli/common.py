@@ -164,8 +164,9 @@ def add_copy_arguments(parser: argparse.ArgumentParser) -> None:
     fsync.add_argument("--fsync", action="store_true", help="fsync frames even if the copy.fsync setting is false")
     pdf = parser.add_mutually_exclusive_group()
     pdf.add_argument("--pdf", action="store_true", default=None,
-                     help="after a verified copy, also write the handover PDF (default: the report.pdf setting, off)")
-    pdf.add_argument("--no-pdf", action="store_false", dest="pdf", help="no handover PDF even if report.pdf is on")
+                     help="after a verified copy, also write the handover PDF (default: the report.pdf setting: "
+                     "on the command line only when it is 'always')")
+    pdf.add_argument("--no-pdf", action="store_false", dest="pdf", help="no handover PDF even if report.pdf is 'always'")
     parser.add_argument("--stop-on-error", action="store_true", help="stop a job at its first failed frame")
     parser.add_argument("--bwlimit", metavar="RATE",
                         help="at most RATE bytes/s per job; K, M, G suffixes are powers of 1024 (50M = 50 MiB/s); "

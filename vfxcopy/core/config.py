@@ -54,8 +54,9 @@ KEYS: dict[str, Key] = {k.name: k for k in (
         tuple(c.value for c in ConflictPolicy)),
     Key("copy.fsync", bool, True, "fsync frames before renaming them into place"),
     Key("copy.bwlimit", str, "", "bytes/s per job, K/M/G powers of 1024 (50M); empty: unlimited"),
-    Key("report.pdf", bool, False,
-        "after a verified copy, also write the handover PDF beside the HTML/CSV report (needs vfxcopy[report])"),
+    Key("report.pdf", str, "window",
+        "the handover PDF after a verified copy (needs vfxcopy[report]): always, window (the window's jobs; "
+        "the command line with --pdf), never", ("always", "window", "never")),
     Key("jobs.at_once", int, 2, "jobs that run at the same time in the window", minimum=1, maximum=64),
     Key("notify.desktop", bool, True, "a desktop (tray) message when a job finishes in the window"),
     Key("notify.urls", list, [], "apprise notification URLs (mailto://, slack://, json://...), told on every job end"),
@@ -204,7 +205,7 @@ class Config:
         text = self.text("copy.bwlimit").strip()
         return (parse_size(text) or None) if text else None
 
-    def copy_options(self) -> CopyOptions:
+    def copy_options(self, *, window: bool = False) -> CopyOptions:
         """CopyOptions carrying these defaults (the window's new jobs and `vfxcopy copy` start from them)."""
         return CopyOptions(
             verify=VerifyMode(self.text("copy.verify")),
@@ -212,7 +213,9 @@ class Config:
             on_conflict=ConflictPolicy(self.text("copy.on_conflict")),
             fsync=self.flag("copy.fsync"),
             bwlimit=self.bwlimit(),
-            pdf_report=self.flag("report.pdf"),
+            # Importing fpdf2 takes about 0.6 s: a handover for the window's jobs by default,
+            # not for every command-line or farm copy.
+            pdf_report=self.text("report.pdf") == "always" or (window and self.text("report.pdf") == "window"),
         )
 
 

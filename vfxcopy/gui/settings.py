@@ -187,7 +187,7 @@ class AppSettings:
 
     def copy_options(self) -> CopyOptions:
         """Fresh CopyOptions carrying the defaults chosen here."""
-        return self._config().copy_options()
+        return self._config().copy_options(window=True)
 
     # -- confirmations --
     @property
