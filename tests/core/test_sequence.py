@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from vfxcopy.core import sequence as sequence_module
+from vfxcopy.core.frames import FrameSet, parse_frame_set
 from vfxcopy.core.jobs import temp_name
 from vfxcopy.core.sequence import (
-    FrameSet,
     Sequence,
     SourceError,
     find_sequence,
     frame_runs,
     from_pattern,
-    parse_frame_set,
     parse_frames,
     parse_pattern,
     resolve,

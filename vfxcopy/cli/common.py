@@ -21,6 +21,7 @@ from vfxcopy.cli.output import (
 )
 from vfxcopy.cli.progress import ProgressPrinter
 from vfxcopy.core.errors import SafetyError
+from vfxcopy.core.frames import FrameSet, parse_frame_set
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
@@ -31,10 +32,8 @@ from vfxcopy.core.jobs import (
     VerifyMode,
 )
 from vfxcopy.core.sequence import (
-    FrameSet,
     Sequence,
     SourceError,
-    parse_frame_set,
     parse_frames,
     resolve,
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from vfxcopy.core.frames import FrameSet
 from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation
-from vfxcopy.core.sequence import FrameSet, Sequence
+from vfxcopy.core.sequence import Sequence
 
 
 class SpecError(ValueError):
