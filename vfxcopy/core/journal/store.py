@@ -37,6 +37,7 @@ from vfxcopy.core.jobs import (
     Reporter,
     null_reporter,
 )
+from vfxcopy.core.journal.kv import KeyValues
 from vfxcopy.core.journal.owner import (
     _HOST,
     _OWN_START,
@@ -50,7 +51,6 @@ from vfxcopy.core.journal.records import (
     JournalJob,
     _frame_row,
     _frames_total,
-    _fs,
     _safe_text,
     _unfs,
 )
@@ -65,7 +65,7 @@ from vfxcopy.core.journal.schema import (
 # -- the journal -----------------------------------------------------------
 
 
-class Journal:
+class Journal(KeyValues):
     """The job/frame store; safe to share between threads (one connection each) and processes."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -358,34 +358,6 @@ class Journal:
         for job_id, dest_dir in marked:
             remove_temps(dest_dir, job_id)
         return [job_id for job_id, _ in marked]
-
-    # -- key/value records for other modules --
-    def kv_set(self, namespace: str, key: str, value: Any) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                """INSERT INTO kv (namespace, key, value, updated) VALUES (?, ?, ?, ?)
-                   ON CONFLICT(namespace, key) DO UPDATE SET value=excluded.value, updated=excluded.updated""",
-                (namespace, _fs(key), json.dumps(value, ensure_ascii=True), time.time()),
-            )
-
-    def kv_get(self, namespace: str, key: str, default: Any = None) -> Any:
-        row = self._conn().execute(
-            "SELECT value FROM kv WHERE namespace=? AND key=?", (namespace, _fs(key))
-        ).fetchone()
-        return json.loads(row[0]) if row else default
-
-    def kv_delete(self, namespace: str, key: str | None = None) -> int:
-        """Delete one key, or the whole namespace when `key` is None."""
-        with self._tx() as conn:
-            if key is None:
-                cur = conn.execute("DELETE FROM kv WHERE namespace=?", (namespace,))
-            else:
-                cur = conn.execute("DELETE FROM kv WHERE namespace=? AND key=?", (namespace, _fs(key)))
-            return int(cur.rowcount)
-
-    def kv_items(self, namespace: str) -> dict[str, Any]:
-        rows = self._conn().execute("SELECT key, value FROM kv WHERE namespace=?", (namespace,)).fetchall()
-        return {_unfs(k): json.loads(v) for k, v in rows}
 
 
 def remove_temps(dest_dir: str, job_id: str) -> list[str]:
