@@ -20,6 +20,7 @@ from pathlib import Path
 
 from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
+from vfxcopy.core.units import format_size
 from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, manifest_lock, write_files
 
 THUMBNAILS = 8
@@ -55,15 +56,6 @@ def _h(value: object) -> str:
     return html.escape(_text(value))
 
 
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def png_bytes(width: int, height: int, channels: int, pixels: bytes) -> bytes:
     """Encode 8-bit RGB/RGBA rows as a PNG (stdlib only, for inline thumbnails)."""
     import numpy as np
@@ -94,8 +86,8 @@ def _thumbnail_candidate(path: str) -> str | None:
     except OSError as exc:
         return f"{_text(os.path.basename(path))}: no thumbnail ({exc.strerror})"
     if size > THUMB_MAX_BYTES:
-        return (f"{_text(os.path.basename(path))}: no thumbnail ({_size(size)}, above the "
-                f"{_size(THUMB_MAX_BYTES)} thumbnail limit)")
+        return (f"{_text(os.path.basename(path))}: no thumbnail ({format_size(size)}, above the "
+                f"{format_size(THUMB_MAX_BYTES)} thumbnail limit)")
     if not any(head.startswith(magic) for magic in _IMAGE_MAGIC):
         return f"{_text(os.path.basename(path))}: no thumbnail (not an image file)"
     return None
@@ -202,7 +194,7 @@ def render_html(
         ("Source", f"<code>{_h(spec.source.pattern())}</code> ({_h(spec.source.frame_set_str() or 'single file')})"),
         ("Destination", f"<code>{_h(spec.dest_dir)}</code>"),
         ("Frames", f"{len(placed)} in place of {len(frames)}; {len(failed)} failed"),
-        ("Size", f"{_size(total_bytes)} ({total_bytes} bytes)"),
+        ("Size", f"{format_size(total_bytes)} ({total_bytes} bytes)"),
         ("Verification", verdict),
         ("Manifest", f"<code>{_h(manifest.path.name)}</code> (generation {manifest.generation}, {manifest.entries} files)"
          if manifest else "none"),

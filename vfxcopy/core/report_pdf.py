@@ -12,6 +12,7 @@ from typing import Any
 
 from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
+from vfxcopy.core.units import format_size
 from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, write_files
 
 # Fonts with every character a file name may carry; Helvetica (Latin-1 only) where they are missing.
@@ -177,15 +178,6 @@ def _font(name: str) -> str | None:
     return None
 
 
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def render_pdf(
     spec: JobSpec,
     result: JobResult,
@@ -215,7 +207,7 @@ def render_pdf(
         ("Source", source.pattern()),
         ("Destination", os.path.abspath(spec.dest_dir)),
         ("Frames", f"{len(placed)} in place of {len(frames)}; {len(failed)} failed"),
-        ("Size", f"{_size(total)} ({total} bytes)"),
+        ("Size", f"{format_size(total)} ({total} bytes)"),
         ("Hash", algo),
         ("Verification", spec.copy.verify.value),
         ("Manifest", f"{MHL_FOLDER}/{manifest.path.name} (generation {manifest.generation}, {manifest.entries} files)"
