@@ -155,6 +155,10 @@ class JobSpec:
     # "dir" | "file" | "link", "size"}), recorded with the job; `source.directory` is the root and
     # `frames`, if set, selects items by their index among the files and links. None: not a tree.
     tree: list[dict[str, Any]] | None = None
+    # Jobs that read the same source once (several destinations of a copy, several renditions
+    # of a conversion) share a group id: the queue starts them together and their writers share
+    # each item's read (core/writers/fanout.py) or decode. None: the job reads on its own.
+    group: str | None = None
 
     def selected_frames(self) -> list[int]:
         if self.tree is not None and self.frames is None:

@@ -351,6 +351,14 @@ class JobQueue:
                 entry = self._pending.pop(0)
                 self._running[entry.spec.job_id] = entry
                 starting.append(entry)
+                group = entry.spec.group
+                if group is not None:
+                    # A group's members share each item's read: they start together (as one slot's
+                    # worth of reading), whatever the limit; a member left waiting would read alone.
+                    for other in [e for e in self._pending if e.spec.group == group]:
+                        self._pending.remove(other)
+                        self._running[other.spec.job_id] = other
+                        starting.append(other)
         for entry in starting:
             thread = threading.Thread(target=self._work, args=(entry,), name=f"vfxcopy-job-{entry.spec.job_id}",
                                       daemon=True)
