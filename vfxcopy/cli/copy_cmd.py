@@ -122,6 +122,7 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
 
 def _fan_out(specs: list[JobSpec], dest_dir: str, also: list[str]) -> list[JobSpec]:
     """Each job once more per --also destination, in the order that runs one source's copies together."""
+    import uuid
     from dataclasses import replace
 
     from vfxcopy.core.jobs import new_job_id
@@ -137,6 +138,8 @@ def _fan_out(specs: list[JobSpec], dest_dir: str, also: list[str]) -> list[JobSp
         extra.append(path)
     out: list[JobSpec] = []
     for spec in specs:
+        if extra:
+            spec.group = uuid.uuid4().hex  # one read of each frame for every destination (writers/fanout.py)
         out.append(spec)
         for path in extra:
             out.append(replace(spec, dest_dir=path, job_id=new_job_id(), copy=replace(spec.copy),
@@ -222,7 +225,7 @@ def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
             print_json({"command": "copy", "exit_code": EXIT_USAGE, "error": short[0].message(), "jobs": [],
                         "shortfalls": [vars(s) | {"missing": s.missing} for s in short]})
         return EXIT_USAGE
-    return run_queue("copy", specs, args, guard, notes=notes, concurrency=1 + len(getattr(args, "also", None) or []))
+    return run_queue("copy", specs, args, guard, notes=notes, concurrency=1)
 
 
 def _print_plan(plans: list[JobPlan], short: list[Shortfall], notes: list[str], args: argparse.Namespace) -> int:

@@ -199,8 +199,7 @@ def run_queue(
     if guard.token.cancelled:
         queue.interrupt()  # a signal came during the scan
     try:
-        for spec in specs:
-            queue.submit(spec)
+        queue.submit_all(specs)  # at once: a group's members (several destinations) start together
         wait_for_queue(queue, guard, listener.tell_cancelling)
     finally:
         guard.hooks.remove(queue.interrupt)

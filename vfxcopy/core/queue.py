@@ -19,6 +19,7 @@ from vfxcopy.core.jobs import (
     JobSpec,
     JobState,
     LogMessage,
+    Operation,
     Progress,
     Reporter,
 )
@@ -230,25 +231,35 @@ class JobQueue:
     # -- requests --
     def submit(self, spec: JobSpec) -> str:
         """Queue a job (it starts as soon as a slot is free); returns its id."""
+        return self.submit_all([spec])[0]
+
+    def submit_all(self, specs: list[JobSpec]) -> list[str]:
+        """Queue jobs in order, all at once: the members of a group (JobSpec.group) are pending
+        together before any of them can start, so they start together. Returns their ids."""
         if self._interrupted:
-            entry = _Entry(spec, CancelToken())
-            self._journal_add(spec)
-            self._call(self.listener.submitted, spec)
-            self._finish_unstarted(entry)
-            return spec.job_id
+            for spec in specs:
+                entry = _Entry(spec, CancelToken())
+                self._journal_add(spec)
+                self._call(self.listener.submitted, spec)
+                self._finish_unstarted(entry)
+            return [spec.job_id for spec in specs]
+        entries: list[_Entry] = []
         with self._lock:
-            if spec.job_id in self._tokens:
-                raise ValueError(f"job {spec.job_id} is already queued")
-            entry = _Entry(spec, CancelToken())
-            self._tokens[spec.job_id] = entry.token
-        warning = self._journal_add(spec)
+            for spec in specs:
+                if spec.job_id in self._tokens or any(e.spec.job_id == spec.job_id for e in entries):
+                    raise ValueError(f"job {spec.job_id} is already queued")
+                entries.append(_Entry(spec, CancelToken()))
+            for entry in entries:
+                self._tokens[entry.spec.job_id] = entry.token
+        warnings = [self._journal_add(entry.spec) for entry in entries]
         with self._lock:
-            self._pending.append(entry)
-        self._call(self.listener.submitted, spec)
-        if warning is not None:
-            self._call(self.listener.events, spec.job_id, [warning])
+            self._pending.extend(entries)
+        for entry, warning in zip(entries, warnings, strict=True):
+            self._call(self.listener.submitted, entry.spec)
+            if warning is not None:
+                self._call(self.listener.events, entry.spec.job_id, [warning])
         self._start_pending()
-        return spec.job_id
+        return [entry.spec.job_id for entry in entries]
 
     def move(self, job_id: str, position: int) -> bool:
         """Reorder the pending jobs: `position` 0 starts next. False if `job_id` is not pending."""
@@ -359,6 +370,12 @@ class JobQueue:
                         self._pending.remove(other)
                         self._running[other.spec.job_id] = other
                         starting.append(other)
+        groups = {e.spec.group for e in starting if e.spec.group is not None and e.spec.operation is Operation.COPY}
+        if groups:
+            from vfxcopy.core.writers import fanout
+
+            for group in groups:
+                fanout.expect(group, [e.spec.job_id for e in starting if e.spec.group == group])
         for entry in starting:
             thread = threading.Thread(target=self._work, args=(entry,), name=f"vfxcopy-job-{entry.spec.job_id}",
                                       daemon=True)
@@ -382,6 +399,10 @@ class JobQueue:
             # Before the next job starts, so that a listener can still stop the queue.
             self._call(self.listener.finished, spec, result)
         finally:
+            if spec.group is not None and spec.operation is Operation.COPY:
+                from vfxcopy.core.writers import fanout
+
+                fanout.leave(spec.group, job_id)  # also when the job ended before its pipeline began
             with self._lock:
                 self._running.pop(job_id, None)
                 self._tokens.pop(job_id, None)

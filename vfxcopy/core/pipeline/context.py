@@ -42,6 +42,7 @@ class Worker:
         self.debug = run.debug
         self.bw_start = time.monotonic()
         self.bw_bytes = 0
+        self.fanout = run.fanout  # this job's place in its fan-out group (writers/fanout.py), or None
 
     def check(self) -> None:
         run = self.run

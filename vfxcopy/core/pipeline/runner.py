@@ -48,6 +48,7 @@ from vfxcopy.core.pipeline.temps import (
 )
 from vfxcopy.core.pipeline.treeparts import Folders
 from vfxcopy.core.writers.base import Item, Writer
+from vfxcopy.core.writers.fanout import Member
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 SHARED_FS_COPY_WORKERS = 8  # items in flight per copy on a network file system
@@ -91,6 +92,7 @@ class Pipeline(Settling, ItemSteps):
         self.queue_lock = threading.Lock()
         self.outcome: BaseException | None = None
         self.checker: Worker | None = None
+        self.fanout: Member | None = None
 
     # -- the run --
     def run(self) -> JobResult:
@@ -101,6 +103,7 @@ class Pipeline(Settling, ItemSteps):
             self.plan()
             if self.before is not None:
                 self.before(self.tally)
+            self.join_group()
             self.tally.progress()
             self.run_items()
             if self.outcome is not None:
@@ -276,6 +279,14 @@ class Pipeline(Settling, ItemSteps):
             from vfxcopy.core.writers.copy import Preparer
 
             self.preparer = Preparer.start(self, self.items)
+
+    def join_group(self) -> None:
+        """Share each item's read with the other destinations of the group (copies)."""
+        spec = self.spec
+        if spec.group is not None and self.writer.kind == "copy":
+            from vfxcopy.core.writers import fanout
+
+            self.fanout = fanout.join(spec.group, spec.job_id)
 
     def set_dir_sync_error(self, text: str) -> None:
         self.dir_sync_error = text

@@ -123,6 +123,11 @@ class Settling:
                     self.temps.unlink(temp)  # the committer closes its fd
 
     def close(self) -> None:
+        fanout = getattr(self, "fanout", None)
+        if fanout is not None:
+            from vfxcopy.core.writers import fanout as group
+
+            group.leave(fanout.group.key, fanout.id)
         temps, dest_fd, folders = self.temps, self.dest_fd, self.folders
         self.dest_fd = -1
 

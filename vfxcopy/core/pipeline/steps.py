@@ -117,6 +117,8 @@ class ItemSteps:
             self.tally.end(ctx.worker)
             if self.preparer is not None:
                 self.preparer.release(item)  # type: ignore[attr-defined]
+            if ctx.fanout is not None:
+                ctx.fanout.settle(item.index)  # the group's other destinations need not wait for it
 
     def _do_item(self, item: Item, ctx: Worker, writer: Writer, started: float) -> None:
         if self.folders is not None and is_tree_link(item) and copy_link(self, item, started):

@@ -153,6 +153,16 @@ class CopyWriter:
 
     # -- one item --
     def write(self, item: Item, st: os.stat_result, temp: TempFile, ctx: Context) -> Written:
+        member = getattr(ctx, "fanout", None)
+        if member is not None:  # one read for every destination of a fan-out group (fanout.py)
+            shared = member.write(item, temp, ctx, self)
+            if shared is not None:
+                prepared = self.opened.pop(item.index, None)
+                if prepared is not None:
+                    os.close(prepared[0])
+                source_hash, before = shared
+                self.finish_temp(item, temp, before)
+                return Written(source_hash, self.algo if source_hash else None)
         opened = self.opened.pop(item.index, None)
         src_fd, before = opened if opened is not None else self.open_source(item)
         try:
@@ -162,17 +172,21 @@ class CopyWriter:
             else:
                 self.copy_zero(item, src_fd, temp, before.st_size, ctx)
             source_hash = hasher.hexdigest() if hasher is not None else None
-            if self.opts.preserve:
-                mode = stat.S_IMODE(before.st_mode) & 0o777
-                if self.umask is None or mode & self.umask:
-                    os.fchmod(temp.fd, mode)  # open() applied the umask; skipped when it did not matter
-                os.utime(temp.fd, ns=(before.st_atime_ns, before.st_mtime_ns))
+            self.finish_temp(item, temp, before)
             check_unchanged(item.src, before)
-            if self.hashing and os.fstat(temp.fd).st_size != before.st_size:
-                raise VerificationError(item.src, "written size differs from the source", "retry")
             return Written(source_hash, self.algo if source_hash else None)
         finally:
             os.close(src_fd)
+
+    def finish_temp(self, item: Item, temp: TempFile, before: os.stat_result) -> None:
+        """The source's mode and times on the temp (with --preserve); its size checked when verifying."""
+        if self.opts.preserve:
+            mode = stat.S_IMODE(before.st_mode) & 0o777
+            if self.umask is None or mode & self.umask:
+                os.fchmod(temp.fd, mode)  # open() applied the umask; skipped when it did not matter
+            os.utime(temp.fd, ns=(before.st_atime_ns, before.st_mtime_ns))
+        if self.hashing and os.fstat(temp.fd).st_size != before.st_size:
+            raise VerificationError(item.src, "written size differs from the source", "retry")
 
     def verify(self, item: Item, temp: TempFile, written: Written, ctx: Context) -> None:
         """`full` verification: drop the temp's cached pages, read it from disk, compare."""
