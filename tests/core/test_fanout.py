@@ -270,3 +270,44 @@ def test_members_run_without_the_queue_still_finish(tmp_path: Path) -> None:
         assert out[str(dest)].state is JobState.COMPLETED
         same_tree(src, dest)
     assert fanout._groups == {}  # nothing kept once the members are gone
+
+
+def test_source_verification_reads_the_card_once_for_every_destination(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    paths = make_byte_sequence(src, count=6, size=1 * MiB)
+    total = 6 * MiB
+    dests = [tmp_path / f"d{i}" for i in range(3)]
+    specs = group_specs(src, dests, verify_source=True)
+    before = read_bytes()
+    results = run_group(specs)
+    read = read_bytes() - before
+    assert all(r.state is JobState.COMPLETED for r in results.values())
+    assert read < 2.5 * total, f"read {read / total:.2f}x the source (one copy, one check expected)"
+
+    # A bit flipped on the card after the copy is caught at every destination.
+    again = [replace(s, job_id=new_job_id(), dest_dir=str(tmp_path / f"e{i}"), group=uuid.uuid4().hex
+                     if i == 0 else None) for i, s in enumerate(specs)]
+    for s in again[1:]:
+        s.group = again[0].group
+    from vfxcopy.core import source_check
+
+    real = source_check._read_again
+
+    def flip_then_read(group: str | None, path: str, fmt: str, token: CancelToken) -> str:
+        if path == str(paths[3]) and not getattr(flip_then_read, "done", False):
+            flip_then_read.done = True  # type: ignore[attr-defined]
+            data = bytearray(paths[3].read_bytes())
+            data[100] ^= 1
+            st = paths[3].stat()
+            paths[3].write_bytes(bytes(data))
+            os.utime(paths[3], ns=(st.st_atime_ns, st.st_mtime_ns))
+        return real(group, path, fmt, token)
+
+    source_check._read_again = flip_then_read  # type: ignore[assignment]
+    try:
+        results = run_group(again)
+    finally:
+        source_check._read_again = real  # type: ignore[assignment]
+    for spec in again:
+        res = results[spec.dest_dir]
+        assert res.state is JobState.FAILED and "source verification" in res.message

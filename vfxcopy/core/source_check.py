@@ -14,6 +14,8 @@ along, and the job's generation is appended to them.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobSpec, LogMessage, Reporter
@@ -57,7 +59,7 @@ def verify_sources(spec: JobSpec, frames: Iterable[FrameResult], report: Reporte
 
     Raises Cancelled when `token` is cancelled.
     """
-    from vfxcopy.core.verify import MHL_FORMAT, hash_path
+    from vfxcopy.core.verify import MHL_FORMAT
 
     history = _load_history(spec, report)
     records = getattr(history, "records", {})
@@ -68,10 +70,9 @@ def verify_sources(spec: JobSpec, frames: Iterable[FrameResult], report: Reporte
         if fr.status is not FrameStatus.DONE or not fr.hash or fr.hash_algo not in MHL_FORMAT:
             continue  # skipped (not copied now), failed, or a link (no bytes)
         fmt = MHL_FORMAT[fr.hash_algo]
-        _drop_cache(fr.source)
         problem = None
         try:
-            now = hash_path(fr.source, fmt, token)
+            now = _read_again(spec.group, fr.source, fmt, token)
         except OSError as exc:
             problem = f"cannot be read again ({exc.strerror}); the source may be failing or was removed"
         else:
@@ -96,6 +97,51 @@ def verify_sources(spec: JobSpec, frames: Iterable[FrameResult], report: Reporte
         report(LogMessage(spec.job_id, "error", fr.error))
         report(fr)
     return failed
+
+
+_SHARED_MAX = 200_000  # remembered re-reads of a fan-out group's sources (oldest dropped first)
+_shared_lock = threading.Lock()
+_shared: OrderedDict[tuple[str, str, str], tuple[tuple[int, ...], str]] = OrderedDict()
+_reading: dict[tuple[str, str, str], threading.Lock] = {}
+
+
+def _stat_key(path: str) -> tuple[int, ...]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _read_again(group: str | None, path: str, fmt: str, token: CancelToken) -> str:
+    """The source's hash read from its medium now; once for all the destinations of a fan-out group.
+
+    A member of a group reuses what another member read, as long as the file is still the one
+    that was read (device, inode, size, modification and change time): the card is read once.
+    """
+    from vfxcopy.core.verify import hash_path
+
+    if group is None:
+        _drop_cache(path)
+        return hash_path(path, fmt, token)
+    key = (group, path, fmt)
+    with _shared_lock:
+        lock = _reading.setdefault(key, threading.Lock())
+    with lock:  # a member reading it now finishes first; the others then take its result
+        with _shared_lock:
+            known = _shared.get(key)
+        if known is not None and known[0] == _stat_key(path):
+            return known[1]
+        try:
+            before = _stat_key(path)
+            _drop_cache(path)
+            digest = hash_path(path, fmt, token)
+            if _stat_key(path) == before:
+                with _shared_lock:
+                    _shared[key] = (before, digest)
+                    while len(_shared) > _SHARED_MAX:
+                        _shared.popitem(last=False)
+        finally:
+            with _shared_lock:
+                _reading.pop(key, None)
+        return digest
 
 
 def _hash_or_none(path: str, fmt: str, token: CancelToken) -> str | None:
