@@ -24,6 +24,7 @@ class ActionId(enum.Enum):
     ABOUT = "actionAbout"
     CANCEL = "actionCancel"
     CANCEL_ALL = "actionCancelAll"
+    CANCEL_GROUP = "actionCancelGroup"
     STOP_AFTER_FRAME = "actionStopAfterFrame"
     PAUSE = "actionPause"
     RESUME = "actionResume"
@@ -64,6 +65,9 @@ DEFINITIONS: dict[ActionId, ActionDef] = {
                                "cancel", "Ctrl+."),
     ActionId.CANCEL_ALL: ActionDef("Cancel &All", "Cancel every running and pending job",
                                    "cancel-all", "Ctrl+Shift+."),
+    ActionId.CANCEL_GROUP: ActionDef("Cance&l All Destinations",
+                                     "Cancel every destination (or rendition) that reads the same source as the "
+                                     "selected jobs; Cancel stops only the selected one", "cancel-all"),
     ActionId.STOP_AFTER_FRAME: ActionDef("&Stop After Current Frame",
                                          "Finish the frame in flight, then stop the job", "stop-after-frame",
                                          "Ctrl+Shift+S"),
@@ -119,6 +123,7 @@ def _active(r: JobRecord) -> bool:
 
 APPLIES: dict[ActionId, Callable[[JobRecord], bool]] = {
     ActionId.CANCEL: _active,
+    ActionId.CANCEL_GROUP: lambda r: r.spec.group is not None and r.farm is None and _active(r),
     # A farm's tasks are cancelled or requeued through the scheduler; they cannot pause here.
     ActionId.STOP_AFTER_FRAME: lambda r: r.farm is None and r.shown_state in (JobState.RUNNING, JobState.PAUSED)
     and not (r.cancelling or r.stopping),
@@ -138,7 +143,7 @@ APPLIES: dict[ActionId, Callable[[JobRecord], bool]] = {
 
 # The context menu's layout: groups separated by lines, only applicable actions shown.
 CONTEXT_MENU: list[list[ActionId]] = [
-    [ActionId.CANCEL, ActionId.STOP_AFTER_FRAME, ActionId.PAUSE, ActionId.RESUME, ActionId.START_NEXT],
+    [ActionId.CANCEL, ActionId.CANCEL_GROUP, ActionId.STOP_AFTER_FRAME, ActionId.PAUSE, ActionId.RESUME, ActionId.START_NEXT],
     [ActionId.RETRY, ActionId.RUN_AGAIN, ActionId.REMOVE],
     [ActionId.REVEAL_SOURCE, ActionId.REVEAL_DEST],
     [ActionId.COPY_PATH_NUKE, ActionId.COPY_PATH_HOUDINI, ActionId.COPY_PATH_PRINTF],

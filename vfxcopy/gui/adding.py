@@ -226,11 +226,12 @@ class AddJobs(QMainWindow):
 
     def submit_specs(self, specs: Iterable[JobSpec], *, select: bool = False) -> list[str]:
         """Queue jobs as they are (watch folders, scripts); `select` shows the new rows to the user."""
-        ids = []
+        specs = list(specs)
         for spec in specs:
             if not spec.origin:
                 spec.origin = "gui"
-            ids.append(self.runner.submit(spec))
+        # In one step: the destinations of one read (JobSpec.group) must be pending together to start together.
+        ids = self.runner.submit_all(specs)
         if select and ids:
             self.show_jobs(ids)
         return ids

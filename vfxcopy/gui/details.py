@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 from vfxcopy.core.jobs import FrameStatus, Operation
 from vfxcopy.core.units import plural
 from vfxcopy.gui.columns import STATE_WORDS, frames_breakdown, progress_info, status_text
+from vfxcopy.gui.groups import group_position, group_text, member_label
 from vfxcopy.gui.records import JobRecord
 from vfxcopy.gui.thumbs import ThumbnailLoader
 from vfxcopy.gui.trees import TreeItem, tree_items
@@ -245,10 +247,13 @@ def _format_log_line(time_s: float, level: str, text: str) -> str:
 class DetailsPane(QWidget):
     """What the window shows for the selected job; `refresh()` re-reads the same record."""
 
-    def __init__(self, parent: QWidget | None = None, loader: ThumbnailLoader | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, loader: ThumbnailLoader | None = None,
+                 group_of: Callable[[JobRecord], list[JobRecord]] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("detailsPane")
         self._record: JobRecord | None = None
+        # The jobs that read one source with a job (the table's model knows them all).
+        self._group_of = group_of
         self._log_count = 0
         self._thumb_key = ""
         self._loader = loader if loader is not None else ThumbnailLoader(self)
@@ -291,7 +296,11 @@ class DetailsPane(QWidget):
         self.paths_label = QLabel()
         self.paths_label.setObjectName("detailsPaths")
         self.paths_label.setWordWrap(True)
-        for label in (self.title_label, self.summary_label, self.paths_label):
+        self.group_label = QLabel()
+        self.group_label.setObjectName("detailsGroup")
+        self.group_label.setWordWrap(True)
+        self.group_label.setVisible(False)
+        for label in (self.title_label, self.summary_label, self.paths_label, self.group_label):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             header.addWidget(label)
         header.addStretch(1)
@@ -451,6 +460,20 @@ class DetailsPane(QWidget):
         source = spec.source.pattern("nuke")
         self.paths_label.setText(f"{source}  →  {spec.dest_dir}")
         self.paths_label.setToolTip(f"Source: {source}\nDestination: {spec.dest_dir}")
+        self._update_group(record)
+
+    def _update_group(self, record: JobRecord) -> None:
+        """'Destination 2 of 3 from one read · the others: …' for a job that shares its source's read."""
+        members = self._group_of(record) if self._group_of is not None and record.spec.group else [record]
+        position = group_position(members, record)
+        self.group_label.setVisible(bool(position))
+        if not position:
+            return
+        others = [m for m in members if m is not record]
+        read = "one decode" if record.spec.operation is Operation.CONVERT else "one read"
+        # Their folders only: their states are in their own rows (this pane repaints with this job).
+        self.group_label.setText(f"{position} from {read} · also: " + ", ".join(member_label(m) for m in others))
+        self.group_label.setToolTip(group_text(members, record))
 
     def _request_thumbnail(self, record: JobRecord) -> None:
         source = record.spec.source

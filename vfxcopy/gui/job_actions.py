@@ -35,6 +35,20 @@ def open_folder(path: str) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
 
+def regroup(specs: list[JobSpec]) -> list[JobSpec]:
+    """New jobs made from finished ones (retry, run again) read together only with each other: the
+    members of one old group queued again share a fresh group id, a member queued alone reads alone."""
+    from vfxcopy.gui.dialogs.new_job_specs import new_group_id
+
+    counts: dict[str, int] = {}
+    for spec in specs:
+        if spec.group is not None:
+            counts[spec.group] = counts.get(spec.group, 0) + 1
+    fresh = {group: new_group_id() for group, n in counts.items() if n > 1}
+    return [dataclasses.replace(spec, group=fresh.get(spec.group)) if spec.group is not None else spec
+            for spec in specs]
+
+
 class JobActions(QMainWindow):
     """The MainWindow's side that acts on selected jobs (a base class: it uses the window's parts)."""
 
@@ -102,6 +116,15 @@ class JobActions(QMainWindow):
     def cancel_selected(self) -> int:
         return self.cancel_jobs([r.job_id for r in records_for(ActionId.CANCEL, self.selected_records())])
 
+    def cancel_groups_selected(self) -> int:
+        """Cancel every job that reads one source with a selected job (all destinations or renditions)."""
+        ids: list[str] = []
+        for record in records_for(ActionId.CANCEL_GROUP, self.selected_records()):
+            for member in self.model.group_records(record):
+                if member.job_id not in ids and not member.state.finished and not member.cancelling:
+                    ids.append(member.job_id)
+        return self.cancel_jobs(ids)
+
     def cancel_all(self) -> int:
         # Pending first: a running job that ends meanwhile must not start one of them.
         local_farm = [job_id for job_id, entry in self.farm.entries.items() if entry.local_running]
@@ -140,12 +163,12 @@ class JobActions(QMainWindow):
                                              conflict_choices=None))
         if farm_ids:
             self._update_actions()
-        return farm_ids + (self.queue_specs(specs) if specs else [])
+        return farm_ids + (self.queue_specs(regroup(specs)) if specs else [])
 
     def run_again_selected(self) -> list[str]:
         specs = [dataclasses.replace(r.spec, job_id=new_job_id(), names=None, conflict_choices=None)
                  for r in records_for(ActionId.RUN_AGAIN, self.selected_records())]
-        return self.queue_specs(specs)
+        return self.queue_specs(regroup(specs))
 
     def remove_selected(self) -> int:
         removed = 0

@@ -40,6 +40,7 @@ from vfxcopy.gui.columns import (  # noqa: F401 - re-exported: the model's publi
     progress_info,
     status_text,
 )
+from vfxcopy.gui.groups import group_text
 from vfxcopy.gui.records import JobRecord
 
 # Custom roles: raw values for delegates, the details pane and sorting.
@@ -87,6 +88,8 @@ class JobTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._records: list[JobRecord] = []
         self._rows: dict[str, int] = {}
+        # JobSpec.group -> its members' job ids in row order (jobs that read one source once).
+        self._groups: dict[str, list[str]] = {}
         self._info: dict[str, ProgressInfo] = {}
         # One rate meter per running job, fed with the bytes of each progress event.
         self._meters: dict[str, RateMeter] = {}
@@ -122,9 +125,13 @@ class JobTableModel(QAbstractTableModel):
         record = self._records[index.row()]
         column = COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(record, self.info(record))
+            text = column.text(record, self.info(record))
+            return self._group_mark(record) + text if column.key == "destination" else text
         if role == Qt.ItemDataRole.ToolTipRole:
-            return column.tooltip(record, self.info(record)) if column.tooltip else None
+            tip = column.tooltip(record, self.info(record)) if column.tooltip else None
+            if column.key in ("sequence", "destination") and record.spec.group is not None:
+                tip = "\n".join(filter(None, [tip, group_text(self.group_records(record), record)]))
+            return tip
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(column.align.value)
         if role == Qt.ItemDataRole.ForegroundRole:
@@ -231,6 +238,19 @@ class JobTableModel(QAbstractTableModel):
 
     def _reindex(self) -> None:
         self._rows = {r.job_id: i for i, r in enumerate(self._records)}
+        self._groups = {}
+        for r in self._records:
+            if r.spec.group is not None:
+                self._groups.setdefault(r.spec.group, []).append(r.job_id)
+
+    def group_records(self, record: JobRecord) -> list[JobRecord]:
+        """The jobs that read one source with `record` (itself included, in row order); [record] alone if none."""
+        ids = self._groups.get(record.spec.group or "", [])
+        return [self._records[self._rows[i]] for i in ids] if len(ids) > 1 else [record]
+
+    def _group_mark(self, record: JobRecord) -> str:
+        ids = self._groups.get(record.spec.group or "", [])
+        return f"{ids.index(record.job_id) + 1}/{len(ids)} · " if len(ids) > 1 else ""
 
     # -- updates from the runner (GUI thread): engine events and the token only --
     def mark_started(self, job_id: str) -> None:

@@ -78,7 +78,7 @@ class MainWindow(AddJobs, JobActions):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # this session's jobs first, in order
         self.progress_delegate = self.table.progress_delegate
-        self.details: QWidget = DetailsPane(self)
+        self.details: QWidget = DetailsPane(self, group_of=self.model.group_records)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.table)
@@ -136,6 +136,7 @@ class MainWindow(AddJobs, JobActions):
     def _connect(self) -> None:
         a = self.actions_by_id
         handlers = window_menus.action_handlers(self)
+        handlers.setdefault(ActionId.CANCEL_GROUP, self.cancel_groups_selected)
         for action_id, handler in handlers.items():
             a[action_id].triggered.connect(lambda _checked=False, h=handler: h())
 

@@ -80,6 +80,10 @@ class JobRunner(QObject):
         """Queue a job; it starts as soon as a slot is free. Returns its job id."""
         return self._queue.submit(spec)
 
+    def submit_all(self, specs: list[JobSpec]) -> list[str]:
+        """Queue jobs in one step, so that the members of a group (JobSpec.group) start together."""
+        return self._queue.submit_all(specs)
+
     def cancel(self, job_id: str) -> bool:
         """Cancel a running job (its token) or drop a pending one; False if not active."""
         return self._queue.cancel(job_id)

@@ -45,7 +45,14 @@ from vfxcopy.gui.dialogs.job_options import (
 )
 from vfxcopy.gui.dialogs.new_job_check import POLICY_KEY, CheckStep, policy_for
 from vfxcopy.gui.dialogs.new_job_fields import JobFields
-from vfxcopy.gui.dialogs.new_job_specs import Choices, Planned, check_destination, plan_jobs
+from vfxcopy.gui.dialogs.new_job_specs import (
+    Choices,
+    Planned,
+    check_also,
+    check_destination,
+    fan_out,
+    plan_jobs,
+)
 from vfxcopy.gui.dialogs.sequence_list import COL_SEQUENCE, SequenceList  # noqa: F401 - re-exported
 from vfxcopy.gui.farm_panel import RunOnChoice
 from vfxcopy.gui.settings import AppSettings, parse_bwlimit
@@ -199,12 +206,19 @@ class NewJobDialog(JobFields):
     @Slot()
     def _on_operation_changed(self) -> None:
         converting = self.operation() is Operation.CONVERT
+        # Several destinations are a copy's; a conversion's several outputs are its renditions.
+        self._destination_form.setRowVisible(self.also, not converting)
         self.convert_group.setEnabled(converting)
         # A copy has no conversion options: their room goes to the sequence list.
         self.convert_group.setVisible(converting)
         if converting:
             self._make_room()
         self._validate()
+
+    @Slot()
+    def _on_destinations_changed(self) -> None:
+        self._validate()
+        self._make_room()
 
     def _make_room(self) -> None:
         """Options appeared (conversion, a farm's fields): grow the dialog within the screen, then take from the list."""
@@ -238,6 +252,10 @@ class NewJobDialog(JobFields):
     def destination(self) -> str:
         text = self.destination_edit.text().strip()
         return os.path.normpath(os.path.expanduser(text)) if text else ""
+
+    def also_destinations(self) -> list[str]:
+        """The "Also copy to" folders of a copy ('' for an empty row); a conversion has none."""
+        return self.also.paths() if self.operation() is Operation.COPY else []
 
     def _convert_options(self) -> ConvertOptions:
         convert = self.convert_group.options()
@@ -286,6 +304,10 @@ class NewJobDialog(JobFields):
                 planned.notes.append("frames and a new head apply to sequences; a folder tree is copied whole")
         else:
             planned = plan_jobs(choices)
+        also = self.also_destinations()
+        if also:
+            sources = [seq.directory or "." for seq in choices.sequences] + [tree.root for tree in trees]
+            planned.specs = fan_out(planned.specs, check_also(choices.destination, also, sources))
         policy = self.preflight_policy()
         for spec in planned.specs:
             spec.preflight = dict(policy) if policy is not None else None
@@ -315,12 +337,16 @@ class NewJobDialog(JobFields):
         if not error and hasattr(self, "run_on") and self.run_on.farm_options() is not None:
             if any(spec.tree is not None for spec in planned.specs):
                 error = "A folder tree runs on this computer: choose “This computer” under Run on."
+            elif any(spec.group is not None for spec in planned.specs):
+                error = ("Several destinations are copied from one read on this computer: choose “This "
+                         "computer” under Run on, or remove the “Also copy to” folders.")
             elif ConflictPolicy(self.conflict_combo.currentData()) is ConflictPolicy.RENAME:
                 error = ("Farm tasks cannot pick new versions each on their own: choose another answer for "
                          "“If a file exists”, or run on this computer.")
         if not error and hasattr(self, "check"):
             # The engine would refuse these before any byte moves: say so now, not after queueing.
-            error = "\n".join(self.check.refusals(planned.specs))
+            # Once per source: its copies to other destinations are refused for the same frames.
+            error = "\n".join(dict.fromkeys(self.check.refusals(planned.specs)))
         self.error_label.setText(error)
         self.error_label.setVisible(bool(error))
         self.ok_button.setEnabled(not error)
@@ -334,22 +360,33 @@ class NewJobDialog(JobFields):
             self.summary_label.setText("")
             self.warning_label.setText("")
             return
-        frames = sum(len(spec.selected_frames()) or 1 for spec in specs)
-        size = 0
+        size_at: dict[str, int] = {}
         for spec in specs:
-            if spec.tree is not None:
-                size += sum(int(e.get("size") or 0) for e in spec.tree)
-                continue
-            whole = self.sequence_list.sizes.get(id(spec.source)) or 0
-            count = len(spec.source.frames) or 1
-            size += whole * (len(spec.selected_frames()) or 1) // count
-        self.summary_label.setText(f"{plural(len(specs), 'job')} · {plural(frames, 'frame')} · {format_size(size)}")
-        free = free_space(specs[0].dest_dir)
-        warning = ""
-        if specs[0].operation is Operation.COPY and free is not None and size > free:
-            warning = f"Only {format_size(free)} free at the destination for {format_size(size)}."
+            size_at[spec.dest_dir] = size_at.get(spec.dest_dir, 0) + self._job_size(spec)
+        reads = len({spec.group or spec.job_id for spec in specs})
+        frames = sum(len(spec.selected_frames()) or 1 for spec in specs) * reads // len(specs)
+        size = sum(size_at.values()) * reads // len(specs)
+        text = f"{plural(len(specs), 'job')} · {plural(frames, 'frame')} · {format_size(size)}"
+        if len(size_at) > 1:
+            text += f" · to {len(size_at)} destinations, read once"
+        self.summary_label.setText(text)
+        warnings = []
+        if specs[0].operation is Operation.COPY:
+            # Each destination on its own: a small backup drive beside a big working one.
+            for dest, need in size_at.items():
+                free = free_space(dest)
+                if free is not None and need > free:
+                    where = "at the destination" if len(size_at) == 1 else f"at {dest}"
+                    warnings.append(f"Only {format_size(free)} free {where} for {format_size(need)}.")
         # What the builder left out (frames asked for that a sequence does not have).
-        self.warning_label.setText("\n".join(filter(None, [warning, *(sentence(n) + "." for n in planned.notes)])))
+        self.warning_label.setText("\n".join(filter(None, [*warnings, *(sentence(n) + "." for n in planned.notes)])))
+
+    def _job_size(self, spec: JobSpec) -> int:
+        if spec.tree is not None:
+            return sum(int(e.get("size") or 0) for e in spec.tree)
+        whole = self.sequence_list.sizes.get(id(spec.source)) or 0
+        count = len(spec.source.frames) or 1
+        return whole * (len(spec.selected_frames()) or 1) // count
 
     def _build_run_on_group(self) -> QWidget:
         from vfxcopy.gui.farm_settings import FarmSettings
@@ -389,7 +426,8 @@ class NewJobDialog(JobFields):
         # Files already at the destination are asked about by the window, once per job, after this.
         self._accepted_specs = specs
         self._settings.set_value(POLICY_KEY, self.preflight_combo.currentData())
-        self._settings.add_recent_destination(self.destination())
+        for dest in [*self.also_destinations(), self.destination()]:
+            self._settings.add_recent_destination(dest)  # the main one last: first in the list
         super().accept()
 
     def specs(self) -> list[JobSpec]:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from vfxcopy.core.jobs import Operation, VerifyMode
+from vfxcopy.gui.dialogs.destinations import AlsoDestinations
 from vfxcopy.gui.dialogs.job_options import CONFLICT_LABELS, HASH_LABELS, VERIFY_LABELS, labelled_combo
 from vfxcopy.gui.dialogs.new_job_check import policy_combo
 from vfxcopy.gui.forms import form_row
@@ -34,6 +35,9 @@ class JobFields(QDialog):
         raise NotImplementedError
 
     def _on_operation_changed(self) -> None:
+        raise NotImplementedError
+
+    def _on_destinations_changed(self) -> None:
         raise NotImplementedError
 
     # -- building --
@@ -71,6 +75,11 @@ class JobFields(QDialog):
         self.recent_combo.setEnabled(bool(recent))
         self.recent_combo.activated.connect(self._on_recent_chosen)
         form_row(form, "&Recent:", self.recent_combo)
+        # A copy can go to several folders at once: one job per folder, the source read once.
+        self.also = AlsoDestinations(_choose_folder, self._picker_start, box)
+        self.also.changed.connect(self._on_destinations_changed)
+        self.also_label = form_row(form, "Also copy &to:", self.also.add_button, self.also)
+        self._destination_form = form
         return box
 
     def _build_frames_group(self) -> QWidget:
@@ -143,14 +152,13 @@ class JobFields(QDialog):
             self.number_spin.setValue(1001)
         self._validate()
 
+    def _picker_start(self) -> str:
+        recent = self._settings.recent_destinations
+        return self.destination_edit.text().strip() or (recent[0] if recent else os.path.expanduser("~"))
+
     @Slot()
     def _on_browse(self) -> None:
-        recent = self._settings.recent_destinations
-        start = self.destination_edit.text().strip() or (recent[0] if recent else os.path.expanduser("~"))
-        # Looked up on the module at call time so that tests can replace it.
-        from vfxcopy.gui.dialogs import new_job
-
-        path = new_job.choose_folder(self, start)
+        path = _choose_folder(self, self._picker_start())
         if path:
             self.destination_edit.setText(path)
 
@@ -159,3 +167,10 @@ class JobFields(QDialog):
         path = self.recent_combo.itemData(index)
         if path:
             self.destination_edit.setText(path)
+
+
+def _choose_folder(parent: QWidget, start: str) -> str | None:
+    # Looked up on the module at call time so that tests can replace it.
+    from vfxcopy.gui.dialogs import new_job
+
+    return new_job.choose_folder(parent, start)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, replace
 
-from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation
+from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation, new_job_id
+from vfxcopy.core.safety import same_file
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.specs import JobOptions, SpecError, build_specs
 from vfxcopy.gui.dialogs.job_options import dest_inside_source, name_problem, parse_frame_text, sentence
@@ -95,3 +97,48 @@ def plan_jobs(choices: Choices) -> Planned:
         specs.extend(built.specs)
         notes.extend(built.notes)
     return Planned(specs, notes)
+
+
+def new_group_id() -> str:
+    """A fresh JobSpec.group: the jobs that read one source once."""
+    return uuid.uuid4().hex
+
+
+def check_also(main: str, also: list[str], source_dirs: list[str]) -> list[str]:
+    """The "Also copy to" folders, checked as the command line checks --also (cli/copy_cmd._fan_out):
+    a destination that is a file, or the same folder as another destination, is refused (ValueError)."""
+    extra: list[str] = []
+    for raw in also:
+        if not raw:
+            raise ValueError("An “Also copy to” row is empty: choose a folder for it, or remove it.")
+        if not os.path.isabs(raw):
+            raise ValueError(f"Give the full path of each destination ({raw} is relative).")
+        if os.path.exists(raw) and not os.path.isdir(raw):
+            raise ValueError(f"The destination {raw} is a file, not a folder.")
+        # Same path as written, or the same folder through a link or a bind mount.
+        twin = next((d for d in [main, *extra] if d and (raw == d or same_file(raw, d))), None)
+        if twin is not None:
+            same = "is given twice" if twin == raw else f"is the same folder as {twin}"
+            raise ValueError(f"The destination {raw} {same}: each copy needs a folder of its own; "
+                             "remove the row or choose another folder.")
+        for source_dir in source_dirs:
+            message = dest_inside_source(raw, source_dir)
+            if message:
+                raise ValueError(message)
+        extra.append(raw)
+    return extra
+
+
+def fan_out(specs: list[JobSpec], extra: list[str]) -> list[JobSpec]:
+    """Each job once more per extra destination (checked by `check_also`): its own job id, options and
+    answers, and one fresh group id shared by the copies of one source, which read it once."""
+    if not extra:
+        return specs
+    out: list[JobSpec] = []
+    for spec in specs:
+        first = replace(spec, group=new_group_id())
+        out.append(first)
+        for path in extra:
+            out.append(replace(first, dest_dir=path, job_id=new_job_id(), copy=replace(first.copy), names=None,
+                               conflict_choices=dict(first.conflict_choices) if first.conflict_choices else None))
+    return out

@@ -1,0 +1,351 @@
+"""Several destinations from one read in the window: the New job dialog's "Also copy to" rows, one job per
+destination sharing a group, the refusals, the conflict question per destination, and cancel per row or group."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QLineEdit, QMenu, QPushButton, QToolButton
+
+from vfxcopy.core.jobs import ConflictPolicy, JobState, Operation, is_temp_name
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.gui import prompts
+from vfxcopy.gui.adding import sequences_for_paths
+from vfxcopy.gui.dialogs import conflict_dialog, new_job
+from vfxcopy.gui.dialogs.new_job import NewJobDialog
+from vfxcopy.gui.job_model import COLUMN_INDEX
+from vfxcopy.gui.main_window import MainWindow
+from vfxcopy.gui.records import JobRecord
+
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def window(qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    monkeypatch.setattr(prompts, "ask", lambda *args, **kwargs: True)  # "Cancel this job?": yes
+
+    def no_inform(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"unexpected message box: {args[1:3]}")
+
+    monkeypatch.setattr(prompts, "inform", no_inform)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.shutdown(WAIT_MS)  # no worker may outlive the test
+
+
+class Picker:
+    """Stands in for the folder picker: hands out the folders the test chose, in order."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.folders: list[str] = []
+        monkeypatch.setattr(new_job, "choose_folder", self)
+
+    def __call__(self, parent: Any, start: str) -> str | None:
+        return self.folders.pop(0) if self.folders else None
+
+
+@pytest.fixture
+def picker(monkeypatch: pytest.MonkeyPatch) -> Picker:
+    return Picker(monkeypatch)
+
+
+def open_dialog(window: MainWindow, src: Path, dest: Path) -> NewJobDialog:
+    dialog = window.open_new_job_dialog(sequences_for_paths([src]))
+    assert isinstance(dialog, NewJobDialog)
+    dialog.destination_edit.setText(str(dest))
+    return dialog
+
+
+def add_destinations(qtbot: Any, dialog: NewJobDialog, picker: Picker, *folders: Path) -> None:
+    """Click "Add Destination…" once per folder, choosing it in the (stand-in) folder picker."""
+    button = dialog.findChild(QPushButton, "addDestinationButton")
+    assert button is not None and button.isVisible()
+    for folder in folders:
+        picker.folders.append(str(folder))
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def also_edits(dialog: NewJobDialog) -> list[QLineEdit]:
+    return [e for e in dialog.also.findChildren(QLineEdit, "alsoEdit") if e.isVisibleTo(dialog)]
+
+
+def error_text(dialog: NewJobDialog) -> str:
+    label = dialog.findChild(QLabel, "errorLabel")
+    return label.text() if label.isVisibleTo(dialog) else ""
+
+
+def queue(qtbot: Any, window: MainWindow, dialog: NewJobDialog, count: int) -> list[JobRecord]:
+    """Press Queue and wait for the rows the dialog's jobs became."""
+    assert dialog.ok_button.isEnabled(), error_text(dialog)
+    before = window.model.rowCount()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.model.rowCount() == before + count, timeout=WAIT_MS)
+    return window.model.records()[before:]
+
+
+def cell(window: MainWindow, record: JobRecord, column: str, role: Any = Qt.ItemDataRole.DisplayRole) -> str:
+    return str(window.model.index(window.model.row_of(record.job_id), COLUMN_INDEX[column]).data(role))
+
+
+def temps_in(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if is_temp_name(p.name)] if folder.exists() else []
+
+
+def context_menu(window: MainWindow, record: JobRecord) -> QMenu:
+    window.select_jobs([record.job_id])
+    return window.build_context_menu()
+
+
+def trigger(menu: QMenu, object_name: str) -> None:
+    for action in menu.actions():
+        if action.objectName() == object_name:
+            assert action.isEnabled() and action.isVisible()
+            action.trigger()
+            return
+    raise AssertionError(f"{object_name} not in the context menu: {[a.objectName() for a in menu.actions()]}")
+
+
+def test_two_more_destinations_queue_three_jobs_of_one_group_and_every_frame_lands_at_each(
+    qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path
+) -> None:
+    frames = make_byte_sequence(tmp_path / "card" / "A001", head="A001_C003.", count=8, size=48 * 1024)
+    work, backup, client = tmp_path / "work", tmp_path / "backup_drive", tmp_path / "client"
+    dialog = open_dialog(window, tmp_path / "card" / "A001", work)
+    add_destinations(qtbot, dialog, picker, backup, client)
+    assert [e.text() for e in also_edits(dialog)] == [str(backup), str(client)]
+    summary = dialog.findChild(QLabel, "summaryLabel").text()
+    assert summary.startswith("3 jobs · 8 frames") and "to 3 destinations, read once" in summary
+
+    records = queue(qtbot, window, dialog, 3)
+    groups = {r.spec.group for r in records}
+    assert len(groups) == 1 and None not in groups
+    assert [r.spec.dest_dir for r in records] == [str(work), str(backup), str(client)]
+    assert len({r.job_id for r in records}) == 3
+    qtbot.waitUntil(lambda: all(r.state is JobState.COMPLETED for r in records), timeout=WAIT_MS)
+    for folder in (work, backup, client):
+        for frame in frames:
+            assert (folder / frame.name).read_bytes() == frame.read_bytes()
+        assert temps_in(folder) == []
+
+    # The table says which destination each row is, and the rows' tooltips name the others.
+    assert cell(window, records[1], "destination") == f"2/3 · {backup}"
+    tip = cell(window, records[1], "destination", Qt.ItemDataRole.ToolTipRole)
+    assert "Destination 2 of 3 from one read" in tip and str(work) in tip and str(client) in tip
+    assert "Destination 1 of 3" in cell(window, records[0], "sequence", Qt.ItemDataRole.ToolTipRole)
+    # So does the details pane of the selected one.
+    window.select_jobs([records[2].job_id])
+    note = window.details.findChild(QLabel, "detailsGroup")
+    assert note.isVisibleTo(window.details)
+    assert note.text() == f"Destination 3 of 3 from one read · also: {work}, {backup}"
+    # Every destination is offered again next time.
+    assert {str(work), str(backup), str(client)} <= set(window.settings.recent_destinations)
+    assert window.settings.recent_destinations[0] == str(work)
+
+
+def test_a_job_on_its_own_is_not_a_group(qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path) -> None:
+    make_byte_sequence(tmp_path / "src", count=3, size=4096)
+    dialog = open_dialog(window, tmp_path / "src", tmp_path / "out")
+    add_destinations(qtbot, dialog, picker, tmp_path / "backup")
+    remove = dialog.also.findChild(QToolButton, "alsoRemoveButton")
+    qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)
+    assert also_edits(dialog) == []
+    (record,) = queue(qtbot, window, dialog, 1)
+    assert record.spec.group is None and record.spec.dest_dir == str(tmp_path / "out")
+    qtbot.waitUntil(lambda: record.state is JobState.COMPLETED, timeout=WAIT_MS)
+    assert cell(window, record, "destination") == str(tmp_path / "out")
+    assert not (tmp_path / "backup").exists()
+    assert not window.details.findChild(QLabel, "detailsGroup").isVisibleTo(window.details)
+
+
+@pytest.mark.parametrize("case", ["twice", "main", "link", "file", "inside", "relative", "empty"])
+def test_refused_destinations_are_said_in_the_dialog_and_queue_waits(
+    qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path, case: str
+) -> None:
+    src = tmp_path / "src"
+    make_byte_sequence(src, count=3, size=4096)
+    main, backup = tmp_path / "main", tmp_path / "backup"
+    main.mkdir()
+    dialog = open_dialog(window, src, main)
+    add_destinations(qtbot, dialog, picker, backup)
+    assert dialog.ok_button.isEnabled()
+    edit = dialog.also.add_destination()  # a second row, typed into
+    if case == "twice":
+        qtbot.keyClicks(edit, str(backup) + "/")
+        expected = f"The destination {backup} is given twice"
+    elif case == "main":
+        qtbot.keyClicks(edit, str(main))
+        expected = f"The destination {main} is given twice"
+    elif case == "link":
+        os.symlink(main, tmp_path / "main_link")
+        qtbot.keyClicks(edit, str(tmp_path / "main_link"))
+        expected = f"The destination {tmp_path / 'main_link'} is the same folder as {main}"
+    elif case == "file":
+        (tmp_path / "notes.txt").write_text("not a folder")
+        qtbot.keyClicks(edit, str(tmp_path / "notes.txt"))
+        expected = f"The destination {tmp_path / 'notes.txt'} is a file, not a folder."
+    elif case == "inside":
+        qtbot.keyClicks(edit, str(src / "copies"))
+        expected = f"The destination {src / 'copies'} is inside the source folder"
+    elif case == "relative":
+        qtbot.keyClicks(edit, "backup2")
+        expected = "(backup2 is relative)"
+    else:
+        expected = "An “Also copy to” row is empty"
+    assert expected in error_text(dialog)
+    assert not dialog.ok_button.isEnabled()
+    assert expected in dialog.ok_button.toolTip()
+    dialog.accept()  # Enter, or a script: refused the same way
+    assert dialog.isVisible() and window.model.rowCount() == 0
+    # Removing the row clears the refusal.
+    rows = dialog.also.findChildren(QToolButton, "alsoRemoveButton")
+    qtbot.mouseClick([r for r in rows if r.isVisibleTo(dialog)][-1], Qt.MouseButton.LeftButton)
+    assert error_text(dialog) == "" and dialog.ok_button.isEnabled()
+    dialog.reject()
+
+
+def test_several_destinations_run_on_this_computer(qtbot: Any, window: MainWindow, picker: Picker,
+                                                   tmp_path: Path) -> None:
+    make_byte_sequence(tmp_path / "src", count=3, size=4096)
+    dialog = open_dialog(window, tmp_path / "src", tmp_path / "main")
+    add_destinations(qtbot, dialog, picker, tmp_path / "backup")
+    farm = next(i for i in range(dialog.run_on.where.count()) if dialog.run_on.where.itemData(i) is not None)
+    dialog.run_on.where.setCurrentIndex(farm)
+    assert "Several destinations are copied from one read on this computer" in error_text(dialog)
+    assert not dialog.ok_button.isEnabled()
+    dialog.run_on.where.setCurrentIndex(0)
+    assert dialog.ok_button.isEnabled()
+    dialog.reject()
+
+
+def test_a_conversion_has_no_also_rows(qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path) -> None:
+    make_byte_sequence(tmp_path / "src", count=3, size=4096)
+    dialog = open_dialog(window, tmp_path / "src", tmp_path / "main")
+    add_destinations(qtbot, dialog, picker, tmp_path / "backup")
+    assert len(dialog.specs()) == 2
+    dialog.operation_combo.setCurrentIndex(dialog.operation_combo.findData(Operation.CONVERT))
+    assert not dialog.also.isVisibleTo(dialog) and not dialog.also_label.isVisibleTo(dialog)
+    specs = dialog.specs()
+    assert [(s.dest_dir, s.group) for s in specs] == [(str(tmp_path / "main"), None)]
+    dialog.operation_combo.setCurrentIndex(dialog.operation_combo.findData(Operation.COPY))
+    assert dialog.also.isVisibleTo(dialog) and len(dialog.specs()) == 2  # the rows were kept
+    dialog.reject()
+
+
+def test_files_already_there_are_asked_about_for_each_destination(
+    qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = make_byte_sequence(tmp_path / "src", count=4, size=8192)
+    main, backup, client = tmp_path / "main", tmp_path / "backup", tmp_path / "client"
+    for folder in (backup, client):
+        folder.mkdir()
+        (folder / frames[1].name).write_bytes(b"an older delivery")
+    asked: list[str] = []
+
+    def ask_conflicts(parent: Any, spec: Any, conflicts: list[Any], other_jobs: int = 0) -> Any:
+        asked.append(spec.dest_dir)
+        assert [c.name for c in conflicts] == [frames[1].name]
+        if spec.dest_dir == str(client):
+            return None  # "Don't Queue" for this destination only
+        return conflict_dialog.ConflictAnswer(ConflictPolicy.OVERWRITE)
+
+    monkeypatch.setattr(conflict_dialog, "ask_conflicts", ask_conflicts)
+    dialog = open_dialog(window, tmp_path / "src", main)
+    add_destinations(qtbot, dialog, picker, backup, client)
+    records = queue(qtbot, window, dialog, 2)
+    assert asked == [str(backup), str(client)]  # the main destination had nothing in the way
+    assert [r.spec.dest_dir for r in records] == [str(main), str(backup)]
+    assert records[0].spec.group == records[1].spec.group is not None
+    assert records[1].spec.copy.on_conflict is ConflictPolicy.OVERWRITE
+    assert records[0].spec.copy.on_conflict is not ConflictPolicy.OVERWRITE
+    qtbot.waitUntil(lambda: all(r.state is JobState.COMPLETED for r in records), timeout=WAIT_MS)
+    for frame in frames:
+        assert (main / frame.name).read_bytes() == frame.read_bytes()
+        assert (backup / frame.name).read_bytes() == frame.read_bytes()
+    assert (client / frames[1].name).read_bytes() == b"an older delivery"
+    assert sorted(p.name for p in client.iterdir()) == [frames[1].name]
+
+
+def slow_group(qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path) -> tuple[list[Path], list[Path],
+                                                                                        list[JobRecord]]:
+    """Three destinations of 12 frames of 256 KiB at 1 MiB/s each: about 3 s, long enough to cancel in."""
+    frames = make_byte_sequence(tmp_path / "src", count=12, size=256 * 1024)
+    folders = [tmp_path / "dest1", tmp_path / "dest2", tmp_path / "dest3"]
+    dialog = open_dialog(window, tmp_path / "src", folders[0])
+    dialog.fsync_check.setChecked(False)
+    dialog.bwlimit_edit.setText("1M")
+    add_destinations(qtbot, dialog, picker, *folders[1:])
+    records = queue(qtbot, window, dialog, 3)
+    qtbot.waitUntil(lambda: all(window.model.info(r).done >= 1 for r in records), timeout=WAIT_MS)
+    return frames, folders, records
+
+
+def test_cancel_one_destination_and_the_others_complete(qtbot: Any, window: MainWindow, picker: Picker,
+                                                        tmp_path: Path) -> None:
+    frames, folders, records = slow_group(qtbot, window, picker, tmp_path)
+    menu = context_menu(window, records[1])
+    shown = [a.objectName() for a in menu.actions()]
+    assert "actionCancel" in shown and "actionCancelGroup" in shown
+    trigger(menu, "actionCancel")
+    qtbot.waitUntil(lambda: records[1].state is JobState.CANCELLED, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: records[0].state.finished and records[2].state.finished, timeout=WAIT_MS)
+    assert records[0].state is JobState.COMPLETED and records[2].state is JobState.COMPLETED
+    for folder in (folders[0], folders[2]):
+        assert sorted(p.name for p in folder.glob("plate.*")) == [f.name for f in frames]
+        for frame in frames:
+            assert (folder / frame.name).read_bytes() == frame.read_bytes()
+    # The cancelled destination keeps whole frames only, and no temporary.
+    assert temps_in(folders[1]) == []
+    kept = sorted(folders[1].glob("plate.*.exr"))
+    assert 1 <= len(kept) < len(frames)
+    for path in kept:
+        assert path.read_bytes() == (tmp_path / "src" / path.name).read_bytes()
+    assert cell(window, records[1], "status") == "Cancelled"
+
+
+def test_cancel_all_destinations_cancels_the_group_only(qtbot: Any, window: MainWindow, picker: Picker,
+                                                        tmp_path: Path) -> None:
+    other_src = make_byte_sequence(tmp_path / "other", head="other.", count=3, size=4096)
+    frames, folders, records = slow_group(qtbot, window, picker, tmp_path)
+    dialog = open_dialog(window, tmp_path / "other", tmp_path / "other_out")
+    (other,) = queue(qtbot, window, dialog, 1)
+    assert "actionCancelGroup" not in [a.objectName() for a in context_menu(window, other).actions()]
+    trigger(context_menu(window, records[2]), "actionCancelGroup")
+    qtbot.waitUntil(lambda: all(r.state is JobState.CANCELLED for r in records), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: other.state is JobState.COMPLETED, timeout=WAIT_MS)
+    for folder in folders:
+        assert temps_in(folder) == []
+        assert len(list(folder.glob("plate.*.exr"))) < len(frames)
+    assert sorted(p.name for p in (tmp_path / "other_out").glob("other.*")) == [p.name for p in other_src]
+
+
+def test_run_again_keeps_destinations_together_only_when_run_again_together(
+    qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path
+) -> None:
+    make_byte_sequence(tmp_path / "src", count=3, size=4096)
+    dialog = open_dialog(window, tmp_path / "src", tmp_path / "main")
+    add_destinations(qtbot, dialog, picker, tmp_path / "backup")
+    first = queue(qtbot, window, dialog, 2)
+    qtbot.waitUntil(lambda: all(r.state is JobState.COMPLETED for r in first), timeout=WAIT_MS)
+
+    window.select_jobs([r.job_id for r in first])
+    again = [window.model.record_for(i) for i in window.run_again_selected()]
+    assert len(again) == 2 and all(r is not None for r in again)
+    assert again[0].spec.group == again[1].spec.group not in (None, first[0].spec.group)
+    assert [r.spec.dest_dir for r in again] == [str(tmp_path / "main"), str(tmp_path / "backup")]
+    assert cell(window, again[1], "destination") == f"2/2 · {tmp_path / 'backup'}"
+    qtbot.waitUntil(lambda: all(r.state is JobState.COMPLETED for r in again), timeout=WAIT_MS)
+
+    window.select_jobs([first[1].job_id])
+    (alone,) = [window.model.record_for(i) for i in window.run_again_selected()]
+    assert alone is not None and alone.spec.group is None
+    assert cell(window, alone, "destination") == str(tmp_path / "backup")
+    # The first run's rows still count two destinations, not three.
+    assert cell(window, first[1], "destination") == f"2/2 · {tmp_path / 'backup'}"
+    qtbot.waitUntil(lambda: alone.state is JobState.COMPLETED, timeout=WAIT_MS)
