@@ -245,6 +245,22 @@ def read_frame(path: str, as_float: bool = False) -> oiio.ImageBuf:
     return buf
 
 
+def private_copy(buf: oiio.ImageBuf, fmt: oiio.TypeDesc | None = None) -> oiio.ImageBuf:
+    """A copy of `buf` this member may change (pixels converted to `fmt`), with every attribute kept."""
+    out = oiio.ImageBuf()
+    ok = out.copy(buf, fmt) if fmt is not None else out.copy(buf)
+    if not ok:
+        raise MemoryError(f"cannot copy a decoded frame: {out.geterror()}")
+    # ImageBuf.copy leaves out what the reader set about the file (oiio:subimages): put it back,
+    # so that the copy is what a read of the file would have given.
+    have = {p.name for p in out.spec().extra_attribs}
+    spec = out.specmod()
+    for p in buf.spec().extra_attribs:
+        if p.name not in have:
+            spec.attribute(p.name, p.type, p.value)
+    return out
+
+
 @dataclass
 class FrameProcessor:
     """Colour conversion, resize and channel subset for every frame of one job (thread-safe, stateless)."""
@@ -270,8 +286,14 @@ class FrameProcessor:
             return resolve_space(self.opts.from_space, config) or self.opts.from_space
         return file_colorspace(spec, config)
 
-    def process(self, buf: oiio.ImageBuf, path: str, size: tuple[int, int] | None = None) -> oiio.ImageBuf:
-        """Channels, then resize and colour in the cheaper order; `size` overrides the resize option."""
+    def process(self, buf: oiio.ImageBuf, path: str, size: tuple[int, int] | None = None,
+                readonly: bool = False) -> oiio.ImageBuf:
+        """Channels, then resize and colour in the cheaper order; `size` overrides the resize option.
+
+        `readonly`: `buf` is shared with other renditions (writers/shared_decode.py): it is never
+        changed in place (the result may still be `buf` itself when nothing changes its pixels).
+        """
+        shared = buf if readonly else None
         spec = buf.spec()
         from_space = self.source_space(spec)
         if self.opts.channels:
@@ -284,6 +306,8 @@ class FrameProcessor:
             buf = self._resize_to(buf, w, h, path)
             resizing = False
         if self.opts.to_space:
+            if buf is shared:
+                buf = private_copy(buf)  # the in-place conversion below must not touch the others' frame
             buf = self._colour(buf, from_space, path)
         if resizing:
             buf = self._resize_to(buf, w, h, path)

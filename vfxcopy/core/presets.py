@@ -1,4 +1,14 @@
-"""Conversion presets: the built-in ones and the user's, saved as JSON in the config folder."""
+"""Conversion presets: the built-in ones and the user's, saved as JSON in the config folder.
+
+A preset is one set of ConvertOptions, or several outputs (renditions of one source, each
+decoded once for all: writers/shared_decode.py), each with its options and its folder:
+
+    presets.json: {"My TIFFs": {...ConvertOptions...},
+                   "My ingest": {"outputs": [{"folder": "master", "options": {...}}, ...]}}
+
+`list_presets`/`get_preset` see the single-output presets only (as before);
+`list_output_presets`/`get_outputs` see every preset as a list of outputs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,7 @@ import os
 import sys
 import tempfile
 import threading
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +36,36 @@ BUILTIN_PRESETS: dict[str, ConvertOptions] = {
     "PNG 8-bit sRGB": ConvertOptions(to="png", data_format="uint8", to_space="sRGB - Display"),
     "H.264 review movie (sRGB)": ConvertOptions(to="mp4", quality=18, to_space="sRGB - Display"),
 }
+
+
+
+@dataclass
+class PresetOutput:
+    """One output of a preset: its options, and where it goes.
+
+    `folder` is relative to the destination the user gives ("" = that folder itself,
+    "proxy/jpg" = a sub-folder of it), or an absolute folder.
+    """
+
+    options: ConvertOptions
+    folder: str = ""
+
+    def dest_dir(self, dest: str) -> str:
+        """The output's folder for the destination `dest` the user gave."""
+        return os.path.normpath(os.path.join(dest, self.folder)) if self.folder else dest
+
+
+# Presets of several outputs: each source frame is read and decoded once for all of them.
+BUILTIN_OUTPUT_PRESETS: dict[str, list[PresetOutput]] = {
+    "Plate ingest: DWAA master + JPEG proxies + H.264 review": [
+        PresetOutput(replace(BUILTIN_PRESETS["EXR DWAA 45 for delivery"]), "master"),
+        PresetOutput(replace(BUILTIN_PRESETS["Half-res sRGB JPEG proxies"]), "proxy"),
+        PresetOutput(replace(BUILTIN_PRESETS["H.264 review movie (sRGB)"]), "review"),
+    ],
+}
+
+# Short names for the command line (`--preset plate-ingest`).
+PRESET_ALIASES = {"plate-ingest": "Plate ingest: DWAA master + JPEG proxies + H.264 review"}
 
 _lock = threading.Lock()
 
@@ -59,6 +99,34 @@ def options_from_dict(data: dict[str, Any]) -> ConvertOptions:
 
 
 def _load_user() -> dict[str, ConvertOptions]:
+    return {n: o[0].options for n, o in _load_user_outputs().items() if len(o) == 1 and not o[0].folder}
+
+
+def _outputs_from_dict(data: dict[str, Any]) -> list[PresetOutput]:
+    """A stored preset: ConvertOptions fields, or {"outputs": [{"folder", "options"}...]}; TypeError if damaged."""
+    outputs = data.get("outputs")
+    if outputs is None:
+        return [PresetOutput(options_from_dict(data))]
+    if not isinstance(outputs, list) or not outputs:
+        raise TypeError("outputs must be a non-empty list")
+    result = []
+    for out in outputs:
+        if not isinstance(out, dict) or not isinstance(out.get("options"), dict):
+            raise TypeError("each output needs its options")
+        folder = out.get("folder") or ""
+        if not isinstance(folder, str):
+            raise TypeError("an output's folder is a string")
+        result.append(PresetOutput(options_from_dict(out["options"]), folder))
+    return result
+
+
+def _outputs_to_dict(outputs: list[PresetOutput]) -> dict[str, Any]:
+    if len(outputs) == 1 and not outputs[0].folder:
+        return options_to_dict(outputs[0].options)
+    return {"outputs": [{"folder": o.folder, "options": options_to_dict(o.options)} for o in outputs]}
+
+
+def _load_user_outputs() -> dict[str, list[PresetOutput]]:
     path = presets_path()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -69,20 +137,20 @@ def _load_user() -> dict[str, ConvertOptions]:
         return {}
     if not isinstance(raw, dict):
         return {}
-    out: dict[str, ConvertOptions] = {}
+    out: dict[str, list[PresetOutput]] = {}
     for name, data in raw.items():
         if isinstance(name, str) and isinstance(data, dict):
             try:
-                out[name] = options_from_dict(data)
+                out[name] = _outputs_from_dict(data)
             except TypeError:
                 continue
     return out
 
 
-def _store_user(presets: dict[str, ConvertOptions]) -> None:
+def _store_user(presets: dict[str, list[PresetOutput]]) -> None:
     path = presets_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({n: options_to_dict(o) for n, o in sorted(presets.items())}, indent=2)
+    text = json.dumps({n: _outputs_to_dict(o) for n, o in sorted(presets.items())}, indent=2)
     # Write then rename, so a crash never leaves a half-written presets file.
     fd, tmp = tempfile.mkstemp(prefix=".presets-", suffix=".tmp", dir=path.parent)
     try:
@@ -121,7 +189,51 @@ def describe_options(opts: ConvertOptions) -> str:
 
 
 def is_builtin(name: str) -> bool:
-    return name in BUILTIN_PRESETS
+    return name in BUILTIN_PRESETS or name in BUILTIN_OUTPUT_PRESETS
+
+
+def list_output_presets() -> dict[str, list[PresetOutput]]:
+    """Every preset as its outputs (one for the single-output ones): built-ins first, then the user's; copies."""
+    result = {name: [PresetOutput(replace(opts, preset=name))] for name, opts in BUILTIN_PRESETS.items()}
+    for name, outputs in BUILTIN_OUTPUT_PRESETS.items():
+        result[name] = [PresetOutput(replace(o.options, preset=name), o.folder) for o in outputs]
+    with _lock:
+        user = _load_user_outputs()
+    for name, outputs in sorted(user.items()):
+        if name not in result:
+            result[name] = [PresetOutput(replace(o.options, preset=name), o.folder) for o in outputs]
+    return result
+
+
+def get_outputs(name: str) -> list[PresetOutput]:
+    """The outputs of the named preset (case-insensitive, or a short alias such as plate-ingest).
+
+    Copies (each output's `options.preset` set); KeyError lists the known names.
+    """
+    presets = list_output_presets()
+    name = PRESET_ALIASES.get(name.lower(), name)
+    if name in presets:
+        return presets[name]
+    lowered = {n.lower(): n for n in presets}
+    if name.lower() in lowered:
+        return presets[lowered[name.lower()]]
+    known = [*presets, *PRESET_ALIASES]
+    raise KeyError(f"unknown preset {name!r}; known presets: {', '.join(known)}")
+
+
+def save_user_outputs(name: str, outputs: list[PresetOutput]) -> None:
+    """Save (or replace) a user preset of one or several outputs. Built-in names cannot be replaced."""
+    name = name.strip()
+    if not name:
+        raise ValueError("a preset needs a name")
+    if is_builtin(name) or name.lower() in PRESET_ALIASES:
+        raise ValueError(f"{name!r} is a built-in preset; save under another name")
+    if not outputs:
+        raise ValueError("a preset needs at least one output")
+    with _lock:
+        presets = _load_user_outputs()
+        presets[name] = [PresetOutput(replace(o.options, preset=None), o.folder) for o in outputs]
+        _store_user(presets)
 
 
 def get_preset(name: str) -> ConvertOptions:
@@ -132,28 +244,25 @@ def get_preset(name: str) -> ConvertOptions:
     lowered = {n.lower(): n for n in presets}
     if name.lower() in lowered:
         return presets[lowered[name.lower()]]
-    raise KeyError(f"unknown preset {name!r}; known presets: {', '.join(presets)}")
+    try:
+        outputs = get_outputs(name)
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; known presets: {', '.join(presets)}") from None
+    raise KeyError(f"preset {name!r} has {len(outputs)} outputs ({', '.join(o.options.to for o in outputs)}): "
+                   "one conversion writes all of them only with vfxcopy convert (or the New job dialog)")
 
 
 def save_user_preset(name: str, opts: ConvertOptions) -> None:
     """Save (or replace) a user preset. Built-in names cannot be replaced."""
-    name = name.strip()
-    if not name:
-        raise ValueError("a preset needs a name")
-    if name in BUILTIN_PRESETS:
-        raise ValueError(f"{name!r} is a built-in preset; save under another name")
-    with _lock:
-        presets = _load_user()
-        presets[name] = replace(opts, preset=None)
-        _store_user(presets)
+    save_user_outputs(name, [PresetOutput(opts)])
 
 
 def delete_user_preset(name: str) -> bool:
     """Remove a user preset; False if there was none of that name. Built-ins cannot be deleted."""
-    if name in BUILTIN_PRESETS:
+    if is_builtin(name):
         raise ValueError(f"{name!r} is a built-in preset and cannot be deleted")
     with _lock:
-        presets = _load_user()
+        presets = _load_user_outputs()
         if name not in presets:
             return False
         del presets[name]

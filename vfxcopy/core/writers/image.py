@@ -4,7 +4,8 @@ OpenImageIO opens files by path, so it is handed a path pinned to the run's priv
 folder (/proc/self/fd/N/…): a link planted in the destination cannot redirect it.
 libjpeg ends the whole process when a write hits a full disk, so every frame's
 write is preceded by a free-space check that reserves room for the frames other
-workers are writing at the same moment.
+workers are writing at the same moment. A job that is one rendition of several takes each
+frame from the group's one decode (writers/shared_decode.py) and never changes that buffer.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from vfxcopy.core.convert import (
     compare_written,
     fit_channels,
     prepare_for_write,
-    read_frame,
+    private_copy,
     same_pixels,
     to_display_window,
 )
@@ -33,6 +34,7 @@ from vfxcopy.core.errors import FrameError
 from vfxcopy.core.jobs import ConvertOptions
 from vfxcopy.core.pipeline.temps import TempFile
 from vfxcopy.core.writers.base import Context, Item, Written
+from vfxcopy.core.writers.shared_decode import Member, read_alone
 
 
 def regular_source(path: str) -> os.stat_result:
@@ -83,8 +85,10 @@ class ImageWriter:
     hashes_source = False
 
     def __init__(self, opts: ConvertOptions, plan: WritePlan, nthreads: int, space: SpaceGuard,
-                 warn_once: threading.Event) -> None:
+                 warn_once: threading.Event, shared: Member | None = None) -> None:
+        """`shared`: this job's place in its renditions group (each frame decoded once for the group)."""
         self.opts = opts
+        self.shared = shared
         self.plan = plan
         self.processor = FrameProcessor(opts, nthreads=nthreads)
         self.space = space
@@ -103,10 +107,18 @@ class ImageWriter:
         return same_pixels(temp_path, dest_path)
 
     def write(self, item: Item, st: os.stat_result, temp: TempFile, ctx: Context) -> Written:
-        buf = read_frame(item.src, as_float=self.processor.changes_pixels)
+        as_float = self.processor.changes_pixels
+        if self.shared is not None:
+            frame = self.shared.read(item.src, item.frame, as_float, ctx.check)
+        else:
+            frame = read_alone(item.src, as_float)
+        buf, readonly = frame.buf, frame.shared
+        del frame
         ctx.check()
         self.warn_if_linear_to_8bit(buf, ctx)
-        out = self.processor.process(buf, item.src)
+        out = self.processor.process(buf, item.src, readonly=readonly)
+        if readonly and out is buf:
+            out = private_copy(out)  # prepare_for_write sets this rendition's codec on its own spec
         del buf  # before any further copy: at most two full-size images at a time (source, result)
         out = fit_channels(out, self.plan, item.src)
         if self.plan.target != "exr":

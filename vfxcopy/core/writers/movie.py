@@ -1,7 +1,8 @@
 """The movie writer: frames converted with OpenImageIO, piped as raw RGB into ffmpeg (H.264 MP4, ProRes MOV).
 
 ffmpeg writes the temp the pipeline hands it (a path pinned to the run's private folder);
-the pipeline checks, fsyncs and places the movie like any other item.
+the pipeline checks, fsyncs and places the movie like any other item. A movie that is one
+rendition of several takes each frame from the group's one decode (writers/shared_decode.py).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from dataclasses import dataclass
 
 import OpenImageIO as oiio
 
-from vfxcopy.core.convert import FrameProcessor, read_frame, to_display_window
+from vfxcopy.core.convert import FrameProcessor, to_display_window
 from vfxcopy.core.errors import FrameError, StopRequested, VerificationError
 from vfxcopy.core.jobs import CancelToken, ConvertOptions, FrameResult, FrameStatus
 from vfxcopy.core.naming import normalise_target
 from vfxcopy.core.pipeline.temps import TempFile
 from vfxcopy.core.writers.base import Context, Item, Written
 from vfxcopy.core.writers.image import regular_source
+from vfxcopy.core.writers.shared_decode import Member, read_alone
 
 # After a cancel, ffmpeg gets this long to exit on SIGTERM before it is killed.
 KILL_GRACE_S = 2.0
@@ -173,8 +175,10 @@ class MovieWriter:
     verify_attempts = 1
     hashes_source = False
 
-    def __init__(self, opts: ConvertOptions, job_id: str, token: CancelToken) -> None:
+    def __init__(self, opts: ConvertOptions, job_id: str, token: CancelToken, shared: Member | None = None) -> None:
+        """`shared`: this job's place in its renditions group (each frame decoded once for the group)."""
         self.opts = opts
+        self.shared = shared
         self.job_id = job_id
         self.token = token
         self.fmt = movie_format(opts)
@@ -220,9 +224,13 @@ class MovieWriter:
             self.token.check()
             src = inputs[index][2]
             regular_source(src)
-            buf = read_frame(src, as_float=self.processor.changes_pixels)
+            as_float = self.processor.changes_pixels
+            if self.shared is not None:
+                got = self.shared.read(src, inputs[index][1], as_float, self.token.check)
+            else:
+                got = read_alone(src, as_float)
             self.token.check()
-            return to_display_window(self.processor.process(buf, src, size), src)
+            return to_display_window(self.processor.process(got.buf, src, size, readonly=got.shared), src)
 
         try:
             window: deque[tuple[int, Future[oiio.ImageBuf]]] = deque()

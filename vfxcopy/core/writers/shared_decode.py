@@ -1,0 +1,277 @@
+"""Renditions of one source share each frame's decode: several conversion jobs, one read per frame.
+
+Every rendition (a DWAA master, half-res JPEG proxies, a review movie) is its own
+conversion job with its own destination, temps, conflicts, verification and result;
+the jobs share `JobSpec.group`. Their writers (writers/image.py, writers/movie.py)
+ask the group for a source frame instead of reading it: the first member that asks
+decodes it with OpenImageIO (the read releases the GIL), the others wait for that
+decode and reuse the buffer read-only (each one resizes and colour-converts into
+its own buffers). A frame is dropped from the group once every live member has
+used it or has gone past it.
+
+Rules kept:
+- The decode is what each member would have read itself: subimage 0, every channel,
+  the file's own pixel type. A member that works in float gets its own float copy
+  (bit-exact: half, 8/10/16-bit integers convert the same as a float read does).
+- Memory is bounded: the group holds at most FRAMES_PER_THREAD frames per member
+  thread. A member ahead of the others waits for room (looking at its own cancel
+  every POLL_S) instead of decoding further ahead; after WAIT_S it stops waiting for
+  the members that hold the room (paused, or skipping frames that exist already):
+  they are detached and decode on their own until they catch up. Nothing waits forever.
+- A member that ends (done, failed, cancelled) leaves; nothing ever waits for it. A
+  member alone in its group (a resume of one rendition) decodes alone, as without a group.
+- Correctness never depends on the cache: a frame not found (dropped, failed, late
+  member) is decoded by the member that needs it.
+
+Use (the conversion writer factory in writers/__init__.py does it for each job):
+
+    member = shared_decode.join(spec.group, spec.job_id, window=threads)
+    try:
+        frame = member.read(path, frame_number, as_float, check)  # Frame(buf, shared)
+        ...  # frame.shared: other renditions read frame.buf too: never modify it in place
+    finally:
+        shared_decode.leave(spec.group, spec.job_id)
+
+`expect(group, job_ids)` before the jobs start lets the first member keep frame one
+for the others that have not joined yet (the command line calls it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import OpenImageIO as oiio
+
+from vfxcopy.core.convert import private_copy, read_frame
+
+FRAMES_PER_THREAD = 2  # frames the group may hold per member thread (1080p half RGB: 12 MB each)
+WAIT_S = 5.0  # a member ahead waits this long for room before it detaches the members holding it
+POLL_S = 0.01  # how often a waiting member looks at its own cancel (cancel stays within milliseconds)
+DEFAULT_WINDOW = 2  # frames a member has in flight at once, until it joins and says
+
+# Called with the source path before every decode a conversion writer makes (shared or alone):
+# tests and benchmarks count decodes with it. Must be cheap and must not raise.
+on_decode: Callable[[str], None] | None = None
+
+
+def decode(path: str, as_float: bool = False) -> oiio.ImageBuf:
+    """Read a whole frame (convert.read_frame), announced to `on_decode`."""
+    hook = on_decode
+    if hook is not None:
+        hook(path)
+    return read_frame(path, as_float=as_float)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded source frame; `shared`: other renditions read `buf` too (never modify it in place)."""
+
+    buf: oiio.ImageBuf
+    shared: bool
+
+
+def read_alone(path: str, as_float: bool) -> Frame:
+    """The frame as a job without a group reads it."""
+    return Frame(decode(path, as_float), False)
+
+
+def _as_wanted(buf: oiio.ImageBuf, as_float: bool, shared: bool) -> Frame:
+    if as_float and str(buf.spec().format) != "float":
+        return Frame(private_copy(buf, oiio.TypeDesc(oiio.FLOAT)), False)
+    return Frame(buf, shared)
+
+
+@dataclass(eq=False)
+class _Entry:
+    path: str
+    frame: int
+    buf: oiio.ImageBuf | None = None  # None while the first member decodes it
+    users: set[str] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class _MemberState:
+    window: int = DEFAULT_WINDOW
+    joined: bool = False  # False: announced by `expect`, its job is starting
+    attached: bool = True  # False: the others stopped waiting for it (it lagged past WAIT_S)
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=64))  # frames it asked for lately
+
+    def passed(self, frame: int) -> bool:
+        """It asked for more later frames than it has in flight: it will not ask for `frame` (skipped)."""
+        return sum(1 for f in self.recent if f > frame) > self.window
+
+
+class DecodeGroup:
+    """The members of one group and the frames decoded for them (under one condition)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.cond = threading.Condition()
+        self.members: dict[str, _MemberState] = {}
+        self.entries: dict[str, _Entry] = {}
+        self.decodes = 0  # shared decodes made (for tests and the benchmark)
+        self.hits = 0  # frames a member took from another's decode
+        self.peak = 0  # most frames held at once
+
+    # -- under self.cond --
+    def capacity(self) -> int:
+        threads = sum(m.window for m in self.members.values() if m.attached)
+        return max(2, FRAMES_PER_THREAD * threads)
+
+    def needs(self, member_id: str, m: _MemberState, e: _Entry) -> bool:
+        return m.attached and member_id not in e.users and not m.passed(e.frame)
+
+    def others_need(self, me: str, frame: int) -> bool:
+        return any(k != me and m.attached and not m.passed(frame) for k, m in self.members.items())
+
+    def ahead(self, me: str, frame: int) -> bool:
+        """Every frame held that `me` still needs is behind `frame`: the others owe the room, not `me`."""
+        return all(me in e.users or e.frame < frame for e in self.entries.values())
+
+    def sweep(self) -> None:
+        for path, e in list(self.entries.items()):
+            if e.buf is not None and not any(self.needs(k, m, e) for k, m in self.members.items()):
+                del self.entries[path]
+
+    def detach_laggards(self, me: str) -> None:
+        for e in self.entries.values():
+            for k, m in self.members.items():
+                if k != me and self.needs(k, m, e):
+                    m.attached = False
+        self.sweep()
+
+
+class Member:
+    """One job's place in its decode group; `read` is called from that job's threads."""
+
+    def __init__(self, group: DecodeGroup, member_id: str) -> None:
+        self.group = group
+        self.id = member_id
+
+    def read(self, path: str, frame: int, as_float: bool, check: Callable[[], None]) -> Frame:
+        """Source frame `frame` (file `path`), decoded once for the group.
+
+        `check` raises Cancelled (and may block while paused); it is called every POLL_S
+        while this member waits, never with the group's lock held.
+        """
+        g = self.group
+        waited_since: float | None = None
+        with g.cond:
+            state = g.members.get(self.id)
+            if state is None:
+                return read_alone(path, as_float)  # left already (never expected)
+            state.recent.append(frame)
+            state.attached = True
+        while True:
+            with g.cond:
+                action = self._next(path, frame, waited_since)
+                if action == "hit":
+                    entry = g.entries[path]
+                    buf = entry.buf
+                    assert buf is not None
+                    entry.users.add(self.id)
+                    g.hits += 1
+                    g.sweep()
+                    g.cond.notify_all()
+                    return _as_wanted(buf, as_float, True)
+                if action == "room" and waited_since is None:
+                    waited_since = time.monotonic()
+                if action in ("room", "wait"):
+                    g.cond.wait(POLL_S)
+            if action == "alone":
+                return read_alone(path, as_float)
+            if action == "decode":
+                return self._decode(path, as_float)
+            check()
+
+    def _next(self, path: str, frame: int, waited_since: float | None) -> str:
+        """What to do now: 'hit', 'wait' (another member decodes it), 'room' (wait: too far ahead),
+        'decode' (for the group) or 'alone'."""
+        g = self.group
+        entry = g.entries.get(path)
+        if entry is not None:
+            return "hit" if entry.buf is not None else "wait"  # another member is decoding it
+        if not g.others_need(self.id, frame):
+            return "alone"
+        if len(g.entries) >= g.capacity() and g.ahead(self.id, frame):
+            if waited_since is None or time.monotonic() - waited_since < WAIT_S:
+                return "room"
+            g.detach_laggards(self.id)
+            if not g.others_need(self.id, frame):
+                return "alone"
+        g.entries[path] = _Entry(path, frame)
+        g.peak = max(g.peak, len(g.entries))
+        return "decode"
+
+    def _decode(self, path: str, as_float: bool) -> Frame:
+        g = self.group
+        try:
+            buf = decode(path)  # the file's own pixel type: what every member starts from
+        except BaseException:
+            with g.cond:
+                g.entries.pop(path, None)  # the waiters decode it themselves (and meet the error themselves)
+                g.cond.notify_all()
+            raise
+        with g.cond:
+            g.decodes += 1
+            entry = g.entries.get(path)
+            if entry is not None:
+                entry.buf = buf
+                entry.users.add(self.id)
+                g.sweep()
+            g.cond.notify_all()
+        return _as_wanted(buf, as_float, True)
+
+    def leave(self) -> None:
+        leave(self.group.key, self.id)
+
+
+_registry_lock = threading.Lock()
+_groups: dict[str, DecodeGroup] = {}
+
+
+def expect(key: str, member_ids: list[str]) -> None:
+    """Members about to start together: frames decoded before they join are kept for them."""
+    with _registry_lock:
+        group = _groups.setdefault(key, DecodeGroup(key))
+        with group.cond:
+            for member_id in member_ids:
+                group.members.setdefault(member_id, _MemberState())
+
+
+def join(key: str, member_id: str, window: int = DEFAULT_WINDOW) -> Member:
+    """`member_id` (a job id) reads through group `key`; `window`: frames it decodes at once (its threads)."""
+    with _registry_lock:
+        group = _groups.setdefault(key, DecodeGroup(key))
+        with group.cond:
+            state = group.members.setdefault(member_id, _MemberState())
+            state.window = max(1, window)
+            state.joined = True
+            state.attached = True
+            group.cond.notify_all()
+    return Member(group, member_id)
+
+
+def leave(key: str, member_id: str) -> None:
+    """The member's job ended (any path): nothing waits for it any more. Safe to call twice."""
+    with _registry_lock:
+        group = _groups.get(key)
+        if group is None:
+            return
+        with group.cond:
+            group.members.pop(member_id, None)
+            group.sweep()
+            group.cond.notify_all()
+            if not group.members:
+                group.entries.clear()
+                _groups.pop(key, None)
+
+
+def group_of(key: str) -> DecodeGroup | None:
+    """The live group `key` (tests and the benchmark read its counters); None once every member left."""
+    with _registry_lock:
+        return _groups.get(key)
