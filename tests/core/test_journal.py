@@ -246,6 +246,60 @@ def test_reporter_group_commits_frames_and_forwards_everything(tmp_path: Path) -
         other.close()
 
 
+def test_background_reporter_commits_off_the_reporting_thread_in_order_and_flush_waits(tmp_path: Path) -> None:
+    """The engine's recorder: due groups are committed by a thread of its own; flush() returns
+    only when every frame reported so far is in the journal; a frame reported twice keeps its
+    last result (groups land in order)."""
+    spec = make_spec(tmp_path / "src", tmp_path / "dst", frames=40)
+    seen: list[object] = []
+    with Journal(tmp_path / "j.db") as j:
+        j.add_job(spec)
+        other = sqlite3.connect(j.path)
+        reporting = threading.get_ident()
+        writers: set[int] = set()
+        real = j.record_frames
+
+        def recording(results: list[FrameResult]) -> None:
+            writers.add(threading.get_ident())
+            time.sleep(0.02)  # a slow disk: the reporting thread must not wait for it
+            real(results)
+
+        j.record_frames = recording  # type: ignore[method-assign]
+        report = j.reporter(spec.job_id, seen.append, max_frames=4, max_delay=60.0, background=True)
+        for i in range(40):
+            report(frame_result(spec, i, size=3))
+        report(frame_result(spec, 7, status=FrameStatus.FAILED, error="late news"))
+        assert len(seen) == 41  # every event passed on at once
+        report.flush()
+        rows = dict(other.execute("SELECT idx, status FROM frames WHERE job_id=?", (spec.job_id,)).fetchall())
+        assert len(rows) == 40
+        assert rows[7] == FrameStatus.FAILED.value and rows[8] == FrameStatus.DONE.value
+        assert any(w != reporting for w in writers)  # the groups were committed by the writer thread
+        other.close()
+
+
+def test_background_reporter_says_a_journal_failure_once_from_the_reporting_thread(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path / "src", tmp_path / "dst", frames=8)
+    seen: list[tuple[object, int]] = []
+    with Journal(tmp_path / "j.db") as j:
+        j.add_job(spec)
+
+        def broken(results: list[FrameResult]) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        j.record_frames = broken  # type: ignore[method-assign]
+        report = j.reporter(spec.job_id, lambda e: seen.append((e, threading.get_ident())), max_frames=2,
+                            max_delay=60.0, background=True)
+        for i in range(8):
+            report(frame_result(spec, i))
+        report.flush()
+        warnings = [(e, t) for e, t in seen if isinstance(e, LogMessage)]
+        assert len(warnings) == 1
+        message, thread = warnings[0]
+        assert "disk I/O error" in message.text and "may not be resumable" in message.text  # type: ignore[attr-defined]
+        assert thread == threading.get_ident()
+
+
 def test_process_identity() -> None:
     start = process_start_time(os.getpid())
     if sys.platform.startswith("linux"):

@@ -62,9 +62,8 @@ def run_job(
         _check_sources(spec, result, report, token)
         finish_outputs(spec, result, result.frames, report, token)
         return result
-    journal.add_job(spec)
-    journal.start_job(spec.job_id)
-    recorder = journal.reporter(spec.job_id, report)
+    journal.add_and_start(spec)
+    recorder = journal.reporter(spec.job_id, report, background=True)
     try:
         result = _run(spec, token, recorder, journal)
     except BaseException as exc:
@@ -290,7 +289,7 @@ def _resume_claimed(
                 if os.path.lexists(mine) and (movie or why != "not done"):
                     whole_spec = dataclasses.replace(
                         whole_spec, copy=dataclasses.replace(spec.copy, on_conflict=ConflictPolicy.OVERWRITE))
-                recorder = journal.reporter(job_id, report)
+                recorder = journal.reporter(job_id, report, background=True)
                 try:
                     whole = _run(whole_spec, token, recorder)
                 finally:
@@ -338,7 +337,7 @@ def _resume_claimed(
             copy=dataclasses.replace(spec.copy, on_conflict=batch_policy),
         )
         # Remap first, so the journal records each frame under its index in the whole job.
-        recorder = journal.reporter(job_id, report)
+        recorder = journal.reporter(job_id, report, background=True)
         try:
             sub_result = _run(sub, token, _Remap(batch, index_of, len(frames), done_before, kept_bytes, recorder))
         finally:

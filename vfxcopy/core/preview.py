@@ -91,10 +91,14 @@ def _sources(spec: JobSpec) -> list[tuple[str, int, bool]]:
             out.append((path, 0 if e.get("kind") == "link" else int(e.get("size") or 0), e.get("kind") == "link"))
         return out
     src = spec.source
-    paths = [str(src.path())] if src.is_single else [str(src.path(f)) for f in spec.selected_frames()]
+    if src.is_single:
+        paths = [str(src.path())]
+    else:
+        paths = src.path_strs(spec.selected_frames())  # no Path per frame (20,000 frames: 0.2 s)
+    stat_ = os.stat
     for path in paths:
         try:
-            size = os.stat(path).st_size
+            size = stat_(path).st_size
         except OSError:
             size = 0
         out.append((path, size, False))

@@ -101,6 +101,17 @@ class Journal(KeyValues):
             self._connections.append(conn)
         return conn
 
+    def release_connection(self) -> None:
+        """Close the calling thread's connection (a thread that ends: the recorder's writer)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        conn.close()
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
@@ -146,6 +157,22 @@ class Journal(KeyValues):
                        pid=excluded.pid, pid_start=excluded.pid_start, host=excluded.host,
                        frames_total=excluded.frames_total""",
                 (spec.job_id, text, state.value, os.getpid(), _OWN_START, _HOST, now,
+                 _frames_total(spec)),
+            )
+
+    def add_and_start(self, spec: JobSpec) -> None:
+        """`add_job(spec)` then `start_job`, in one transaction (one fsync of the journal, not two)."""
+        now = time.time()
+        text = json.dumps(spec.to_dict(), ensure_ascii=True)
+        with self._tx() as conn:
+            conn.execute(
+                """INSERT INTO jobs (job_id, spec, state, pid, pid_start, host, created, started, frames_total)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(job_id) DO UPDATE SET spec=excluded.spec, state=excluded.state,
+                       pid=excluded.pid, pid_start=excluded.pid_start, host=excluded.host,
+                       frames_total=excluded.frames_total, started=COALESCE(jobs.started, excluded.started),
+                       finished=NULL, message=''""",
+                (spec.job_id, text, JobState.RUNNING.value, os.getpid(), _OWN_START, _HOST, now, now,
                  _frames_total(spec)),
             )
 
@@ -311,10 +338,12 @@ class Journal(KeyValues):
         ]
 
     def reporter(
-        self, job_id: str, forward: Reporter = null_reporter, *, max_frames: int = 2048, max_delay: float = 0.1
+        self, job_id: str, forward: Reporter = null_reporter, *, max_frames: int = 2048, max_delay: float = 0.1,
+        background: bool = False,
     ) -> FrameRecorder:
-        """A Reporter that commits the job's FrameResults, then passes every event on; see FrameRecorder."""
-        return FrameRecorder(self, job_id, forward, max_frames=max_frames, max_delay=max_delay)
+        """A Reporter that commits the job's FrameResults, then passes every event on; see FrameRecorder
+        (`background`: groups are committed by a thread of its own, `flush()` waits for them)."""
+        return FrameRecorder(self, job_id, forward, max_frames=max_frames, max_delay=max_delay, background=background)
 
     # -- recovery --
     def _owner_gone(self, pid: int | None, pid_start: int | None, host: str) -> bool:

@@ -40,6 +40,10 @@ class Debug:
 # often (the queue passes on ten a second anyway); items bigger than BIG_ITEM_BYTES show each chunk.
 PROGRESS_EVERY_S = 0.02
 BIG_ITEM_BYTES = 1 << 20
+# An item this big is announced by a snapshot of its own when it starts (listeners act on the
+# current frame: pause or stop after it, the window's frame strip); smaller ones are named by the
+# snapshots due by time (20,000 frames of 200 bytes: a snapshot each cost 0.1 s of a 2 s copy).
+ANNOUNCE_ITEM_BYTES = 64 * 1024
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:
@@ -135,11 +139,12 @@ class Tally:
             self.committing += size
 
     def begin(self, worker: int, result: FrameResult) -> None:
-        """The worker starts an item: one snapshot naming it (listeners act on the current frame)."""
+        """The worker starts an item: one snapshot naming it if it is big enough to be seen
+        (ANNOUNCE_ITEM_BYTES), else the next snapshot due by time names it."""
         with self.lock:
             self.in_flight[worker] = 0
             self.current = result
-            self._progress_due(always=True)
+            self._progress_due(always=result.size >= ANNOUNCE_ITEM_BYTES or self.progress_every == 0.0)
 
     def end(self, worker: int) -> None:
         with self.lock:
