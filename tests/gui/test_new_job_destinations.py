@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QLineEdit, QMenu, QPushButton, QToolButton
+from PySide6.QtWidgets import QLabel, QLineEdit, QMenu, QPushButton, QScrollArea, QToolButton
 
 from vfxcopy.core.jobs import ConflictPolicy, JobState, Operation, is_temp_name
 from vfxcopy.core.samples import make_byte_sequence
@@ -135,7 +135,9 @@ def test_two_more_destinations_queue_three_jobs_of_one_group_and_every_frame_lan
         assert temps_in(folder) == []
 
     # The table says which destination each row is, and the rows' tooltips name the others.
-    assert cell(window, records[1], "destination") == f"2/3 · {backup}"
+    # The part of the path that tells them apart comes first: a narrow column elides the middle.
+    assert [cell(window, r, "destination") for r in records] == ["1/3 · …/work", "2/3 · …/backup_drive",
+                                                                  "3/3 · …/client"]
     tip = cell(window, records[1], "destination", Qt.ItemDataRole.ToolTipRole)
     assert "Destination 2 of 3 from one read" in tip and str(work) in tip and str(client) in tip
     assert "Destination 1 of 3" in cell(window, records[0], "sequence", Qt.ItemDataRole.ToolTipRole)
@@ -339,7 +341,7 @@ def test_run_again_keeps_destinations_together_only_when_run_again_together(
     assert len(again) == 2 and all(r is not None for r in again)
     assert again[0].spec.group == again[1].spec.group not in (None, first[0].spec.group)
     assert [r.spec.dest_dir for r in again] == [str(tmp_path / "main"), str(tmp_path / "backup")]
-    assert cell(window, again[1], "destination") == f"2/2 · {tmp_path / 'backup'}"
+    assert cell(window, again[1], "destination") == "2/2 · …/backup"
     qtbot.waitUntil(lambda: all(r.state is JobState.COMPLETED for r in again), timeout=WAIT_MS)
 
     window.select_jobs([first[1].job_id])
@@ -347,5 +349,35 @@ def test_run_again_keeps_destinations_together_only_when_run_again_together(
     assert alone is not None and alone.spec.group is None
     assert cell(window, alone, "destination") == str(tmp_path / "backup")
     # The first run's rows still count two destinations, not three.
-    assert cell(window, first[1], "destination") == f"2/2 · {tmp_path / 'backup'}"
+    assert cell(window, first[1], "destination") == "2/2 · …/backup"
     qtbot.waitUntil(lambda: alone.state is JobState.COMPLETED, timeout=WAIT_MS)
+
+
+def test_destinations_sharing_only_the_root_are_shown_whole(qtbot: Any, window: MainWindow, picker: Picker,
+                                                            tmp_path: Path) -> None:
+    make_byte_sequence(tmp_path / "src", count=2, size=4096)
+    inside = tmp_path / "main" / "backup"  # one destination inside another: nothing to leave out
+    dialog = open_dialog(window, tmp_path / "src", tmp_path / "main")
+    add_destinations(qtbot, dialog, picker, inside)
+    records = queue(qtbot, window, dialog, 2)
+    assert [cell(window, r, "destination") for r in records] == [f"1/2 · {tmp_path / 'main'}", f"2/2 · {inside}"]
+    qtbot.waitUntil(lambda: all(r.state is JobState.COMPLETED for r in records), timeout=WAIT_MS)
+
+
+def test_the_dialog_grows_with_its_rows_and_stays_on_the_screen(qtbot: Any, window: MainWindow, picker: Picker,
+                                                                tmp_path: Path) -> None:
+    make_byte_sequence(tmp_path / "src", count=2, size=4096)
+    dialog = open_dialog(window, tmp_path / "src", tmp_path / "main")
+    qtbot.waitExposed(dialog)
+    screen = dialog.screen().availableGeometry()
+    add_destinations(qtbot, dialog, picker, *(tmp_path / f"copy{n}" for n in range(6)))
+    edits = also_edits(dialog)
+    assert len(edits) == 6
+    assert edits[-1].toolTip() == str(tmp_path / "copy5")
+    assert screen.contains(dialog.frameGeometry()), (dialog.frameGeometry(), screen)
+    # Every row can be reached: the options scroll when the screen is too short for them all.
+    scroll = dialog.findChild(QScrollArea, "optionsScroll")
+    scroll.ensureWidgetVisible(dialog.also.add_button)
+    qtbot.waitUntil(lambda: dialog.also.add_button.visibleRegion().boundingRect().height()
+                    == dialog.also.add_button.height())
+    assert len(dialog.specs()) == 7

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from vfxcopy.core.jobs import Operation
 from vfxcopy.gui.records import JobRecord
 
@@ -38,3 +40,15 @@ def group_text(members: list[JobRecord], record: JobRecord) -> str:
         mark = "▸" if member is record else " "
         lines.append(f"{mark} {n}. {member_label(member)}")
     return "\n".join(lines)
+
+
+def distinct_folder(folder: str, folders: list[str]) -> str:
+    """`folder` without the part every folder of its group shares ('…/raid_work/day_012'), so that a narrow
+    column still shows what tells the destinations apart; the whole path when they share nothing but the root."""
+    try:
+        common = os.path.commonpath(folders)
+    except ValueError:  # relative and absolute mixed, or different drives
+        return folder
+    if common in ("", os.sep) or any(os.path.normpath(f) == common for f in folders):
+        return folder
+    return "…" + os.sep + os.path.relpath(folder, common)

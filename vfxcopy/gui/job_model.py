@@ -40,7 +40,7 @@ from vfxcopy.gui.columns import (  # noqa: F401 - re-exported: the model's publi
     progress_info,
     status_text,
 )
-from vfxcopy.gui.groups import group_text
+from vfxcopy.gui.groups import distinct_folder, group_text
 from vfxcopy.gui.records import JobRecord
 
 # Custom roles: raw values for delegates, the details pane and sorting.
@@ -125,8 +125,9 @@ class JobTableModel(QAbstractTableModel):
         record = self._records[index.row()]
         column = COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            text = column.text(record, self.info(record))
-            return self._group_mark(record) + text if column.key == "destination" else text
+            if column.key == "destination" and record.spec.group is not None:
+                return self._group_mark(record)
+            return column.text(record, self.info(record))
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = column.tooltip(record, self.info(record)) if column.tooltip else None
             if column.key in ("sequence", "destination") and record.spec.group is not None:
@@ -249,8 +250,12 @@ class JobTableModel(QAbstractTableModel):
         return [self._records[self._rows[i]] for i in ids] if len(ids) > 1 else [record]
 
     def _group_mark(self, record: JobRecord) -> str:
-        ids = self._groups.get(record.spec.group or "", [])
-        return f"{ids.index(record.job_id) + 1}/{len(ids)} · " if len(ids) > 1 else ""
+        """A group member's destination: '2/3 · …/shuttle_A/day_012' (which one, and what tells it apart)."""
+        members = self.group_records(record)
+        if len(members) < 2:
+            return record.spec.dest_dir
+        folders = [m.spec.dest_dir for m in members]
+        return f"{members.index(record) + 1}/{len(members)} · {distinct_folder(record.spec.dest_dir, folders)}"
 
     # -- updates from the runner (GUI thread): engine events and the token only --
     def mark_started(self, job_id: str) -> None:

@@ -77,6 +77,8 @@ class AlsoDestinations(QWidget):
         edit = QLineEdit(path)
         edit.setObjectName("alsoEdit")
         edit.setPlaceholderText("Another folder to copy into")
+        edit.setToolTip(path)
+        edit.textChanged.connect(edit.setToolTip)  # the whole path: the field shows its end only
         edit.textChanged.connect(self.changed)
         choose = QPushButton("Choose…")
         choose.setObjectName("alsoChooseButton")

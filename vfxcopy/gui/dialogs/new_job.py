@@ -235,6 +235,11 @@ class NewJobDialog(JobFields):
             if grow:
                 self.resize(self.width(), self.height() + grow)
                 sizes = [sizes[0], sizes[1] + grow]
+                # Grown downwards: keep the title bar and the buttons on the screen.
+                avail, frame = screen.availableGeometry(), self.frameGeometry()
+                over = frame.bottom() - avail.bottom()
+                if over > 0 and self.isVisible():
+                    self.move(frame.left(), max(avail.top(), frame.top() - over))
         total = sum(sizes)
         if sizes[1] < need:
             self.splitter.setSizes([max(120, total - need), min(need, total - 120)])
