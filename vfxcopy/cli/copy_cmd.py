@@ -225,7 +225,11 @@ def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
             print_json({"command": "copy", "exit_code": EXIT_USAGE, "error": short[0].message(), "jobs": [],
                         "shortfalls": [vars(s) | {"missing": s.missing} for s in short]})
         return EXIT_USAGE
-    return run_queue("copy", specs, args, guard, notes=notes, concurrency=1)
+    label = None
+    if getattr(args, "also", None):
+        def label(spec: JobSpec) -> str:  # the destinations of one source run together: say which is which
+            return f"{spec.display_name()} -> {os.path.basename(spec.dest_dir.rstrip(os.sep)) or spec.dest_dir}"
+    return run_queue("copy", specs, args, guard, notes=notes, concurrency=1, label=label)
 
 
 def _print_plan(plans: list[JobPlan], short: list[Shortfall], notes: list[str], args: argparse.Namespace) -> int:
