@@ -353,14 +353,22 @@ def test_run_again_keeps_destinations_together_only_when_run_again_together(
     qtbot.waitUntil(lambda: alone.state is JobState.COMPLETED, timeout=WAIT_MS)
 
 
-def test_destinations_sharing_only_the_root_are_shown_whole(qtbot: Any, window: MainWindow, picker: Picker,
-                                                            tmp_path: Path) -> None:
+def test_the_destination_column_leaves_out_what_a_group_shares(qtbot: Any, window: MainWindow, picker: Picker,
+                                                               tmp_path: Path) -> None:
     make_byte_sequence(tmp_path / "src", count=2, size=4096)
-    inside = tmp_path / "main" / "backup"  # one destination inside another: nothing to leave out
-    dialog = open_dialog(window, tmp_path / "src", tmp_path / "main")
-    add_destinations(qtbot, dialog, picker, inside)
-    records = queue(qtbot, window, dialog, 2)
-    assert [cell(window, r, "destination") for r in records] == [f"1/2 · {tmp_path / 'main'}", f"2/2 · {inside}"]
+    drives = [tmp_path / "mnt" / drive / "show" / "day_012" for drive in ("raid_work", "shuttle_A", "lto")]
+    dialog = open_dialog(window, tmp_path / "src", drives[0])
+    add_destinations(qtbot, dialog, picker, *drives[1:], drives[0] / "extra")
+    records = queue(qtbot, window, dialog, 4)
+    # A narrow column elides the middle of its text: what differs comes first.
+    assert [cell(window, r, "destination") for r in records] == [
+        "1/4 · …/raid_work/show/day_012", "2/4 · …/shuttle_A/show/day_012", "3/4 · …/lto/show/day_012",
+        "4/4 · …/raid_work/show/day_012/extra"]
+    qtbot.waitUntil(lambda: all(r.state is JobState.COMPLETED for r in records), timeout=WAIT_MS)
+    window.select_jobs([records[3].job_id])
+    window.remove_selected()
+    assert [cell(window, r, "destination") for r in records[:3]] == ["1/3 · …/raid_work/…", "2/3 · …/shuttle_A/…",
+                                                                     "3/3 · …/lto/…"]
     qtbot.waitUntil(lambda: all(r.state is JobState.COMPLETED for r in records), timeout=WAIT_MS)
 
 

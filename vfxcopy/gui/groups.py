@@ -43,12 +43,20 @@ def group_text(members: list[JobRecord], record: JobRecord) -> str:
 
 
 def distinct_folder(folder: str, folders: list[str]) -> str:
-    """`folder` without the part every folder of its group shares ('…/raid_work/day_012'), so that a narrow
-    column still shows what tells the destinations apart; the whole path when they share nothing but the root."""
-    try:
-        common = os.path.commonpath(folders)
-    except ValueError:  # relative and absolute mixed, or different drives
+    """What tells `folder` apart from the other folders of its group, with '…' for the parts they all share
+    ('…/shuttle_A/…' for /mnt/shuttle_A/show/day_012 beside /mnt/raid_work/show/day_012): a narrow column
+    still shows the difference. The whole path when the folders share nothing but the root."""
+    parts = [os.path.normpath(f).split(os.sep) for f in folders]
+    mine = os.path.normpath(folder).split(os.sep)
+    head = 0
+    while all(len(p) > head + 1 and p[head] == parts[0][head] for p in parts):
+        head += 1
+    tail = 0
+    while all(len(p) > head + tail + 1 and p[-1 - tail] == parts[0][-1 - tail] for p in parts):
+        tail += 1
+    if head <= 1 and tail == 0:  # only the root in common
         return folder
-    if common in ("", os.sep) or any(os.path.normpath(f) == common for f in folders):
+    middle = mine[head:len(mine) - tail]
+    if not middle:
         return folder
-    return "…" + os.sep + os.path.relpath(folder, common)
+    return os.sep.join(["…" if head > 1 else "", *middle, *(["…"] if tail else [])])
