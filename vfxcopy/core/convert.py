@@ -14,6 +14,7 @@ import OpenImageIO as oiio
 from vfxcopy import __version__
 from vfxcopy.core.colour import (
     color_config,
+    colorconvert,
     colorconvert_in_place,
     config_name,
     file_colorspace,
@@ -306,9 +307,7 @@ class FrameProcessor:
             buf = self._resize_to(buf, w, h, path)
             resizing = False
         if self.opts.to_space:
-            if buf is shared:
-                buf = private_copy(buf)  # the in-place conversion below must not touch the others' frame
-            buf = self._colour(buf, from_space, path)
+            buf = self._colour(buf, from_space, path, in_place=buf is not shared)
         if resizing:
             buf = self._resize_to(buf, w, h, path)
         return buf
@@ -334,9 +333,12 @@ class FrameProcessor:
             raise FrameError(path, f"resize to {w}x{h} failed: {out.geterror()}")
         return out
 
-    def _colour(self, buf: oiio.ImageBuf, from_space: str, path: str) -> oiio.ImageBuf:
+    def _colour(self, buf: oiio.ImageBuf, from_space: str, path: str, in_place: bool = True) -> oiio.ImageBuf:
         to_space = self.opts.to_space or ""
         # In place (the frame read for this job is ours): a copy would double the peak memory.
+        # A frame shared with other renditions is converted into a new buffer instead (same pixels).
+        if self.opts.view and not in_place:
+            buf = private_copy(buf)
         if self.opts.view:
             name = config_name(self.opts.ocio_config)
             if name != config_name(None):
@@ -348,7 +350,11 @@ class FrameProcessor:
             target = resolve_space(to_space, config) or to_space
             if target == from_space:
                 return buf
-            ok = colorconvert_in_place(buf, from_space, target, self.opts.ocio_config)
+            if in_place:
+                ok = colorconvert_in_place(buf, from_space, target, self.opts.ocio_config)
+            else:
+                buf = colorconvert(buf, from_space, target, self.opts.ocio_config)
+                ok = not buf.has_error
         if not ok or buf.has_error:
             raise FrameError(
                 path,

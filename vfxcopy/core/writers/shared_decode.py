@@ -11,7 +11,7 @@ used it or has gone past it.
 
 Rules kept:
 - The decode is what each member would have read itself: subimage 0, every channel,
-  the file's own pixel type. A member that works in float gets its own float copy
+  the file's own pixel type. The members that work in float share one float copy of it
   (bit-exact: half, 8/10/16-bit integers convert the same as a float read does).
 - Memory is bounded: the group holds at most FRAMES_PER_THREAD frames per member
   thread. A member ahead of the others waits for room (looking at its own cancel
@@ -79,18 +79,24 @@ def read_alone(path: str, as_float: bool) -> Frame:
     return Frame(decode(path, as_float), False)
 
 
-def _as_wanted(buf: oiio.ImageBuf, as_float: bool, shared: bool) -> Frame:
-    if as_float and str(buf.spec().format) != "float":
-        return Frame(private_copy(buf, oiio.TypeDesc(oiio.FLOAT)), False)
-    return Frame(buf, shared)
+def _is_float(buf: oiio.ImageBuf) -> bool:
+    return str(buf.spec().format) == "float"
 
 
 @dataclass(eq=False)
 class _Entry:
     path: str
     frame: int
-    buf: oiio.ImageBuf | None = None  # None while the first member decodes it
+    buf: oiio.ImageBuf | None = None  # the file's pixel type; None while the first member decodes it
+    fbuf: oiio.ImageBuf | None = None  # its float copy, made once for the members that filter or convert
+    deriving: bool = False  # a member is making fbuf
     users: set[str] = field(default_factory=set)
+
+    def wanted(self, as_float: bool) -> oiio.ImageBuf | None:
+        """The buffer a member asking for `as_float` takes (None: not there yet)."""
+        if self.buf is None or not as_float or _is_float(self.buf):
+            return self.buf
+        return self.fbuf
 
 
 @dataclass(eq=False)
@@ -101,8 +107,8 @@ class _MemberState:
     recent: deque[int] = field(default_factory=lambda: deque(maxlen=64))  # frames it asked for lately
 
     def passed(self, frame: int) -> bool:
-        """It asked for more later frames than it has in flight: it will not ask for `frame` (skipped)."""
-        return sum(1 for f in self.recent if f > frame) > self.window
+        """It asked for well more later frames than it has in flight: it will not ask for `frame` (skipped)."""
+        return sum(1 for f in self.recent if f > frame) > 2 * self.window + 1
 
 
 class DecodeGroup:
@@ -155,8 +161,9 @@ class Member:
     def read(self, path: str, frame: int, as_float: bool, check: Callable[[], None]) -> Frame:
         """Source frame `frame` (file `path`), decoded once for the group.
 
-        `check` raises Cancelled (and may block while paused); it is called every POLL_S
-        while this member waits, never with the group's lock held.
+        `as_float`: 32-bit float pixels (as `read_frame(as_float=True)` gives). `check` raises
+        Cancelled (and may block while paused); it is called every POLL_S while this member
+        waits, never with the group's lock held.
         """
         g = self.group
         waited_since: float | None = None
@@ -168,33 +175,39 @@ class Member:
             state.attached = True
         while True:
             with g.cond:
-                action = self._next(path, frame, waited_since)
+                action = self._next(path, frame, as_float, waited_since)
                 if action == "hit":
-                    entry = g.entries[path]
-                    buf = entry.buf
+                    hit = g.entries[path]
+                    buf = hit.wanted(as_float)
                     assert buf is not None
-                    entry.users.add(self.id)
+                    self._used(hit)
                     g.hits += 1
-                    g.sweep()
-                    g.cond.notify_all()
-                    return _as_wanted(buf, as_float, True)
+                    return Frame(buf, True)
                 if action == "room" and waited_since is None:
                     waited_since = time.monotonic()
                 if action in ("room", "wait"):
                     g.cond.wait(POLL_S)
+                entry = g.entries.get(path)  # for 'derive' and 'decode'
             if action == "alone":
                 return read_alone(path, as_float)
-            if action == "decode":
-                return self._decode(path, as_float)
+            if action == "decode" and entry is not None:
+                return self._decode(entry, as_float)
+            if action == "derive" and entry is not None:
+                return self._derive(entry)
             check()
 
-    def _next(self, path: str, frame: int, waited_since: float | None) -> str:
+    def _next(self, path: str, frame: int, as_float: bool, waited_since: float | None) -> str:
         """What to do now: 'hit', 'wait' (another member decodes it), 'room' (wait: too far ahead),
-        'decode' (for the group) or 'alone'."""
+        'derive' (its float copy), 'decode' (for the group) or 'alone'."""
         g = self.group
         entry = g.entries.get(path)
         if entry is not None:
-            return "hit" if entry.buf is not None else "wait"  # another member is decoding it
+            if entry.wanted(as_float) is not None:
+                return "hit"
+            if entry.buf is None or entry.deriving:
+                return "wait"  # another member decodes it, or makes its float copy
+            entry.deriving = True
+            return "derive"
         if not g.others_need(self.id, frame):
             return "alone"
         if len(g.entries) >= g.capacity() and g.ahead(self.id, frame):
@@ -203,28 +216,53 @@ class Member:
             g.detach_laggards(self.id)
             if not g.others_need(self.id, frame):
                 return "alone"
-        g.entries[path] = _Entry(path, frame)
+        g.entries[path] = _Entry(path, frame, deriving=as_float)
         g.peak = max(g.peak, len(g.entries))
         return "decode"
 
-    def _decode(self, path: str, as_float: bool) -> Frame:
+    def _used(self, entry: _Entry) -> None:
+        """Under the lock: this member has its buffer; the frame goes once nobody else needs it."""
+        g = self.group
+        entry.users.add(self.id)
+        g.sweep()
+        g.cond.notify_all()
+
+    def _decode(self, entry: _Entry, as_float: bool) -> Frame:
         g = self.group
         try:
-            buf = decode(path)  # the file's own pixel type: what every member starts from
+            buf = decode(entry.path)  # the file's own pixel type: what every member starts from
         except BaseException:
             with g.cond:
-                g.entries.pop(path, None)  # the waiters decode it themselves (and meet the error themselves)
+                if g.entries.get(entry.path) is entry:
+                    del g.entries[entry.path]  # the waiters decode it themselves (and meet the error themselves)
                 g.cond.notify_all()
             raise
         with g.cond:
             g.decodes += 1
-            entry = g.entries.get(path)
-            if entry is not None:
-                entry.buf = buf
-                entry.users.add(self.id)
-                g.sweep()
-            g.cond.notify_all()
-        return _as_wanted(buf, as_float, True)
+            entry.buf = buf
+            if not as_float or _is_float(buf):
+                entry.deriving = False
+                self._used(entry)
+                return Frame(buf, True)
+            g.cond.notify_all()  # the members that want the file's own pixels go on meanwhile
+        return self._derive(entry)
+
+    def _derive(self, entry: _Entry) -> Frame:
+        """Make the float copy of a decoded frame, once for the group (entry.deriving is set)."""
+        g = self.group
+        assert entry.buf is not None
+        try:
+            fbuf = private_copy(entry.buf, oiio.TypeDesc(oiio.FLOAT))
+        except BaseException:
+            with g.cond:
+                entry.deriving = False
+                g.cond.notify_all()
+            raise
+        with g.cond:
+            entry.fbuf = fbuf
+            entry.deriving = False
+            self._used(entry)
+        return Frame(fbuf, True)
 
     def leave(self) -> None:
         leave(self.group.key, self.id)
