@@ -149,7 +149,14 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-small-", dir=args.dir))
     data = root / "vfxcopy-data"
     data.mkdir()
-    env = dict(os.environ, VFXCOPY_DATA_DIR=str(data))
+    # As users run it: byte code cached (this environment sets PYTHONDONTWRITEBYTECODE, which made
+    # every CLI start compile vfxcopy's modules), the settings folder found (empty) as theirs is.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "VFXCOPY_CONFIG_DIR")}
+    env.update(VFXCOPY_DATA_DIR=str(data), XDG_CONFIG_HOME=str(data / "config"))
+    warm = data / "warm"
+    make_byte_sequence(warm / "src", count=2, size=10)
+    for n, extra in enumerate(([], ["--verify", "none", "--no-fsync"])):  # writes the .pyc files (untimed)
+        subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(warm / "src"), str(warm / f"dst{n}")], env=env, check=True)
     print(f"\n### vfxcopy, many small frames ({datetime.date.today().isoformat()})\n")
     print(f"{os.cpu_count()} CPUs, load average {load()} at the start, kernel {platform.release()}, Python "
           f"{platform.python_version()}; the CLI's journal on {fs_type(root)}. {args.reps} alternating rounds, "

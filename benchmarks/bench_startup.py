@@ -64,7 +64,9 @@ def child_env(data_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["VFXCOPY_DATA_DIR"] = str(data_dir)  # a journal of its own, not the user's
-    env["VFXCOPY_CONFIG_DIR"] = str(data_dir / "config")
+    # The settings folder found as users' is (VFXCOPY_CONFIG_DIR would skip finding it), but empty.
+    env.pop("VFXCOPY_CONFIG_DIR", None)
+    env["XDG_CONFIG_HOME"] = str(data_dir / "config")
     return env
 
 

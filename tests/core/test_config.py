@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,18 @@ def test_the_folder_comes_from_platformdirs_unless_the_environment_says(monkeypa
     assert config.config_path() == tmp_path / "xdg" / "vfxcopy" / "vfxcopy.toml"
     monkeypatch.setenv("VFXCOPY_CONFIG_DIR", str(tmp_path / "mine"))
     assert config.config_path() == tmp_path / "mine" / "vfxcopy.toml"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux rule is spelled without platformdirs")
+@pytest.mark.parametrize("xdg", ["", "relative/dir", "/abs/xdg"])
+def test_the_folder_on_linux_is_platformdirs_own_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                        xdg: str) -> None:
+    from platformdirs import user_config_dir
+
+    monkeypatch.delenv("VFXCOPY_CONFIG_DIR")
+    monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert config.config_dir() == Path(user_config_dir("vfxcopy", appauthor=False, roaming=True))
 
 
 def test_the_handover_pdf_is_the_windows_default_and_asked_for_on_the_command_line() -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import ctypes
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,9 +71,14 @@ class Committer:
         self.discard = discard
         self.cancelled = cancelled
         self.on_dir_sync_error = on_dir_sync_error
-        self.queue: queue.Queue[Finished | None] = queue.Queue()
+        # Submitted items in order, None at the end of the stream. One lock for the queue, the
+        # lists below and both conditions: a queue.Queue cost a lock and a notify of its own per
+        # item (20,000 small frames: 0.1 s of the copying thread's time).
+        self.queue: deque[Finished | None] = deque()
         self.lock = threading.Lock()
         self.space = threading.Condition(self.lock)
+        self.ready = threading.Condition(self.lock)
+        self.waiting = False  # the thread waits for the next item: submit wakes it
         self.pending: list[Finished] = []  # submitted, not yet placed
         self.pending_bytes = 0
         self.placed: list[Finished] = []  # placed, folder not yet fsynced
@@ -99,16 +104,25 @@ class Committer:
             self.pending.append(fin)
             self.pending_bytes += fin.item.size
             fin.temp.submitted = True
-        self.queue.put(fin)
+            self._put(fin)
+
+    def _put(self, fin: Finished | None) -> None:
+        """Queue `fin` (None: the end) and wake the thread if it waits (called under the lock)."""
+        self.queue.append(fin)
+        if self.waiting:
+            self.ready.notify()
 
     def take_done(self) -> list[tuple[Finished, Error | None]]:
+        if not self.done:  # called twice per item: most calls find nothing (a stale read is seen next time)
+            return []
         with self.lock:
             out, self.done = self.done, []
         return out
 
     def finish(self, check: Callable[[], None]) -> None:
         """Wait for everything submitted to be placed and the folder fsynced; cancellable."""
-        self.queue.put(None)
+        with self.lock:
+            self._put(None)
         while self.thread.is_alive():
             self.thread.join(0.005)
             check()
@@ -120,7 +134,7 @@ class Committer:
             self.space.notify_all()
             settled = self.done + [(fin, None) for fin in self.placed]
             self.done, self.placed = [], []
-        self.queue.put(None)
+            self._put(None)
         return settled
 
     def call_at_exit(self, callback: Callable[[], None]) -> None:
@@ -202,19 +216,21 @@ class Committer:
 
     def next_batch(self) -> tuple[list[Finished], bool]:
         """The next item (waiting for it) and what else is queued; True at the end of the stream."""
-        first = self.queue.get()
-        if first is None:
-            return [], True
-        batch, size = [first], first.item.size
-        while len(batch) < BATCH_MAX_ITEMS and size < BATCH_MAX_BYTES:
-            try:
-                fin = self.queue.get_nowait()
-            except queue.Empty:
-                break
-            if fin is None:
-                return batch, True
-            batch.append(fin)
-            size += fin.item.size
+        with self.lock:
+            while not self.queue:
+                self.waiting = True
+                self.ready.wait()
+            self.waiting = False
+            first = self.queue.popleft()
+            if first is None:
+                return [], True
+            batch, size = [first], first.item.size
+            while self.queue and len(batch) < BATCH_MAX_ITEMS and size < BATCH_MAX_BYTES:
+                fin = self.queue.popleft()
+                if fin is None:
+                    return batch, True
+                batch.append(fin)
+                size += fin.item.size
         return batch, False
 
     def loop(self) -> None:
@@ -244,7 +260,7 @@ class Committer:
                         self.discard(fin.temp)
                     if len(self.placed) >= DIR_FSYNC_BATCH:
                         self.flush_dir()
-                if self.queue.empty():
+                if not self.queue:
                     self.flush_dir()
                 if ending:
                     break
