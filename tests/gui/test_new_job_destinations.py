@@ -113,8 +113,17 @@ def trigger(menu: QMenu, object_name: str) -> None:
 
 
 def test_two_more_destinations_queue_three_jobs_of_one_group_and_every_frame_lands_at_each(
-    qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path
+    qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from vfxcopy.core.writers import fanout
+
+    shared_reads: list[tuple[int, int]] = []  # (item, offset) of each chunk read once for the whole group
+    monkeypatch.setattr(fanout, "before_shared_chunk", lambda index, offset: shared_reads.append((index, offset)))
+    # One job at a time: a group is one read, so its members start together even so.
+    window.runner.set_max_jobs(1)
+    events: list[str] = []
+    window.runner.job_started.connect(lambda job_id: events.append("started"))
+    window.runner.job_finished.connect(lambda result: events.append("finished"))
     frames = make_byte_sequence(tmp_path / "card" / "A001", head="A001_C003.", count=8, size=48 * 1024)
     work, backup, client = tmp_path / "work", tmp_path / "backup_drive", tmp_path / "client"
     dialog = open_dialog(window, tmp_path / "card" / "A001", work)
@@ -133,6 +142,10 @@ def test_two_more_destinations_queue_three_jobs_of_one_group_and_every_frame_lan
         for frame in frames:
             assert (folder / frame.name).read_bytes() == frame.read_bytes()
         assert temps_in(folder) == []
+    # The three started together, so each frame was read from the card once for all of them.
+    qtbot.waitUntil(lambda: len(events) == 6, timeout=WAIT_MS)
+    assert events == ["started"] * 3 + ["finished"] * 3
+    assert sorted(shared_reads) == [(i, 0) for i in range(8)]
 
     # The table says which destination each row is, and the rows' tooltips name the others.
     # The part of the path that tells them apart comes first: a narrow column elides the middle.

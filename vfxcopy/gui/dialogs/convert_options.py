@@ -1,4 +1,5 @@
-"""ConvertGroup: the New job dialog's conversion options, presets included (pick, edit, save as your own)."""
+"""ConvertGroup: the New job dialog's conversion options, presets included (pick, edit, save as your own),
+and its outputs: several renditions of one decode, each with its format, options and folder."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from vfxcopy.core.jobs import ConvertOptions
-from vfxcopy.core.presets import is_builtin, list_presets, save_user_preset
+from vfxcopy.core.presets import PresetOutput, is_builtin, list_output_presets, save_user_outputs
 from vfxcopy.gui.dialogs.job_options import COLOUR_SPACES, COMPRESSIONS, DATA_FORMATS, FORMATS, sentence
+from vfxcopy.gui.dialogs.renditions import RenditionList
 from vfxcopy.gui.forms import form_row
 
 CUSTOM_PRESET = "Custom"
@@ -40,8 +42,16 @@ def _set_combo_text(combo: QComboBox, text: str) -> None:
     combo.setCurrentIndex(index)
 
 
+def _same(a: ConvertOptions, b: ConvertOptions) -> bool:
+    return all(getattr(a, f) == getattr(b, f) for f in COMPARED)
+
+
 class ConvertGroup(QGroupBox):
-    """Target format, compression, bit depth, quality, size and colour spaces; `changed` on every edit."""
+    """Target format, compression, bit depth, quality, size and colour spaces; `changed` on every edit.
+
+    A conversion has one output or several (renditions of one decode): the fields edit the
+    selected output, `outputs()` gives them all, `options()` the selected one's options.
+    """
 
     changed = Signal()
 
@@ -50,7 +60,9 @@ class ConvertGroup(QGroupBox):
         self.setObjectName("convertGroup")
         self._ask_name = ask_name
         self._filling_preset = False
-        self._presets: dict[str, ConvertOptions] = {}
+        self._presets: dict[str, list[PresetOutput]] = {}
+        self._outputs: list[PresetOutput] = [PresetOutput(ConvertOptions())]
+        self._row = 0  # the output the fields show
         form = QFormLayout(self)
         self.preset_combo = QComboBox()
         self.preset_combo.setObjectName("presetCombo")
@@ -63,6 +75,17 @@ class ConvertGroup(QGroupBox):
         preset_row.addWidget(self.preset_combo, 1)
         preset_row.addWidget(self.save_preset_button)
         form_row(form, "&Preset:", self.preset_combo, preset_row)
+        self.renditions = RenditionList(self)
+        self.renditions.current_changed.connect(self._on_output_selected)
+        self.renditions.add_requested.connect(self.add_output)
+        self.renditions.remove_requested.connect(lambda: self.remove_output(self._row))
+        self.renditions_label = form_row(form, "Rend&itions:", self.renditions.add_button, self.renditions)
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setObjectName("outputFolderEdit")
+        self.folder_edit.setPlaceholderText("The destination folder (or a sub-folder: proxy)")
+        self.folder_edit.setToolTip("Where this output goes: a folder inside the destination (proxy, review/h264), "
+                                    "or a full path; empty: the destination itself")
+        form_row(form, "&Write into:", self.folder_edit)
         self.format_combo = QComboBox()
         self.format_combo.setObjectName("formatCombo")
         self.format_combo.addItems(list(FORMATS))
@@ -105,22 +128,24 @@ class ConvertGroup(QGroupBox):
             self.resize_edit.textChanged,
             self.from_space_combo.currentTextChanged,
             self.to_space_combo.currentTextChanged,
+            self.folder_edit.textChanged,
         ):
             signal.connect(self._on_option_changed)
         self.load_presets()
+        self._show_outputs()
 
     # -- presets --
     def load_presets(self, select: str = "") -> None:
         try:
-            self._presets = list_presets()
+            self._presets = list_output_presets()
         except (OSError, ValueError):
             # Without presets the manual options still work.
             self._presets = {}
         self.preset_combo.blockSignals(True)
         self.preset_combo.clear()
         self.preset_combo.addItem(CUSTOM_PRESET, "")
-        for name in self._presets:
-            self.preset_combo.addItem(name, name)
+        for name, outputs in self._presets.items():
+            self.preset_combo.addItem(name if len(outputs) == 1 else f"{name} ({len(outputs)} outputs)", name)
         self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(select)) if select else 0)
         self.preset_combo.blockSignals(False)
 
@@ -133,7 +158,7 @@ class ConvertGroup(QGroupBox):
         if not name:
             return
         try:
-            save_user_preset(name, self.options())
+            save_user_outputs(name, self.outputs())
         except (ValueError, OSError) as exc:
             prompts.inform(self, "Cannot save the preset", sentence(str(exc)), level="warning")
             return
@@ -143,11 +168,26 @@ class ConvertGroup(QGroupBox):
     @Slot()
     def _on_preset_changed(self) -> None:
         name = self.preset_combo.currentData()
-        opts = self._presets.get(name) if name else None
-        if opts is None:
+        outputs = self._presets.get(name) if name else None
+        if not outputs:
             return
+        if len(outputs) > 1 or len(self._outputs) == 1:
+            # A preset of several outputs is the whole conversion; one of one output is the selected output's.
+            folder = self._outputs[self._row].folder if len(outputs) == 1 else ""
+            self._outputs = [PresetOutput(replace(o.options), o.folder or folder) for o in outputs]
+            self._row = 0
+        else:
+            self._outputs[self._row] = PresetOutput(replace(outputs[0].options), self._outputs[self._row].folder)
+        self._fill_fields()
+        self._show_outputs()
+        self.changed.emit()
+
+    def _fill_fields(self) -> None:
+        """Show the selected output in the fields."""
+        opts = self._outputs[self._row].options
         self._filling_preset = True
         try:
+            self.folder_edit.setText(self._outputs[self._row].folder)
             _set_combo_text(self.format_combo, opts.to)
             self.compression_combo.setEditText(opts.compression or "")
             self.data_format_combo.setCurrentIndex(max(0, self.data_format_combo.findData(opts.data_format or "")))
@@ -157,31 +197,101 @@ class ConvertGroup(QGroupBox):
             self.to_space_combo.setEditText(opts.to_space or "")
         finally:
             self._filling_preset = False
-        self.changed.emit()
 
     @Slot()
     def _on_option_changed(self) -> None:
         if self._filling_preset:
             return
+        self._outputs[self._row] = PresetOutput(self._field_options(), self.folder_edit.text().strip())
         # Editing an option after picking a preset makes it a custom set of options.
         name = self.preset_combo.currentData()
         if name and not self._matches_preset(name):
             self.preset_combo.blockSignals(True)
             self.preset_combo.setCurrentIndex(0)
             self.preset_combo.blockSignals(False)
+        self._show_outputs()
         self.changed.emit()
 
     def _matches_preset(self, name: str) -> bool:
         preset = self._presets.get(name)
         if preset is None:
             return False
-        current = self.options()
-        return all(getattr(current, f) == getattr(preset, f) for f in COMPARED)
+        if len(preset) == 1 and len(self._outputs) > 1:
+            return _same(self._outputs[self._row].options, preset[0].options)
+        return len(preset) == len(self._outputs) and all(
+            _same(mine.options, theirs.options) and (len(preset) == 1 or mine.folder == theirs.folder)
+            for mine, theirs in zip(self._outputs, preset, strict=True))
+
+    # -- outputs --
+    def add_output(self) -> None:
+        """One more rendition, like the selected one (edit its format and folder next)."""
+        current = self._outputs[self._row]
+        self._outputs.append(PresetOutput(replace(current.options), ""))
+        self._row = len(self._outputs) - 1
+        self._fill_fields()
+        self._sync_preset()
+        self._show_outputs()
+        self.folder_edit.setFocus()
+        self.changed.emit()
+
+    def remove_output(self, row: int) -> None:
+        if len(self._outputs) < 2 or not 0 <= row < len(self._outputs):
+            return
+        del self._outputs[row]
+        self._row = min(self._row, len(self._outputs) - 1)
+        self._fill_fields()
+        self._sync_preset()
+        self._show_outputs()
+        self.changed.emit()
+
+    def select_output(self, row: int) -> None:
+        self._on_output_selected(row)
+
+    @Slot(int)
+    def _on_output_selected(self, row: int) -> None:
+        if not 0 <= row < len(self._outputs) or row == self._row:
+            return
+        self._row = row
+        self._fill_fields()
+        self._sync_preset()
+        self._show_outputs()
+
+    def _sync_preset(self) -> None:
+        """The preset box names the preset the outputs (or the selected output) still match, else Custom."""
+        match = next((n for n in self._presets if len(self._presets[n]) > 1 and self._matches_preset(n)), None)
+        if match is None:
+            own = self._outputs[self._row].options.preset
+            match = own if own in self._presets and self._matches_preset(own) else None
+        self.preset_combo.blockSignals(True)
+        self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(match)) if match else 0)
+        self.preset_combo.blockSignals(False)
+
+    def _show_outputs(self) -> None:
+        self.renditions.show_outputs(self._outputs, self._row)
+
+    def outputs(self) -> list[PresetOutput]:
+        """Every output as shown (copies); each output's `preset` names the preset it still matches."""
+        name = self.preset_combo.currentData() or ""
+        whole = name if name in self._presets and len(self._presets[name]) > 1 else ""
+        result = []
+        for output in self._outputs:
+            own = output.options.preset
+            keep = whole or (own if own in self._presets and len(self._presets[own]) == 1
+                             and _same(output.options, self._presets[own][0].options) else None)
+            result.append(PresetOutput(replace(output.options, preset=keep or None), output.folder))
+        return result
+
+    def output_count(self) -> int:
+        return len(self._outputs)
 
     def options(self) -> ConvertOptions:
-        """The options as shown, on top of the chosen preset (options not shown here carry over)."""
+        """The selected output's options as shown."""
+        return self.outputs()[self._row].options
+
+    def _field_options(self) -> ConvertOptions:
+        """The fields on top of the selected output's options (options not shown here carry over)."""
+        base = self._outputs[self._row].options
         name = self.preset_combo.currentData() or ""
-        base = self._presets.get(name) or ConvertOptions()
         return replace(
             base,
             to=self.format_combo.currentText(),
@@ -191,5 +301,5 @@ class ConvertGroup(QGroupBox):
             resize=self.resize_edit.text().strip() or None,
             from_space=self.from_space_combo.currentText().strip() or None,
             to_space=self.to_space_combo.currentText().strip() or None,
-            preset=name or None,
+            preset=name or base.preset,
         )

@@ -31,6 +31,7 @@ from vfxcopy.core.jobs import (
     VerifyMode,
 )
 from vfxcopy.core.naming import dest_names  # noqa: F401 - re-exported: the names the engine writes
+from vfxcopy.core.presets import PresetOutput
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.tree import Tree
 from vfxcopy.core.units import format_size, plural
@@ -52,6 +53,7 @@ from vfxcopy.gui.dialogs.new_job_specs import (
     check_destination,
     fan_out,
     plan_jobs,
+    plan_renditions,
 )
 from vfxcopy.gui.dialogs.sequence_list import COL_SEQUENCE, SequenceList  # noqa: F401 - re-exported
 from vfxcopy.gui.farm_panel import RunOnChoice
@@ -114,6 +116,7 @@ class NewJobDialog(JobFields):
         self.check.changed.connect(self._validate)
         self.convert_group = ConvertGroup(_ask_preset_name, self)
         self.convert_group.changed.connect(self._validate)
+        self.convert_group.changed.connect(self._make_room)  # a rendition added: its row needs room
         options = QWidget()
         columns = QHBoxLayout(options)
         columns.setContentsMargins(0, 0, 0, 0)
@@ -263,13 +266,21 @@ class NewJobDialog(JobFields):
         return self.also.paths() if self.operation() is Operation.COPY else []
 
     def _convert_options(self) -> ConvertOptions:
-        convert = self.convert_group.options()
-        if convert.resize and not RESIZE_RE.match(convert.resize):
-            raise ValueError(f"Resize {convert.resize!r}: use a percentage like 50% or a size like 1920x1080.")
-        problem = convert_problem(convert)
-        if problem:
-            raise ValueError(problem)
-        return convert
+        return self.convert_outputs()[0].options
+
+    def convert_outputs(self) -> list[PresetOutput]:
+        """The conversion's outputs (renditions), each checked; ValueError naming the one that cannot run."""
+        outputs = self.convert_group.outputs()
+        for n, output in enumerate(outputs, start=1):
+            convert = output.options
+            which = f"Rendition {n} ({convert.to.upper()}): " if len(outputs) > 1 else ""
+            if convert.resize and not RESIZE_RE.match(convert.resize):
+                raise ValueError(f"{which}Resize {convert.resize!r}: use a percentage like 50% or a size like "
+                                 "1920x1080.")
+            problem = convert_problem(convert)
+            if problem:
+                raise ValueError(which + problem)
+        return outputs
 
     def _choices(self) -> Choices:
         """The fields as plain data; ValueError for a field that cannot be read (bandwidth, conversion)."""
@@ -307,6 +318,9 @@ class NewJobDialog(JobFields):
             planned.specs[:0] = tree_specs
             if choices.frames_text.strip() or choices.rename_text.strip():
                 planned.notes.append("frames and a new head apply to sequences; a folder tree is copied whole")
+        elif choices.operation is Operation.CONVERT:
+            # One job per output and sequence; the outputs of one sequence share its decode.
+            planned = plan_renditions(choices, self.convert_outputs())
         else:
             planned = plan_jobs(choices)
         also = self.also_destinations()
@@ -343,7 +357,9 @@ class NewJobDialog(JobFields):
             if any(spec.tree is not None for spec in planned.specs):
                 error = "A folder tree runs on this computer: choose “This computer” under Run on."
             elif any(spec.group is not None for spec in planned.specs):
-                error = ("Several destinations are copied from one read on this computer: choose “This "
+                error = ("Several renditions are made from one decode on this computer: choose “This computer” "
+                         "under Run on, or remove the other renditions." if self.operation() is Operation.CONVERT
+                         else "Several destinations are copied from one read on this computer: choose “This "
                          "computer” under Run on, or remove the “Also copy to” folders.")
             elif ConflictPolicy(self.conflict_combo.currentData()) is ConflictPolicy.RENAME:
                 error = ("Farm tasks cannot pick new versions each on their own: choose another answer for "
@@ -372,8 +388,11 @@ class NewJobDialog(JobFields):
         frames = sum(len(spec.selected_frames()) or 1 for spec in specs) * reads // len(specs)
         size = sum(size_at.values()) * reads // len(specs)
         text = f"{plural(len(specs), 'job')} · {plural(frames, 'frame')} · {format_size(size)}"
-        if len(size_at) > 1:
-            text += f" · to {len(size_at)} destinations, read once"
+        members = len(specs) // reads
+        if members > 1 and specs[0].operation is Operation.CONVERT:
+            text += f" · {members} renditions, each frame decoded once"
+        elif members > 1:
+            text += f" · to {members} destinations, read once"
         self.summary_label.setText(text)
         warnings = []
         if specs[0].operation is Operation.COPY:

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation, new_job_id
+from vfxcopy.core.presets import PresetOutput
 from vfxcopy.core.safety import same_file
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.specs import JobOptions, SpecError, build_specs
@@ -142,3 +143,46 @@ def fan_out(specs: list[JobSpec], extra: list[str]) -> list[JobSpec]:
             out.append(replace(first, dest_dir=path, job_id=new_job_id(), copy=replace(first.copy), names=None,
                                conflict_choices=dict(first.conflict_choices) if first.conflict_choices else None))
     return out
+
+
+def plan_renditions(choices: Choices, outputs: list[PresetOutput]) -> Planned:
+    """A conversion of several outputs (renditions): one job per output and ticked sequence, each into
+    its output's folder (relative folders inside the destination), the renditions of one sequence
+    sharing a fresh group id (each frame decoded once for all of them). ValueError when one cannot go."""
+    if len(outputs) == 1 and not outputs[0].folder:
+        return plan_jobs(replace(choices, convert=outputs[0].options))
+    main = check_destination(choices.destination, choices.sequences)
+    per_output: list[list[JobSpec]] = []
+    notes: list[str] = []
+    for n, output in enumerate(outputs, start=1):
+        dest = output.dest_dir(main)
+        if not os.path.isabs(dest):
+            raise ValueError(f"Rendition {n}: give a folder inside the destination or a full path ({dest}).")
+        try:
+            planned = plan_jobs(replace(choices, destination=dest, convert=output.options))
+        except ValueError as exc:
+            raise ValueError(f"Rendition {n} ({output.options.to.upper()} into {dest}): {exc}") from exc
+        per_output.append(planned.specs)
+        notes = notes or planned.notes
+    if len(outputs) == 1:
+        return Planned(per_output[0], notes)
+    specs: list[JobSpec] = []
+    for jobs in zip(*per_output, strict=True):
+        group = new_group_id()
+        _refuse_same_names(list(jobs))
+        specs.extend(replace(spec, group=group) for spec in jobs)
+    return Planned(specs, notes)
+
+
+def _refuse_same_names(jobs: list[JobSpec]) -> None:
+    """Two renditions of one sequence must not write the same file into the same folder."""
+    from vfxcopy.core.naming import planned_names
+
+    seen: dict[tuple[str, str], int] = {}
+    for n, spec in enumerate(jobs, start=1):
+        folder = os.path.realpath(spec.dest_dir)
+        for name in planned_names(spec):
+            other = seen.setdefault((folder, name), n)
+            if other != n:
+                raise ValueError(f"Renditions {other} and {n} would both write {name} into {spec.dest_dir}: "
+                                 "give one of them another folder (Write into) or format.")
