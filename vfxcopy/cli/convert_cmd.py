@@ -107,7 +107,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "vfxcopy convert shot.####.exr out/ --to exr --compression dwaa:45; "
             "vfxcopy convert shot.####.exr review/ --to mp4 --to-space 'sRGB - Display'; "
             "several renditions from one decode: vfxcopy convert plates/ master/ --to exr --compression dwaa:45 "
-            "--output proxy/ --to jpg --resize 50%% --to-space 'sRGB - Display' --output review/ --to mp4 "
+            "--output proxy/ --to jpg --resize 50% --to-space 'sRGB - Display' --output review/ --to mp4 "
             "--to-space 'sRGB - Display', or vfxcopy convert plates/ ingest/ --preset plate-ingest. "
             "Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 interrupted (SIGINT), 143 terminated (SIGTERM)."
         ),
@@ -125,7 +125,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="start from a preset (see --list-presets); flags override it; a preset of several "
                         "outputs (plate-ingest) writes each into its sub-folder of DEST")
     parser.add_argument("--list-presets", action="store_true", help="list the built-in and user presets and exit")
-    parser.add_argument("--save-preset", metavar="NAME", help="also save these options as a user preset")
+    parser.add_argument("--save-preset", metavar="NAME",
+                        help="also save these options as a user preset (with --output: every output, each with its "
+                        "folder relative to the folder they share)")
     parser.add_argument("--compression", action=_PerOutput, metavar="CODEC",
                         help="EXR: zip, zips, piz, pxr24, b44, dwaa[:LEVEL], dwab[:LEVEL], none; TIFF: zip, lzw, none")
     parser.add_argument("--data-format", "--bits", dest="data_format", action=_PerOutput, metavar="TYPE",
@@ -249,7 +251,9 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> tuple[list[JobSpec], li
     renditions = renditions_from_args(args, args.paths[-1] if args.paths else ".")
     if len(args.paths) < 2:
         raise UsageError("give at least one source and a destination folder")
-    *sources, dest = args.paths
+    *sources, _dest = args.paths
+    if len(renditions) > 1 and (getattr(args, "job_id", None) or getattr(args, "results_dir", None)):
+        raise UsageError("a farm task writes one rendition; submit one farm job per output instead of --output")
     seqs = resolve_sources(sources)
     default_conflict = settings_for("convert").text("copy.on_conflict")
     specs: list[JobSpec] = []
@@ -340,7 +344,7 @@ def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
         return refuse("convert", exc, args)
     if args.save_preset:
         try:
-            _save_preset(args.save_preset, renditions, args.paths[-1])
+            _save_preset(args.save_preset, renditions)
         except (ValueError, OSError) as exc:
             error("convert", f"--save-preset: {exc}")
             return EXIT_USAGE
@@ -366,14 +370,15 @@ def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
     return run_queue("convert", specs, args, guard, notes=notes, label=label, json_extra=extra)
 
 
-def _save_preset(name: str, renditions: list[Rendition], dest: str) -> None:
-    """The outputs as a user preset; folders inside DEST are kept relative to it (reusable for the next plate)."""
+def _save_preset(name: str, renditions: list[Rendition]) -> None:
+    """The outputs as a user preset, their folders relative to the folder they share (reusable for the next plate)."""
     from vfxcopy.core.presets import PresetOutput, save_user_outputs
 
-    base = os.path.abspath(dest)
+    base = os.path.commonpath([r.dest_dir for r in renditions])
     outputs = []
     for r in renditions:
         rel = os.path.relpath(r.dest_dir, base)
-        folder = "" if rel == "." else r.dest_dir if rel.startswith("..") else rel
+        # Folders that share nothing but the root are kept as they are.
+        folder = "" if rel == "." else rel if os.path.dirname(base) != base else r.dest_dir
         outputs.append(PresetOutput(replace(r.options, preset=None), folder))
     save_user_outputs(name, outputs)
