@@ -292,15 +292,17 @@ def test_source_verification_reads_the_card_once_for_every_destination(tmp_path:
     from vfxcopy.core import source_check
 
     real = source_check._read_again
+    flipping = threading.Lock()  # the bit flips before any member reads the card again
 
     def flip_then_read(group: str | None, path: str, fmt: str, token: CancelToken) -> str:
-        if path == str(paths[3]) and not getattr(flip_then_read, "done", False):
-            flip_then_read.done = True  # type: ignore[attr-defined]
-            data = bytearray(paths[3].read_bytes())
-            data[100] ^= 1
-            st = paths[3].stat()
-            paths[3].write_bytes(bytes(data))
-            os.utime(paths[3], ns=(st.st_atime_ns, st.st_mtime_ns))
+        with flipping:
+            if not getattr(flip_then_read, "done", False):
+                flip_then_read.done = True  # type: ignore[attr-defined]
+                data = bytearray(paths[3].read_bytes())
+                data[100] ^= 1
+                st = paths[3].stat()
+                paths[3].write_bytes(bytes(data))
+                os.utime(paths[3], ns=(st.st_atime_ns, st.st_mtime_ns))
         return real(group, path, fmt, token)
 
     source_check._read_again = flip_then_read  # type: ignore[assignment]
