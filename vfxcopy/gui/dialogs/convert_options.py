@@ -67,6 +67,9 @@ class ConvertGroup(QGroupBox):
         self.preset_combo = QComboBox()
         self.preset_combo.setObjectName("presetCombo")
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
+        # A long preset name ("Plate ingest: …") is elided, not a reason to widen the dialog.
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_combo.setMinimumContentsLength(16)
         self.save_preset_button = QPushButton("Save…")
         self.save_preset_button.setObjectName("savePresetButton")
         self.save_preset_button.setToolTip("Save these conversion options as a preset of your own")

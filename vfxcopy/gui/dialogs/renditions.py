@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -44,6 +45,11 @@ class RenditionList(QWidget):
         self.list = QListWidget()
         self.list.setObjectName("renditionList")
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Long rows are elided (the tooltip has them whole): the dialog must not grow sideways at 1024 px.
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setUniformItemSizes(True)
+        self.list.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.list.setToolTip("Each output is its own job, written from the same decode of every source frame; "
                              "select one to edit its options below")
         self.list.currentRowChanged.connect(self.current_changed)
@@ -77,7 +83,7 @@ class RenditionList(QWidget):
                 item = QListWidgetItem()
                 self.list.addItem(item)
             item.setText(output_text(n + 1, output))
-            item.setToolTip(describe_options(output.options))
+            item.setToolTip(f"{item.text()}\n{describe_options(output.options)}")
         self.list.setCurrentRow(current)
         self.list.blockSignals(False)
         several = len(outputs) > 1
