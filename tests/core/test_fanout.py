@@ -162,26 +162,31 @@ def test_one_destination_skips_what_it_has_while_the_others_write(tmp_path: Path
     assert (d1 / paths[2].name).read_bytes() == b"already delivered, different"
 
 
-def slow_reader(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    monkeypatch.setattr(fanout, "before_shared_chunk", lambda index, offset: time.sleep(seconds))
+def started_mid_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dests: list[Path]
+                     ) -> tuple[Path, list[JobSpec], JobQueue, Results]:
+    """Three 8 MiB frames to `dests`, the shared read slowed to about 0.13 s a frame, returned
+    once every destination has its temp (mid-file)."""
+    src = tmp_path / "src"
+    make_byte_sequence(src, count=3, size=8 * MiB)
+    specs = group_specs(src, dests)
+    monkeypatch.setattr(fanout, "before_shared_chunk", lambda index, offset: time.sleep(0.004))
+    listener = Results()
+    queue = JobQueue(1, listener=listener)
+    queue.submit_all(specs)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(leftovers(d) for d in dests):
+        time.sleep(0.002)
+    time.sleep(0.03)
+    return src, specs, queue, listener
 
 
 def test_cancelling_one_destination_mid_file_leaves_the_others_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = tmp_path / "src"
-    make_byte_sequence(src, count=3, size=8 * MiB)
     dests = [tmp_path / f"d{i}" for i in range(3)]
-    specs = group_specs(src, dests)
-    slow_reader(monkeypatch, 0.004)  # 32 sub-chunks a frame: about 0.13 s each
-    listener = Results()
-    queue = JobQueue(1, listener=listener)
-    queue.submit_all(specs)
+    src, specs, queue, listener = started_mid_file(tmp_path, monkeypatch, dests)
     victim = specs[1]
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not leftovers(dests[1]):
-        time.sleep(0.002)
-    time.sleep(0.03)  # mid-file
     cancelled_at = time.monotonic()
     assert queue.cancel(victim.job_id)
     while victim.dest_dir not in listener.results and time.monotonic() < deadline:
@@ -203,18 +208,8 @@ def test_cancelling_one_destination_mid_file_leaves_the_others_running(
 def test_cancel_of_every_destination_mid_file_leaves_nothing_partial(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = tmp_path / "src"
-    make_byte_sequence(src, count=3, size=8 * MiB)
     dests = [tmp_path / f"d{i}" for i in range(3)]
-    specs = group_specs(src, dests)
-    slow_reader(monkeypatch, 0.004)
-    listener = Results()
-    queue = JobQueue(1, listener=listener)
-    queue.submit_all(specs)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not all(leftovers(d) for d in dests):
-        time.sleep(0.002)
-    time.sleep(0.05)
+    src, _specs, queue, listener = started_mid_file(tmp_path, monkeypatch, dests)
     assert queue.cancel_all() == 3
     assert queue.wait(10)
     for dest in dests:
