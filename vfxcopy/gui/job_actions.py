@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QSplitter, QTableView, QWidget
 
 from vfxcopy import __version__
-from vfxcopy.core.jobs import JobSpec, new_job_id
+from vfxcopy.core.jobs import JobSpec, Operation, new_job_id
 from vfxcopy.core.naming import dest_pattern
 from vfxcopy.core.units import plural
 from vfxcopy.gui import prompts
-from vfxcopy.gui.actions import ActionId, records_for
+from vfxcopy.gui.actions import DEFINITIONS, ActionId, records_for
 from vfxcopy.gui.records import JobRecord
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ class JobActions(QMainWindow):
     splitter: QSplitter
     details: QWidget
     open_folder: Callable[[str], bool]
+    actions_by_id: dict[ActionId, QAction]
 
     # provided by MainWindow / AddJobs
     def selected_records(self) -> list[JobRecord]:
@@ -124,6 +125,13 @@ class JobActions(QMainWindow):
                 if member.job_id not in ids and not member.state.finished and not member.cancelling:
                     ids.append(member.job_id)
         return self.cancel_jobs(ids)
+
+    def name_group_action(self, records: list[JobRecord]) -> None:
+        """"Cancel All Destinations" for copies, "Cancel All Renditions" for conversions of one decode."""
+        grouped = [r for r in records if r.spec.group is not None]
+        renditions = bool(grouped) and all(r.spec.operation is Operation.CONVERT for r in grouped)
+        self.actions_by_id[ActionId.CANCEL_GROUP].setText(
+            "Cance&l All Renditions" if renditions else DEFINITIONS[ActionId.CANCEL_GROUP].text)
 
     def cancel_all(self) -> int:
         # Pending first: a running job that ends meanwhile must not start one of them.

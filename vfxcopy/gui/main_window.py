@@ -229,6 +229,7 @@ class MainWindow(AddJobs, JobActions):
                 continue
             self.actions_by_id[action_id].setEnabled(action_id in applies)
         self.actions_by_id[ActionId.CANCEL_ALL].setEnabled(self.active_job_count() > 0)
+        self.name_group_action(records)
 
     # -- context menu --
     def build_context_menu(self) -> QMenu:
