@@ -402,3 +402,64 @@ def test_the_dialog_grows_with_its_rows_and_stays_on_the_screen(qtbot: Any, wind
     qtbot.waitUntil(lambda: dialog.also.add_button.visibleRegion().boundingRect().height()
                     == dialog.also.add_button.height())
     assert len(dialog.specs()) == 7
+
+
+def test_a_dropped_tree_goes_whole_to_each_destination(qtbot: Any, window: MainWindow, picker: Picker,
+                                                       delivery_tree: Path, tmp_path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    from vfxcopy.core.tree import is_litter
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(delivery_tree))])
+    copy = Qt.DropAction.CopyAction
+    QApplication.sendEvent(window, QDragEnterEvent(QPoint(200, 200), copy, mime, Qt.MouseButton.LeftButton,
+                                                   Qt.KeyboardModifier.NoModifier))
+    QApplication.sendEvent(window, QDropEvent(QPointF(200, 200), copy, mime, Qt.MouseButton.LeftButton,
+                                              Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: window.new_job_dialog is not None, timeout=WAIT_MS)
+    dialog = window.new_job_dialog
+    assert isinstance(dialog, NewJobDialog)
+    work, backup = tmp_path / "work", tmp_path / "backup"
+    dialog.destination_edit.setText(str(work))
+    add_destinations(qtbot, dialog, picker, backup)
+    records = queue(qtbot, window, dialog, 2)
+    assert all(r.spec.tree is not None for r in records) and records[0].spec.group == records[1].spec.group
+    qtbot.waitUntil(lambda: all(r.state.finished for r in records), timeout=WAIT_MS)
+    assert [r.state for r in records] == [JobState.COMPLETED] * 2, [r.result.message for r in records]
+    for dest in (work, backup):
+        for folder, dirs, names in os.walk(delivery_tree):
+            rel = Path(folder).relative_to(delivery_tree)
+            for name in dirs:
+                assert (dest / rel / name).exists() or (dest / rel / name).is_symlink()
+            for name in names:
+                source = Path(folder) / name
+                copied = dest / rel / name
+                if is_litter(name):
+                    assert not copied.exists()
+                elif source.is_symlink():
+                    assert os.readlink(copied) == os.readlink(source)
+                else:
+                    assert copied.read_bytes() == source.read_bytes(), copied
+
+
+def test_a_destination_that_fills_up_fails_alone(qtbot: Any, window: MainWindow, picker: Picker,
+                                                 tmpfs_mount: Any, tmp_path: Path) -> None:
+    frames = make_byte_sequence(tmp_path / "src", count=8, size=256 * 1024)
+    small = tmpfs_mount("1m")  # room for three frames of eight
+    work = tmp_path / "work"
+    dialog = open_dialog(window, tmp_path / "src", work)
+    dialog.fsync_check.setChecked(False)
+    add_destinations(qtbot, dialog, picker, small / "backup")
+    records = queue(qtbot, window, dialog, 2)
+    qtbot.waitUntil(lambda: all(r.state.finished for r in records), timeout=WAIT_MS)
+    assert records[0].state is JobState.COMPLETED and not window.model.info(records[0]).failed
+    assert sorted(p.name for p in work.glob("plate.*")) == [f.name for f in frames]
+    full = records[1]
+    assert window.model.info(full).failed >= 1
+    assert cell(window, full, "status").startswith(("Failed", "Completed,"))
+    assert temps_in(small / "backup") == []
+    errors = " ".join(r.error or "" for r in full.failed_frames).lower()
+    assert "space" in errors or "full" in errors, errors
