@@ -226,6 +226,10 @@ class ItemSteps:
             if self.opts.fsync:
                 placing.fsync_interruptible(temp.fd, temp.written, ctx.check)
             writer.verify(item, temp, written, ctx)
+            # Closed before it is placed: where placing is link + unlink (sshfs), unlinking the
+            # name of a file still open made FUSE rename it to .fuse_hidden first and remove it
+            # at close: two more round trips to the server per item.
+            self.close_fd(temp)
             try:
                 self.place_finished(fin)
             except placing.PlaceConflict:
@@ -236,7 +240,6 @@ class ItemSteps:
                 self.tally.finish(self.new_result(item, FrameStatus.SKIPPED, elapsed=time.monotonic() - started),
                                   item.size)
                 return
-            self.close_fd(temp)
             result.elapsed = time.monotonic() - started
             self.tally.end(ctx.worker)
             if written.frames is not None:
