@@ -148,3 +148,4 @@ def test_commands_run_as_users_run_them_import_no_platformdirs(tmp_path: Path, f
         code, modules = run_cli(tmp_path, *argv, env=env)
         assert code == 0
         assert not {m for m in modules if m.split(".")[0] in ("platformdirs", "socket")}, argv
+        assert "vfxcopy.core.notify" not in modules  # no notification set up: not loaded

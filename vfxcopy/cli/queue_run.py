@@ -139,10 +139,13 @@ def make_notifier(command: str, args: argparse.Namespace) -> Notifier | None:
     A URL from the settings that cannot work (apprise missing, a typo) is told and left
     out: the copy still runs. One given on this command line refuses the command instead.
     """
+    settings = settings_for(command)
+    urls, hooks = getattr(args, "notify", None) or [], getattr(args, "on_complete", None) or []
+    if not (urls or hooks or settings.strings("notify.urls") or settings.text("notify.on_complete").strip()):
+        return None  # Notifier.active would be False: core.notify (and subprocess) not imported, 3 ms of a start
     from vfxcopy.core.notify import MissingExtra, Notifier
 
-    notifier = Notifier.from_settings(settings_for(command), urls=getattr(args, "notify", None) or [],
-                                      hooks=getattr(args, "on_complete", None) or [])
+    notifier = Notifier.from_settings(settings, urls=urls, hooks=hooks)
     if not notifier.active:
         return None
     try:

@@ -55,7 +55,7 @@ class Worker:
             run.tally.progress(JobState.RUNNING)
         if token.cancelled:
             run.note_cancel_seen()
-        token.check()
+            token.check()  # raises Cancelled
         run.drain()
 
     def add_bytes(self, n: int) -> None:
