@@ -1,6 +1,6 @@
 """Copies to and from a real network file system (sshfs over loopback) side by side with `cp -r` and `rsync -a`.
 
-    python benchmarks/bench_network.py [--frames 200] [--size 200000] [--reps 6] [--workers 1,4]
+    python benchmarks/bench_network.py [--frames 200] [--size 200000] [--reps 6] [--workers 1,4] [--max-conns 4]
 
 Starts its own sshd (own config, host and user keys, a free port on 127.0.0.1),
 mounts its folder with sshfs, and unmounts and stops everything at the end
@@ -79,6 +79,9 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=6, help="rounds (even: each contender runs first and last equally)")
     ap.add_argument("--workers", default="", help="also in process with these items-in-flight counts, e.g. 1,8")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--max-conns", type=int, default=0,
+                    help="mount with sshfs -o max_conns=N: N SSH connections, so N server processes (OpenSSH's "
+                         "sftp server handles one request at a time: with one connection, every fsync waits in line)")
     args = ap.parse_args()
     why = missing_tools()
     if why:
@@ -91,7 +94,8 @@ def main() -> int:
     fast = CopyOptions(verify=VerifyMode.NONE, fsync=False)
     defaults = CopyOptions()
     try:
-        with SshfsRig(root / "rig") as rig:
+        mount_options = (f"max_conns={args.max_conns}",) if args.max_conns else ()
+        with SshfsRig(root / "rig", mount_options) as rig:
             local_src = root / "local-src"
             make_byte_sequence(local_src, head="shot_010.", count=args.frames, size=args.size)
             remote_src = rig.mount / "remote-src"
@@ -131,7 +135,7 @@ def main() -> int:
             print(f"{args.frames} x {args.size / 1e3:.0f} KB frames; kernel {platform.release()}, "
                   f"{os.cpu_count()} CPUs, load average {load()} at the start; sshfs "
                   f"{sshfs_version()} "
-                  f"with default options, OpenSSH internal-sftp. {args.reps} alternating rounds, medians; "
+                  f"with {', '.join(mount_options) or 'default options'}, OpenSSH internal-sftp. {args.reps} alternating rounds, medians; "
                   "ratio = cp -r time / this time (>1: faster than cp -r).\n")
             for direction, src, dest_base in (("up: local -> sshfs", local_src, rig.mount),
                                               ("down: sshfs -> local", remote_src, root)):
