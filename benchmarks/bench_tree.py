@@ -14,8 +14,9 @@ with `vfxcopy --verify none --no-fsync` (targets: >= 0.95x cp -r, >= 1.5x rsync 
 ratio = reference time / vfxcopy time); vfxcopy's defaults (fsync, xxh3 transfer
 hashing, ASC MHL manifest) are compared with `cp -r` followed by `sync` of the files.
 
---fanout loop|tmpfs (root: mounts, drop_caches): two destinations on two file systems (two
-loop-mounted ext4 images on the one disk, or two tmpfs) with `--also`, against each single-destination copy and
+--fanout loop|loop-ram|tmpfs (root: mounts, drop_caches): two destinations on two file systems (two
+loop-mounted ext4 images on the one disk, which then share its bandwidth; or one of them backed by
+RAM, i.e. two independent drives; or two tmpfs) with `--also`, against each single-destination copy and
 against the two copies in a row (targets: <= 1.25x the slower single copy, <= 0.65x the
 two in a row); the page cache is dropped before every run, and the bytes the command
 read from storage (getrusage ru_inblock of the child) show that the source is read once.
@@ -86,6 +87,8 @@ def fanout(base: Path, src: Path, size: int, rounds: int, on: str) -> int:
     try:
         for i in (1, 2):
             image, mnt = base / f"fs{i}.img", base / f"m{i}"
+            if on == "loop-ram" and i == 2:  # the second drive's image in RAM: an independent device
+                image = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-", dir="/dev/shm")) / "fs2.img"
             mnt.mkdir()
             if on == "tmpfs":
                 subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size * 2 + (256 << 20)}", "tmpfs", str(mnt)],
@@ -133,6 +136,8 @@ def fanout(base: Path, src: Path, size: int, rounds: int, on: str) -> int:
     finally:
         for mnt in mounts:
             subprocess.run(["umount", str(mnt)], check=False)
+        for leftover in Path("/dev/shm").glob("vfxcopy-bench-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def main() -> int:
@@ -140,8 +145,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="a tenth of the frames, 3 rounds")
     parser.add_argument("--dir", help="work folder (default: a temporary folder in the current folder)")
-    parser.add_argument("--fanout", choices=["loop", "tmpfs"],
-                        help="two destinations on two file systems: loop-mounted ext4 images, or two tmpfs")
+    parser.add_argument("--fanout", choices=["loop", "loop-ram", "tmpfs"],
+                        help="two destinations on two file systems: loop-mounted ext4 images on this disk, the second one in RAM (loop-ram), or two tmpfs")
     args = parser.parse_args()
     frames, rounds = (78, 3) if args.quick else (781, args.rounds)
     base = Path(tempfile.mkdtemp(prefix="bench_tree_", dir=args.dir or "."))
