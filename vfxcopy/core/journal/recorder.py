@@ -62,12 +62,17 @@ class FrameRecorder:
         self._warning: LogMessage | None = None  # said by the job's thread, not the writer's
 
     def __call__(self, event: Event) -> None:
+        # Called for every event of the run (twice per small frame): one lock at most.
         if isinstance(event, FrameResult) and event.job_id == self.job_id:
             with self._lock:
-                if not self._buffer:
+                buffer = self._buffer
+                if not buffer:
                     self._first = time.monotonic()
-                self._buffer.append(event)
-        if self._buffer and self._due():
+                buffer.append(event)
+                due = len(buffer) >= self.max_frames or time.monotonic() - self._first >= self.max_delay
+        else:  # a stale read of the buffer is seen at the next event
+            due = bool(self._buffer) and time.monotonic() - self._first >= self.max_delay
+        if due:
             if self.background:
                 self._hand_over()
             else:
@@ -75,12 +80,6 @@ class FrameRecorder:
         self.forward(event)
         if self._warning is not None:
             self._say_warning()
-
-    def _due(self) -> bool:
-        with self._lock:
-            return bool(self._buffer) and (
-                len(self._buffer) >= self.max_frames or time.monotonic() - self._first >= self.max_delay
-            )
 
     def _hand_over(self) -> None:
         """The buffer as one group to the writer thread (started when none is running)."""
