@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -102,11 +103,20 @@ def main() -> int:
         "cp -r (reference)": (["cp", "-r", str(small), str(dest)], True),
     }
 
-    def run(argv: list[str], fresh: bool) -> float:
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+
+    def children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def run(argv: list[str], fresh: bool, name: str = "") -> float:
         if fresh:
             shutil.rmtree(dest, ignore_errors=True)
+        c = children_cpu()
         t = time.perf_counter()
         subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        if name:
+            cpus[name].append(children_cpu() - c)
         return time.perf_counter() - t
 
     for argv, fresh in commands.values():  # warm-up: .pyc files, page cache
@@ -117,15 +127,18 @@ def main() -> int:
         if r % 2:
             order.reverse()
         for name, (argv, fresh) in order:
-            times[name].append(run(argv, fresh))
+            times[name].append(run(argv, fresh, name))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  {platform.node()}  {os.cpu_count()} cpus  "
           f"Python {platform.python_version()}  load {load:.1f}")
     print(f"# entry point: {' '.join(vfx)}; {args.repeat} rounds, alternating order, medians")
-    print("# the CPU is shared with other work right now: wall times are noisy, ratios less so")
+    print("# the CPU is shared with other work right now: wall times are noisy, ratios less so; CPU time"
+          " (user + system of the process) is the steadier figure on a busy machine")
     bare = statistics.median(times["python -c pass"])
-    print(f"\nend to end (new process each run){'':14} {'median ms':>9} {'min':>7} {'max':>7} {'x bare':>7} {'target':>7}")
+    bare_cpu = statistics.median(cpus["python -c pass"])
+    print(f"\nend to end (new process each run){'':14} {'median ms':>9} {'min':>7} {'max':>7} {'x bare':>7} {'target':>7}"
+          f" {'CPU ms':>7} {'x bare':>7}")
     verdict = 0
     for name, values in times.items():
         med = statistics.median(values)
@@ -135,8 +148,9 @@ def main() -> int:
         if target is not None:
             mark = f"{'<=' if ratio <= target else '> '}{target:.1f}"
             verdict |= ratio > target
+        cpu = statistics.median(cpus[name])
         print(f"  {name:44} {med * 1000:9.1f} {min(values) * 1000:7.1f} {max(values) * 1000:7.1f} "
-              f"{ratio:7.2f} {mark:>7}")
+              f"{ratio:7.2f} {mark:>7} {cpu * 1000:7.1f} {cpu / bare_cpu if bare_cpu else 0:7.2f}")
 
     print(f"\nin process (one child each: main(argv) once, then again){'':2} {'first ms':>8} {'again ms':>8}")
     for name, (argv, fresh) in commands.items():

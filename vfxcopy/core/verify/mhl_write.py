@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import platform
-import socket
 import stat
 import time
 import xml.etree.ElementTree as ET
@@ -77,6 +75,15 @@ class ManifestResult:
 def _iso(ts: float | None = None) -> str:
     moment = dt.datetime.now(dt.timezone.utc) if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc)
     return moment.astimezone().isoformat(timespec="seconds")
+
+
+def _hostname() -> str:
+    """platform.node() without importing platform and socket (4 ms of a verified copy's start)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket  # pragma: no cover - not POSIX
+
+    return socket.gethostname()  # pragma: no cover
 
 
 def _q(ns: str, tag: str) -> str:
@@ -318,7 +325,7 @@ def _generation_xml(
     hashlist = ET.Element(_q(MHL_NS, "hashlist"), {"version": "2.0"})
     creator = ET.SubElement(hashlist, _q(MHL_NS, "creatorinfo"))
     ET.SubElement(creator, _q(MHL_NS, "creationdate")).text = iso_now
-    ET.SubElement(creator, _q(MHL_NS, "hostname")).text = platform.node() or socket.gethostname()
+    ET.SubElement(creator, _q(MHL_NS, "hostname")).text = _hostname()
     ET.SubElement(creator, _q(MHL_NS, "tool"), {"version": __version__}).text = "vfxcopy"
     if comment and is_xml_safe(comment):
         ET.SubElement(creator, _q(MHL_NS, "comment")).text = comment
