@@ -445,10 +445,13 @@ def test_a_dropped_tree_goes_whole_to_each_destination(qtbot: Any, window: MainW
                     assert copied.read_bytes() == source.read_bytes(), copied
 
 
-def test_a_destination_that_fills_up_fails_alone(qtbot: Any, window: MainWindow, picker: Picker,
-                                                 tmpfs_mount: Any, tmp_path: Path) -> None:
+def test_a_destination_that_fills_up_fails_alone_and_runs_again_on_its_own(
+    qtbot: Any, window: MainWindow, picker: Picker, tmpfs_mount: Any, tmp_path: Path
+) -> None:
     frames = make_byte_sequence(tmp_path / "src", count=8, size=256 * 1024)
-    small = tmpfs_mount("1m")  # room for three frames of eight
+    small = tmpfs_mount("3m")
+    filler = small / "old_render.bin"
+    filler.write_bytes(b"\0" * (2300 * 1024))  # room left for three frames of eight
     work = tmp_path / "work"
     dialog = open_dialog(window, tmp_path / "src", work)
     dialog.fsync_check.setChecked(False)
@@ -463,3 +466,14 @@ def test_a_destination_that_fills_up_fails_alone(qtbot: Any, window: MainWindow,
     assert temps_in(small / "backup") == []
     errors = " ".join(r.error or "" for r in full.failed_frames).lower()
     assert "space" in errors or "full" in errors, errors
+    assert "run the job again" in (full.result.message or "")
+    # Room made: Run Again on that row completes that destination (what is there already is skipped), alone.
+    filler.unlink()
+    window.select_jobs([full.job_id])
+    (retry_id,) = window.run_again_selected()
+    retry = window.model.record_for(retry_id)
+    assert retry is not None and retry.spec.group is None and retry.spec.dest_dir == str(small / "backup")
+    qtbot.waitUntil(lambda: retry.state.finished, timeout=WAIT_MS)
+    assert retry.state is JobState.COMPLETED
+    for frame in frames:
+        assert (small / "backup" / frame.name).read_bytes() == frame.read_bytes()
