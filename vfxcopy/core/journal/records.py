@@ -140,23 +140,28 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def _frame_row(r: FrameResult) -> tuple[Any, ...]:
-    dst = _stat(r.dest) if r.status in (FrameStatus.DONE, FrameStatus.SKIPPED) and r.dest else None
-    src = _stat(r.source) if r.status in (FrameStatus.DONE, FrameStatus.SKIPPED) and r.source else None
+_SETTLED = (FrameStatus.DONE, FrameStatus.SKIPPED)
+
+
+def _frame_row(r: FrameResult, now: float | None = None) -> tuple[Any, ...]:
+    """One row of the frames table; `now` is the group's time (one clock read per group commit)."""
+    settled = r.status in _SETTLED
+    dst = _stat(r.dest) if settled and r.dest else None
+    src = _stat(r.source) if settled and r.source else None
     return (
         r.job_id,
         r.index,
         r.frame,
-        _fs(r.source),
-        _fs(r.dest),
+        os.fsencode(r.source),
+        os.fsencode(r.dest),
         r.status.value,
         r.size,
         r.hash,
         r.hash_algo,
-        _safe_text(r.error),
+        _safe_text(r.error) if r.error is not None else None,
         dst.st_mtime_ns if dst else None,
         dst.st_size if dst else None,
         src.st_size if src else None,
         src.st_mtime_ns if src else None,
-        time.time(),
+        time.time() if now is None else now,
     )

@@ -304,7 +304,8 @@ class Journal(KeyValues):
         self.record_frames([result])
 
     def record_frames(self, results: Iterable[FrameResult]) -> None:
-        rows = [_frame_row(r) for r in results]
+        now = time.time()
+        rows = [_frame_row(r, now) for r in results]
         if not rows:
             return
         with self._tx() as conn:
