@@ -133,8 +133,9 @@ def plan_job(spec: JobSpec) -> JobPlan:
     need = len(plan.folders) * block
     listings: dict[str, set[str]] = {}  # one listing per destination folder, not a stat per item
     flat = os.path.dirname(os.path.join(spec.dest_dir, "x"))  # the folder of a name without '/'
+    prefix = os.path.join(spec.dest_dir, "")  # os.path.join(dest_dir, name) is prefix + name for a relative name
     for (source, size, is_link), name in zip(_sources(spec), names, strict=False):
-        dest = os.path.join(spec.dest_dir, name)
+        dest = prefix + name if not name.startswith("/") else name
         item = PlannedItem(source, dest, size, "link" if is_link else "write")
         folder, base = (flat, name) if "/" not in name else (os.path.dirname(dest), os.path.basename(dest))
         if folder not in listings:
