@@ -48,7 +48,7 @@ import OpenImageIO as oiio
 
 from vfxcopy.core.convert import private_copy, read_frame
 
-FRAMES_PER_THREAD = 2  # frames the group may hold per member thread (1080p half RGB: 12 MB each)
+FRAMES_PER_THREAD = 1  # frames the group may hold per member thread (1080p half RGB: 12 MB, 36 MB with its float copy)
 WAIT_S = 5.0  # a member ahead waits this long for room before it detaches the members holding it
 POLL_S = 0.01  # how often a waiting member looks at its own cancel (cancel stays within milliseconds)
 DEFAULT_WINDOW = 2  # frames a member has in flight at once, until it joins and says
@@ -304,7 +304,10 @@ def leave(key: str, member_id: str) -> None:
             group.members.pop(member_id, None)
             group.sweep()
             group.cond.notify_all()
-            if not group.members:
+            if not any(m.joined for m in group.members.values()):
+                # Nobody reads any more (a member announced but never started counts for nothing):
+                # a late one starts a group of its own.
+                group.members.clear()
                 group.entries.clear()
                 _groups.pop(key, None)
 
