@@ -121,8 +121,9 @@ def test_refresh_follows_a_running_record_and_failed_only_filters_live(qtbot, pa
     view = pane.findChild(QTableView, "frameTable")
     assert rows(view) == []
 
-    for index in sorted(finished.frame_results):
-        live.apply(finished.frame_results[index])
+    assert finished.result is not None
+    for frame_result in finished.result.frames:  # the rows keep only failures: replay the copy's results
+        live.apply(frame_result)
     pane.refresh()
     assert [r[0] for r in rows(view)] == ["1004"]
     assert "5/6 frames done" in summary.text()

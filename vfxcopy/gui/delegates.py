@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath
@@ -68,6 +68,11 @@ class ProgressDelegate(QStyledItemDelegate):
         # job id -> (the ProgressInfo painted, bucket count, runs): a row repaints without
         # re-bucketing its frames until the model hands out a new ProgressInfo.
         self._runs: dict[str, tuple[ProgressInfo, int, list[tuple[int, int, FrameStatus]]]] = {}
+
+    def forget(self, job_ids: Iterable[str]) -> None:
+        """Drop what was painted for these jobs (their rows are removed)."""
+        for job_id in job_ids:
+            self._runs.pop(job_id, None)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         size = super().sizeHint(option, index)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -15,6 +17,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    Signal,
     Slot,
 )
 from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPixmap
@@ -34,13 +37,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vfxcopy.core.jobs import FrameStatus, Operation
+from vfxcopy.core.jobs import FrameResult, FrameStatus, Operation
 from vfxcopy.core.units import plural
 from vfxcopy.gui.columns import STATE_WORDS, frames_breakdown, progress_info, status_text
 from vfxcopy.gui.groups import group_position, group_text, member_label
 from vfxcopy.gui.records import JobRecord
 from vfxcopy.gui.thumbs import ThumbnailLoader
 from vfxcopy.gui.trees import TreeItem, tree_items
+
+if TYPE_CHECKING:
+    from vfxcopy.core.journal import Journal
 
 THUMB_SIZE = 144
 FARM_TAB = 2
@@ -60,6 +66,62 @@ STATE_LABELS = STATE_WORDS  # one vocabulary for the table and the details
 
 COL_FRAME, COL_STATUS, COL_PATH, COL_ERROR = range(4)
 FRAME_COLUMNS = ("Frame", "Status", "Path", "Error")
+# A running job's results are read again from the journal at most this often while it is shown.
+RELOAD_S = 1.0
+
+
+class FrameResultsLoader(QObject):
+    """Reads one job's per-frame results from the journal in a thread of its own.
+
+    The table's rows keep counts, not results (records.keeps()): the pane asks for the
+    results of the one job it shows, and drops them when it shows another. Reading
+    2,000 rows takes a few milliseconds of SQLite, never on the GUI thread.
+    `ready(job_id, {index: FrameResult})` comes back queued to the GUI thread.
+    """
+
+    ready = Signal(str, object)
+
+    def __init__(self, journal: Journal | None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._journal = journal
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def available(self) -> bool:
+        return self._journal is not None
+
+    def request(self, job_id: str) -> bool:
+        """Start reading `job_id`'s frames; False without a journal (nothing will come)."""
+        if self._journal is None:
+            return False
+        if self._pool is None:
+            # One thread: requests are read in order, on one SQLite connection of its own.
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vfxcopy-frame-results")
+        self._pool.submit(self._load, job_id)
+        return True
+
+    def _load(self, job_id: str) -> None:
+        from vfxcopy.core.journal import JournalError
+
+        assert self._journal is not None
+        try:
+            results = {f.index: f.to_result() for f in self._journal.frames(job_id)}
+        except (sqlite3.Error, JournalError, OSError):
+            results = {}  # the pane shows what the row knows; nothing else to do
+        try:
+            self.ready.emit(job_id, results)
+        except RuntimeError:
+            pass  # the pane was deleted meanwhile
+
+    def shutdown(self) -> None:
+        """Finish the read under way and close this loader's journal connection (window close)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        journal = self._journal
+        if journal is not None:
+            pool.submit(journal.release_connection)
+        pool.shutdown(wait=True, cancel_futures=False)
 
 
 class FrameListModel(QAbstractTableModel):
@@ -71,6 +133,10 @@ class FrameListModel(QAbstractTableModel):
         self._frames: list[int] = []
         # A folder tree's items (sequence frame or file, and its path), made when the job is shown.
         self._items: list[TreeItem] | None = None
+        # Every frame's result as the journal has it, for the shown job only (FrameResultsLoader).
+        self._loaded: dict[int, FrameResult] = {}
+        # Where each frame lands, as planned, until the journal says (made when first asked).
+        self._dests: list[str] | None = None
 
     @property
     def record(self) -> JobRecord | None:
@@ -81,7 +147,41 @@ class FrameListModel(QAbstractTableModel):
         self._record = record
         self._frames = self._planned(record)
         self._items = tree_items(record.spec) if record is not None and record.spec.tree is not None else None
+        self._loaded = {}
+        self._dests = None
         self.endResetModel()
+
+    def set_loaded(self, results: dict[int, FrameResult]) -> None:
+        """The journal's results of the shown job arrived: paths, destinations and errors of every frame."""
+        self._loaded = results
+        if self._frames:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._frames) - 1, len(FRAME_COLUMNS) - 1))
+
+    @property
+    def loaded_count(self) -> int:
+        return len(self._loaded)
+
+    def result(self, row: int) -> FrameResult | None:
+        """The row's result: the record's own (a failure, live) first, else the journal's."""
+        record = self._record
+        if record is None:
+            return None
+        return record.frame_results.get(row) or self._loaded.get(row)
+
+    def _planned_dest(self, row: int) -> str:
+        record = self._record
+        if record is None or self._items is not None:
+            return ""
+        if self._dests is None:
+            from vfxcopy.core import naming
+
+            try:
+                self._dests = naming.dest_paths(record.spec)
+            except (ValueError, OSError, KeyError):
+                self._dests = []
+        if len(self._dests) == 1:
+            return self._dests[0]  # a single file or a movie: one output for every row
+        return self._dests[row] if 0 <= row < len(self._dests) else ""
 
     @staticmethod
     def _planned(record: JobRecord | None) -> list[int]:
@@ -124,14 +224,14 @@ class FrameListModel(QAbstractTableModel):
             return FrameStatus.PENDING
         if 0 <= row < len(record.frame_states):
             return record.frame_states[row]
-        result = record.frame_results.get(row)
+        result = self.result(row)
         return result.status if result is not None else FrameStatus.PENDING
 
     def path(self, row: int) -> str:
         record = self._record
         if record is None:
             return ""
-        result = record.frame_results.get(row)
+        result = self.result(row)
         if result is not None and result.source:
             return result.source
         if self._items is not None:
@@ -140,10 +240,12 @@ class FrameListModel(QAbstractTableModel):
         return str(source.path() if source.is_single else source.path(self._frames[row]))
 
     def path_tooltip(self, row: int) -> str:
-        record = self._record
-        result = record.frame_results.get(row) if record is not None else None
-        if result is not None and result.dest:
-            return f"Source: {self.path(row)}\nDestination: {result.dest}"
+        result = self.result(row)
+        dest = result.dest if result is not None and result.dest else ""
+        if not dest and self.status(row) in (FrameStatus.DONE, FrameStatus.SKIPPED):
+            dest = self._planned_dest(row)  # the journal's word is on its way (or there is no journal)
+        if dest:
+            return f"Source: {self.path(row)}\nDestination: {dest}"
         return self.path(row)
 
     def row_text(self, row: int) -> str:
@@ -159,8 +261,7 @@ class FrameListModel(QAbstractTableModel):
         return "—" if record is not None and record.spec.source.is_single else str(self._frames[row])
 
     def error(self, row: int) -> str:
-        record = self._record
-        result = record.frame_results.get(row) if record is not None else None
+        result = self.result(row)
         return (result.error or "") if result is not None else ""
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -248,9 +349,16 @@ class DetailsPane(QWidget):
     """What the window shows for the selected job; `refresh()` re-reads the same record."""
 
     def __init__(self, parent: QWidget | None = None, loader: ThumbnailLoader | None = None,
-                 group_of: Callable[[JobRecord], list[JobRecord]] | None = None) -> None:
+                 group_of: Callable[[JobRecord], list[JobRecord]] | None = None,
+                 journal: Journal | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("detailsPane")
+        # Per-frame results of the shown job come from the journal (the rows keep counts only).
+        self.results_loader = FrameResultsLoader(journal, self)
+        self.results_loader.ready.connect(self._on_results)
+        self._results_key: tuple[str, int, bool] | None = None  # what the last request was for
+        self._results_at = 0.0
+        self._results_waiting = False
         self._record: JobRecord | None = None
         # The jobs that read one source with a job (the table's model knows them all).
         self._group_of = group_of
@@ -397,6 +505,8 @@ class DetailsPane(QWidget):
         self._log_count = 0
         self.log_view.clear()
         self.frame_model.set_record(record)
+        self._results_key = None
+        self._results_waiting = False
         if record is None:
             self.stack.setCurrentIndex(0)
             self._thumb_key = ""
@@ -412,6 +522,7 @@ class DetailsPane(QWidget):
             return
         self._update_header(record)
         self.frame_model.refresh()
+        self._request_results(record)
         new = record.log[self._log_count:]
         if new:
             for message in new:
@@ -431,8 +542,36 @@ class DetailsPane(QWidget):
         return text
 
     def shutdown(self, msecs: int = 5000) -> None:
-        """Stop thumbnail decoding (window close)."""
+        """Stop thumbnail decoding and journal reads (window close)."""
         self._loader.shutdown(msecs)
+        self.results_loader.shutdown()
+
+    # -- per-frame results, from the journal --
+    def _request_results(self, record: JobRecord) -> None:
+        """Ask for the shown job's results when they may have changed: at once when it is shown or
+        finishes, at most every RELOAD_S while it runs; one read in flight at a time."""
+        if not self.results_loader.available or self._results_waiting:
+            return
+        handled = len(record.frame_states) - record.count(FrameStatus.PENDING) - record.count(FrameStatus.RUNNING)
+        key = (record.job_id, handled, record.state.finished)
+        last = self._results_key
+        if last == key:
+            return
+        if last is not None and last[0] == key[0] and last[2] == key[2] \
+                and time.monotonic() - self._results_at < RELOAD_S:
+            return  # a running job: its next read comes with a later refresh
+        if self.results_loader.request(record.job_id):
+            self._results_key = key
+            self._results_at = time.monotonic()
+            self._results_waiting = True
+
+    @Slot(str, object)
+    def _on_results(self, job_id: str, results: dict[int, FrameResult]) -> None:
+        record = self._record
+        if record is None or job_id != record.job_id:
+            return  # the pane moved on to another job; its own read follows
+        self._results_waiting = False
+        self.frame_model.set_loaded(results)
 
     # -- pieces --
     def _update_header(self, record: JobRecord) -> None:

@@ -10,9 +10,18 @@ from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 
 from vfxcopy.core.errors import JobError
-from vfxcopy.core.jobs import CancelToken, FrameStatus, JobResult, JobSpec, JobState, LogMessage, Reporter
+from vfxcopy.core.jobs import (
+    CancelToken,
+    FrameResult,
+    FrameStatus,
+    JobResult,
+    JobSpec,
+    JobState,
+    LogMessage,
+    Reporter,
+)
 from vfxcopy.core.journal import Journal, JournalError, JournalJob
-from vfxcopy.gui.records import JobRecord
+from vfxcopy.gui.records import JobRecord, keeps
 
 if TYPE_CHECKING:
     from vfxcopy.gui.worker import RunFn
@@ -49,12 +58,17 @@ def journaled_run(journal: Journal | None) -> RunFn | None:
 
 def record_from_journal(journal: Journal, job: JournalJob) -> JobRecord:
     """A finished table row for a job of an earlier session."""
-    frames = [f.to_result() for f in journal.frames(job.job_id)]
     record = JobRecord(job.spec, state=job.state, created=job.created, started=job.started, finished=job.finished)
-    for fr in frames:
-        record.frame_results[fr.index] = fr
-        if 0 <= fr.index < len(record.frame_states):
-            record.frame_states[fr.index] = fr.status
+    states = record.frame_states
+    frames: list[FrameResult] = []
+    for journal_frame in journal.frames(job.job_id):
+        if 0 <= journal_frame.index < len(states):
+            states[journal_frame.index] = journal_frame.status
+        fr = journal_frame.to_result()
+        if keeps(fr):
+            # Like a live row: failures stay in memory, the rest is read when the details pane shows it.
+            record.frame_results[fr.index] = fr
+            frames.append(fr)
     elapsed = (job.finished - job.started) if job.finished and job.started else 0.0
     record.result = JobResult(job.job_id, job.state, frames, bytes_done=job.bytes_done, elapsed=elapsed,
                               message=job.message)

@@ -78,7 +78,7 @@ class MainWindow(AddJobs, JobActions):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # this session's jobs first, in order
         self.progress_delegate = self.table.progress_delegate
-        self.details: QWidget = DetailsPane(self, group_of=self.model.group_records)
+        self.details: QWidget = DetailsPane(self, group_of=self.model.group_records, journal=self.journal)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.table)
@@ -151,6 +151,7 @@ class MainWindow(AddJobs, JobActions):
         self.table.doubleClicked.connect(lambda _index: self.show_details())
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.model.dataChanged.connect(self._on_data_changed)
+        self.model.rowsAboutToBeRemoved.connect(self._on_rows_about_to_be_removed)
         self.model.rowsRemoved.connect(self._on_rows_removed)
         # The details pane repaints at most a few times a second, whatever the job rate.
         self._details_timer = QTimer(self)
@@ -214,6 +215,11 @@ class MainWindow(AddJobs, JobActions):
         if shown is not None and self.model.row_of(shown) == top_left.row():
             if not self._details_timer.isActive():
                 self._details_timer.start()
+
+    @Slot(QModelIndex, int, int)
+    def _on_rows_about_to_be_removed(self, _parent: QModelIndex, first: int, last: int) -> None:
+        # A removed job leaves nothing behind: the bar's painted segments go with its row.
+        self.progress_delegate.forget(self.model.record_at(row).job_id for row in range(first, last + 1))
 
     @Slot()
     def _on_rows_removed(self, *_args: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,11 @@ class FarmInfo:
         return not self.active and any(c["state"] in FARM_RETRYABLE for c in self.chunks)
 
 
+def keeps(result: FrameResult) -> bool:
+    """Whether a row keeps this frame's result in memory: a failure or a frame with an error text."""
+    return result.status is FrameStatus.FAILED or bool(result.error)
+
+
 @dataclass
 class JobRecord:
     spec: JobSpec
@@ -78,8 +84,12 @@ class JobRecord:
     # One status per selected frame (index = position in spec.selected_frames()),
     # painted as segments by the progress delegate.
     frame_states: list[FrameStatus] = field(default_factory=list)
+    # Only the frames the user must read about (failed, or with an error text): a row of
+    # 2,000 copied frames keeps counts, not 2,000 FrameResults. Every frame's result is in
+    # the journal; the details pane reads it from there while it shows the job (keeps()).
     frame_results: dict[int, FrameResult] = field(default_factory=dict)
     log: list[LogMessage] = field(default_factory=list)
+    # The job's end; its `frames` trimmed the same way as frame_results.
     result: JobResult | None = None
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -163,19 +173,30 @@ class JobRecord:
                 if 0 <= idx < len(self.frame_states) and self.frame_states[idx] is FrameStatus.PENDING:
                     self.frame_states[idx] = FrameStatus.RUNNING
         elif isinstance(event, FrameResult):
-            self.frame_results[event.index] = event
+            if keeps(event):
+                self.frame_results[event.index] = event
+            else:
+                # A frame retried and now written: its old failure is over.
+                self.frame_results.pop(event.index, None)
             if 0 <= event.index < len(self.frame_states):
                 self.frame_states[event.index] = event.status
         else:
             self.log.append(event)
 
     def finish(self, result: JobResult) -> None:
-        """The job's end: its frame results, its final state; a frame left running was interrupted."""
+        """The job's end: its frame results, its final state; a frame left running was interrupted.
+
+        The events brought every frame already; what is kept of the result is its counts and
+        the frames that keeps() (a 2,000-frame job would otherwise hold its whole list twice).
+        """
+        states = self.frame_states
         for frame in result.frames:
-            self.apply(frame)
+            if keeps(frame) or not 0 <= frame.index < len(states) or states[frame.index] is not frame.status:
+                self.apply(frame)
         leftover = FrameStatus.CANCELLED if result.state is JobState.CANCELLED else FrameStatus.PENDING
         self.frame_states = [leftover if s is FrameStatus.RUNNING else s for s in self.frame_states]
-        self.result = result
+        self.result = dataclasses.replace(result, frames=[f for f in result.frames if keeps(f)])
+        self._index = {}  # frames in flight are over
         self.state = result.state
         self.finished = time.time()
         self.token = None
