@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import stat
 import time
 import xml.etree.ElementTree as ET
@@ -90,12 +91,28 @@ def _q(ns: str, tag: str) -> str:
     return f"{{{ns}}}{tag}"
 
 
+# The control characters XML 1.0 does not allow (below 0x20 except tab, line feed and return).
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def is_xml_safe(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return all(ch in "\t\n\r" or ord(ch) >= 0x20 for ch in text)
+    return _XML_UNSAFE.search(text) is None  # one regex search, not a generator step per character
+
+
+def _relative(path: str, prefix: str) -> str | None:
+    """os.path.relpath(path, root) when `path` is a clean path under `prefix` (abspath(root) + '/'),
+    spelled without relpath's two abspath calls per frame; None: ask relpath."""
+    if not path.startswith(prefix):
+        return None
+    rest = path[len(prefix):]
+    padded = f"/{rest}/"
+    if not rest or "//" in padded or "/./" in padded or "/../" in padded:
+        return None
+    return rest
 
 
 def _xml_bytes(root: ET.Element) -> bytes:
@@ -385,6 +402,7 @@ def entries_from_frames(
     """
     entries: list[ManifestEntry] = []
     problems: list[str] = []
+    prefix = os.path.join(os.path.abspath(root), "")
     for fr in frames:
         if token is not None:
             token.check()
@@ -395,7 +413,9 @@ def entries_from_frames(
         except OSError as exc:
             problems.append(f"{fr.dest}: not in place for the manifest ({exc.strerror})")
             continue
-        rel = os.path.relpath(fr.dest, root).replace(os.sep, "/")
+        rel = _relative(fr.dest, prefix) if os.sep == "/" else None
+        if rel is None:
+            rel = os.path.relpath(fr.dest, root).replace(os.sep, "/")
         if fr.hash and fr.hash_algo in MHL_FORMAT:
             fmt, digest = MHL_FORMAT[fr.hash_algo], fr.hash
         else:
