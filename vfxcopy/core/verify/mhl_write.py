@@ -16,6 +16,8 @@ never leaves a partial manifest under its final name.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import math
 import os
 import re
 import stat
@@ -74,8 +76,19 @@ class ManifestResult:
 
 
 def _iso(ts: float | None = None) -> str:
+    if ts is not None:
+        second = math.floor(ts)
+        # The frames of a job share a few seconds: one conversion per second. fromtimestamp rounds
+        # to microseconds, so a time this close to the next second is converted on its own.
+        if ts - second < 0.999999:
+            return _iso_of_second(second)
     moment = dt.datetime.now(dt.timezone.utc) if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc)
     return moment.astimezone().isoformat(timespec="seconds")
+
+
+@functools.lru_cache(maxsize=1024)
+def _iso_of_second(second: int) -> str:
+    return dt.datetime.fromtimestamp(second, dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
 def _hostname() -> str:
