@@ -49,7 +49,10 @@ def report_paths(spec: JobSpec) -> tuple[Path, Path]:
 
 def _text(value: object) -> str:
     """Printable text for any value; undecodable name bytes become \\x escapes."""
-    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    text = str(value)
+    if text.isascii():  # six calls per frame: most names need no round trip through bytes
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _h(value: object) -> str:
