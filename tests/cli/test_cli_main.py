@@ -84,3 +84,26 @@ def test_frames_far_beyond_a_short_sequence_copy_its_frames_in_little_memory(
     ]
     assert "9999997 of the chosen frames do not exist" in capsys.readouterr().err
     assert peak < 32 << 20, f"peak {peak >> 20} MiB"  # a list of the frames asked for took 715 MB
+
+
+def test_the_program_leaves_its_output_and_journal_whole_when_it_exits(tmp_path: Path) -> None:
+    """Run as the program, the CLI skips the garbage collection of the interpreter's exit
+    (gc.freeze): what it printed and what it recorded must all be there."""
+    import json
+    import os
+
+    from vfxcopy.core.journal import JOURNAL_FILE, Journal
+
+    make_byte_sequence(tmp_path / "src", count=300, size=100)
+    env = dict(os.environ, VFXCOPY_DATA_DIR=str(tmp_path / "data"))
+    proc = subprocess.run([sys.executable, "-m", "vfxcopy", "copy", "--json", str(tmp_path / "src"),
+                           str(tmp_path / "dest")], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)  # the whole document, flushed at exit
+    [job] = report["jobs"]
+    assert job["state"] == "completed" and len(list((tmp_path / "dest").glob("plate.*.exr"))) == 300
+    with Journal(tmp_path / "data" / JOURNAL_FILE) as journal:
+        assert journal.integrity_check() == "ok"
+        [recorded] = journal.jobs()
+        assert recorded.state.value == "completed" and recorded.frames_done == 300
+        assert len(journal.frames(recorded.job_id)) == 300
