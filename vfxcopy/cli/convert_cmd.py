@@ -350,15 +350,6 @@ def _run(args: argparse.Namespace, guard: CancelSignals) -> int:
             return EXIT_USAGE
         print(f"vfxcopy convert: saved preset {args.save_preset!r}", file=sys.stderr)
     several = len(renditions) > 1
-    if several:
-        from vfxcopy.core.writers import shared_decode
-
-        groups: dict[str, list[str]] = {}
-        for spec in specs:
-            if spec.group is not None:
-                groups.setdefault(spec.group, []).append(spec.job_id)
-        for group, members in groups.items():
-            shared_decode.expect(group, members)  # frames decoded before a member starts are kept for it
 
     def label(spec: JobSpec) -> str:
         to = spec.convert.to if spec.convert is not None else "?"

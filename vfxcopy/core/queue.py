@@ -376,6 +376,13 @@ class JobQueue:
 
             for group in groups:
                 fanout.expect(group, [e.spec.job_id for e in starting if e.spec.group == group])
+        renditions = {e.spec.group for e in starting
+                      if e.spec.group is not None and e.spec.operation is Operation.CONVERT}
+        if renditions:
+            from vfxcopy.core.writers import shared_decode
+
+            for group in renditions:  # renditions of one source: frames decoded before a member starts wait for it
+                shared_decode.expect(group, [e.spec.job_id for e in starting if e.spec.group == group])
         for entry in starting:
             thread = threading.Thread(target=self._work, args=(entry,), name=f"vfxcopy-job-{entry.spec.job_id}",
                                       daemon=True)
@@ -403,6 +410,10 @@ class JobQueue:
                 from vfxcopy.core.writers import fanout
 
                 fanout.leave(spec.group, job_id)  # also when the job ended before its pipeline began
+            elif spec.group is not None and spec.operation is Operation.CONVERT:
+                from vfxcopy.core.writers import shared_decode
+
+                shared_decode.leave(spec.group, job_id)  # the same for renditions of one decode
             with self._lock:
                 self._running.pop(job_id, None)
                 self._tokens.pop(job_id, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import (
@@ -21,6 +22,9 @@ from vfxcopy.core.jobs import (
 from vfxcopy.core.pipeline.tally import Debug, Tally
 from vfxcopy.core.safety import check_job
 from vfxcopy.core.writers.base import Writer
+
+if TYPE_CHECKING:
+    from vfxcopy.core.writers.shared_decode import Member
 
 
 def _process_umask() -> int | None:
@@ -41,6 +45,15 @@ def _failed(spec: JobSpec, report: Reporter, message: str) -> JobResult:
     return JobResult(spec.job_id, JobState.FAILED, message=message)
 
 
+def _renditions_member(spec: JobSpec, window: int) -> Member | None:
+    """A conversion in a group (renditions of one source) reads each frame through the group's one decode."""
+    if spec.group is None or spec.operation is not Operation.CONVERT:
+        return None
+    from vfxcopy.core.writers import shared_decode
+
+    return shared_decode.join(spec.group, spec.job_id, window)
+
+
 def run_with_writer(
     spec: JobSpec,
     token: CancelToken,
@@ -53,8 +66,10 @@ def run_with_writer(
 
     check_job(spec)  # SafetyError: refused before anything is touched
     workers = 1
+    window = 0  # frames a renditions member decodes at once (writers/shared_decode.py)
     before: Callable[[Tally], None] | None = None
     make: Callable[[], Writer]
+    shared: Member | None = None
     if spec.operation is Operation.COPY:
         from vfxcopy.core.writers.copy import CopyWriter
 
@@ -82,8 +97,10 @@ def run_with_writer(
         if normalise_target(opts.to) in MOVIE_TARGETS:
             from vfxcopy.core.writers.movie import MovieWriter
 
+            window = max(1, opts.threads) + 1  # the movie decodes threads + 1 frames ahead of ffmpeg
+
             def make_movie() -> Writer:
-                return MovieWriter(opts, spec.job_id, token)
+                return MovieWriter(opts, spec.job_id, token, shared)
 
             make = make_movie
         else:
@@ -95,15 +112,22 @@ def run_with_writer(
             warned = threading.Event()
             nthreads = 1 if workers > 1 else 0
 
+            window = workers
+
             def make_image() -> Writer:
-                return ImageWriter(opts, plan, nthreads, space, warned)
+                return ImageWriter(opts, plan, nthreads, space, warned, shared)
 
             make = make_image
             if opts.compare_pixels and not plan.lossless:
                 report(LogMessage(spec.job_id, "info", f"pixel comparison skipped: {plan.target} "
                                   f"({plan.compression or 'lossy'}) does not give back exactly what was written"))
     started = time.monotonic()
-    result = Pipeline(spec, token, report, make, workers=workers, debug=debug, on_planned=on_planned,
-                      before=before).run()
+    shared = _renditions_member(spec, window)
+    try:
+        result = Pipeline(spec, token, report, make, workers=workers, debug=debug, on_planned=on_planned,
+                          before=before).run()
+    finally:
+        if shared is not None:
+            shared.leave()  # on every path: nothing waits for a rendition that has ended
     result.elapsed = time.monotonic() - started
     return result
