@@ -23,7 +23,12 @@ Rules kept:
 - Correctness never depends on the cache: a frame not found (dropped, failed, late
   member) is decoded by the member that needs it.
 
-Use (the conversion writer factory in writers/__init__.py does it for each job):
+Wiring (nothing else is needed to make renditions: give their JobSpecs one fresh `group`
+and submit them together with `JobQueue.submit_all`):
+- the queue calls `expect(group, job_ids)` as it starts a group's conversions, so that the
+  first member keeps frame one for the others that have not joined yet, and `leave` when
+  each job ends (also one that ended before its pipeline began);
+- run_with_writer (writers/__init__.py) joins each conversion of a group and leaves on every path:
 
     member = shared_decode.join(spec.group, spec.job_id, window=threads)
     try:
@@ -31,9 +36,6 @@ Use (the conversion writer factory in writers/__init__.py does it for each job):
         ...  # frame.shared: other renditions read frame.buf too: never modify it in place
     finally:
         shared_decode.leave(spec.group, spec.job_id)
-
-`expect(group, job_ids)` before the jobs start lets the first member keep frame one
-for the others that have not joined yet (the command line calls it).
 """
 
 from __future__ import annotations
