@@ -105,3 +105,35 @@ def test_the_details_pane_reads_every_frame_of_a_finished_job_from_the_journal(
     assert frames.index(row, COL_ERROR).data()
     record = window.model.record_for(job_id)
     assert record is not None and record.state in (JobState.FAILED, JobState.COMPLETED)
+
+
+def journal_files_open(window: MainWindow) -> int:
+    """Open connections of this process to the window's journal: each holds the WAL file open.
+
+    (Not the database file: SQLite keeps a closed connection's descriptor on it for reuse while
+    another connection holds a lock.)"""
+    assert window.journal is not None
+    wal = str(window.journal.path.resolve()) + "-wal"
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        count += target == wal
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to count open files")
+def test_finished_jobs_do_not_keep_journal_connections_open(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    paths = make_byte_sequence(tmp_path / "src", count=20, size=1024)
+    seq = find_sequence(paths[0], stat=True)
+    before = journal_files_open(window)
+    assert before > 0  # the window's own connection (history)
+    specs = [JobSpec(seq, str(tmp_path / f"dest{i}"), copy=CopyOptions(fsync=False)) for i in range(4)]
+    ids = window.submit_specs(specs)
+    qtbot.waitUntil(lambda: all((r := window.model.record_for(i)) is not None and r.result is not None for i in ids),
+                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.runner.running_count == 0, timeout=WAIT_MS)
+    # Each job's thread had a connection of its own; the journal's recorder threads close theirs when idle.
+    qtbot.waitUntil(lambda: journal_files_open(window) <= before, timeout=10_000)

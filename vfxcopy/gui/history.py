@@ -48,10 +48,15 @@ def journaled_run(journal: Journal | None) -> RunFn | None:
     def run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
         from vfxcopy.core.engine import resume_job, run_job
 
-        known = journal.get_job(spec.job_id)
-        if known is not None and known.state in RESUMABLE and known.frames_done:
-            return resume_job(spec.job_id, journal, token, report)
-        return run_job(spec, token, report, journal=journal)
+        try:
+            known = journal.get_job(spec.job_id)
+            if known is not None and known.state in RESUMABLE and known.frames_done:
+                return resume_job(spec.job_id, journal, token, report)
+            return run_job(spec, token, report, journal=journal)
+        finally:
+            # Each job runs in a thread of its own, which opened its own SQLite connection: it ends
+            # with the job (measured: one connection and its page cache kept per job until the window closed).
+            journal.release_connection()
 
     return run
 
