@@ -224,11 +224,11 @@ def test_a_source_changed_during_the_shared_read_fails_that_frame_everywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src = tmp_path / "src"
-    paths = make_byte_sequence(src, count=3, size=1 * MiB)
+    paths = make_byte_sequence(src, count=3, size=3 * MiB)
     victim = paths[1]
 
     def grow(index: int, offset: int) -> None:
-        if index == 1 and offset == 256 * 1024:
+        if index == 1 and offset == fanout.CHUNK:
             with open(victim, "ab") as f:
                 f.write(b"more")
 

@@ -3,66 +3,67 @@
 Each destination is its own job (own temps, conflicts, fsync, verification, manifest,
 report, row and result); the jobs share `JobSpec.group`. Every member goes through
 the pipeline's steps for an item on its own (source check, conflict policy, temp);
-only the bytes are shared: when a member is ready to write item i, it joins the
-item's *slot* and waits. Once every other live member has joined slot i or settled
-item i without writing it (skipped, failed, ended), the group's reader thread reads
-the source once, hashes it once and writes each chunk to every joined member's temp.
-Then each member fsyncs, verifies (a `full` read-back of its own temp) and places
-its file in its own thread, so slow destinations overlap.
+only the source's bytes are shared:
+
+- The first member ready to write item i opens the item's *slot*. The group's reader
+  thread reads the item at once, in 1 MiB chunks, hashing as it goes, into buffers
+  the members share.
+- Each member that joined the slot writes the chunks into its own temp in its own
+  thread, as they arrive: writes to several drives run in parallel, and the reading
+  of the next item overlaps the writing of this one.
+- A chunk is released once every member that may still want it has written it (the
+  members the slot waits for: those that had not settled the item when it opened).
+  At most READ_AHEAD bytes are held: a slow destination holds the reader back, so the
+  group runs at the pace of its slowest drive with that much slack.
+- The member then fsyncs, verifies (a `full` read-back of its own temp) and places
+  its file itself, as without a group.
 
 Rules kept:
 - A destination that fails a write (full, unplugged, permission) fails only its own
-  item: the reader drops it and goes on for the others.
-- Cancel of one member withdraws it within one sub-chunk (256 KiB): its waiting thread
-  raises Cancelled only once the reader has stopped touching its temp, so the temp is
-  removed with nothing partial and without closing an fd the reader still writes to.
-- A member that is late (its job started after the slot began) or alone copies the
-  item itself, as without a group; nothing ever waits for a member that has ended.
-  The queue announces the members it starts together (`expect`) and drops them when
-  their job ends on any path (`leave`), so a member that never reaches the pipeline
-  never blocks the others.
-- Pause of one member pauses the group's reading at the next item it has not joined
-  (the others wait for it rather than read the item twice).
+  item; the others go on.
+- Only the member's own thread ever touches its temp, so a cancel needs no hand-over:
+  the member stops between two chunks (1 MiB: well under a millisecond into the page
+  cache), leaves the slot and the pipeline removes its temp.
+- A member that is late (the slot let go of chunks it would need) or alone copies the
+  item itself, as without a group; nothing ever waits for a member that has ended. The
+  queue announces the members it starts together (`expect`) and drops them when their
+  job ends on any path (`leave`), so a member that never reaches the pipeline never
+  blocks the others.
+- Pause of one member holds the group back once READ_AHEAD is used up (the others wait
+  for it rather than read the item twice).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from vfxcopy.core.errors import Cancelled, SourceChangedError
+from vfxcopy.core.errors import SourceChangedError
 from vfxcopy.core.hashing import new_hasher
-from vfxcopy.core.pipeline.place import SYNC_FILE_RANGE, SYNC_FILE_RANGE_WRITE
 from vfxcopy.core.pipeline.temps import TempFile
 from vfxcopy.core.writers.base import Context, Item
 
 if TYPE_CHECKING:
     from vfxcopy.core.writers.copy import CopyWriter
 
-SUB_CHUNK = 256 * 1024
-WRITEBACK_KICK = 2 << 20
+CHUNK = 1 << 20
+READ_AHEAD = 64 << 20  # bytes read but not yet written by every member that may want them
 WAIT_S = 0.005  # how often a waiting member looks at its own token
 
 
 def before_shared_chunk(index: int, offset: int) -> None:
-    """Test hook: called by the reader before each shared sub-chunk is read."""
+    """Test hook: called by the reader before each shared chunk is read."""
 
 
 @dataclass(eq=False)
 class _Part:
-    """One member's share of a slot: its temp, and what became of it."""
+    """One member's share of a slot: how far it has written."""
 
-    member: Member
-    temp: TempFile
-    ctx: Context
-    withdrawn: bool = False  # the member gave up (cancel): the reader must stop writing its temp
-    released: bool = False  # the reader no longer touches the temp
-    error: BaseException | None = None
-    hash: str | None = None
-    before: os.stat_result | None = None
+    member_id: str
+    written: int = 0  # chunks written into its temp
+    done: bool = False  # finished, failed or withdrawn: holds no chunk any more
 
 
 @dataclass(eq=False)
@@ -70,8 +71,14 @@ class _Slot:
     index: int
     item: Item
     writer: CopyWriter
-    awaiting: set[str]  # ids of members that had not settled the item when the slot opened
-    parts: list[_Part] = field(default_factory=list)
+    awaiting: set[str]  # members that had not settled the item when the slot opened
+    parts: dict[str, _Part] = field(default_factory=dict)
+    chunks: list[memoryview | None] = field(default_factory=list)  # None: released
+    released: int = 0  # chunks released from the front
+    read_done: bool = False
+    error: BaseException | None = None
+    hash: str | None = None
+    before: os.stat_result | None = None
     started: bool = False
 
 
@@ -83,23 +90,45 @@ class Group:
         self.cond = threading.Condition()
         self.members: dict[str, Member | None] = {}  # None: expected (its job is starting)
         self.slots: dict[int, _Slot] = {}
-        self.finished: set[int] = set()  # items whose shared write began: late members copy alone
+        self.finished: set[int] = set()  # items whose shared read began: late members copy alone
         self.reader: threading.Thread | None = None
-        self.bw_start = 0.0  # --bwlimit: the reader's pace (bytes read since bw_start)
-        self.bw_bytes = 0
+        self.held = 0  # bytes read and not yet released
+        self.pool: list[bytearray] = []  # released buffers, for the next chunks
 
-    # -- membership (under the registry lock for creation and removal) --
-    def live_others(self, me: str) -> list[str]:
-        return [k for k in self.members if k != me]
-
+    # -- under self.cond --
     def settled(self, member_id: str, index: int) -> bool:
         if member_id not in self.members:
             return True  # ended
         m = self.members[member_id]
         return m is not None and index in m.resolved
 
-    def ready(self, slot: _Slot) -> bool:
-        return all(self.settled(k, slot.index) for k in slot.awaiting)
+    def release(self, slot: _Slot) -> None:
+        """Let go of the chunks every member that may want them has written."""
+        keep = len(slot.chunks)
+        for k in slot.awaiting:
+            part = slot.parts.get(k)
+            if part is not None:
+                if not part.done:
+                    keep = min(keep, part.written)
+            elif not self.settled(k, slot.index):
+                keep = 0  # not here yet: it will want every chunk
+        for part in slot.parts.values():
+            if not part.done and part.member_id not in slot.awaiting:
+                keep = min(keep, part.written)
+        while slot.released < keep:
+            view = slot.chunks[slot.released]
+            slot.chunks[slot.released] = None
+            slot.released += 1
+            if view is not None:
+                self.held -= len(view)
+                buf = view.obj
+                view.release()
+                if isinstance(buf, bytearray) and len(buf) == CHUNK and len(self.pool) < 8:
+                    self.pool.append(buf)
+        if slot.read_done and all(p.done for p in slot.parts.values()) and all(
+                self.settled(k, slot.index) for k in slot.awaiting):
+            self.slots.pop(slot.index, None)  # every member is done with it
+        self.cond.notify_all()
 
     # -- the reader --
     def ensure_reader(self) -> None:
@@ -116,114 +145,64 @@ class Group:
                     if not self.members:
                         self.reader = None
                         return
-                    slot = next((s for s in sorted(self.slots.values(), key=lambda s: s.index)
-                                 if not s.started and s.parts and self.ready(s)), None)
+                    slot = min((s for s in self.slots.values() if not s.started), key=lambda s: s.index, default=None)
                     if slot is None:
                         cond.wait(0.05)
-                        self.bw_start = 0.0  # idle: the pace starts again at the next item
                 slot.started = True
                 self.finished.add(slot.index)
-                del self.slots[slot.index]
             try:
-                self.write_slot(slot)
+                self.read_slot(slot)
             except BaseException as exc:  # noqa: BLE001 - every member hears of it; the reader goes on
-                for part in slot.parts:
-                    if part.error is None:
-                        part.error = exc
+                slot.error = slot.error or exc
             finally:
                 with cond:
-                    for part in slot.parts:
-                        part.released = True
-                    cond.notify_all()
+                    slot.read_done = True
+                    self.release(slot)
 
-    def write_slot(self, slot: _Slot) -> None:
-        from vfxcopy.core.writers.copy import check_unchanged, write_all
+    def read_slot(self, slot: _Slot) -> None:
+        from vfxcopy.core.writers.copy import check_unchanged
 
         writer, item = slot.writer, slot.item
-        try:
-            src_fd, before = writer.open_source(item)
-        except BaseException as exc:  # noqa: BLE001
-            self.fail_all(slot, exc)
-            return
+        src_fd, before = writer.open_source(item)
         try:
             size = before.st_size
             hasher = new_hasher(writer.algo) if writer.hashing else None
-            buf = bytearray(SUB_CHUNK)
-            view = memoryview(buf)
-            kick = writer.kick_writeback and size > WRITEBACK_KICK
             offset = 0
-            active = self.take_withdrawals(slot)
-            while offset < size and active:
+            while offset < size:
+                with self.cond:
+                    while self.held >= READ_AHEAD and not self.abandoned(slot):
+                        self.cond.wait(0.05)
+                    if self.abandoned(slot):
+                        return  # nobody wants the rest
+                    buf = self.pool.pop() if self.pool else bytearray(CHUNK)
                 before_shared_chunk(slot.index, offset)
+                want = min(CHUNK, size - offset)
                 try:
-                    n = os.preadv(src_fd, [view[: min(SUB_CHUNK, size - offset)]], offset)
+                    n = os.preadv(src_fd, [memoryview(buf)[:want]], offset)
                 except OSError as exc:
                     exc.vfx_side = "source"  # type: ignore[attr-defined]
-                    self.fail_all(slot, exc)
-                    return
+                    raise
                 if n == 0:
-                    self.fail_all(slot, SourceChangedError(
-                        item.src, "source changed while copying (it became shorter)",
-                        "wait until the file is completely written, then run the copy again"))
-                    return
-                chunk = view[:n]
+                    raise SourceChangedError(item.src, "source changed while copying (it became shorter)",
+                                             "wait until the file is completely written, then run the copy again")
+                view = memoryview(buf)[:n]
                 if hasher is not None:
-                    hasher.update(chunk)
-                for part in active:
-                    try:
-                        write_all(part.temp.fd, chunk, offset)
-                    except OSError as exc:  # this destination only: the others go on
-                        part.error = exc
-                        continue
-                    temp = part.temp
-                    temp.written += n
-                    if kick and temp.written - temp.kicked >= WRITEBACK_KICK and SYNC_FILE_RANGE is not None:
-                        SYNC_FILE_RANGE(temp.fd, temp.kicked, temp.written - temp.kicked, SYNC_FILE_RANGE_WRITE)
-                        temp.kicked = temp.written
-                    part.ctx.add_bytes(n)
+                    hasher.update(view)
+                with self.cond:
+                    slot.chunks.append(view)
+                    self.held += n
+                    self.cond.notify_all()
                 offset += n
-                if writer.opts.bwlimit:
-                    self.throttle(slot, n, writer.opts.bwlimit)
-                active = self.take_withdrawals(slot)
-            if not active:
-                return
-            try:
-                check_unchanged(item.src, before)
-            except BaseException as exc:  # noqa: BLE001
-                self.fail_all(slot, exc)
-                return
-            digest = hasher.hexdigest() if hasher is not None else None
-            for part in active:
-                part.hash = digest
-                part.before = before
+            check_unchanged(item.src, before)
+            slot.hash = hasher.hexdigest() if hasher is not None else None
+            slot.before = before
         finally:
             os.close(src_fd)
 
-    def throttle(self, slot: _Slot, n: int, limit: int) -> None:
-        """Hold the read to `limit` bytes/s, waking at once if a member withdraws."""
-        now = time.monotonic()
-        if not self.bw_start:
-            self.bw_start, self.bw_bytes = now, 0
-        self.bw_bytes += n
-        ahead = self.bw_bytes / limit - (now - self.bw_start)
-        with self.cond:
-            while ahead > 0 and not any(p.withdrawn for p in slot.parts):
-                self.cond.wait(min(ahead, WAIT_S))
-                ahead = self.bw_bytes / limit - (time.monotonic() - self.bw_start)
-
-    def take_withdrawals(self, slot: _Slot) -> list[_Part]:
-        """Release the parts whose member withdrew; the parts still written to."""
-        with self.cond:
-            for part in slot.parts:
-                if part.withdrawn and not part.released:
-                    part.released = True
-                    self.cond.notify_all()
-            return [p for p in slot.parts if not p.released and p.error is None]
-
-    def fail_all(self, slot: _Slot, exc: BaseException) -> None:
-        for part in slot.parts:
-            if part.error is None and not part.withdrawn:
-                part.error = exc  # one object for all: each member only reads its words
+    def abandoned(self, slot: _Slot) -> bool:
+        """Every member that joined is done, and no other is still to come."""
+        return all(p.done for p in slot.parts.values()) and all(
+            k in slot.parts or self.settled(k, slot.index) for k in slot.awaiting)
 
 
 class Member:
@@ -240,65 +219,71 @@ class Member:
         with group.cond:
             if index not in self.resolved:
                 self.resolved.add(index)
+                slot = group.slots.get(index)
+                if slot is not None:
+                    group.release(slot)
                 group.cond.notify_all()
 
     def write(self, item: Item, temp: TempFile, ctx: Context, writer: CopyWriter) -> tuple[str | None, os.stat_result] | None:
-        """Write `item` into `temp` through the group's one read: (source hash, source fstat).
+        """Write `item` into `temp` from the group's one read: (source hash, source fstat).
 
-        None: copy it alone (no other member to share with, or the shared read has begun).
-        Raises what the write met for this destination, or Cancelled after withdrawing.
+        None: copy it alone (no other member to share with, or the shared read has moved on).
+        Raises what the write met for this destination, or Cancelled (the part withdrawn).
         """
         group = self.group
-        with group.cond:
-            index = item.index
-            others = group.live_others(self.id)
-            if not others or index in group.finished:
-                return None
+        cond = group.cond
+        index = item.index
+        with cond:
+            others = [k for k in group.members if k != self.id]
             slot = group.slots.get(index)
             if slot is None:
+                if not others or index in group.finished:
+                    return None
                 awaiting = {k for k in others if not group.settled(k, index)}
                 if not awaiting:
                     return None  # everybody else is past this item: nothing to share
                 slot = group.slots[index] = _Slot(index, item, writer, awaiting)
-            elif slot.item.src != item.src:
-                return None
-            part = _Part(self, temp, ctx)
-            slot.parts.append(part)
+                group.ensure_reader()
+            elif slot.released or slot.item.src != item.src:
+                return None  # late: the first chunks are gone
+            part = slot.parts[self.id] = _Part(self.id)
             self.resolved.add(index)
-            group.ensure_reader()
-            group.cond.notify_all()
+            cond.notify_all()
         try:
             while True:
-                with group.cond:
-                    if part.released:
+                with cond:
+                    k = part.written
+                    view = slot.chunks[k] if k < len(slot.chunks) else None
+                    if view is None and (slot.read_done or slot.error is not None):
                         break
-                    group.cond.wait(WAIT_S)
-                    if part.released:
-                        break
-                ctx.check()  # raises Cancelled (or blocks while paused: the reader goes on meanwhile)
-        except BaseException:
-            self.withdraw(part)
-            raise
-        if part.error is not None:
-            raise part.error
-        if part.before is None:
-            raise Cancelled()  # the reader stopped for this member (never expected otherwise)
-        return part.hash, part.before
+                    if view is None:
+                        cond.wait(WAIT_S)
+                if view is None:
+                    ctx.check()  # raises Cancelled (or blocks while paused)
+                    continue
+                self.write_chunk(temp, view, k * CHUNK, writer, ctx)
+                with cond:
+                    part.written = k + 1
+                    group.release(slot)
+            if slot.error is not None:
+                raise slot.error
+            if slot.before is None:
+                raise SourceChangedError(item.src, "was not read completely", "run the copy again")
+            return slot.hash, slot.before
+        finally:
+            with cond:
+                part.done = True
+                group.release(slot)
 
-    def withdraw(self, part: _Part) -> None:
-        """Stop the reader writing into this member's temp; return once it no longer does."""
-        group = self.group
-        with group.cond:
-            part.withdrawn = True
-            for slot in list(group.slots.values()):
-                if part in slot.parts:  # not begun: leave the slot, the others need not wait
-                    slot.parts.remove(part)
-                    part.released = True
-                    if not slot.parts:
-                        del group.slots[slot.index]
-            group.cond.notify_all()
-            while not part.released:
-                group.cond.wait(WAIT_S)
+    def write_chunk(self, temp: TempFile, view: memoryview, offset: int, writer: CopyWriter, ctx: Context) -> None:
+        from vfxcopy.core.writers.copy import WRITEBACK_KICK, write_all
+
+        ctx.check()
+        write_all(temp.fd, view, offset)
+        temp.written += len(view)
+        if writer.kick_writeback and temp.written >= WRITEBACK_KICK:
+            writer.kick(temp, temp.written)
+        ctx.add_bytes(len(view))
 
 
 _registry_lock = threading.Lock()
@@ -332,6 +317,8 @@ def leave(key: str, member_id: str) -> None:
             return
         with group.cond:
             group.members.pop(member_id, None)
+            for slot in list(group.slots.values()):
+                group.release(slot)
             group.cond.notify_all()
-            if not group.members and not group.slots:
+            if not group.members:
                 _groups.pop(key, None)
