@@ -261,3 +261,18 @@ def test_cancel_one_rendition_and_the_others_complete(qtbot: Any, window: MainWi
     assert records[1].state is JobState.CANCELLED
     assert 1 <= len(list((dest / "proxy").glob("*.tif"))) < 40
     assert not [p for p in (dest / "proxy").iterdir() if is_temp_name(p.name)]
+
+
+def test_the_renditions_decode_each_frame_once(qtbot: Any, window: MainWindow, plate: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfxcopy.core.writers import shared_decode
+
+    decoded: list[str] = []
+    monkeypatch.setattr(shared_decode, "on_decode", decoded.append)
+    window.runner.set_max_jobs(1)  # one job at a time: the renditions of one decode start together even so
+    dialog = open_convert(window, plate, tmp_path / "ingest")
+    choose(qtbot, dialog.findChild(QComboBox, "presetCombo"), INGEST)
+    records = queue(qtbot, window, dialog, 3)
+    qtbot.waitUntil(lambda: all(r.state.finished for r in records), timeout=WAIT_MS)
+    assert [r.state for r in records] == [JobState.COMPLETED] * 3
+    assert sorted(decoded) == sorted(str(p) for p in plate.glob("*.exr"))
