@@ -309,7 +309,7 @@ def test_cancel_one_destination_and_the_others_complete(qtbot: Any, window: Main
     assert "actionCancel" in shown and shown["actionCancelGroup"] == "Cance&l All Destinations"
     trigger(menu, "actionCancel")
     qtbot.waitUntil(lambda: records[1].state is JobState.CANCELLED, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: records[0].state.finished and records[2].state.finished, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: records[0].result is not None and records[2].result is not None, timeout=WAIT_MS)
     assert records[0].state is JobState.COMPLETED and records[2].state is JobState.COMPLETED
     for folder in (folders[0], folders[2]):
         assert sorted(p.name for p in folder.glob("plate.*")) == [f.name for f in frames]
@@ -427,7 +427,7 @@ def test_a_dropped_tree_goes_whole_to_each_destination(qtbot: Any, window: MainW
     add_destinations(qtbot, dialog, picker, backup)
     records = queue(qtbot, window, dialog, 2)
     assert all(r.spec.tree is not None for r in records) and records[0].spec.group == records[1].spec.group
-    qtbot.waitUntil(lambda: all(r.state.finished for r in records), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all(r.result is not None for r in records), timeout=WAIT_MS)
     assert [r.state for r in records] == [JobState.COMPLETED] * 2, [r.result.message for r in records]
     for dest in (work, backup):
         for folder, dirs, names in os.walk(delivery_tree):
@@ -457,7 +457,7 @@ def test_a_destination_that_fills_up_fails_alone_and_runs_again_on_its_own(
     dialog.fsync_check.setChecked(False)
     add_destinations(qtbot, dialog, picker, small / "backup")
     records = queue(qtbot, window, dialog, 2)
-    qtbot.waitUntil(lambda: all(r.state.finished for r in records), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all(r.result is not None for r in records), timeout=WAIT_MS)
     assert records[0].state is JobState.COMPLETED and not window.model.info(records[0]).failed
     assert sorted(p.name for p in work.glob("plate.*")) == [f.name for f in frames]
     full = records[1]
@@ -473,7 +473,7 @@ def test_a_destination_that_fills_up_fails_alone_and_runs_again_on_its_own(
     (retry_id,) = window.run_again_selected()
     retry = window.model.record_for(retry_id)
     assert retry is not None and retry.spec.group is None and retry.spec.dest_dir == str(small / "backup")
-    qtbot.waitUntil(lambda: retry.state.finished, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: retry.result is not None, timeout=WAIT_MS)
     assert retry.state is JobState.COMPLETED
     for frame in frames:
         assert (small / "backup" / frame.name).read_bytes() == frame.read_bytes()

@@ -128,7 +128,7 @@ def test_a_preset_of_three_outputs_queues_three_renditions_of_one_decode(
     cell = window.model.index(window.model.row_of(records[1].job_id), COLUMN_INDEX["destination"])
     assert cell.data() == "2/3 · …/proxy"
     assert "Rendition 2 of 3 from one decode" in cell.data(Qt.ItemDataRole.ToolTipRole)
-    qtbot.waitUntil(lambda: all(r.state.finished for r in records), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all(r.result is not None for r in records), timeout=WAIT_MS)
     assert [r.state for r in records] == [JobState.COMPLETED] * 3, [r.result.message for r in records]
 
     masters = sorted((dest / "master").glob("sh010_plate_v001.*.exr"))
@@ -255,7 +255,7 @@ def test_cancel_one_rendition_and_the_others_complete(qtbot: Any, window: MainWi
     shown = {a.objectName(): a.text() for a in menu.actions()}
     assert "actionCancel" in shown and shown["actionCancelGroup"] == "Cance&l All Renditions"
     next(a for a in menu.actions() if a.objectName() == "actionCancel").trigger()
-    qtbot.waitUntil(lambda: all(r.state.finished for r in records), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all(r.result is not None for r in records), timeout=WAIT_MS)
     assert records[0].state is JobState.COMPLETED, records[0].result.message
     assert len(list((dest / "master").glob("*.exr"))) == 40
     assert records[1].state is JobState.CANCELLED
@@ -273,6 +273,6 @@ def test_the_renditions_decode_each_frame_once(qtbot: Any, window: MainWindow, p
     dialog = open_convert(window, plate, tmp_path / "ingest")
     choose(qtbot, dialog.findChild(QComboBox, "presetCombo"), INGEST)
     records = queue(qtbot, window, dialog, 3)
-    qtbot.waitUntil(lambda: all(r.state.finished for r in records), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all(r.result is not None for r in records), timeout=WAIT_MS)
     assert [r.state for r in records] == [JobState.COMPLETED] * 3
     assert sorted(decoded) == sorted(str(p) for p in plate.glob("*.exr"))
