@@ -44,6 +44,7 @@ from vfxcopy.core.errors import SourceChangedError
 from vfxcopy.core.hashing import new_hasher
 from vfxcopy.core.pipeline.temps import TempFile
 from vfxcopy.core.writers.base import Context, Item
+from vfxcopy.core.writers.groups import Registry
 
 if TYPE_CHECKING:
     from vfxcopy.core.writers.copy import CopyWriter
@@ -286,22 +287,28 @@ class Member:
         ctx.add_bytes(len(view))
 
 
-_registry_lock = threading.Lock()
-_groups: dict[str, Group] = {}
+def _remove(group: Group, member_id: str) -> bool:
+    with group.cond:
+        group.members.pop(member_id, None)
+        for slot in list(group.slots.values()):
+            group.release(slot)
+        group.cond.notify_all()
+        return not group.members
+
+
+GROUPS: Registry[Group] = Registry(Group)
 
 
 def expect(key: str, member_ids: list[str]) -> None:
     """Members about to start together: the others wait for them at each item, from the first."""
-    with _registry_lock:
-        group = _groups.setdefault(key, Group(key))
+    group = GROUPS.get(key)
     with group.cond:
         for member_id in member_ids:
             group.members.setdefault(member_id, None)
 
 
 def join(key: str, member_id: str) -> Member:
-    with _registry_lock:
-        group = _groups.setdefault(key, Group(key))
+    group = GROUPS.get(key)
     member = Member(group, member_id)
     with group.cond:
         group.members[member_id] = member
@@ -311,14 +318,4 @@ def join(key: str, member_id: str) -> Member:
 
 def leave(key: str, member_id: str) -> None:
     """The member's job ended (any path): no slot waits for it any more. Safe to call twice."""
-    with _registry_lock:
-        group = _groups.get(key)
-        if group is None:
-            return
-        with group.cond:
-            group.members.pop(member_id, None)
-            for slot in list(group.slots.values()):
-                group.release(slot)
-            group.cond.notify_all()
-            if not group.members:
-                _groups.pop(key, None)
+    GROUPS.leave(key, member_id, _remove)
