@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import OpenImageIO as oiio
 
 from vfxcopy.core.convert import private_copy, read_frame
+from vfxcopy.core.writers.groups import Registry
 
 FRAMES_PER_THREAD = 1  # frames the group may hold per member thread (1080p half RGB: 12 MB, 36 MB with its float copy)
 WAIT_S = 5.0  # a member ahead waits this long for room before it detaches the members holding it
@@ -270,51 +271,52 @@ class Member:
         leave(self.group.key, self.id)
 
 
-_registry_lock = threading.Lock()
-_groups: dict[str, DecodeGroup] = {}
+def _remove(group: DecodeGroup, member_id: str) -> bool:
+    """Take the member out; True when nobody reads through the group any more (it is dropped)."""
+    with group.cond:
+        group.members.pop(member_id, None)
+        group.sweep()
+        group.cond.notify_all()
+        if any(m.joined for m in group.members.values()):
+            return False
+        # A member announced but never started counts for nothing: a late one starts a group of its own.
+        group.members.clear()
+        group.entries.clear()
+        return True
+
+
+_groups: Registry[DecodeGroup] = Registry(DecodeGroup)
 
 
 def expect(key: str, member_ids: list[str]) -> None:
     """Members about to start together: frames decoded before they join are kept for them."""
-    with _registry_lock:
-        group = _groups.setdefault(key, DecodeGroup(key))
-        with group.cond:
-            for member_id in member_ids:
-                group.members.setdefault(member_id, _MemberState())
+    group = _groups.get(key)
+    with group.cond:
+        for member_id in member_ids:
+            group.members.setdefault(member_id, _MemberState())
 
 
 def join(key: str, member_id: str, window: int = DEFAULT_WINDOW) -> Member:
-    """`member_id` (a job id) reads through group `key`; `window`: frames it decodes at once (its threads)."""
-    with _registry_lock:
-        group = _groups.setdefault(key, DecodeGroup(key))
-        with group.cond:
-            state = group.members.setdefault(member_id, _MemberState())
-            state.window = max(1, window)
-            state.joined = True
-            state.attached = True
-            group.cond.notify_all()
+    """`member_id` (a job id) reads through group `key`; `window`: frames it decodes at once (its threads).
+
+    Joining as the group's last member leaves can land in the group being dropped: that member
+    then decodes alone, which is what it would do in a group of its own anyway.
+    """
+    group = _groups.get(key)
+    with group.cond:
+        state = group.members.setdefault(member_id, _MemberState())
+        state.window = max(1, window)
+        state.joined = True
+        state.attached = True
+        group.cond.notify_all()
     return Member(group, member_id)
 
 
 def leave(key: str, member_id: str) -> None:
     """The member's job ended (any path): nothing waits for it any more. Safe to call twice."""
-    with _registry_lock:
-        group = _groups.get(key)
-        if group is None:
-            return
-        with group.cond:
-            group.members.pop(member_id, None)
-            group.sweep()
-            group.cond.notify_all()
-            if not any(m.joined for m in group.members.values()):
-                # Nobody reads any more (a member announced but never started counts for nothing):
-                # a late one starts a group of its own.
-                group.members.clear()
-                group.entries.clear()
-                _groups.pop(key, None)
+    _groups.leave(key, member_id, _remove)
 
 
 def group_of(key: str) -> DecodeGroup | None:
     """The live group `key` (tests and the benchmark read its counters); None once every member left."""
-    with _registry_lock:
-        return _groups.get(key)
+    return _groups.find(key)
