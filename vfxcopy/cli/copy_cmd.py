@@ -124,7 +124,6 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
 
 def _fan_out(specs: list[JobSpec], dest_dir: str, also: list[str]) -> list[JobSpec]:
     """Each job once more per --also destination, in the order that runs one source's copies together."""
-    import uuid
     from dataclasses import replace
 
     from vfxcopy.core.jobs import new_job_id
@@ -141,7 +140,7 @@ def _fan_out(specs: list[JobSpec], dest_dir: str, also: list[str]) -> list[JobSp
     out: list[JobSpec] = []
     for spec in specs:
         if extra:
-            spec.group = uuid.uuid4().hex  # one read of each frame for every destination (writers/fanout.py)
+            spec.group = os.urandom(16).hex()  # one read of each frame for every destination (writers/fanout.py)
         out.append(spec)
         for path in extra:
             out.append(replace(spec, dest_dir=path, job_id=new_job_id(), copy=replace(spec.copy),
