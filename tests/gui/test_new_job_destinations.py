@@ -445,8 +445,9 @@ def test_a_dropped_tree_goes_whole_to_each_destination(qtbot: Any, window: MainW
                     assert copied.read_bytes() == source.read_bytes(), copied
 
 
+@pytest.mark.parametrize("retry", [False, True], ids=["run-again", "retry-failed"])
 def test_a_destination_that_fills_up_fails_alone_and_runs_again_on_its_own(
-    qtbot: Any, window: MainWindow, picker: Picker, tmpfs_mount: Any, tmp_path: Path
+    qtbot: Any, window: MainWindow, picker: Picker, tmpfs_mount: Any, tmp_path: Path, retry: bool
 ) -> None:
     frames = make_byte_sequence(tmp_path / "src", count=8, size=256 * 1024)
     small = tmpfs_mount("3m")
@@ -467,13 +468,14 @@ def test_a_destination_that_fills_up_fails_alone_and_runs_again_on_its_own(
     errors = " ".join(r.error or "" for r in full.failed_frames).lower()
     assert "space" in errors or "full" in errors, errors
     assert "run the job again" in (full.result.message or "")
-    # Room made: Run Again on that row completes that destination (what is there already is skipped), alone.
+    # Room made: Retry Failed Frames (or Run Again) on that row completes that destination, alone:
+    # the frames the full disk stopped it before are retried too, not only the one that failed.
     filler.unlink()
     window.select_jobs([full.job_id])
-    (retry_id,) = window.run_again_selected()
-    retry = window.model.record_for(retry_id)
-    assert retry is not None and retry.spec.group is None and retry.spec.dest_dir == str(small / "backup")
-    qtbot.waitUntil(lambda: retry.result is not None, timeout=WAIT_MS)
-    assert retry.state is JobState.COMPLETED
+    (retry_id,) = window.retry_selected() if retry else window.run_again_selected()
+    again = window.model.record_for(retry_id)
+    assert again is not None and again.spec.group is None and again.spec.dest_dir == str(small / "backup")
+    qtbot.waitUntil(lambda: again.result is not None, timeout=WAIT_MS)
+    assert again.state is JobState.COMPLETED
     for frame in frames:
         assert (small / "backup" / frame.name).read_bytes() == frame.read_bytes()

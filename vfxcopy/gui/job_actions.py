@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QSplitter, QTableView, QWidget
 
 from vfxcopy import __version__
-from vfxcopy.core.jobs import JobSpec, Operation, new_job_id
+from vfxcopy.core.jobs import FrameStatus, JobSpec, JobState, Operation, new_job_id
 from vfxcopy.core.naming import dest_pattern
 from vfxcopy.core.units import plural
 from vfxcopy.gui import prompts
@@ -159,7 +159,8 @@ class JobActions(QMainWindow):
                 continue
             spec = record.spec
             selected = spec.selected_frames()
-            indices = sorted({r.index for r in record.failed_frames if 0 <= r.index < len(selected)})
+            indices = sorted({r.index for r in record.failed_frames if 0 <= r.index < len(selected)}
+                             | not_reached(record, len(selected)))
             if not indices and not spec.source.is_single:
                 continue
             frames = [selected[i] for i in indices] or spec.frames
@@ -250,3 +251,12 @@ class JobActions(QMainWindow):
             self, "About vfxcopy",
             f"vfxcopy {__version__}\n\nCopy and convert VFX image sequences as cancellable, "
             "verified jobs.\nMIT licence.")
+
+
+def not_reached(record: JobRecord, count: int) -> set[int]:
+    """The frames a failed job never got to (it stopped at a full disk or at the first error):
+    retrying only the failed ones would leave them out and look finished."""
+    if record.state is not JobState.FAILED:
+        return set()
+    return {i for i, s in enumerate(record.frame_states[:count]) if s in (FrameStatus.PENDING, FrameStatus.CANCELLED)}
+
