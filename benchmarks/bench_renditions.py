@@ -15,7 +15,12 @@ Contenders (each a fresh process, as a user runs them):
 Also reported: each contender's CPU seconds (user+sys of its processes) and the one run's peak RSS,
 and the load average before and after each round (the machine may be shared).
 
-Usage: python benchmarks/bench_renditions.py [--quick] [--frames N] [--size WxH] [--grain G] [--repeat R] [--json]
+`--proxy-scale 100` makes the proxies full-res sRGB JPEGs: they then convert to sRGB exactly as the
+review movie does, and the one run converts each frame once for both (shared_decode's colour sharing);
+at the default 50% the proxy shrinks before it converts and converts its own (as its own job would).
+
+Usage: python benchmarks/bench_renditions.py [--quick] [--frames N] [--size WxH] [--grain G] [--repeat R]
+       [--proxy-scale PCT] [--json]
 """
 
 from __future__ import annotations
@@ -77,6 +82,15 @@ def vfxcopy(*args: str) -> list[str]:
     return [sys.executable, "-m", "vfxcopy", "convert", *args, "--no-journal", "-q"]
 
 
+def proxy_args(scale: int) -> tuple[list[str], list[str]]:
+    """The proxy's vfxcopy and oiiotool arguments at `scale` percent (100: no resize at all)."""
+    if scale == 100:
+        return ([a for a in PROXY if a not in ("--resize", "50%", "--filter", "triangle")],
+                OIIO_PROXY[2:])
+    return ([f"{scale}%" if a == "50%" else a for a in PROXY],
+            [f"{scale}%" if a == "50%" else a for a in OIIO_PROXY])
+
+
 def fresh(*folders: Path) -> None:
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
@@ -94,21 +108,22 @@ def check_outputs(out: Path, frames: int) -> None:
         raise SystemExit(f"{movie}: not {frames} frames")
 
 
-def one_run(src: Path, out: Path) -> Timed:
+def one_run(src: Path, out: Path, proxy: list[str] = PROXY) -> Timed:
     t = Timed()
-    t.run(vfxcopy(str(src), str(out / "master"), *MASTER, "--output", str(out / "proxy"), *PROXY,
+    t.run(vfxcopy(str(src), str(out / "master"), *MASTER, "--output", str(out / "proxy"), *proxy,
                   "--output", str(out / "review"), *REVIEW))
     return t
 
 
-def three_runs(src: Path, out: Path) -> Timed:
+def three_runs(src: Path, out: Path, proxy: list[str] = PROXY) -> Timed:
     t = Timed()
-    for name, opts in (("master", MASTER), ("proxy", PROXY), ("review", REVIEW)):
+    for name, opts in (("master", MASTER), ("proxy", proxy), ("review", REVIEW)):
         t.run(vfxcopy(str(src), str(out / name), *opts))
     return t
 
 
-def oiiotool_ffmpeg(src: Path, out: Path, frames: int, fps: float = 24.0) -> Timed:
+def oiiotool_ffmpeg(src: Path, out: Path, frames: int, fps: float = 24.0,
+                    oiio_proxy: list[str] = OIIO_PROXY) -> Timed:
     from vfxcopy.core.jobs import ConvertOptions
     from vfxcopy.core.writers.movie import ffmpeg_exe, movie_format
 
@@ -119,7 +134,7 @@ def oiiotool_ffmpeg(src: Path, out: Path, frames: int, fps: float = 24.0) -> Tim
     for folder in ("master", "proxy", "review", "review_frames"):
         (out / folder).mkdir(parents=True)
     for args, dest in ((OIIO_MASTER, out / "master" / f"{HEAD}#.exr"),
-                       (OIIO_PROXY, out / "proxy" / f"{HEAD}#.jpg"),
+                       (oiio_proxy, out / "proxy" / f"{HEAD}#.jpg"),
                        (OIIO_REVIEW_FRAMES, tiffs / f"{HEAD}#.tif")):
         t.run([OIIOTOOL, "--frames", span, "--parallel-frames", pattern, *args, "-o", str(dest)])
     fmt = movie_format(ConvertOptions(to="mp4", quality=18))
@@ -137,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="40 frames, one round")
     parser.add_argument("--grain", type=float, default=0.0,
                         help="per-pixel noise like a real plate's grain (0.02: 7.8 MB a 1080p frame instead of 90 KB)")
+    parser.add_argument("--proxy-scale", type=int, default=50, metavar="PCT",
+                        help="the proxies' size in percent (100: full-res, converted once with the movie's)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep the frames (re-used when they match)")
     args = parser.parse_args(argv)
@@ -154,10 +171,11 @@ def main(argv: list[str] | None = None) -> int:
             make_exr_sequence(src, start=START, count=args.frames, width=width, height=height, grain=args.grain)
             stamp.write_text(json.dumps(made))
         out = work / "out"
+        proxy, oiio_proxy = proxy_args(args.proxy_scale)
         contenders: dict[str, Callable[[], Timed]] = {
-            "vfxcopy-one-run": lambda: one_run(src, out),
-            "vfxcopy-three-runs": lambda: three_runs(src, out),
-            "oiiotool+ffmpeg": lambda: oiiotool_ffmpeg(src, out, args.frames),
+            "vfxcopy-one-run": lambda: one_run(src, out, proxy),
+            "vfxcopy-three-runs": lambda: three_runs(src, out, proxy),
+            "oiiotool+ffmpeg": lambda: oiiotool_ffmpeg(src, out, args.frames, oiio_proxy=oiio_proxy),
         }
         runs: dict[str, list[Timed]] = {name: [] for name in contenders}
         loads: list[tuple[float, float]] = []
@@ -177,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         fresh(out)
         medians = {name: statistics.median(t.wall for t in timed) for name, timed in runs.items()}
         report = {
-            "frames": args.frames, "size": f"{width}x{height}", "grain": args.grain,
+            "frames": args.frames, "size": f"{width}x{height}", "grain": args.grain, "proxy_scale": args.proxy_scale,
             "frame_bytes": os.path.getsize(next(src.iterdir())), "rounds": args.repeat, "cores": os.cpu_count(),
             "load_before_after": loads,
             "results": {
@@ -197,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2))
         else:
             print(f"{args.frames} frames {width}x{height} ({report['frame_bytes']} bytes each), "
+                  f"proxies at {args.proxy_scale}%, "
                   f"{args.repeat} round(s), {os.cpu_count()} cores, "
                   f"load {', '.join(f'{a:.1f}->{b:.1f}' for a, b in loads)}")
             for name, r in report["results"].items():  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from pathlib import Path
 import OpenImageIO as oiio
 import pytest
 
+from vfxcopy.core import convert
 from vfxcopy.core.convert import read_frame
 from vfxcopy.core.errors import Cancelled
 from vfxcopy.core.jobs import (
@@ -41,6 +42,7 @@ from vfxcopy.core.writers.movie import count_frames
 MASTER = ConvertOptions(to="exr", compression="dwaa:45")
 PROXY = ConvertOptions(to="jpg", resize="50%", to_space="sRGB - Display")
 REVIEW = ConvertOptions(to="mp4", to_space="sRGB - Display")
+FULL_JPEG = ConvertOptions(to="jpg", to_space="sRGB - Display")  # full-res: converts as the movie does
 
 
 class Results(QueueListener):
@@ -136,6 +138,55 @@ def test_each_frame_is_decoded_once_and_every_output_matches_a_job_of_its_own(
     assert count_frames(str(movie)) == len(frames)
     assert movie_frames(movie) == movie_frames(tmp_path / "review_alone" / "shot_010.mp4")
     assert shared_decode.group_of(next(iter(results.values())).job_id) is None
+
+
+@pytest.fixture
+def conversions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """Every colour conversion a conversion writer makes, by source path."""
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(path: str) -> None:
+        with lock:
+            counts[os.path.basename(path)] += 1
+
+    monkeypatch.setattr(convert, "on_colour", count)
+    yield counts
+
+
+def test_renditions_converting_the_same_way_share_one_colour_conversion_a_frame(
+        src: Path, tmp_path: Path, decodes: Counter[str], conversions: Counter[str]) -> None:
+    shared = {tmp_path / "master": MASTER, tmp_path / "jpeg": FULL_JPEG, tmp_path / "review": REVIEW}
+    results = run_all(specs_for(src, shared))
+    assert [r.state for r in results.values()] == [JobState.COMPLETED] * 3
+    frames = sorted(os.listdir(src))
+    assert sorted(decodes) == frames and set(decodes.values()) == {1}, decodes
+    assert sorted(conversions) == frames and set(conversions.values()) == {1}, conversions  # JPEG and movie: one
+
+    decodes.clear()
+    conversions.clear()
+    alone = {tmp_path / "jpeg_alone": FULL_JPEG, tmp_path / "review_alone": REVIEW}
+    for spec in specs_for(src, alone, grouped=False):
+        run_all([spec])
+    assert set(conversions.values()) == {2}  # each job of its own converts every frame
+
+    got, want = sorted(os.listdir(tmp_path / "jpeg")), sorted(os.listdir(tmp_path / "jpeg_alone"))
+    assert got == want and len(got) == len(frames)
+    for n in got:
+        assert pixels_equal(tmp_path / "jpeg" / n, tmp_path / "jpeg_alone" / n), n
+    assert movie_frames(tmp_path / "review" / "shot_010.mp4") == movie_frames(tmp_path / "review_alone" / "shot_010.mp4")
+
+
+def test_a_proxy_that_shrinks_before_converting_does_not_take_the_full_res_conversion(
+        src: Path, tmp_path: Path, conversions: Counter[str]) -> None:
+    outputs = {tmp_path / "proxy": PROXY, tmp_path / "review": REVIEW}
+    results = run_all(specs_for(src, outputs))
+    assert [r.state for r in results.values()] == [JobState.COMPLETED] * 2
+    assert set(conversions.values()) == {2}  # half-res then sRGB is not sRGB then half-res: each its own
+    (alone,) = specs_for(src, {tmp_path / "proxy_alone": PROXY}, grouped=False)
+    run_all([alone])
+    for n in sorted(os.listdir(tmp_path / "proxy")):
+        assert pixels_equal(tmp_path / "proxy" / n, tmp_path / "proxy_alone" / n), n
 
 
 def test_the_renditions_report_per_output_results(src: Path, tmp_path: Path) -> None:
@@ -362,3 +413,65 @@ def test_a_frame_that_does_not_decode_fails_for_each_member_with_its_own_error(s
             m.read(str(bad), 1003, False, lambda: None)
     for m in members:
         m.leave()
+
+
+def test_a_member_waiting_for_another_members_conversion_sees_its_own_cancel(src: Path) -> None:
+    path = str(sorted(src.iterdir())[0])
+    key = uuid.uuid4().hex
+    first = shared_decode.join(key, "first", window=1)
+    second = shared_decode.join(key, "second", window=1)
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_convert() -> oiio.ImageBuf:
+        started.set()
+        release.wait(5)
+        return read_frame(path, as_float=True)
+
+    maker = threading.Thread(target=lambda: first.colour(path, 1001, "srgb", slow_convert, lambda: None))
+    maker.start()
+    assert started.wait(5)
+    token = CancelToken()
+    outcome: list[BaseException] = []
+
+    def wait_for_it() -> None:
+        try:
+            second.colour(path, 1001, "srgb", lambda: pytest.fail("converted twice"), token.check)
+        except Cancelled as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=wait_for_it)
+    waiter.start()
+    time.sleep(0.1)
+    assert waiter.is_alive()  # waits for the first member's conversion instead of making its own
+    cancelled = time.monotonic()
+    token.cancel()
+    waiter.join(2)
+    assert not waiter.is_alive() and outcome and time.monotonic() - cancelled < 0.1
+    release.set()
+    maker.join(5)
+    first.leave()
+    second.leave()
+    assert shared_decode.group_of(key) is None
+
+
+def test_a_conversion_that_fails_is_made_again_by_the_next_member_and_memory_stays_bounded(src: Path) -> None:
+    paths = sorted(str(p) for p in src.iterdir())
+    key = uuid.uuid4().hex
+    a = shared_decode.join(key, "a", window=1)
+    b = shared_decode.join(key, "b", window=1)  # never takes its conversions: they must not pile up
+    group = shared_decode.group_of(key)
+    assert group is not None
+
+    def fail() -> oiio.ImageBuf:
+        raise MemoryError("no room")
+
+    with pytest.raises(MemoryError):
+        a.colour(paths[0], 1001, "srgb", fail, lambda: None)
+    buf, shared = b.colour(paths[0], 1001, "srgb", lambda: read_frame(paths[0], as_float=True), lambda: None)
+    assert shared and str(buf.spec().format) == "float"  # b made it (a's failure was not kept) and keeps it for a
+    for i, path in enumerate(paths):
+        a.colour(path, 1001 + i, "srgb", lambda p=path: read_frame(p, as_float=True), lambda: None)  # type: ignore[misc]
+        assert len(group.converted) <= group.capacity()
+    a.leave()
+    b.leave()

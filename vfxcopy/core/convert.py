@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 import OpenImageIO as oiio
@@ -43,6 +44,15 @@ DEFAULT_DOWN_FILTER = "triangle"
 DEFAULT_UP_FILTER = "catmull-rom"
 RESIZE_FILTERS = ("box", "triangle", "gaussian", "catmull-rom", "mitchell", "blackman-harris",
                   "lanczos3", "cubic", "keys", "simon", "rifman", "bspline", "sinc", "radial-lanczos3")
+
+# Called with the source path before every colour conversion a conversion writer makes (its own, or
+# one it makes for other renditions too): tests count conversions with it. Must be cheap and must not raise.
+on_colour: Callable[[str], None] | None = None
+
+# How a rendition asks its group for a colour-converted frame: share(key, make) -> (buf, stored).
+# `key` says everything the result depends on besides the source frame; `make` converts (called at
+# most once per frame and key for the group); `stored`: other renditions read `buf` too (read-only).
+ShareColour = Callable[[Hashable, Callable[[], oiio.ImageBuf]], tuple[oiio.ImageBuf, bool]]
 
 _EXR_COMPRESSIONS = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab", "htj2k")
 _EXR_LOSSLESS = ("none", "rle", "zips", "zip", "piz", "htj2k")
@@ -291,6 +301,16 @@ class FrameProcessor:
         `readonly`: `buf` is shared with other renditions (writers/shared_decode.py): it is never
         changed in place (the result may still be `buf` itself when nothing changes its pixels).
         """
+        return self.process_frame(buf, path, size, readonly)[0]
+
+    def process_frame(self, buf: oiio.ImageBuf, path: str, size: tuple[int, int] | None = None,
+                      readonly: bool = False, share: ShareColour | None = None) -> tuple[oiio.ImageBuf, bool]:
+        """`process`, and whether the result is shared (other renditions read it: never change it in place).
+
+        `share`: the colour conversion is asked of the renditions group, keyed by everything done to
+        the frame up to it (channels, a shrink before it, from/to space, view, config), so that only
+        renditions whose steps up to the conversion are the same take one another's result.
+        """
         shared = buf if readonly else None
         spec = buf.spec()
         from_space = self.source_space(spec)
@@ -298,16 +318,36 @@ class FrameProcessor:
             buf = self._channels(buf, path)
         w, h = size or self.output_size(spec.width, spec.height)
         resizing = (w, h) != (spec.width, spec.height)
+        shrunk: tuple[int, int, str] | None = None
         # Shrinking first makes the colour conversion work on fewer pixels (and
         # filters in the source's, usually linear, space); growing goes last.
         if resizing and w * h <= spec.width * spec.height:
             buf = self._resize_to(buf, w, h, path)
+            shrunk = (w, h, self._filter_name(True))
             resizing = False
+        stored = False
         if self.opts.to_space:
-            buf = self._colour(buf, from_space, path, in_place=buf is not shared)
+            before = buf
+
+            def convert() -> oiio.ImageBuf:
+                return self._colour(before, from_space, path, in_place=before is not shared)
+
+            if share is not None:
+                buf, stored = share(self.colour_key(from_space, shrunk), convert)
+            else:
+                buf = convert()
         if resizing:
             buf = self._resize_to(buf, w, h, path)
-        return buf
+            return buf, False
+        return buf, stored or (shared is not None and buf is shared)
+
+    def colour_key(self, from_space: str, shrunk: tuple[int, int, str] | None) -> Hashable:
+        """What a colour-converted frame depends on besides the source frame (the thread count does not)."""
+        return (tuple(c for c in self.opts.channels or [] if c), shrunk, from_space, self.opts.to_space,
+                self.opts.view, config_name(self.opts.ocio_config))
+
+    def _filter_name(self, shrinking: bool) -> str:
+        return self.opts.filter or (DEFAULT_DOWN_FILTER if shrinking else DEFAULT_UP_FILTER)
 
     def _channels(self, buf: oiio.ImageBuf, path: str) -> oiio.ImageBuf:
         names = list(buf.spec().channelnames)
@@ -322,8 +362,7 @@ class FrameProcessor:
 
     def _resize_to(self, buf: oiio.ImageBuf, w: int, h: int, path: str) -> oiio.ImageBuf:
         spec = buf.spec()
-        shrinking = w * h <= spec.width * spec.height
-        name = self.opts.filter or (DEFAULT_DOWN_FILTER if shrinking else DEFAULT_UP_FILTER)
+        name = self._filter_name(w * h <= spec.width * spec.height)
         roi = oiio.ROI(0, w, 0, h, 0, 1, 0, spec.nchannels)
         out = oiio.ImageBufAlgo.resize(buf, filtername=name, roi=roi, nthreads=self.nthreads)
         if out.has_error:
@@ -331,6 +370,9 @@ class FrameProcessor:
         return out
 
     def _colour(self, buf: oiio.ImageBuf, from_space: str, path: str, in_place: bool = True) -> oiio.ImageBuf:
+        hook = on_colour
+        if hook is not None:
+            hook(path)
         to_space = self.opts.to_space or ""
         # In place (the frame read for this job is ours): a copy would double the peak memory.
         # A frame shared with other renditions is converted into a new buffer instead (same pixels).

@@ -5,7 +5,8 @@ folder (/proc/self/fd/N/…): a link planted in the destination cannot redirect 
 libjpeg ends the whole process when a write hits a full disk, so every frame's
 write is preceded by a free-space check that reserves room for the frames other
 workers are writing at the same moment. A job that is one rendition of several takes each
-frame from the group's one decode (writers/shared_decode.py) and never changes that buffer.
+frame from the group's one decode (writers/shared_decode.py) and never changes that buffer;
+renditions converting to the same colour space the same way also share that conversion.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import os
 import shutil
 import stat
 import threading
+from collections.abc import Callable, Hashable
 
 import OpenImageIO as oiio
 
 from vfxcopy.core.convert import (
     SPACE_MARGIN,
     FrameProcessor,
+    ShareColour,
     WritePlan,
     check_written,
     compare_written,
@@ -91,6 +94,8 @@ class ImageWriter:
         self.shared = shared
         self.plan = plan
         self.processor = FrameProcessor(opts, nthreads=nthreads)
+        if shared is not None:
+            shared.expect_conversions(bool(opts.to_space))
         self.space = space
         self.warned = warn_once
         self.temp_suffix = "." + plan.extension
@@ -116,8 +121,14 @@ class ImageWriter:
         del frame
         ctx.check()
         self.warn_if_linear_to_8bit(buf, ctx)
-        out = self.processor.process(buf, item.src, readonly=readonly)
-        if readonly and out is buf:
+        member = self.shared
+        share: ShareColour | None = None
+        if member is not None:
+            def share(key: Hashable, make: Callable[[], oiio.ImageBuf]) -> tuple[oiio.ImageBuf, bool]:
+                assert member is not None
+                return member.colour(item.src, item.frame, key, make, ctx.check)
+        out, out_shared = self.processor.process_frame(buf, item.src, readonly=readonly, share=share)
+        if out_shared:
             out = private_copy(out)  # prepare_for_write sets this rendition's codec on its own spec
         del buf  # before any further copy: at most two full-size images at a time (source, result)
         out = fit_channels(out, self.plan, item.src)

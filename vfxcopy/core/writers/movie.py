@@ -2,7 +2,8 @@
 
 ffmpeg writes the temp the pipeline hands it (a path pinned to the run's private folder);
 the pipeline checks, fsyncs and places the movie like any other item. A movie that is one
-rendition of several takes each frame from the group's one decode (writers/shared_decode.py).
+rendition of several takes each frame from the group's one decode (writers/shared_decode.py),
+and its colour conversion from another rendition converting the same way (a full-res sRGB JPEG).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import OpenImageIO as oiio
 
-from vfxcopy.core.convert import FrameProcessor, to_display_window
+from vfxcopy.core.convert import FrameProcessor, ShareColour, to_display_window
 from vfxcopy.core.errors import FrameError, StopRequested, VerificationError
 from vfxcopy.core.jobs import CancelToken, ConvertOptions, FrameResult, FrameStatus
 from vfxcopy.core.naming import normalise_target
@@ -184,6 +186,8 @@ class MovieWriter:
         self.fmt = movie_format(opts)
         self.threads = max(1, opts.threads)
         self.processor = FrameProcessor(opts, nthreads=1 if self.threads > 1 else 0)
+        if shared is not None:
+            shared.expect_conversions(bool(opts.to_space))
 
     def source_check(self, item: Item) -> os.stat_result:
         assert item.frames is not None
@@ -230,7 +234,14 @@ class MovieWriter:
             else:
                 got = read_alone(src, as_float)
             self.token.check()
-            return to_display_window(self.processor.process(got.buf, src, size, readonly=got.shared), src)
+            member = self.shared
+            share: ShareColour | None = None
+            if member is not None:
+                def share(key: Hashable, make: Callable[[], oiio.ImageBuf]) -> tuple[oiio.ImageBuf, bool]:
+                    assert member is not None
+                    return member.colour(src, inputs[index][1], key, make, self.token.check)
+            out, _shared = self.processor.process_frame(got.buf, src, size, readonly=got.shared, share=share)
+            return to_display_window(out, src)  # read only from here on: cropping and packing make new buffers
 
         try:
             window: deque[tuple[int, Future[oiio.ImageBuf]]] = deque()

@@ -22,6 +22,14 @@ Rules kept:
   member alone in its group (a resume of one rendition) decodes alone, as without a group.
 - Correctness never depends on the cache: a frame not found (dropped, failed, late
   member) is decoded by the member that needs it.
+- Colour conversions are shared the same way (`Member.colour`): renditions whose steps up to
+  the conversion are the same (channels, a shrink before it, from/to space, view, OCIO config:
+  convert.FrameProcessor.colour_key) take one conversion per frame, made by the first that
+  asks; the others wait for it (looking at their cancel) and read it only. A converted frame
+  goes once every member that converts with that key has taken it, or has gone past it; the
+  group holds at most `capacity()` of them (the oldest go first: that costs a conversion,
+  never a wait). A rendition that shrinks before converting (half-res proxies) has another
+  key than a full-res one (a review movie): it converts its own, as its own job would.
 
 Wiring (nothing else is needed to make renditions: give their JobSpecs one fresh `group`
 and submit them together with `JobQueue.submit_all`):
@@ -43,7 +51,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 import OpenImageIO as oiio
@@ -103,11 +111,28 @@ class _Entry:
 
 
 @dataclass(eq=False)
+class _Converted:
+    """A colour-converted frame shared by the members that convert with one key."""
+
+    frame: int
+    buf: oiio.ImageBuf | None = None  # None while the first member converts it
+    users: set[str] = field(default_factory=set)
+
+
+@dataclass(eq=False)
 class _MemberState:
     window: int = DEFAULT_WINDOW
     joined: bool = False  # False: announced by `expect`, its job is starting
     attached: bool = True  # False: the others stopped waiting for it (it lagged past WAIT_S)
     recent: deque[int] = field(default_factory=lambda: deque(maxlen=64))  # frames it asked for lately
+    converts: bool | None = None  # None: not said yet (its writer is not made): conversions are kept for it
+    keys: set[Hashable] = field(default_factory=set)  # the colour keys it asked for
+
+    def wants(self, key: Hashable) -> bool:
+        """It may ask for conversions keyed `key` (the keys it asked for so far, any before it asked)."""
+        if self.converts is False:
+            return False
+        return key in self.keys if self.keys else True
 
     def passed(self, frame: int) -> bool:
         """It asked for well more later frames than it has in flight: it will not ask for `frame` (skipped)."""
@@ -122,6 +147,9 @@ class DecodeGroup:
         self.cond = threading.Condition()
         self.members: dict[str, _MemberState] = {}
         self.entries: dict[str, _Entry] = {}
+        self.converted: dict[tuple[str, Hashable], _Converted] = {}  # (source path, colour key)
+        self.conversions = 0  # colour conversions made for the group (for tests)
+        self.conversion_hits = 0  # conversions a member took from another's
         self.decodes = 0  # shared decodes made (for tests and the benchmark)
         self.hits = 0  # frames a member took from another's decode
         self.peak = 0  # most frames held at once
@@ -141,10 +169,25 @@ class DecodeGroup:
         """Every frame held that `me` still needs is behind `frame`: the others owe the room, not `me`."""
         return all(me in e.users or e.frame < frame for e in self.entries.values())
 
+    def needs_converted(self, member_id: str, m: _MemberState, key: Hashable, c: _Converted) -> bool:
+        return m.attached and member_id not in c.users and not m.passed(c.frame) and m.wants(key)
+
     def sweep(self) -> None:
         for path, e in list(self.entries.items()):
             if e.buf is not None and not any(self.needs(k, m, e) for k, m in self.members.items()):
                 del self.entries[path]
+        for ck, c in list(self.converted.items()):
+            if c.buf is not None and not any(self.needs_converted(k, m, ck[1], c) for k, m in self.members.items()):
+                del self.converted[ck]
+
+    def room_for_conversion(self) -> bool:
+        """Make room for one more converted frame (the oldest finished go); False: all are being made."""
+        while len(self.converted) >= self.capacity():
+            done = [(c.frame, ck) for ck, c in self.converted.items() if c.buf is not None]
+            if not done:
+                return False
+            del self.converted[min(done, key=lambda d: d[0])[1]]
+        return True
 
     def detach_laggards(self, me: str) -> None:
         for e in self.entries.values():
@@ -267,6 +310,69 @@ class Member:
             self._used(entry)
         return Frame(fbuf, True)
 
+    def expect_conversions(self, converts: bool) -> None:
+        """Said once by the member's writer: whether it colour-converts frames (else none is kept for it)."""
+        g = self.group
+        with g.cond:
+            state = g.members.get(self.id)
+            if state is not None:
+                state.converts = converts
+                g.sweep()
+                g.cond.notify_all()
+
+    def colour(self, path: str, frame: int, key: Hashable, make: Callable[[], oiio.ImageBuf],
+               check: Callable[[], None]) -> tuple[oiio.ImageBuf, bool]:
+        """Source frame `frame` converted as `key` says: made by `make` once for the members that ask.
+
+        Returns (buf, shared): `shared`, other members read `buf` too (never modify it in place).
+        `check` is called every POLL_S while another member makes it, never with the lock held.
+        """
+        g = self.group
+        ck = (path, key)
+        while True:
+            with g.cond:
+                state = g.members.get(self.id)
+                if state is None:
+                    return make(), False  # left already
+                state.keys.add(key)
+                state.converts = True
+                c = g.converted.get(ck)
+                if c is not None and c.buf is not None:
+                    c.users.add(self.id)
+                    g.conversion_hits += 1
+                    buf = c.buf
+                    g.sweep()
+                    g.cond.notify_all()
+                    return buf, True
+                if c is None:
+                    others = any(k != self.id and m.attached and not m.passed(frame) and m.wants(key)
+                                 for k, m in g.members.items())
+                    if not others or not g.room_for_conversion():
+                        mine: _Converted | None = None
+                    else:
+                        mine = g.converted[ck] = _Converted(frame)
+                    break
+                g.cond.wait(POLL_S)  # another member converts it
+            check()
+        try:
+            buf = make()
+        except BaseException:
+            if mine is not None:
+                with g.cond:
+                    if g.converted.get(ck) is mine:
+                        del g.converted[ck]  # the waiters convert it themselves (and meet the error themselves)
+                    g.cond.notify_all()
+            raise
+        if mine is None:
+            return buf, False
+        with g.cond:
+            g.conversions += 1
+            mine.buf = buf
+            mine.users.add(self.id)
+            g.sweep()
+            g.cond.notify_all()
+        return buf, True
+
     def leave(self) -> None:
         leave(self.group.key, self.id)
 
@@ -282,6 +388,7 @@ def _remove(group: DecodeGroup, member_id: str) -> bool:
         # A member announced but never started counts for nothing: a late one starts a group of its own.
         group.members.clear()
         group.entries.clear()
+        group.converted.clear()
         return True
 
 
