@@ -222,8 +222,11 @@ def test_retry_reuses_the_names_the_first_run_chose(window: MainWindow, tmp_path
     spec.names = [f"plate_v2.{f}.exr" for f in spec.selected_frames()]
     record = JobRecord(spec)
     window.model.add_record(record)
-    failed = FrameResult(spec.job_id, 3, 1004, "s", str(dest / "plate_v2.1004.exr"), FrameStatus.FAILED, error="x")
-    window.model.finish(JobResult(spec.job_id, JobState.FAILED, frames=[failed]))
+    # A job's result lists every frame: here all written but 1004.
+    frames = [FrameResult(spec.job_id, i, f, "s", str(dest / f"plate_v2.{f}.exr"),
+                          FrameStatus.FAILED if f == 1004 else FrameStatus.DONE, error="x" if f == 1004 else None)
+              for i, f in enumerate(spec.selected_frames())]
+    window.model.finish(JobResult(spec.job_id, JobState.FAILED, frames=frames))
     window.settings.confirm_overwrite = False
     window.select_jobs([spec.job_id])
     (retry_id,) = window.retry_selected()
