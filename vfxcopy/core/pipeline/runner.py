@@ -136,7 +136,13 @@ class Pipeline(Settling, ItemSteps):
             raise
         finally:
             self.close()
-        return self.result(state, message)
+        result = self.result(state, message)
+        # What points back at the run (the workers, the preparer, the committer's callbacks)
+        # goes now, so the run and its writer's buffers are freed when the job ends, not at the
+        # next full garbage collection (which holds up a window's GUI thread).
+        self.checker = self.preparer = self.committer = None
+        self.fanout = None
+        return result
 
     def result(self, state: JobState, message: str) -> JobResult:
         tally = self.tally
