@@ -308,3 +308,18 @@ def test_source_verification_reads_the_card_once_for_every_destination(tmp_path:
     for spec in again:
         res = results[spec.dest_dir]
         assert res.state is JobState.FAILED and "source verification" in res.message
+
+
+def test_a_rerun_that_skips_what_is_there_does_not_read_the_source(tmp_path: Path) -> None:
+    """The group reads ahead only what some destination will write: a re-run with 'skip' reads nothing."""
+    src = tmp_path / "src"
+    make_byte_sequence(src, count=8, size=1 * MiB)
+    dests = [tmp_path / "d0", tmp_path / "d1"]
+    first = run_group(group_specs(src, dests))
+    assert all(r.state is JobState.COMPLETED for r in first.values())
+    before = read_bytes()
+    again = run_group(group_specs(src, dests, on_conflict=ConflictPolicy.SKIP))
+    assert read_bytes() - before < 1 * MiB
+    for res in again.values():
+        assert res.state is JobState.COMPLETED
+        assert {f.status for f in res.frames} == {FrameStatus.SKIPPED}

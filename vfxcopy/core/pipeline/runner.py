@@ -292,7 +292,11 @@ class Pipeline(Settling, ItemSteps):
         if spec.group is not None and self.writer.kind == "copy":
             from vfxcopy.core.writers import fanout
 
-            self.fanout = fanout.join(spec.group, spec.job_id)
+            existing = self.existing
+            # The items this destination will most likely write (its name is free): the group's
+            # reader reads them ahead, before the members ask (not those a re-run skips).
+            wanted = [item for item in self.items if existing is None or item.name not in existing]
+            self.fanout = fanout.join(spec.group, spec.job_id, wanted, self.writer)  # type: ignore[arg-type]
 
     def set_dir_sync_error(self, text: str) -> None:
         self.dir_sync_error = text

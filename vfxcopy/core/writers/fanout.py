@@ -36,6 +36,7 @@ Rules kept:
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -94,6 +95,8 @@ class Group:
         self.finished: set[int] = set()  # items whose shared read began: late members copy alone
         self.reader: threading.Thread | None = None
         self.held = 0  # bytes read and not yet released
+        self.ahead: dict[int, Item] = {}  # items some member will likely write, to read before it asks
+        self.ahead_writer: CopyWriter | None = None
         self.pool: list[bytearray] = []  # released buffers, for the next chunks
 
     # -- under self.cond --
@@ -148,6 +151,8 @@ class Group:
                         return
                     slot = min((s for s in self.slots.values() if not s.started), key=lambda s: s.index, default=None)
                     if slot is None:
+                        slot = self.read_ahead_slot()
+                    if slot is None:
                         cond.wait(0.05)
                 slot.started = True
                 self.finished.add(slot.index)
@@ -160,11 +165,29 @@ class Group:
                     slot.read_done = True
                     self.release(slot)
 
+    def read_ahead_slot(self) -> _Slot | None:
+        """A slot for the next item the members will want, opened before any of them asks
+        (so the reading of items to come overlaps the members' own work on this one)."""
+        if self.held >= READ_AHEAD or self.ahead_writer is None:
+            return None
+        while self.ahead:
+            index = min(self.ahead)
+            item = self.ahead.pop(index)
+            if index in self.finished or index in self.slots:
+                continue
+            awaiting = {k for k in self.members if not self.settled(k, index)}
+            if len(awaiting) < 2:
+                continue  # one member or none still to write it: nothing to share
+            slot = self.slots[index] = _Slot(index, item, self.ahead_writer, awaiting)
+            return slot
+        return None
+
     def read_slot(self, slot: _Slot) -> None:
         from vfxcopy.core.writers.copy import check_unchanged
 
         writer, item = slot.writer, slot.item
         src_fd, before = writer.open_source(item)
+        self.hint_next(slot.index)
         try:
             size = before.st_size
             hasher = new_hasher(writer.algo) if writer.hashing else None
@@ -199,6 +222,25 @@ class Group:
             slot.before = before
         finally:
             os.close(src_fd)
+
+    def hint_next(self, index: int) -> None:
+        """Ask the kernel to start reading the next item now: its disk reads overlap this one's work."""
+        with self.cond:
+            later = [i for i in self.ahead if i > index]
+            item = self.ahead.get(min(later)) if later else None
+        if item is None:
+            return
+        try:
+            fd = os.open(item.src, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def abandoned(self, slot: _Slot) -> bool:
         """Every member that joined is done, and no other is still to come."""
@@ -307,11 +349,21 @@ def expect(key: str, member_ids: list[str]) -> None:
             group.members.setdefault(member_id, None)
 
 
-def join(key: str, member_id: str) -> Member:
+def join(key: str, member_id: str, wanted: list[Item] | None = None, writer: CopyWriter | None = None) -> Member:
+    """`member_id` (a job id) shares its reads in group `key`; `wanted`: the items it will most
+    likely write (read ahead for it, with `writer`'s options)."""
     group = GROUPS.get(key)
     member = Member(group, member_id)
     with group.cond:
         group.members[member_id] = member
+        if wanted and writer is not None:
+            for item in wanted:
+                if item.lst is None or not stat.S_ISREG(item.lst.st_mode):
+                    continue  # links and the like are not read
+                if item.index not in group.finished and item.index not in group.slots:
+                    group.ahead.setdefault(item.index, item)
+            group.ahead_writer = group.ahead_writer or writer
+            group.ensure_reader()
         group.cond.notify_all()
     return member
 
