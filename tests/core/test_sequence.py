@@ -10,19 +10,17 @@ from pathlib import Path
 import pytest
 
 from vfxcopy.core import sequence as sequence_module
+from vfxcopy.core.framenames import frame_runs, parse_frames, split_frame
 from vfxcopy.core.frames import FrameSet, parse_frame_set
 from vfxcopy.core.jobs import temp_name
 from vfxcopy.core.sequence import (
     Sequence,
     SourceError,
     find_sequence,
-    frame_runs,
     from_pattern,
-    parse_frames,
     parse_pattern,
     resolve,
     scan,
-    split_frame,
 )
 
 

@@ -21,6 +21,7 @@ from vfxcopy.cli.output import (
 )
 from vfxcopy.cli.progress import ProgressPrinter
 from vfxcopy.core.errors import SafetyError
+from vfxcopy.core.framenames import parse_frames
 from vfxcopy.core.frames import FrameSet, parse_frame_set
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -31,12 +32,7 @@ from vfxcopy.core.jobs import (
     Operation,
     VerifyMode,
 )
-from vfxcopy.core.sequence import (
-    Sequence,
-    SourceError,
-    parse_frames,
-    resolve,
-)
+from vfxcopy.core.sequence import Sequence, SourceError, resolve
 from vfxcopy.core.specs import JobOptions, SpecError
 from vfxcopy.core.specs import build_specs as build_job_specs
 from vfxcopy.core.units import parse_size

@@ -175,7 +175,7 @@ def _emit_err(line: str) -> None:
 
 def _task(args: argparse.Namespace) -> int:
     from vfxcopy.core.farm.task import run_task
-    from vfxcopy.core.sequence import parse_frames
+    from vfxcopy.core.framenames import parse_frames
 
     try:
         with open(args.spec, encoding="utf-8") as fh:

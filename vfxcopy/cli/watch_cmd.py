@@ -28,6 +28,7 @@ from vfxcopy.cli.common import (
 from vfxcopy.cli.progress import PrintingListener
 from vfxcopy.cli.queue_run import make_notifier, wait_for_queue
 from vfxcopy.core.errors import VfxCopyError
+from vfxcopy.core.framenames import parse_frames
 from vfxcopy.core.jobs import (
     CancelToken,
     CopyOptions,
@@ -39,7 +40,7 @@ from vfxcopy.core.jobs import (
     Reporter,
 )
 from vfxcopy.core.queue import JobQueue, QueueListener
-from vfxcopy.core.sequence import Sequence, parse_frames
+from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.watch import (
     DEFAULT_RESCAN_INTERVAL,
     DEFAULT_SETTLE,

@@ -22,6 +22,7 @@ from vfxcopy.core.colour import (
     resolve_space,
 )
 from vfxcopy.core.errors import FrameError
+from vfxcopy.core.framenames import format_frames
 from vfxcopy.core.jobs import (
     ConvertOptions,
     JobSpec,
@@ -31,7 +32,6 @@ from vfxcopy.core.jobs import (
     Reporter,
 )
 from vfxcopy.core.naming import IMAGE_TARGETS, TARGETS, normalise_target
-from vfxcopy.core.sequence import format_frames
 
 MIB = 1 << 20
 SPACE_MARGIN = 8 * MIB  # kept free on the destination besides the frames being written

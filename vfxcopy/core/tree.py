@@ -35,8 +35,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vfxcopy.core.framenames import natural_key
 from vfxcopy.core.jobs import TEMP_PREFIX, JobSpec
-from vfxcopy.core.sequence import Sequence, group_files, natural_key
+from vfxcopy.core.sequence import Sequence, group_files
 
 MHL_FOLDER = "ascmhl"
 LITTER_NAMES = frozenset({".DS_Store", "Thumbs.db", "ehthumbs.db", "desktop.ini", ".Spotlight-V100", ".Trashes",

@@ -9,8 +9,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
+from vfxcopy.core.framenames import format_frames
 from vfxcopy.core.jobs import FrameStatus, JobState, Operation
-from vfxcopy.core.sequence import format_frames
 from vfxcopy.core.units import RateMeter, format_duration, format_rate, format_size, plural
 from vfxcopy.gui.records import JobRecord
 

@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 
 from vfxcopy.core.farm.plan import MERGE_STEP, FarmJob, Step
-from vfxcopy.core.sequence import format_frames
+from vfxcopy.core.framenames import format_frames
 
 
 def _frame_list(job: FarmJob, step: Step) -> list[int]:

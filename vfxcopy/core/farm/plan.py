@@ -25,6 +25,7 @@ from vfxcopy.core.farm.task import (
     results_dir,
     write_json_atomic,
 )
+from vfxcopy.core.framenames import format_frames
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
@@ -36,7 +37,6 @@ from vfxcopy.core.jobs import (
     Operation,
     VerifyMode,
 )
-from vfxcopy.core.sequence import format_frames
 
 JOB_FILE = "job.json"
 MERGED_FILE = "merged.json"

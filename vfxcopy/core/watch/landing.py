@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from vfxcopy.core.errors import VfxCopyError
+from vfxcopy.core.framenames import split_frame
 from vfxcopy.core.jobs import is_temp_name
-from vfxcopy.core.sequence import Sequence, split_frame
+from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.watch.rules import WatchRule
 from vfxcopy.core.watch.store import HandledStore, SeqKey, key_text
 

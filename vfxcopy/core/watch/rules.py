@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from vfxcopy.core.framenames import IMAGE_EXTENSIONS
 from vfxcopy.core.jobs import CopyOptions, JobSpec, Operation
 from vfxcopy.core.safety import is_same_or_inside
-from vfxcopy.core.sequence import IMAGE_EXTENSIONS, Sequence
+from vfxcopy.core.sequence import Sequence
 
 DEFAULT_SETTLE = 10.0
 DEFAULT_RESCAN_INTERVAL = 45.0

@@ -11,9 +11,10 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox
 
 from vfxcopy.core.errors import SafetyError
+from vfxcopy.core.framenames import parse_frames
 from vfxcopy.core.jobs import ConflictPolicy, ConvertOptions, HashAlgo, VerifyMode
 from vfxcopy.core.safety import check_name, is_same_or_inside
-from vfxcopy.core.sequence import Sequence, parse_frames
+from vfxcopy.core.sequence import Sequence
 
 WARNING_COLOUR = QColor("#d98c00")
 ERROR_COLOUR = QColor("#e5534b")

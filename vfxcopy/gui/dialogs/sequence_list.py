@@ -8,7 +8,8 @@ from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTreeWidget, QTreeWidgetItem, QWidget
 
-from vfxcopy.core.sequence import Sequence, format_frames
+from vfxcopy.core.framenames import format_frames
+from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.tree import Tree
 from vfxcopy.core.units import format_size, plural
 from vfxcopy.gui.dialogs.job_options import WARNING_COLOUR, sequence_size

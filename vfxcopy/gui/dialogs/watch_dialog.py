@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vfxcopy.core.framenames import parse_frames
 from vfxcopy.core.jobs import JobSpec, Operation
 from vfxcopy.core.presets import list_presets
-from vfxcopy.core.sequence import parse_frames
 from vfxcopy.core.watch import DEFAULT_SETTLE, DESTINATION_TOKENS, WatchError, WatchRule
 from vfxcopy.gui import prompts
 from vfxcopy.gui.forms import form_row
