@@ -12,7 +12,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from vfxcopy.core.convert import compare_written, plan_output, validate_options
+from vfxcopy.core.convert import plan_output, validate_options
 from vfxcopy.core.errors import FrameError
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -31,6 +31,7 @@ from vfxcopy.core.jobs import (
 from vfxcopy.core.pipeline import run_pipeline as convert_sequence
 from vfxcopy.core.samples import make_exr_sequence
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.written_check import compare_written
 
 OIIOTOOL = str(Path(sys.executable).parent / "oiiotool")
 

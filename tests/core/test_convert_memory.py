@@ -8,10 +8,11 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from vfxcopy.core import convert
-from vfxcopy.core.convert import FrameProcessor, compare_written, plan_output, read_frame
+from vfxcopy.core import written_check
+from vfxcopy.core.convert import FrameProcessor, plan_output, read_frame
 from vfxcopy.core.errors import FrameError
 from vfxcopy.core.jobs import ConvertOptions
+from vfxcopy.core.written_check import compare_written
 
 
 def exr(path: Path, width: int = 64, height: int = 48) -> Path:
@@ -34,7 +35,7 @@ def test_colour_conversion_works_in_place_with_the_same_pixels(tmp_path: Path) -
 def test_a_difference_in_a_later_band_is_found_and_located(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     written = exr(tmp_path / "w.exr")
     plan = plan_output(ConvertOptions(to="exr", compression="zip"))
-    monkeypatch.setattr(convert, "COMPARE_BAND_BYTES", 64 * 3 * 4 * 5)  # five rows a band
+    monkeypatch.setattr(written_check, "COMPARE_BAND_BYTES", 64 * 3 * 4 * 5)  # five rows a band
     expected = read_frame(str(written))
     compare_written(str(written), expected, oiio.TypeDesc("half"), plan, str(written))  # the same: passes
     expected.setpixel(17, 41, (5.0, 5.0, 5.0))

@@ -25,12 +25,9 @@ from vfxcopy.core.convert import (
     FrameProcessor,
     ShareColour,
     WritePlan,
-    check_written,
-    compare_written,
     fit_channels,
     prepare_for_write,
     private_copy,
-    same_pixels,
     to_display_window,
 )
 from vfxcopy.core.errors import FrameError
@@ -38,6 +35,7 @@ from vfxcopy.core.jobs import ConvertOptions
 from vfxcopy.core.pipeline.temps import TempFile
 from vfxcopy.core.writers.base import Context, Item, Written
 from vfxcopy.core.writers.shared_decode import Member, read_alone
+from vfxcopy.core.written_check import check_written, compare_written, same_pixels
 
 
 def regular_source(path: str) -> os.stat_result:
