@@ -15,7 +15,7 @@ from vfxcopy.core.jobs import CopyOptions, FrameResult, FrameStatus, JobSpec, Jo
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import find_sequence
 from vfxcopy.gui import prompts
-from vfxcopy.gui.details import COL_ERROR, COL_PATH
+from vfxcopy.gui.frame_list import COL_ERROR, COL_PATH
 from vfxcopy.gui.main_window import MainWindow
 
 WAIT_MS = 60_000
