@@ -324,3 +324,30 @@ def test_a_rerun_that_skips_what_is_there_does_not_read_the_source(tmp_path: Pat
     for res in again.values():
         assert res.state is JobState.COMPLETED
         assert {f.status for f in res.frames} == {FrameStatus.SKIPPED}
+
+
+def test_overwriting_what_is_there_while_the_reader_reads_ahead_never_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items already at the destinations are not read ahead; with 'overwrite' the members still write
+    them, asking for an item below the read-ahead while it is full. The reader must serve it."""
+    monkeypatch.setattr(fanout, "READ_AHEAD", 2 * MiB)
+    monkeypatch.setattr(fanout, "SLOT_WINDOW", 2 * MiB)
+    src = tmp_path / "src"
+    paths = make_byte_sequence(src, count=10, size=1 * MiB)
+    dests = [tmp_path / "d0", tmp_path / "d1"]
+    for dest in dests:
+        dest.mkdir()
+        for p in paths[:2]:
+            (dest / p.name).write_bytes(b"an older render")
+    listener = Results()
+    queue = JobQueue(1, listener=listener)
+    queue.submit_all(group_specs(src, dests, on_conflict=ConflictPolicy.OVERWRITE))
+    finished = queue.wait(30)
+    if not finished:
+        queue.cancel_all()
+        queue.wait(10)
+    assert finished, "the group hung"
+    for dest in dests:
+        assert listener.results[str(dest)].state is JobState.COMPLETED
+        same_tree(src, dest)

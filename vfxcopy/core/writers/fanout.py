@@ -13,8 +13,10 @@ only the source's bytes are shared:
   of the next item overlaps the writing of this one.
 - A chunk is released once every member that may still want it has written it (the
   members the slot waits for: those that had not settled the item when it opened).
-  At most READ_AHEAD bytes are held: a slow destination holds the reader back, so the
-  group runs at the pace of its slowest drive with that much slack.
+  The reader reads ahead (items up to PREFETCH_MAX, while less than READ_AHEAD is
+  held) the items some member will write; a big item streams through a window of
+  SLOT_WINDOW that only its own members free. A slow destination holds the reader
+  back, so the group runs at the pace of its slowest drive with that much slack.
 - The member then fsyncs, verifies (a `full` read-back of its own temp) and places
   its file itself, as without a group.
 
@@ -29,8 +31,8 @@ Rules kept:
   queue announces the members it starts together (`expect`) and drops them when their
   job ends on any path (`leave`), so a member that never reaches the pipeline never
   blocks the others.
-- Pause of one member holds the group back once READ_AHEAD is used up (the others wait
-  for it rather than read the item twice).
+- Pause of one member holds the group back once the read-ahead is used up (the others
+  wait for it rather than read the item twice).
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ if TYPE_CHECKING:
     from vfxcopy.core.writers.copy import CopyWriter
 
 CHUNK = 1 << 20
-READ_AHEAD = 64 << 20  # bytes read but not yet written by every member that may want them
+READ_AHEAD = 64 << 20  # read ahead of the members while less than this is held
+PREFETCH_MAX = 16 << 20  # items read before a member asks are at most this big (read whole, no wait)
+SLOT_WINDOW = 32 << 20  # a slot's chunks read but not yet written by all its members (big items)
 WAIT_S = 0.005  # how often a waiting member looks at its own token
 
 
@@ -82,6 +86,7 @@ class _Slot:
     hash: str | None = None
     before: os.stat_result | None = None
     started: bool = False
+    prefetched: bool = False  # opened by the reader before any member asked
 
 
 class Group:
@@ -173,12 +178,12 @@ class Group:
         while self.ahead:
             index = min(self.ahead)
             item = self.ahead.pop(index)
-            if index in self.finished or index in self.slots:
+            if index in self.finished or index in self.slots or item.size > PREFETCH_MAX:
                 continue
             awaiting = {k for k in self.members if not self.settled(k, index)}
             if len(awaiting) < 2:
                 continue  # one member or none still to write it: nothing to share
-            slot = self.slots[index] = _Slot(index, item, self.ahead_writer, awaiting)
+            slot = self.slots[index] = _Slot(index, item, self.ahead_writer, awaiting, prefetched=True)
             return slot
         return None
 
@@ -194,7 +199,10 @@ class Group:
             offset = 0
             while offset < size:
                 with self.cond:
-                    while self.held >= READ_AHEAD and not self.abandoned(slot):
+                    # Only this slot's own members can free its window: a wait on anything else
+                    # (another slot's members, still at this item) could wait forever.
+                    while (not slot.prefetched and self.unwritten(slot) >= SLOT_WINDOW
+                           and not self.abandoned(slot)):
                         self.cond.wait(0.05)
                     if self.abandoned(slot):
                         return  # nobody wants the rest
@@ -241,6 +249,11 @@ class Group:
             pass
         finally:
             os.close(fd)
+
+    @staticmethod
+    def unwritten(slot: _Slot) -> int:
+        """Bytes of `slot` read and not yet released."""
+        return sum(len(c) for c in slot.chunks[slot.released:] if c is not None)
 
     def abandoned(self, slot: _Slot) -> bool:
         """Every member that joined is done, and no other is still to come."""
