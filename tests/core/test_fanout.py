@@ -351,3 +351,28 @@ def test_overwriting_what_is_there_while_the_reader_reads_ahead_never_hangs(
     for dest in dests:
         assert listener.results[str(dest)].state is JobState.COMPLETED
         same_tree(src, dest)
+
+
+def test_big_items_stream_through_a_small_window_when_one_destination_skips_some(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One destination has the first item (skipped there), the other writes it alone; the big items
+    after it stream to both through a window smaller than one item, and both trees end whole."""
+    monkeypatch.setattr(fanout, "PREFETCH_MAX", 256 * 1024)  # nothing read ahead: members ask for each item
+    monkeypatch.setattr(fanout, "SLOT_WINDOW", 1 * MiB)
+    src = tmp_path / "src"
+    paths = make_byte_sequence(src, count=4, size=3 * MiB)
+    ahead, behind = tmp_path / "ahead", tmp_path / "behind"
+    ahead.mkdir()
+    (ahead / paths[0].name).write_bytes(paths[0].read_bytes())
+    listener = Results()
+    queue = JobQueue(1, listener=listener)
+    queue.submit_all(group_specs(src, [ahead, behind], on_conflict=ConflictPolicy.SKIP))
+    finished = queue.wait(30)
+    if not finished:
+        queue.cancel_all()
+        queue.wait(10)
+    assert finished, "the group hung"
+    for dest in (ahead, behind):
+        assert listener.results[str(dest)].state is JobState.COMPLETED
+        same_tree(src, dest)

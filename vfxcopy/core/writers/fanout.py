@@ -203,6 +203,12 @@ class Group:
                     # (another slot's members, still at this item) could wait forever.
                     while (not slot.prefetched and self.unwritten(slot) >= SLOT_WINDOW
                            and not self.abandoned(slot)):
+                        if all(p.done or p.written >= len(slot.chunks) for p in slot.parts.values()):
+                            # Only members that have not come yet hold the window (they may be waiting
+                            # for an item this reader has still to read): they copy this one alone.
+                            slot.awaiting = {k for k in slot.awaiting if k in slot.parts}
+                            self.release(slot)
+                            continue
                         self.cond.wait(0.05)
                     if self.abandoned(slot):
                         return  # nobody wants the rest
