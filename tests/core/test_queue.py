@@ -352,3 +352,43 @@ def test_recover_at_start_marks_the_jobs_of_a_dead_process_interrupted(tmp_path:
         assert job is not None and job.state is JobState.INTERRUPTED
         assert queue.recover() == []
     assert JobQueue(1).recover() == []  # no journal: nothing to recover
+
+
+def test_a_group_is_announced_before_any_of_it_can_start_even_when_another_job_ends_meanwhile(
+    byte_seq: list[Path], tmp_path: Path
+) -> None:
+    """A window adds a row on `submitted`: a job that another job's end started (from that job's
+    thread) while the rest of its group was still being announced reached `finished` first."""
+    seq = find_sequence(byte_seq[0])
+    running = threading.Event()
+    release = threading.Event()
+    order: list[tuple[str, str]] = []
+
+    def run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
+        if spec.name == "blocker":
+            running.set()
+            release.wait(TIMEOUT)
+        return JobResult(spec.job_id, JobState.COMPLETED)
+
+    class Slow(QueueListener):
+        def submitted(self, spec: JobSpec) -> None:
+            order.append(("submitted", spec.job_id))
+            if spec.name == "a":
+                release.set()  # the blocker ends now, while b is still being announced
+                time.sleep(0.2)
+
+        def started(self, spec: JobSpec) -> None:
+            order.append(("started", spec.job_id))
+
+        def finished(self, spec: JobSpec, result: JobResult) -> None:
+            order.append(("finished", spec.job_id))
+
+    queue = JobQueue(1, run=run, listener=Slow())
+    queue.submit(JobSpec(seq, str(tmp_path / "x"), name="blocker"))
+    assert running.wait(TIMEOUT)
+    group = [JobSpec(seq, str(tmp_path / d), name=d, group="g") for d in ("a", "b")]
+    queue.submit_all(group)
+    assert queue.wait(TIMEOUT)
+    for spec in group:
+        said = [what for what, job in order if job == spec.job_id]
+        assert said == ["submitted", "started", "finished"], (spec.name, order)

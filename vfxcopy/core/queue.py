@@ -252,12 +252,14 @@ class JobQueue:
             for entry in entries:
                 self._tokens[entry.spec.job_id] = entry.token
         warnings = [self._journal_add(entry.spec) for entry in entries]
-        with self._lock:
-            self._pending.extend(entries)
+        # Told before they can start: a job that ends at once (another job's end starts it from
+        # another thread) must never reach the listener's `finished` before its `submitted`.
         for entry, warning in zip(entries, warnings, strict=True):
             self._call(self.listener.submitted, entry.spec)
             if warning is not None:
                 self._call(self.listener.events, entry.spec.job_id, [warning])
+        with self._lock:
+            self._pending.extend(entries)
         self._start_pending()
         return [entry.spec.job_id for entry in entries]
 
