@@ -125,6 +125,7 @@ class Throttle:
 class _Entry:
     spec: JobSpec
     token: CancelToken
+    announced: bool = True  # False while the listener is still being told of it: it may not start yet
 
 
 def release_memory() -> None:
@@ -252,14 +253,20 @@ class JobQueue:
             for entry in entries:
                 self._tokens[entry.spec.job_id] = entry.token
         warnings = [self._journal_add(entry.spec) for entry in entries]
-        # Told before they can start: a job that ends at once (another job's end starts it from
-        # another thread) must never reach the listener's `finished` before its `submitted`.
+        # Pending (counted, cancellable) at once, but started only once announced: a job that
+        # another job's end starts from that job's thread must never reach the listener's
+        # `finished` before its `submitted`.
+        for entry in entries:
+            entry.announced = False
+        with self._lock:
+            self._pending.extend(entries)
         for entry, warning in zip(entries, warnings, strict=True):
             self._call(self.listener.submitted, entry.spec)
             if warning is not None:
                 self._call(self.listener.events, entry.spec.job_id, [warning])
         with self._lock:
-            self._pending.extend(entries)
+            for entry in entries:
+                entry.announced = True
         self._start_pending()
         return [entry.spec.job_id for entry in entries]
 
@@ -360,7 +367,7 @@ class JobQueue:
             return
         starting: list[_Entry] = []
         with self._lock:
-            while self._pending and len(self._running) < self._max_jobs:
+            while self._pending and len(self._running) < self._max_jobs and self._pending[0].announced:
                 entry = self._pending.pop(0)
                 self._running[entry.spec.job_id] = entry
                 starting.append(entry)
@@ -368,7 +375,7 @@ class JobQueue:
                 if group is not None:
                     # A group's members share each item's read: they start together (as one slot's
                     # worth of reading), whatever the limit; a member left waiting would read alone.
-                    for other in [e for e in self._pending if e.spec.group == group]:
+                    for other in [e for e in self._pending if e.spec.group == group and e.announced]:
                         self._pending.remove(other)
                         self._running[other.spec.job_id] = other
                         starting.append(other)
