@@ -26,11 +26,9 @@ from vfxcopy.core.pipeline.temps import (
 )
 from vfxcopy.core.writers.base import Writer
 
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-SHARED_FS_COPY_WORKERS = 8  # items in flight per copy on a network file system
-
 if TYPE_CHECKING:
     from vfxcopy.core.pipeline.treeparts import Folders as _Folders
+    from vfxcopy.core.writers.fanout import Member
 
 
 class Settling:
@@ -48,6 +46,7 @@ class Settling:
     committer: Committer | None
     preparer: object | None
     folders: _Folders | None
+    fanout: Member | None  # the run's place in its fan-out group (writers/fanout.py)
 
     def close_fd(self, temp: TempFile) -> None:
         from vfxcopy.core.pipeline.temps import close_temp_fd
@@ -123,11 +122,8 @@ class Settling:
                     self.temps.unlink(temp)  # the committer closes its fd
 
     def close(self) -> None:
-        fanout = getattr(self, "fanout", None)
-        if fanout is not None:
-            from vfxcopy.core.writers import fanout as group
-
-            group.leave(fanout.group.key, fanout.id)
+        if self.fanout is not None:
+            self.fanout.leave()
         temps, dest_fd, folders = self.temps, self.dest_fd, self.folders
         self.dest_fd = -1
 

@@ -37,6 +37,7 @@ Rules kept:
 
 from __future__ import annotations
 
+import heapq
 import os
 import stat
 import threading
@@ -101,6 +102,7 @@ class Group:
         self.reader: threading.Thread | None = None
         self.held = 0  # bytes read and not yet released
         self.ahead: dict[int, Item] = {}  # items some member will likely write, to read before it asks
+        self.ahead_order: list[int] = []  # their indexes, a heap: the next one is ahead_order[0]
         self.ahead_writer: CopyWriter | None = None
         self.pool: list[bytearray] = []  # released buffers, for the next chunks
 
@@ -175,8 +177,8 @@ class Group:
         (so the reading of items to come overlaps the members' own work on this one)."""
         if self.held >= READ_AHEAD or self.ahead_writer is None:
             return None
-        while self.ahead:
-            index = min(self.ahead)
+        while self.ahead_order:
+            index = heapq.heappop(self.ahead_order)
             item = self.ahead.pop(index)
             if index in self.finished or index in self.slots or item.size > PREFETCH_MAX:
                 continue
@@ -240,8 +242,8 @@ class Group:
     def hint_next(self, index: int) -> None:
         """Ask the kernel to start reading the next item now: its disk reads overlap this one's work."""
         with self.cond:
-            later = [i for i in self.ahead if i > index]
-            item = self.ahead.get(min(later)) if later else None
+            order = self.ahead_order
+            item = self.ahead[order[0]] if order and order[0] > index else None
         if item is None:
             return
         try:
@@ -274,6 +276,10 @@ class Member:
         self.group = group
         self.id = member_id
         self.resolved: set[int] = set()  # items this member has joined or settled without writing
+
+    def leave(self) -> None:
+        """The member's run ended: see `leave`."""
+        leave(self.group.key, self.id)
 
     def settle(self, index: int) -> None:
         """The member is done with item `index` (written, skipped or failed): nobody waits for it there."""
@@ -379,8 +385,10 @@ def join(key: str, member_id: str, wanted: list[Item] | None = None, writer: Cop
             for item in wanted:
                 if item.lst is None or not stat.S_ISREG(item.lst.st_mode):
                     continue  # links and the like are not read
-                if item.index not in group.finished and item.index not in group.slots:
-                    group.ahead.setdefault(item.index, item)
+                if (item.index not in group.finished and item.index not in group.slots
+                        and item.index not in group.ahead):
+                    group.ahead[item.index] = item
+                    heapq.heappush(group.ahead_order, item.index)
             group.ahead_writer = group.ahead_writer or writer
             group.ensure_reader()
         group.cond.notify_all()
