@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -93,3 +95,19 @@ def make_delivery_tree(root: Path, frame_size: int = 20_000) -> Path:
 def delivery_tree(tmp_path: Path) -> Path:
     """make_delivery_tree in tmp_path/delivery (links inside only; tests add links out themselves)."""
     return make_delivery_tree(tmp_path / "delivery")
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """Every decode a conversion writer makes (writers/shared_decode.on_decode), by file name."""
+    from vfxcopy.core.writers import shared_decode
+
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(path: str) -> None:
+        with lock:
+            counts[os.path.basename(path)] += 1
+
+    monkeypatch.setattr(shared_decode, "on_decode", count)
+    yield counts

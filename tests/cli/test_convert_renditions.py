@@ -8,10 +8,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import OpenImageIO as oiio
@@ -19,7 +17,6 @@ import pytest
 
 from vfxcopy.cli import main
 from vfxcopy.core.samples import make_exr_sequence
-from vfxcopy.core.writers import shared_decode
 from vfxcopy.core.writers.movie import count_frames
 
 SRGB = "sRGB - Display"
@@ -32,19 +29,6 @@ def src(exr_seq_session: list[Path], tmp_path: Path) -> Path:
     for p in exr_seq_session[:6]:
         shutil.copy(p, folder / p.name)
     return folder
-
-
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    counts: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def count(path: str) -> None:
-        with lock:
-            counts[os.path.basename(path)] += 1
-
-    monkeypatch.setattr(shared_decode, "on_decode", count)
-    yield counts
 
 
 def spec_of(path: Path) -> oiio.ImageSpec:

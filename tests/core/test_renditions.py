@@ -62,20 +62,6 @@ def src(exr_seq_session: list[Path], tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """Every decode a conversion writer makes, by source path."""
-    counts: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def count(path: str) -> None:
-        with lock:
-            counts[os.path.basename(path)] += 1
-
-    monkeypatch.setattr(shared_decode, "on_decode", count)
-    yield counts
-
-
 def specs_for(src: Path, outputs: dict[Path, ConvertOptions], grouped: bool = True) -> list[JobSpec]:
     seq = find_sequence(next(iter(sorted(src.iterdir()))))
     group = uuid.uuid4().hex if grouped else None
