@@ -14,12 +14,15 @@ with `vfxcopy --verify none --no-fsync` (targets: >= 0.95x cp -r, >= 1.5x rsync 
 ratio = reference time / vfxcopy time); vfxcopy's defaults (fsync, xxh3 transfer
 hashing, ASC MHL manifest) are compared with `cp -r` followed by `sync` of the files.
 
---fanout loop|loop-ram|tmpfs (root: mounts, drop_caches): two destinations on two file systems (two
-loop-mounted ext4 images on the one disk, which then share its bandwidth; or one of them backed by
-RAM, i.e. two independent drives; or two tmpfs) with `--also`, against each single-destination copy and
-against the two copies in a row (targets: <= 1.25x the slower single copy, <= 0.65x the
-two in a row); the page cache is dropped before every run, and the bytes the command
-read from storage (getrusage ru_inblock of the child) show that the source is read once.
+--fanout loop|loop-ram|loop-ram2|tmpfs (root: mounts, drop_caches): two destinations on two file
+systems (two loop-mounted ext4 images on the one disk, which then share its bandwidth; or one of
+them backed by RAM, i.e. two independent drives; or both images in RAM, two drives faster than the
+source disk; or two tmpfs) with `--also`, against each single-destination copy and against the two
+copies in a row (targets: <= 1.25x the slower single copy, <= 0.65x the two in a row); the page
+cache is dropped before every run, and the bytes the command read from storage (getrusage
+ru_inblock of the child) show that the source is read once. "Two in a row" is timed twice: as
+the commands run back to back (the second one finds the source in the page cache) and with the
+cache dropped between them (untimed), as a card or a delivery bigger than memory is read.
 """
 
 from __future__ import annotations
@@ -87,8 +90,8 @@ def fanout(base: Path, src: Path, size: int, rounds: int, on: str) -> int:
     try:
         for i in (1, 2):
             image, mnt = base / f"fs{i}.img", base / f"m{i}"
-            if on == "loop-ram" and i == 2:  # the second drive's image in RAM: an independent device
-                image = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-", dir="/dev/shm")) / "fs2.img"
+            if (on == "loop-ram" and i == 2) or on == "loop-ram2":  # an image in RAM: an independent device
+                image = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-", dir="/dev/shm")) / f"fs{i}.img"
             mnt.mkdir()
             if on == "tmpfs":
                 subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size * 2 + (256 << 20)}", "tmpfs", str(mnt)],
@@ -107,6 +110,9 @@ def fanout(base: Path, src: Path, size: int, rounds: int, on: str) -> int:
             "single -> fs2": [vfx(m2 / "d")],
             "--also: fs1 + fs2": [vfx(m1 / "d", "--also", str(m2 / "d"))],
             "two in a row": [vfx(m1 / "d"), vfx(m2 / "d")],
+            # The second copy reading the source from storage again, as a card or a delivery bigger
+            # than memory is read: the cache is dropped between the two commands (untimed).
+            "two in a row, cold": [vfx(m1 / "d"), vfx(m2 / "d")],
         }
         times: dict[str, list[float]] = {n: [] for n in runs}
         reads: dict[str, list[float]] = {n: [] for n in runs}
@@ -115,10 +121,14 @@ def fanout(base: Path, src: Path, size: int, rounds: int, on: str) -> int:
             for name in names if r % 2 == 0 else names[::-1]:
                 drop_caches()
                 before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_inblock
-                t0 = time.perf_counter()
-                for cmd in runs[name]:
+                elapsed = 0.0
+                for n, cmd in enumerate(runs[name]):
+                    if n and name.endswith("cold"):
+                        drop_caches()
+                    t0 = time.perf_counter()
                     subprocess.run(cmd, check=True)
-                times[name].append(time.perf_counter() - t0)
+                    elapsed += time.perf_counter() - t0
+                times[name].append(elapsed)
                 reads[name].append((resource.getrusage(resource.RUSAGE_CHILDREN).ru_inblock - before) * 512 / 1e6)
                 for mnt in mounts:
                     shutil.rmtree(mnt / "d", ignore_errors=True)
@@ -132,6 +142,8 @@ def fanout(base: Path, src: Path, size: int, rounds: int, on: str) -> int:
         slower = max(med["single -> fs1"], med["single -> fs2"])
         print(f"\n  --also vs the slower single copy: {med['--also: fs1 + fs2'] / slower:.2f}x  (target <= 1.25)")
         print(f"  --also vs two copies in a row:   {med['--also: fs1 + fs2'] / med['two in a row']:.2f}x  (target <= 0.65)")
+        print(f"  --also vs two in a row, each reading the source from storage: "
+              f"{med['--also: fs1 + fs2'] / med['two in a row, cold']:.2f}x  (target <= 0.65)")
         return 0
     finally:
         for mnt in mounts:
@@ -145,8 +157,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="a tenth of the frames, 3 rounds")
     parser.add_argument("--dir", help="work folder (default: a temporary folder in the current folder)")
-    parser.add_argument("--fanout", choices=["loop", "loop-ram", "tmpfs"],
-                        help="two destinations on two file systems: loop-mounted ext4 images on this disk, the second one in RAM (loop-ram), or two tmpfs")
+    parser.add_argument("--fanout", choices=["loop", "loop-ram", "loop-ram2", "tmpfs"],
+                        help="two destinations on two file systems: loop-mounted ext4 images on this disk, the second one in RAM (loop-ram), both in RAM (loop-ram2), or two tmpfs")
     args = parser.parse_args()
     frames, rounds = (78, 3) if args.quick else (781, args.rounds)
     base = Path(tempfile.mkdtemp(prefix="bench_tree_", dir=args.dir or "."))
