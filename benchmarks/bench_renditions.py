@@ -9,8 +9,8 @@ Contenders (each a fresh process, as a user runs them):
   vfxcopy-one-run     vfxcopy convert SRC master/ … --output proxy/ … --output review/ …  (one decode a frame)
   vfxcopy-three-runs  three vfxcopy convert commands, one per rendition, in turn
   oiiotool+ffmpeg     three oiiotool --frames A-B --parallel-frames passes (master, proxy, sRGB TIFF frames
-                      for the movie, uncompressed: the cheapest to write and read back) and ffmpeg encoding
-                      those TIFFs with the same codec settings
+                      for the movie, uncompressed and in /dev/shm: the cheapest to write and read back)
+                      and ffmpeg encoding those TIFFs with the same codec settings
 
 Also reported: each contender's CPU seconds (user+sys of its processes) and the one run's peak RSS,
 and the load average before and after each round (the machine may be shared).
@@ -63,6 +63,7 @@ class Timed:
         self.wall = 0.0
         self.cpu = 0.0
         self.peak_rss_mb = 0.0
+        self.steps: list[tuple[str, float, float]] = []  # (program, wall, CPU) of each process
 
     def run(self, cmd: list[str]) -> None:
         t0 = time.perf_counter()
@@ -71,8 +72,10 @@ class Timed:
         err = proc.stderr.read()
         _pid, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
-        self.wall += time.perf_counter() - t0
-        self.cpu += usage.ru_utime + usage.ru_stime
+        wall, cpu = time.perf_counter() - t0, usage.ru_utime + usage.ru_stime
+        self.wall += wall
+        self.cpu += cpu
+        self.steps.append((Path(cmd[0]).name if "vfxcopy" not in cmd else "vfxcopy", wall, cpu))
         self.peak_rss_mb = max(self.peak_rss_mb, usage.ru_maxrss / 1024)
         if proc.returncode != 0:
             raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
@@ -130,18 +133,28 @@ def oiiotool_ffmpeg(src: Path, out: Path, frames: int, fps: float = 24.0,
     t = Timed()
     span = f"{START}-{START + frames - 1}"
     pattern = str(src / f"{HEAD}#.exr")
-    tiffs = out / "review_frames"
-    for folder in ("master", "proxy", "review", "review_frames"):
+    # The intermediate frames go to RAM when there is a /dev/shm (the cheapest place for them: no disk
+    # writes for the reference to wait on); they are removed after the run, untimed.
+    shm = Path("/dev/shm")
+    tiffs = Path(tempfile.mkdtemp(prefix="bench-renditions-frames-", dir=shm if shm.is_dir() else out.parent))
+    for folder in ("master", "proxy", "review"):
         (out / folder).mkdir(parents=True)
+    try:
+        _oiio_passes(t, pattern, span, out, tiffs, oiio_proxy)
+        fmt = movie_format(ConvertOptions(to="mp4", quality=18))
+        t.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-framerate", f"{fps:g}",
+               "-start_number", str(START), "-i", str(tiffs / f"{HEAD}%04d.tif"), "-an", *fmt.codec_args,
+               "-f", fmt.container, str(out / "review" / f"{HEAD.rstrip('.')}.mp4")])
+    finally:
+        shutil.rmtree(tiffs, ignore_errors=True)
+    return t
+
+
+def _oiio_passes(t: Timed, pattern: str, span: str, out: Path, tiffs: Path, oiio_proxy: list[str]) -> None:
     for args, dest in ((OIIO_MASTER, out / "master" / f"{HEAD}#.exr"),
                        (oiio_proxy, out / "proxy" / f"{HEAD}#.jpg"),
                        (OIIO_REVIEW_FRAMES, tiffs / f"{HEAD}#.tif")):
         t.run([OIIOTOOL, "--frames", span, "--parallel-frames", pattern, *args, "-o", str(dest)])
-    fmt = movie_format(ConvertOptions(to="mp4", quality=18))
-    t.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-framerate", f"{fps:g}",
-           "-start_number", str(START), "-i", str(tiffs / f"{HEAD}%04d.tif"), "-an", *fmt.codec_args,
-           "-f", fmt.container, str(out / "review" / f"{HEAD.rstrip('.')}.mp4")])
-    return t
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                 timed = contenders[name]()
                 check_outputs(out, args.frames)
                 runs[name].append(timed)
+                steps = ", ".join(f"{prog} {w:.1f}s/{c:.1f}cpu" for prog, w, c in timed.steps)
                 print(f"round {round_no + 1}: {name:<19} {timed.wall:7.1f} s wall  {timed.cpu:7.1f} s CPU  "
-                      f"peak {timed.peak_rss_mb:6.0f} MB", file=sys.stderr)
+                      f"peak {timed.peak_rss_mb:6.0f} MB  ({steps})", file=sys.stderr)
             loads.append((before, os.getloadavg()[0]))
         fresh(out)
         medians = {name: statistics.median(t.wall for t in timed) for name, timed in runs.items()}
