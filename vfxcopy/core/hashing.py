@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Protocol
 
 import xxhash
@@ -28,6 +29,26 @@ def new_hasher(algo: HashAlgo | str = HashAlgo.XXH3) -> Hasher:
     import hashlib  # loads OpenSSL (tens of ms): only when md5 is asked for
 
     return hashlib.md5(usedforsecurity=False)
+
+
+def one_shot_hasher(algo: HashAlgo | str = HashAlgo.XXH3) -> Callable[[bytes | bytearray | memoryview], str]:
+    """A function giving the hex digest of one buffer, the same as new_hasher's over the same bytes.
+
+    For items read in one go: xxhash's one-call digest takes 0.14 us against 0.5 us for a
+    hasher object, an update and a digest (20,000 small frames: 7 ms).
+    """
+    algo = HashAlgo(algo)
+    if algo is HashAlgo.XXH3:
+        return xxhash.xxh3_128_hexdigest
+    if algo is HashAlgo.XXH64:
+        return xxhash.xxh64_hexdigest
+
+    def md5(data: bytes | bytearray | memoryview) -> str:
+        hasher = new_hasher(algo)
+        hasher.update(data)
+        return hasher.hexdigest()
+
+    return md5
 
 
 def hash_fd(fd: int, algo: HashAlgo | str = HashAlgo.XXH3, chunk: int = 4 << 20) -> tuple[str, int]:

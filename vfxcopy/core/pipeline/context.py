@@ -47,6 +47,14 @@ class Worker:
     def check(self) -> None:
         run = self.run
         token = run.token
+        if token.paused or token.cancelled:  # rare: a pause or a cancel is handled off the fast path
+            self.check_slow()
+        if run.committer is not None:
+            run.drain()
+
+    def check_slow(self) -> None:
+        run = self.run
+        token = run.token
         if token.paused and not token.cancelled:
             run.tally.progress(JobState.PAUSED, "paused")
             paused_at = time.monotonic()
@@ -56,7 +64,6 @@ class Worker:
         if token.cancelled:
             run.note_cancel_seen()
             token.check()  # raises Cancelled
-        run.drain()
 
     def add_bytes(self, n: int) -> None:
         self.run.tally.add_bytes(self.worker, n)

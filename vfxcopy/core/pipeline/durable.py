@@ -3,9 +3,14 @@
 Overlaps the (slow) fsync of item N with writing items N+1...; what waits in the
 queue is taken as one batch: a batch of many items is made durable with one syncfs
 of the destination's file system instead of an fsync each (20,000 small frames on
-ext4: 20,000 journal commits become a few hundred), then placed. A worker drains
-`take_done()` and reports, so that results reach the listener in one stream. On
-cancel, `abort()` stops every placement; a placement is atomic with respect to
+ext4: 20,000 journal commits become a few hundred), then placed. Small items are
+gathered (the thread is woken by SYNCFS_MIN_ITEMS of them, by WAKE_BYTES, at the
+end, or after GATHER_S), not woken for each one: a wake-up per 200-byte frame cost
+the copying thread more than the frame. The names placed after one syncfs are made
+durable by the next one (or by an fsync of the folder when the stream pauses), so a
+batch costs one journal commit, not two. A worker drains `take_done()` and reports,
+so that results reach the listener in one stream, in the order the items settled.
+On cancel, `abort()` stops every placement; a placement is atomic with respect to
 `abort()` (one lock), so an item is either in place and reported done, or gone.
 """
 
@@ -30,6 +35,8 @@ COMMIT_QUEUE_BYTES = 512 << 20
 DIR_FSYNC_BATCH = 64  # placements between two fsyncs of the folder
 
 SYNCFS_MIN_ITEMS = 16  # a batch this big is made durable with one syncfs (fewer: an fsync each)
+WAKE_BYTES = 256 << 10  # queued bytes that wake the thread at once (a big item's fsync starts now)
+GATHER_S = 0.003  # a few small items wait at most this long for more to share their syncfs
 BATCH_MAX_ITEMS = 256  # items taken from the queue at once, at most
 BATCH_MAX_BYTES = 64 << 20
 
@@ -41,7 +48,7 @@ if _SYNCFS is not None:
     _SYNCFS.restype = ctypes.c_int
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: the committer looks items up in its lists
 class Finished:
     """A complete temp handed to the committer: fsync, place, report."""
 
@@ -75,13 +82,19 @@ class Committer:
         # lists below and both conditions: a queue.Queue cost a lock and a notify of its own per
         # item (20,000 small frames: 0.1 s of the copying thread's time).
         self.queue: deque[Finished | None] = deque()
+        self.queued_bytes = 0  # of the items in `queue`
         self.lock = threading.Lock()
+        # A placement and its record, against abort(); guards `placed` and `dirty` (taken before
+        # `lock`). Not `lock` itself: the copying thread's submit never waits behind a rename.
+        self.place_lock = threading.Lock()
         self.space = threading.Condition(self.lock)
         self.ready = threading.Condition(self.lock)
         self.waiting = False  # the thread waits for the next item: submit wakes it
         self.pending: list[Finished] = []  # submitted, not yet placed
         self.pending_bytes = 0
-        self.placed: list[Finished] = []  # placed, folder not yet fsynced
+        # Settled since the first placement whose name is not durable yet (placed, or skipped or
+        # failed after it): reported once the folder is synced, in this order.
+        self.placed: list[tuple[Finished, Error | None]] = []
         self.done: list[tuple[Finished, Error | None]] = []
         self.aborted = False
         self.dirty = False
@@ -107,10 +120,19 @@ class Committer:
             self._put(fin)
 
     def _put(self, fin: Finished | None) -> None:
-        """Queue `fin` (None: the end) and wake the thread if it waits (called under the lock)."""
+        """Queue `fin` (None: the end) and wake the thread if it waits and the batch is worth it
+        (called under the lock)."""
         self.queue.append(fin)
-        if self.waiting:
+        if fin is not None:
+            self.queued_bytes += fin.item.size
+        if self.waiting and (fin is None or self.aborted or len(self.queue) >= SYNCFS_MIN_ITEMS
+                             or self.queued_bytes >= WAKE_BYTES):
             self.ready.notify()
+
+    def _batch_due(self) -> bool:
+        queue = self.queue
+        return (len(queue) >= SYNCFS_MIN_ITEMS or queue[-1] is None or self.aborted
+                or self.queued_bytes >= WAKE_BYTES)
 
     def take_done(self) -> list[tuple[Finished, Error | None]]:
         if not self.done:  # called twice per item: most calls find nothing (a stale read is seen next time)
@@ -129,10 +151,10 @@ class Committer:
 
     def abort(self) -> list[tuple[Finished, Error | None]]:
         """No more placements; returns the items already settled (placed, skipped, failed)."""
-        with self.lock:
+        with self.place_lock, self.lock:
             self.aborted = True
             self.space.notify_all()
-            settled = self.done + [(fin, None) for fin in self.placed]
+            settled = self.done + self.placed
             self.done, self.placed = [], []
             self._put(None)
         return settled
@@ -152,11 +174,24 @@ class Committer:
             os.fsync(self.dest_fd)
         except OSError as exc:
             self.on_dir_sync_error(str(exc))  # the files are on disk; the run's last fsync retries
-        with self.lock:
+        self.names_durable()
+
+    def names_durable(self) -> None:
+        """Every name placed so far is durable (the folder was fsynced, or the file system synced)."""
+        with self.place_lock, self.lock:
             self.dirty = False
             if not self.aborted:
-                self.done.extend((fin, None) for fin in self.placed)
+                self.done.extend(self.placed)
                 self.placed = []
+
+    def settle(self, fin: Finished, error: Error | None) -> None:
+        """`fin` ended without a placement of its own (skipped, failed): it is reported after the
+        placements before it, in order (called under place_lock)."""
+        if self.placed:
+            self.placed.append((fin, error))
+            return
+        with self.lock:
+            self.done.append((fin, error))
 
     def sync_batch(self, batch: list[Finished]) -> dict[int, Error]:
         """Make every temp of `batch` durable; the errors by position (none: all are on disk).
@@ -167,7 +202,10 @@ class Committer:
         also says which one failed.
         """
         if len(batch) >= SYNCFS_MIN_ITEMS and _SYNCFS is not None and self.syncfs_ok:
+            dirty = self.dirty
             if _SYNCFS(self.dest_fd) == 0:
+                if dirty:  # the names placed before it are durable too: no fsync of the folder for them
+                    self.names_durable()
                 return {}
             self.syncfs_ok = False  # not here: an fsync each from now on
         errors: dict[int, Error] = {}
@@ -184,7 +222,7 @@ class Committer:
         """Place one durable temp (or record why it could not be made durable)."""
         dest = fin.result.dest
         placed_now = False
-        with self.lock:
+        with self.place_lock:
             if not self.aborted and error is None:
                 try:
                     self.place(fin)
@@ -193,45 +231,62 @@ class Committer:
                     if fin.skip_on_conflict:
                         fin.result.status = FrameStatus.SKIPPED
                         fin.result.hash = fin.result.hash_algo = None
-                        self.done.append((fin, None))
+                        self.settle(fin, None)
                     else:
                         error = (str(exc), None)
                 except OSError as exc:
                     error = (explain(exc, dest, "destination"), exc.errno)
-            if fin in self.pending:
-                self.pending.remove(fin)
-                self.pending_bytes -= fin.item.size
-            self.space.notify_all()
             if placed_now:
                 fin.result.elapsed = time.monotonic() - fin.started
-                self.placed.append(fin)
+                self.placed.append((fin, None))
                 self.dirty = True
             elif not self.aborted and error is not None:
-                self.done.append((fin, error))
+                self.settle(fin, error)
+        self.release(fin)
         if placed_now:
             close_quietly(fin.temp.fd)
             fin.temp.fd = -1
         else:
             self.discard(fin.temp)
 
-    def next_batch(self) -> tuple[list[Finished], bool]:
-        """The next item (waiting for it) and what else is queued; True at the end of the stream."""
+    def release(self, fin: Finished) -> None:
+        """`fin` no longer takes room in the queue: a copying thread waiting for room goes on."""
         with self.lock:
-            while not self.queue:
-                self.waiting = True
-                self.ready.wait()
-            self.waiting = False
-            first = self.queue.popleft()
-            if first is None:
-                return [], True
-            batch, size = [first], first.item.size
-            while self.queue and len(batch) < BATCH_MAX_ITEMS and size < BATCH_MAX_BYTES:
-                fin = self.queue.popleft()
-                if fin is None:
-                    return batch, True
-                batch.append(fin)
-                size += fin.item.size
-        return batch, False
+            if fin in self.pending:
+                self.pending.remove(fin)
+                self.pending_bytes -= fin.item.size
+            self.space.notify_all()
+
+    def next_batch(self) -> tuple[list[Finished], bool]:
+        """The next batch (waiting for it) of what is queued; True at the end of the stream."""
+        gathered = False
+        while True:
+            flush = False
+            with self.lock:
+                if self.queue and (gathered or self._batch_due()):
+                    batch: list[Finished] = []
+                    size, ending = 0, False
+                    while self.queue and len(batch) < BATCH_MAX_ITEMS and size < BATCH_MAX_BYTES:
+                        fin = self.queue.popleft()
+                        if fin is None:
+                            ending = True
+                            break
+                        batch.append(fin)
+                        size += fin.item.size
+                    self.queued_bytes -= size
+                    return batch, ending
+                if not self.queue and self.dirty:
+                    flush = True  # the stream pauses: the names placed so far are made durable now
+                else:
+                    self.waiting = True
+                    if self.queue:  # a few small items: wait a little for more to share their syncfs
+                        self.ready.wait(GATHER_S)
+                        gathered = True
+                    else:
+                        self.ready.wait()
+                    self.waiting = False
+            if flush:
+                self.flush_dir()
 
     def loop(self) -> None:
         try:
@@ -254,14 +309,13 @@ class Committer:
                     try:
                         self.commit_one(fin, errors.get(i))
                     except Exception as exc:  # noqa: BLE001 - a bug must fail the item, not lose it silently
-                        with self.lock:
+                        with self.place_lock:
                             if not self.aborted:
-                                self.done.append((fin, (f"{fin.item.src}: unexpected error {exc!r}", None)))
+                                self.settle(fin, (f"{fin.item.src}: unexpected error {exc!r}", None))
+                        self.release(fin)
                         self.discard(fin.temp)
                     if len(self.placed) >= DIR_FSYNC_BATCH:
                         self.flush_dir()
-                if not self.queue:
-                    self.flush_dir()
                 if ending:
                     break
             self.flush_dir()
@@ -273,8 +327,5 @@ class Committer:
                 callback()
 
     def drop(self, fin: Finished) -> None:
-        with self.lock:
-            if fin in self.pending:
-                self.pending.remove(fin)
-                self.pending_bytes -= fin.item.size
+        self.release(fin)
         self.discard(fin.temp)

@@ -111,8 +111,8 @@ class Pipeline(Settling, ItemSteps):
             state, message = self.complete()
         except Cancelled:
             self.note_cancel_seen()
+            self.abort()  # first: the items the committer placed before the cancel count in the message
             state, message = JobState.CANCELLED, self.tally.cancelled_message()
-            self.abort()
         except StopRequested:
             self.finish_committer_quietly()
             left = self.tally.total - len(self.tally.results)

@@ -28,12 +28,15 @@ from vfxcopy.core.pipeline.conflicts import Action, decide
 from vfxcopy.core.pipeline.context import DiskFull, StopOnError, Worker
 from vfxcopy.core.pipeline.durable import Committer, Finished
 from vfxcopy.core.pipeline.tally import Tally
-from vfxcopy.core.pipeline.temps import TempArea, TempFile
+from vfxcopy.core.pipeline.temps import TempArea, TempFile, close_quietly
 from vfxcopy.core.pipeline.treeparts import Folders, copy_link, is_tree_link
 from vfxcopy.core.safety import NAME_MAX
 from vfxcopy.core.writers.base import Item, Writer
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# With fsync on, an item this big starts its writeback as it goes to the committer (the later
+# fsync then waits less); a smaller one is made durable with the others of its batch (syncfs).
+WRITEBACK_START_BYTES = 64 * 1024
 
 
 class ItemSteps:
@@ -74,10 +77,11 @@ class ItemSteps:
     def close_fd(self, temp: TempFile) -> None:
         raise NotImplementedError
 
-    def new_result(self, item: Item, status: FrameStatus, **kw: object) -> FrameResult:
+    def new_result(self, item: Item, status: FrameStatus, dest: str | None = None, **kw: object) -> FrameResult:
         return FrameResult(
             job_id=self.spec.job_id, index=item.index, frame=item.frame, source=item.src,
-            dest=self.dest_path(item.name), status=status, size=item.size, **kw,  # type: ignore[arg-type]
+            dest=self.dest_path(item.name) if dest is None else dest, status=status, size=item.size,
+            **kw,  # type: ignore[arg-type]
         )
 
     def fail(self, item: Item, error: str, started: float) -> None:
@@ -114,11 +118,12 @@ class ItemSteps:
 
     def do_item(self, item: Item, ctx: Worker, writer: Writer) -> None:
         started = time.monotonic()
-        self.tally.begin(ctx.worker, self.new_result(item, FrameStatus.RUNNING))
+        tally = self.tally
+        tally.begin(ctx.worker, item)
         try:
             self._do_item(item, ctx, writer, started)
         finally:
-            self.tally.end(ctx.worker)
+            tally.end(ctx.worker)
             if self.preparer is not None:
                 self.preparer.release(item)  # type: ignore[attr-defined]
             if ctx.fanout is not None:
@@ -135,7 +140,8 @@ class ItemSteps:
             return self.fail(item, explain(exc, item.src, "source"), started)
         dest_full = self.dest_path(item.name)
         dest_fd, base = self.locate(item)
-        if len(os.fsencode(base)) > NAME_MAX:
+        # A name of at most NAME_MAX // 4 characters cannot be longer than NAME_MAX bytes (UTF-8).
+        if len(base) > NAME_MAX // 4 and len(os.fsencode(base)) > NAME_MAX:
             return self.fail(item, explain(OSError(errno.ENAMETOOLONG, "long"), dest_full, "destination"), started)
         dst: os.stat_result | None = None
         if (self.folders.might_exist(item.name) if self.folders is not None
@@ -146,7 +152,8 @@ class ItemSteps:
                 dst = None
             except OSError as exc:
                 return self.fail(item, explain(exc, dest_full, "destination"), started)
-        decision = decide(self.policy_for(item), st, dst, dest_full, self.spec.names is not None)
+        policy = self.policy_for(item)
+        decision = decide(policy, st, dst, dest_full, self.spec.names is not None)
         source_hash: str | None = None
         if decision.action is Action.COMPARE:
             assert dst is not None
@@ -166,7 +173,7 @@ class ItemSteps:
             return self.fail(item, decision.message, started)
         for attempt in range(writer.verify_attempts):
             try:
-                self.write_item(item, st, ctx, writer, decision.action, started)
+                self.write_item(item, st, ctx, writer, decision.action, started, dest_full, policy)
                 return None
             except VerificationError as exc:
                 if attempt + 1 < writer.verify_attempts:
@@ -176,7 +183,7 @@ class ItemSteps:
             except FrameError as exc:
                 return self.fail(item, exc.message, started)
             except placing.PlaceConflict as exc:
-                if self.policy_for(item) is ConflictPolicy.SKIP:
+                if policy is ConflictPolicy.SKIP:
                     return self.skip(item, started)
                 return self.fail(item, str(exc), started)
             except OSError as exc:
@@ -193,10 +200,16 @@ class ItemSteps:
         return self.opts.on_conflict
 
     def write_item(
-        self, item: Item, st: os.stat_result, ctx: Worker, writer: Writer, action: Action, started: float
+        self, item: Item, st: os.stat_result, ctx: Worker, writer: Writer, action: Action, started: float,
+        dest: str | None = None, policy: ConflictPolicy | None = None,
     ) -> None:
+        """Temp, writer, (verify, durable, place | hand to the committer), account: one FrameResult an item."""
         assert self.temps is not None
         temps = self.temps
+        if dest is None:
+            dest = self.dest_path(item.name)
+        if policy is None:
+            policy = self.policy_for(item)
         temp: TempFile | None = None
         if self.preparer is not None:
             temp = self.preparer.take_temp(item)  # type: ignore[attr-defined]
@@ -207,23 +220,28 @@ class ItemSteps:
                 mode = stat.S_IMODE(st.st_mode) & 0o777 if self.opts.preserve else 0o666
                 temp = temps.new_file(item.index, mode, writer.temp_suffix)
         handed_over = False
+        tally = self.tally
         try:
             written = writer.write(item, st, temp, ctx)
             if temp.fd < 0:  # written by path: open what the library made, without following links
                 temp.fd = os.open(temp.name, os.O_RDONLY | _O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
                                   dir_fd=temps.fd)
                 temp.written = os.fstat(temp.fd).st_size
-            result = self.new_result(item, FrameStatus.DONE, hash=written.hash, hash_algo=written.hash_algo)
+            # The item's one result: it is what the committer fills in, places and reports.
+            result = FrameResult(self.spec.job_id, item.index, item.frame, item.src, dest, FrameStatus.DONE,
+                                 item.size, written.hash, written.hash_algo)
             fin = Finished(item, temp, result, action is Action.OVERWRITE, action is Action.WRITE_COMPARE,
-                           self.policy_for(item) is ConflictPolicy.SKIP, started)
-            if self.committer is not None:
-                if item.size <= (64 << 20):
+                           policy is ConflictPolicy.SKIP, started)
+            committer = self.committer
+            if committer is not None:
+                if item.size >= WRITEBACK_START_BYTES and item.size <= (64 << 20):
                     placing.start_writeback(temp.fd)
-                self.tally.hand_over(ctx.worker, item.size)
+                tally.hand_over(ctx.worker, item.size, temp.uncounted)
+                temp.uncounted = 0
                 try:
-                    self.committer.submit(fin)
+                    committer.submit(fin)
                 except BaseException:
-                    self.tally.committing -= item.size
+                    tally.committing -= item.size
                     raise
                 handed_over = True
                 return
@@ -233,27 +251,29 @@ class ItemSteps:
             # Closed before it is placed: where placing is link + unlink (sshfs), unlinking the
             # name of a file still open made FUSE rename it to .fuse_hidden first and remove it
             # at close: two more round trips to the server per item.
-            self.close_fd(temp)
+            fd, temp.fd = temp.fd, -1
+            close_quietly(fd)
             try:
                 self.place_finished(fin)
             except placing.PlaceConflict:
                 if not fin.skip_on_conflict:
                     raise
                 self.discard(temp)  # the file there is the same (or the policy is 'skip')
-                self.tally.end(ctx.worker)
-                self.tally.finish(self.new_result(item, FrameStatus.SKIPPED, elapsed=time.monotonic() - started),
-                                  item.size)
+                result.status = FrameStatus.SKIPPED
+                result.hash = result.hash_algo = None
+                result.elapsed = time.monotonic() - started
+                tally.finish(result, item.size, worker=ctx.worker, written=temp.uncounted)
                 return
             result.elapsed = time.monotonic() - started
-            self.tally.end(ctx.worker)
             if written.frames is not None:
+                tally.end(ctx.worker)
                 for fr in written.frames:
                     fr.dest = result.dest
-                    self.tally.finish(fr, 0, progress=False)
-                self.tally.bytes_accounted += item.size
-                self.tally.progress()
+                    tally.finish(fr, 0, progress=False)
+                tally.bytes_accounted += item.size
+                tally.progress()
             else:
-                self.tally.finish(result, item.size)
+                tally.finish(result, item.size, worker=ctx.worker, written=temp.uncounted)
         except BaseException:
             if not handed_over:
                 self.discard(temp)

@@ -49,6 +49,7 @@ class TempFile:
     placed: bool = False
     submitted: bool = False  # handed to the committer, which then owns (and closes) the fd
     kicked: int = 0  # bytes whose writeback was already started
+    uncounted: int = 0  # written but not yet in the run's progress (a small item's one write: counted when it ends)
 
 
 def new_nonce() -> str:

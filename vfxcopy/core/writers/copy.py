@@ -17,9 +17,10 @@ import time
 from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import FrameError, SourceChangedError, VerificationError
-from vfxcopy.core.hashing import Hasher, new_hasher
+from vfxcopy.core.hashing import Hasher, new_hasher, one_shot_hasher
 from vfxcopy.core.jobs import CopyOptions, VerifyMode
 from vfxcopy.core.pipeline.place import SYNC_FILE_RANGE, SYNC_FILE_RANGE_WRITE
+from vfxcopy.core.pipeline.tally import BIG_ITEM_BYTES
 from vfxcopy.core.pipeline.temps import TempFile
 from vfxcopy.core.safety import symlink_escape
 from vfxcopy.core.writers.base import Context, Item, Written
@@ -80,6 +81,12 @@ class CopyWriter:
         self.zero_copy_mode = "copy_file_range"
         self.buf: bytearray | None = None
         self.opened: dict[int, tuple[int, os.stat_result]] = {}  # index -> (source fd, fstat), by the preparer
+        # Items up to this size go through copy_small (one call). Not with a bandwidth limit
+        # (add_bytes paces the writes); a fan-out group's members copy through its reader.
+        # Hashed: what fits the small buffer; zero-copy: up to BIG_ITEM_BYTES (bigger items
+        # show their progress chunk by chunk) and at most one chunk (checked per item).
+        self.small_max = 0 if opts.bwlimit else SUB_CHUNK if self.hashing else BIG_ITEM_BYTES
+        self.hash_bytes = one_shot_hasher(self.algo)
 
     # -- the source --
     def source_check(self, item: Item) -> os.stat_result:
@@ -165,18 +172,24 @@ class CopyWriter:
                 source_hash, before = shared
                 self.finish_temp(item, temp, before)
                 return Written(source_hash, self.algo if source_hash else None)
-        opened = self.opened.pop(item.index, None)
+        opened = self.opened.pop(item.index, None) if self.opened else None
         src_fd, before = opened if opened is not None else self.open_source(item)
         try:
-            hasher = new_hasher(self.algo) if self.hashing else None
-            if hasher is not None:
-                self.copy_buffered(item, src_fd, temp, before.st_size, hasher, ctx)
+            size = before.st_size
+            done, digest = False, None
+            if size <= self.small_max and (self.hashing or size <= self.chunk):
+                done, digest = self.copy_small(item, src_fd, temp, size, ctx)
+            if done:
+                pass
+            elif self.hashing:
+                hasher = new_hasher(self.algo)
+                self.copy_buffered(item, src_fd, temp, size, hasher, ctx)
+                digest = hasher.hexdigest()
             else:
-                self.copy_zero(item, src_fd, temp, before.st_size, ctx)
-            source_hash = hasher.hexdigest() if hasher is not None else None
+                self.copy_zero(item, src_fd, temp, size, ctx)
             self.finish_temp(item, temp, before)
             check_unchanged(item.src, before)
-            return Written(source_hash, self.algo if source_hash else None)
+            return Written(digest, self.algo if digest else None)
         finally:
             os.close(src_fd)
 
@@ -209,6 +222,57 @@ class CopyWriter:
             )
 
     # -- the byte movers --
+    def copy_small(
+        self, item: Item, src_fd: int, temp: TempFile, size: int, ctx: Context
+    ) -> tuple[bool, str | None]:
+        """An item that fits in one call: read once, hash once, write once (or one copy_file_range).
+
+        Without the per-chunk bookkeeping (time, chunk size, progress, a cancel check: the item
+        boundary checked the token microseconds ago, and one call of at most one chunk is what
+        bounds the cancel latency anyway). Its bytes are counted when the item ends
+        (temp.uncounted). Returns (done, source hash); not done: a zero-copy call this file system
+        refuses or a short copy, which the chunked path does again from the start (and says why).
+        """
+        dst_fd = temp.fd
+        source_hash: str | None = None
+        if self.hashing:
+            view = self.buffer(SUB_CHUNK)[:size]
+            pos = 0
+            while pos < size:  # one read of a regular file, unless it shrank meanwhile
+                try:
+                    n = os.preadv(src_fd, [view[pos:]], pos)
+                except OSError as exc:
+                    raise _source_side(exc) from None
+                if n == 0:
+                    raise SourceChangedError(item.src, "source changed while copying (it became shorter)",
+                                             "wait until the file is completely written, then run the copy again")
+                pos += n
+            source_hash = self.hash_bytes(view)
+            if size:
+                write_all(dst_fd, view, 0)
+        elif size:
+            if self.zero_copy_mode != "copy_file_range":
+                return False, None
+            t0 = time.perf_counter()
+            try:
+                n = os.copy_file_range(src_fd, dst_fd, size, 0, 0)
+            except OSError as exc:
+                if exc.errno in _FALLBACK_ERRNOS:
+                    return False, None
+                raise
+            if n != size:
+                return False, None  # the chunked path copies it again from offset 0 (and tells a shrunk source)
+            if n >= self.min_chunk:  # a big single call still sizes the next chunks by its time
+                self.adapt(time.perf_counter() - t0)
+        temp.written = size
+        temp.uncounted = size
+        debug = ctx.debug
+        if debug is not None:
+            debug.last_write_end = time.monotonic()
+            debug.copy_calls += 1
+            debug.calls.append((0.0, size))
+        return True, source_hash
+
     def kick(self, temp: TempFile, written: int) -> None:
         """With fsync on, start writing a big item to disk while the rest is copied.
 
@@ -228,11 +292,16 @@ class CopyWriter:
             debug.last_write_end = wrote_at
             debug.copy_calls += 1
             debug.calls.append((elapsed, n))
-        if adapt and elapsed > 0:
+        if adapt:
+            self.adapt(elapsed)
+        ctx.add_bytes(n)
+
+    def adapt(self, elapsed: float) -> None:
+        """Size the next chunk so that one call takes about target_s."""
+        if elapsed > 0:
             factor = min(2.0, max(0.5, self.target_s / elapsed))
             wanted = min(self.max_chunk, max(self.min_chunk, self.chunk * factor))
             self.chunk = max(self.min_chunk, int(wanted) // CHUNK_ALIGN * CHUNK_ALIGN)
-        ctx.add_bytes(n)
 
     def copy_zero(self, item: Item, src_fd: int, temp: TempFile, size: int, ctx: Context) -> None:
         offset = 0

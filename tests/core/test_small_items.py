@@ -1,0 +1,261 @@
+"""Many small items through the one pipeline: exact counts and records, order, cancel, the one-call path."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from vfxcopy.core.engine import run_job
+from vfxcopy.core.hashing import hash_file, new_hasher, one_shot_hasher
+from vfxcopy.core.jobs import (
+    CancelToken,
+    ConflictPolicy,
+    CopyOptions,
+    Event,
+    FrameResult,
+    FrameStatus,
+    HashAlgo,
+    JobResult,
+    JobSpec,
+    JobState,
+    LogMessage,
+    Progress,
+    VerifyMode,
+    is_temp_name,
+)
+from vfxcopy.core.journal import Journal
+from vfxcopy.core.pipeline import run_pipeline
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.writers import copy as copy_writer
+
+OPTIONS = [CopyOptions(), CopyOptions(verify=VerifyMode.NONE, fsync=False)]
+IDS = ["defaults", "no-hash-no-fsync"]
+
+
+def seq_of(paths: list[Path]) -> Sequence:
+    head, tail = "plate.", ".exr"
+    frames = tuple(int(p.name[len(head): -len(tail)]) for p in paths)
+    return Sequence(str(paths[0].parent), head, tail, 4, frames)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return [n for n in os.listdir(folder) if is_temp_name(n) or n.endswith(".part")]
+
+
+def final_progress(events: list[Event]) -> Progress:
+    return [e for e in events if isinstance(e, Progress)][-1]
+
+
+def assert_done_files_are_complete(result: JobResult, dest: Path) -> None:
+    """What is at the destination is exactly the frames reported done, each a complete copy."""
+    present = {n for n in os.listdir(dest) if n != "ascmhl"}
+    done = [f for f in result.frames if f.status is FrameStatus.DONE]
+    assert present == {Path(f.dest).name for f in done}
+    for f in done:
+        assert Path(f.dest).read_bytes() == Path(f.source).read_bytes()
+
+
+@pytest.mark.parametrize("opts", OPTIONS, ids=IDS)
+def test_a_2000_item_job_has_exact_counts_and_every_frame_recorded_once_in_order(
+    tmp_path: Path, opts: CopyOptions
+) -> None:
+    paths = make_byte_sequence(tmp_path / "src", count=2000, size=100)
+    dest = tmp_path / "out"
+    spec = JobSpec(seq_of(paths), str(dest), copy=opts)
+    journal = Journal(tmp_path / "journal.db")
+    events: list[Event] = []
+    result = run_job(spec, CancelToken(), events.append, journal=journal)
+    assert result.state is JobState.COMPLETED, result.message
+
+    reported = [e for e in events if isinstance(e, FrameResult)]
+    assert [r.index for r in reported] == list(range(2000))  # each once, in the order of the frames
+    assert all(r.status is FrameStatus.DONE for r in reported)
+    last = final_progress(events)
+    assert (last.state, last.frames_total, last.frames_done, last.frames_failed) == (JobState.COMPLETED, 2000, 2000, 0)
+    assert last.bytes_done == last.bytes_total == 2000 * 100
+    assert result.bytes_done == 2000 * 100  # one write per item, each counted once
+
+    rows = journal.frames(spec.job_id)
+    assert [r.index for r in rows] == list(range(2000))
+    assert all(r.status is FrameStatus.DONE and r.dest_size == 100 for r in rows)
+    assert [r.updated for r in rows] == sorted(r.updated for r in rows)  # recorded in groups, in order
+    if opts.verify is not VerifyMode.NONE:
+        for row, path in zip(rows[::97], paths[::97], strict=True):
+            assert row.hash == hash_file(path, opts.hash_algo)
+    journal.close()
+    assert_done_files_are_complete(result, dest)
+    assert leftovers(dest) == []
+
+
+@pytest.mark.parametrize("opts", OPTIONS, ids=IDS)
+def test_a_cancel_among_many_small_items_leaves_nothing_partial_and_the_counts_add_up(
+    tmp_path: Path, opts: CopyOptions
+) -> None:
+    paths = make_byte_sequence(tmp_path / "src", count=3000, size=300)
+    dest = tmp_path / "out"
+    token = CancelToken()
+    events: list[Event] = []
+
+    def report(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, FrameResult) and event.index == 700:
+            token.cancel()
+
+    spec = JobSpec(seq_of(paths), str(dest), copy=opts)
+    journal = Journal(tmp_path / "journal.db")
+    result = run_job(spec, token, report, journal=journal)
+    assert result.state is JobState.CANCELLED
+
+    statuses = [f.status for f in result.frames]
+    done = statuses.count(FrameStatus.DONE)
+    assert 700 < done < 3000
+    assert statuses[:done] == [FrameStatus.DONE] * done  # one item at a time: a prefix is done
+    assert done + statuses.count(FrameStatus.PENDING) + statuses.count(FrameStatus.CANCELLED) == 3000
+    assert statuses.count(FrameStatus.CANCELLED) <= 1
+    reported = [e.index for e in events if isinstance(e, FrameResult)]
+    assert reported == list(range(done))
+    last = final_progress(events)
+    assert last.state is JobState.CANCELLED and last.frames_done == done and last.frames_failed == 0
+    assert result.message == f"Cancelled after {done} of 3000 frames"
+    rows = journal.frames(spec.job_id)
+    assert sorted(r.index for r in rows if r.status is FrameStatus.DONE) == list(range(done))
+    journal.close()
+    assert_done_files_are_complete(result, dest)
+    assert leftovers(dest) == []
+
+
+def test_names_taken_meanwhile_among_small_items_are_skipped_in_order_and_left_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Names created after the run listed the folder: placing refuses them (no clobber); policy
+    'skip' reports them skipped, each in its place among the others (the committer's batches)."""
+    paths = make_byte_sequence(tmp_path / "src", count=600, size=200)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    taken = {p.name for p in paths[5::7]}
+    for name in taken:
+        (dest / name).write_bytes(b"someone else's")
+    real_listdir = os.listdir
+
+    def listing_without_them(path: int | str = ".") -> list[str]:
+        return [n for n in real_listdir(path) if n not in taken]
+
+    monkeypatch.setattr(os, "listdir", listing_without_them)
+    events: list[Event] = []
+    opts = CopyOptions(on_conflict=ConflictPolicy.SKIP)
+    result = run_pipeline(JobSpec(seq_of(paths), str(dest), copy=opts), CancelToken(), events.append)
+    monkeypatch.undo()
+    assert result.state is JobState.COMPLETED, result.message
+    reported = [e for e in events if isinstance(e, FrameResult)]
+    assert [r.index for r in reported] == list(range(600))
+    for r in reported:
+        expected = FrameStatus.SKIPPED if Path(r.dest).name in taken else FrameStatus.DONE
+        assert r.status is expected, r
+        assert (r.hash is None) is (expected is FrameStatus.SKIPPED)
+    last = final_progress(events)
+    assert (last.frames_done, last.frames_skipped) == (600, len(taken))
+    for name in taken:
+        assert (dest / name).read_bytes() == b"someone else's"
+    assert leftovers(dest) == []
+
+
+@pytest.mark.parametrize("algo", list(HashAlgo))
+def test_items_hashed_in_one_read_carry_the_same_hash_as_a_streamed_read(tmp_path: Path, algo: HashAlgo) -> None:
+    sub = copy_writer.SUB_CHUNK
+    sizes = [0, 1, 4096, sub - 1, sub, sub + 1, 3 * sub + 7]  # the last two go chunk by chunk
+    src = tmp_path / "src"
+    src.mkdir()
+    paths = []
+    for i, size in enumerate(sizes):
+        path = src / f"plate.{1001 + i}.exr"
+        path.write_bytes(os.urandom(size))
+        paths.append(path)
+    dest = tmp_path / "out"
+    result = run_pipeline(JobSpec(seq_of(paths), str(dest), copy=CopyOptions(hash_algo=algo)), CancelToken(),
+                          lambda e: None)
+    assert result.state is JobState.COMPLETED, result.message
+    for frame, path in zip(result.frames, paths, strict=True):
+        assert frame.hash == hash_file(path, algo) and frame.hash_algo == algo.value
+        assert Path(frame.dest).read_bytes() == path.read_bytes()
+    assert result.bytes_done == sum(sizes)
+
+
+@pytest.mark.parametrize("algo", list(HashAlgo))
+def test_one_shot_digest_is_the_streamed_digest(algo: HashAlgo) -> None:
+    data = os.urandom(1000)
+    hasher = new_hasher(algo)
+    hasher.update(data[:300])
+    hasher.update(data[300:])
+    assert one_shot_hasher(algo)(memoryview(data)) == hasher.hexdigest()
+
+
+@pytest.mark.parametrize("refusal", ["exdev", "zero"])
+def test_small_items_fall_back_when_zero_copy_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: str
+) -> None:
+    """copy_file_range refused (another file system) or reporting 0 (procfs, some FUSE): the
+    chunked path takes over, says so once, and every small item is still copied whole."""
+    paths = make_byte_sequence(tmp_path / "src", count=30, size=500)
+    dest = tmp_path / "out"
+    calls = {"n": 0}
+
+    def refusing(src: int, dst: int, count: int, offset_src: int | None = None,
+                 offset_dst: int | None = None) -> int:
+        calls["n"] += 1
+        if refusal == "exdev":
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return 0
+
+    monkeypatch.setattr(os, "copy_file_range", refusing)
+    events: list[Event] = []
+    opts = CopyOptions(verify=VerifyMode.NONE, fsync=False)
+    result = run_pipeline(JobSpec(seq_of(paths), str(dest), copy=opts), CancelToken(), events.append)
+    assert result.state is JobState.COMPLETED, result.message
+    assert calls["n"] <= 2  # tried with the first item, not again for each one
+    assert result.bytes_done == 30 * 500
+    if refusal == "exdev":
+        said = [e.text for e in events if isinstance(e, LogMessage) and "not usable here" in e.text]
+        assert len(said) == 1
+    assert_done_files_are_complete(result, dest)
+
+
+@pytest.mark.parametrize("opts", OPTIONS, ids=IDS)
+def test_a_small_source_that_shrank_after_it_was_opened_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opts: CopyOptions
+) -> None:
+    paths = make_byte_sequence(tmp_path / "src", count=5, size=400)
+    dest = tmp_path / "out"
+    real_open = copy_writer.CopyWriter.open_source
+
+    def opened_when_longer(self: copy_writer.CopyWriter, item: object) -> tuple[int, os.stat_result]:
+        fd, st = real_open(self, item)  # type: ignore[arg-type]
+        if getattr(item, "index", None) == 2:  # as if it had 100 bytes more when it was opened
+            fields = list(st)
+            fields[6] = st.st_size + 100  # st_size
+            st = os.stat_result(fields)
+        return fd, st
+
+    monkeypatch.setattr(copy_writer.CopyWriter, "open_source", opened_when_longer)
+    result = run_pipeline(JobSpec(seq_of(paths), str(dest), copy=opts), CancelToken(), lambda e: None)
+    assert [f.status for f in result.frames] == [FrameStatus.DONE] * 2 + [FrameStatus.FAILED] + [FrameStatus.DONE] * 2
+    assert "became shorter" in (result.frames[2].error or "")
+    assert_done_files_are_complete(result, dest)
+    assert leftovers(dest) == []
+
+
+def test_a_bandwidth_limit_still_paces_small_items(tmp_path: Path) -> None:
+    """The one-call path is not taken with --bwlimit: every byte still goes through the limiter."""
+    paths = make_byte_sequence(tmp_path / "src", count=40, size=5000)
+    dest = tmp_path / "out"
+    opts = CopyOptions(verify=VerifyMode.NONE, fsync=False, bwlimit=1_000_000)  # 200 KB: about 0.2 s
+    started = time.monotonic()
+    result = run_pipeline(JobSpec(seq_of(paths), str(dest), copy=opts), CancelToken(), lambda e: None)
+    took = time.monotonic() - started
+    assert result.state is JobState.COMPLETED
+    assert took >= 0.15  # unpaced, these 40 frames take a few milliseconds
+    assert_done_files_are_complete(result, dest)
