@@ -19,6 +19,8 @@ MANIFEST_BYTES_PER_ITEM = 400  # an ASC MHL <hash> entry plus the job report's r
 
 @dataclass
 class PlannedItem:
+    """One item of a plan: where from, where to, its size and what the run would do with it."""
+
     source: str
     dest: str
     size: int
@@ -31,6 +33,8 @@ class PlannedItem:
 
 @dataclass
 class JobPlan:
+    """What a job would do before it runs: its items, folders, bytes to write and notes."""
+
     spec: JobSpec
     items: list[PlannedItem] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)  # folders the job makes (a tree's)
@@ -190,6 +194,8 @@ def free_bytes(path: str) -> int | None:
 
 @dataclass
 class Shortfall:
+    """A file system that cannot hold what the jobs would write there (bytes needed and free)."""
+
     dest_dir: str  # the first destination on that file system
     needed: int
     free: int

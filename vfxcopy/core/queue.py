@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-import sqlite3
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,9 +22,18 @@ from vfxcopy.core.jobs import (
 )
 
 if TYPE_CHECKING:
+    import logging
+
     from vfxcopy.core.journal import Journal
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    """The queue's logger, for its rare error paths: importing logging (with traceback, string
+    and textwrap) took 4-5 ms of every command's start."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 RunFn = Callable[[JobSpec, CancelToken, Reporter], JobResult]
 
@@ -35,7 +41,14 @@ RunFn = Callable[[JobSpec, CancelToken, Reporter], JobResult]
 # window's GUI thread time (benchmarks/bench_ui.py) and a terminal's redraws.
 PROGRESS_INTERVAL = 0.1
 CANCELLED_BEFORE_START = "Cancelled before it started"
-_JOURNAL_ERRORS = (VfxCopyError, OSError, sqlite3.Error)
+
+
+def _journal_errors() -> tuple[type[Exception], ...]:
+    """What a journal call may raise. A function, evaluated only when a journal call raised: a
+    queue without a journal (--no-journal) never imports sqlite3 (2 ms of a start, with datetime)."""
+    import sqlite3
+
+    return (VfxCopyError, OSError, sqlite3.Error)
 
 
 class QueueListener:
@@ -118,11 +131,14 @@ class Throttle:
             try:
                 self._deliver(self.job_id, batch)
             except Exception:  # a listener bug must not fail the copy (logged)
+                log = _log()
                 log.exception("queue listener failed on events of job %s", self.job_id)
 
 
 @dataclass
 class _Entry:
+    """A job in the queue: its spec and token (a docstring also spares dataclass an inspect.signature)."""
+
     spec: JobSpec
     token: CancelToken
     announced: bool = True  # False while the listener is still being told of it: it may not start yet
@@ -195,8 +211,8 @@ class JobQueue:
             return []
         try:
             return self.journal.recover()
-        except _JOURNAL_ERRORS as exc:
-            log.warning("journal recovery failed: %s", exc)
+        except _journal_errors() as exc:
+            _log().warning("journal recovery failed: %s", exc)
             return []
 
     # -- queries --
@@ -409,6 +425,8 @@ class JobQueue:
                 throttle(LogMessage(job_id, "error", str(exc)))
                 result = JobResult(job_id, JobState.FAILED, message=str(exc))
             except Exception as exc:  # noqa: BLE001 - an engine bug ends as a failed job, not a dead thread
+                import traceback
+
                 throttle(LogMessage(job_id, "error", traceback.format_exc()))
                 result = JobResult(job_id, JobState.FAILED, message=f"Internal error: {type(exc).__name__}: {exc}")
             throttle.flush()
@@ -439,8 +457,8 @@ class JobQueue:
         if self.journal is not None:
             try:
                 self.journal.set_state(spec.job_id, JobState.CANCELLED, CANCELLED_BEFORE_START)
-            except _JOURNAL_ERRORS as exc:
-                log.warning("cannot record job %s as cancelled: %s", spec.job_id, exc)
+            except _journal_errors() as exc:
+                _log().warning("cannot record job %s as cancelled: %s", spec.job_id, exc)
         result = JobResult(spec.job_id, JobState.CANCELLED, message=CANCELLED_BEFORE_START)
         self._call(self.listener.finished, spec, result)
         with self._changed:
@@ -451,7 +469,7 @@ class JobQueue:
             return None
         try:
             self.journal.add_job(spec)
-        except _JOURNAL_ERRORS as exc:
+        except _journal_errors() as exc:
             return LogMessage(spec.job_id, "warning",
                               f"cannot record the job in the journal ({exc}); it cannot be resumed")
         return None
@@ -460,4 +478,5 @@ class JobQueue:
         try:
             fn(*args)
         except Exception:  # a listener bug must not stop the queue (logged)
+            log = _log()
             log.exception("queue listener %s failed", getattr(fn, "__name__", fn))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import html
 import io
 import os
 import struct
@@ -55,8 +54,13 @@ def _text(value: object) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+# What html.escape(text, quote=True) replaces, in one pass: importing html loads its table
+# of 2,000 named entities (2 ms of every verified copy) for a function that needs five.
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def _h(value: object) -> str:
-    return html.escape(_text(value))
+    return _text(value).translate(_ESCAPES)
 
 
 def png_bytes(width: int, height: int, channels: int, pixels: bytes) -> bytes:

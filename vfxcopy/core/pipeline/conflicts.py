@@ -22,6 +22,8 @@ class Action(enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
+    """What the conflict policy says to do with one item, and why (the message)."""
+
     action: Action
     message: str = ""  # for FAIL, and for COMPARE when the files differ
 
