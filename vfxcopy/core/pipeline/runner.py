@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import (
     DISK_FULL_ERRNOS,
@@ -48,7 +49,10 @@ from vfxcopy.core.pipeline.temps import (
 )
 from vfxcopy.core.pipeline.treeparts import Folders
 from vfxcopy.core.writers.base import Item, Writer
-from vfxcopy.core.writers.fanout import Member
+
+if TYPE_CHECKING:
+    # Imported where a job of a group joins it (run_items): a job of its own never needs it.
+    from vfxcopy.core.writers.fanout import Member
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 SHARED_FS_COPY_WORKERS = 8  # items in flight per copy on a network file system
