@@ -88,9 +88,24 @@ class _Rule(argparse.Action):
         setattr(namespace, self.dest, rules)
 
 
-def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
+def _is_tree_folder(folder: str) -> bool:
+    """core.tree.is_tree_folder, without importing core.tree for a folder that holds no folder at all.
+
+    A folder of frames (most sources) has no sub-folder: that is told here, from the one
+    listing, and core.tree (three dataclasses, about 2.5 ms of every start) stays unloaded.
+    """
+    try:
+        with os.scandir(folder) as it:
+            if not any(e.is_dir(follow_symlinks=False) for e in it):
+                return False
+    except OSError:
+        return False
     from vfxcopy.core.tree import is_tree_folder
 
+    return is_tree_folder(folder)
+
+
+def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
     if len(args.paths) < 2:
         raise UsageError("give at least one source and a destination folder")
     *sources, dest = args.paths
@@ -106,7 +121,7 @@ def _plan(args: argparse.Namespace, notes: list[str]) -> list[JobSpec]:
     if flat and rules:
         raise UsageError("--include/--exclude select inside a folder tree; they cannot be used with --flat")
     # Each folder is read once here (20,000 frames: a listing is 15 ms).
-    nested = {s: os.path.isdir(s) and is_tree_folder(s) for s in dict.fromkeys(sources)}
+    nested = {s: os.path.isdir(s) and _is_tree_folder(s) for s in dict.fromkeys(sources)}
     trees = [s for s in sources if not flat and os.path.isdir(s) and (rules or nested[s])]
     others = [s for s in sources if s not in trees]
     specs: list[JobSpec] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
@@ -88,6 +87,8 @@ def summary_line(spec: JobSpec, result: JobResult, *, with_message: bool = True)
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
+    import json  # only with --json: a copy that prints no JSON does not load it
+
     out = stream or sys.stdout
     json.dump(data, out, indent=2, sort_keys=False)
     out.write("\n")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -29,6 +27,8 @@ _stdout_lock = threading.Lock()
 
 def print_json_line(data: dict[str, object], stream: TextIO | None = None) -> None:
     """One JSON object on one line (JSON Lines), written and flushed whole (jobs report from threads)."""
+    import json  # only with --progress json (start-up)
+
     out = stream or sys.stdout
     text = json.dumps(data, separators=(",", ":"), default=str) + "\n"
     with _stdout_lock:
@@ -148,6 +148,8 @@ class ProgressPrinter:
             columns = os.get_terminal_size(self.stream.fileno()).columns
         except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
             columns = 0
+        import shutil
+
         return columns or shutil.get_terminal_size((80, 20)).columns
 
     def _draw(self, text: str) -> None:

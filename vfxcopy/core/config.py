@@ -9,14 +9,12 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, HashAlgo, VerifyMode
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 reads TOML with tomli (a base dependency there)
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from types import ModuleType
 
 CONFIG_FILE = "vfxcopy.toml"
 # The window's settings before this file existed (QSettings in IniFormat): migrated once.
@@ -69,6 +67,16 @@ KEYS: dict[str, Key] = {k.name: k for k in (
 )}
 
 _lock = threading.Lock()
+
+
+def _toml() -> ModuleType:
+    """tomllib, imported when there is TOML to read: it compiles its regular expressions as it
+    loads (2 ms), and most runs find no settings file at all."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10 reads TOML with tomli (a base dependency there)
+        import tomli as tomllib
+    return tomllib
 
 
 def config_dir() -> Path:
@@ -159,6 +167,7 @@ def parse_text(name: str, text: str) -> Value:
     if k.kind is list:
         stripped = text.strip()
         if stripped.startswith("["):  # a TOML array: ["mailto://...", "json://..."]
+            tomllib = _toml()
             try:
                 parsed = tomllib.loads(f"v = {stripped}")["v"]
             except tomllib.TOMLDecodeError as exc:
@@ -251,6 +260,7 @@ def _read_file(path: Path) -> tuple[dict[str, Value], list[str]]:
         return {}, []
     except OSError as exc:  # unreadable (permissions, a folder by that name): the tool still runs
         return {}, [f"{path}: cannot be read ({exc.strerror}); the defaults apply"]
+    tomllib = _toml()
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -282,7 +292,9 @@ def _present(path: Path) -> bool:
 def load(path: Path | None = None, *, migrate: bool = True) -> Config:
     """The settings of `path` (default: config_path()); the window's old ini is migrated first if there is no file yet."""
     path = path or config_path()
-    if migrate and path == config_path() and not _present(path):
+    # The migration takes the settings lock (creating the folder and a lock file): only when
+    # there is an old ini to migrate, not on every start of every command without a settings file.
+    if migrate and path == config_path() and not _present(path) and any(_present(i) for i in legacy_ini_paths()):
         with contextlib.suppress(OSError):
             migrate_legacy_ini()
     values, problems = _read_file(path)
@@ -338,6 +350,7 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def _meta(path: Path) -> dict[str, Value]:
+    tomllib = _toml()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):

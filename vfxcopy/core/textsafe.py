@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 
 def printable(text: str) -> str:
     """A name safe for a terminal: undecodable bytes as \\xNN, control and format characters escaped.
@@ -11,6 +9,12 @@ def printable(text: str) -> str:
     A file name can carry ESC sequences (recolour or retitle the terminal, hide a
     line) or bidi overrides (show a name reversed); they are printed as escapes.
     """
+    # Most text is plain ASCII: printable there means no control character (the only ASCII
+    # characters of the categories below), and only a backslash needs escaping.
+    if text.isascii() and text.isprintable() and "\\" not in text:
+        return text
+    import unicodedata  # a C extension: loaded by the first text that needs it, not at every start
+
     out: list[str] = []
     for ch in text:
         code = ord(ch)

@@ -8,7 +8,8 @@ import time
 from collections import deque
 
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?(?:/S)?\s*$", re.IGNORECASE)
+# Compiled on first use (re.compile at import cost every start, most of which parse no size).
+_SIZE_PATTERN = r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?(?:/S)?\s*$"
 # Labels match the grammar parse_size reads: '50M' is 50 MiB, so it is shown as '50.0 MiB'.
 _LABELS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -18,7 +19,7 @@ def parse_size(text: str) -> int:
 
     'KB', 'MiB', 'M/s' are accepted too. Raises ValueError with a message a user can act on.
     """
-    match = _SIZE_RE.match(text)
+    match = re.match(_SIZE_PATTERN, text, re.IGNORECASE)  # re caches the compiled pattern
     if not match:
         raise ValueError(f"{text!r} is not a size: use a number with K, M or G, e.g. 50M")
     return int(float(match.group(1)) * SIZE_UNITS[match.group(2).upper()])

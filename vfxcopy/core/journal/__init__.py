@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vfxcopy.core.journal.owner import (
     _HOST,
     _MACHINE,
@@ -13,7 +15,6 @@ from vfxcopy.core.journal.owner import (
     same_machine,
 )
 from vfxcopy.core.journal.recorder import FrameRecorder
-from vfxcopy.core.journal.records import JournalFrame, JournalJob
 from vfxcopy.core.journal.schema import (
     ACTIVE_STATES,
     FINISHED_STATES,
@@ -24,6 +25,19 @@ from vfxcopy.core.journal.schema import (
     migrate,
 )
 from vfxcopy.core.journal.store import Journal, open_journal, remove_temps
+
+if TYPE_CHECKING:
+    from vfxcopy.core.journal.rows import JournalFrame, JournalJob
+
+
+def __getattr__(name: str) -> object:
+    """JournalFrame and JournalJob (rows.py), made on first use: a copy writes rows and never reads them back."""
+    if name in ("JournalFrame", "JournalJob"):
+        from vfxcopy.core.journal import rows
+
+        return getattr(rows, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ACTIVE_STATES", "FINISHED_STATES", "JOURNAL_FILE", "MIGRATIONS", "SCHEMA_VERSION", "_HOST", "_MACHINE",

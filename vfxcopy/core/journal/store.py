@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from vfxcopy.core.jobs import (
     FrameResult,
@@ -47,8 +47,6 @@ from vfxcopy.core.journal.owner import (
 )
 from vfxcopy.core.journal.recorder import FrameRecorder
 from vfxcopy.core.journal.records import (
-    JournalFrame,
-    JournalJob,
     _frame_row,
     _frames_total,
     _safe_text,
@@ -61,6 +59,9 @@ from vfxcopy.core.journal.schema import (
     JournalError,
     migrate,
 )
+
+if TYPE_CHECKING:
+    from vfxcopy.core.journal.rows import JournalFrame, JournalJob
 
 # -- the journal -----------------------------------------------------------
 
@@ -247,6 +248,8 @@ class Journal(KeyValues):
         return self.jobs(FINISHED_STATES, limit)
 
     def _select_jobs(self, where: str, params: tuple[Any, ...], tail: str = "") -> list[JournalJob]:
+        from vfxcopy.core.journal.rows import JournalJob  # not made by a run that only writes (start-up)
+
         conn = self._conn()
         rows = conn.execute(
             f"""SELECT j.job_id, j.spec, j.state, j.created, j.started, j.finished, j.message,
@@ -323,6 +326,8 @@ class Journal(KeyValues):
             )
 
     def frames(self, job_id: str) -> list[JournalFrame]:
+        from vfxcopy.core.journal.rows import JournalFrame  # not made by a run that only writes (start-up)
+
         rows = self._conn().execute(
             """SELECT job_id, idx, frame, source, dest, status, size, hash, hash_algo, error,
                       dest_mtime_ns, dest_size, src_size, src_mtime_ns, updated

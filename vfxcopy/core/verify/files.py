@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,7 +50,9 @@ def is_manifest_temp(name: str) -> bool:
 
 
 def _temp_name() -> str:
-    return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}{TEMP_SUFFIX}"
+    # os.urandom, which secrets.token_hex reads too: importing secrets (random, hmac, base64)
+    # took 1.5 ms of every verified copy.
+    return f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(8).hex()}{TEMP_SUFFIX}"
 
 
 def _pid_alive(pid: int) -> bool:

@@ -48,6 +48,11 @@ class ManifestRecord:
 
 @dataclass
 class DirectoryRecord:
+    """A folder's hashes in a history: content and structure, and the generation that recorded them.
+
+    (A docstring also spares dataclass an inspect.signature call at import.)
+    """
+
     path: str
     hash_format: str
     content: str

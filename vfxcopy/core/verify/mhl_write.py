@@ -63,6 +63,11 @@ class ManifestEntry:
 
 @dataclass
 class ManifestResult:
+    """What one write_generation did: the generation, its files, and names left out or replaced.
+
+    (A docstring also spares dataclass an inspect.signature call at import.)
+    """
+
     generation: int
     path: Path  # the .mhl file
     chain: Path
