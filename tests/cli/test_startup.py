@@ -32,10 +32,10 @@ with open(report, "w") as f:
 # Loaded by every copy before this round, used by none of a plain run of a folder of frames:
 # the logging package (the queue's error paths), the TOML parser (no settings file), the
 # folder-tree scanner (no sub-folder), the fan-out of several destinations, the journal's
-# read-side records, and the terminal-escaping tables (plain ASCII names).
+# read-side records, the terminal-escaping tables (plain ASCII names) and frame ranges (no --frames).
 NOT_AT_START = {
     "logging", "tomllib", "unicodedata",
-    "vfxcopy.core.tree", "vfxcopy.core.writers.fanout", "vfxcopy.core.journal.rows",
+    "vfxcopy.core.tree", "vfxcopy.core.writers.fanout", "vfxcopy.core.journal.rows", "vfxcopy.core.frames",
 }
 # Loaded by a verified copy before, not needed to write its manifest and report.
 NOT_FOR_THE_MANIFEST = {

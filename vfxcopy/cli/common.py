@@ -22,7 +22,6 @@ from vfxcopy.cli.output import (
 from vfxcopy.cli.progress import ProgressPrinter
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.framenames import parse_frames
-from vfxcopy.core.frames import FrameSet, parse_frame_set
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
@@ -39,6 +38,7 @@ from vfxcopy.core.units import parse_size
 
 if TYPE_CHECKING:
     # Imported where used: `vfxcopy ls` needs neither the engine nor the journal (start-up time).
+    from vfxcopy.core.frames import FrameSet
     from vfxcopy.core.journal import Journal
 
 __all__ = [
@@ -234,6 +234,8 @@ def frame_set_from_args(args: argparse.Namespace) -> FrameSet | None:
     """--frames as ranges: `--frames 1-10000000` allocates nothing per frame (715 MB as a list)."""
     if not getattr(args, "frames", None):
         return None
+    from vfxcopy.core.frames import parse_frame_set  # only with --frames (start-up)
+
     try:
         return parse_frame_set(args.frames)
     except ValueError as exc:

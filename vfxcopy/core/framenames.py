@@ -7,11 +7,6 @@ import re
 from collections.abc import Sequence as Seq
 from typing import TYPE_CHECKING
 
-from vfxcopy.core.frames import (
-    MAX_FRAMES,
-    parse_frame_ranges,
-)
-
 if TYPE_CHECKING:
     from vfxcopy.core.sequence import Sequence
 
@@ -55,6 +50,10 @@ def parse_frames(text: str) -> list[int]:
     This makes one int per frame: where the text comes from a user and is
     applied to frames on disk, use `parse_frame_set` (ranges, no expansion).
     """
+    # core.frames (ranges and frame sets) loads with the first frame list read: a run without
+    # --frames never needs it (a dataclass, bisect, heapq and a pattern at every start).
+    from vfxcopy.core.frames import MAX_FRAMES, parse_frame_ranges
+
     frames: set[int] = set()
     for part in parse_frame_ranges(text):
         # A typo such as 1-1000000000 must not eat the machine's memory.

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from vfxcopy.core.frames import FrameSet
-from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation
-from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.jobs import CopyOptions, JobSpec, Operation
+
+if TYPE_CHECKING:
+    from vfxcopy.core.frames import FrameSet
+    from vfxcopy.core.jobs import ConvertOptions
+    from vfxcopy.core.sequence import Sequence
 
 
 class SpecError(ValueError):
@@ -65,7 +69,12 @@ def build_specs(sources: list[Sequence], dest_dir: str, options: JobOptions) -> 
     several sources the same name, or when nothing is left to do.
     """
     notes: list[str] = []
-    wanted = options.frames if options.frames is None or isinstance(options.frames, FrameSet) else FrameSet.of(options.frames)
+    wanted = options.frames
+    if wanted is not None:
+        from vfxcopy.core.frames import FrameSet  # only with a frame selection (start-up)
+
+        if not isinstance(wanted, FrameSet):
+            wanted = FrameSet.of(wanted)
     rename = options.rename_head
     multi = [s for s in sources if not s.is_single]
     if rename is not None and (len(multi) > 1 or (multi and len(sources) > len(multi))):
