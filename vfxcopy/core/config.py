@@ -7,7 +7,6 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,17 +26,36 @@ class ConfigError(ValueError):
     """A key that does not exist or a value it cannot take; the message says what it takes."""
 
 
-@dataclass(frozen=True)
 class Key:
-    """One setting: its dotted name (TOML table.key), type, default, allowed values and a help line."""
+    """One setting: its dotted name (TOML table.key), type, default, allowed values and a help line.
 
+    Read-only, as the frozen dataclass it was; a plain class because making that dataclass
+    (six generated methods) cost about 1 ms of every start, and nothing compares or hashes keys.
+    """
+
+    __slots__ = ("name", "kind", "default", "help", "choices", "minimum", "maximum")
     name: str
     kind: type
     default: Value
     help: str
-    choices: tuple[str, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
+    choices: tuple[str, ...]
+    minimum: int | None
+    maximum: int | None
+
+    def __init__(self, name: str, kind: type, default: Value, help: str, choices: tuple[str, ...] = (),
+                 minimum: int | None = None, maximum: int | None = None) -> None:
+        for attr, value in (("name", name), ("kind", kind), ("default", default), ("help", help),
+                            ("choices", choices), ("minimum", minimum), ("maximum", maximum)):
+            object.__setattr__(self, attr, value)
+
+    def __setattr__(self, attr: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {attr!r}: the settings keys are fixed")
+
+    def __delattr__(self, attr: str) -> None:
+        raise AttributeError(f"cannot delete field {attr!r}: the settings keys are fixed")
+
+    def __repr__(self) -> str:
+        return f"Key({', '.join(f'{a}={getattr(self, a)!r}' for a in self.__slots__)})"
 
 
 KEYS: dict[str, Key] = {k.name: k for k in (
@@ -177,14 +195,23 @@ def parse_text(name: str, text: str) -> Value:
     return check_value(name, text)
 
 
-@dataclass
 class Config:
-    """The settings as read: every key with its value (the default where the file has none)."""
+    """The settings as read: every key with its value (the default where the file has none).
 
-    values: dict[str, Value] = field(default_factory=dict)
-    path: Path | None = None
-    # Keys in the file with a value they cannot take: ignored (the default applies), told once.
-    problems: list[str] = field(default_factory=list)
+    A plain class (nothing compares or copies one): one dataclass fewer made at every start.
+    """
+
+    __slots__ = ("values", "path", "problems")
+
+    def __init__(self, values: dict[str, Value] | None = None, path: Path | None = None,
+                 problems: list[str] | None = None) -> None:
+        self.values: dict[str, Value] = values if values is not None else {}
+        self.path = path
+        # Keys in the file with a value they cannot take: ignored (the default applies), told once.
+        self.problems: list[str] = problems if problems is not None else []
+
+    def __repr__(self) -> str:
+        return f"Config(values={self.values!r}, path={self.path!r}, problems={self.problems!r})"
 
     def get(self, name: str) -> Value:
         k = key(name)
