@@ -1,6 +1,7 @@
 """Many small frames, through the command line and in process, side by side with `cp -r` (and `cp -r && sync`).
 
     python benchmarks/bench_smallfiles.py [--count 20000] [--size 200] [--reps 4] [--ext4-count 5000]
+                                          [--before TREE] [--no-inproc] [--no-disk] [--no-tmpfs]
 
 Two file systems: a tmpfs of its own (mounted here when root, else /dev/shm), where
 only per-file CPU work shows, and the work folder's disk (ext4 here), where file
@@ -13,6 +14,10 @@ onto a fresh destination that is deleted after it (then `sync`, untimed):
   in a data folder on the work disk (VFXCOPY_DATA_DIR);
 - the same two options in process (run_pipeline: no interpreter start-up, scan, journal,
   manifest or report).
+
+With `--before TREE` (a checkout of an earlier commit, e.g. `git worktree add /tmp/before
+<commit>`), the two CLI contenders also run from that tree (PYTHONPATH, same interpreter),
+alternating with the others: an A/B of a change on the same machine in the same minutes.
 
 Medians; ratio = reference time / vfxcopy time (>1: vfxcopy is faster); CPU seconds
 (user + system of this process's threads or of the child processes) say more than wall
@@ -63,7 +68,8 @@ def cpu_seconds() -> float:
     return total
 
 
-def contenders(src: Path, env: dict[str, str]) -> dict[str, Callable[[Path], None]]:
+def contenders(src: Path, env: dict[str, str], before: str | None = None,
+               inproc_too: bool = True) -> dict[str, Callable[[Path], None]]:
     seq = scan([str(src)])[0]
 
     def cp(sync: bool) -> Callable[[Path], None]:
@@ -73,9 +79,12 @@ def contenders(src: Path, env: dict[str, str]) -> dict[str, Callable[[Path], Non
                 subprocess.run(["sync"], check=True)
         return run
 
-    def cli(extra: list[str]) -> Callable[[Path], None]:
+    def cli(extra: list[str], tree: str | None = None) -> Callable[[Path], None]:
+        run_env = env if tree is None else {**env, "PYTHONPATH": tree}
+        cwd = tree  # `python -m vfxcopy` finds the package in the current folder first
+
         def run(dest: Path) -> None:
-            subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(src), str(dest)], check=True, env=env)
+            subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(src), str(dest)], check=True, env=run_env, cwd=cwd)
         return run
 
     def inproc(opts: CopyOptions) -> Callable[[Path], None]:
@@ -85,21 +94,26 @@ def contenders(src: Path, env: dict[str, str]) -> dict[str, Callable[[Path], Non
                 raise SystemExit(f"vfxcopy failed: {result.message}")
         return run
 
-    return {
+    runs = {
         "cp -r": cp(False),
         "cp -r && sync": cp(True),
         "CLI --verify none --no-fsync": cli(["--verify", "none", "--no-fsync"]),
         "CLI defaults": cli([]),
-        "in process, no hash, no fsync": inproc(CopyOptions(verify=VerifyMode.NONE, fsync=False)),
-        "in process, defaults (no manifest)": inproc(CopyOptions()),
     }
+    if before is not None:
+        runs["before: CLI --verify none --no-fsync"] = cli(["--verify", "none", "--no-fsync"], before)
+        runs["before: CLI defaults"] = cli([], before)
+    if inproc_too:
+        runs["in process, no hash, no fsync"] = inproc(CopyOptions(verify=VerifyMode.NONE, fsync=False))
+        runs["in process, defaults (no manifest)"] = inproc(CopyOptions())
+    return runs
 
 
 def measure(label: str, work: Path, count: int, size: int, reps: int, env: dict[str, str],
-            targets: list[tuple[str, str, float]]) -> None:
+            targets: list[tuple[str, str, float]], before: str | None = None, inproc_too: bool = True) -> None:
     src = work / "src"
     make_byte_sequence(src, head="shot_010.", count=count, size=size)
-    runs = contenders(src, env)
+    runs = contenders(src, env, before, inproc_too)
     times: dict[str, list[float]] = {k: [] for k in runs}
     cpus: dict[str, list[float]] = {k: [] for k in runs}
     order = list(runs)
@@ -131,8 +145,20 @@ def measure(label: str, work: Path, count: int, size: int, reps: int, env: dict[
     for ours, ref, target in targets:
         ratio = med[ref] / med[ours]
         print(f"| {ours} | {ref} | **{ratio:.2f}x** | >= {target}x {'ok' if ratio >= target else 'MISSED'} |")
+    for ours, ref, _target in targets:
+        old = f"before: {ours}"
+        if old in med:
+            print(f"| {old} | {ref} | {med[ref] / med[old]:.2f}x | (the earlier tree) |")
     for ours, ref in (("in process, no hash, no fsync", "cp -r"), ("in process, defaults (no manifest)", "cp -r && sync")):
-        print(f"| {ours} | {ref} | {med[ref] / med[ours]:.2f}x | (in process) |")
+        if ours in med:
+            print(f"| {ours} | {ref} | {med[ref] / med[ours]:.2f}x | (in process) |")
+    if before is not None:
+        print("\n| CLI | before: median s / CPU s | now: median s / CPU s | now / before (wall, CPU) |")
+        print("|---|---|---|---|")
+        for key in ("CLI --verify none --no-fsync", "CLI defaults"):
+            old = f"before: {key}"
+            print(f"| {key} | {med[old]:.3f} / {cpu[old]:.2f} | {med[key]:.3f} / {cpu[key]:.2f} | "
+                  f"{med[key] / med[old]:.2f}, {cpu[key] / cpu[old]:.2f} |")
     print()
 
 
@@ -145,7 +171,12 @@ def main() -> int:
     ap.add_argument("--dir", default=None, help="work folder on the disk (default: a temp folder in /tmp)")
     ap.add_argument("--no-disk", action="store_true")
     ap.add_argument("--no-tmpfs", action="store_true")
+    ap.add_argument("--before", default=None, metavar="TREE",
+                    help="also run the CLI from this checkout (an earlier commit), alternating: A/B")
+    ap.add_argument("--no-inproc", action="store_true", help="only the command line and cp")
     args = ap.parse_args()
+    before = str(Path(args.before).resolve()) if args.before else None
+    inproc_too = not args.no_inproc
     root = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-small-", dir=args.dir))
     data = root / "vfxcopy-data"
     data.mkdir()
@@ -155,8 +186,12 @@ def main() -> int:
     env.update(VFXCOPY_DATA_DIR=str(data), XDG_CONFIG_HOME=str(data / "config"))
     warm = data / "warm"
     make_byte_sequence(warm / "src", count=2, size=10)
-    for n, extra in enumerate(([], ["--verify", "none", "--no-fsync"])):  # writes the .pyc files (untimed)
-        subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(warm / "src"), str(warm / f"dst{n}")], env=env, check=True)
+    for tree in ([None] if before is None else [None, before]):
+        tree_env = env if tree is None else {**env, "PYTHONPATH": tree}
+        for n, extra in enumerate(([], ["--verify", "none", "--no-fsync"])):  # writes the .pyc files (untimed)
+            out = warm / f"dst{n}-{'before' if tree else 'now'}"
+            subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(warm / "src"), str(out)], env=tree_env, check=True,
+                           cwd=tree)
     print(f"\n### vfxcopy, many small frames ({datetime.date.today().isoformat()})\n")
     print(f"{os.cpu_count()} CPUs, load average {load()} at the start, kernel {platform.release()}, Python "
           f"{platform.python_version()}; the CLI's journal on {fs_type(root)}. {args.reps} alternating rounds, "
@@ -173,14 +208,15 @@ def main() -> int:
             else:
                 work = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-small-", dir="/dev/shm"))
             measure("tmpfs", work, args.count, args.size, args.reps, env, [
-                ("CLI --verify none --no-fsync", "cp -r", 0.5), ("CLI defaults", "cp -r", 0.3)])
+                ("CLI --verify none --no-fsync", "cp -r", 0.5), ("CLI defaults", "cp -r", 0.3)], before, inproc_too)
             if not mounted:
                 shutil.rmtree(work, ignore_errors=True)
         if not args.no_disk:
             disk = root / "disk"
             disk.mkdir()
             measure("disk", disk, args.ext4_count, args.size, args.reps, env, [
-                ("CLI --verify none --no-fsync", "cp -r", 0.5), ("CLI defaults", "cp -r && sync", 0.9)])
+                ("CLI --verify none --no-fsync", "cp -r", 0.5), ("CLI defaults", "cp -r && sync", 0.9)], before,
+                inproc_too)
         print(f"Load average at the end: {load()}.")
     finally:
         if mounted:

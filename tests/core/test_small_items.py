@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -259,3 +261,32 @@ def test_a_bandwidth_limit_still_paces_small_items(tmp_path: Path) -> None:
     assert result.state is JobState.COMPLETED
     assert took >= 0.15  # unpaced, these 40 frames take a few milliseconds
     assert_done_files_are_complete(result, dest)
+
+
+def test_a_verified_copy_into_memory_fsyncs_each_frame_on_the_job_thread(
+    tmp_path: Path, tmpfs_mount: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On tmpfs there is no committer thread (an fsync there returns at once): each temp is still
+    fsynced before it is placed, results come in order, and nothing partial is left."""
+    paths = make_byte_sequence(tmp_path / "src", count=300, size=200)
+    dest = tmpfs_mount("16m") / "out"
+    real_fsync = os.fsync
+    fsynced: list[tuple[str, str]] = []
+
+    def recording_fsync(fd: int) -> None:
+        fsynced.append((threading.current_thread().name, os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    events: list[Event] = []
+    result = run_pipeline(JobSpec(seq_of(paths), str(dest)), CancelToken(), events.append)
+    monkeypatch.undo()
+    assert result.state is JobState.COMPLETED, result.message
+    assert [e.index for e in events if isinstance(e, FrameResult)] == list(range(300))
+    temps = [path for _thread, path in fsynced if path.endswith(".part")]
+    assert len(temps) == 300  # every frame, before its name was given
+    assert {thread for thread, _path in fsynced} == {threading.current_thread().name}
+    for frame, path in zip(result.frames, paths, strict=True):
+        assert frame.hash == hash_file(path)
+    assert_done_files_are_complete(result, dest)
+    assert leftovers(dest) == []
