@@ -164,3 +164,51 @@ def test_the_journal_records_are_one_class_wherever_imported_from() -> None:
     assert journal.JournalFrame is records.JournalFrame is rows.JournalFrame
     with pytest.raises(AttributeError):
         _ = records.NoSuchRecord  # type: ignore[attr-defined]
+
+
+def test_the_job_records_show_and_compare_as_the_dataclasses_they_were() -> None:
+    """jobs.py makes its records with repr=False, eq=False and one shared __repr__/__eq__ (start-up):
+    each must print, compare and refuse hashing exactly as a plain @dataclass of the same fields."""
+    import dataclasses
+
+    from vfxcopy.core.jobs import (
+        ConvertOptions,
+        CopyOptions,
+        FrameResult,
+        FrameStatus,
+        JobResult,
+        JobSpec,
+        JobState,
+        LogMessage,
+        Progress,
+    )
+    from vfxcopy.core.sequence import Sequence
+
+    seq = Sequence("/src", "plate.", ".exr", 4, (1001, 1002))
+    samples: list[Any] = [
+        CopyOptions(bwlimit=5), ConvertOptions(to="jpg", channels=["R", "G"]), JobSpec(seq, "/dst", job_id="abc"),
+        FrameResult("abc", 0, 1001, "/src/a", "/dst/a", FrameStatus.DONE, 5, "ff", "xxh3"),
+        Progress("abc", JobState.RUNNING, 2, eta_s=1.5), LogMessage("abc", "info", "hi", time=1.0),
+        JobResult("abc", JobState.COMPLETED, message="ok"),
+    ]
+    for ours in samples:
+        cls = type(ours)
+        spec = []
+        for f in dataclasses.fields(cls):
+            kw: dict[str, Any] = {"repr": f.repr, "compare": f.compare}
+            if f.default is not dataclasses.MISSING:
+                kw["default"] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                kw["default_factory"] = f.default_factory
+            spec.append((f.name, f.type, dataclasses.field(**kw)))
+        reference = dataclasses.make_dataclass(cls.__name__, spec)  # a plain @dataclass
+        theirs = reference(**{f.name: getattr(ours, f.name) for f in dataclasses.fields(cls)})
+        assert repr(ours) == repr(theirs)
+        assert ours == dataclasses.replace(ours) and theirs == dataclasses.replace(theirs)
+        first = dataclasses.fields(cls)[0].name
+        assert (ours == dataclasses.replace(ours, **{first: "other"})) is (
+            theirs == dataclasses.replace(theirs, **{first: "other"}))
+        assert ours != theirs  # another class: never equal, as dataclass's __eq__
+        for obj in (ours, theirs):
+            with pytest.raises(TypeError):
+                hash(obj)

@@ -7,6 +7,7 @@ worker thread; it must be cheap and must not raise.
 
 from __future__ import annotations
 
+import _thread
 import enum
 import os
 import threading
@@ -40,6 +41,53 @@ def is_temp_name(name: str, job_id: str | None = None) -> bool:
 def new_job_id() -> str:
     # 12 random hex digits, as uuid4().hex[:12] gave (importing uuid loads platform: 4 ms of every start).
     return os.urandom(6).hex()
+
+
+# -- records ----------------------------------------------------------------------
+#
+# The records below are dataclasses (fields, replace, asdict work as ever) made with
+# repr=False, eq=False: _Record gives them the very __repr__ and __eq__ that @dataclass
+# would write, once for all of them. @dataclass compiles an __init__, a __repr__ and an
+# __eq__ for every class it makes; two of the three, for seven classes, were about 1.5 ms
+# of every start of the command line (tests/cli/test_startup.py compares the results).
+
+_repr_running: set[tuple[int, int]] = set()
+_names: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _record_names(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of `cls`'s fields shown by repr, and of those compared by ==, as dataclass picks them."""
+    names = _names.get(cls)
+    if names is None:
+        found = fields(cls)
+        names = (tuple(f.name for f in found if f.repr), tuple(f.name for f in found if f.compare))
+        _names[cls] = names
+    return names
+
+
+class _Record:
+    """__repr__ and __eq__ as @dataclass writes them (same text, same comparison, unhashable as
+    a dataclass with eq and without frozen is), shared instead of generated per class."""
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        key = (id(self), _thread.get_ident())
+        if key in _repr_running:
+            return "..."  # a record inside itself, as dataclass's repr shows it
+        _repr_running.add(key)
+        try:
+            shown = _record_names(type(self))[0]
+            return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in shown)})"
+        finally:
+            _repr_running.discard(key)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        compared = _record_names(type(self))[1]
+        return tuple(getattr(self, n) for n in compared) == tuple(getattr(other, n) for n in compared)
 
 
 class Operation(str, enum.Enum):
@@ -90,8 +138,8 @@ class FrameStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-@dataclass
-class CopyOptions:
+@dataclass(repr=False, eq=False)
+class CopyOptions(_Record):
     """How a copy runs: verification, hash, conflicts, fsync, bandwidth (defaults: the settings file's)."""
 
     verify: VerifyMode = VerifyMode.TRANSFER
@@ -110,8 +158,8 @@ class CopyOptions:
     pdf_report: bool = False
 
 
-@dataclass
-class ConvertOptions:
+@dataclass(repr=False, eq=False)
+class ConvertOptions(_Record):
     """What a conversion writes; interpreted by core/convert.py."""
 
     to: str = "exr"  # exr | dpx | tif | png | jpg | mp4 | mov
@@ -131,8 +179,8 @@ class ConvertOptions:
     view: str | None = None  # with to_space naming an OCIO display: apply this view (ociodisplay)
 
 
-@dataclass
-class JobSpec:
+@dataclass(repr=False, eq=False)
+class JobSpec(_Record):
     """What to do: everything a runner needs, serialisable to JSON for the journal."""
 
     source: Sequence
@@ -231,8 +279,8 @@ def _from_plain(cls: type[Any], data: dict[str, Any]) -> Any:
 
 # slots: one is made per item and kept until the job ends (20,000 frames: 20,000 of them);
 # without a __dict__ each is smaller and quicker to make and read.
-@dataclass(slots=True)
-class FrameResult:
+@dataclass(slots=True, repr=False, eq=False)
+class FrameResult(_Record):
     """What happened to one frame; `index` is its position in spec.selected_frames()."""
 
     job_id: str
@@ -248,8 +296,8 @@ class FrameResult:
     elapsed: float = 0.0
 
 
-@dataclass
-class Progress:
+@dataclass(repr=False, eq=False)
+class Progress(_Record):
     """A snapshot of a running job. Throughput and ETA come from bytes."""
 
     job_id: str
@@ -278,8 +326,8 @@ class Progress:
         return replace(self, **changes)
 
 
-@dataclass
-class LogMessage:
+@dataclass(repr=False, eq=False)
+class LogMessage(_Record):
     """A line for the job's log: info, a warning, or an error (path, what went wrong, what to do)."""
 
     job_id: str
@@ -296,8 +344,8 @@ def null_reporter(event: Event) -> None:
     """A reporter that drops every event."""
 
 
-@dataclass
-class JobResult:
+@dataclass(repr=False, eq=False)
+class JobResult(_Record):
     """How a job ended: its state, every frame's result, bytes written and time taken."""
 
     job_id: str
