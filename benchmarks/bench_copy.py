@@ -1,6 +1,6 @@
 """Copy throughput side by side with `cp -r` (and `cp -r` + `sync FILES`, `cp -r && sync`), and cancel latency.
 
-    python benchmarks/bench_copy.py [--quick] [--cold] [--dir DIR] [--no-cancel]
+    python benchmarks/bench_copy.py [--quick] [--cold] [--dir DIR] [--no-cancel] [--no-big] [--before TREE]
 
 Data sets: 781 frames x 800 KB, and one 500 MB file (random bytes). Every round
 runs each contender once on a fresh destination folder, in alternating order.
@@ -15,6 +15,10 @@ vfxcopy runs twice per round and option set: in process (run_pipeline: the
 engine alone) and through the command line (`python -m vfxcopy copy -q`, end to
 end as a user runs it: start-up, scan, pre-flight, journal in a data folder of the
 benchmark's own, and with the defaults the ASC MHL manifest and the job report).
+
+With `--before TREE` (a checkout of an earlier commit), the two command-line contenders
+also run from that tree (PYTHONPATH, same interpreter), alternating with the rest: an
+A/B of a change in the same run.
 
 CPU seconds (user + system, of vfxcopy's threads or of cp/sync) are shown
 too: on a busy machine they say more than wall time. Throughput ratio =
@@ -145,13 +149,18 @@ def cp_sync_all(src_dir: Path) -> Callable[[Path], None]:
     return run
 
 
-def cli_run(src_dir: Path, extra: list[str], env: dict[str, str]) -> Callable[[Path], None]:
-    """`vfxcopy copy` end to end, as a user runs it (interpreter start-up, scan, journal, manifest, report)."""
+def cli_run(src_dir: Path, extra: list[str], env: dict[str, str], tree: str | None = None) -> Callable[[Path], None]:
+    """`vfxcopy copy` end to end, as a user runs it (interpreter start-up, scan, journal, manifest, report);
+    from the checkout `tree` when given (PYTHONPATH, and its folder first for `python -m`)."""
     def run(dest: Path) -> None:
+        run_env = env if tree is None else {**env, "PYTHONPATH": tree}
         subprocess.run([sys.executable, "-m", "vfxcopy", "copy", "-q", *extra, str(src_dir), str(dest)],
-                       check=True, env=env)
+                       check=True, env=run_env, cwd=tree)
 
     return run
+
+
+BEFORE: str | None = None  # --before TREE
 
 
 # As users run it: byte code cached (this environment sets PYTHONDONTWRITEBYTECODE, which made
@@ -172,6 +181,10 @@ def throughput(bench: Bench, name: str, src_dir: Path, seq: Sequence, size: int,
         "vfxcopy defaults (fsync, transfer, xxh3)": vfx_run(seq, defaults),
         "vfxcopy CLI defaults": cli_run(src_dir, [], CLI_ENV),
     }
+    if BEFORE is not None:
+        contenders["before: CLI --verify none --no-fsync"] = cli_run(
+            src_dir, ["--verify", "none", "--no-fsync"], CLI_ENV, BEFORE)
+        contenders["before: CLI defaults"] = cli_run(src_dir, [], CLI_ENV, BEFORE)
     times: dict[str, list[float]] = {k: [] for k in contenders}
     cpus: dict[str, list[float]] = {k: [] for k in contenders}
     order = list(contenders)
@@ -190,6 +203,8 @@ def throughput(bench: Bench, name: str, src_dir: Path, seq: Sequence, size: int,
         ("vfxcopy CLI --verify none --no-fsync", "cp -r", 0.95),
         ("vfxcopy CLI defaults", "cp -r && sync", 1.2),
     ]
+    if BEFORE is not None:
+        pairs += [("before: CLI --verify none --no-fsync", "cp -r", 0.95), ("before: CLI defaults", "cp -r && sync", 1.2)]
     for ours, ref, target in pairs:
         ratio = med[ref] / med[ours]
         rows.append(
@@ -287,7 +302,12 @@ def main() -> int:
     ap.add_argument("--big-size", type=int, default=500_000_000)
     ap.add_argument("--no-cancel", action="store_true")
     ap.add_argument("--no-throughput", action="store_true")
+    ap.add_argument("--no-big", action="store_true", help="frames only (no 500 MB file)")
+    ap.add_argument("--before", default=None, metavar="TREE",
+                    help="also run the CLI from this checkout (an earlier commit), alternating: A/B")
     args = ap.parse_args()
+    global BEFORE
+    BEFORE = str(Path(args.before).resolve()) if args.before else None
     reps = args.reps or (4 if args.quick else 6)  # even: each contender runs first and last equally
     cancels = args.cancels or (20 if args.quick else 50)
     root = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-", dir=args.dir))
@@ -299,7 +319,7 @@ def main() -> int:
         print(f"making {args.frames} x {args.frame_size} B frames and a {args.big_size} B file in {root}", file=sys.stderr)
         make_byte_sequence(frames_dir, head="shot_010.", count=args.frames, size=args.frame_size)
         frames = Sequence(str(frames_dir), "shot_010.", ".exr", 4, tuple(range(1001, 1001 + args.frames)))
-        big = make_big(root / "src-big", args.big_size)
+        big = make_big(root / "src-big", args.big_size if not (args.no_big and args.no_cancel) else 1)
         big_seq = Sequence(str(big.parent), big.name, "", 0, ())
         data_dir = root / "vfxcopy-data"
         data_dir.mkdir()
@@ -307,8 +327,9 @@ def main() -> int:
         CLI_ENV["XDG_CONFIG_HOME"] = str(data_dir / "config")
         warm = data_dir / "warm"
         make_byte_sequence(warm / "src", count=2, size=10)
-        for n, extra in enumerate(([], ["--verify", "none", "--no-fsync"])):  # writes the .pyc files (untimed)
-            cli_run(warm / "src", extra, CLI_ENV)(warm / f"dst{n}")
+        for tree in ([None] if BEFORE is None else [None, BEFORE]):
+            for n, extra in enumerate(([], ["--verify", "none", "--no-fsync"])):  # writes the .pyc files (untimed)
+                cli_run(warm / "src", extra, CLI_ENV, tree)(warm / f"dst{n}-{'before' if tree else 'now'}")
         bench = Bench(root, cold)
         cache = "cold (page cache dropped before each run)" if cold else "warm (sources in the page cache)"
         print(f"\n### vfxcopy copy benchmark ({datetime.date.today().isoformat()})\n")
@@ -324,7 +345,8 @@ def main() -> int:
         )
         if not args.no_throughput:
             rows = throughput(bench, f"{args.frames} x {args.frame_size / 1e3:.0f} KB", frames_dir, frames, args.frames * args.frame_size, reps)
-            rows += throughput(bench, f"1 x {args.big_size / 1e6:.0f} MB", big.parent, big_seq, args.big_size, reps)
+            if not args.no_big:
+                rows += throughput(bench, f"1 x {args.big_size / 1e6:.0f} MB", big.parent, big_seq, args.big_size, reps)
             print(
                 table(
                     ["data", "vfxcopy", "s", "MB/s", "CPU s", "reference", "s", "MB/s", "CPU s", "throughput ratio", "target"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ if SYNC_FILE_RANGE is not None:
     SYNC_FILE_RANGE.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     SYNC_FILE_RANGE.restype = ctypes.c_int
 _RENAME_NOREPLACE = 1
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 SYNC_FILE_RANGE_WRITE = 2
 _SYNC_FILE_RANGE_ALL = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER: this range is on disk
 SYNC_SLICE = 8 << 20  # an inline fsync flushes this much between two cancel checks
@@ -48,7 +50,9 @@ def rename_noreplace(src: str, dst: str, src_dir_fd: int, dst_dir_fd: int | None
     """
     dst_fd = src_dir_fd if dst_dir_fd is None else dst_dir_fd
     if _RENAMEAT2 is not None:
-        if _RENAMEAT2(src_dir_fd, os.fsencode(src), dst_fd, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+        # str.encode as os.fsencode does it, without its two calls per name (once per item)
+        if _RENAMEAT2(src_dir_fd, src.encode(_FS_ENCODING, _FS_ERRORS), dst_fd,
+                      dst.encode(_FS_ENCODING, _FS_ERRORS), _RENAME_NOREPLACE) == 0:
             return
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
