@@ -5,6 +5,11 @@ With hashing ("transfer"): each 256 KiB sub-chunk is read into one buffer, hashe
 and that same buffer written, every count checked. Chunks are sized by time
 (about 3 ms per zero-copy call, 8 ms per hashed group): the token is checked
 between them, so a cancel stops the writes within one call.
+
+An item that fits in one call (zero-copy: up to 1 MiB and one chunk; hashed: up to
+256 KiB) is copied by `copy_small`: one copy_file_range, or one read, one digest and
+one write, without the per-chunk bookkeeping (20,000 frames of 200 bytes: that
+bookkeeping was about a tenth of each frame's time in process).
 """
 
 from __future__ import annotations
