@@ -166,9 +166,9 @@ def test_the_journal_records_are_one_class_wherever_imported_from() -> None:
         _ = records.NoSuchRecord  # type: ignore[attr-defined]
 
 
-def test_the_job_records_show_and_compare_as_the_dataclasses_they_were() -> None:
-    """jobs.py makes its records with repr=False, eq=False and one shared __repr__/__eq__ (start-up):
-    each must print, compare and refuse hashing exactly as a plain @dataclass of the same fields."""
+def test_the_records_show_compare_and_hash_as_the_dataclasses_they_were() -> None:
+    """Records made with repr=False, eq=False on core/datamethods.py's Record or FrozenRecord (start-up):
+    each must print, compare and hash (or refuse to) exactly as a plain @dataclass of the same fields."""
     import dataclasses
 
     from vfxcopy.core.jobs import (
@@ -182,33 +182,44 @@ def test_the_job_records_show_and_compare_as_the_dataclasses_they_were() -> None
         LogMessage,
         Progress,
     )
+    from vfxcopy.core.preview import JobPlan, PlannedItem, Shortfall
     from vfxcopy.core.sequence import Sequence
+    from vfxcopy.core.writers.base import Item, Written
 
-    seq = Sequence("/src", "plate.", ".exr", 4, (1001, 1002))
+    seq = Sequence("/src", "plate.", ".exr", 4, (1001, 1002), total_size=7)
+    item = PlannedItem("/src/a", "/dst/a", 5, "write")
     samples: list[Any] = [
         CopyOptions(bwlimit=5), ConvertOptions(to="jpg", channels=["R", "G"]), JobSpec(seq, "/dst", job_id="abc"),
         FrameResult("abc", 0, 1001, "/src/a", "/dst/a", FrameStatus.DONE, 5, "ff", "xxh3"),
         Progress("abc", JobState.RUNNING, 2, eta_s=1.5), LogMessage("abc", "info", "hi", time=1.0),
-        JobResult("abc", JobState.COMPLETED, message="ok"),
+        JobResult("abc", JobState.COMPLETED, message="ok"), seq, item,
+        JobPlan(JobSpec(seq, "/dst", job_id="abc"), [item], bytes_to_write=5), Shortfall("/dst", 10, 3),
+        Item(0, 1001, "/src/a", "a", 5), Written("ff", "xxh3"),
     ]
     for ours in samples:
         cls = type(ours)
         spec = []
         for f in dataclasses.fields(cls):
-            kw: dict[str, Any] = {"repr": f.repr, "compare": f.compare}
+            kw: dict[str, Any] = {"repr": f.repr, "compare": f.compare, "hash": f.hash}
             if f.default is not dataclasses.MISSING:
                 kw["default"] = f.default
             elif f.default_factory is not dataclasses.MISSING:
                 kw["default_factory"] = f.default_factory
             spec.append((f.name, f.type, dataclasses.field(**kw)))
-        reference = dataclasses.make_dataclass(cls.__name__, spec)  # a plain @dataclass
+        frozen = cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        reference = dataclasses.make_dataclass(cls.__name__, spec, frozen=frozen)  # a plain @dataclass
         theirs = reference(**{f.name: getattr(ours, f.name) for f in dataclasses.fields(cls)})
         assert repr(ours) == repr(theirs)
         assert ours == dataclasses.replace(ours) and theirs == dataclasses.replace(theirs)
-        first = dataclasses.fields(cls)[0].name
-        assert (ours == dataclasses.replace(ours, **{first: "other"})) is (
-            theirs == dataclasses.replace(theirs, **{first: "other"}))
+        for f in dataclasses.fields(cls):  # every field: equal again, or not, as dataclass decides
+            assert (ours == dataclasses.replace(ours, **{f.name: "other"})) is (
+                theirs == dataclasses.replace(theirs, **{f.name: "other"}))
         assert ours != theirs  # another class: never equal, as dataclass's __eq__
-        for obj in (ours, theirs):
-            with pytest.raises(TypeError):
-                hash(obj)
+        if frozen:
+            assert hash(ours) == hash(theirs)
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                ours.head = "x"
+        else:
+            for obj in (ours, theirs):
+                with pytest.raises(TypeError):
+                    hash(obj)

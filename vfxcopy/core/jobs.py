@@ -7,7 +7,6 @@ worker thread; it must be cheap and must not raise.
 
 from __future__ import annotations
 
-import _thread
 import enum
 import os
 import threading
@@ -17,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from vfxcopy.core.datamethods import Record
 from vfxcopy.core.errors import Cancelled, StopRequested
 from vfxcopy.core.sequence import Sequence
 
@@ -41,53 +41,6 @@ def is_temp_name(name: str, job_id: str | None = None) -> bool:
 def new_job_id() -> str:
     # 12 random hex digits, as uuid4().hex[:12] gave (importing uuid loads platform: 4 ms of every start).
     return os.urandom(6).hex()
-
-
-# -- records ----------------------------------------------------------------------
-#
-# The records below are dataclasses (fields, replace, asdict work as ever) made with
-# repr=False, eq=False: _Record gives them the very __repr__ and __eq__ that @dataclass
-# would write, once for all of them. @dataclass compiles an __init__, a __repr__ and an
-# __eq__ for every class it makes; two of the three, for seven classes, were about 1.5 ms
-# of every start of the command line (tests/cli/test_startup.py compares the results).
-
-_repr_running: set[tuple[int, int]] = set()
-_names: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-
-
-def _record_names(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The names of `cls`'s fields shown by repr, and of those compared by ==, as dataclass picks them."""
-    names = _names.get(cls)
-    if names is None:
-        found = fields(cls)
-        names = (tuple(f.name for f in found if f.repr), tuple(f.name for f in found if f.compare))
-        _names[cls] = names
-    return names
-
-
-class _Record:
-    """__repr__ and __eq__ as @dataclass writes them (same text, same comparison, unhashable as
-    a dataclass with eq and without frozen is), shared instead of generated per class."""
-
-    __slots__ = ()
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        key = (id(self), _thread.get_ident())
-        if key in _repr_running:
-            return "..."  # a record inside itself, as dataclass's repr shows it
-        _repr_running.add(key)
-        try:
-            shown = _record_names(type(self))[0]
-            return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in shown)})"
-        finally:
-            _repr_running.discard(key)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        compared = _record_names(type(self))[1]
-        return tuple(getattr(self, n) for n in compared) == tuple(getattr(other, n) for n in compared)
 
 
 class Operation(str, enum.Enum):
@@ -138,8 +91,11 @@ class FrameStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
+# The records below are dataclasses (fields, replace, asdict work as ever) made with
+# repr=False, eq=False on datamethods.Record, which gives them the very __repr__ and __eq__
+# that @dataclass would compile for each (start-up: see core/datamethods.py).
 @dataclass(repr=False, eq=False)
-class CopyOptions(_Record):
+class CopyOptions(Record):
     """How a copy runs: verification, hash, conflicts, fsync, bandwidth (defaults: the settings file's)."""
 
     verify: VerifyMode = VerifyMode.TRANSFER
@@ -159,7 +115,7 @@ class CopyOptions(_Record):
 
 
 @dataclass(repr=False, eq=False)
-class ConvertOptions(_Record):
+class ConvertOptions(Record):
     """What a conversion writes; interpreted by core/convert.py."""
 
     to: str = "exr"  # exr | dpx | tif | png | jpg | mp4 | mov
@@ -180,7 +136,7 @@ class ConvertOptions(_Record):
 
 
 @dataclass(repr=False, eq=False)
-class JobSpec(_Record):
+class JobSpec(Record):
     """What to do: everything a runner needs, serialisable to JSON for the journal."""
 
     source: Sequence
@@ -280,7 +236,7 @@ def _from_plain(cls: type[Any], data: dict[str, Any]) -> Any:
 # slots: one is made per item and kept until the job ends (20,000 frames: 20,000 of them);
 # without a __dict__ each is smaller and quicker to make and read.
 @dataclass(slots=True, repr=False, eq=False)
-class FrameResult(_Record):
+class FrameResult(Record):
     """What happened to one frame; `index` is its position in spec.selected_frames()."""
 
     job_id: str
@@ -297,7 +253,7 @@ class FrameResult(_Record):
 
 
 @dataclass(repr=False, eq=False)
-class Progress(_Record):
+class Progress(Record):
     """A snapshot of a running job. Throughput and ETA come from bytes."""
 
     job_id: str
@@ -327,7 +283,7 @@ class Progress(_Record):
 
 
 @dataclass(repr=False, eq=False)
-class LogMessage(_Record):
+class LogMessage(Record):
     """A line for the job's log: info, a warning, or an error (path, what went wrong, what to do)."""
 
     job_id: str
@@ -345,7 +301,7 @@ def null_reporter(event: Event) -> None:
 
 
 @dataclass(repr=False, eq=False)
-class JobResult(_Record):
+class JobResult(Record):
     """How a job ended: its state, every frame's result, bytes written and time taken."""
 
     job_id: str
