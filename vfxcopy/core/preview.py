@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vfxcopy.core import naming
+from vfxcopy.core.datamethods import Record
 from vfxcopy.core.jobs import ConflictPolicy, JobSpec
 
 MANIFEST_BYTES_PER_ITEM = 400  # an ASC MHL <hash> entry plus the job report's row, rounded up
 
 
-@dataclass
-class PlannedItem:
+# repr and == shared (core/datamethods.py): the same results, made without compiling them per class.
+@dataclass(repr=False, eq=False)
+class PlannedItem(Record):
     """One item of a plan: where from, where to, its size and what the run would do with it."""
 
     source: str
@@ -31,8 +33,8 @@ class PlannedItem:
         return {"source": self.source, "dest": self.dest, "size": self.size, "action": self.action, "note": self.note}
 
 
-@dataclass
-class JobPlan:
+@dataclass(repr=False, eq=False)
+class JobPlan(Record):
     """What a job would do before it runs: its items, folders, bytes to write and notes."""
 
     spec: JobSpec
@@ -192,8 +194,8 @@ def free_bytes(path: str) -> int | None:
     return st.f_bavail * st.f_frsize
 
 
-@dataclass
-class Shortfall:
+@dataclass(repr=False, eq=False)
+class Shortfall(Record):
     """A file system that cannot hold what the jobs would write there (bytes needed and free)."""
 
     dest_dir: str  # the first destination on that file system

@@ -13,13 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from vfxcopy.core.datamethods import Record
 from vfxcopy.core.jobs import FrameResult
 from vfxcopy.core.pipeline.tally import Debug
 from vfxcopy.core.pipeline.temps import TempFile
 
 
-@dataclass
-class Item:
+# repr and == shared (core/datamethods.py): the same results, made without compiling them per class.
+@dataclass(repr=False, eq=False)
+class Item(Record):
     """One output of the job: a frame (copy, image) or the whole job (a movie)."""
 
     index: int  # position in the job's selected frames (0 for a single file or a movie)
@@ -31,8 +33,8 @@ class Item:
     frames: list[tuple[int, int, str]] | None = None  # a movie's inputs: (index, frame, source path)
 
 
-@dataclass
-class Written:
+@dataclass(repr=False, eq=False)
+class Written(Record):
     """What the writer made of an item."""
 
     hash: str | None = None  # of the source bytes (copies): verification and the manifest use it
