@@ -30,7 +30,8 @@ from vfxcopy.core.jobs import (
     is_temp_name,
 )
 from vfxcopy.core.journal import Journal
-from vfxcopy.core.pipeline import run_pipeline
+from vfxcopy.core.pipeline import durable, run_pipeline
+from vfxcopy.core.pipeline.temps import fs_type, is_shared_fs
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.writers import copy as copy_writer
@@ -290,3 +291,37 @@ def test_a_verified_copy_into_memory_fsyncs_each_frame_on_the_job_thread(
         assert frame.hash == hash_file(path)
     assert_done_files_are_complete(result, dest)
     assert leftovers(dest) == []
+
+
+def test_small_items_share_a_syncfs_instead_of_an_fsync_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a disk, the committer gathers small items: most are made durable by a syncfs of a batch
+    (one journal commit), not by an fsync each; the names placed are made durable before they
+    are reported, and the results still come one per frame, in order."""
+    if durable._SYNCFS is None:
+        pytest.skip("no syncfs in this C library")
+    if fs_type(str(tmp_path)) in ("tmpfs", "ramfs", "") or is_shared_fs(fs_type(str(tmp_path))):
+        pytest.skip("needs a local disk file system (no committer in memory; no syncfs on a network one)")
+    paths = make_byte_sequence(tmp_path / "src", count=400, size=200)
+    dest = tmp_path / "out"
+    real_syncfs, real_fsync = durable._SYNCFS, os.fsync
+    calls = {"syncfs": 0, "temp fsync": 0}
+
+    def counting_syncfs(fd: int) -> int:
+        calls["syncfs"] += 1
+        return int(real_syncfs(fd))
+
+    def counting_fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".part"):
+            calls["temp fsync"] += 1
+        real_fsync(fd)
+
+    monkeypatch.setattr(durable, "_SYNCFS", counting_syncfs)
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    events: list[Event] = []
+    result = run_pipeline(JobSpec(seq_of(paths), str(dest)), CancelToken(), events.append)
+    monkeypatch.undo()
+    assert result.state is JobState.COMPLETED, result.message
+    assert [e.index for e in events if isinstance(e, FrameResult)] == list(range(400))
+    assert calls["syncfs"] >= 1
+    assert calls["temp fsync"] < 400 // 4  # a committer woken per item: 150-310 of the 400 here
+    assert_done_files_are_complete(result, dest)
