@@ -12,12 +12,22 @@ fresh destination folder: `cp -r`, `rsync -a`, `vfxcopy copy` through the CLI
 (>1: vfxcopy is faster). Also the CPU seconds of ssh, sshd and sshfs per run:
 on two shared cores the SFTP processing, not the network, sets the pace.
 `--workers` repeats the in-process runs with other numbers of items in flight.
+
+Where a CLI run's time goes (after the rounds, `--phases N` more runs of each CLI
+contender, medians): the interpreter's start and exit plus the imports before main
+(wall minus main), the command before its job (scan, plan, free space, journal
+setup), the engine (run_pipeline), the ASC MHL manifest and job report, and what
+the journal adds after the engine (run_job minus the other two: its last commits
+and states). The journal's recorder writes each frame's row (with a stat of its
+source and destination) from a thread of its own while the engine runs: that
+share is inside the engine column (compare with --no-journal).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import shutil
@@ -40,6 +50,34 @@ from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import scan
 
 VFXCOPY = [sys.executable, "-m", "vfxcopy"]
+
+# `vfxcopy ARGV` with the time of main, run_job, the engine and finish_outputs written to a JSON file.
+PHASES = """
+import json, sys, time
+import vfxcopy.core.engine as engine
+spent = {"engine": 0.0, "outputs": 0.0, "job": 0.0}
+def timed(name, fn):
+    def run(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            spent[name] += time.perf_counter() - t
+    return run
+engine._run = timed("engine", engine._run)
+engine.finish_outputs = timed("outputs", engine.finish_outputs)
+engine.run_job = timed("job", engine.run_job)
+import vfxcopy.cli.queue_run as queue_run
+queue_run.run_job = engine.run_job
+from vfxcopy.cli import main
+report, argv = sys.argv[1], sys.argv[2:]
+sys.argv = [sys.argv[0], *argv]
+t = time.perf_counter()
+code = main()
+spent["main"] = time.perf_counter() - t
+json.dump(spent, open(report, "w"))
+sys.exit(code)
+"""
 SSH_PROCESSES = {"sshd", "sshfs", "ssh"}
 
 
@@ -79,6 +117,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=6, help="rounds (even: each contender runs first and last equally)")
     ap.add_argument("--workers", default="", help="also in process with these items-in-flight counts, e.g. 1,8")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--phases", type=int, default=3, help="instrumented runs of each CLI contender (0: none)")
     ap.add_argument("--max-conns", type=int, default=0,
                     help="mount with sshfs -o max_conns=N: N SSH connections, so N server processes (OpenSSH's "
                          "sftp server handles one request at a time: with one connection, every fsync waits in line)")
@@ -110,6 +149,17 @@ def main() -> int:
                 def run(dest: Path) -> None:
                     subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(src), str(dest)], check=True, env=env)
                 return run
+
+            def phases(src: Path, extra: list[str], dest: Path) -> list[float]:
+                """One instrumented CLI run: [start+exit, before the job, engine, manifest+report, journal, total]."""
+                report = root / "phases.json"
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-c", PHASES, str(report), "copy", "-q", *extra, str(src), str(dest)],
+                               check=True, env=env)
+                wall = time.perf_counter() - t0
+                p = json.loads(report.read_text())
+                return [wall - p["main"], p["main"] - p["job"], p["engine"], p["outputs"],
+                        p["job"] - p["engine"] - p["outputs"], wall]
 
             def inproc(src: Path, opts: CopyOptions, workers: int | None = None) -> Callable[[Path], None]:
                 seq = scan([str(src)])[0]
@@ -173,6 +223,20 @@ def main() -> int:
                     print(f"| {key} | {med:.3f} | {min(times[key]):.3f} | {statistics.median(cpus[key]):.2f} | "
                           f"{cp / med:.2f}x |")
                 print()
+                if args.phases:
+                    print(f"CLI, where the time goes (ms, medians of {args.phases} more runs):\n")
+                    print("| contender | start+exit | before the job | engine | manifest+report | journal after | total |")
+                    print("|---|---|---|---|---|---|---|")
+                    for key, extra in (("vfxcopy CLI --verify none --no-fsync", ["--verify", "none", "--no-fsync"]),
+                                       ("vfxcopy CLI defaults (xxh3, fsync)", [])):
+                        runs = []
+                        for _ in range(args.phases):
+                            dest = fresh(dest_base)
+                            runs.append(phases(src, extra, dest))
+                            shutil.rmtree(dest)
+                        spans = [statistics.median(r[i] for r in runs) * 1000 for i in range(6)]
+                        print(f"| {key} | " + " | ".join(f"{m:.0f}" for m in spans) + " |")
+                    print()
             print(f"Load average at the end: {load()}.")
     finally:
         shutil.rmtree(root, ignore_errors=True)
