@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,6 +16,39 @@ import pytest
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Runs the real command line in a fresh interpreter, then reports what it imported.
+# (json is imported after the run: whether the run itself loaded it is seen too.)
+_CLI_IMPORTS = """
+import sys
+from vfxcopy.cli import main
+report, argv = sys.argv[1], sys.argv[2:]
+try:
+    code = main(argv)
+except SystemExit as stop:
+    code = stop.code
+modules = sorted(sys.modules)
+import json
+with open(report, "w") as f:
+    json.dump({"code": code, "modules": modules}, f)
+"""
+
+CliImports = Callable[..., tuple[int, set[str]]]
+
+
+@pytest.fixture
+def cli_imports(tmp_path: Path) -> CliImports:
+    """`cli_imports(*argv, env=None)`: exit code and imported modules of `vfxcopy ARGV...` in a fresh interpreter."""
+
+    def run(*argv: str, env: dict[str, str] | None = None) -> tuple[int, set[str]]:
+        report = tmp_path / "imports.json"
+        proc = subprocess.run([sys.executable, "-c", _CLI_IMPORTS, str(report), *argv],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(report.read_text())
+        return int(data["code"] or 0), set(data["modules"])
+
+    return run
 
 
 @pytest.fixture(autouse=True)

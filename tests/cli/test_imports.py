@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,29 +16,7 @@ from vfxcopy.core.samples import make_byte_sequence
 # what a farm node may lack (display libraries).
 HEAVY = ("PySide6", "shiboken6", "OpenImageIO", "watchdog", "numpy", "ascmhl")
 
-# Runs the real command line in this interpreter, then reports what was imported.
-WRAPPER = """
-import json, sys
-from vfxcopy.cli import main
-report, argv = sys.argv[1], sys.argv[2:]
-try:
-    code = main(argv)
-except SystemExit as stop:
-    code = stop.code
-with open(report, "w") as f:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
-"""
 
-
-def run_cli(tmp_path: Path, *argv: str, env: dict[str, str] | None = None) -> tuple[int, set[str]]:
-    """Exit code and imported modules of `vfxcopy ARGV...` in a fresh interpreter."""
-    report = tmp_path / "imports.json"
-    proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER, str(report), *argv], capture_output=True, text=True, timeout=120, env=env
-    )
-    assert proc.returncode == 0, proc.stderr
-    data: dict[str, Any] = json.loads(report.read_text())
-    return int(data["code"] or 0), set(data["modules"])
 
 
 def heavy_in(modules: set[str]) -> set[str]:
@@ -58,8 +34,8 @@ def frames(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], ["copy", "--help"]], ids=["version", "help", "copy-help"])
-def test_version_and_help_import_no_other_command(tmp_path: Path, argv: list[str]) -> None:
-    code, modules = run_cli(tmp_path, *argv)
+def test_version_and_help_import_no_other_command(tmp_path: Path, cli_imports: Any, argv: list[str]) -> None:
+    code, modules = cli_imports(*argv)
     assert code == 0
     own = {"vfxcopy.cli.copy_cmd"} if argv[0] == "copy" else set()
     assert command_modules_in(modules) == own
@@ -68,9 +44,9 @@ def test_version_and_help_import_no_other_command(tmp_path: Path, argv: list[str
         assert not any(m.startswith("vfxcopy.core") for m in modules)
 
 
-def test_ls_imports_the_scanner_only(tmp_path: Path, frames: Path) -> None:
+def test_ls_imports_the_scanner_only(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
     for argv in (["ls", str(frames)], ["ls", "--json", str(frames / "plate.1001.exr")]):
-        code, modules = run_cli(tmp_path, *argv)
+        code, modules = cli_imports(*argv)
         assert code == 0
         assert command_modules_in(modules) == {"vfxcopy.cli.ls_cmd"}
         assert not heavy_in(modules)
@@ -79,9 +55,9 @@ def test_ls_imports_the_scanner_only(tmp_path: Path, frames: Path) -> None:
 
 
 @pytest.mark.parametrize("extra", [["--verify", "none"], []], ids=["no-verify", "defaults"])
-def test_copy_of_three_frames_imports_no_heavy_library(tmp_path: Path, frames: Path, extra: list[str]) -> None:
+def test_copy_of_three_frames_imports_no_heavy_library(tmp_path: Path, cli_imports: Any, frames: Path, extra: list[str]) -> None:
     dest = tmp_path / "dest"
-    code, modules = run_cli(tmp_path, "copy", str(frames), str(dest), "--no-journal", "-q", *extra)
+    code, modules = cli_imports("copy", str(frames), str(dest), "--no-journal", "-q", *extra)
     assert code == 0
     assert sorted(p.name for p in dest.glob("plate.*.exr")) == ["plate.1001.exr", "plate.1002.exr", "plate.1003.exr"]
     assert command_modules_in(modules) == {"vfxcopy.cli.copy_cmd"}
@@ -91,23 +67,23 @@ def test_copy_of_three_frames_imports_no_heavy_library(tmp_path: Path, frames: P
 
 
 def test_copy_with_the_journal_then_verify_and_jobs_import_no_gui_or_image_library(
-    tmp_path: Path, frames: Path
+    tmp_path: Path, cli_imports: Any, frames: Path
 ) -> None:
     dest = tmp_path / "dest"
-    code, modules = run_cli(tmp_path, "copy", str(frames), str(dest), "-q", "--verify", "none")
+    code, modules = cli_imports("copy", str(frames), str(dest), "-q", "--verify", "none")
     assert code == 0 and not heavy_in(modules)
     assert "vfxcopy.core.journal" in modules  # the journal was really used
 
-    code, modules = run_cli(tmp_path, "copy", str(frames), str(tmp_path / "verified"), "-q")
+    code, modules = cli_imports("copy", str(frames), str(tmp_path / "verified"), "-q")
     assert code == 0
-    code, modules = run_cli(tmp_path, "verify", str(tmp_path / "verified"))
+    code, modules = cli_imports("verify", str(tmp_path / "verified"))
     assert code == 0
     assert command_modules_in(modules) == {"vfxcopy.cli.verify_cmd"}
     # Reading the ASC MHL history is what `verify` uses ascmhl for (DESIGN.md).
     assert not heavy_in(modules) - {"ascmhl"}
 
     for argv in (["jobs"], ["jobs", "--json"]):
-        code, modules = run_cli(tmp_path, *argv)
+        code, modules = cli_imports(*argv)
         assert code == 0
         assert command_modules_in(modules) == {"vfxcopy.cli.jobs_cmd"}
         assert not heavy_in(modules)
@@ -136,7 +112,7 @@ def test_the_full_parser_and_the_lazy_one_list_the_same_commands() -> None:
     assert all(name in lazy.format_help() for name in names)
 
 
-def test_commands_run_as_users_run_them_import_no_platformdirs(tmp_path: Path, frames: Path) -> None:
+def test_commands_run_as_users_run_them_import_no_platformdirs(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
     """Without VFXCOPY_CONFIG_DIR (as users run it) the settings folder is found without
     platformdirs on Linux (14 ms of every start)."""
     if not sys.platform.startswith("linux"):
@@ -145,7 +121,7 @@ def test_commands_run_as_users_run_them_import_no_platformdirs(tmp_path: Path, f
     env["HOME"] = str(tmp_path / "home")
     for argv in (["ls", str(frames)], ["copy", str(frames), str(tmp_path / "dest"), "-q", "--verify", "none"],
                  ["jobs"]):
-        code, modules = run_cli(tmp_path, *argv, env=env)
+        code, modules = cli_imports(*argv, env=env)
         assert code == 0
         assert not {m for m in modules if m.split(".")[0] in ("platformdirs", "socket")}, argv
         assert "vfxcopy.core.notify" not in modules  # no notification set up: not loaded

@@ -13,22 +13,6 @@ import pytest
 
 from vfxcopy.core.samples import make_byte_sequence
 
-# Runs the real command line in a fresh interpreter, then reports what it imported.
-# (json is imported after the run: whether the run itself loaded it is checked too.)
-WRAPPER = """
-import sys
-from vfxcopy.cli import main
-report, argv = sys.argv[1], sys.argv[2:]
-try:
-    code = main(argv)
-except SystemExit as stop:
-    code = stop.code
-modules = sorted(sys.modules)
-import json
-with open(report, "w") as f:
-    json.dump({"code": code, "modules": modules}, f)
-"""
-
 # Loaded by every copy before this round, used by none of a plain run of a folder of frames:
 # the logging package (the queue's error paths), the TOML parser (no settings file), the
 # folder-tree scanner (no sub-folder), the fan-out of several destinations, the journal's
@@ -44,18 +28,12 @@ NOT_FOR_THE_MANIFEST = {
 }
 
 
-def run_cli(tmp_path: Path, *argv: str, home: Path) -> tuple[int, set[str]]:
-    """Exit code and imported modules of `vfxcopy ARGV...` as a user with an empty home runs it."""
+def as_user(tmp_path: Path, home: Path) -> dict[str, str]:
+    """The environment of a user with an empty home (no settings file) and the test's data folder."""
     env = {k: v for k, v in os.environ.items() if k not in ("VFXCOPY_CONFIG_DIR", "XDG_CONFIG_HOME")}
     env["HOME"] = str(home)
     env["VFXCOPY_DATA_DIR"] = str(tmp_path / "data")
-    report = tmp_path / "imports.json"
-    proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER, str(report), *argv], capture_output=True, text=True, timeout=120, env=env
-    )
-    assert proc.returncode == 0, proc.stderr
-    data: dict[str, Any] = json.loads(report.read_text())
-    return int(data["code"] or 0), set(data["modules"])
+    return env
 
 
 @pytest.fixture
@@ -64,11 +42,11 @@ def frames(tmp_path: Path) -> Path:
     return tmp_path / "src"
 
 
-def test_a_plain_copy_loads_no_module_it_does_not_use(tmp_path: Path, frames: Path) -> None:
+def test_a_plain_copy_loads_no_module_it_does_not_use(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
     home = tmp_path / "home"
     dest = tmp_path / "dest"
-    code, modules = run_cli(tmp_path, "copy", str(frames), str(dest), "--no-journal", "--verify", "none",
-                            "--no-fsync", home=home)
+    code, modules = cli_imports("copy", str(frames), str(dest), "--no-journal", "--verify", "none",
+                                "--no-fsync", env=as_user(tmp_path, home))
     assert code == 0
     assert sorted(p.name for p in dest.iterdir()) == [f"plate.{n}.exr" for n in range(1001, 1005)]
     assert not NOT_AT_START & modules
@@ -76,20 +54,20 @@ def test_a_plain_copy_loads_no_module_it_does_not_use(tmp_path: Path, frames: Pa
     assert not {"sqlite3", "json"} & modules
 
 
-def test_a_copy_with_the_journal_writes_it_without_its_read_side(tmp_path: Path, frames: Path) -> None:
-    code, modules = run_cli(tmp_path, "copy", str(frames), str(tmp_path / "dest"), "-q", "--verify", "none",
-                            home=tmp_path / "home")
+def test_a_copy_with_the_journal_writes_it_without_its_read_side(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
+    code, modules = cli_imports("copy", str(frames), str(tmp_path / "dest"), "-q", "--verify", "none",
+                                env=as_user(tmp_path, tmp_path / "home"))
     assert code == 0
     assert "vfxcopy.core.journal.store" in modules  # the journal was really written
     assert not NOT_AT_START & modules
-    code, modules = run_cli(tmp_path, "jobs", "--json", home=tmp_path / "home")
+    code, modules = cli_imports("jobs", "--json", env=as_user(tmp_path, tmp_path / "home"))
     assert code == 0
     assert "vfxcopy.core.journal.rows" in modules  # reading it back makes its records
 
 
-def test_a_verified_copy_writes_its_manifest_and_report_with_what_they_need(tmp_path: Path, frames: Path) -> None:
+def test_a_verified_copy_writes_its_manifest_and_report_with_what_they_need(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
     dest = tmp_path / "dest"
-    code, modules = run_cli(tmp_path, "copy", str(frames), str(dest), "-q", home=tmp_path / "home")
+    code, modules = cli_imports("copy", str(frames), str(dest), "-q", env=as_user(tmp_path, tmp_path / "home"))
     assert code == 0
     written = sorted(p.suffix for p in (dest / "ascmhl").iterdir())
     assert written == [".csv", ".html", ".mhl", ".xml"]
@@ -99,34 +77,34 @@ def test_a_verified_copy_writes_its_manifest_and_report_with_what_they_need(tmp_
     assert "plate.1001.exr" in page and "&lt;" not in page
 
 
-def test_a_run_without_a_settings_file_leaves_the_settings_folder_alone(tmp_path: Path, frames: Path) -> None:
+def test_a_run_without_a_settings_file_leaves_the_settings_folder_alone(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
     """No settings file and no old ini to migrate: nothing to lock, so no folder or lock file appears."""
     if not sys.platform.startswith("linux"):
         pytest.skip("the settings folder is spelled from $HOME on Linux only")
     home = tmp_path / "home"
-    code, _ = run_cli(tmp_path, "copy", str(frames), str(tmp_path / "dest"), "-q", "--no-journal", home=home)
+    code, _ = cli_imports("copy", str(frames), str(tmp_path / "dest"), "-q", "--no-journal", env=as_user(tmp_path, home))
     assert code == 0
     assert not (home / ".config" / "vfxcopy").exists()
 
 
-def test_a_settings_file_is_still_read(tmp_path: Path, frames: Path) -> None:
+def test_a_settings_file_is_still_read(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
     home = tmp_path / "home"
     settings = home / ".config" / "vfxcopy" / "vfxcopy.toml"
     settings.parent.mkdir(parents=True)
     settings.write_text('[copy]\nverify = "none"\n', encoding="utf-8")
     dest = tmp_path / "dest"
-    code, modules = run_cli(tmp_path, "copy", str(frames), str(dest), "-q", "--no-journal", home=home)
+    code, modules = cli_imports("copy", str(frames), str(dest), "-q", "--no-journal", env=as_user(tmp_path, home))
     assert code == 0
     assert "tomllib" in modules
     assert not (dest / "ascmhl").exists()  # copy.verify = none: no manifest
 
 
-def test_a_folder_with_a_sub_folder_is_still_one_tree_job(tmp_path: Path, frames: Path) -> None:
+def test_a_folder_with_a_sub_folder_is_still_one_tree_job(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
     (frames / "notes").mkdir()
     (frames / "notes" / "readme.txt").write_text("hello\n")
     dest = tmp_path / "dest"
-    code, modules = run_cli(tmp_path, "copy", str(frames), str(dest), "-q", "--no-journal", "--verify", "none",
-                            home=tmp_path / "home")
+    code, modules = cli_imports("copy", str(frames), str(dest), "-q", "--no-journal", "--verify", "none",
+                                env=as_user(tmp_path, tmp_path / "home"))
     assert code == 0
     assert "vfxcopy.core.tree" in modules
     assert (dest / "notes" / "readme.txt").read_text() == "hello\n"  # the tree's layout, under DEST
