@@ -325,3 +325,38 @@ def test_small_items_share_a_syncfs_instead_of_an_fsync_each(tmp_path: Path, mon
     assert calls["syncfs"] >= 1
     assert calls["temp fsync"] < 400 // 4  # a committer woken per item: 150-310 of the 400 here
     assert_done_files_are_complete(result, dest)
+
+
+@pytest.mark.parametrize("preserve", [True, False], ids=["preserve", "no-preserve"])
+def test_the_journal_records_what_the_pipeline_measured_and_it_is_what_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preserve: bool
+) -> None:
+    """Each copied frame's row holds the destination's and the source's size and mtime as a stat
+    of them gives afterwards (resume compares exactly these), without the journal stat'ing a path;
+    a frame skipped because the same file was already there is stat'ed, as it is not our temp."""
+    from vfxcopy.core.journal import records
+
+    paths = make_byte_sequence(tmp_path / "src", count=60, size=3000)
+    old = time.time() - 86400
+    for p in paths:
+        os.utime(p, (old, old + 0.123456789))  # a source mtime far from now, with nanoseconds
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / paths[7].name).write_bytes(paths[7].read_bytes())  # the same file: skipped (skip-identical)
+    stats: list[str] = []
+    stat_path = records._size_mtime
+    monkeypatch.setattr(records, "_size_mtime", lambda path: (stats.append(path), stat_path(path))[1])
+    spec = JobSpec(seq_of(paths), str(dest), copy=CopyOptions(preserve=preserve))
+    journal = Journal(tmp_path / "journal.db")
+    result = run_job(spec, CancelToken(), lambda e: None, journal=journal)
+    assert result.state is JobState.COMPLETED, result.message
+    rows = {r.index: r for r in journal.frames(spec.job_id)}
+    journal.close()
+    assert len(rows) == 60 and rows[7].status is FrameStatus.SKIPPED
+    for index, row in rows.items():
+        made, source = os.stat(row.dest), os.stat(row.source)
+        assert (row.dest_size, row.dest_mtime_ns) == (made.st_size, made.st_mtime_ns), index
+        assert (row.src_size, row.src_mtime_ns) == (source.st_size, source.st_mtime_ns), index
+        if preserve and index != 7:  # (7 is the file that was there before)
+            assert row.dest_mtime_ns == source.st_mtime_ns
+    assert stats == [str(dest / paths[7].name), str(paths[7])]  # only the skipped frame's paths

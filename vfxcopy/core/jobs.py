@@ -250,6 +250,11 @@ class FrameResult(Record):
     hash_algo: str | None = None
     error: str | None = None  # path, what went wrong, what to do
     elapsed: float = 0.0
+    # (size, mtime_ns) of the source as copied and of the destination as written, when the
+    # pipeline knows them: the journal records them instead of a stat of each path afterwards
+    # (two stats a frame on its own thread, which competed with the copy for the interpreter).
+    src_stat: tuple[int, int] | None = field(default=None, compare=False)
+    dest_stat: tuple[int, int] | None = field(default=None, compare=False)
 
 
 @dataclass(repr=False, eq=False)

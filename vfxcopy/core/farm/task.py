@@ -95,6 +95,9 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
 def frame_to_dict(fr: FrameResult) -> dict[str, Any]:
     data = dataclasses.asdict(fr)
     data["status"] = fr.status.value
+    # Measured by this task's process for its own journal; a chunk's record keeps its old form.
+    data.pop("src_stat", None)
+    data.pop("dest_stat", None)
     return data
 
 

@@ -53,21 +53,27 @@ def _frames_total(spec: JobSpec) -> int:
     return len(frames) if frames else 1
 
 
-def _stat(path: str) -> os.stat_result | None:
+def _size_mtime(path: str) -> tuple[int, int] | None:
     try:
-        return os.stat(path)
+        st = os.stat(path)
     except (OSError, ValueError):
         return None
+    return st.st_size, st.st_mtime_ns
 
 
 _SETTLED = (FrameStatus.DONE, FrameStatus.SKIPPED)
 
 
 def _frame_row(r: FrameResult, now: float | None = None) -> tuple[Any, ...]:
-    """One row of the frames table; `now` is the group's time (one clock read per group commit)."""
-    settled = r.status in _SETTLED
-    dst = _stat(r.dest) if settled and r.dest else None
-    src = _stat(r.source) if settled and r.source else None
+    """One row of the frames table; `now` is the group's time (one clock read per group commit).
+
+    The size and mtime of the destination and the source are what the pipeline measured
+    when it has them (FrameResult.dest_stat, src_stat), else a stat of each path now.
+    """
+    dst = src = None
+    if r.status in _SETTLED:
+        dst = r.dest_stat if r.dest_stat is not None else _size_mtime(r.dest) if r.dest else None
+        src = r.src_stat if r.src_stat is not None else _size_mtime(r.source) if r.source else None
     return (
         r.job_id,
         r.index,
@@ -79,9 +85,9 @@ def _frame_row(r: FrameResult, now: float | None = None) -> tuple[Any, ...]:
         r.hash,
         r.hash_algo,
         _safe_text(r.error) if r.error is not None else None,
-        dst.st_mtime_ns if dst else None,
-        dst.st_size if dst else None,
-        src.st_size if src else None,
-        src.st_mtime_ns if src else None,
+        dst[1] if dst else None,
+        dst[0] if dst else None,
+        src[0] if src else None,
+        src[1] if src else None,
         time.time() if now is None else now,
     )

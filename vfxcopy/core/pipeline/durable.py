@@ -233,6 +233,7 @@ class Committer:
                 except PlaceConflict as exc:
                     if fin.skip_on_conflict:
                         fin.result.status = FrameStatus.SKIPPED
+                        fin.result.dest_stat = None  # the file there is not the temp: the journal stats it
                         fin.result.hash = fin.result.hash_algo = None
                         self.settle(fin, None)
                     else:

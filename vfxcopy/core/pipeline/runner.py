@@ -97,6 +97,7 @@ class Pipeline(Settling, ItemSteps):
         self.outcome: BaseException | None = None
         self.checker: Worker | None = None
         self.fanout: Member | None = None
+        self.stat_temps = False  # see run_items
 
     # -- the run --
     def run(self) -> JobResult:
@@ -274,6 +275,9 @@ class Pipeline(Settling, ItemSteps):
         # to the server: several items in flight overlap them (sshfs, 200 x 200 KB: 1 item at a
         # time took 2.4x cp -r). Each worker then fsyncs and places its own items.
         shared = copy and (is_shared_fs(dest_fs) or is_shared_fs(fs_type(spec.source.directory or ".")))
+        # A written temp's size and mtime come from one fstat on a local file system; on a
+        # network one that is a round trip per file, and the journal stats the path instead.
+        self.stat_temps = copy and not is_shared_fs(dest_fs)
         if shared and self.workers == 1 and len(self.items) > 1:
             self.workers = SHARED_FS_COPY_WORKERS
         # Copies overlap the fsync of item N with copying N+1 (measured: 1.47x cp+sync).

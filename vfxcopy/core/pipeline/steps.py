@@ -57,6 +57,7 @@ class ItemSteps:
     preparer: object | None
     existing: set[str] | None
     folders: Folders | None  # a tree job's sub-folders (treeparts.py); None for a flat job
+    stat_temps: bool  # record a written temp's size and mtime from an fstat (local file systems)
 
     def locate(self, item: Item) -> tuple[int, str]:
         """The fd of the folder `item` is placed in, and its name there."""
@@ -230,6 +231,12 @@ class ItemSteps:
             # The item's one result: it is what the committer fills in, places and reports.
             result = FrameResult(self.spec.job_id, item.index, item.frame, item.src, dest, FrameStatus.DONE,
                                  item.size, written.hash, written.hash_algo)
+            source = written.source
+            if source is not None:  # what the journal records to tell later whether both are unchanged
+                result.src_stat = (source.st_size, source.st_mtime_ns)
+                if self.stat_temps:  # local: one fstat of the open temp now, not a stat by path later
+                    made = os.fstat(temp.fd)
+                    result.dest_stat = (made.st_size, made.st_mtime_ns)
             fin = Finished(item, temp, result, action is Action.OVERWRITE, action is Action.WRITE_COMPARE,
                            policy is ConflictPolicy.SKIP, started)
             committer = self.committer
@@ -260,6 +267,7 @@ class ItemSteps:
                     raise
                 self.discard(temp)  # the file there is the same (or the policy is 'skip')
                 result.status = FrameStatus.SKIPPED
+                result.dest_stat = None  # the file there is not the temp: the journal stats it
                 result.hash = result.hash_algo = None
                 result.elapsed = time.monotonic() - started
                 tally.finish(result, item.size, worker=ctx.worker, written=temp.uncounted)

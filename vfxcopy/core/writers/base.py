@@ -40,6 +40,7 @@ class Written(Record):
     hash: str | None = None  # of the source bytes (copies): verification and the manifest use it
     hash_algo: str | None = None
     frames: list[FrameResult] | None = None  # a movie: the outcome of each input frame
+    source: os.stat_result | None = None  # the source as read (copies: checked unchanged after the copy)
 
 
 class Context(Protocol):

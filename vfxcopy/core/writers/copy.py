@@ -176,7 +176,7 @@ class CopyWriter:
                     os.close(prepared[0])
                 source_hash, before = shared
                 self.finish_temp(item, temp, before)
-                return Written(source_hash, self.algo if source_hash else None)
+                return Written(source_hash, self.algo if source_hash else None, source=before)
         opened = self.opened.pop(item.index, None) if self.opened else None
         src_fd, before = opened if opened is not None else self.open_source(item)
         try:
@@ -194,7 +194,7 @@ class CopyWriter:
                 self.copy_zero(item, src_fd, temp, size, ctx)
             self.finish_temp(item, temp, before)
             check_unchanged(item.src, before)
-            return Written(digest, self.algo if digest else None)
+            return Written(digest, self.algo if digest else None, source=before)
         finally:
             os.close(src_fd)
 
