@@ -293,7 +293,7 @@ class Pipeline(Settling, ItemSteps):
         # Opening ahead pays where creating a file blocks in the kernel (ext4: about half of a small
         # frame's time); on tmpfs both threads only compete for the interpreter (measured 1.5x slower).
         if self.workers == 1 and self.existing is not None and copy and dest_fs not in ("tmpfs", "ramfs"):
-            from vfxcopy.core.writers.copy import Preparer
+            from vfxcopy.core.writers.prepare import Preparer
 
             self.preparer = Preparer.start(self, self.items)
 
