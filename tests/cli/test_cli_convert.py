@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import OpenImageIO as oiio
 import pytest
+from imagefiles import copy_plates, spec_of
 
 from vfxcopy.cli import main
 from vfxcopy.core.samples import make_exr_sequence
@@ -20,19 +19,7 @@ from vfxcopy.core.samples import make_exr_sequence
 
 @pytest.fixture
 def src(exr_seq_session: list[Path], tmp_path: Path) -> Path:
-    folder = tmp_path / "plates"
-    folder.mkdir()
-    for p in exr_seq_session[:5]:
-        shutil.copy(p, folder / p.name)
-    return folder
-
-
-def spec_of(path: Path) -> oiio.ImageSpec:
-    inp = oiio.ImageInput.open(str(path))
-    assert inp is not None, oiio.geterror()
-    spec = inp.spec()
-    inp.close()
-    return spec
+    return copy_plates(exr_seq_session[:5], tmp_path / "plates")
 
 
 def test_preset_converts_a_folder(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,8 +12,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import OpenImageIO as oiio
 import pytest
+from imagefiles import copy_plates, spec_of
 
 from vfxcopy.cli import main
 from vfxcopy.core.samples import make_exr_sequence
@@ -24,19 +24,7 @@ SRGB = "sRGB - Display"
 
 @pytest.fixture
 def src(exr_seq_session: list[Path], tmp_path: Path) -> Path:
-    folder = tmp_path / "plates"
-    folder.mkdir()
-    for p in exr_seq_session[:6]:
-        shutil.copy(p, folder / p.name)
-    return folder
-
-
-def spec_of(path: Path) -> oiio.ImageSpec:
-    inp = oiio.ImageInput.open(str(path))
-    assert inp is not None, oiio.geterror()
-    spec = inp.spec()
-    inp.close()
-    return spec
+    return copy_plates(exr_seq_session[:6], tmp_path / "plates")
 
 
 def test_three_renditions_from_one_decode_with_a_result_each(

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 import pytest
+from imagefiles import spec_of
 
 from vfxcopy.core.convert import plan_output, validate_options
 from vfxcopy.core.errors import FrameError
@@ -48,14 +49,6 @@ def run(seq: Sequence, dest: Path, events: list[Event] | None = None, token: Can
     spec.copy.on_conflict = policy
     sink: list[Event] = [] if events is None else events
     return convert_sequence(spec, token or CancelToken(), sink.append)
-
-
-def spec_of(path: Path) -> oiio.ImageSpec:
-    inp = oiio.ImageInput.open(str(path))
-    assert inp is not None, oiio.geterror()
-    spec = inp.spec()
-    inp.close()
-    return spec
 
 
 def no_temp_files(folder: Path) -> bool:

@@ -7,7 +7,6 @@ conversion writer makes goes through it, shared or alone).
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import OpenImageIO as oiio
 import pytest
+from imagefiles import copy_plates
 
 from vfxcopy.core import convert
 from vfxcopy.core.convert import read_frame
@@ -55,11 +55,7 @@ class Results(QueueListener):
 
 @pytest.fixture
 def src(exr_seq_session: list[Path], tmp_path: Path) -> Path:
-    folder = tmp_path / "plates"
-    folder.mkdir()
-    for p in exr_seq_session[:8]:
-        shutil.copy(p, folder / p.name)
-    return folder
+    return copy_plates(exr_seq_session[:8], tmp_path / "plates")
 
 
 def specs_for(src: Path, outputs: dict[Path, ConvertOptions], grouped: bool = True) -> list[JobSpec]:
