@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
@@ -162,6 +163,42 @@ def start_window_manager() -> subprocess.Popen[bytes] | None:
     return wm
 
 
+@contextmanager
+def window_session(
+    out: Path, before: Callable[[Path], None] | None = None
+) -> Iterator[tuple[MainWindow, Path, Shooter]]:
+    """The window, maximized, for screenshots: settings and journal in a throw-away folder (no
+    history from earlier runs), prompts answered yes, a window manager under X; the window, the
+    scene's folder (`root`) and all of it are removed afterwards. `before(root)` runs before the
+    window opens (e.g. a job it should find interrupted)."""
+    config = tempfile.mkdtemp(prefix="vfxcopy-shot-config-")
+    os.environ["VFXCOPY_CONFIG_DIR"] = config
+    os.environ["VFXCOPY_DATA_DIR"] = os.path.join(config, "data")
+    root = Path(tempfile.mkdtemp(prefix="vfxcopy-"))
+    prompts.ask = lambda *args, **kwargs: True  # type: ignore[assignment]  # the screenshot answers yes
+    wm = None
+    try:
+        if before is not None:
+            before(root)
+        wm = start_window_manager()
+        app = make_app()
+        screen = app.primaryScreen().size()
+        shooter = Shooter(out, f"{screen.width()}x{screen.height()}")
+        window = MainWindow()
+        window.showMaximized()
+        try:
+            shooter.settle(500)
+            yield window, root, shooter
+        finally:
+            window.shutdown()
+            window.hide()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(config, ignore_errors=True)
+        if wm is not None:
+            wm.terminate()
+
+
 def table_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
     jobs = build_jobs(root)
     window.settings.jobs_at_once = len(jobs)
@@ -292,22 +329,8 @@ def main() -> int:
     parser.add_argument("--only", default="table,new_job,new_job_check,farm,tree,conflict,settings,file_dialog")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    config = tempfile.mkdtemp(prefix="vfxcopy-shot-config-")
-    os.environ["VFXCOPY_CONFIG_DIR"] = config
-    os.environ["VFXCOPY_DATA_DIR"] = os.path.join(config, "data")  # no history rows from earlier runs
-    root = Path(tempfile.mkdtemp(prefix="vfxcopy-"))
-    prompts.ask = lambda *args, **kwargs: True  # type: ignore[assignment]  # the screenshot answers yes
-    if "table" in set(args.only.split(",")):
-        interrupted_job(root)
-    wm = start_window_manager()
-    app = make_app()
-    screen = app.primaryScreen().size()
-    shooter = Shooter(args.out, f"{screen.width()}x{screen.height()}")
-    window = MainWindow()
-    window.showMaximized()
     only = set(args.only.split(","))
-    try:
-        shooter.settle(500)
+    with window_session(args.out, interrupted_job if "table" in only else None) as (window, root, shooter):
         if "table" in only:
             table_scene(window, root, shooter)
         if "new_job" in only:
@@ -365,13 +388,6 @@ def main() -> int:
             if table is not None:
                 shutil.copy(table, REPO / "docs" / "screenshot.png")
                 print(f"saved {REPO / 'docs' / 'screenshot.png'}")
-    finally:
-        window.shutdown()
-        window.hide()
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(config, ignore_errors=True)
-        if wm is not None:
-            wm.terminate()
     return 0 if shooter.made else 1
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -15,26 +12,11 @@ import screenshot as shots  # noqa: E402  (tools/screenshot.py: Shooter, window 
 from vfxcopy.core.jobs import JobState  # noqa: E402
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence  # noqa: E402
 from vfxcopy.core.sequence import scan  # noqa: E402
-from vfxcopy.gui import prompts  # noqa: E402
-from vfxcopy.gui.app import make_app  # noqa: E402
-from vfxcopy.gui.main_window import MainWindow  # noqa: E402
 
 
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "shots"
-    config = tempfile.mkdtemp(prefix="vfxcopy-shot-config-")
-    os.environ["VFXCOPY_CONFIG_DIR"] = config
-    os.environ["VFXCOPY_DATA_DIR"] = os.path.join(config, "data")
-    root = Path(tempfile.mkdtemp(prefix="vfxcopy-"))
-    prompts.ask = lambda *a, **k: True  # type: ignore[assignment]
-    wm = shots.start_window_manager()
-    app = make_app()
-    screen = app.primaryScreen().size()
-    shooter = shots.Shooter(out, f"{screen.width()}x{screen.height()}")
-    window = MainWindow()
-    window.showMaximized()
-    try:
-        shooter.settle(500)
+    with shots.window_session(out) as (window, root, shooter):
         card = root / "media" / "CARD_A003"
         make_exr_sequence(card / "A003_C012", head="A003_C012_0419XY.", count=24, width=320, height=180)
         make_exr_sequence(card / "A003_C013", head="A003_C013_0419KF.", count=16, width=320, height=180)
@@ -73,13 +55,6 @@ def main() -> int:
         window.show_details()
         shooter.settle(1200)
         shooter.shoot("table_destinations", window)
-    finally:
-        window.shutdown()
-        window.hide()
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(config, ignore_errors=True)
-        if wm is not None:
-            wm.terminate()
     return 0
 
 
