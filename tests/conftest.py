@@ -133,11 +133,8 @@ def delivery_tree(tmp_path: Path) -> Path:
     return make_delivery_tree(tmp_path / "delivery")
 
 
-@pytest.fixture
-def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """Every decode a conversion writer makes (writers/shared_decode.on_decode), by file name."""
-    from vfxcopy.core.writers import shared_decode
-
+def _counted(monkeypatch: pytest.MonkeyPatch, module: object, hook: str) -> Counter[str]:
+    """Every call of the hook `module.hook(path)`, from any thread, counted by file name."""
     counts: Counter[str] = Counter()
     lock = threading.Lock()
 
@@ -145,5 +142,21 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
         with lock:
             counts[os.path.basename(path)] += 1
 
-    monkeypatch.setattr(shared_decode, "on_decode", count)
-    yield counts
+    monkeypatch.setattr(module, hook, count)
+    return counts
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every decode a conversion writer makes (writers/shared_decode.on_decode), by file name."""
+    from vfxcopy.core.writers import shared_decode
+
+    return _counted(monkeypatch, shared_decode, "on_decode")
+
+
+@pytest.fixture
+def conversions(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every colour conversion a conversion writer makes (convert.on_colour), by file name."""
+    from vfxcopy.core import convert
+
+    return _counted(monkeypatch, convert, "on_colour")

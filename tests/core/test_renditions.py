@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import OpenImageIO as oiio
 import pytest
 from imagefiles import copy_plates
 
-from vfxcopy.core import convert
 from vfxcopy.core.convert import read_frame
 from vfxcopy.core.errors import Cancelled
 from vfxcopy.core.jobs import (
@@ -120,20 +118,6 @@ def test_each_frame_is_decoded_once_and_every_output_matches_a_job_of_its_own(
     assert count_frames(str(movie)) == len(frames)
     assert movie_frames(movie) == movie_frames(tmp_path / "review_alone" / "shot_010.mp4")
     assert shared_decode.group_of(next(iter(results.values())).job_id) is None
-
-
-@pytest.fixture
-def conversions(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """Every colour conversion a conversion writer makes, by source path."""
-    counts: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def count(path: str) -> None:
-        with lock:
-            counts[os.path.basename(path)] += 1
-
-    monkeypatch.setattr(convert, "on_colour", count)
-    yield counts
 
 
 def test_renditions_converting_the_same_way_share_one_colour_conversion_a_frame(
