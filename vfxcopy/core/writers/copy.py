@@ -54,6 +54,19 @@ def _source_side(exc: OSError) -> OSError:
     return exc
 
 
+def read_source(item: Item, fd: int, view: memoryview, offset: int) -> int:
+    """pread of the source into `view` at `offset`: the bytes read, never 0 (a source that became
+    shorter than it was when opened fails the item); an OSError is marked as the source's."""
+    try:
+        n = os.preadv(fd, [view], offset)
+    except OSError as exc:
+        raise _source_side(exc) from None
+    if n == 0:
+        raise SourceChangedError(item.src, "source changed while copying (it became shorter)",
+                                 "wait until the file is completely written, then run the copy again")
+    return n
+
+
 class CopyWriter:
     kind = "copy"
     unit = "frame"
@@ -177,13 +190,11 @@ class CopyWriter:
             done, digest = False, None
             if size <= self.small_max and (self.hashing or size <= self.chunk):
                 done, digest = self.copy_small(item, src_fd, temp, size, ctx)
-            if done:
-                pass
-            elif self.hashing:
+            if not done and self.hashing:
                 hasher = new_hasher(self.algo)
                 self.copy_buffered(item, src_fd, temp, size, hasher, ctx)
                 digest = hasher.hexdigest()
-            else:
+            elif not done:
                 self.copy_zero(item, src_fd, temp, size, ctx)
             self.finish_temp(item, temp, before)
             check_unchanged(item.src, before)
@@ -237,14 +248,7 @@ class CopyWriter:
             view = self.buffer(SUB_CHUNK)[:size]
             pos = 0
             while pos < size:  # one read of a regular file, unless it shrank meanwhile
-                try:
-                    n = os.preadv(src_fd, [view[pos:]], pos)
-                except OSError as exc:
-                    raise _source_side(exc) from None
-                if n == 0:
-                    raise SourceChangedError(item.src, "source changed while copying (it became shorter)",
-                                             "wait until the file is completely written, then run the copy again")
-                pos += n
+                pos += read_source(item, src_fd, view[pos:], pos)
             source_hash = self.hash_bytes(view)
             if size:
                 write_all(dst_fd, view, 0)
@@ -356,13 +360,7 @@ class CopyWriter:
             pos = offset
             wrote_at = 0.0
             while pos < end and not (token is not None and token.cancelled):
-                try:
-                    n = os.preadv(src_fd, [view[: min(SUB_CHUNK, end - pos)]], pos)
-                except OSError as exc:
-                    raise _source_side(exc) from None
-                if n == 0:
-                    raise SourceChangedError(item.src, "source changed while copying (it became shorter)",
-                                             "wait until the file is completely written, then run the copy again")
+                n = read_source(item, src_fd, view[: min(SUB_CHUNK, end - pos)], pos)
                 chunk = view[:n]
                 hasher.update(chunk)
                 write_all(temp.fd, chunk, pos)

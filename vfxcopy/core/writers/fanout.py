@@ -190,7 +190,7 @@ class Group:
         return None
 
     def read_slot(self, slot: _Slot) -> None:
-        from vfxcopy.core.writers.copy import check_unchanged
+        from vfxcopy.core.writers.copy import check_unchanged, read_source
 
         writer, item = slot.writer, slot.item
         src_fd, before = writer.open_source(item)
@@ -217,14 +217,7 @@ class Group:
                     buf = self.pool.pop() if self.pool else bytearray(CHUNK)
                 before_shared_chunk(slot.index, offset)
                 want = min(CHUNK, size - offset)
-                try:
-                    n = os.preadv(src_fd, [memoryview(buf)[:want]], offset)
-                except OSError as exc:
-                    exc.vfx_side = "source"  # type: ignore[attr-defined]
-                    raise
-                if n == 0:
-                    raise SourceChangedError(item.src, "source changed while copying (it became shorter)",
-                                             "wait until the file is completely written, then run the copy again")
+                n = read_source(item, src_fd, memoryview(buf)[:want], offset)
                 view = memoryview(buf)[:n]
                 if hasher is not None:
                     hasher.update(view)
