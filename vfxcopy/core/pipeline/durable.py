@@ -63,6 +63,14 @@ class Finished:
     skip_on_conflict: bool  # on a taken name: skip (policy 'skip')
     started: float
 
+    def skipped(self) -> None:
+        """The name was taken (by the same file, or policy 'skip'): the item is skipped. The file
+        there is not this temp, so its hash and size and mtime are not the result's to record."""
+        result = self.result
+        result.status = FrameStatus.SKIPPED
+        result.hash = result.hash_algo = None
+        result.dest_stat = None  # the journal stats the file that is there
+
 
 class Committer:
     def __init__(
@@ -232,9 +240,7 @@ class Committer:
                     placed_now = True
                 except PlaceConflict as exc:
                     if fin.skip_on_conflict:
-                        fin.result.status = FrameStatus.SKIPPED
-                        fin.result.dest_stat = None  # the file there is not the temp: the journal stats it
-                        fin.result.hash = fin.result.hash_algo = None
+                        fin.skipped()
                         self.settle(fin, None)
                     else:
                         error = (str(exc), None)

@@ -48,11 +48,6 @@ class Settling:
     folders: _Folders | None
     fanout: Member | None  # the run's place in its fan-out group (writers/fanout.py)
 
-    def close_fd(self, temp: TempFile) -> None:
-        from vfxcopy.core.pipeline.temps import close_temp_fd
-
-        close_temp_fd(temp)
-
     def discard(self, temp: TempFile) -> None:
         if self.temps is None:
             return

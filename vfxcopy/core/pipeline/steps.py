@@ -28,7 +28,7 @@ from vfxcopy.core.pipeline.conflicts import Action, decide
 from vfxcopy.core.pipeline.context import DiskFull, StopOnError, Worker
 from vfxcopy.core.pipeline.durable import Committer, Finished
 from vfxcopy.core.pipeline.tally import Tally
-from vfxcopy.core.pipeline.temps import TempArea, TempFile, close_quietly
+from vfxcopy.core.pipeline.temps import TempArea, TempFile, close_temp_fd
 from vfxcopy.core.pipeline.treeparts import Folders, copy_link, is_tree_link
 from vfxcopy.core.safety import NAME_MAX
 from vfxcopy.core.writers.base import Item, Writer
@@ -75,14 +75,10 @@ class ItemSteps:
     def discard(self, temp: TempFile) -> None:
         raise NotImplementedError
 
-    def close_fd(self, temp: TempFile) -> None:
-        raise NotImplementedError
-
-    def new_result(self, item: Item, status: FrameStatus, dest: str | None = None, **kw: object) -> FrameResult:
+    def new_result(self, item: Item, status: FrameStatus, **kw: object) -> FrameResult:
         return FrameResult(
             job_id=self.spec.job_id, index=item.index, frame=item.frame, source=item.src,
-            dest=self.dest_path(item.name) if dest is None else dest, status=status, size=item.size,
-            **kw,  # type: ignore[arg-type]
+            dest=self.dest_path(item.name), status=status, size=item.size, **kw,  # type: ignore[arg-type]
         )
 
     def fail(self, item: Item, error: str, started: float) -> None:
@@ -202,15 +198,13 @@ class ItemSteps:
 
     def write_item(
         self, item: Item, st: os.stat_result, ctx: Worker, writer: Writer, action: Action, started: float,
-        dest: str | None = None, policy: ConflictPolicy | None = None,
+        dest: str, policy: ConflictPolicy,
     ) -> None:
-        """Temp, writer, (verify, durable, place | hand to the committer), account: one FrameResult an item."""
+        """Temp, writer, (verify, durable, place | hand to the committer), account: one FrameResult an item.
+
+        `dest` and `policy`: the item's final path and conflict policy, as _do_item worked them out."""
         assert self.temps is not None
         temps = self.temps
-        if dest is None:
-            dest = self.dest_path(item.name)
-        if policy is None:
-            policy = self.policy_for(item)
         temp: TempFile | None = None
         if self.preparer is not None:
             temp = self.preparer.take_temp(item)  # type: ignore[attr-defined]
@@ -258,17 +252,14 @@ class ItemSteps:
             # Closed before it is placed: where placing is link + unlink (sshfs), unlinking the
             # name of a file still open made FUSE rename it to .fuse_hidden first and remove it
             # at close: two more round trips to the server per item.
-            fd, temp.fd = temp.fd, -1
-            close_quietly(fd)
+            close_temp_fd(temp)
             try:
                 self.place_finished(fin)
             except placing.PlaceConflict:
                 if not fin.skip_on_conflict:
                     raise
                 self.discard(temp)  # the file there is the same (or the policy is 'skip')
-                result.status = FrameStatus.SKIPPED
-                result.dest_stat = None  # the file there is not the temp: the journal stats it
-                result.hash = result.hash_algo = None
+                fin.skipped()
                 result.elapsed = time.monotonic() - started
                 tally.finish(result, item.size, worker=ctx.worker, written=temp.uncounted)
                 return
