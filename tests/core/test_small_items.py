@@ -293,15 +293,19 @@ def test_a_verified_copy_into_memory_fsyncs_each_frame_on_the_job_thread(
     assert leftovers(dest) == []
 
 
-def test_small_items_share_a_syncfs_instead_of_an_fsync_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a disk, the committer gathers small items: most are made durable by a syncfs of a batch
-    (one journal commit), not by an fsync each; the names placed are made durable before they
-    are reported, and the results still come one per frame, in order."""
+@pytest.mark.parametrize(("count", "size"), [(400, 200), (120, 800_000)], ids=["200B", "800KB"])
+def test_small_items_share_a_syncfs_instead_of_an_fsync_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, size: int
+) -> None:
+    """On a disk, the committer gathers small and mid-size items (2K DPX frames of 800 KB too):
+    most are made durable by a syncfs of a batch (one journal commit), not by an fsync each; the
+    names placed are made durable before they are reported, and the results still come one per
+    frame, in order."""
     if durable._SYNCFS is None:
         pytest.skip("no syncfs in this C library")
     if fs_type(str(tmp_path)) in ("tmpfs", "ramfs", "") or is_shared_fs(fs_type(str(tmp_path))):
         pytest.skip("needs a local disk file system (no committer in memory; no syncfs on a network one)")
-    paths = make_byte_sequence(tmp_path / "src", count=400, size=200)
+    paths = make_byte_sequence(tmp_path / "src", count=count, size=size)
     dest = tmp_path / "out"
     real_syncfs, real_fsync = durable._SYNCFS, os.fsync
     calls = {"syncfs": 0, "temp fsync": 0}
@@ -321,9 +325,10 @@ def test_small_items_share_a_syncfs_instead_of_an_fsync_each(tmp_path: Path, mon
     result = run_pipeline(JobSpec(seq_of(paths), str(dest)), CancelToken(), events.append)
     monkeypatch.undo()
     assert result.state is JobState.COMPLETED, result.message
-    assert [e.index for e in events if isinstance(e, FrameResult)] == list(range(400))
+    assert [e.index for e in events if isinstance(e, FrameResult)] == list(range(count))
     assert calls["syncfs"] >= 1
-    assert calls["temp fsync"] < 400 // 4  # a committer woken per item: 150-310 of the 400 here
+    # A committer woken per item: 150-310 of the 400 small ones here, all 120 of the 800 KB ones.
+    assert calls["temp fsync"] < count // 4, calls
     assert_done_files_are_complete(result, dest)
 
 
