@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from vfxcopy.core.jobs import (
     is_temp_name,
 )
 from vfxcopy.core.pipeline import run_pipeline as copy_sequence
+from vfxcopy.core.pipeline import runner
 from vfxcopy.core.pipeline.temps import fs_type
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
@@ -169,5 +171,113 @@ def test_cancel_on_sshfs_leaves_nothing_partial(tmp_path: Path, sshfs_mount: Pat
     assert leftovers(dest) == []
     done = {Path(f.dest).name for f in result.frames if f.status is FrameStatus.DONE}
     assert set(os.listdir(dest)) == done and 1 <= len(done) < 30
+    for name in done:
+        assert (dest / name).read_bytes() == (tmp_path / "src" / name).read_bytes()
+
+
+def test_several_in_flight_place_by_link_and_journal_rows_equal_the_files(
+    tmp_path: Path, sshfs_mount: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On sshfs several frames are in flight, renameat2 is asked until sshfs refuses it once (then
+    link + unlink at once), and each journal row's size and mtime, taken from the written temp,
+    are what a stat of the placed file says afterwards (on the mount and on the server): a resume
+    keeps every frame."""
+    from vfxcopy.core.engine import resume_job, run_job
+    from vfxcopy.core.journal import Journal
+    from vfxcopy.core.pipeline import place as placing
+
+    paths = make_byte_sequence(tmp_path / "src", count=24, size=60 * 1024)
+    for i, p in enumerate(paths):  # nanoseconds that SFTP (whole seconds) cannot keep
+        os.utime(p, ns=(1_700_000_000_000_000_000 + i * 1_000_000_123, 1_700_000_000_000_000_000 + i * 1_000_000_123))
+    asked, linked_by = [0], set()
+    real_rename, real_link = placing._RENAMEAT2, placing.link_noreplace
+
+    def renameat2(*args: object) -> int:
+        asked[0] += 1
+        return int(real_rename(*args))
+
+    def link(src: str, dst: str, src_fd: int, dst_fd: int) -> None:
+        linked_by.add(threading.current_thread().name)
+        real_link(src, dst, src_fd, dst_fd)
+
+    monkeypatch.setattr(placing, "_RENAMEAT2", renameat2 if real_rename is not None else None)
+    monkeypatch.setattr(placing, "link_noreplace", link)
+    dest = sshfs_mount / "journalled"
+    with Journal(tmp_path / "journal.db") as journal:
+        spec = JobSpec(seq_of(paths), str(dest))
+        result = run_job(spec, CancelToken(), lambda e: None, journal=journal)
+        assert result.state is JobState.COMPLETED, result.message
+        assert all(f.status is FrameStatus.DONE and f.dest_stat is not None for f in result.frames)
+        assert len(linked_by) > 1  # placed by several workers
+        # Only the items in flight before the first refusal (and the naming of the run's temp folder).
+        assert asked[0] <= runner.SHARED_FS_COPY_WORKERS + 1
+        rows = journal.frames(spec.job_id)
+        assert len(rows) == len(paths)
+        time.sleep(1.5)  # past sshfs's attribute cache: the stats below ask the server
+        remote = sshfs_mount.parent / "remote" / "journalled"
+        for row in rows:
+            st = os.stat(row.dest)
+            assert (row.dest_size, row.dest_mtime_ns) == (st.st_size, st.st_mtime_ns), row.dest
+            on_server = os.stat(remote / Path(row.dest).name)
+            assert (st.st_size, st.st_mtime_ns) == (on_server.st_size, on_server.st_mtime_ns)
+        events: list[object] = []
+        again = resume_job(spec.job_id, journal, CancelToken(), events.append, rehash=False)
+        assert again.state is JobState.COMPLETED, again.message
+        warnings = [e for e in events if getattr(e, "level", "") == "warning"]
+        assert warnings == []  # not one frame seen as modified at the destination
+    assert leftovers(dest) == []
+
+
+def test_a_name_taken_while_frames_are_in_flight_on_sshfs_is_never_clobbered(
+    tmp_path: Path, sshfs_mount: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another program creates final names after the run listed the folder, while several frames
+    are in flight and placing goes by link: those frames fail, the files stay theirs."""
+    from vfxcopy.core.pipeline import place as placing
+
+    paths = make_byte_sequence(tmp_path / "src", count=20, size=40 * 1024)
+    dest = sshfs_mount / "taken"
+    taken = {paths[9].name, paths[15].name}
+    real_link = placing.link_noreplace
+
+    def link(src: str, dst: str, src_fd: int, dst_fd: int) -> None:
+        if dst in taken and not (dest / dst).exists():
+            (dest / dst).write_bytes(b"theirs")
+        real_link(src, dst, src_fd, dst_fd)
+
+    monkeypatch.setattr(placing, "link_noreplace", link)
+    result = copy_sequence(JobSpec(seq_of(paths), str(dest)), CancelToken(), lambda e: None)
+    assert result.state is JobState.FAILED
+    for f in result.frames:
+        name = Path(f.dest).name
+        if name in taken:
+            assert f.status is FrameStatus.FAILED and "another program" in (f.error or "")
+            assert (dest / name).read_bytes() == b"theirs"
+        else:
+            assert f.status is FrameStatus.DONE
+            assert (dest / name).read_bytes() == (tmp_path / "src" / name).read_bytes()
+    assert leftovers(dest) == []
+
+
+def test_cancel_with_frames_in_flight_on_sshfs_leaves_nothing_partial(tmp_path: Path, sshfs_mount: Path) -> None:
+    """A cancel while several workers are mid-frame (writing, fsyncing): every name in the folder
+    is a complete frame reported done, the private temp folder is gone, and the run ends promptly."""
+    paths = make_byte_sequence(tmp_path / "src", count=40, size=300 * 1024)
+    dest = sshfs_mount / "inflight"
+    token = CancelToken()
+    cancelled_at: list[float] = []
+
+    def report(event: object) -> None:
+        if not cancelled_at and getattr(event, "bytes_done", 0) > 2 * 300 * 1024:
+            cancelled_at.append(time.monotonic())
+            token.cancel()
+
+    result = copy_sequence(JobSpec(seq_of(paths), str(dest)), token, report)
+    ended = time.monotonic()
+    assert result.state is JobState.CANCELLED
+    assert cancelled_at and ended - cancelled_at[0] < 2.0
+    assert leftovers(dest) == []
+    done = {Path(f.dest).name for f in result.frames if f.status is FrameStatus.DONE}
+    assert set(os.listdir(dest)) == done and len(done) < 40
     for name in done:
         assert (dest / name).read_bytes() == (tmp_path / "src" / name).read_bytes()

@@ -41,35 +41,60 @@ class PlaceConflict(Exception):
     """The final name was taken by someone else while the item was written; nothing was replaced."""
 
 
-def rename_noreplace(src: str, dst: str, src_dir_fd: int, dst_dir_fd: int | None = None) -> None:
+class NoReplace:
+    """How one run places without replacing: renameat2(RENAME_NOREPLACE) until the file system
+    refuses it once, then link + unlink straight away (sshfs refuses it every time, and each
+    refused call cost a lookup of the final name on the server: one round trip per item)."""
+
+    __slots__ = ("renameat2",)
+
+    def __init__(self) -> None:
+        self.renameat2 = True
+
+
+def rename_noreplace(src: str, dst: str, src_dir_fd: int, dst_dir_fd: int | None = None) -> str:
     """Move `src` (in `src_dir_fd`) to `dst` (in `dst_dir_fd`) unless `dst` exists: then FileExistsError.
 
     renameat2(RENAME_NOREPLACE) is one atomic step; where the file system does not
     support it (sshfs, some FUSE), link + unlink gives the same guarantee (at worst
     both names exist for a moment, both complete). Never replaces an existing `dst`.
+    Returns how: "renameat2" or "link".
     """
     dst_fd = src_dir_fd if dst_dir_fd is None else dst_dir_fd
     if _RENAMEAT2 is not None:
         # str.encode as os.fsencode does it, without its two calls per name (once per item)
         if _RENAMEAT2(src_dir_fd, src.encode(_FS_ENCODING, _FS_ERRORS), dst_fd,
                       dst.encode(_FS_ENCODING, _FS_ERRORS), _RENAME_NOREPLACE) == 0:
-            return
+            return "renameat2"
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
             raise OSError(err, os.strerror(err), dst)
-    os.link(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
+    link_noreplace(src, dst, src_dir_fd, dst_fd)
+    return "link"
+
+
+def link_noreplace(src: str, dst: str, src_dir_fd: int, dst_dir_fd: int) -> None:
+    """The fallback of rename_noreplace: a new name for the file (refused if `dst` exists), then the
+    old name goes."""
+    os.link(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
     os.unlink(src, dir_fd=src_dir_fd)
 
 
 def place(
-    temp_name: str, temp_dir_fd: int, final: str, dest_fd: int, dest_path: str, overwrite: bool
+    temp_name: str, temp_dir_fd: int, final: str, dest_fd: int, dest_path: str, overwrite: bool,
+    how: NoReplace | None = None,
 ) -> None:
-    """Give a temp its final name; never replaces an existing file unless `overwrite`."""
+    """Give a temp its final name; never replaces an existing file unless `overwrite`.
+
+    `how`: the run's NoReplace, so that a file system that refused renameat2 once is not asked again."""
     if overwrite:
         os.replace(temp_name, final, src_dir_fd=temp_dir_fd, dst_dir_fd=dest_fd)
         return
     try:
-        rename_noreplace(temp_name, final, temp_dir_fd, dest_fd)
+        if how is not None and not how.renameat2:
+            link_noreplace(temp_name, final, temp_dir_fd, dest_fd)
+        elif rename_noreplace(temp_name, final, temp_dir_fd, dest_fd) == "link" and how is not None:
+            how.renameat2 = False
     except FileExistsError as exc:
         raise PlaceConflict(
             FrameError(

@@ -36,6 +36,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.pipeline.context import DiskFull, JobLevelError, StopOnError, Worker
 from vfxcopy.core.pipeline.durable import Committer
+from vfxcopy.core.pipeline.place import NoReplace
 from vfxcopy.core.pipeline.plan import choose_version, plan_items
 from vfxcopy.core.pipeline.settle import Settling
 from vfxcopy.core.pipeline.steps import ItemSteps
@@ -275,9 +276,16 @@ class Pipeline(Settling, ItemSteps):
         # to the server: several items in flight overlap them (sshfs, 200 x 200 KB: 1 item at a
         # time took 2.4x cp -r). Each worker then fsyncs and places its own items.
         shared = copy and (is_shared_fs(dest_fs) or is_shared_fs(fs_type(spec.source.directory or ".")))
-        # A written temp's size and mtime come from one fstat on a local file system; on a
-        # network one that is a round trip per file, and the journal stats the path instead.
-        self.stat_temps = copy and not is_shared_fs(dest_fs)
+        # A written temp's size and mtime (for the journal) come from one fstat of the open temp,
+        # not from a stat of the placed file by the journal's thread. On a network file system
+        # only when the source's times are put on the temp (--preserve): that is the last change
+        # of its mtime, and the fstat after it is answered from the attributes that setting them
+        # brought back (sshfs: no round trip; the same size and mtime as a stat of the placed
+        # file later, test_network_fs). Without it, the journal stats the path once it is placed.
+        self.stat_temps = copy and (not is_shared_fs(dest_fs) or self.opts.preserve)
+        # renameat2(RENAME_NOREPLACE) until the destination refuses it once (sshfs: every time,
+        # a lookup round trip each), then link + unlink directly.
+        self.noreplace = NoReplace()
         if shared and self.workers == 1 and len(self.items) > 1:
             self.workers = SHARED_FS_COPY_WORKERS
         # Copies overlap the fsync of item N with copying N+1 (measured: 1.47x cp+sync).

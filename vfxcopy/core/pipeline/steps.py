@@ -57,7 +57,8 @@ class ItemSteps:
     preparer: object | None
     existing: set[str] | None
     folders: Folders | None  # a tree job's sub-folders (treeparts.py); None for a flat job
-    stat_temps: bool  # record a written temp's size and mtime from an fstat (local file systems)
+    stat_temps: bool  # record a written temp's size and mtime from an fstat (see runner.plan)
+    noreplace: placing.NoReplace | None = None  # how this run places (runner.plan)
 
     def locate(self, item: Item) -> tuple[int, str]:
         """The fd of the folder `item` is placed in, and its name there."""
@@ -228,7 +229,7 @@ class ItemSteps:
             source = written.source
             if source is not None:  # what the journal records to tell later whether both are unchanged
                 result.src_stat = (source.st_size, source.st_mtime_ns)
-                if self.stat_temps:  # local: one fstat of the open temp now, not a stat by path later
+                if self.stat_temps:  # one fstat of the open temp now, not a stat by path later
                     made = os.fstat(temp.fd)
                     result.dest_stat = (made.st_size, made.st_mtime_ns)
             fin = Finished(item, temp, result, action is Action.OVERWRITE, action is Action.WRITE_COMPARE,
@@ -284,7 +285,7 @@ class ItemSteps:
         dest = fin.result.dest
         dest_fd, base = self.locate(fin.item)
         try:
-            placing.place(fin.temp.name, self.temps.fd, base, dest_fd, dest, fin.overwrite)
+            placing.place(fin.temp.name, self.temps.fd, base, dest_fd, dest, fin.overwrite, self.noreplace)
         except placing.PlaceConflict:
             if fin.compare and self.writer.identical_after(self.temps.path(fin.temp.name), dest):
                 fin.skip_on_conflict = True
