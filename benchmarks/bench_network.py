@@ -1,6 +1,7 @@
 """Copies to and from a real network file system (sshfs over loopback) side by side with `cp -r` and `rsync -a`.
 
     python benchmarks/bench_network.py [--frames 200] [--size 200000] [--reps 6] [--workers 1,4] [--max-conns 4]
+                                       [--before TREE] [--no-rsync]
 
 Starts its own sshd (own config, host and user keys, a free port on 127.0.0.1),
 mounts its folder with sshfs, and unmounts and stops everything at the end
@@ -12,6 +13,11 @@ fresh destination folder: `cp -r`, `rsync -a`, `vfxcopy copy` through the CLI
 (>1: vfxcopy is faster). Also the CPU seconds of ssh, sshd and sshfs per run:
 on two shared cores the SFTP processing, not the network, sets the pace.
 `--workers` repeats the in-process runs with other numbers of items in flight.
+
+With `--before TREE` (a checkout of an earlier commit), the CLI and in-process
+contenders also run from that tree in the same rounds ("before: ..."): an A/B that
+shares every round's load with cp. In-process runs of TREE go through a fresh
+interpreter that imports the engine first and times run_pipeline alone.
 
 Where a CLI run's time goes (after the rounds, `--phases N` more runs of each CLI
 contender, medians): the interpreter's start and exit plus the imports before main
@@ -78,6 +84,24 @@ spent["main"] = time.perf_counter() - t
 json.dump(spent, open(report, "w"))
 sys.exit(code)
 """
+# run_pipeline of one copy, timed alone, in an interpreter whose PYTHONPATH is another tree (--before).
+INPROC = """
+import sys, time
+from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
+from vfxcopy.core.pipeline import run_pipeline
+from vfxcopy.core.pipeline import runner, steps  # noqa: F401 - imported before the clock starts
+from vfxcopy.core.sequence import scan
+from vfxcopy.core.writers import copy  # noqa: F401
+src, dest, mode, report = sys.argv[1:5]
+opts = CopyOptions(verify=VerifyMode.NONE, fsync=False) if mode == "fast" else CopyOptions()
+seq = scan([src])[0]
+t = time.perf_counter()
+result = run_pipeline(JobSpec(seq, dest, copy=opts), CancelToken(), lambda e: None)
+spent = time.perf_counter() - t
+if result.state is not JobState.COMPLETED:
+    sys.exit("vfxcopy failed: " + result.message)
+open(report, "w").write(repr(spent))
+"""
 SSH_PROCESSES = {"sshd", "sshfs", "ssh"}
 
 
@@ -118,6 +142,9 @@ def main() -> int:
     ap.add_argument("--workers", default="", help="also in process with these items-in-flight counts, e.g. 1,8")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--phases", type=int, default=3, help="instrumented runs of each CLI contender (0: none)")
+    ap.add_argument("--before", default=None, metavar="TREE",
+                    help="also run the CLI and in-process contenders from this checkout (an earlier commit)")
+    ap.add_argument("--no-rsync", action="store_true", help="leave rsync -a out (shorter rounds)")
     ap.add_argument("--max-conns", type=int, default=0,
                     help="mount with sshfs -o max_conns=N: N SSH connections, so N server processes (OpenSSH's "
                          "sftp server handles one request at a time: with one connection, every fsync waits in line)")
@@ -130,6 +157,8 @@ def main() -> int:
     data_dir = root / "vfxcopy-data"  # the CLI's journal, as a user would have it (on this disk)
     data_dir.mkdir()
     env = dict(os.environ, VFXCOPY_DATA_DIR=str(data_dir))
+    before = str(Path(args.before).resolve()) if args.before else None
+    env_before = dict(env, PYTHONPATH=before) if before else env
     fast = CopyOptions(verify=VerifyMode.NONE, fsync=False)
     defaults = CopyOptions()
     try:
@@ -145,17 +174,17 @@ def main() -> int:
                 counter[0] += 1
                 return base / f"dst-{counter[0]}"
 
-            def cli(src: Path, extra: list[str]) -> Callable[[Path], None]:
+            def cli(src: Path, extra: list[str], run_env: dict[str, str] = env) -> Callable[[Path], None]:
                 def run(dest: Path) -> None:
-                    subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(src), str(dest)], check=True, env=env)
+                    subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(src), str(dest)], check=True, env=run_env)
                 return run
 
-            def phases(src: Path, extra: list[str], dest: Path) -> list[float]:
+            def phases(src: Path, extra: list[str], dest: Path, run_env: dict[str, str] = env) -> list[float]:
                 """One instrumented CLI run: [start+exit, before the job, engine, manifest+report, journal, total]."""
                 report = root / "phases.json"
                 t0 = time.perf_counter()
                 subprocess.run([sys.executable, "-c", PHASES, str(report), "copy", "-q", *extra, str(src), str(dest)],
-                               check=True, env=env)
+                               check=True, env=run_env)
                 wall = time.perf_counter() - t0
                 p = json.loads(report.read_text())
                 return [wall - p["main"], p["main"] - p["job"], p["engine"], p["outputs"],
@@ -176,6 +205,15 @@ def main() -> int:
                         raise SystemExit(f"vfxcopy failed: {result.message}")
                 return run
 
+            def inproc_before(src: Path, mode: str) -> Callable[[Path], float]:
+                """In process from the --before tree: returns the time of run_pipeline alone."""
+                def run(dest: Path) -> float:
+                    report = root / "inproc.txt"
+                    subprocess.run([sys.executable, "-c", INPROC, str(src), str(dest), mode, str(report)],
+                                   check=True, env=env_before)
+                    return float(report.read_text())
+                return run
+
             def tool(cmd: list[str], src: Path) -> Callable[[Path], None]:
                 def run(dest: Path) -> None:
                     subprocess.run([*cmd, f"{src}/" if cmd[0] == "rsync" else str(src), str(dest)], check=True)
@@ -189,7 +227,7 @@ def main() -> int:
                   "ratio = cp -r time / this time (>1: faster than cp -r).\n")
             for direction, src, dest_base in (("up: local -> sshfs", local_src, rig.mount),
                                               ("down: sshfs -> local", remote_src, root)):
-                contenders: dict[str, Callable[[Path], None]] = {
+                contenders: dict[str, Callable[[Path], float | None]] = {
                     "cp -r": tool(["cp", "-r"], src),
                     "rsync -a": tool(["rsync", "-a"], src),
                     "vfxcopy CLI --verify none --no-fsync": cli(src, ["--verify", "none", "--no-fsync"]),
@@ -197,6 +235,14 @@ def main() -> int:
                     "in process, no hash, no fsync": inproc(src, fast),
                     "in process, defaults": inproc(src, defaults),
                 }
+                if args.no_rsync:
+                    del contenders["rsync -a"]
+                if before:
+                    contenders["before: CLI --verify none --no-fsync"] = cli(
+                        src, ["--verify", "none", "--no-fsync"], env_before)
+                    contenders["before: CLI defaults (xxh3, fsync)"] = cli(src, [], env_before)
+                    contenders["before: in process, no hash, no fsync"] = inproc_before(src, "fast")
+                    contenders["before: in process, defaults"] = inproc_before(src, "defaults")
                 for w in [int(x) for x in args.workers.split(",") if x.strip()]:
                     contenders[f"in process, no hash, no fsync, {w} in flight"] = inproc(src, fast, w)
                     contenders[f"in process, defaults, {w} in flight"] = inproc(src, defaults, w)
@@ -209,8 +255,8 @@ def main() -> int:
                         subprocess.run(["sync"], check=True)
                         c0 = ssh_cpu()
                         t0 = time.perf_counter()
-                        contenders[key](dest)
-                        times[key].append(time.perf_counter() - t0)
+                        spent = contenders[key](dest)  # a time of its own: run_pipeline alone, in another process
+                        times[key].append(time.perf_counter() - t0 if spent is None else spent)
                         cpus[key].append(ssh_cpu() - c0)
                         shutil.rmtree(dest)
                     print(f"  {direction} round {rep + 1}/{args.reps} (load {load()})", file=sys.stderr)
@@ -227,12 +273,17 @@ def main() -> int:
                     print(f"CLI, where the time goes (ms, medians of {args.phases} more runs):\n")
                     print("| contender | start+exit | before the job | engine | manifest+report | journal after | total |")
                     print("|---|---|---|---|---|---|---|")
-                    for key, extra in (("vfxcopy CLI --verify none --no-fsync", ["--verify", "none", "--no-fsync"]),
-                                       ("vfxcopy CLI defaults (xxh3, fsync)", [])):
+                    rows: list[tuple[str, list[str], dict[str, str]]] = [
+                        ("vfxcopy CLI --verify none --no-fsync", ["--verify", "none", "--no-fsync"], env),
+                        ("vfxcopy CLI defaults (xxh3, fsync)", [], env)]
+                    if before:
+                        rows += [("before: CLI --verify none --no-fsync", ["--verify", "none", "--no-fsync"], env_before),
+                                 ("before: CLI defaults (xxh3, fsync)", [], env_before)]
+                    for key, extra, run_env in rows:
                         runs = []
                         for _ in range(args.phases):
                             dest = fresh(dest_base)
-                            runs.append(phases(src, extra, dest))
+                            runs.append(phases(src, extra, dest, run_env))
                             shutil.rmtree(dest)
                         spans = [statistics.median(r[i] for r in runs) * 1000 for i in range(6)]
                         print(f"| {key} | " + " | ".join(f"{m:.0f}" for m in spans) + " |")
