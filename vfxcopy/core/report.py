@@ -9,9 +9,6 @@ probing a multi-GB frame that is not an image took OpenImageIO over a minute.
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
 import os
 import struct
 import zlib
@@ -21,6 +18,7 @@ from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
 from vfxcopy.core.units import format_size
 from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, manifest_lock, write_files
+from vfxcopy.core.verify.mhl_write import iso_time
 
 THUMBNAILS = 8
 THUMB_SIZE = 160
@@ -120,8 +118,6 @@ def thumbnail_strip(
     if paths[-1] not in picked and len(picked) == count:
         picked[-1] = paths[-1]
     strip: list[tuple[str, str]] = []
-    import base64
-
     for path in picked:
         if token is not None:
             token.check()
@@ -142,18 +138,28 @@ def thumbnail_strip(
                 notes.append(f"{_text(os.path.basename(path))}: no thumbnail (cannot be decoded)")
             continue
         data = png_bytes(thumb.width, thumb.height, thumb.channels, thumb.data)
+        import base64  # once a frame made a thumbnail: a copy of data files never needs it
+
         strip.append((os.path.basename(path), "data:image/png;base64," + base64.b64encode(data).decode("ascii")))
     return strip
 
 
+def _csv_field(value: object) -> str:
+    """One field as the csv module's excel dialect writes it (quoted when it holds , " CR or LF)."""
+    text = "" if value is None else str(value)
+    if "," in text or '"' in text or "\r" in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def csv_text(frames: list[FrameResult]) -> str:
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf)
-    writer.writerow(CSV_FIELDS)
+    """The CSV of every frame, byte for byte what csv.writer writes (its import: 2 M instructions of each copy)."""
+    rows = [",".join(CSV_FIELDS)]
     for f in sorted(frames, key=lambda r: r.index):
-        writer.writerow([f.index, f.frame, f.status.value, _text(f.source), _text(f.dest), f.size,
-                         MHL_FORMAT.get(f.hash_algo or "", f.hash_algo or ""), f.hash or "", _text(f.error or "")])
-    return buf.getvalue()
+        rows.append(",".join(_csv_field(v) for v in (
+            f.index, f.frame, f.status.value, _text(f.source), _text(f.dest), f.size,
+            MHL_FORMAT.get(f.hash_algo or "", f.hash_algo or ""), f.hash or "", _text(f.error or ""))))
+    return "\r\n".join(rows) + "\r\n"
 
 
 def write_csv(path: Path, frames: list[FrameResult]) -> None:
@@ -205,7 +211,7 @@ def render_html(
         ("Verification", verdict),
         ("Manifest", f"<code>{_h(manifest.path.name)}</code> (generation {manifest.generation}, {manifest.entries} files)"
          if manifest else "none"),
-        ("Written", _h(dt.datetime.now().astimezone().isoformat(timespec="seconds")) + f" by vfxcopy {__version__}"),
+        ("Written", _h(iso_time()) + f" by vfxcopy {__version__}"),
     ]
     parts = [
         "<!DOCTYPE html>",

@@ -1,9 +1,19 @@
-"""Reading an ASC MHL history through the `ascmhl` reference library: nested histories, renames, directory hashes.
+"""Reading an ASC MHL history with our own small expat reader: chains, generations, nested histories, renames, directory hashes.
 
-`ascmhl` is imported only here and only when a history is read (it costs
-~0.2 s: lxml, click, pathspec), never its `cli` package (which calls the
-network on import). Whatever the library raises on a corrupt, edited or
-foreign history becomes a `ManifestError` naming the file and what to do.
+The reader follows the reference library (`ascmhl`) element for element: the
+chain file, every `NNNN_*.mhl` generation (also those the chain lacks), each
+generation's C4 id checked against the chain (an edited or missing manifest
+is refused, as `ascmhl` refuses it), nested histories found as `ascmhl`
+finds them (a walk of the tree; a folder holding `ascmhl/` is that history's),
+hash-list references checked. It does not import `ascmhl`, which cost every
+verified copy that continued a history 0.1 s (lxml, click, dateutil, pathspec);
+only the ignore patterns of `vfxcopy verify` are matched through `ascmhl.ignore`,
+on first use. tests/core/test_mhl.py reads histories that `ascmhl create` wrote.
+
+Files read or written in this process are remembered by their identity (device,
+inode, size, mtime and ctime: any write or `touch` changes the ctime), so the
+next job of a run into the same folder does not parse and hash again what it
+has just written; a file that changed in any way is read again.
 
 Which hash a file is checked against: the NEWEST generation that delivered the
 file (action "original", or no action) — so a frame legitimately replaced by a
@@ -17,143 +27,514 @@ reports the new frame as a mismatch, we do not.)
 from __future__ import annotations
 
 import os
+import re
 import threading
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vfxcopy.core.errors import ManifestError
-from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE
+from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE, hash_path
 
 MHL_FOLDER = "ascmhl"
 CHAIN_FILE = "ascmhl_chain.xml"
 # Never "extra" in a delivery: ascmhl's defaults, a running job's temps, a farm job's chunk results.
 IGNORE_PATTERNS = (".DS_Store", MHL_FOLDER, f"{MHL_FOLDER}/", ".vfxcopy-*.part", ".vfxcopy-farm")
+ASCMHL_DEFAULT_IGNORE = (".DS_Store", MHL_FOLDER, f"{MHL_FOLDER}/")
+# The hash formats ascmhl knows (its ascmhl_supported_hashformats): other elements are not hashes.
+HASH_FORMATS = frozenset(("md5", "sha1", "xxh128", "xxh3", "xxh64", "c4"))
 _ORIGINAL = (None, "", "original")
+_GENERATION_NAME = r"^(\d{4,})(?:_(.+))?$"  # compiled when a history is read
 
 
-@dataclass
-class ManifestRecord:
-    """What a history says about one file: the hash to check it against and the size then."""
+class Fields:
+    """The repr and == of a dataclass, over __slots__ (in field order).
 
-    path: str
-    hash_format: str
-    hash: str
-    size: int | None
-    generation: int
-
-
-@dataclass
-class DirectoryRecord:
-    """A folder's hashes in a history: content and structure, and the generation that recorded them.
-
-    (A docstring also spares dataclass an inspect.signature call at import.)
+    The records of a manifest are plain classes: @dataclass compiles methods for each class
+    it makes, 1.5 M instructions apiece, five of them at every verified copy's start.
     """
 
-    path: str
-    hash_format: str
-    content: str
-    structure: str | None
-    generation: int
+    __slots__: tuple[str, ...] = ()
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value: unhashable, as a dataclass
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
 
 
-@dataclass
-class History:
+class ManifestRecord(Fields):
+    """What a history says about one file: the hash to check it against and the size then."""
+
+    __slots__ = ("path", "hash_format", "hash", "size", "generation")
+
+    def __init__(self, path: str, hash_format: str, hash: str, size: int | None, generation: int) -> None:
+        self.path, self.hash_format, self.hash, self.size, self.generation = path, hash_format, hash, size, generation
+
+
+class DirectoryRecord(Fields):
+    """A folder's hashes in a history: content and structure, and the generation that recorded them."""
+
+    __slots__ = ("path", "hash_format", "content", "structure", "generation")
+
+    def __init__(self, path: str, hash_format: str, content: str, structure: str | None, generation: int) -> None:
+        self.path, self.hash_format, self.content, self.structure = path, hash_format, content, structure
+        self.generation = generation
+
+
+class History(Fields):
     """A destination's history, paths relative to its root (POSIX separators), nested histories folded in."""
 
-    records: dict[str, ManifestRecord]
-    ignore: list[str]
-    generations: list[Path]
-    directories: dict[str, DirectoryRecord] = field(default_factory=dict)
-    renamed: dict[str, str] = field(default_factory=dict)  # new path -> previous path
-    nested: list[str] = field(default_factory=list)  # folders holding their own ascmhl/ history
-    warnings: list[str] = field(default_factory=list)
-    ignore_spec: Any = None  # a pathspec.PathSpec matching absolute paths, as ascmhl's traversal does
-    chain: list[tuple[int, str, str, str]] = field(default_factory=list)  # (number, file name, format, hash)
+    __slots__ = ("records", "ignore", "generations", "directories", "renamed", "nested", "warnings", "ignore_spec",
+                 "chain")
+
+    def __init__(
+        self,
+        records: dict[str, ManifestRecord],
+        ignore: list[str],
+        generations: list[Path],
+        directories: dict[str, DirectoryRecord] | None = None,
+        renamed: dict[str, str] | None = None,
+        nested: list[str] | None = None,
+        warnings: list[str] | None = None,
+        ignore_spec: Any = None,
+        chain: list[tuple[int, str, str, str]] | None = None,
+    ) -> None:
+        self.records = records
+        self.ignore = ignore
+        self.generations = generations
+        self.directories = {} if directories is None else directories
+        self.renamed = {} if renamed is None else renamed  # new path -> previous path
+        self.nested = [] if nested is None else nested  # folders holding their own ascmhl/ history
+        self.warnings = [] if warnings is None else warnings
+        self.ignore_spec = ignore_spec  # a pathspec.PathSpec matching absolute paths, made on first use
+        self.chain = [] if chain is None else chain  # (number, file name, format, hash)
 
     def ignored(self, full_path: str, is_dir: bool = False) -> bool:
         if self.ignore_spec is None:
-            return False
+            if not self.ignore:
+                return False
+            self.ignore_spec = ignore_spec(self.ignore)
         return bool(self.ignore_spec.match_file(full_path + ("/" if is_dir else "")))
 
 
-_capture = threading.local()
+def ignore_spec(patterns: list[str]) -> Any:
+    """The PathSpec `ascmhl verify` matches with: the history's patterns (or ascmhl's defaults) and ours."""
+    import warnings
+
+    # pathspec's gitwildmatch, exactly as the reference tool builds it (only `vfxcopy verify` walks with it)
+    from ascmhl import ignore as mhl_ignore
+
+    extra = [p for p in IGNORE_PATTERNS if p not in patterns]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # ascmhl asks pathspec for 'gitwildmatch'
+        return mhl_ignore.MHLIgnoreSpec(list(patterns) or None, extra).get_path_spec()
 
 
-def _install_log_capture() -> None:
-    """ascmhl prints problems to stderr through click: collect them for the caller instead."""
-    from ascmhl import logger
-
-    if getattr(logger, "_vfxcopy_captured", False):
-        return
-
-    def collect(msg: str, *args: object) -> None:
-        lines = getattr(_capture, "lines", None)
-        if lines is not None:
-            lines.append(msg % args if args else msg)
-
-    logger.error = collect
-    logger.info = collect
-    logger._vfxcopy_captured = True
+# -- one generation and one chain, as ascmhl's parsers read them ------------------
 
 
-@contextmanager
-def _captured_log() -> Iterator[list[str]]:
-    lines: list[str] = []
-    _capture.lines = lines
+class _Entry:
+    """One hash of a file or folder: format, value, action, and a folder's structure hash."""
+
+    __slots__ = ("action", "fmt", "structure", "value")
+
+    def __init__(self, fmt: str, value: str | None, action: str | None, structure: str | None = None) -> None:
+        self.fmt, self.value, self.action, self.structure = fmt, value, action, structure
+
+
+class _Media:
+    """A <hash> or <directoryhash> of a generation."""
+
+    __slots__ = ("entries", "is_dir", "path", "previous", "size")
+
+    def __init__(self, is_dir: bool) -> None:
+        self.is_dir = is_dir
+        self.path: str | None = None
+        self.size: int | None = None
+        self.previous: str | None = None
+        self.entries: list[_Entry] = []
+
+
+class HashList:
+    """What one generation file says: its hashes, ignore patterns and references to nested generations."""
+
+    __slots__ = ("file_path", "ignore", "media", "number", "references")
+
+    def __init__(self, file_path: str, number: int = 0) -> None:
+        self.file_path = file_path
+        self.number = number
+        self.media: list[_Media] = []
+        self.ignore: list[str] = []
+        self.references: list[tuple[str | None, str | None]] = []  # (path, c4)
+
+
+def media_entry(path: str, size: int | None, fmt: str, value: str, action: str, *,
+                structure: str | None = None) -> _Media:
+    """A file's (or, with `structure`, a folder's) entry as the reader makes it from a generation's XML."""
+    media = _Media(structure is not None)
+    media.path, media.size = path, size
+    media.entries.append(_Entry(fmt, value, action, structure))
+    return media
+
+
+class _Bad(Exception):
+    """A history that cannot be read: the message says what is wrong with which file."""
+
+
+_CREATOR, _PROCESS, _IGNORE, _REFERENCE = "creator", "process", "ignore", "reference"
+
+
+def _parse(path: str, start: Any, end: Any) -> None:
+    """Run expat over `path` (no namespaces in the names: ascmhl strips them too); `end` gets the text."""
+    from xml.parsers import expat  # 2 M instructions, against 12 M for ElementTree
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    texts: list[list[str]] = []
+
+    def on_start(name: str, attrs: dict[str, str]) -> None:
+        texts.append([])
+        start(name.rsplit("}", 1)[-1], attrs)
+
+    def on_end(name: str) -> None:
+        text = "".join(texts.pop()) or None
+        end(name.rsplit("}", 1)[-1], text)
+
+    def on_text(data: str) -> None:
+        if texts:
+            texts[-1].append(data)
+
+    parser.StartElementHandler = on_start
+    parser.EndElementHandler = on_end
+    parser.CharacterDataHandler = on_text
     try:
-        yield lines
-    finally:
-        _capture.lines = None
+        with open(path, "rb") as fh:
+            parser.ParseFile(fh)
+    except expat.ExpatError as exc:
+        raise _Bad(f"{path}: not valid XML ({exc})") from exc
 
 
-def _explain(root: str, exc: BaseException) -> str:
-    chain = os.path.join(root, MHL_FOLDER, CHAIN_FILE)
-    text = str(getattr(exc, "message", "") or exc).strip() or type(exc).__name__
-    name = type(exc).__name__
-    if name == "ModifiedMHLManifestFileException":
-        what = f"{text}: a manifest was modified after it was written (its C4 id differs from {CHAIN_FILE})"
-    elif name == "MissingMHLManifestException":
-        what = f"{text}: a manifest listed in {CHAIN_FILE} is missing"
-    elif name == "NoMHLChainException":
-        what = f"{chain}: the ascmhl/ folder has no {CHAIN_FILE}"
-    elif name == "XMLSyntaxError":
-        where = getattr(exc, "filename", None) or chain
-        what = f"{where}: not valid XML ({text})"
-    else:
-        what = f"{chain}: the ASC MHL history cannot be read ({name}: {text})"
+def parse_hash_list(path: str, number: int = 0) -> HashList:
+    """One generation file, read as ascmhl's hashlist_xml_parser reads it (ManifestError-free: raises _Bad)."""
+    hash_list = HashList(path, number)
+    current: Any = None  # None, one of the markers above, or a _Media
+    stack: list[Any] = []
+    attrs_of: list[dict[str, str]] = []
+    structure = False
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal current, structure
+        attrs_of.append(attrs)
+        if current is None:
+            if tag == "creatorinfo":
+                current = _CREATOR
+            elif tag == "processinfo":
+                current = _PROCESS
+            elif tag == "hash":
+                current = _Media(False)
+            elif tag == "directoryhash":
+                current = _Media(True)
+            elif tag == "hashlistreference":
+                current = [None, None]
+        if current is _PROCESS:
+            if tag == "ignore":
+                stack.append(current)
+                current = _IGNORE
+            elif tag == "roothash":
+                stack.append(current)
+                current = _Media(True)
+        elif isinstance(current, _Media):
+            if tag == "structure":
+                structure = True
+            elif tag == "content":
+                structure = False
+
+    def end(tag: str, text: str | None) -> None:
+        nonlocal current
+        attrs = attrs_of.pop()
+        if current is None:
+            return
+        if current is _CREATOR:
+            if tag == "creatorinfo":
+                current = None
+        elif current is _PROCESS:
+            if tag == "processinfo":
+                current = None
+        elif current is _IGNORE:
+            if tag == "pattern":
+                hash_list.ignore.append(text or "")
+            elif tag == "ignore":
+                current = stack.pop()
+            else:
+                current = None
+        elif isinstance(current, _Media):
+            if tag == "path":
+                current.path = text
+                size = attrs.get("size")
+                current.size = int(size) if size else None
+            elif tag in HASH_FORMATS:
+                if current.is_dir and structure:
+                    found = next((e for e in current.entries if e.fmt == tag), None)
+                    if found is None:
+                        raise _Bad(f"{path}: a directory's {tag} structure hash has no content hash")
+                    found.structure = text
+                else:
+                    current.entries.append(_Entry(tag, text, attrs.get("action")))
+            elif tag in ("hash", "directoryhash"):
+                if current.path != ".":  # ascmhl keeps a "." entry as the root hash, not as a folder
+                    hash_list.media.append(current)
+                current = None
+            elif tag == "roothash":
+                current = stack.pop()
+            elif tag == "previousPath":
+                current.previous = text
+        elif isinstance(current, list):
+            if tag == "path":
+                current[0] = text
+            elif tag == "c4":
+                current[1] = text
+            elif tag == "hashlistreference":
+                hash_list.references.append((current[0], current[1]))
+                current = None
+
+    _parse(path, start, end)
+    return hash_list
+
+
+def parse_chain(path: str) -> list[tuple[int, str, str, str]]:
+    """The chain file's generations: (number, file name, hash format, hash), as ascmhl's chain parser reads them."""
+    items: list[tuple[int, str, str, str]] = []
+    current: list[Any] | None = None
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal current
+        if current is None and tag == "hashlist":
+            current = [attrs.get("sequencenr"), None, None, None]
+
+    def end(tag: str, text: str | None) -> None:
+        nonlocal current
+        if current is None:
+            return
+        if tag == "path":
+            current[1] = text
+        elif tag in HASH_FORMATS:
+            current[2], current[3] = tag, text
+        elif tag == "hashlist":
+            number, name, fmt, digest = current
+            try:
+                items.append((int(number or 0), name or "", fmt or "", digest or ""))
+            except ValueError:
+                raise _Bad(f"{path}: generation number {number!r} is not a number") from None
+            current = None
+
+    _parse(path, start, end)
+    return items
+
+
+# -- what this process has read or written (see the module's docstring) ---------------
+
+
+def _identity(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+# path (or (path, format)) -> (identity, what it holds): generations up to _KEEP_ENTRIES hashes' worth.
+_hash_lists: dict[Any, tuple[tuple[int, ...], Any]] = {}
+_chains: dict[Any, tuple[tuple[int, ...], Any]] = {}
+_digests: dict[Any, tuple[tuple[int, ...], Any]] = {}
+_KEEP_ENTRIES = 100_000
+_KEEP_FILES = 1_000
+_lock = threading.Lock()  # the window runs several jobs at once
+
+
+def _keep(cache: dict[Any, tuple[tuple[int, ...], Any]], key: Any, ident: tuple[int, ...], value: Any) -> None:
+    with _lock:
+        cache.pop(key, None)
+        cache[key] = (ident, value)
+        while len(cache) > _KEEP_FILES:  # oldest first
+            cache.pop(next(iter(cache)))
+        if cache is _hash_lists:
+            kept = sum(len(h.media) for _, h in cache.values())
+            while len(cache) > 1 and kept > _KEEP_ENTRIES:
+                kept -= len(cache.pop(next(iter(cache)))[1].media)
+
+
+def remember(path: str, hash_list: HashList | None = None, chain: list[tuple[int, str, str, str]] | None = None,
+             c4: str | None = None) -> None:
+    """Note what the file at `path` holds now (a generation, a chain, its C4 id): read again only once it changes."""
+    path = os.path.abspath(path)  # as load_history spells it
+    ident = _identity(path)
+    if ident is None:
+        return
+    if hash_list is not None:
+        _keep(_hash_lists, path, ident, hash_list)
+    if chain is not None:
+        _keep(_chains, path, ident, list(chain))
+    if c4 is not None:
+        _keep(_digests, (path, "c4"), ident, c4)
+
+
+def _known(cache: dict[Any, tuple[tuple[int, ...], Any]], key: Any, path: str) -> Any:
+    hit = cache.get(key)
+    if hit is None:
+        return None
+    if _identity(path) != hit[0]:
+        with _lock:
+            cache.pop(key, None)
+        return None
+    return hit[1]
+
+
+def _hash_list(path: str, number: int) -> HashList:
+    known: HashList | None = _known(_hash_lists, path, path)
+    if known is not None:
+        known.number = number
+        return known
+    before = _identity(path)
+    parsed = parse_hash_list(path, number)
+    if before is not None and _identity(path) == before:  # not changed while it was read
+        _keep(_hash_lists, path, before, parsed)
+    return parsed
+
+
+def _chain(path: str) -> list[tuple[int, str, str, str]]:
+    known: list[tuple[int, str, str, str]] | None = _known(_chains, path, path)
+    if known is not None:
+        return list(known)
+    before = _identity(path)
+    items = parse_chain(path)
+    if before is not None and _identity(path) == before:
+        _keep(_chains, path, before, list(items))
+    return items
+
+
+def _digest(path: str, fmt: str) -> str:
+    known: str | None = _known(_digests, (path, fmt), path)
+    if known is not None:
+        return known
+    before = _identity(path)
+    digest = hash_path(path, fmt)
+    if before is not None and _identity(path) == before:
+        _keep(_digests, (path, fmt), before, digest)
+    return digest
+
+
+# -- a history and the histories nested in it, as ascmhl's MHLHistory loads them --------
+
+
+class _Folder:
+    """One history: its root, chain, generations in order and nested histories (by path relative to it)."""
+
+    __slots__ = ("chain", "children", "hash_lists", "mappings", "root")
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.chain: list[tuple[int, str, str, str]] = []
+        self.hash_lists: list[HashList] = []
+        self.children: list[_Folder] = []
+        self.mappings: dict[str, _Folder] = {}
+
+    def walk(self) -> list[_Folder]:
+        """Nested histories first, then this one (ascmhl's walk_child_histories)."""
+        out: list[_Folder] = []
+        for child in self.children:
+            out.extend(child.walk())
+        out.append(self)
+        return out
+
+
+def _load(root: str, warnings: list[str]) -> _Folder:
+    folder = os.path.join(root, MHL_FOLDER)
+    chain_path = os.path.join(folder, CHAIN_FILE)
+    history = _Folder(root)
+    if os.path.exists(folder) and not os.path.exists(chain_path):
+        raise _Bad(f"{chain_path}: the ascmhl/ folder has no {CHAIN_FILE}")
+    if os.path.exists(chain_path):
+        history.chain = _chain(chain_path)
+    for _number, name, fmt, digest in history.chain:
+        expected = os.path.join(folder, name)
+        if not os.path.exists(expected):
+            raise _Bad(f"Missing ASC MHL manifest in history at path {expected}: a manifest listed in "
+                       f"{CHAIN_FILE} is missing")
+        try:
+            found = _digest(expected, fmt)
+        except ValueError:
+            raise _Bad(f"{chain_path}: {name} is listed with the hash format {fmt!r}, which ASC MHL does not know") \
+                from None
+        if found != digest:
+            raise _Bad(f"Modified ASC MHL manifest in history at path {expected}: a manifest was modified after "
+                       f"it was written (its C4 id differs from {CHAIN_FILE})")
+    lists: list[HashList] = []
+    try:
+        names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    except OSError as exc:
+        raise _Bad(f"{folder}: cannot be listed ({exc.strerror})") from exc
+    for name in names:
+        if name.startswith("._") or not name.endswith(".mhl"):
+            continue  # ._ files: macOS metadata a copy through another system can leave
+        match = re.match(_GENERATION_NAME, name[: -len(".mhl")])
+        if match is None:
+            warnings.append(f"name of ascmhl file {name} does not conform to naming convention")
+            continue
+        lists.append(_hash_list(os.path.join(folder, name), int(match.group(1))))
+    lists.sort(key=lambda h: h.number)
+    history.hash_lists = lists
+    # Nested histories: a folder below holding ascmhl/ is that history's, with everything beneath it.
+    for dirpath, dirnames, _files in os.walk(root):
+        if dirpath != root and MHL_FOLDER in dirnames:
+            history.children.append(_load(dirpath, warnings))
+            dirnames.clear()
+    for child in history.children:
+        rel = os.path.relpath(child.root, root)
+        history.mappings[rel] = child
+        for sub_rel, sub in child.mappings.items():
+            history.mappings[os.path.join(rel, sub_rel)] = sub
+    _check_references(history, warnings)
+    return history
+
+
+def _check_references(history: _Folder, warnings: list[str]) -> None:
+    """A generation's references to nested generations: a C4 id that differs is reported, as ascmhl logs it."""
+    for hash_list in history.hash_lists:
+        for ref_path, ref_hash in hash_list.references:
+            child = history.mappings.get(os.path.dirname(os.path.dirname(ref_path or "")))
+            if child is None:
+                return  # as ascmhl: an unknown reference ends the check
+            name = os.path.basename(ref_path or "")
+            referenced = next((h for h in child.hash_lists if os.path.basename(h.file_path) == name), None)
+            if referenced is None:
+                raise _Bad(f"{hash_list.file_path}: references {ref_path}, which the nested history does not hold")
+            found = _digest(referenced.file_path, "c4")
+            if found != ref_hash:
+                warnings.append(f"ASC MHL file: {hash_list.file_path}")
+                warnings.append(f'  referenced manifest file "{referenced.file_path}"')
+                warnings.append(f"  should have hash:  {ref_hash}")
+                warnings.append(f"  but file has hash: {found}")
+
+
+def _explain(root: str, what: str) -> str:
     return (f"{what}. The history at {os.path.join(root, MHL_FOLDER)} is damaged or not an ASC MHL 2.0 history; "
             "restore it from a backup (or move the ascmhl/ folder aside to verify against the job journal)")
-
-
-def load_ascmhl(root: str) -> Any:
-    """`ascmhl.history.MHLHistory` of `root`, or ManifestError; the library's complaints are returned in .warnings."""
-    import ascmhl.history
-
-    _install_log_capture()
-    with _captured_log() as lines, warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # ascmhl asks pathspec for 'gitwildmatch'
-        try:
-            history = ascmhl.history.MHLHistory.load_from_path(root)
-        except Exception as exc:  # a parser of untrusted files: whatever it raises means a bad history
-            raise ManifestError(_explain(root, exc)) from exc
-    history.vfxcopy_warnings = list(lines)
-    return history
 
 
 def _posix(path: str) -> str:
     return path.replace(os.sep, "/")
 
 
-def _pick(entries: list[Any]) -> Any | None:
+def _pick(entries: list[_Entry]) -> _Entry | None:
     """The entry to check against among one file's entries of one generation (fastest format first)."""
-    usable = [e for e in entries if e.hash_string and e.hash_format in VERIFY_PREFERENCE]
+    usable = [e for e in entries if e.value and e.fmt in VERIFY_PREFERENCE]
     if not usable:
         return None
-    return min(usable, key=lambda e: VERIFY_PREFERENCE.index(e.hash_format))
+    return min(usable, key=lambda e: VERIFY_PREFERENCE.index(e.fmt))
 
 
 def load_history(root: str | os.PathLike[str]) -> History:
@@ -167,83 +548,63 @@ def load_history(root: str | os.PathLike[str]) -> History:
         raise ManifestError(f"{root_str}: no ASC MHL history ({MHL_FOLDER}/ folder missing)")
     if not os.path.exists(os.path.join(folder, CHAIN_FILE)):
         raise ManifestError(f"{root_str}: no ASC MHL history ({CHAIN_FILE} missing in {MHL_FOLDER}/)")
-    with _utf8_alias(root_str) as alias:
-        mhl = load_ascmhl(alias)
-        if not mhl.hash_lists:
+    warnings: list[str] = []
+    try:
+        top = _load(root_str, warnings)
+        if not top.hash_lists:
             raise ManifestError(f"{root_str}: no ASC MHL history ({CHAIN_FILE} lists no generation)")
-        try:
-            history = _fold(alias, mhl)
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
-            raise ManifestError(_explain(root_str, exc)) from exc
-    if alias != root_str:
-        history.generations = [Path(root_str) / os.path.relpath(p, alias) for p in history.generations]
+        history = _fold(root_str, top)
+    except _Bad as exc:
+        raise ManifestError(_explain(root_str, str(exc))) from exc
+    except (OSError, UnicodeError) as exc:
+        raise ManifestError(_explain(root_str, f"{os.path.join(root_str, MHL_FOLDER)}: the ASC MHL history cannot "
+                                               f"be read ({type(exc).__name__}: {exc})")) from exc
+    except (ValueError, TypeError, AttributeError) as exc:  # a field of the wrong kind, e.g. a size that is no number
+        raise ManifestError(_explain(root_str, f"{os.path.join(root_str, MHL_FOLDER, CHAIN_FILE)}: the ASC MHL "
+                                               f"history cannot be read ({type(exc).__name__}: {exc})")) from exc
+    history.warnings = warnings
     return history
 
 
-@contextmanager
-def _utf8_alias(root: str) -> Iterator[str]:
-    """A path to `root` that is valid UTF-8 (ascmhl and lxml cannot take others): /proc/self/fd/N on Linux."""
-    try:
-        root.encode("utf-8")
-    except UnicodeEncodeError:
-        pass
-    else:
-        yield root
-        return
-    try:
-        fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise ManifestError(f"{root}: cannot open the folder ({exc.strerror})") from exc
-    try:
-        alias = f"/proc/self/fd/{fd}"
-        yield alias if os.path.isdir(alias) else root
-    finally:
-        os.close(fd)
-
-
-def _fold(root: str, mhl: Any) -> History:
-    from ascmhl import ignore as mhl_ignore
-    from ascmhl.history import MHLHistory
-
+def _fold(root: str, top: _Folder) -> History:
     records: dict[str, ManifestRecord] = {}
     directories: dict[str, DirectoryRecord] = {}
     renamed: dict[str, str] = {}
     owner: dict[str, str] = {}  # path -> prefix of the history that recorded it
     nested: list[str] = []
     generations: list[Path] = []
-    # Parents before the histories nested in them (walk_child_histories yields children first).
-    for hist in reversed(list(MHLHistory.walk_child_histories(mhl))):
-        base = os.path.relpath(hist.get_root_path(), root)
+    # Parents before the histories nested in them (walk yields children first).
+    for hist in reversed(top.walk()):
+        base = os.path.relpath(hist.root, root)
         prefix = "" if base == "." else _posix(base) + "/"
         if prefix:
             nested.append(prefix.rstrip("/"))
         for hash_list in hist.hash_lists:
             generations.append(Path(hash_list.file_path))
-            number = int(hash_list.generation_number or 0)
-            for media in hash_list.media_hashes:
+            number = hash_list.number
+            for media in hash_list.media:
                 if not media.path:
                     continue
                 rel = prefix + _posix(media.path)
-                if media.is_directory:
-                    entry = _pick(media.hash_entries)
+                if media.is_dir:
+                    entry = _pick(media.entries)
                     if entry is not None:
-                        directories[rel] = DirectoryRecord(rel, entry.hash_format, entry.hash_string,
-                                                           entry.structure_hash_string, number)
+                        directories[rel] = DirectoryRecord(rel, entry.fmt, entry.value or "", entry.structure, number)
                     continue
-                if media.previous_path:
-                    old = prefix + _posix(media.previous_path)
+                if media.previous:
+                    old = prefix + _posix(media.previous)
                     renamed[rel] = old
                     if old in records and rel not in records:
                         records[rel] = ManifestRecord(rel, records[old].hash_format, records[old].hash,
                                                       records[old].size, records[old].generation)
                         owner[rel] = prefix
                     records.pop(old, None)
-                original = _pick([e for e in media.hash_entries if e.action in _ORIGINAL])
+                original = _pick([e for e in media.entries if e.action in _ORIGINAL])
                 if original is None and rel not in records:
-                    original = _pick([e for e in media.hash_entries if e.action == "verified"])
+                    original = _pick([e for e in media.entries if e.action == "verified"])
                 if original is not None:
-                    records[rel] = ManifestRecord(rel, original.hash_format, original.hash_string.strip(),
-                                                  media.file_size, number)
+                    records[rel] = ManifestRecord(rel, original.fmt, (original.value or "").strip(), media.size,
+                                                  number)
                     owner[rel] = prefix
     # As ascmhl does, a file under a nested history is known only to that history.
     prefixes = sorted((n + "/" for n in nested), key=len, reverse=True)
@@ -251,13 +612,7 @@ def _fold(root: str, mhl: Any) -> History:
         deepest = next((p for p in prefixes if rel.startswith(p)), "")
         if owner.get(rel, "") != deepest:
             del records[rel]
-    chain = [(int(g.generation_number or 0), g.ascmhl_filename, g.hash_format, g.hash_string)
-             for g in (mhl.chain.generations if mhl.chain is not None else [])]
-    patterns = list(mhl.latest_ignore_patterns() or [])
-    extra = [p for p in IGNORE_PATTERNS if p not in patterns]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        spec = mhl_ignore.MHLIgnoreSpec(patterns or None, extra).get_path_spec()
-    history = History(records, patterns or list(IGNORE_PATTERNS), generations, directories, renamed, nested,
-                      list(getattr(mhl, "vfxcopy_warnings", [])), spec, chain)
-    return history
+    # The latest generation's patterns, or ascmhl's defaults when it lists none.
+    latest = top.hash_lists[-1].ignore if top.hash_lists else []
+    patterns = list(dict.fromkeys(latest)) or list(ASCMHL_DEFAULT_IGNORE)
+    return History(records, patterns, generations, directories, renamed, nested, [], None, list(top.chain))
