@@ -26,6 +26,17 @@ NOT_FOR_THE_MANIFEST = {
     "vfxcopy.core.verify.destination", "vfxcopy.core.verify.checksums", "html", "html.entities", "secrets",
     "random", "hmac",
 }
+# Not needed by a verified copy with the defaults, also not when a second job continues the history the
+# first wrote: the reference library and what it brings (0.1 s), ElementTree (the XML is written as text,
+# read with expat), OpenSSL's hashlib (C4 ids use _sha512), the csv module, base64 (no thumbnail of data
+# files), and the real inspect (a stand-in: dataclasses imports it, nothing calls it) with ast, dis, tokenize.
+NOT_FOR_A_DEFAULT_COPY = {
+    "ascmhl", "ascmhl.history", "lxml", "lxml.etree", "click", "pathspec", "dateutil", "xml.etree.ElementTree",
+    "xml.dom.minidom", "hashlib", "_hashlib", "csv", "base64", "ast", "dis", "tokenize", "email", "uuid", "socket",
+    "platform", "getpass",
+}
+# The history a job reads back: the second job of a run finds it in memory, so nothing parses XML.
+XML_READERS = {"pyexpat", "xml.parsers.expat"}
 
 
 def as_user(tmp_path: Path, home: Path) -> dict[str, str]:
@@ -201,3 +212,90 @@ def test_the_records_show_compare_and_hash_as_the_dataclasses_they_were() -> Non
             for obj in (ours, theirs):
                 with pytest.raises(TypeError):
                     hash(obj)
+
+
+def test_a_default_copy_of_one_sequence_loads_no_reader_and_no_reference_library(
+        tmp_path: Path, cli_imports: Any) -> None:
+    make_byte_sequence(tmp_path / "src", count=10, size=2048)
+    dest = tmp_path / "dest"
+    code, modules = cli_imports("copy", str(tmp_path / "src"), str(dest), "-q", env=as_user(tmp_path, tmp_path / "home"))
+    assert code == 0
+    assert sorted(p.suffix for p in (dest / "ascmhl").iterdir()) == [".csv", ".html", ".mhl", ".xml"]
+    assert "vfxcopy.core.journal.store" in modules  # the defaults: journalled, verified
+    assert not (NOT_FOR_A_DEFAULT_COPY | XML_READERS | NOT_AT_START | NOT_FOR_THE_MANIFEST) & modules
+    from vfxcopy.core.verify import load_history
+
+    assert len(load_history(dest).records) == 10
+
+
+def test_the_second_job_of_a_run_continues_the_history_without_reading_it_back(
+        tmp_path: Path, cli_imports: Any) -> None:
+    """A folder of a sequence and a text file: two jobs, two generations; the second does not parse the first."""
+    src = tmp_path / "src"
+    make_byte_sequence(src, count=10, size=2048)
+    (src / "notes.txt").write_text("notes\n")
+    dest = tmp_path / "dest"
+    env = as_user(tmp_path, tmp_path / "home")
+    code, modules = cli_imports("copy", str(src), str(dest), "-q", env=env)
+    assert code == 0
+    assert len(list((dest / "ascmhl").glob("*.mhl"))) == 2
+    assert not (NOT_FOR_A_DEFAULT_COPY | XML_READERS | NOT_AT_START | NOT_FOR_THE_MANIFEST) & modules
+    from vfxcopy.core.verify import load_history
+
+    history = load_history(dest)
+    assert len(history.records) == 11 and [n for n, *_ in history.chain] == [1, 2]
+    assert {r.generation for r in history.records.values()} == {1, 2}
+    # A later run into the same folder reads the history from disk, with expat, still without ascmhl.
+    (src / "more.txt").write_text("more\n")
+    code, modules = cli_imports("copy", str(src), str(dest), "-q", env=env)
+    assert code == 0
+    assert XML_READERS & modules and not NOT_FOR_A_DEFAULT_COPY & modules
+    assert [n for n, *_ in load_history(dest).chain] == [1, 2, 3, 4, 5]
+
+
+_DEFERRED = """
+import json, sys, threading
+import vfxcopy.cli.common
+from vfxcopy.cli import deferred
+out = {"deferred": deferred.is_deferred("inspect"), "ast": "ast" in sys.modules}
+import dataclasses
+
+@dataclasses.dataclass
+class NoDoc:
+    x: int
+
+out["doc"] = NoDoc.__doc__  # dataclass asked inspect for the signature: the real module was loaded
+out["after"] = deferred.is_deferred("inspect")
+import inspect
+out["real"] = type(inspect).__name__ == "module" and inspect.signature(len) is not None
+out["same"] = dataclasses.inspect.signature is inspect.signature
+print(json.dumps(out))
+"""
+
+_DEFERRED_THREADS = """
+import json, sys, threading
+import vfxcopy.cli.common
+import dataclasses
+stand_in = dataclasses.inspect
+seen = []
+go = threading.Barrier(8)
+def ask():
+    go.wait()
+    seen.append(stand_in.getmodule)
+threads = [threading.Thread(target=ask) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps({"one": len({id(f) for f in seen}) == 1, "n": len(seen),
+                  "real": sys.modules["inspect"].getmodule is seen[0]}))
+"""
+
+
+def test_inspect_is_loaded_only_when_something_asks_for_it() -> None:
+    proc = subprocess.run([sys.executable, "-c", _DEFERRED], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data == {"deferred": True, "ast": False, "doc": "NoDoc(x: int)", "after": False, "real": True,
+                    "same": True}
+    proc = subprocess.run([sys.executable, "-c", _DEFERRED_THREADS], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"one": True, "n": 8, "real": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -482,3 +483,218 @@ def test_files_under_a_nested_history_go_into_that_history(tmp_path: Path) -> No
     assert report.passed and len(report.ok) == 5 + 4
     resealed = ascmhl("create", root, "-h", "xxh128", tool="ascmhl")  # the reference tool carries on from ours
     assert resealed.returncode == 0, resealed.stdout + resealed.stderr
+
+
+# -- our own reader (mhl_read): the reference library's view of the same history ------------
+
+
+def reference_view(root: Path) -> dict[str, object]:
+    """What the reference library (`ascmhl.history`) reads from `root`: each file's newest original hash
+    (format, hash, generation), each folder's directory hashes, the chain and the generation files."""
+    from ascmhl.history import MHLHistory
+
+    history = MHLHistory.load_from_path(str(root))
+    records: dict[str, tuple[str, str, int]] = {}
+    folders: dict[str, tuple[str, str, str | None]] = {}
+    names: list[str] = []
+    for hist in reversed(list(MHLHistory.walk_child_histories(history))):  # parents first
+        base = os.path.relpath(hist.get_root_path(), root)
+        prefix = "" if base == "." else base + "/"
+        for hash_list in hist.hash_lists:
+            names.append(os.path.basename(hash_list.file_path))
+            for media in hash_list.media_hashes:
+                entry = media.hash_entries[0]
+                if media.is_directory:
+                    folders[prefix + media.path] = (entry.hash_format, entry.hash_string, entry.structure_hash_string)
+                elif entry.action in (None, "original"):
+                    records[prefix + media.path] = (entry.hash_format, entry.hash_string, hash_list.generation_number)
+    chain = [(int(g.generation_number), g.ascmhl_filename, g.hash_format, g.hash_string)
+             for g in history.chain.generations]
+    return {"records": records, "folders": folders, "chain": chain, "generations": names}
+
+
+def our_view(history: verify.History) -> dict[str, object]:
+    return {
+        "records": {rel: (r.hash_format, r.hash, r.generation) for rel, r in history.records.items()},
+        "folders": {rel: (d.hash_format, d.content, d.structure) for rel, d in history.directories.items()},
+        "chain": [tuple(item) for item in history.chain],
+        "generations": [p.name for p in history.generations],
+    }
+
+
+# Reads a history in a new interpreter: nothing remembered from the process that wrote it.
+_FRESH_READ = """
+import json, sys
+from vfxcopy.core.verify import load_history
+h = load_history(sys.argv[1])
+print(json.dumps({"records": {k: [r.hash_format, r.hash, r.generation] for k, r in h.records.items()},
+                  "folders": {k: [d.hash_format, d.content, d.structure] for k, d in h.directories.items()},
+                  "chain": h.chain, "generations": [p.name for p in h.generations], "nested": h.nested,
+                  "ascmhl": "ascmhl" in sys.modules}))
+"""
+
+
+def fresh_view(root: Path) -> dict[str, object]:
+    run = subprocess.run([sys.executable, "-c", _FRESH_READ, str(root)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data.pop("ascmhl") is False  # read without the reference library
+    return {"records": {k: tuple(v) for k, v in data["records"].items()},
+            "folders": {k: tuple(v) for k, v in data["folders"].items()},
+            "chain": [tuple(item) for item in data["chain"]], "generations": data["generations"]}
+
+
+def test_three_generations_written_by_vfxcopy_read_as_the_reference_library_reads_them(tmp_path: Path) -> None:
+    dest = tmp_path / "delivery"
+    plates = make_byte_sequence(tmp_path / "plates", count=4, size=3000, seed=1)
+    copy_job(plates, dest)  # generation 1
+    copy_job(make_byte_sequence(tmp_path / "roto", head="roto.", count=2, size=2000, seed=2), dest)  # 2
+    copy_job(plates, dest)  # 3: the same frames found in place, "verified"
+    ours = our_view(load_history(dest))  # in this process: what the three jobs remembered
+    reference = reference_view(dest)
+    assert ours == reference == fresh_view(dest)
+    records = ours["records"]
+    assert isinstance(records, dict) and sorted(records) == sorted(
+        [p.name for p in plates] + ["roto.1001.exr", "roto.1002.exr"])
+    assert {rel: gen for rel, (_f, _h, gen) in records.items()} == {
+        **{p.name: 1 for p in plates}, "roto.1001.exr": 2, "roto.1002.exr": 2}
+    assert [n for n, *_ in ours["chain"]] == [1, 2, 3]  # type: ignore[misc]
+    assert generations(dest)[2].read_text().count('action="verified"') == 4
+    assert ascmhl("verify", dest).returncode == 0
+    # The reference tool carries the chain on from ours, and we from its generation.
+    assert ascmhl("create", dest, "-h", "xxh128", tool="ascmhl").returncode == 0
+    copy_job(make_byte_sequence(tmp_path / "more", head="fx.", count=1, size=100, seed=3), dest)
+    ours = our_view(load_history(dest))
+    assert ours == reference_view(dest) == fresh_view(dest)
+    assert [n for n, *_ in ours["chain"]] == [1, 2, 3, 4, 5]  # type: ignore[misc]
+    assert ascmhl("verify", dest).returncode == 0
+
+
+def test_a_history_the_reference_tool_made_is_read_as_it_reads_it_and_continued(tmp_path: Path) -> None:
+    root = tmp_path / "card"
+    nested_card(root)  # `ascmhl create` twice: A001 first (a nested history), then the card
+    (root / "B002" / "take2.wav").write_bytes(b"second take")
+    assert ascmhl("create", root, "-h", "xxh128", tool="ascmhl").returncode == 0  # a second generation
+    ours = load_history(root)
+    assert our_view(ours) == reference_view(root) == fresh_view(root)
+    assert ours.nested == ["A001"] and len(ours.records) == 6 and ours.warnings == []
+    assert sorted(ours.directories) == sorted(["A001", "A001/clips", "B002"])  # the reference tool's folder hashes
+    for rel, record in ours.records.items():
+        assert record.hash == verify.hash_path(str(root / rel), record.hash_format)
+    copy_job(make_byte_sequence(tmp_path / "src", count=2, size=700, seed=4), root)
+    after = load_history(root)
+    assert our_view(after) == reference_view(root) == fresh_view(root)
+    assert [n for n, *_ in after.chain] == [1, 2, 3] and len(after.records) == 8
+    reference = ascmhl("verify", root)
+    assert reference.returncode == 0, reference.stdout + reference.stderr
+
+
+def test_a_generation_edited_after_this_process_wrote_it_is_still_refused(tmp_path: Path) -> None:
+    """What a process wrote is remembered by file identity: an edit (even one keeping size and mtime) is seen."""
+    dest = tmp_path / "dst"
+    copy_job(make_byte_sequence(tmp_path / "src", count=2, size=1000), dest)
+    load_history(dest)  # remembered
+    gen = generations(dest)[0]
+    stat = gen.stat()
+    text = gen.read_text()
+    gen.write_text(text.replace("plate.1002", "plate.1009"))  # same length
+    os.utime(gen, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert gen.stat().st_size == stat.st_size
+    with pytest.raises(verify.ManifestError, match="modified after it was written"):
+        load_history(dest)
+    more = make_byte_sequence(tmp_path / "more", head="more.", count=1, size=100)
+    result = run_job(JobSpec(source=find_sequence(more[0]), dest_dir=str(dest)))
+    assert result.state is JobState.FAILED and "modified after it was written" in result.message
+    assert len(generations(dest)) == 1  # no generation added to a damaged history
+
+
+def test_a_generation_another_tool_adds_between_two_jobs_is_read(tmp_path: Path) -> None:
+    dest = tmp_path / "dst"
+    copy_job(make_byte_sequence(tmp_path / "a", head="a.", count=2, size=500), dest)
+    (dest / "readme.txt").write_text("added by hand")
+    assert ascmhl("create", dest, "-h", "xxh128", tool="ascmhl").returncode == 0
+    copy_job(make_byte_sequence(tmp_path / "b", head="b.", count=2, size=500), dest)
+    history = load_history(dest)
+    assert history.records["readme.txt"].generation == 2 and history.records["b.1001.exr"].generation == 3
+    assert [n for n, *_ in history.chain] == [1, 2, 3]
+    assert ascmhl("verify", dest).returncode == 0
+
+
+def test_damaged_histories_are_refused_by_our_reader_with_what_to_do(tmp_path: Path) -> None:
+    dest = tmp_path / "dst"
+    copy_job(make_byte_sequence(tmp_path / "src", count=2, size=1000), dest)
+    gen = generations(dest)[0]
+    good = gen.read_bytes()
+    gen.write_bytes(good[: len(good) // 2])  # cut short: the chain's C4 id no longer matches
+    with pytest.raises(verify.ManifestError, match="modified after it was written.*restore it from a backup"):
+        load_history(dest)
+    gen.unlink()
+    with pytest.raises(verify.ManifestError, match="a manifest listed in ascmhl_chain.xml is missing"):
+        load_history(dest)
+    gen.write_bytes(good)
+    chain = dest / "ascmhl" / "ascmhl_chain.xml"
+    chain.write_bytes(chain.read_bytes().replace(b'sequencenr="1"', b'sequencenr="one"'))
+    with pytest.raises(verify.ManifestError, match="is not a number"):
+        load_history(dest)
+    chain.write_bytes(b"<ascmhldirectory><hashlist>")
+    with pytest.raises(verify.ManifestError, match=f"{chain}: not valid XML"):
+        load_history(dest)
+    chain.unlink()
+    with pytest.raises(verify.ManifestError, match="ascmhl_chain.xml missing"):
+        load_history(dest)
+
+
+def test_names_with_markup_and_line_breaks_round_trip_through_the_xml(tmp_path: Path) -> None:
+    """Written as text (not through ElementTree): &, <, > and a carriage return come back as they were."""
+    dest = tmp_path / "dst"
+    names = ["a & b <c>.exr", "tab\there.exr", 'quote".exr', "cr\rname.exr", "lf\nname.exr"]
+    dest.mkdir()
+    for i, name in enumerate(names):
+        (dest / name).write_bytes(bytes([i]) * 10)
+    entries = plate_entries(dest)
+    verify.write_generation(dest, entries, comment='job "x" & <y>')
+    assert ET.parse(generations(dest)[0]).getroot() is not None  # well-formed
+    assert sorted(fresh_view(dest)["records"]) == sorted(names)  # type: ignore[arg-type]
+    assert sorted(load_history(dest).records) == sorted(names)
+    check = ascmhl("xsd-schema-check", "-xsd", XSD / "ASCMHL.xsd", generations(dest)[0])
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert verify_destination(dest).passed
+
+
+def test_manifest_dates_are_the_local_time_datetime_would_write(tmp_path: Path) -> None:
+    code = (
+        "import datetime as dt, json, sys\n"
+        "from vfxcopy.core.verify.mhl_write import iso_time\n"
+        "stamps = [0, 1e9, 1e9 + 0.4, 1e9 + 0.9999996, 1.7e9 + 0.5, -86400.25, 4e9]\n"
+        "print(json.dumps([[iso_time(t), dt.datetime.fromtimestamp(t, dt.timezone.utc).astimezone()"
+        ".isoformat(timespec='seconds')] for t in stamps]))\n"
+    )
+    for tz in ("UTC", "America/St_Johns", "Europe/Paris", "Asia/Kolkata", "Pacific/Chatham"):
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "TZ": tz})
+        assert run.returncode == 0, run.stderr
+        for ours, theirs in json.loads(run.stdout):
+            assert ours == theirs, tz
+
+
+def test_the_report_csv_is_what_the_csv_module_writes(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    from vfxcopy.core.jobs import FrameResult
+    from vfxcopy.core.report import CSV_FIELDS, csv_text
+
+    frames = [
+        FrameResult("j", 1, 1002, '/src/a,"b".exr', "/dst/a\nb.exr", FrameStatus.FAILED, 5, None, None,
+                    error="read failed, retry"),
+        FrameResult("j", 0, 1001, "/src/é x.exr", "/dst/é x.exr", FrameStatus.DONE, 7, "ab" * 16, "xxh3"),
+        FrameResult("j", 2, None, "/src/notes.txt", "/dst/c\rd.txt", FrameStatus.SKIPPED, 0, None, None),
+    ]
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(CSV_FIELDS)
+    for f in sorted(frames, key=lambda r: r.index):
+        writer.writerow([f.index, f.frame, f.status.value, f.source, f.dest, f.size,
+                         verify.MHL_FORMAT.get(f.hash_algo or "", f.hash_algo or ""), f.hash or "", f.error or ""])
+    assert csv_text(frames) == buf.getvalue()
+    assert list(csv.reader(io.StringIO(csv_text(frames), newline="")))[2][4] == "/dst/a\nb.exr"
