@@ -698,3 +698,18 @@ def test_the_report_csv_is_what_the_csv_module_writes(tmp_path: Path) -> None:
                          verify.MHL_FORMAT.get(f.hash_algo or "", f.hash_algo or ""), f.hash or "", f.error or ""])
     assert csv_text(frames) == buf.getvalue()
     assert list(csv.reader(io.StringIO(csv_text(frames), newline="")))[2][4] == "/dst/a\nb.exr"
+
+
+def test_what_the_reader_remembers_stays_bounded_and_right(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfxcopy.core.verify import mhl_read
+
+    monkeypatch.setattr(mhl_read, "_KEEP_ENTRIES", 25)
+    dest = tmp_path / "dst"
+    for i in range(4):
+        copy_job(make_byte_sequence(tmp_path / f"s{i}", head=f"s{i}.", count=10, size=100, seed=i), dest)
+        assert sum(len(h.media) for _ident, h in mhl_read._hash_lists.values()) <= 25
+    history = load_history(dest)
+    assert len(history.records) == 40 and our_view(history) == fresh_view(dest) == reference_view(dest)
+    copy_job(make_byte_sequence(tmp_path / "big", head="big.", count=30, size=10), dest)  # above the bound
+    assert str(generations(dest)[-1]) not in mhl_read._hash_lists
+    assert len(load_history(dest).records) == 70

@@ -346,11 +346,12 @@ def _identity(path: str) -> tuple[int, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-# path (or (path, format)) -> (identity, what it holds): generations up to _KEEP_ENTRIES hashes' worth.
+# path (or (path, format)) -> (identity, what it holds). Generations are kept up to _KEEP_ENTRIES
+# hashes in all (about 6 MB; the window stays small after big jobs), the newest first.
 _hash_lists: dict[Any, tuple[tuple[int, ...], Any]] = {}
 _chains: dict[Any, tuple[tuple[int, ...], Any]] = {}
 _digests: dict[Any, tuple[tuple[int, ...], Any]] = {}
-_KEEP_ENTRIES = 100_000
+_KEEP_ENTRIES = 20_000
 _KEEP_FILES = 1_000
 _lock = threading.Lock()  # the window runs several jobs at once
 
@@ -358,12 +359,14 @@ _lock = threading.Lock()  # the window runs several jobs at once
 def _keep(cache: dict[Any, tuple[tuple[int, ...], Any]], key: Any, ident: tuple[int, ...], value: Any) -> None:
     with _lock:
         cache.pop(key, None)
+        if cache is _hash_lists and len(value.media) > _KEEP_ENTRIES:
+            return  # read again if asked: one parse of a generation this big is nothing beside its copy
         cache[key] = (ident, value)
         while len(cache) > _KEEP_FILES:  # oldest first
             cache.pop(next(iter(cache)))
         if cache is _hash_lists:
             kept = sum(len(h.media) for _, h in cache.values())
-            while len(cache) > 1 and kept > _KEEP_ENTRIES:
+            while kept > _KEEP_ENTRIES:
                 kept -= len(cache.pop(next(iter(cache)))[1].media)
 
 
