@@ -178,8 +178,8 @@ def test_cancel_on_sshfs_leaves_nothing_partial(tmp_path: Path, sshfs_mount: Pat
 def test_several_in_flight_place_by_link_and_journal_rows_equal_the_files(
     tmp_path: Path, sshfs_mount: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On sshfs several frames are in flight, renameat2 is asked until sshfs refuses it once (then
-    link + unlink at once), and each journal row's size and mtime, taken from the written temp,
+    """On sshfs several frames are in flight (their temps spread over sub-folders of the run's temp
+    folder), renameat2 is asked until sshfs refuses it once (then link + unlink at once), and each journal row's size and mtime, taken from the written temp,
     are what a stat of the placed file says afterwards (on the mount and on the server): a resume
     keeps every frame."""
     from vfxcopy.core.engine import resume_job, run_job
@@ -189,7 +189,7 @@ def test_several_in_flight_place_by_link_and_journal_rows_equal_the_files(
     paths = make_byte_sequence(tmp_path / "src", count=24, size=60 * 1024)
     for i, p in enumerate(paths):  # nanoseconds that SFTP (whole seconds) cannot keep
         os.utime(p, ns=(1_700_000_000_000_000_000 + i * 1_000_000_123, 1_700_000_000_000_000_000 + i * 1_000_000_123))
-    asked, linked_by = [0], set()
+    asked, linked_by, lanes = [0], set(), set()
     real_rename, real_link = placing._RENAMEAT2, placing.link_noreplace
 
     def renameat2(*args: object) -> int:
@@ -198,6 +198,7 @@ def test_several_in_flight_place_by_link_and_journal_rows_equal_the_files(
 
     def link(src: str, dst: str, src_fd: int, dst_fd: int) -> None:
         linked_by.add(threading.current_thread().name)
+        lanes.add(src.partition("/")[0])
         real_link(src, dst, src_fd, dst_fd)
 
     monkeypatch.setattr(placing, "_RENAMEAT2", renameat2 if real_rename is not None else None)
@@ -209,6 +210,7 @@ def test_several_in_flight_place_by_link_and_journal_rows_equal_the_files(
         assert result.state is JobState.COMPLETED, result.message
         assert all(f.status is FrameStatus.DONE and f.dest_stat is not None for f in result.frames)
         assert len(linked_by) > 1  # placed by several workers
+        assert lanes == {f"lane{i}" for i in range(runner.SHARED_FS_COPY_WORKERS)}  # temps in a sub-folder each
         # Only the items in flight before the first refusal (and the naming of the run's temp folder).
         assert asked[0] <= runner.SHARED_FS_COPY_WORKERS + 1
         rows = journal.frames(spec.job_id)

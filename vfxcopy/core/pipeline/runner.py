@@ -288,6 +288,10 @@ class Pipeline(Settling, ItemSteps):
         self.noreplace = NoReplace()
         if shared and self.workers == 1 and len(self.items) > 1:
             self.workers = SHARED_FS_COPY_WORKERS
+            if self.temps is not None and is_shared_fs(dest_fs):
+                # A create or a removal holds its folder's lock for its round trips: the items in
+                # flight each get a sub-folder of the run's temp folder instead of queueing in one.
+                self.temps.lanes = self.workers
         # Copies overlap the fsync of item N with copying N+1 (measured: 1.47x cp+sync).
         # Conversions are CPU-bound: each worker fsyncs its own frame, so results come at once.
         # Not in memory (tmpfs): an fsync there returns at once, and a second thread only competes

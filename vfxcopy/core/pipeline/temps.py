@@ -71,6 +71,13 @@ class TempArea:
         self.lock = threading.Lock()
         self.temps: dict[str, TempFile] = {}
         self.closed = False
+        # Sub-folders the temps are spread over (0: none, all in the folder itself). On a network
+        # file system creating and removing a name holds its folder's lock in the kernel for a
+        # round trip or more: with several items in flight in one folder they queued behind each
+        # other (the runner sets it there). Made on first use, mode 0700, inside this folder.
+        self.lanes = 0
+        self.lanes_made: list[str] = []
+        self.lanes_lock = threading.Lock()
         os.mkdir(staging, 0o700, dir_fd=dest_fd)
         try:
             self.fd = os.open(staging, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dest_fd)
@@ -98,12 +105,24 @@ class TempArea:
     def new_file(self, index: int, mode: int = 0o666, suffix: str = "") -> TempFile:
         """Create the temp for item `index` exclusively (never through a link)."""
         name = f"{index}{suffix}.part"
+        if self.lanes > 1:
+            name = f"{self.lane(index % self.lanes)}/{name}"
         flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | _O_NOFOLLOW
         fd = os.open(name, flags, mode, dir_fd=self.fd)
         temp = TempFile(name, fd)
         with self.lock:
             self.temps[name] = temp
         return temp
+
+    def lane(self, number: int) -> str:
+        """The sub-folder `number` (made now if it is not yet): a name relative to this folder."""
+        name = f"lane{number}"
+        if name not in self.lanes_made:
+            with self.lanes_lock:
+                if name not in self.lanes_made:
+                    os.mkdir(name, 0o700, dir_fd=self.fd)
+                    self.lanes_made.append(name)
+        return name
 
     def reserve(self, index: int, suffix: str = "") -> TempFile:
         """A temp name for a writer that creates the file itself by path (fd -1)."""
@@ -148,6 +167,8 @@ class TempArea:
         self.closed = True
         for temp in self.open_temps():
             self.discard(temp, close=not temp.submitted)
+        for lane in self.lanes_made:
+            _empty_and_remove(lane, self.fd)
         try:
             for name in os.listdir(self.fd):
                 try:
@@ -183,6 +204,31 @@ def _rename_dir_noreplace(src: str, dst: str, dir_fd: int) -> None:
         if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
             raise OSError(err, os.strerror(err), dst)
     os.rename(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+def _empty_and_remove(name: str, dir_fd: int) -> None:
+    """Remove the sub-folder `name` of `dir_fd` and the files in it (ours: no sub-folders).
+    An empty one (a run that placed all its temps) is removed without listing it."""
+    try:
+        os.rmdir(name, dir_fd=dir_fd)
+        return
+    except OSError:
+        pass
+    try:
+        fd = os.open(name, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return
+    try:
+        for entry in os.listdir(fd):
+            try:
+                os.unlink(entry, dir_fd=fd)
+            except OSError:
+                pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    _rmdir_quietly(name, dir_fd)
 
 
 def _rmdir_quietly(name: str, dir_fd: int) -> None:
