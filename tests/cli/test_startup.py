@@ -29,8 +29,10 @@ NOT_FOR_THE_MANIFEST = {
 # Not needed by a verified copy with the defaults, also not when a second job continues the history the
 # first wrote: the reference library and what it brings (0.1 s), ElementTree (the XML is written as text,
 # read with expat), OpenSSL's hashlib (C4 ids use _sha512), the csv module, base64 (no thumbnail of data
-# files), and the real inspect (a stand-in: dataclasses imports it, nothing calls it) with ast, dis, tokenize.
+# files), the real inspect (a stand-in: dataclasses imports it, nothing calls it) with ast, dis, tokenize, and
+# the real bz2 and lzma (stand-ins: shutil only probes them).
 NOT_FOR_A_DEFAULT_COPY = {
+    "_bz2", "_lzma", "_compression",
     "ascmhl", "ascmhl.history", "lxml", "lxml.etree", "click", "pathspec", "dateutil", "xml.etree.ElementTree",
     "xml.dom.minidom", "hashlib", "_hashlib", "csv", "base64", "ast", "dis", "tokenize", "email", "uuid", "socket",
     "platform", "getpass",
@@ -269,6 +271,11 @@ out["after"] = deferred.is_deferred("inspect")
 import inspect
 out["real"] = type(inspect).__name__ == "module" and inspect.signature(len) is not None
 out["same"] = dataclasses.inspect.signature is inspect.signature
+import shutil
+out["probed"] = [deferred.is_deferred("bz2"), deferred.is_deferred("lzma"), shutil._BZ2_SUPPORTED,
+                 shutil._LZMA_SUPPORTED, "_bz2" in sys.modules]
+import bz2, lzma
+out["bz2"] = bz2.decompress(bz2.compress(b"frames")) == lzma.decompress(lzma.compress(b"frames")) == b"frames"
 print(json.dumps(out))
 """
 
@@ -290,12 +297,12 @@ print(json.dumps({"one": len({id(f) for f in seen}) == 1, "n": len(seen),
 """
 
 
-def test_inspect_is_loaded_only_when_something_asks_for_it() -> None:
+def test_inspect_bz2_and_lzma_are_loaded_only_when_something_asks_for_them() -> None:
     proc = subprocess.run([sys.executable, "-c", _DEFERRED], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data == {"deferred": True, "ast": False, "doc": "NoDoc(x: int)", "after": False, "real": True,
-                    "same": True}
+                    "same": True, "probed": [True, True, True, True, False], "bz2": True}
     proc = subprocess.run([sys.executable, "-c", _DEFERRED_THREADS], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"one": True, "n": 8, "real": True}

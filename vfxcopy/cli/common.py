@@ -10,9 +10,6 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-# First: `inspect` becomes a stand-in before anything imports dataclasses (see cli/deferred.py).
-import vfxcopy.cli.deferred  # noqa: F401
-
 # Re-exported: every command imports its helpers from here.
 from vfxcopy.cli.output import (
     human_duration,
