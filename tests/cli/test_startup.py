@@ -258,7 +258,7 @@ def test_the_second_job_of_a_run_continues_the_history_without_reading_it_back(
 _DEFERRED = """
 import json, sys, threading
 import vfxcopy.cli.common
-from vfxcopy.cli import deferred
+from vfxcopy import deferred
 out = {"deferred": deferred.is_deferred("inspect"), "ast": "ast" in sys.modules}
 import dataclasses
 

@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 
-# First, before argparse's help formatter imports shutil: stand-ins for inspect, bz2, lzma (cli/deferred.py).
-import vfxcopy.cli.deferred  # noqa: F401
+# First, before argparse's help formatter imports shutil: stand-ins for inspect, bz2, lzma (vfxcopy/deferred.py).
+import vfxcopy.deferred  # noqa: F401
 from vfxcopy import __version__
 
 # The sub-command registry: (command name, module, one-line help for `vfxcopy --help`).

@@ -1,10 +1,11 @@
-"""Standard-library modules the command line loads on first use only: `inspect` (dataclasses imports it), bz2 and lzma (shutil's probes).
+"""Standard-library modules the command line loads on first use only: inspect (dataclasses imports it), bz2 and lzma (shutil probes them).
 
 `dataclasses` imports `inspect` at its top for one call (a class without a
 docstring gets its signature as docstring; ours all have one). Loading
 `inspect` (with ast, dis, tokenize) cost every command 31 M instructions,
 8 ms, a third of a bare Python start. vfxcopy/cli/__init__.py imports this
-module first, before anything imports `dataclasses` or builds a parser (whose
+module first (it lives outside vfxcopy.cli, which the entry point must not
+import), before anything imports `dataclasses` or builds a parser (whose
 help formatter imports shutil); from then on `sys.modules["inspect"]`
 is a stand-in that imports the real module the first time any of its names is
 asked for, and hands every name on from it. Nothing changes for code that
