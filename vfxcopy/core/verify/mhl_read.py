@@ -1,11 +1,12 @@
-"""Reading an ASC MHL history with our own small expat reader: chains, generations, nested histories, renames, directory hashes.
+"""Reading an ASC MHL history with our own small reader: chains, generations, nested histories, renames, directory hashes.
 
-The reader follows the reference library (`ascmhl`) element for element: the
-chain file, every `NNNN_*.mhl` generation (also those the chain lacks), each
-generation's C4 id checked against the chain (an edited or missing manifest
-is refused, as `ascmhl` refuses it), nested histories found as `ascmhl`
-finds them (a walk of the tree; a folder holding `ascmhl/` is that history's),
-hash-list references checked. It does not import `ascmhl`, which cost every
+The reader follows the reference library (`ascmhl`) element for element (the
+XML itself is read in mhl_parse, with expat): the chain file, every
+`NNNN_*.mhl` generation (also those the chain lacks), each generation's C4 id
+checked against the chain (an edited or missing manifest is refused, as
+`ascmhl` refuses it), nested histories found as `ascmhl` finds them (a walk of
+the tree; a folder holding `ascmhl/` is that history's), hash-list references
+checked. It does not import `ascmhl`, which cost every
 verified copy that continued a history 0.1 s (lxml, click, dateutil, pathspec);
 only the ignore patterns of `vfxcopy verify` are matched through `ascmhl.ignore`,
 on first use. tests/core/test_mhl.py reads histories that `ascmhl create` wrote.
@@ -34,14 +35,13 @@ from typing import Any
 
 from vfxcopy.core.errors import ManifestError
 from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE, hash_path
+from vfxcopy.core.verify.mhl_parse import BadHistory, Entry, HashList, parse_chain, parse_hash_list
 
 MHL_FOLDER = "ascmhl"
 CHAIN_FILE = "ascmhl_chain.xml"
 # Never "extra" in a delivery: ascmhl's defaults, a running job's temps, a farm job's chunk results.
 IGNORE_PATTERNS = (".DS_Store", MHL_FOLDER, f"{MHL_FOLDER}/", ".vfxcopy-*.part", ".vfxcopy-farm")
 ASCMHL_DEFAULT_IGNORE = (".DS_Store", MHL_FOLDER, f"{MHL_FOLDER}/")
-# The hash formats ascmhl knows (its ascmhl_supported_hashformats): other elements are not hashes.
-HASH_FORMATS = frozenset(("md5", "sha1", "xxh128", "xxh3", "xxh64", "c4"))
 _ORIGINAL = (None, "", "original")
 _GENERATION_NAME = r"^(\d{4,})(?:_(.+))?$"  # compiled when a history is read
 
@@ -132,207 +132,6 @@ def ignore_spec(patterns: list[str]) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # ascmhl asks pathspec for 'gitwildmatch'
         return mhl_ignore.MHLIgnoreSpec(list(patterns) or None, extra).get_path_spec()
-
-
-# -- one generation and one chain, as ascmhl's parsers read them ------------------
-
-
-class _Entry:
-    """One hash of a file or folder: format, value, action, and a folder's structure hash."""
-
-    __slots__ = ("action", "fmt", "structure", "value")
-
-    def __init__(self, fmt: str, value: str | None, action: str | None, structure: str | None = None) -> None:
-        self.fmt, self.value, self.action, self.structure = fmt, value, action, structure
-
-
-class _Media:
-    """A <hash> or <directoryhash> of a generation."""
-
-    __slots__ = ("entries", "is_dir", "path", "previous", "size")
-
-    def __init__(self, is_dir: bool) -> None:
-        self.is_dir = is_dir
-        self.path: str | None = None
-        self.size: int | None = None
-        self.previous: str | None = None
-        self.entries: list[_Entry] = []
-
-
-class HashList:
-    """What one generation file says: its hashes, ignore patterns and references to nested generations."""
-
-    __slots__ = ("file_path", "ignore", "media", "number", "references")
-
-    def __init__(self, file_path: str, number: int = 0) -> None:
-        self.file_path = file_path
-        self.number = number
-        self.media: list[_Media] = []
-        self.ignore: list[str] = []
-        self.references: list[tuple[str | None, str | None]] = []  # (path, c4)
-
-
-def media_entry(path: str, size: int | None, fmt: str, value: str, action: str, *,
-                structure: str | None = None) -> _Media:
-    """A file's (or, with `structure`, a folder's) entry as the reader makes it from a generation's XML."""
-    media = _Media(structure is not None)
-    media.path, media.size = path, size
-    media.entries.append(_Entry(fmt, value, action, structure))
-    return media
-
-
-class _Bad(Exception):
-    """A history that cannot be read: the message says what is wrong with which file."""
-
-
-_CREATOR, _PROCESS, _IGNORE, _REFERENCE = "creator", "process", "ignore", "reference"
-
-
-def _parse(path: str, start: Any, end: Any) -> None:
-    """Run expat over `path` (no namespaces in the names: ascmhl strips them too); `end` gets the text."""
-    from xml.parsers import expat  # 2 M instructions, against 12 M for ElementTree
-
-    parser = expat.ParserCreate(namespace_separator="}")
-    parser.buffer_text = True
-    texts: list[list[str]] = []
-
-    def on_start(name: str, attrs: dict[str, str]) -> None:
-        texts.append([])
-        start(name.rsplit("}", 1)[-1], attrs)
-
-    def on_end(name: str) -> None:
-        text = "".join(texts.pop()) or None
-        end(name.rsplit("}", 1)[-1], text)
-
-    def on_text(data: str) -> None:
-        if texts:
-            texts[-1].append(data)
-
-    parser.StartElementHandler = on_start
-    parser.EndElementHandler = on_end
-    parser.CharacterDataHandler = on_text
-    try:
-        with open(path, "rb") as fh:
-            parser.ParseFile(fh)
-    except expat.ExpatError as exc:
-        raise _Bad(f"{path}: not valid XML ({exc})") from exc
-
-
-def parse_hash_list(path: str, number: int = 0) -> HashList:
-    """One generation file, read as ascmhl's hashlist_xml_parser reads it (ManifestError-free: raises _Bad)."""
-    hash_list = HashList(path, number)
-    current: Any = None  # None, one of the markers above, or a _Media
-    stack: list[Any] = []
-    attrs_of: list[dict[str, str]] = []
-    structure = False
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        nonlocal current, structure
-        attrs_of.append(attrs)
-        if current is None:
-            if tag == "creatorinfo":
-                current = _CREATOR
-            elif tag == "processinfo":
-                current = _PROCESS
-            elif tag == "hash":
-                current = _Media(False)
-            elif tag == "directoryhash":
-                current = _Media(True)
-            elif tag == "hashlistreference":
-                current = [None, None]
-        if current is _PROCESS:
-            if tag == "ignore":
-                stack.append(current)
-                current = _IGNORE
-            elif tag == "roothash":
-                stack.append(current)
-                current = _Media(True)
-        elif isinstance(current, _Media):
-            if tag == "structure":
-                structure = True
-            elif tag == "content":
-                structure = False
-
-    def end(tag: str, text: str | None) -> None:
-        nonlocal current
-        attrs = attrs_of.pop()
-        if current is None:
-            return
-        if current is _CREATOR:
-            if tag == "creatorinfo":
-                current = None
-        elif current is _PROCESS:
-            if tag == "processinfo":
-                current = None
-        elif current is _IGNORE:
-            if tag == "pattern":
-                hash_list.ignore.append(text or "")
-            elif tag == "ignore":
-                current = stack.pop()
-            else:
-                current = None
-        elif isinstance(current, _Media):
-            if tag == "path":
-                current.path = text
-                size = attrs.get("size")
-                current.size = int(size) if size else None
-            elif tag in HASH_FORMATS:
-                if current.is_dir and structure:
-                    found = next((e for e in current.entries if e.fmt == tag), None)
-                    if found is None:
-                        raise _Bad(f"{path}: a directory's {tag} structure hash has no content hash")
-                    found.structure = text
-                else:
-                    current.entries.append(_Entry(tag, text, attrs.get("action")))
-            elif tag in ("hash", "directoryhash"):
-                if current.path != ".":  # ascmhl keeps a "." entry as the root hash, not as a folder
-                    hash_list.media.append(current)
-                current = None
-            elif tag == "roothash":
-                current = stack.pop()
-            elif tag == "previousPath":
-                current.previous = text
-        elif isinstance(current, list):
-            if tag == "path":
-                current[0] = text
-            elif tag == "c4":
-                current[1] = text
-            elif tag == "hashlistreference":
-                hash_list.references.append((current[0], current[1]))
-                current = None
-
-    _parse(path, start, end)
-    return hash_list
-
-
-def parse_chain(path: str) -> list[tuple[int, str, str, str]]:
-    """The chain file's generations: (number, file name, hash format, hash), as ascmhl's chain parser reads them."""
-    items: list[tuple[int, str, str, str]] = []
-    current: list[Any] | None = None
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        nonlocal current
-        if current is None and tag == "hashlist":
-            current = [attrs.get("sequencenr"), None, None, None]
-
-    def end(tag: str, text: str | None) -> None:
-        nonlocal current
-        if current is None:
-            return
-        if tag == "path":
-            current[1] = text
-        elif tag in HASH_FORMATS:
-            current[2], current[3] = tag, text
-        elif tag == "hashlist":
-            number, name, fmt, digest = current
-            try:
-                items.append((int(number or 0), name or "", fmt or "", digest or ""))
-            except ValueError:
-                raise _Bad(f"{path}: generation number {number!r} is not a number") from None
-            current = None
-
-    _parse(path, start, end)
-    return items
 
 
 # -- what this process has read or written (see the module's docstring) ---------------
@@ -459,27 +258,27 @@ def _load(root: str, warnings: list[str]) -> _Folder:
     chain_path = os.path.join(folder, CHAIN_FILE)
     history = _Folder(root)
     if os.path.exists(folder) and not os.path.exists(chain_path):
-        raise _Bad(f"{chain_path}: the ascmhl/ folder has no {CHAIN_FILE}")
+        raise BadHistory(f"{chain_path}: the ascmhl/ folder has no {CHAIN_FILE}")
     if os.path.exists(chain_path):
         history.chain = _chain(chain_path)
     for _number, name, fmt, digest in history.chain:
         expected = os.path.join(folder, name)
         if not os.path.exists(expected):
-            raise _Bad(f"Missing ASC MHL manifest in history at path {expected}: a manifest listed in "
+            raise BadHistory(f"Missing ASC MHL manifest in history at path {expected}: a manifest listed in "
                        f"{CHAIN_FILE} is missing")
         try:
             found = _digest(expected, fmt)
         except ValueError:
-            raise _Bad(f"{chain_path}: {name} is listed with the hash format {fmt!r}, which ASC MHL does not know") \
+            raise BadHistory(f"{chain_path}: {name} is listed with the hash format {fmt!r}, which ASC MHL does not know") \
                 from None
         if found != digest:
-            raise _Bad(f"Modified ASC MHL manifest in history at path {expected}: a manifest was modified after "
+            raise BadHistory(f"Modified ASC MHL manifest in history at path {expected}: a manifest was modified after "
                        f"it was written (its C4 id differs from {CHAIN_FILE})")
     lists: list[HashList] = []
     try:
         names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
     except OSError as exc:
-        raise _Bad(f"{folder}: cannot be listed ({exc.strerror})") from exc
+        raise BadHistory(f"{folder}: cannot be listed ({exc.strerror})") from exc
     for name in names:
         if name.startswith("._") or not name.endswith(".mhl"):
             continue  # ._ files: macOS metadata a copy through another system can leave
@@ -514,7 +313,7 @@ def _check_references(history: _Folder, warnings: list[str]) -> None:
             name = os.path.basename(ref_path or "")
             referenced = next((h for h in child.hash_lists if os.path.basename(h.file_path) == name), None)
             if referenced is None:
-                raise _Bad(f"{hash_list.file_path}: references {ref_path}, which the nested history does not hold")
+                raise BadHistory(f"{hash_list.file_path}: references {ref_path}, which the nested history does not hold")
             found = _digest(referenced.file_path, "c4")
             if found != ref_hash:
                 warnings.append(f"ASC MHL file: {hash_list.file_path}")
@@ -532,7 +331,7 @@ def _posix(path: str) -> str:
     return path.replace(os.sep, "/")
 
 
-def _pick(entries: list[_Entry]) -> _Entry | None:
+def _pick(entries: list[Entry]) -> Entry | None:
     """The entry to check against among one file's entries of one generation (fastest format first)."""
     usable = [e for e in entries if e.value and e.fmt in VERIFY_PREFERENCE]
     if not usable:
@@ -557,7 +356,7 @@ def load_history(root: str | os.PathLike[str]) -> History:
         if not top.hash_lists:
             raise ManifestError(f"{root_str}: no ASC MHL history ({CHAIN_FILE} lists no generation)")
         history = _fold(root_str, top)
-    except _Bad as exc:
+    except BadHistory as exc:
         raise ManifestError(_explain(root_str, str(exc))) from exc
     except (OSError, UnicodeError) as exc:
         raise ManifestError(_explain(root_str, f"{os.path.join(root_str, MHL_FOLDER)}: the ASC MHL history cannot "

@@ -36,15 +36,14 @@ from vfxcopy.core.verify.files import (
 )
 from vfxcopy.core.verify.hashes import MHL_FORMAT, c4_id, hash_path
 from vfxcopy.core.verify.hashes import directory_hashes as folder_hashes
+from vfxcopy.core.verify.mhl_parse import HashList, media_entry
 from vfxcopy.core.verify.mhl_read import (
     CHAIN_FILE,
     IGNORE_PATTERNS,
     MHL_FOLDER,
     Fields,
-    HashList,
     ManifestRecord,
     load_history,
-    media_entry,
     remember,
 )
 

@@ -1,0 +1,213 @@
+"""The XML of an ASC MHL history as the reference library's parsers read it: one generation, and the chain.
+
+Element for element what `ascmhl`'s hashlist_xml_parser and chain_xml_parser take
+from a file (namespaces stripped from the names, as they strip them), read with
+expat: a file's hashes with their actions, a folder's content and structure
+hashes, the ignore patterns, references to nested generations; the chain's
+numbered generations with their C4 ids. mhl_read makes a history of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The hash formats ascmhl knows (its ascmhl_supported_hashformats): other elements are not hashes.
+HASH_FORMATS = frozenset(("md5", "sha1", "xxh128", "xxh3", "xxh64", "c4"))
+
+
+class Entry:
+    """One hash of a file or folder: format, value, action, and a folder's structure hash."""
+
+    __slots__ = ("action", "fmt", "structure", "value")
+
+    def __init__(self, fmt: str, value: str | None, action: str | None, structure: str | None = None) -> None:
+        self.fmt, self.value, self.action, self.structure = fmt, value, action, structure
+
+
+class Media:
+    """A <hash> or <directoryhash> of a generation."""
+
+    __slots__ = ("entries", "is_dir", "path", "previous", "size")
+
+    def __init__(self, is_dir: bool) -> None:
+        self.is_dir = is_dir
+        self.path: str | None = None
+        self.size: int | None = None
+        self.previous: str | None = None
+        self.entries: list[Entry] = []
+
+
+class HashList:
+    """What one generation file says: its hashes, ignore patterns and references to nested generations."""
+
+    __slots__ = ("file_path", "ignore", "media", "number", "references")
+
+    def __init__(self, file_path: str, number: int = 0) -> None:
+        self.file_path = file_path
+        self.number = number
+        self.media: list[Media] = []
+        self.ignore: list[str] = []
+        self.references: list[tuple[str | None, str | None]] = []  # (path, c4)
+
+
+def media_entry(path: str, size: int | None, fmt: str, value: str, action: str, *,
+                structure: str | None = None) -> Media:
+    """A file's (or, with `structure`, a folder's) entry as the reader makes it from a generation's XML."""
+    media = Media(structure is not None)
+    media.path, media.size = path, size
+    media.entries.append(Entry(fmt, value, action, structure))
+    return media
+
+
+class BadHistory(Exception):
+    """A history that cannot be read: the message says what is wrong with which file."""
+
+
+_CREATOR, _PROCESS, _IGNORE, _REFERENCE = "creator", "process", "ignore", "reference"
+
+
+def _parse(path: str, start: Any, end: Any) -> None:
+    """Run expat over `path` (no namespaces in the names: ascmhl strips them too); `end` gets the text."""
+    from xml.parsers import expat  # 2 M instructions, against 12 M for ElementTree
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    texts: list[list[str]] = []
+
+    def on_start(name: str, attrs: dict[str, str]) -> None:
+        texts.append([])
+        start(name.rsplit("}", 1)[-1], attrs)
+
+    def on_end(name: str) -> None:
+        text = "".join(texts.pop()) or None
+        end(name.rsplit("}", 1)[-1], text)
+
+    def on_text(data: str) -> None:
+        if texts:
+            texts[-1].append(data)
+
+    parser.StartElementHandler = on_start
+    parser.EndElementHandler = on_end
+    parser.CharacterDataHandler = on_text
+    try:
+        with open(path, "rb") as fh:
+            parser.ParseFile(fh)
+    except expat.ExpatError as exc:
+        raise BadHistory(f"{path}: not valid XML ({exc})") from exc
+
+
+def parse_hash_list(path: str, number: int = 0) -> HashList:
+    """One generation file, read as ascmhl's hashlist_xml_parser reads it (ManifestError-free: raises BadHistory)."""
+    hash_list = HashList(path, number)
+    current: Any = None  # None, one of the markers above, or a Media
+    stack: list[Any] = []
+    attrs_of: list[dict[str, str]] = []
+    structure = False
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal current, structure
+        attrs_of.append(attrs)
+        if current is None:
+            if tag == "creatorinfo":
+                current = _CREATOR
+            elif tag == "processinfo":
+                current = _PROCESS
+            elif tag == "hash":
+                current = Media(False)
+            elif tag == "directoryhash":
+                current = Media(True)
+            elif tag == "hashlistreference":
+                current = [None, None]
+        if current is _PROCESS:
+            if tag == "ignore":
+                stack.append(current)
+                current = _IGNORE
+            elif tag == "roothash":
+                stack.append(current)
+                current = Media(True)
+        elif isinstance(current, Media):
+            if tag == "structure":
+                structure = True
+            elif tag == "content":
+                structure = False
+
+    def end(tag: str, text: str | None) -> None:
+        nonlocal current
+        attrs = attrs_of.pop()
+        if current is None:
+            return
+        if current is _CREATOR:
+            if tag == "creatorinfo":
+                current = None
+        elif current is _PROCESS:
+            if tag == "processinfo":
+                current = None
+        elif current is _IGNORE:
+            if tag == "pattern":
+                hash_list.ignore.append(text or "")
+            elif tag == "ignore":
+                current = stack.pop()
+            else:
+                current = None
+        elif isinstance(current, Media):
+            if tag == "path":
+                current.path = text
+                size = attrs.get("size")
+                current.size = int(size) if size else None
+            elif tag in HASH_FORMATS:
+                if current.is_dir and structure:
+                    found = next((e for e in current.entries if e.fmt == tag), None)
+                    if found is None:
+                        raise BadHistory(f"{path}: a directory's {tag} structure hash has no content hash")
+                    found.structure = text
+                else:
+                    current.entries.append(Entry(tag, text, attrs.get("action")))
+            elif tag in ("hash", "directoryhash"):
+                if current.path != ".":  # ascmhl keeps a "." entry as the root hash, not as a folder
+                    hash_list.media.append(current)
+                current = None
+            elif tag == "roothash":
+                current = stack.pop()
+            elif tag == "previousPath":
+                current.previous = text
+        elif isinstance(current, list):
+            if tag == "path":
+                current[0] = text
+            elif tag == "c4":
+                current[1] = text
+            elif tag == "hashlistreference":
+                hash_list.references.append((current[0], current[1]))
+                current = None
+
+    _parse(path, start, end)
+    return hash_list
+
+
+def parse_chain(path: str) -> list[tuple[int, str, str, str]]:
+    """The chain file's generations: (number, file name, hash format, hash), as ascmhl's chain parser reads them."""
+    items: list[tuple[int, str, str, str]] = []
+    current: list[Any] | None = None
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        nonlocal current
+        if current is None and tag == "hashlist":
+            current = [attrs.get("sequencenr"), None, None, None]
+
+    def end(tag: str, text: str | None) -> None:
+        nonlocal current
+        if current is None:
+            return
+        if tag == "path":
+            current[1] = text
+        elif tag in HASH_FORMATS:
+            current[2], current[3] = tag, text
+        elif tag == "hashlist":
+            number, name, fmt, digest = current
+            try:
+                items.append((int(number or 0), name or "", fmt or "", digest or ""))
+            except ValueError:
+                raise BadHistory(f"{path}: generation number {number!r} is not a number") from None
+            current = None
+
+    _parse(path, start, end)
+    return items
