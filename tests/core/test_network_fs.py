@@ -85,8 +85,8 @@ def test_a_dead_run_with_lanes_is_swept_and_a_live_one_is_not(tmp_path: Path) ->
 def test_placing_stops_asking_renameat2_once_refused_and_still_never_clobbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A file system that refuses RENAME_NOREPLACE (sshfs, some FUSE) is asked once per run, not once
-    per item; link + unlink then refuses a taken name just the same."""
+    """A file system that refuses RENAME_NOREPLACE (sshfs, some FUSE) is asked once per run (naming
+    the run's temp folder), not once per item; link + unlink then refuses a taken name just the same."""
     import errno
 
     asked = [0]
@@ -114,7 +114,7 @@ def test_placing_stops_asking_renameat2_once_refused_and_still_never_clobbers(
     seq = Sequence(str(paths[0].parent), "plate.", ".exr", 4, tuple(range(1001, 1011)))
     result = run_pipeline(JobSpec(seq, str(dest)), CancelToken(), lambda e: None)
     assert result.state is JobState.FAILED
-    assert asked[0] == 2  # the temp folder's name, then the first item; never again
+    assert asked[0] == 1  # the temp folder's name; refused there, the items go by link at once
     assert taken.read_bytes() == b"theirs"
     for f, p in zip(result.frames, paths, strict=True):
         if p.name == taken.name:
@@ -148,3 +148,33 @@ def test_lanes_only_for_a_network_destination(tmp_path: Path, monkeypatch: pytes
     assert sorted(os.listdir(tmp_path / "shared")) == [p.name for p in paths]
     for p in paths:
         assert (tmp_path / "shared" / p.name).read_bytes() == p.read_bytes()
+
+
+def test_place_learns_that_renameat2_is_refused_at_the_first_item(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where naming the temp folder went by renameat2 but a file's placing is refused (a mount that
+    differs per call), the run's NoReplace learns it at that item and asks no more."""
+    import ctypes
+    import errno
+
+    asked = [0]
+
+    def refusing(*args: object) -> int:
+        asked[0] += 1
+        ctypes.set_errno(errno.EINVAL)
+        return -1
+
+    monkeypatch.setattr(placing, "_RENAMEAT2", refusing)
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        how = placing.NoReplace()
+        for i in range(3):
+            (tmp_path / f"{i}.part").write_bytes(b"x" * i)
+            placing.place(f"{i}.part", fd, f"frame.{i}", fd, str(tmp_path / f"frame.{i}"), False, how)
+        assert asked[0] == 1 and not how.renameat2
+        (tmp_path / "3.part").write_bytes(b"mine")
+        with pytest.raises(placing.PlaceConflict):
+            placing.place("3.part", fd, "frame.0", fd, str(tmp_path / "frame.0"), False, how)
+        assert (tmp_path / "frame.0").read_bytes() == b"" and (tmp_path / "3.part").exists()
+        assert sorted(os.listdir(tmp_path)) == ["3.part", "frame.0", "frame.1", "frame.2"]
+    finally:
+        os.close(fd)

@@ -284,8 +284,11 @@ class Pipeline(Settling, ItemSteps):
         # file later, test_network_fs). Without it, the journal stats the path once it is placed.
         self.stat_temps = copy and (not is_shared_fs(dest_fs) or self.opts.preserve)
         # renameat2(RENAME_NOREPLACE) until the destination refuses it once (sshfs: every time,
-        # a lookup round trip each), then link + unlink directly.
+        # a lookup round trip each, under the file system's rename lock), then link + unlink
+        # directly; refused already when the run's temp folder was named: not asked at all.
         self.noreplace = NoReplace()
+        if self.temps is not None and not self.temps.renameat2:
+            self.noreplace.renameat2 = False
         if shared and self.workers == 1 and len(self.items) > 1:
             self.workers = SHARED_FS_COPY_WORKERS
             if self.temps is not None and is_shared_fs(dest_fs):

@@ -76,6 +76,7 @@ class TempArea:
         # round trip or more: with several items in flight in one folder they queued behind each
         # other (the runner sets it there). Made on first use, mode 0700, inside this folder.
         self.lanes = 0
+        self.renameat2 = True  # set below, when the folder is named
         self.lanes_made: list[str] = []
         self.lanes_lock = threading.Lock()
         os.mkdir(staging, 0o700, dir_fd=dest_fd)
@@ -90,7 +91,8 @@ class TempArea:
             except OSError as exc:
                 if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
                     raise
-            _rename_dir_noreplace(staging, self.name, dest_fd)
+            # Whether this file system does renameat2(RENAME_NOREPLACE): placing need not ask again.
+            self.renameat2 = _rename_dir_noreplace(staging, self.name, dest_fd)
         except BaseException:
             os.close(self.fd)
             _rmdir_quietly(staging, dest_fd)
@@ -189,21 +191,22 @@ class TempArea:
             self.fd = -1
 
 
-def _rename_dir_noreplace(src: str, dst: str, dir_fd: int) -> None:
+def _rename_dir_noreplace(src: str, dst: str, dir_fd: int) -> bool:
     """Name a new folder: renameat2(RENAME_NOREPLACE) where it exists, else rename (link + unlink,
     the files' fallback, cannot move a folder; the name carries a random nonce and rename never
-    follows a link at it)."""
+    follows a link at it). True if renameat2 did it."""
     import ctypes
 
     from vfxcopy.core.pipeline import place
 
     if place._RENAMEAT2 is not None:
         if place._RENAMEAT2(dir_fd, os.fsencode(src), dir_fd, os.fsencode(dst), 1) == 0:
-            return
+            return True
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
             raise OSError(err, os.strerror(err), dst)
     os.rename(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    return False
 
 
 def _empty_and_remove(name: str, dir_fd: int) -> None:
