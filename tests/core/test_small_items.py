@@ -332,6 +332,29 @@ def test_small_items_share_a_syncfs_instead_of_an_fsync_each(
     assert_done_files_are_complete(result, dest)
 
 
+def test_items_from_a_slow_source_are_placed_as_they_come_not_held_for_a_batch(tmp_path: Path) -> None:
+    """The committer gathers items to share a syncfs for GATHER_S at most: with a slow source
+    (--bwlimit here, a network at work) each frame is in place and reported about when it is
+    written, not when 16 of them are. Woken only by a full batch, it held them all to the end."""
+    if fs_type(str(tmp_path)) in ("tmpfs", "ramfs", "") or is_shared_fs(fs_type(str(tmp_path))):
+        pytest.skip("needs a local disk file system (no committer in memory)")
+    paths = make_byte_sequence(tmp_path / "src", count=6, size=256 * 1024)
+    reported: list[float] = []
+    started = time.monotonic()
+
+    def listen(event: object) -> None:
+        if isinstance(event, FrameResult):
+            reported.append(time.monotonic() - started)
+
+    spec = JobSpec(seq_of(paths), str(tmp_path / "out"), copy=CopyOptions(bwlimit=2 << 20))  # 0.125 s a frame
+    result = run_pipeline(spec, CancelToken(), listen)
+    total = time.monotonic() - started
+    assert result.state is JobState.COMPLETED, result.message
+    assert len(reported) == 6
+    # The first frame is in place long before the last one is written (0.125 s + gathering, of ~0.75 s).
+    assert reported[0] < total / 2, (reported, total)
+
+
 @pytest.mark.parametrize("preserve", [True, False], ids=["preserve", "no-preserve"])
 def test_the_journal_records_what_the_pipeline_measured_and_it_is_what_is_on_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preserve: bool

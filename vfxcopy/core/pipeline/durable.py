@@ -141,8 +141,10 @@ class Committer:
         self.queue.append(fin)
         if fin is not None:
             self.queued_bytes += fin.item.size
+        # The first item also wakes it: it then gathers for GATHER_S at most. Woken only by a full
+        # batch, a slow source (a network, --bwlimit) left items written but unplaced until 16 came.
         if self.waiting and (fin is None or self.aborted or len(self.queue) >= SYNCFS_MIN_ITEMS
-                             or self.queued_bytes >= WAKE_BYTES):
+                             or self.queued_bytes >= WAKE_BYTES or len(self.queue) == 1):
             self.ready.notify()
 
     def _batch_due(self) -> bool:
