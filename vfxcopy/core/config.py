@@ -281,8 +281,10 @@ def _nest(values: Mapping[str, Value]) -> dict[str, dict[str, Value]]:
 
 def _read_file(path: Path) -> tuple[dict[str, Value], list[str]]:
     """The valid settings of the file and what was wrong with the rest; {} when it does not exist."""
+    from vfxcopy.core.readfile import read_regular_file
+
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path)
     except FileNotFoundError:
         return {}, []
     except OSError as exc:  # unreadable (permissions, a folder by that name): the tool still runs
@@ -377,9 +379,11 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def _meta(path: Path) -> dict[str, Value]:
+    from vfxcopy.core.readfile import read_regular_file
+
     tomllib = _toml()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular_file(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
     meta = data.get("meta")

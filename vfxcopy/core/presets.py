@@ -128,8 +128,10 @@ def _outputs_to_dict(outputs: list[PresetOutput]) -> dict[str, Any]:
 
 def _load_user_outputs() -> dict[str, list[PresetOutput]]:
     path = presets_path()
+    from vfxcopy.core.readfile import read_regular_file
+
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_regular_file(path).decode("utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError):

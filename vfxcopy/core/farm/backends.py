@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from vfxcopy.core.farm.plan import FarmJob, latest_results
 from vfxcopy.core.jobs import FrameStatus, JobState
+from vfxcopy.core.readfile import read_regular_file
 
 
 class FarmError(RuntimeError):
@@ -88,7 +89,7 @@ def _merge_state(job: FarmJob) -> str | None:
     from vfxcopy.core.farm.plan import MERGED_FILE
 
     try:
-        return str(json.loads((job.folder / MERGED_FILE).read_text("utf-8"))["state"])
+        return str(json.loads(read_regular_file(job.folder / MERGED_FILE).decode("utf-8"))["state"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -37,6 +37,7 @@ from vfxcopy.core.jobs import (
     Operation,
     VerifyMode,
 )
+from vfxcopy.core.readfile import read_regular_file
 
 JOB_FILE = "job.json"
 MERGED_FILE = "merged.json"
@@ -105,7 +106,7 @@ class FarmJob:
         raise KeyError(name)
 
     def spec(self, step: str) -> JobSpec:
-        data = json.loads((self.folder / self.step(step).spec_file).read_text("utf-8"))
+        data = json.loads(read_regular_file(self.folder / self.step(step).spec_file).decode("utf-8"))
         spec = JobSpec.from_dict(data)
         return self.view.apply_spec(spec) if self.view else spec
 
@@ -158,7 +159,7 @@ class FarmJob:
         p = Path(path)
         if p.is_dir():
             p = p / JOB_FILE
-        return cls.from_dict(json.loads(p.read_text("utf-8")))
+        return cls.from_dict(json.loads(read_regular_file(p).decode("utf-8")))
 
 
 def split_frames(frames: list[int], chunk: int) -> list[Chunk]:

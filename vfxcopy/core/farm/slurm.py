@@ -21,6 +21,7 @@ from typing import Any
 
 from vfxcopy.core.farm.plan import MERGED_FILE, FarmJob, Step, latest_results
 from vfxcopy.core.jobs import JobState
+from vfxcopy.core.readfile import read_regular_file
 
 LOG_FOLDER = "logs"
 
@@ -184,7 +185,7 @@ def _merged(job: FarmJob) -> bool:
     import json
 
     try:
-        return bool(json.loads((job.folder / MERGED_FILE).read_text("utf-8")).get("state") == "completed")
+        return bool(json.loads(read_regular_file(job.folder / MERGED_FILE).decode("utf-8")).get("state") == "completed")
     except (OSError, ValueError):
         return False
 

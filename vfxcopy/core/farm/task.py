@@ -41,6 +41,7 @@ from vfxcopy.core.jobs import (
     Operation,
     Progress,
 )
+from vfxcopy.core.readfile import read_regular_file
 
 RESULTS_FOLDER = ".vfxcopy-farm"
 SPEC_FILE = "spec.json"
@@ -171,7 +172,7 @@ def read_chunk_results(folder: str | os.PathLike[str]) -> list[ChunkResult]:
         if not (name.startswith("chunk-") and name.endswith(".json")):
             continue
         try:
-            out.append(ChunkResult.from_dict(json.loads((base / name).read_text("utf-8"))))
+            out.append(ChunkResult.from_dict(json.loads(read_regular_file(base / name).decode("utf-8"))))
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a torn write cannot happen (rename), but a foreign file can
     return sorted(out, key=lambda c: (c.step, c.first))
@@ -180,7 +181,7 @@ def read_chunk_results(folder: str | os.PathLike[str]) -> list[ChunkResult]:
 def _keep_better(new: ChunkResult, path: Path) -> ChunkResult:
     """A late stale attempt must not undo a good one: frames recorded done stay done if still in place."""
     try:
-        old = ChunkResult.from_dict(json.loads(path.read_text("utf-8")))
+        old = ChunkResult.from_dict(json.loads(read_regular_file(path).decode("utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
         return new
     by_frame = {f.frame: f for f in new.frames}

@@ -86,8 +86,10 @@ def write_checksum_list(
 def read_checksum_list(path: str | os.PathLike[str], algo: str | None = None) -> list[tuple[str, str, str]]:
     """(format, digest, relative name) of every line; ManifestError on a line that is not a checksum line."""
     list_path = Path(path)
+    from vfxcopy.core.readfile import read_regular_file
+
     try:
-        data = list_path.read_bytes()
+        data = read_regular_file(list_path)
     except OSError as exc:
         raise ManifestError(f"{list_path}: cannot read the checksum list ({exc.strerror})") from exc
     default = checksum_format(algo) if algo else CHECKSUM_EXTENSIONS.get(list_path.suffix.lstrip(".").lower(), "")

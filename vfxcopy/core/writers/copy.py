@@ -25,6 +25,7 @@ from vfxcopy.core.jobs import CopyOptions, VerifyMode
 from vfxcopy.core.pipeline.place import SYNC_FILE_RANGE, SYNC_FILE_RANGE_WRITE
 from vfxcopy.core.pipeline.tally import BIG_ITEM_BYTES
 from vfxcopy.core.pipeline.temps import TempFile
+from vfxcopy.core.readfile import kind_of
 from vfxcopy.core.safety import symlink_escape
 from vfxcopy.core.writers.base import Context, Item, Written
 
@@ -110,7 +111,7 @@ class CopyWriter:
                                  "copy the target itself, or allow following symlinks")
         st = os.stat(item.src) if is_link else lst
         if not stat.S_ISREG(st.st_mode):
-            raise FrameError(item.src, f"is not a regular file ({_kind(st.st_mode)})", "only files can be copied")
+            raise FrameError(item.src, f"is not a regular file ({kind_of(st.st_mode)})", "only files can be copied")
         item.size = st.st_size
         return st
 
@@ -399,15 +400,3 @@ def check_unchanged(path: str, before: os.stat_result) -> None:
                                                                  before.st_ctime_ns):
         raise SourceChangedError(path, "source changed while copying (its size, modification or change time differ)",
                                  "wait until the file is completely written, then run the copy again")
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a file"
