@@ -75,3 +75,25 @@ def test_a_fifo_given_as_checksum_list_is_refused_with_its_name(tmp_path: Path) 
     assert done.returncode == 2, done.stderr
     assert "sums.xxh128" in done.stderr and "is a FIFO, not a regular file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("which", ["chain", "generation"])
+def test_a_fifo_in_the_history_is_refused_by_verify_and_by_the_next_copy(tmp_path: Path, which: str) -> None:
+    src = tmp_path / "src"
+    make_byte_sequence(src, count=3, size=1000)
+    out = tmp_path / "out"
+    env = {"VFXCOPY_DATA_DIR": str(tmp_path / "data")}
+    assert vfxcopy("copy", str(src), str(out), env=env).returncode == 0
+    target = out / "ascmhl" / "ascmhl_chain.xml" if which == "chain" else next((out / "ascmhl").glob("0001_*.mhl"))
+    target.unlink()
+    os.mkfifo(target)
+    checked = vfxcopy("verify", str(out), env=env)
+    assert checked.returncode == 2, checked.stderr
+    # The chain is read as XML; a generation is first checked against the chain's C4 id (it reads as empty).
+    said = (f"{target.name}: cannot be read (is a FIFO, not a regular file)" if which == "chain"
+            else f"Modified ASC MHL manifest in history at path {target}")
+    assert said in checked.stderr
+    again = vfxcopy("copy", str(src), str(out), env=env)  # continuing that history: refused, nothing changed
+    assert again.returncode != 0 and said in again.stderr
+    assert "Traceback" not in checked.stderr + again.stderr
+    assert target.is_fifo()

@@ -89,9 +89,17 @@ def _parse(path: str, start: Any, end: Any) -> None:
     parser.StartElementHandler = on_start
     parser.EndElementHandler = on_end
     parser.CharacterDataHandler = on_text
+    from vfxcopy.core.readfile import read_regular_file
+
     try:
-        with open(path, "rb") as fh:
-            parser.ParseFile(fh)
+        # Read whole first: a FIFO named like a history file is refused at once instead of hanging.
+        data = read_regular_file(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise BadHistory(f"{path}: cannot be read ({exc.strerror})") from exc
+    try:
+        parser.Parse(data, True)
     except expat.ExpatError as exc:
         raise BadHistory(f"{path}: not valid XML ({exc})") from exc
 
