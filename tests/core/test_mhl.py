@@ -713,3 +713,30 @@ def test_what_the_reader_remembers_stays_bounded_and_right(tmp_path: Path, monke
     copy_job(make_byte_sequence(tmp_path / "big", head="big.", count=30, size=10), dest)  # above the bound
     assert str(generations(dest)[-1]) not in mhl_read._hash_lists
     assert len(load_history(dest).records) == 70
+
+
+@pytest.mark.parametrize("which", ["chain", "generation"])
+@pytest.mark.parametrize("attack", ["entities", "external"])
+def test_a_history_file_with_a_doctype_is_refused_before_any_entity_is_expanded(
+    tmp_path: Path, which: str, attack: str
+) -> None:
+    """No ASC MHL file has a DTD; one can only declare entities: a billion laughs, or an external
+    entity naming a local file. Either is refused at its <!DOCTYPE>, naming the file."""
+    src = make_byte_sequence(tmp_path / "src", count=2, size=500)
+    dest = tmp_path / "out"
+    copy_job(src, dest)
+    target = dest / "ascmhl" / "ascmhl_chain.xml" if which == "chain" else generations(dest)[0]
+    declare = ('<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+               '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY x "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">'
+               if attack == "entities" else '<!ENTITY x SYSTEM "file:///etc/hostname">')
+    text = target.read_text("utf-8")
+    body = text.split("?>", 1)[1]
+    old_c4 = c4_id(target.read_bytes())
+    target.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE r [{declare}]>{body.replace("</", "&x;</", 1)}',
+                      "utf-8")
+    if which == "generation":  # the chain vouches for the edited generation: its XML is what is read
+        chain = dest / "ascmhl" / "ascmhl_chain.xml"
+        chain.write_text(chain.read_text("utf-8").replace(old_c4, c4_id(target.read_bytes())), "utf-8")
+    with pytest.raises(verify.ManifestError, match=r"holds a document type declaration \(<!DOCTYPE>\)") as caught:
+        load_history(dest)
+    assert f"{target.name}: holds a document type declaration" in str(caught.value)

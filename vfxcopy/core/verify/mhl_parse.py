@@ -86,6 +86,12 @@ def _parse(path: str, start: Any, end: Any) -> None:
         if texts:
             texts[-1].append(data)
 
+    def on_doctype(*_: object) -> None:
+        # ASC MHL files have no DTD: one can only declare entities (expanded or external), refused here.
+        raise BadHistory(f"{path}: holds a document type declaration (<!DOCTYPE>), which ASC MHL files never "
+                         "have; refused")
+
+    parser.StartDoctypeDeclHandler = on_doctype
     parser.StartElementHandler = on_start
     parser.EndElementHandler = on_end
     parser.CharacterDataHandler = on_text
