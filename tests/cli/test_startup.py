@@ -306,3 +306,27 @@ def test_inspect_bz2_and_lzma_are_loaded_only_when_something_asks_for_them() -> 
     proc = subprocess.run([sys.executable, "-c", _DEFERRED_THREADS], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"one": True, "n": 8, "real": True}
+
+
+def test_slot_records_show_and_compare_as_dataclasses_of_their_slots() -> None:
+    """The ASC MHL records are plain classes on datamethods.SlotRecord (no @dataclass at start-up):
+    each prints, compares and refuses hashing as a @dataclass of its __slots__ would."""
+    import copy
+    import dataclasses
+
+    from vfxcopy.core.verify.mhl_read import DirectoryRecord, ManifestRecord
+    from vfxcopy.core.verify.mhl_write import ManifestEntry
+
+    for ours in (ManifestRecord("a/b.exr", "xxh128", "ff", 5, 1), DirectoryRecord("a", "c4", "x", None, 2),
+                 ManifestEntry("a/b.exr", 5, 1.5, "xxh128", "ff")):
+        names = type(ours).__slots__
+        reference = dataclasses.make_dataclass(type(ours).__name__, list(names))
+        theirs = reference(*(getattr(ours, n) for n in names))
+        assert repr(ours) == repr(theirs)
+        assert ours == copy.copy(ours) and ours != theirs
+        for name in names:
+            other = copy.copy(ours)
+            setattr(other, name, "other")
+            assert ours != other
+        with pytest.raises(TypeError):
+            hash(ours)

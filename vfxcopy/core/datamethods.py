@@ -64,3 +64,24 @@ class FrozenRecord(_Methods):
 
     def __hash__(self) -> int:
         return hash(tuple(getattr(self, n) for n in _record_names(type(self))[2]))
+
+
+class SlotRecord:
+    """The __repr__ and __eq__ of a dataclass for a plain class: its fields are its __slots__, in order.
+
+    No @dataclass at all (its __init__ alone is about 1.5 M instructions a class to compile): for
+    records a command makes at every start (the ASC MHL reader's and writer's). Unhashable, as a
+    dataclass with eq and without frozen is.
+    """
+
+    __slots__: tuple[str, ...] = ()
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)

@@ -33,6 +33,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
 from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE, hash_path
 from vfxcopy.core.verify.mhl_parse import BadHistory, Entry, HashList, parse_chain, parse_hash_list
@@ -46,27 +47,7 @@ _ORIGINAL = (None, "", "original")
 _GENERATION_NAME = r"^(\d{4,})(?:_(.+))?$"  # compiled when a history is read
 
 
-class Fields:
-    """The repr and == of a dataclass, over __slots__ (in field order).
-
-    The records of a manifest are plain classes: @dataclass compiles methods for each class
-    it makes, 1.5 M instructions apiece, five of them at every verified copy's start.
-    """
-
-    __slots__: tuple[str, ...] = ()
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value: unhashable, as a dataclass
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"{type(self).__qualname__}({shown})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
-
-
-class ManifestRecord(Fields):
+class ManifestRecord(SlotRecord):
     """What a history says about one file: the hash to check it against and the size then."""
 
     __slots__ = ("path", "hash_format", "hash", "size", "generation")
@@ -75,7 +56,7 @@ class ManifestRecord(Fields):
         self.path, self.hash_format, self.hash, self.size, self.generation = path, hash_format, hash, size, generation
 
 
-class DirectoryRecord(Fields):
+class DirectoryRecord(SlotRecord):
     """A folder's hashes in a history: content and structure, and the generation that recorded them."""
 
     __slots__ = ("path", "hash_format", "content", "structure", "generation")
@@ -85,7 +66,7 @@ class DirectoryRecord(Fields):
         self.generation = generation
 
 
-class History(Fields):
+class History(SlotRecord):
     """A destination's history, paths relative to its root (POSIX separators), nested histories folded in."""
 
     __slots__ = ("records", "ignore", "generations", "directories", "renamed", "nested", "warnings", "ignore_spec",

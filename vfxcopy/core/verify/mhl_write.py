@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from vfxcopy import __version__
+from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, is_temp_name
 from vfxcopy.core.verify.files import (
@@ -41,7 +42,6 @@ from vfxcopy.core.verify.mhl_read import (
     CHAIN_FILE,
     IGNORE_PATTERNS,
     MHL_FOLDER,
-    Fields,
     ManifestRecord,
     load_history,
     remember,
@@ -51,7 +51,7 @@ MHL_NS = "urn:ASC:MHL:v2.0"
 MHL_DIR_NS = "urn:ASC:MHL:DIRECTORY:v2.0"
 
 
-class ManifestEntry(Fields):
+class ManifestEntry(SlotRecord):
     """One file of a generation: path relative to the root, size, mtime and one hash.
 
     `fresh`: written by this job (so its content is new: a file it replaced gets a
@@ -66,7 +66,7 @@ class ManifestEntry(Fields):
         self.hash, self.fresh = hash, fresh
 
 
-class ManifestResult(Fields):
+class ManifestResult(SlotRecord):
     """What one write_generation did: the generation, its files, and names left out or replaced."""
 
     __slots__ = ("generation", "path", "chain", "entries", "skipped", "failed", "replaced", "directories", "swept",
