@@ -81,6 +81,43 @@ def test_wal_full_sync_and_integrity(tmp_path: Path) -> None:
         assert j.integrity_check() == "ok"
 
 
+def test_frame_rows_wait_for_no_disk_and_the_next_state_change_syncs_them(tmp_path: Path) -> None:
+    """A group of frame rows commits at synchronous=NORMAL (no fdatasync of the journal on the
+    copy's disk for each group), a job's state at FULL, which syncs the whole log, those rows
+    included; the connection is left at FULL, also when a frames commit fails."""
+    spec = make_spec(tmp_path / "src", tmp_path / "dst")
+    with Journal(tmp_path / "j.db") as j:
+        conn = j._conn()
+        said: list[str] = []
+        conn.set_trace_callback(said.append)
+        j.add_job(spec)
+        j.start_job(spec.job_id)
+        j.record_frames([frame_result(spec, i, size=10, hash="ab", hash_algo="xxh3") for i in range(3)])
+        j.set_state(spec.job_id, JobState.COMPLETED, "done")
+        conn.set_trace_callback(None)
+        level = "FULL"
+        at_commit: list[tuple[str, str]] = []  # (what the transaction wrote, the sync level it committed at)
+        wrote = ""
+        for statement in said:
+            words = " ".join(statement.split())
+            if words.startswith("PRAGMA synchronous="):
+                level = words.split("=", 1)[1]
+            elif words.startswith(("INSERT", "UPDATE")) and not wrote:
+                wrote = words.split("(")[0].split(" SET")[0].strip()
+            elif words == "COMMIT":
+                at_commit.append((wrote, level))
+                wrote = ""
+        assert ("INSERT INTO frames", "NORMAL") in at_commit
+        assert [lvl for what, lvl in at_commit if not what.startswith("INSERT INTO frames")] == ["FULL"] * (
+            len(at_commit) - 1)
+        assert at_commit[-1][1] == "FULL"  # the job's last state, after its frames
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+        with pytest.raises(sqlite3.Error):
+            j.record_frames([frame_result(spec, 0, size=object())])  # type: ignore[arg-type]
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert len(j.frames(spec.job_id)) == 3
+
+
 def test_spec_state_and_frames_round_trip(tmp_path: Path) -> None:
     spec = make_spec(tmp_path / "src", tmp_path / "dst")
     spec.copy.bwlimit = 1234

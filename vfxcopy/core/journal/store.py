@@ -115,15 +115,23 @@ class Journal(KeyValues):
         conn.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, synced: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction. `synced=False`: its commit does not wait for the disk (synchronous=NORMAL);
+        it is made durable by the next synced commit (a job's state), which syncs the whole log."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        if not synced:
+            conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            if not synced:
+                conn.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
         with self._lock:
@@ -318,7 +326,12 @@ class Journal(KeyValues):
         rows = [_frame_row(r, now) for r in results]
         if not rows:
             return
-        with self._tx() as conn:
+        # Not synced: a frame's row only says that its file, already durable and in place, needs
+        # no compare at a resume. Power lost before the job's next state change loses at most these
+        # rows, and a resume compares those files (as it does the ones placed but not yet reported).
+        # Synced, each group was an fdatasync of the journal on the destination's disk, in the copy's
+        # way (781 frames: 36 of them).
+        with self._tx(synced=False) as conn:
             step = FRAME_ROWS_PER_STATEMENT
             for start in range(0, len(rows), step):
                 part = rows[start:start + step]
