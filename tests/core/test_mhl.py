@@ -740,3 +740,18 @@ def test_a_history_file_with_a_doctype_is_refused_before_any_entity_is_expanded(
     with pytest.raises(verify.ManifestError, match=r"holds a document type declaration \(<!DOCTYPE>\)") as caught:
         load_history(dest)
     assert f"{target.name}: holds a document type declaration" in str(caught.value)
+
+
+@pytest.mark.parametrize("fmt", ["xxh128", "xxh3", "xxh64", "md5", "c4"])
+def test_folder_hashes_hash_small_inputs_in_one_call_as_a_hasher_does(fmt: str) -> None:
+    """A folder's hash hashes one name and digest per child: those few bytes go through one-shot
+    functions, which must give what the streaming hashers (and so ascmhl) give."""
+    from vfxcopy.core.verify.hashes import hash_bytes, mhl_hasher
+
+    for data in (b"", b"plate.1001.exr", os.urandom(48), os.urandom(5000)):
+        if fmt == "c4":
+            assert hash_bytes(fmt, data) == c4_id(data)
+            continue
+        hasher = mhl_hasher(fmt)
+        hasher.update(data)
+        assert hash_bytes(fmt, data) == hasher.hexdigest()

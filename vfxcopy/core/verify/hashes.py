@@ -116,9 +116,16 @@ def digest_bytes(fmt: str, digest: str) -> bytes:
     return c4_bytes(digest) if fmt == "c4" else bytes.fromhex(digest)
 
 
+# One call for a few bytes (a folder hash hashes one name and digest per child: 20,000 hashers made).
+_ONE_SHOT = {"xxh128": xxhash.xxh3_128_hexdigest, "xxh3": xxhash.xxh3_64_hexdigest, "xxh64": xxhash.xxh64_hexdigest}
+
+
 def hash_bytes(fmt: str, data: bytes) -> str:
     if fmt == "c4":
         return c4_id(data)
+    one_shot = _ONE_SHOT.get(fmt)
+    if one_shot is not None:
+        return str(one_shot(data))
     hasher = mhl_hasher(fmt)
     hasher.update(data)
     return hasher.hexdigest()

@@ -19,7 +19,6 @@ import functools
 import math
 import os
 import re
-import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -238,18 +237,21 @@ def _directory_hashes(
             if _own_leftover(item.name):
                 continue
             child = f"{rel}/{item.name}" if rel else item.name
-            st = item.stat(follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode):
+            # The kind from the listing (no stat); a file of this job was stat'ed by entries_from_frames
+            # a moment ago, one an earlier generation recorded is stat'ed now (still that size?).
+            if item.is_dir(follow_symlinks=False):
                 sub = visit(child)
                 if sub is None:
                     return None
                 formats.add(sub[0])
                 children.append((item.name, sub[1], sub[2]))
-            elif stat.S_ISREG(st.st_mode) and child in by_path and by_path[child].size == st.st_size:
-                formats.add(by_path[child].hash_format)
-                children.append((item.name, by_path[child].hash, None))
-            else:
+                continue
+            known = by_path.get(child)
+            if known is None or not item.is_file(follow_symlinks=False) or (
+                    not known.fresh and item.stat(follow_symlinks=False).st_size != known.size):
                 return None
+            formats.add(known.hash_format)
+            children.append((item.name, known.hash, None))
         if len(formats) > 1:
             return None
         fmt = next(iter(formats), None) or (entries[0].hash_format if entries else "xxh128")
@@ -444,6 +446,7 @@ def _generation_xml(
     xml.close("processinfo")
     if entries or any(rel != "." for rel in dirs):  # the XSD allows no <hashes>, but not an empty one
         xml.open("hashes")
+    lines, pad, hashdate = xml.lines, "  " * xml.depth, iso_now.translate(_ATTR)
     for entry in entries:
         action = "original"
         before = earlier.get(entry.path)
@@ -456,10 +459,12 @@ def _generation_xml(
             else:
                 action = "failed"
                 result.failed.append(entry.path)
-        xml.open("hash")
-        xml.leaf("path", entry.path, _attrs(size=str(entry.size), lastmodificationdate=_iso(entry.mtime)))
-        xml.leaf(entry.hash_format, entry.hash, _attrs(action=action, hashdate=iso_now))
-        xml.close("hash")
+        # One string per file: what open/leaf/leaf/close write (sizes, dates, actions and formats need no
+        # escaping), without their calls and attribute escaping per element (20,000 frames: 0.17 -> 0.06 s).
+        fmt = entry.hash_format
+        lines.append(f'{pad}<hash>\n{pad}  <path size="{entry.size}" lastmodificationdate="{_iso(entry.mtime)}">'
+                     f'{entry.path.translate(_TEXT)}</path>\n{pad}  <{fmt} action="{action}" hashdate="{hashdate}">'
+                     f'{entry.hash.translate(_TEXT)}</{fmt}>\n{pad}</hash>\n')
         written.media.append(media_entry(entry.path, entry.size, entry.hash_format, entry.hash, action))
         result.entries += 1
     for rel, value in sorted(dirs.items()):
