@@ -3,9 +3,11 @@ the temps spread over sub-folders of the run's private folder, placing that stop
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,11 +25,20 @@ def area_names(dest: Path) -> list[str]:
     return [n for n in os.listdir(dest) if n.startswith(TEMP_PREFIX)]
 
 
-def test_temps_in_lanes_are_private_and_removed_with_the_run(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def destination(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """An empty destination folder and its descriptor (closed after)."""
     dest = tmp_path / "out"
     dest.mkdir()
     fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        yield dest, fd
+    finally:
+        os.close(fd)
+
+
+def test_temps_in_lanes_are_private_and_removed_with_the_run(tmp_path: Path) -> None:
+    with destination(tmp_path) as (dest, fd):
         area = TempArea(fd, "job1")
         area.lanes = 3
         temps = [area.new_file(i) for i in range(7)]
@@ -48,15 +59,10 @@ def test_temps_in_lanes_are_private_and_removed_with_the_run(tmp_path: Path) -> 
         area.close()
         assert area_names(dest) == []
         assert os.listdir(dest) == ["frame.0001.exr"] and (dest / "frame.0001.exr").read_bytes() == b"complete"
-    finally:
-        os.close(fd)
 
 
 def test_a_dead_run_with_lanes_is_swept_and_a_live_one_is_not(tmp_path: Path) -> None:
-    dest = tmp_path / "out"
-    dest.mkdir()
-    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
-    try:
+    with destination(tmp_path) as (dest, fd):
         dead = TempArea(fd, "dead")
         dead.lanes = 2
         for i in range(3):
@@ -78,8 +84,22 @@ def test_a_dead_run_with_lanes_is_swept_and_a_live_one_is_not(tmp_path: Path) ->
         kept.fd = -1
         live.close()
         assert area_names(dest) == []
-    finally:
-        os.close(fd)
+
+
+def refuse_renameat2(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make renameat2(RENAME_NOREPLACE) refused as sshfs refuses it (EINVAL); returns the count of calls."""
+    import ctypes
+    import errno
+
+    asked = [0]
+
+    def refusing(*args: object) -> int:
+        asked[0] += 1
+        ctypes.set_errno(errno.EINVAL)
+        return -1
+
+    monkeypatch.setattr(placing, "_RENAMEAT2", refusing)
+    return asked
 
 
 def test_placing_stops_asking_renameat2_once_refused_and_still_never_clobbers(
@@ -87,18 +107,7 @@ def test_placing_stops_asking_renameat2_once_refused_and_still_never_clobbers(
 ) -> None:
     """A file system that refuses RENAME_NOREPLACE (sshfs, some FUSE) is asked once per run (naming
     the run's temp folder), not once per item; link + unlink then refuses a taken name just the same."""
-    import errno
-
-    asked = [0]
-
-    def refusing(*args: object) -> int:
-        asked[0] += 1
-        import ctypes
-
-        ctypes.set_errno(errno.EINVAL)
-        return -1
-
-    monkeypatch.setattr(placing, "_RENAMEAT2", refusing)
+    asked = refuse_renameat2(monkeypatch)
     paths = make_byte_sequence(tmp_path / "src", count=10, size=2048)
     dest = tmp_path / "out"
     dest.mkdir()
@@ -153,17 +162,7 @@ def test_lanes_only_for_a_network_destination(tmp_path: Path, monkeypatch: pytes
 def test_place_learns_that_renameat2_is_refused_at_the_first_item(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Where naming the temp folder went by renameat2 but a file's placing is refused (a mount that
     differs per call), the run's NoReplace learns it at that item and asks no more."""
-    import ctypes
-    import errno
-
-    asked = [0]
-
-    def refusing(*args: object) -> int:
-        asked[0] += 1
-        ctypes.set_errno(errno.EINVAL)
-        return -1
-
-    monkeypatch.setattr(placing, "_RENAMEAT2", refusing)
+    asked = refuse_renameat2(monkeypatch)
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         how = placing.NoReplace()
