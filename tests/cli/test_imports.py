@@ -44,6 +44,21 @@ def test_version_and_help_import_no_other_command(tmp_path: Path, cli_imports: A
         assert not any(m.startswith("vfxcopy.core") for m in modules)
 
 
+def test_version_prints_what_the_parser_prints_without_building_it(tmp_path: Path, cli_imports: Any) -> None:
+    """`vfxcopy --version` answers before argparse is imported (argparse, re and enum: 70% of a bare
+    start), with the very line the parser's --version action prints (`vfxcopy --version -q` and
+    any other spelling still go through the parser)."""
+    import subprocess
+
+    code, modules = cli_imports("--version")
+    assert code == 0 and "argparse" not in modules  # (re and typing: an editable install's finder loads them)
+    fast = subprocess.run([sys.executable, "-m", "vfxcopy", "--version"], capture_output=True, text=True, timeout=60)
+    parser = subprocess.run([sys.executable, "-m", "vfxcopy", "--version", "--version"], capture_output=True,
+                            text=True, timeout=60)
+    assert fast.returncode == parser.returncode == 0
+    assert fast.stdout == parser.stdout and fast.stdout.startswith("vfxcopy ") and fast.stderr == ""
+
+
 def test_ls_imports_the_scanner_only(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
     for argv in (["ls", str(frames)], ["ls", "--json", str(frames / "plate.1001.exr")]):
         code, modules = cli_imports(*argv)
