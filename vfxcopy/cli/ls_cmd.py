@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
 
 from vfxcopy.cli import EXIT_OK, EXIT_USAGE
 from vfxcopy.cli.output import human_size
 from vfxcopy.core.sequence import Sequence, SourceError, resolve
+
+TYPE_CHECKING = False  # typing's constant without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 # Start-up is most of a small `ls`: this module imports only the sequence scanner
 # and the size formatter, not the job engine, journal or queue (an import-linter
@@ -103,6 +105,8 @@ def write_out(text: str) -> None:
 
 def write_json(seqs: list[Sequence]) -> None:
     """The `--json` listing: one JSON array, two-space indented."""
+    import json  # only for --json
+
     write_out(json.dumps([sequence_to_json(s) for s in seqs], indent=2) + "\n")
 
 

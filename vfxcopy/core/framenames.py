@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence as Seq
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing's constant without importing typing (3 ms of `vfxcopy ls`)
 
 if TYPE_CHECKING:
     from vfxcopy.core.sequence import Sequence
