@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,20 +68,32 @@ def assert_nothing_partial(result: JobResult, dest: Path, planted: dict[str, byt
 @pytest.mark.parametrize("opts", [CopyOptions(), CopyOptions(verify=VerifyMode.NONE, fsync=False)],
                          ids=["defaults", "no-hash-no-fsync"])
 def test_several_frames_in_flight_copy_everything_with_its_times(
-    tmp_path: Path, in_flight: int, opts: CopyOptions
+    tmp_path: Path, in_flight: int, opts: CopyOptions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from vfxcopy.core.writers.copy import CopyWriter
+
     paths = make_byte_sequence(tmp_path / "src", count=40, size=96 * 1024)
     dest = tmp_path / "out"
-    threads: set[int] = set()
+    writers: set[int] = set()
+    # A worker's first frame waits until a second worker has one too: the frames really are written
+    # by several workers at once (reporting threads were counted before; on a loaded machine the
+    # first worker could take all 40 quick frames before another ran).
+    both = threading.Barrier(2, timeout=10)
+    real_write = CopyWriter.write
 
-    def report(event: Event) -> None:
-        if isinstance(event, FrameResult):
-            threads.add(threading.get_ident())
+    def write(self: CopyWriter, item: Any, st: Any, temp: Any, ctx: Any) -> Any:
+        me = threading.get_ident()
+        if me not in writers:
+            writers.add(me)
+            if len(writers) <= 2:
+                both.wait()
+        return real_write(self, item, st, temp, ctx)
 
-    result = copy_sequence(JobSpec(seq_of(paths), str(dest), copy=opts), CancelToken(), report)
+    monkeypatch.setattr(CopyWriter, "write", write)
+    result = copy_sequence(JobSpec(seq_of(paths), str(dest), copy=opts), CancelToken(), lambda e: None)
     assert result.state is JobState.COMPLETED, result.message
     assert [f.status for f in result.frames] == [FrameStatus.DONE] * 40
-    assert len(threads) > 1  # the frames really were written by several workers
+    assert len(writers) > 1 and not both.broken
     assert_nothing_partial(result, dest)
     for p in paths:
         assert (dest / p.name).stat().st_mtime_ns == p.stat().st_mtime_ns
