@@ -1,10 +1,11 @@
-"""Hashes, ASC MHL manifests (written from the copy's hashes, read through `ascmhl`), and destination verification.
+"""Hashes, ASC MHL manifests (written from the copy's hashes, read as `ascmhl` reads them), and destination verification.
 
 Rooms: `hashes` (digests, C4, directory hashes), `files` (safe temps, the
 folder lock, leftovers), `mhl_write` (one generation per verified job),
-`mhl_read` (a history through the reference library, nested ones included),
+`mhl_parse` (one generation or chain file, with expat), `mhl_read` (a whole
+history, nested ones included, and what this process wrote or read),
 `destination` (missing/altered/extra), `checksums` (md5sum/xxhsum lists).
-Importing this package does not import `ascmhl`; reading a history does.
+No copy imports `ascmhl`; `vfxcopy verify` loads it for its ignore patterns.
 
 Each name below is imported from its room on first use (PEP 562): a verified copy
 writes a manifest and never needs `destination` or `checksums`, and importing every
