@@ -580,3 +580,34 @@ def test_watched_folder_removed_and_recreated_is_watched_again(watch, folders) -
     wait_for(lambda: watcher.known_frames() == 3, what="frames in the new folder")
     settle_until(watcher, clock, landings, 1)
     assert landings.items[0][0].frames == (1, 2, 3)
+
+
+def test_a_frame_that_arrives_while_a_rescan_lists_the_folder_stays_in_the_delivery(watch, folders) -> None:
+    """A rescan lists the folder, then drops the frames it did not see (vanished without an event).
+    A frame whose event came while the listing ran is not one of those: it stays, and the delivery
+    lands as one job. Dropped, it came back with the next rescan as a second job (seen in the
+    window's tests on a loaded machine: frames 1001, 1003, 1004, then 1002 alone)."""
+    inbox, _ = folders
+    watcher, landings, clock = watch()
+    for frame in (1001, 1003):
+        write_frame(frame_path(inbox, frame))
+    wait_for(lambda: watcher.known_frames() == 2, what="the first two frames")
+    tracker = watcher.tracker
+    real_walk = tracker.walk
+
+    def walk_then_a_frame_lands(top: str) -> dict:  # type: ignore[type-arg]
+        listed = real_walk(top)  # the listing has 1001 and 1003 only
+        late = frame_path(inbox, 1002)
+        write_frame(late)
+        tracker.file_seen(str(late), "done")  # its event, as watchdog's thread would report it
+        return listed
+
+    tracker.walk = walk_then_a_frame_lands  # type: ignore[method-assign]
+    try:
+        watcher.rescan()
+    finally:
+        tracker.walk = real_walk  # type: ignore[method-assign]
+    assert watcher.known_frames() == 3
+    settle_until(watcher, clock, landings, 1)
+    sequence, frames = landings.items[0]
+    assert frames is None and sequence.frames == (1001, 1002, 1003)

@@ -276,3 +276,30 @@ def test_closing_the_window_mid_job_queues_the_sequence_again_next_time(
     qtbot.waitUntil(lambda: requeued()[0].state is JobState.COMPLETED, timeout=WAIT_MS)
     assert sorted(p.name for p in (tmp_path / "out").glob("plate.*.exr")) == sorted(
         p.name for p in inbox.iterdir())
+
+
+def test_what_a_stopped_watcher_said_late_does_not_overwrite_disabled(qtbot: Any, windows: list[MainWindow],
+                                                                      tmp_path: Path) -> None:
+    """A watcher's words reach the window through a queued signal. One that was disabled since
+    ("disabled" shown) may still have a "watching" on its way; it must not replace "disabled",
+    nor speak for the new watcher of the same rule once it is enabled again."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    save_rules(AppSettings(), [WatchRule("Renders", str(inbox), str(tmp_path / "a"), settle=2.0)])
+    win = new_window(qtbot, windows)
+    service = win.watch_folders.service
+    old = service.watcher("Renders")
+    assert old is not None and old.wait_ready(30)
+    service.set_enabled("Renders", False)
+    service._from_thread_activity(old.rule, "watching")  # said just before it stopped, delivered now
+    qtbot.wait(100)
+    assert service.activity["Renders"].text == "disabled"
+    service.set_enabled("Renders", True)
+    new = service.watcher("Renders")
+    assert new is not None and new is not old and new.wait_ready(30)
+    qtbot.waitUntil(lambda: service.activity["Renders"].text == "watching", timeout=WAIT_MS)  # the new one's
+    service._from_thread_activity(old.rule, "rescan found 3 new or changed frames")
+    qtbot.wait(100)
+    assert service.activity["Renders"].text == "watching"
+    service._from_thread_activity(new.rule, "rescan found 2 new or changed frames")  # the current one is heard
+    qtbot.waitUntil(lambda: service.activity["Renders"].text.startswith("rescan found 2"), timeout=WAIT_MS)

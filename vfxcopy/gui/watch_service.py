@@ -76,7 +76,7 @@ class WatchService(QObject):
     activity_changed = Signal(str)  # rule name
 
     _landed = Signal(object)  # (rule, sequence, frames) from a watcher thread
-    _activity = Signal(str, str)  # rule name, text, from a watcher thread
+    _activity = Signal(object, str)  # the watcher's own rule, text, from a watcher thread
 
     def __init__(
         self,
@@ -253,7 +253,7 @@ class WatchService(QObject):
         self._landed.emit((rule, sequence, frames))
 
     def _from_thread_activity(self, rule: WatchRule, text: str) -> None:
-        self._activity.emit(rule.name, text)
+        self._activity.emit(rule, text)
 
     # -- GUI thread --
     @Slot(object)
@@ -272,11 +272,16 @@ class WatchService(QObject):
         what = f"{count} new frames" if frames is not None else f"{count} frames"
         self._note(rule.name, f"queued {sequence.display()} ({what})")
 
-    @Slot(str, str)
-    def _on_activity(self, name: str, text: str) -> None:
+    @Slot(object, str)
+    def _on_activity(self, rule: WatchRule, text: str) -> None:
         if text.startswith("landed "):
             return  # the "queued" note from _on_landed says more
-        self._note(name, text)
+        watcher = self._watchers.get(rule.name)
+        if watcher is None or watcher.rule is not rule:
+            # Said by a watcher stopped since (disabled, edited, removed), delivered late: it must
+            # not overwrite what the stop said ("disabled"), nor speak for a newer watcher.
+            return
+        self._note(rule.name, text)
 
     def _note(self, name: str, text: str) -> None:
         self.activity[name] = Activity(text, time.time())

@@ -55,6 +55,7 @@ class _Frame:
     digits: str
     size: int
     state: str
+    stamp: int = 0  # the tracker's event count when an event recorded it (see rescan)
 
 
 @dataclass
@@ -110,6 +111,7 @@ class LandingTracker:
         self._wake = wake
         self._groups: dict[SeqKey, _Group] = {}
         self.lock = threading.RLock()
+        self.events = 0  # frames recorded by events so far: a rescan keeps those newer than its listing
         self.rescans = 0
         self.stopped = False  # after the watcher stopped, a release no longer restarts a settle timer
 
@@ -200,7 +202,8 @@ class LandingTracker:
             known = group.frames.get(frame)
             if known is not None and known.state == DONE and state == OPEN and known.size == size:
                 return  # a late modify event for a frame already closed
-            group.frames[frame] = _Frame(digits, size, state)
+            self.events += 1
+            group.frames[frame] = _Frame(digits, size, state, self.events)
             self.touch(group)
 
     def file_gone(self, path: str) -> None:
@@ -252,6 +255,8 @@ class LandingTracker:
 
     def rescan(self, *, initial: bool = False, top: str | None = None) -> int:
         """Diff the folder (or `top` below it) against known state; returns frames new or changed."""
+        with self.lock:
+            listed_at = self.events
         found = self.walk(top or self.folder)
         base = os.path.abspath(top or self.folder)
         changed = 0
@@ -277,7 +282,10 @@ class LandingTracker:
                     if not (key[0] == base or key[0].startswith(base + os.sep)):
                         continue
                     present = found.get(key, {})
-                    for frame in [f for f in group.frames if f not in present]:
+                    # Not a frame an event recorded while the folder was being listed: it arrived
+                    # after the listing saw the folder (a delivery landing during a rescan, or the
+                    # first scan of a new watch); dropping it split the delivery into two jobs.
+                    for frame in [f for f, fr in group.frames.items() if f not in present and fr.stamp <= listed_at]:
                         del group.frames[frame]
             self.rescans += 1
         return changed
