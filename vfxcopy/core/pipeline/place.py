@@ -48,8 +48,24 @@ class NoReplace:
 
     __slots__ = ("renameat2",)
 
-    def __init__(self) -> None:
-        self.renameat2 = True
+    def __init__(self, renameat2: bool = True) -> None:
+        self.renameat2 = renameat2  # False: refused already (e.g. when the run's temp folder was named)
+
+
+def renameat2_noreplace(src: str, dst: str, src_dir_fd: int, dst_dir_fd: int) -> bool:
+    """renameat2(RENAME_NOREPLACE): True when it moved `src` to `dst`, False where the C library or
+    the file system has no such call (EINVAL, ENOSYS, EOPNOTSUPP); FileExistsError when `dst`
+    exists, another OSError for anything else. Files and folders alike."""
+    if _RENAMEAT2 is None:
+        return False
+    # str.encode as os.fsencode does it, without its two calls per name (once per item)
+    if _RENAMEAT2(src_dir_fd, src.encode(_FS_ENCODING, _FS_ERRORS), dst_dir_fd,
+                  dst.encode(_FS_ENCODING, _FS_ERRORS), _RENAME_NOREPLACE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), dst)
 
 
 def rename_noreplace(src: str, dst: str, src_dir_fd: int, dst_dir_fd: int | None = None) -> str:
@@ -61,14 +77,8 @@ def rename_noreplace(src: str, dst: str, src_dir_fd: int, dst_dir_fd: int | None
     Returns how: "renameat2" or "link".
     """
     dst_fd = src_dir_fd if dst_dir_fd is None else dst_dir_fd
-    if _RENAMEAT2 is not None:
-        # str.encode as os.fsencode does it, without its two calls per name (once per item)
-        if _RENAMEAT2(src_dir_fd, src.encode(_FS_ENCODING, _FS_ERRORS), dst_fd,
-                      dst.encode(_FS_ENCODING, _FS_ERRORS), _RENAME_NOREPLACE) == 0:
-            return "renameat2"
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
-            raise OSError(err, os.strerror(err), dst)
+    if renameat2_noreplace(src, dst, src_dir_fd, dst_fd):
+        return "renameat2"
     link_noreplace(src, dst, src_dir_fd, dst_fd)
     return "link"
 

@@ -98,7 +98,7 @@ class Pipeline(Settling, ItemSteps):
         self.outcome: BaseException | None = None
         self.checker: Worker | None = None
         self.fanout: Member | None = None
-        self.stat_temps = False  # see run_items
+        self.stat_temps = False  # see plan
 
     # -- the run --
     def run(self) -> JobResult:
@@ -286,9 +286,7 @@ class Pipeline(Settling, ItemSteps):
         # renameat2(RENAME_NOREPLACE) until the destination refuses it once (sshfs: every time,
         # a lookup round trip each, under the file system's rename lock), then link + unlink
         # directly; refused already when the run's temp folder was named: not asked at all.
-        self.noreplace = NoReplace()
-        if self.temps is not None and not self.temps.renameat2:
-            self.noreplace.renameat2 = False
+        self.noreplace = NoReplace(self.temps.renameat2 if self.temps is not None else True)
         if shared and self.workers == 1 and len(self.items) > 1:
             self.workers = SHARED_FS_COPY_WORKERS
             if self.temps is not None and is_shared_fs(dest_fs):

@@ -195,16 +195,10 @@ def _rename_dir_noreplace(src: str, dst: str, dir_fd: int) -> bool:
     """Name a new folder: renameat2(RENAME_NOREPLACE) where it exists, else rename (link + unlink,
     the files' fallback, cannot move a folder; the name carries a random nonce and rename never
     follows a link at it). True if renameat2 did it."""
-    import ctypes
+    from vfxcopy.core.pipeline.place import renameat2_noreplace
 
-    from vfxcopy.core.pipeline import place
-
-    if place._RENAMEAT2 is not None:
-        if place._RENAMEAT2(dir_fd, os.fsencode(src), dir_fd, os.fsencode(dst), 1) == 0:
-            return True
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
-            raise OSError(err, os.strerror(err), dst)
+    if renameat2_noreplace(src, dst, dir_fd, dir_fd):
+        return True
     os.rename(src, dst, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     return False
 
