@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
-import stat
 import time
 
 from vfxcopy.core.errors import (
@@ -28,7 +27,7 @@ from vfxcopy.core.pipeline.conflicts import Action, decide
 from vfxcopy.core.pipeline.context import DiskFull, StopOnError, Worker
 from vfxcopy.core.pipeline.durable import Committer, Finished
 from vfxcopy.core.pipeline.tally import Tally
-from vfxcopy.core.pipeline.temps import TempArea, TempFile, close_temp_fd
+from vfxcopy.core.pipeline.temps import TempArea, TempFile, close_temp_fd, temp_mode
 from vfxcopy.core.pipeline.treeparts import Folders, copy_link, is_tree_link
 from vfxcopy.core.safety import NAME_MAX
 from vfxcopy.core.writers.base import Item, Writer
@@ -213,8 +212,7 @@ class ItemSteps:
             if writer.creates_by_path:
                 temp = temps.reserve(item.index, writer.temp_suffix)
             else:
-                mode = stat.S_IMODE(st.st_mode) & 0o777 if self.opts.preserve else 0o666
-                temp = temps.new_file(item.index, mode, writer.temp_suffix)
+                temp = temps.new_file(item.index, temp_mode(st, self.opts.preserve), writer.temp_suffix)
         handed_over = False
         tally = self.tally
         try:

@@ -52,6 +52,12 @@ class TempFile:
     uncounted: int = 0  # written but not yet in the run's progress (a small item's one write: counted when it ends)
 
 
+def temp_mode(source: os.stat_result, preserve: bool) -> int:
+    """The mode a copy's temp is created with: the source's permission bits with --preserve, else
+    0o666 (the umask applies either way)."""
+    return stat.S_IMODE(source.st_mode) & 0o777 if preserve else 0o666
+
+
 def new_nonce() -> str:
     """8 random hex digits (os.urandom: `secrets` would load OpenSSL at start-up for this)."""
     return os.urandom(4).hex()

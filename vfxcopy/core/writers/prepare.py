@@ -11,7 +11,7 @@ import stat
 import threading
 from typing import TYPE_CHECKING
 
-from vfxcopy.core.pipeline.temps import TempFile
+from vfxcopy.core.pipeline.temps import TempFile, temp_mode
 from vfxcopy.core.writers.base import Item
 from vfxcopy.core.writers.copy import CopyWriter
 
@@ -83,8 +83,7 @@ class Preparer:
             try:
                 fd, before = self.writer.open_source(item)
                 try:
-                    mode = stat.S_IMODE(before.st_mode) & 0o777 if self.writer.opts.preserve else 0o666
-                    entry = (fd, before, temps.new_file(index, mode))
+                    entry = (fd, before, temps.new_file(index, temp_mode(before, self.writer.opts.preserve)))
                 except BaseException:
                     os.close(fd)
                     raise
