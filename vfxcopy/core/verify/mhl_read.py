@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,37 +177,31 @@ def _known(cache: dict[Any, tuple[tuple[int, ...], Any]], key: Any, path: str) -
     return hit[1]
 
 
-def _hash_list(path: str, number: int) -> HashList:
-    known: HashList | None = _known(_hash_lists, path, path)
+def _read_once(cache: dict[Any, tuple[tuple[int, ...], Any]], key: Any, path: str, read: Callable[[], Any]) -> Any:
+    """What `read()` makes of the file at `path`: remembered under `key` while the file's identity
+    stays the same, and kept only if the file did not change while it was read."""
+    known = _known(cache, key, path)
     if known is not None:
-        known.number = number
         return known
     before = _identity(path)
-    parsed = parse_hash_list(path, number)
+    value = read()
     if before is not None and _identity(path) == before:  # not changed while it was read
-        _keep(_hash_lists, path, before, parsed)
-    return parsed
+        _keep(cache, key, before, value)
+    return value
+
+
+def _hash_list(path: str, number: int) -> HashList:
+    hash_list: HashList = _read_once(_hash_lists, path, path, lambda: parse_hash_list(path, number))
+    hash_list.number = number
+    return hash_list
 
 
 def _chain(path: str) -> list[tuple[int, str, str, str]]:
-    known: list[tuple[int, str, str, str]] | None = _known(_chains, path, path)
-    if known is not None:
-        return list(known)
-    before = _identity(path)
-    items = parse_chain(path)
-    if before is not None and _identity(path) == before:
-        _keep(_chains, path, before, list(items))
-    return items
+    return list(_read_once(_chains, path, path, lambda: parse_chain(path)))  # a copy: the caller's to change
 
 
 def _digest(path: str, fmt: str) -> str:
-    known: str | None = _known(_digests, (path, fmt), path)
-    if known is not None:
-        return known
-    before = _identity(path)
-    digest = hash_path(path, fmt)
-    if before is not None and _identity(path) == before:
-        _keep(_digests, (path, fmt), before, digest)
+    digest: str = _read_once(_digests, (path, fmt), path, lambda: hash_path(path, fmt))
     return digest
 
 
