@@ -664,7 +664,7 @@ def test_names_with_markup_and_line_breaks_round_trip_through_the_xml(tmp_path: 
 def test_manifest_dates_are_the_local_time_datetime_would_write(tmp_path: Path) -> None:
     code = (
         "import datetime as dt, json, sys\n"
-        "from vfxcopy.core.verify.mhl_write import iso_time\n"
+        "from vfxcopy.core.stamps import iso_time\n"
         "stamps = [0, 1e9, 1e9 + 0.4, 1e9 + 0.9999996, 1.7e9 + 0.5, -86400.25, 4e9]\n"
         "print(json.dumps([[iso_time(t), dt.datetime.fromtimestamp(t, dt.timezone.utc).astimezone()"
         ".isoformat(timespec='seconds')] for t in stamps]))\n"

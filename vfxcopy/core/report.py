@@ -16,9 +16,9 @@ from pathlib import Path
 
 from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
+from vfxcopy.core.stamps import iso_time
 from vfxcopy.core.units import format_size
 from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, manifest_lock, write_files
-from vfxcopy.core.verify.mhl_write import iso_time
 
 THUMBNAILS = 8
 THUMB_SIZE = 160

@@ -8,6 +8,7 @@ from pathlib import Path
 
 # -- where it lives --------------------------------------------------------
 from vfxcopy.core.journal.schema import JOURNAL_FILE
+from vfxcopy.core.stamps import hostname
 
 
 def data_dir() -> Path:
@@ -112,18 +113,7 @@ def _machine_id() -> str:
 # A job's owner: host name and machine id. The machine id tells this machine's jobs apart from
 # another's even when the host name changed (DHCP, a laptop on another network) since the job ran.
 _MACHINE = _machine_id()
-
-
-def _hostname() -> str:
-    """socket.gethostname() without importing socket (3 ms of every start): the same uname call."""
-    if hasattr(os, "uname"):
-        return os.uname().nodename
-    import socket  # pragma: no cover - not POSIX
-
-    return socket.gethostname()  # pragma: no cover
-
-
-_HOST = f"{_hostname()}#{_MACHINE}" if _MACHINE else _hostname()
+_HOST = f"{hostname()}#{_MACHINE}" if _MACHINE else hostname()
 
 
 def same_machine(host: str) -> bool:
