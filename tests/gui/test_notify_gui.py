@@ -114,12 +114,16 @@ def test_desktop_messages_follow_the_setting(qtbot, window: Any, tmp_path: Path)
     src = make_byte_sequence(tmp_path / "src", count=2, size=100)
     (job_id,) = window.submit_specs([JobSpec(find_sequence(src[0], stat=True), str(tmp_path / "a"),
                                              copy=CopyOptions(fsync=False))])
-    qtbot.waitUntil(lambda: window.model.record_for(job_id).state is JobState.COMPLETED, timeout=30_000)
+    # The job's last progress event shows it completed before the window handles its end (which is
+    # where a message is sent): wait for that end, or the first job's message may come after the switch.
+    record = window.model.record_for(job_id)
+    qtbot.waitUntil(lambda: record.state is JobState.COMPLETED and record.result is not None, timeout=30_000)
     assert notes == []
     config.set_value("notify.desktop", True)
     (job_id,) = window.submit_specs([JobSpec(find_sequence(src[0], stat=True), str(tmp_path / "b"),
                                              copy=CopyOptions(fsync=False))])
-    qtbot.waitUntil(lambda: notes == ["Job completed"], timeout=30_000)
+    qtbot.waitUntil(lambda: bool(notes), timeout=30_000)
+    assert notes == ["Job completed"]
 
 
 def test_settings_dialog_has_the_notifications_group(qtbot) -> None:  # type: ignore[no-untyped-def]
