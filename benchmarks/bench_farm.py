@@ -32,7 +32,7 @@ from vfxcopy.core.farm.slurm import Slurm
 from vfxcopy.core.farm.slurm_local import LocalSlurm, missing_tools
 from vfxcopy.core.jobs import ConvertOptions, JobSpec, Operation
 from vfxcopy.core.samples import make_exr_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 
 CONVERT = ["--to", "jpg", "--to-space", "sRGB - Display", "--resize", "50%"]
 

@@ -13,7 +13,7 @@ from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import CopyOptions, JobSpec, VerifyMode
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 
 
 def once(src: list[Path], work: Path, journal: Journal | None, fsync: bool) -> float:

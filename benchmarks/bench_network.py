@@ -53,7 +53,7 @@ from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, Verif
 from vfxcopy.core.pipeline import run_pipeline
 from vfxcopy.core.pipeline import runner as pipeline_runner
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import scan
+from vfxcopy.core.seqfind import scan
 
 VFXCOPY = [sys.executable, "-m", "vfxcopy"]
 
@@ -90,7 +90,7 @@ import sys, time
 from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.pipeline import run_pipeline
 from vfxcopy.core.pipeline import runner, steps  # noqa: F401 - imported before the clock starts
-from vfxcopy.core.sequence import scan
+from vfxcopy.core.seqfind import scan
 from vfxcopy.core.writers import copy  # noqa: F401
 src, dest, mode, report = sys.argv[1:5]
 opts = CopyOptions(verify=VerifyMode.NONE, fsync=False) if mode == "fast" else CopyOptions()

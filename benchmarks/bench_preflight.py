@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from vfxcopy.core.preflight import PreflightOptions, run_preflight
-from vfxcopy.core.sequence import scan
+from vfxcopy.core.seqfind import scan
 
 DEFAULT_DIR = Path("/tmp/vfxcopy-bench-preflight/exr1080")
 WIDTH, HEIGHT = 1920, 1080

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vfxcopy.cli.ls_cmd import sequence_to_json
-from vfxcopy.core.sequence import find_sequence, resolve, scan
+from vfxcopy.core.seqfind import find_sequence, resolve, scan
 
 SEQUENCES = 100
 FRAMES = 990  # 100 x 990 = 99,000 frames

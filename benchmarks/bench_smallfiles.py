@@ -45,7 +45,7 @@ from pathlib import Path
 from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.pipeline import run_pipeline
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import scan
+from vfxcopy.core.seqfind import scan
 
 VFXCOPY = [sys.executable, "-m", "vfxcopy"]
 

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import QApplication
 
 from vfxcopy.core.jobs import CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.gui.app import make_app, settle_heap
 from vfxcopy.gui.main_window import MainWindow
 from vfxcopy.gui.records import JobRecord

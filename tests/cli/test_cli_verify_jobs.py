@@ -110,7 +110,7 @@ CRASHED = """
 import os, sys
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.jobs import JobSpec
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 spec = JobSpec(source=find_sequence(sys.argv[1]), dest_dir=sys.argv[2], origin="cli")
 j = Journal()
 j.add_job(spec)

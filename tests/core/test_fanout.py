@@ -29,7 +29,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.queue import JobQueue, QueueListener
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.writers import fanout
 
 MiB = 1 << 20

@@ -32,7 +32,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.report import report_paths, write_job_report
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.verify import (
     CHAIN_FILE,
     ManifestEntry,

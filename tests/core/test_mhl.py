@@ -16,7 +16,7 @@ from vfxcopy.core import verify
 from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import CopyOptions, FrameStatus, HashAlgo, JobSpec, JobState, VerifyMode
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.verify import MHL_DIR_NS, MHL_NS, c4_id, load_history, verify_destination
 
 REPO = Path(__file__).resolve().parents[2]

@@ -30,7 +30,8 @@ from vfxcopy.core.journal import Journal
 from vfxcopy.core.pipeline import run_pipeline
 from vfxcopy.core.pipeline.temps import sweep
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
-from vfxcopy.core.sequence import Sequence, find_sequence
+from vfxcopy.core.seqfind import find_sequence
+from vfxcopy.core.sequence import Sequence
 
 
 def exr_copy(exr_seq_session: list[Path], folder: Path, count: int = 6) -> Sequence:

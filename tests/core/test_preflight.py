@@ -29,7 +29,8 @@ from vfxcopy.core.preflight.samples import (
     make_defective_exr_sequence,
 )
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
-from vfxcopy.core.sequence import Sequence, find_sequence, scan
+from vfxcopy.core.seqfind import find_sequence, scan
+from vfxcopy.core.sequence import Sequence
 
 
 @pytest.fixture(scope="module")

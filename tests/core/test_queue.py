@@ -29,7 +29,7 @@ from vfxcopy.core.jobs import (
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.queue import CANCELLED_BEFORE_START, JobQueue, QueueListener
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 
 TIMEOUT = 30.0
 

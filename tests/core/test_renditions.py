@@ -33,7 +33,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.queue import JobQueue, QueueListener
 from vfxcopy.core.samples import make_exr_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.writers import shared_decode
 from vfxcopy.core.writers.movie import count_frames
 

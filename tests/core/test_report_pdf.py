@@ -78,7 +78,7 @@ def test_without_fpdf2_there_is_no_pdf_and_the_other_reports_stay(tmp_path: Path
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from vfxcopy.core.engine import run_job
     from vfxcopy.core.jobs import CopyOptions
-    from vfxcopy.core.sequence import resolve
+    from vfxcopy.core.seqfind import resolve
 
     monkeypatch.setitem(sys.modules, "fpdf", None)  # as in the base install
     make_exr_sequence(tmp_path / "src", count=2)

@@ -27,7 +27,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.verify import load_history, verify_destination
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,19 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from vfxcopy.core import sequence as sequence_module
+from vfxcopy.core import seqfind as sequence_module
 from vfxcopy.core.framenames import frame_runs, parse_frames, split_frame
 from vfxcopy.core.frames import FrameSet, parse_frame_set
 from vfxcopy.core.jobs import temp_name
-from vfxcopy.core.sequence import (
-    Sequence,
-    SourceError,
-    find_sequence,
-    from_pattern,
-    parse_pattern,
-    resolve,
-    scan,
-)
+from vfxcopy.core.seqfind import SourceError, find_sequence, from_pattern, parse_pattern, resolve, scan
+from vfxcopy.core.sequence import Sequence
 
 
 def touch(folder: Path, *names: str, size: int = 3) -> None:

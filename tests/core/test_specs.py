@@ -8,7 +8,8 @@ import pytest
 
 from vfxcopy.core.jobs import ConflictPolicy, ConvertOptions, CopyOptions, Operation
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import Sequence, find_sequence
+from vfxcopy.core.seqfind import find_sequence
+from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.specs import JobOptions, SpecError, build_specs
 
 

@@ -13,7 +13,7 @@ from vfxcopy.core.errors import JobError
 from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, Progress, VerifyMode, temp_name
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.verify import verify_destination
 
 

@@ -15,7 +15,7 @@ import pytest
 from vfxcopy.core.farm.plan import FarmJob, plan_job
 from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation
 from vfxcopy.core.samples import make_exr_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QCheckBox, QMessageBox
 
 from vfxcopy.core.jobs import CopyOptions, JobSpec, JobState
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.gui import prompts
 from vfxcopy.gui.actions import DEFINITIONS, ActionId
 from vfxcopy.gui.job_model import COLUMN_INDEX

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QTreeWidget
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobResult, JobSpec, JobState
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.gui import prompts
 from vfxcopy.gui.conflicts import find_conflicts
 from vfxcopy.gui.dialogs import conflict_dialog

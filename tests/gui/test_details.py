@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QPlainTextEdit, QStackedWidget,
 from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import CopyOptions, Event, FrameStatus, JobSpec, JobState, LogMessage, VerifyMode
 from vfxcopy.core.samples import make_exr_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.gui.details import DetailsPane
 from vfxcopy.gui.frame_list import COL_ERROR, COL_FRAME, COL_PATH, COL_STATUS
 from vfxcopy.gui.records import JobRecord

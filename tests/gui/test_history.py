@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction
 from vfxcopy.core.jobs import CopyOptions, FrameStatus, JobSpec, JobState, is_temp_name
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.gui import prompts
 from vfxcopy.gui.job_model import COLUMN_INDEX
 from vfxcopy.gui.main_window import MainWindow
@@ -104,7 +104,7 @@ import os, sys
 from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import CopyOptions, FrameResult, FrameStatus, JobSpec
 from vfxcopy.core.journal import Journal
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 spec = JobSpec(find_sequence(sys.argv[1]), sys.argv[2], copy=CopyOptions(fsync=False), origin="gui")
 seen = 0
 def report(event):

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 
 from vfxcopy.core.jobs import CopyOptions, FrameResult, FrameStatus, JobSpec, JobState, VerifyMode
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.gui import prompts
 from vfxcopy.gui.frame_list import COL_ERROR, COL_PATH
 from vfxcopy.gui.main_window import MainWindow

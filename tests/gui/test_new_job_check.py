@@ -13,7 +13,8 @@ from vfxcopy.core.jobs import JobState
 from vfxcopy.core.preflight import parse_policy
 from vfxcopy.core.preflight.samples import make_defective_exr_sequence
 from vfxcopy.core.samples import make_exr_sequence
-from vfxcopy.core.sequence import Sequence, scan
+from vfxcopy.core.seqfind import scan
+from vfxcopy.core.sequence import Sequence
 from vfxcopy.gui import prompts
 from vfxcopy.gui.dialogs.new_job import NewJobDialog
 from vfxcopy.gui.dialogs.sequence_list import COL_CHECK, COL_SEQUENCE

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 
 from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, Operation, VerifyMode
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
-from vfxcopy.core.sequence import Sequence, scan
+from vfxcopy.core.seqfind import scan
+from vfxcopy.core.sequence import Sequence
 from vfxcopy.gui.dialogs import new_job
 from vfxcopy.gui.dialogs.new_job import WARNING_COLOUR, NewJobDialog
 from vfxcopy.gui.settings import AppSettings

@@ -15,7 +15,7 @@ from vfxcopy.core import config
 from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence, resolve
+from vfxcopy.core.seqfind import find_sequence, resolve
 from vfxcopy.gui.dialogs.notify_fields import NotifyGroup
 from vfxcopy.gui.job_notices import JobNotices
 

@@ -18,7 +18,8 @@ from vfxcopy.core.preflight.samples import (
     make_defective_exr_sequence,
 )
 from vfxcopy.core.samples import make_exr_sequence
-from vfxcopy.core.sequence import Sequence, scan
+from vfxcopy.core.seqfind import scan
+from vfxcopy.core.sequence import Sequence
 from vfxcopy.gui.preflight_view import PreflightView
 
 WAIT_MS = 30_000

@@ -22,7 +22,7 @@ from vfxcopy.core.jobs import (
     is_temp_name,
 )
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.gui.runner import JobRunner
 
 WAIT_MS = 30_000

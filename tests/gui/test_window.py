@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMenu, QTreeWidget, QWidget
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobSpec, JobState, is_temp_name
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.gui import prompts
 from vfxcopy.gui.job_model import COLUMN_INDEX
 from vfxcopy.gui.main_window import HEADER_KEY, MainWindow, sequences_for_paths

@@ -9,7 +9,7 @@ import pytest
 
 from vfxcopy.core.jobs import CopyOptions, JobSpec
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.gui import prompts
 from vfxcopy.gui.details import DetailsPane
 from vfxcopy.gui.main_window import MainWindow

@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QDialog, QLabel, QM
 
 from vfxcopy.core.jobs import CopyOptions, JobResult, JobSpec, JobState
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import Sequence, find_sequence
+from vfxcopy.core.seqfind import find_sequence
+from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.units import RateMeter, format_duration, format_rate, format_size, parse_size, plural
 from vfxcopy.gui import adding, prompts
 from vfxcopy.gui.columns import COLUMN_INDEX

@@ -31,7 +31,8 @@ from vfxcopy.core.jobs import (
     Operation,
     VerifyMode,
 )
-from vfxcopy.core.sequence import Sequence, SourceError, resolve
+from vfxcopy.core.seqfind import SourceError, resolve
+from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.specs import JobOptions, SpecError
 from vfxcopy.core.specs import build_specs as build_job_specs
 from vfxcopy.core.units import parse_size
@@ -91,7 +92,7 @@ def resolve_sources(paths: Iterable[str], *, stat: bool = False, recursive: bool
     (`shot.####.exr`, `shot.%04d.exr`, `shot.$F4.exr`) gives that sequence; files
     named together are grouped, and a frame named alone stands for its whole
     sequence, as when it is dropped on the window; each folder is read once
-    (core.sequence.resolve). Raises UsageError for a path that does not exist or
+    (core.seqfind.resolve). Raises UsageError for a path that does not exist or
     a pattern without frames.
     """
     try:

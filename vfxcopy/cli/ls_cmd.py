@@ -7,7 +7,8 @@ import sys
 
 from vfxcopy.cli import EXIT_OK, EXIT_USAGE
 from vfxcopy.cli.output import human_size
-from vfxcopy.core.sequence import Sequence, SourceError, resolve
+from vfxcopy.core.seqfind import SourceError, resolve
+from vfxcopy.core.sequence import Sequence
 
 TYPE_CHECKING = False  # typing's constant without importing typing
 if TYPE_CHECKING:

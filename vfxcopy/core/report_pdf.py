@@ -254,7 +254,7 @@ def render_pdf(
 
 def delivered_sequences(dest_dir: str, paths: list[str]) -> list[tuple[str, str, str, str]]:
     """(pattern relative to the destination, range, count, missing) of each sequence and single file placed."""
-    from vfxcopy.core.sequence import group_files
+    from vfxcopy.core.seqfind import group_files
 
     by_folder: dict[str, dict[str, int | None]] = {}
     for path in paths:

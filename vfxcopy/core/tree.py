@@ -37,7 +37,8 @@ from typing import Any
 
 from vfxcopy.core.framenames import natural_key
 from vfxcopy.core.jobs import TEMP_PREFIX, JobSpec
-from vfxcopy.core.sequence import Sequence, group_files
+from vfxcopy.core.seqfind import group_files
+from vfxcopy.core.sequence import Sequence
 
 MHL_FOLDER = "ascmhl"
 LITTER_NAMES = frozenset({".DS_Store", "Thumbs.db", "ehthumbs.db", "desktop.ini", ".Spotlight-V100", ".Trashes",

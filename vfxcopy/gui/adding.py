@@ -30,7 +30,7 @@ IMAGE_FILTER = "Images (*.exr *.dpx *.tif *.tiff *.png *.jpg *.jpeg *.mov *.mp4)
 
 def sequences_for_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Sequence]:
     """What a drop means: each dropped frame brings its whole sequence, each folder its sequences."""
-    from vfxcopy.core.sequence import find_sequence, scan
+    from vfxcopy.core.seqfind import find_sequence, scan
 
     found: list[Sequence] = []
     covered: set[str] = set()

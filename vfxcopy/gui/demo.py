@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from vfxcopy.core.jobs import CopyOptions, JobSpec, Operation
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 
 DEMO_FRAMES = 300
 DEMO_SIZE = (640, 360)

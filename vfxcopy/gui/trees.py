@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobSpec, Operation
-from vfxcopy.core.sequence import group_files
+from vfxcopy.core.seqfind import group_files
 from vfxcopy.core.tree import LINK, Tree, is_tree_folder, scan_tree, spec_items, tree_job
 from vfxcopy.core.units import format_size, plural
 
