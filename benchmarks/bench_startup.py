@@ -1,6 +1,6 @@
 """Start-up as users run it: `vfxcopy --version`, `ls` and `copy` end to end, beside a bare Python start.
 
-    python benchmarks/bench_startup.py [--repeat N] [--dir DIR] [--tree DIR ...] [--instructions]
+    python benchmarks/bench_startup.py [--repeat N] [--dir DIR] [--tree DIR ...] [--instructions] [--wheel]
 
 End to end: each command runs as a new process through the installed `vfxcopy`
 script, beside the reference `python -c pass` (the same interpreter, the same
@@ -11,6 +11,12 @@ with cp (no hash, no fsync, no journal: "copy 10 fast"), and as users run it,
 with the defaults (xxh3 verification, fsync, the journal, an ASC MHL generation
 and the job report): "copy seq" (one sequence, one job) and "copy 10" (the
 sequence and a text file: two jobs, the second continues the first's history).
+
+`--wheel`: as installed from the wheel, not from this checkout's development (editable)
+install, whose import finder loads pathlib, re and enum into every start, the bare one
+included. The checkout's wheel is built (uv build), installed with its locked dependencies
+in a fresh virtual environment of this interpreter (byte code compiled, as pip does), and
+the benchmark runs again with that environment's Python.
 
 A/B: `--tree DIR` (repeatable) runs every command once more per round with
 PYTHONPATH=DIR (an earlier checkout, e.g. `git worktree add /tmp/before <commit>`),
@@ -112,6 +118,28 @@ def child_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+def wheel_python(work: Path) -> Path:
+    """A fresh virtual environment in `work` with this checkout's wheel and its locked dependencies
+    (the base install: no extras), byte code compiled; its Python."""
+    root = Path(__file__).resolve().parent.parent
+    uv = shutil.which("uv")
+    uv_cmd = [uv] if uv else [sys.executable, "-m", "uv"]
+    source, dist, venv = work / "wheel-src", work / "wheel-dist", work / "wheel-venv"
+    for folder in (source, dist, venv):
+        shutil.rmtree(folder, ignore_errors=True)
+    # A copy of the project's files: building in the work tree would leave build/ behind.
+    shutil.copytree(root, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "tests", "benchmarks", "docs"))
+    subprocess.run([*uv_cmd, "build", "--quiet", "--wheel", "--out-dir", str(dist), str(source)], check=True)
+    (wheel,) = dist.glob("vfxcopy-*.whl")
+    subprocess.run([*uv_cmd, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([*uv_cmd, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),
+                    "-c", str(root / "requirements.lock"), f"vfxcopy @ {wheel.as_uri()}"], check=True)
+    shutil.rmtree(source, ignore_errors=True)
+    return python
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=15, help="rounds; every command runs once per round")
@@ -120,6 +148,8 @@ def main() -> int:
                         help="also run every command with PYTHONPATH=DIR (another checkout), alternating (repeatable)")
     parser.add_argument("--instructions", action="store_true",
                         help="also count each command's user-space instructions once under valgrind")
+    parser.add_argument("--wheel", action="store_true",
+                        help="run as installed from this checkout's wheel (a fresh virtual environment)")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="vfxcopy-bench-startup-") if not args.dir else None
@@ -134,6 +164,12 @@ def main() -> int:
         make_byte_sequence(seq, count=10, size=20_000)
     dest = work / "dest"
     env = child_env(work / "data")
+    if args.wheel and os.environ.get("VFXCOPY_BENCH_WHEEL") is None:
+        python = wheel_python(work)
+        argv = [str(python), os.path.abspath(__file__), *sys.argv[1:], "--dir", str(work)]
+        # The benchmark itself runs in that environment (its vfxcopy from the wheel, not this checkout).
+        child = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"VFXCOPY_BENCH_WHEEL": "1"}
+        return subprocess.run(argv, env=child, cwd=work).returncode
     py = sys.executable
     script = shutil.which("vfxcopy", path=os.path.dirname(py)) or ""
     vfx = [script] if script else [py, "-m", "vfxcopy"]
@@ -190,7 +226,7 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  {platform.node()}  {os.cpu_count()} cpus  "
           f"Python {platform.python_version()}  load {load:.1f}")
-    print(f"# entry point: {' '.join(vfx)}; {args.repeat} rounds, alternating order, medians"
+    print(f"# entry point: {' '.join(vfx)}{' (installed from the wheel)' if args.wheel else ''}; {args.repeat} rounds, alternating order, medians"
           + "".join(f"; [{os.path.basename(os.path.normpath(t))}] = PYTHONPATH={t}" for t in args.tree))
     print("# the CPU is shared with other work right now: wall times are noisy, ratios less so; CPU time"
           " (user + system of the process) is the steadier figure on a busy machine")
