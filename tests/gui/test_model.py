@@ -177,6 +177,25 @@ def test_cancelling_then_cancelled_rows_are_grey_and_dimmed() -> None:
     assert running_colour != QColor(CANCELLED_GREY)
 
 
+def test_a_row_ends_with_its_result_not_with_its_last_progress_event() -> None:
+    """The engine's last progress event already says "completed"; the window handles the job's end
+    (notices, hooks) when its result comes: a row shown completed has that result."""
+    model = JobTableModel()
+    spec = make_spec(2)
+    model.add_spec(spec, token=CancelToken())
+    model.mark_started(spec.job_id)
+    last = Progress(spec.job_id, JobState.COMPLETED, 2, frames_done=2, bytes_total=2000, bytes_done=2000)
+    model.apply_events(spec.job_id, [frame(spec, 0, FrameStatus.DONE), frame(spec, 1, FrameStatus.DONE), last])
+    record = model.record_for(spec.job_id)
+    assert record is not None and record.state is JobState.RUNNING and record.result is None
+    assert model.index(0, COLUMN_INDEX["status"]).data() == "Running"
+    assert model.totals().running == 1
+    model.finish(JobResult(spec.job_id, JobState.COMPLETED))
+    assert record.state is JobState.COMPLETED and record.result is not None
+    assert model.index(0, COLUMN_INDEX["status"]).data() == "Completed"
+    assert model.totals().running == 0
+
+
 def test_paused_state_comes_from_the_token_and_survives_a_late_progress_update() -> None:
     model = JobTableModel()
     spec = make_spec()

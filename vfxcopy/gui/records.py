@@ -165,7 +165,10 @@ class JobRecord:
         """Fold one engine event into the record (GUI thread)."""
         if isinstance(event, Progress):
             self.progress = event
-            if not self.state.finished:
+            # A job ends in finish(), with its result: a finished state in its last progress event is
+            # not taken before that, so that a row said to be completed has its result (and the
+            # window has handled its end: notices, hooks).
+            if not self.state.finished and not event.state.finished:
                 self.state = event.state
             if event.current_frame is not None:
                 # Mark the frame in flight as running unless it already has a final state.
