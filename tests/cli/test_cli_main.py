@@ -66,6 +66,25 @@ def test_help_lists_every_command_with_its_one_line_help(capsys: pytest.CaptureF
         assert f"{name} {' '.join(help_text.split())}" in out
 
 
+@pytest.mark.parametrize("argv", [["copy", "--help"], ["jobs", "resume", "--help"], ["farm", "--help"]])
+def test_help_is_wrapped_to_the_width_argparse_would_find(argv: list[str]) -> None:
+    """$COLUMNS, else the terminal's width, else 80 columns (a pipe): found once, for every parser."""
+    import os
+
+    def lines(columns: str | None) -> list[str]:
+        env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | ({"COLUMNS": columns} if columns else {})
+        done = subprocess.run([sys.executable, "-m", "vfxcopy", *argv], capture_output=True, text=True, env=env,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    narrow, piped, wide = lines("50"), lines(None), lines("200")
+    # argparse breaks no choice list: `{skip,skip-identical,...}` may run past the width.
+    assert all(len(line) <= 50 or "{" in line for line in narrow)
+    assert all(len(line) <= 80 or "{" in line for line in piped)
+    assert len(narrow) > len(piped) > len(wide) and max(map(len, wide)) > 80
+
+
 def test_frames_far_beyond_a_short_sequence_copy_its_frames_in_little_memory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

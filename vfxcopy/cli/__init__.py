@@ -14,6 +14,7 @@ from vfxcopy import __version__
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms); type checkers take it as True
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
 # The sub-command registry: (command name, module, one-line help for `vfxcopy --help`).
 # The parser is built from this list without importing the modules; only the module
@@ -99,6 +100,53 @@ def _unregistered_modules() -> list[str]:
     return [m for m in COMMAND_MODULES if m not in listed]
 
 
+_PARSER_CLASS: type[argparse.ArgumentParser] | None = None
+_FORMATTER_CLASS: type[argparse.HelpFormatter] | None = None
+
+
+def parser_class() -> type[argparse.ArgumentParser]:
+    """ArgumentParser whose help formatters (argparse makes one for every argument it adds, to
+    check it) are told the terminal's width, found once as argparse finds it: $COLUMNS, else the
+    terminal's, else 80. Otherwise each of them asked shutil (importing it and zlib: 1 ms of
+    every start, and one terminal query per argument). Sub-parsers are of the same class.
+    Formatter classes of our own derive from help_formatter()."""
+    global _PARSER_CLASS, _FORMATTER_CLASS
+    if _PARSER_CLASS is not None:
+        return _PARSER_CLASS
+    import argparse
+
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    width = (columns or 80) - 2
+
+    class Formatter(argparse.HelpFormatter):
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                     width: int | None = width) -> None:
+            super().__init__(prog, indent_increment, max_help_position, width)
+
+    class Parser(argparse.ArgumentParser):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("formatter_class", Formatter)
+            super().__init__(*args, **kwargs)
+
+    _PARSER_CLASS, _FORMATTER_CLASS = Parser, Formatter
+    return Parser
+
+
+def help_formatter() -> type[argparse.HelpFormatter]:
+    """The help formatter of parser_class(), to derive formatters from."""
+    parser_class()
+    assert _FORMATTER_CLASS is not None
+    return _FORMATTER_CLASS
+
+
 def build_parser(commands: Iterable[str] | None = None, placeholders: bool = True) -> argparse.ArgumentParser:
     """The `vfxcopy` parser with the full parsers of `commands` (None: all of them).
 
@@ -108,16 +156,15 @@ def build_parser(commands: Iterable[str] | None = None, placeholders: bool = Tru
     exists is being run: neither is shown) they are left out: a dozen parsers
     took 3 ms of every start.
     """
-    import argparse  # not for `vfxcopy --version` (argparse, re and enum: 8 ms, 70% of a bare start)
-
-    parser = argparse.ArgumentParser(
+    # argparse is imported here, not for `vfxcopy --version` (argparse, re and enum: 8 ms, 70% of a bare start)
+    parser = parser_class()(
         prog="vfxcopy",
         description="Copy and convert VFX image sequences as cancellable, verified jobs.",
         epilog=("Exit codes: 0 all done, 1 some frames failed, 2 usage or safety refusal, 130 interrupted (SIGINT), "
                 "143 terminated (SIGTERM)."),
     )
     parser.add_argument("--version", action="version", version=f"vfxcopy {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class())
     wanted = [name for name, _, _ in COMMANDS] if commands is None else list(commands)
     modules = [m for m in (command_module(name) for name in wanted) if m is not None]
     for module in dict.fromkeys([*modules, *_unregistered_modules()]):

@@ -11,6 +11,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 # Re-exported: every command imports its helpers from here.
+from vfxcopy.cli import help_formatter
 from vfxcopy.cli.output import (
     human_duration,
     human_size,
@@ -55,7 +56,7 @@ __all__ = [
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
-class PathsHelpFormatter(argparse.HelpFormatter):
+class PathsHelpFormatter(help_formatter()):  # type: ignore[misc]  # argparse's, told the terminal's width once
     """Usage lines that read `SRC... DEST` for the sources-then-destination argument `paths`.
 
     argparse writes a one-or-more argument as `X [X ...]`, which for the metavar
@@ -65,7 +66,8 @@ class PathsHelpFormatter(argparse.HelpFormatter):
     def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
         if action.dest == "paths" and not action.option_strings and action.nargs in ("+", "*"):
             return "SRC... DEST" if action.nargs == "+" else "[SRC... DEST]"
-        return super()._format_args(action, default_metavar)
+        formatted: str = super()._format_args(action, default_metavar)
+        return formatted
 
 
 class UsageError(Exception):
