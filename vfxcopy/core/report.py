@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import struct
-import zlib
 from pathlib import Path
 
 from vfxcopy import __version__
@@ -63,6 +62,8 @@ def _h(value: object) -> str:
 
 def png_bytes(width: int, height: int, channels: int, pixels: bytes) -> bytes:
     """Encode 8-bit RGB/RGBA rows as a PNG (stdlib only, for inline thumbnails)."""
+    import zlib  # here: a report without thumbnails (and a copy's start) needs neither
+
     import numpy as np
 
     colour_type = {3: 2, 4: 6}[channels]

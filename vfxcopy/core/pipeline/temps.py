@@ -20,7 +20,6 @@ import errno
 import fcntl
 import os
 import queue
-import shutil
 import stat
 import threading
 import time
@@ -403,6 +402,8 @@ def _remove_dead_area(name: str, dir_fd: int, dry_run: bool = False) -> bool:
             try:
                 st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
+                    import shutil  # rarely: not at every copy's start (1 ms with zlib)
+
                     shutil.rmtree(entry, dir_fd=fd)  # not made by us; rmtree never follows links
                 else:
                     os.unlink(entry, dir_fd=fd)
