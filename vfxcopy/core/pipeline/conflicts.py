@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import os
 import stat
@@ -20,15 +19,20 @@ class Action(enum.Enum):
     WRITE_COMPARE = "write-compare"  # ... or write, then compare with what is there
 
 
-@dataclasses.dataclass(frozen=True)
 class Decision:
     """What the conflict policy says to do with one item, and why (the message)."""
 
-    action: Action
-    message: str = ""  # for FAIL, and for COMPARE when the files differ
+    __slots__ = ("action", "message")
+
+    def __init__(self, action: Action, message: str = "") -> None:
+        self.action = action
+        self.message = message  # for FAIL, and for COMPARE when the files differ
 
     def after_write(self) -> Decision:
-        return dataclasses.replace(self, action=Action.WRITE_COMPARE)
+        return Decision(Action.WRITE_COMPARE, self.message)
+
+    def __repr__(self) -> str:
+        return f"Decision({self.action}, {self.message!r})"
 
 
 def decide(

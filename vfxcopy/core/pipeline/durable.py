@@ -22,7 +22,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from vfxcopy.core.errors import Cancelled, explain
 from vfxcopy.core.jobs import FrameResult, FrameStatus
@@ -56,17 +55,21 @@ if _SYNCFS is not None:
     _SYNCFS.restype = ctypes.c_int
 
 
-@dataclass(eq=False)  # compared by identity: the committer looks items up in its lists
 class Finished:
-    """A complete temp handed to the committer: fsync, place, report."""
+    """A complete temp handed to the committer: fsync, place, report (compared by identity: the
+    committer looks items up in its lists)."""
 
-    item: Item
-    temp: TempFile
-    result: FrameResult
-    overwrite: bool
-    compare: bool  # on a taken name: skip if identical (skip-identical), else fail
-    skip_on_conflict: bool  # on a taken name: skip (policy 'skip')
-    started: float
+    __slots__ = ("item", "temp", "result", "overwrite", "compare", "skip_on_conflict", "started")
+
+    def __init__(self, item: Item, temp: TempFile, result: FrameResult, overwrite: bool, compare: bool,
+                 skip_on_conflict: bool, started: float) -> None:
+        self.item = item
+        self.temp = temp
+        self.result = result
+        self.overwrite = overwrite
+        self.compare = compare  # on a taken name: skip if identical (skip-identical), else fail
+        self.skip_on_conflict = skip_on_conflict  # on a taken name: skip (policy 'skip')
+        self.started = started
 
     def skipped(self) -> None:
         """The name was taken (by the same file, or policy 'skip'): the item is skipped. The file

@@ -24,7 +24,6 @@ import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from vfxcopy.core.jobs import TEMP_PREFIX, TEMP_SUFFIX, is_temp_name
 
@@ -38,17 +37,22 @@ STAGING_MIN_AGE_S = 60.0
 _PROC_FD = os.path.isdir("/proc/self/fd")
 
 
-@dataclass
 class TempFile:
     """A temp this run owns: removed on every exit path unless placed."""
 
-    name: str  # inside the run's private folder
-    fd: int
-    written: int = 0
-    placed: bool = False
-    submitted: bool = False  # handed to the committer, which then owns (and closes) the fd
-    kicked: int = 0  # bytes whose writeback was already started
-    uncounted: int = 0  # written but not yet in the run's progress (a small item's one write: counted when it ends)
+    __slots__ = ("name", "fd", "written", "placed", "submitted", "kicked", "uncounted")
+
+    def __init__(self, name: str, fd: int) -> None:
+        self.name = name  # inside the run's private folder
+        self.fd = fd
+        self.written = 0
+        self.placed = False
+        self.submitted = False  # handed to the committer, which then owns (and closes) the fd
+        self.kicked = 0  # bytes whose writeback was already started
+        self.uncounted = 0  # written but not yet in the run's progress (a small item's one write: counted when it ends)
+
+    def __repr__(self) -> str:
+        return f"TempFile({self.name!r}, fd={self.fd}, written={self.written}, placed={self.placed})"
 
 
 def temp_mode(source: os.stat_result, preserve: bool) -> int:
