@@ -124,12 +124,12 @@ def parser_class() -> type[argparse.ArgumentParser]:
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
         except (AttributeError, ValueError, OSError):
             columns = 0
-    width = (columns or 80) - 2
+    found = (columns or 80) - 2  # argparse's own margin
 
     class Formatter(argparse.HelpFormatter):
         def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                     width: int | None = width) -> None:
-            super().__init__(prog, indent_increment, max_help_position, width)
+                     width: int | None = None) -> None:
+            super().__init__(prog, indent_increment, max_help_position, found if width is None else width)
 
     class Parser(argparse.ArgumentParser):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
