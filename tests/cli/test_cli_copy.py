@@ -161,6 +161,13 @@ def test_plain_progress_lines_for_logs(byte_seq: list[Path], tmp_path: Path) -> 
     proc = vfxcopy("copy", str(src), str(tmp_path / "b"), "-v", "--no-fsync")
     copied = [ln for ln in proc.stderr.splitlines() if ln.startswith("copied ")]
     assert len(copied) == 10 and str(src / "plate.1001.exr") in copied[0]
+    # One frame, one file of a tree: said in the singular ("1 frames" and "1 files" before).
+    proc = vfxcopy("copy", str(src / "plate.1001.exr"), str(tmp_path / "c"), "--frames", "1001", "--no-fsync")
+    assert proc.returncode == 0 and proc.stderr.splitlines()[0].endswith(": 1 frame, 64.0 KiB")
+    (tmp_path / "tree" / "sub").mkdir(parents=True)
+    (tmp_path / "tree" / "sub" / "notes.txt").write_text("notes\n")
+    proc = vfxcopy("copy", str(tmp_path / "tree"), str(tmp_path / "d"), "--no-fsync")
+    assert proc.returncode == 0 and proc.stderr.splitlines()[0].endswith(": 1 file, 6 B")
 
 
 def test_terminal_progress_bar_redraws_one_line(byte_seq: list[Path], tmp_path: Path) -> None:

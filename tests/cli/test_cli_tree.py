@@ -269,3 +269,25 @@ def test_cancel_mid_file_with_three_destinations_leaves_nothing_partial(tmp_path
         for rel in all_paths(dest):
             if (dest / rel).is_file():
                 assert (dest / rel).read_bytes() == (src / rel).read_bytes(), rel
+
+
+def test_fifos_and_sockets_in_a_tree_are_left_out_and_said(delivery_tree: Path, tmp_path: Path) -> None:
+    """No hang on a FIFO, nothing made in their place, the rest copied, and the user told which
+    items were left out and why (they were left out silently before)."""
+    import socket
+
+    os.mkfifo(delivery_tree / "shot_010" / "plates" / "bg01" / "plate.1099.exr")  # named like a frame
+    bound = socket.socket(socket.AF_UNIX)
+    try:
+        bound.bind(str(delivery_tree / "render.sock"))
+        dest = tmp_path / "dest"
+        proc = vfxcopy("copy", str(delivery_tree), str(dest), "--verify", "none", "--json")
+    finally:
+        bound.close()
+    assert proc.returncode == 0, proc.stderr
+    assert ("2 items are not a file or a folder and are not copied: render.sock (a socket), "
+            "shot_010/plates/bg01/plate.1099.exr (a FIFO)") in proc.stderr
+    assert json.loads(proc.stdout)["notes"][0].endswith("shot_010/plates/bg01/plate.1099.exr (a FIFO)")
+    assert not os.path.lexists(dest / "render.sock")
+    assert not os.path.lexists(dest / "shot_010" / "plates" / "bg01" / "plate.1099.exr")
+    assert (dest / "shot_010" / "plates" / "bg01" / "plate.1001.exr").is_file()

@@ -115,3 +115,17 @@ def test_a_folder_without_sub_folders_still_lists_its_sequences(
     assert sorted(listed.topLevelItem(i).text(0) for i in range(listed.topLevelItemCount()))[0].startswith("a.")
     assert listed.topLevelItemCount() == 2
     dialog.reject()
+
+
+def test_a_fifo_in_a_dropped_tree_is_said_to_be_left_out(qtbot: Any, window: MainWindow, delivery_tree: Path) -> None:
+    from vfxcopy.gui.dialogs.sequence_list import COL_CHECK
+
+    os.mkfifo(delivery_tree / "shot_010" / "plates" / "bg01" / "plate.1099.exr")
+    dialog = window.add_paths([delivery_tree])
+    assert isinstance(dialog, NewJobDialog)
+    listed = dialog.findChild(QTreeWidget, "sequenceList")
+    row = listed.topLevelItem(0)
+    assert row.text(COL_CHECK) == "1 item left out: not files"
+    assert row.toolTip(COL_CHECK).endswith("1 item is not a file or a folder and is not copied: "
+                                            "shot_010/plates/bg01/plate.1099.exr (a FIFO)")
+    dialog.reject()

@@ -168,7 +168,7 @@ def _tree_specs(roots: list[str], dest_dir: str, args: argparse.Namespace, optio
     """One job per folder tree; refused (UsageError) before any byte moves when it cannot be copied as asked."""
     from dataclasses import replace
 
-    from vfxcopy.core.tree import TreeError, make_rules, scan_tree, tree_job
+    from vfxcopy.core.tree import TreeError, make_rules, scan_tree, special_note, tree_job
 
     if args.frames or args.rename_head or args.offset:
         raise UsageError("--frames, --rename-head and --offset apply to sequences: name the sequence "
@@ -196,6 +196,9 @@ def _tree_specs(roots: list[str], dest_dir: str, args: argparse.Namespace, optio
             raise SafetyError(f"links point out of the tree: {shown}"
                               f"{' ...' if len(tree.links_out) > 5 else ''}; exclude them (--exclude), or copy "
                               "what they point to with --follow-symlinks")
+        said = special_note(tree)
+        if said:
+            notes.append(said)
         if not tree.entries:
             notes.append(f"{root}: nothing to copy (empty, or every path excluded)")
             continue

@@ -21,6 +21,7 @@ from vfxcopy.core.jobs import (
     Progress,
 )
 from vfxcopy.core.textsafe import printable
+from vfxcopy.core.units import plural
 
 _stdout_lock = threading.Lock()
 
@@ -63,7 +64,7 @@ class ProgressPrinter:
         verbose: bool = False,
         tty_interval: float = 0.1,
         plain_interval: float = 5.0,
-        unit: str = "frames",  # what the job counts ("files" for a folder tree)
+        unit: str = "frame",  # what the job counts ("file" for a folder tree), in the singular
     ) -> None:
         self.unit = unit
         self.stream = stream or sys.stderr
@@ -105,7 +106,7 @@ class ProgressPrinter:
             # The first line of a job in a farm log: what it is about to do.
             self.last_started = now
             self._last_draw = now
-            self._line(f"{self.label}: {p.frames_total} {self.unit}, {human_size(p.bytes_total)}")
+            self._line(f"{self.label}: {plural(p.frames_total, self.unit)}, {human_size(p.bytes_total)}")
             return
         interval = self.tty_interval if self.tty else self.plain_interval
         if not final and now - self._last_draw < interval:
@@ -184,7 +185,7 @@ class ProgressPrinter:
 
     # -- formats --
     def _counts(self, p: Progress) -> str:
-        text = f"{p.frames_done}/{p.frames_total} {self.unit}"
+        text = f"{p.frames_done}/{plural(p.frames_total, self.unit)}"
         if p.frames_failed:
             text += f", {p.frames_failed} failed"
         return text

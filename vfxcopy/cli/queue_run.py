@@ -74,7 +74,7 @@ class _CliListener(PrintingListener, QueueListener):
                 self._printers[spec.job_id] = ProgressPrinter(
                     name if self.total == 1 else f"[{self._count}/{self.total}] {name}",
                     quiet=self.args.quiet or mode == "none", verbose=self.args.verbose, tty_interval=0.0,
-                    tty=False if mode == "plain" else None, unit="files" if spec.tree is not None else "frames")
+                    tty=False if mode == "plain" else None, unit="file" if spec.tree is not None else "frame")
 
 
     def finished(self, spec: JobSpec, result: JobResult) -> None:
@@ -189,7 +189,7 @@ def run_queue(
     except UsageError as exc:
         return refuse(command, exc, args)
     for note in notes:
-        print(f"vfxcopy {command}: note: {note}", file=sys.stderr)
+        print(printable(f"vfxcopy {command}: note: {note}"), file=sys.stderr)  # names from folders: escaped
     journal = None if getattr(args, "no_journal", False) else open_cli_journal(command)
     listener = _CliListener(command, args, len(specs), label or (lambda spec: spec.display_name()), guard.token)
     queue = JobQueue(max(1, concurrency), run=_refusing_run(journal, listener), journal=journal, listener=listener)

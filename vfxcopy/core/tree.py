@@ -37,6 +37,7 @@ from typing import Any
 
 from vfxcopy.core.framenames import natural_key
 from vfxcopy.core.jobs import TEMP_PREFIX, JobSpec
+from vfxcopy.core.readfile import kind_of
 from vfxcopy.core.seqfind import group_files
 from vfxcopy.core.sequence import Sequence
 
@@ -154,6 +155,7 @@ class Tree:
     entries: list[Entry] = field(default_factory=list)  # folders first (parents before children), then items
     sequences: list[Sequence] = field(default_factory=list)  # directory relative to the root ('' for the root)
     skipped: list[str] = field(default_factory=list)  # excluded by a rule or a default
+    special: list[tuple[str, str]] = field(default_factory=list)  # (relative path, what it is): never copied
     links_out: list[tuple[str, str]] = field(default_factory=list)  # (relative path, target) pointing out
     unreadable: list[str] = field(default_factory=list)  # messages: folders that could not be listed
     has_history: bool = False  # the root holds an ASC MHL history: litter is copied too
@@ -169,6 +171,18 @@ class Tree:
     @property
     def total_size(self) -> int:
         return sum(e.size for e in self.entries)
+
+
+def special_note(tree: Tree, shown: int = 5) -> str | None:
+    """What the copy leaves out because it is no file (a FIFO, a socket, a device), in one line; None
+    when there is none. Said by the command line and the New job dialog alike."""
+    if not tree.special:
+        return None
+    listed = ", ".join(f"{rel} ({kind})" for rel, kind in tree.special[:shown])
+    more = f" and {len(tree.special) - shown} more" if len(tree.special) > shown else ""
+    count = len(tree.special)
+    return (f"{tree.root}: {count} {'item is' if count == 1 else 'items are'} not a file or a folder and "
+            f"{'is' if count == 1 else 'are'} not copied: {listed}{more}")
 
 
 def link_target_in_tree(root: str, rel: str, target: str) -> str | None:
@@ -255,8 +269,8 @@ def _walk(tree: Tree, root: str, rel_dir: str, rules: list[Rule], follow: bool, 
             elif stat.S_ISREG(lst.st_mode):
                 files.append(Entry(rel, FILE, lst.st_size))
                 here[name] = lst.st_size
-            else:
-                tree.skipped.append(rel)  # FIFOs, sockets, devices: never copied
+            else:  # FIFOs, sockets, devices: never copied, and said (special_note)
+                tree.special.append((rel, kind_of(lst.st_mode)))
         if here:
             tree.sequences.extend(s for s in group_files(rel_dir, here) if not s.is_single)
         for name in subdirs:

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTreeWidge
 
 from vfxcopy.core.framenames import format_frames
 from vfxcopy.core.sequence import Sequence
-from vfxcopy.core.tree import Tree
+from vfxcopy.core.tree import Tree, special_note
 from vfxcopy.core.units import format_size, plural
 from vfxcopy.gui.dialogs.job_options import WARNING_COLOUR, sequence_size
 from vfxcopy.gui.thumbs import ThumbnailLoader
@@ -132,8 +132,13 @@ class SequenceList(QTreeWidget):
             item.setText(COL_SIZE, format_size(tree.total_size))
             item.setTextAlignment(COL_SIZE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             problem = tree_problem(tree)
-            item.setText(COL_CHECK, problem or "—")
-            if problem:
+            # FIFOs, sockets, devices in the tree are left out: said here, the whole list in the tooltip.
+            note = special_note(tree) if not problem else None
+            left_out = f"{plural(len(tree.special), 'item')} left out: not files" if note else "—"
+            item.setText(COL_CHECK, problem or left_out)
+            if note:
+                item.setToolTip(COL_CHECK, note)
+            if problem or note:
                 item.setForeground(COL_CHECK, QBrush(WARNING_COLOUR))
             self.addTopLevelItem(item)
 
