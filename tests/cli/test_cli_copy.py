@@ -292,3 +292,22 @@ def test_headless_commands_load_no_gui_image_or_watch_library() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_run_where_every_frame_fails_prints_the_first_failures_and_where_to_read_the_rest(tmp_path: Path) -> None:
+    """30 frames that all exist at the destination (--on-conflict fail): 20 lines, then one saying where
+    every failure can be read (it printed all of them, 2,952 lines for a 3,000-frame run)."""
+    src = make_byte_sequence(tmp_path / "src", count=30, size=100)
+    dest = tmp_path / "dest"
+    assert vfxcopy("copy", "-q", "--no-fsync", str(src[0]), str(dest)).returncode == 0
+    proc = vfxcopy("copy", "-q", "--no-fsync", "--on-conflict", "fail", str(src[0]), str(dest))
+    assert proc.returncode == 1
+    failed = [line for line in proc.stderr.splitlines() if line.startswith("vfxcopy: frame ")]
+    assert len(failed) == 20 and failed[0].startswith("vfxcopy: frame 1001 failed: ")
+    [more] = [line for line in proc.stderr.splitlines() if line.startswith("vfxcopy: more frames failed")]
+    job_id = more.split("`vfxcopy jobs show ")[1].split("`")[0]
+    shown = vfxcopy("jobs", "show", job_id)
+    assert shown.returncode == 0 and shown.stdout.count("already exists") == 30
+    assert "30 of 30 frames failed" in proc.stderr
+    verbose = vfxcopy("copy", "-q", "-v", "--no-fsync", "--on-conflict", "fail", str(src[0]), str(dest))
+    assert sum(line.startswith("vfxcopy: frame ") for line in verbose.stderr.splitlines()) == 30

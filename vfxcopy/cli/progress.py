@@ -43,6 +43,8 @@ def result_line(spec: JobSpec, result: JobResult) -> dict[str, object]:
 
     return {k: v for k, v in result_to_dict(spec, result).items() if k != "spec"}
 
+FAILURES_SHOWN = 20  # per job, without -v: the failures printed one by one
+
 
 class ProgressPrinter:
     """A Reporter that shows a job's progress on stderr.
@@ -65,8 +67,11 @@ class ProgressPrinter:
         tty_interval: float = 0.1,
         plain_interval: float = 5.0,
         unit: str = "frame",  # what the job counts ("file" for a folder tree), in the singular
+        listed_by: str = "",  # where every failure can be read ("`vfxcopy jobs show ID`"), once some are not shown
     ) -> None:
         self.unit = unit
+        self.listed_by = listed_by
+        self.failures_said = 0
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.label = label
@@ -119,8 +124,17 @@ class ProgressPrinter:
 
     def _frame(self, r: FrameResult) -> None:
         if r.status is FrameStatus.FAILED:
-            if self._first_time(r.error or r.source):
+            if not self._first_time(r.error or r.source):
+                return
+            # A run whose every frame fails the same way (a destination another copy fills, a source
+            # unmounted) printed thousands of lines: the first ones, then where to read them all.
+            self.failures_said += 1
+            if self.verbose or self.failures_said <= FAILURES_SHOWN:
                 self._line(f"vfxcopy: frame {r.frame} failed: {r.error or r.source}", force=True, colour=RED)
+            elif self.failures_said == FAILURES_SHOWN + 1:
+                where = f"; {self.listed_by} lists every one" if self.listed_by else ""
+                self._line(f"vfxcopy: more {self.unit}s failed: only the first {FAILURES_SHOWN} are shown "
+                           f"(-v shows all{where})", force=True, colour=RED)
         elif self.verbose and not self.quiet and not self.tty and r.status in (FrameStatus.DONE, FrameStatus.SKIPPED):
             word = "copied" if r.status is FrameStatus.DONE else "skipped"
             extra = f" ({r.error})" if r.error else ""

@@ -74,7 +74,8 @@ class _CliListener(PrintingListener, QueueListener):
                 self._printers[spec.job_id] = ProgressPrinter(
                     name if self.total == 1 else f"[{self._count}/{self.total}] {name}",
                     quiet=self.args.quiet or mode == "none", verbose=self.args.verbose, tty_interval=0.0,
-                    tty=False if mode == "plain" else None, unit="file" if spec.tree is not None else "frame")
+                    tty=False if mode == "plain" else None, unit="file" if spec.tree is not None else "frame",
+                    listed_by="" if getattr(self.args, "no_journal", False) else f"`vfxcopy jobs show {spec.job_id}`")
 
 
     def finished(self, spec: JobSpec, result: JobResult) -> None:
