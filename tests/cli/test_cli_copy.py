@@ -311,3 +311,20 @@ def test_a_run_where_every_frame_fails_prints_the_first_failures_and_where_to_re
     assert "30 of 30 frames failed" in proc.stderr
     verbose = vfxcopy("copy", "-q", "-v", "--no-fsync", "--on-conflict", "fail", str(src[0]), str(dest))
     assert sum(line.startswith("vfxcopy: frame ") for line in verbose.stderr.splitlines()) == 30
+
+
+def test_options_may_come_between_the_paths_as_with_cp_and_rsync(tmp_path: Path) -> None:
+    """`vfxcopy copy SRC --frames 1001-1002 DEST` said "unrecognized arguments: DEST"."""
+    src = make_byte_sequence(tmp_path / "src", count=4, size=100)
+    proc = vfxcopy("copy", str(src[0]), "--frames", "1001-1002", str(tmp_path / "a"), "-q", "--no-fsync")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "a").glob("plate.*")) == ["plate.1001.exr", "plate.1002.exr"]
+    # After `--` everything is a path, even a name that starts with a dash.
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "-odd.txt").write_text("x")
+    proc = vfxcopy("copy", "-q", "--no-fsync", "--", "-odd.txt", str(tmp_path / "b"), cwd=tmp_path / "notes")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "b" / "-odd.txt").read_text() == "x"
+    # An option nobody knows is still refused, wherever it is.
+    proc = vfxcopy("copy", str(src[0]), "--bogus", str(tmp_path / "c"))
+    assert proc.returncode == 2 and "unrecognized arguments: --bogus" in proc.stderr

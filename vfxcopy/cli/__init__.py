@@ -132,9 +132,26 @@ def parser_class() -> type[argparse.ArgumentParser]:
             super().__init__(prog, indent_increment, max_help_position, found if width is None else width)
 
     class Parser(argparse.ArgumentParser):
+        """Options may come between the paths, as with cp and rsync (`copy SRC --frames 1-10 DEST`):
+        a command's own parser reads its options wherever they are, then its positionals
+        (argparse's intermixed parsing). Parsers of sub-commands parse as argparse does."""
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("formatter_class", Formatter)
             super().__init__(*args, **kwargs)
+            self._intermixing = False
+
+        def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+            # After `--` every word is a positional: argparse's own parsing (its intermixed one loses
+            # a `-name` given after `--`, Python 3.11).
+            if (self._intermixing or (args is not None and "--" in args)
+                    or any(a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._actions)):
+                return super().parse_known_args(args, namespace)
+            self._intermixing = True  # parse_known_intermixed_args calls this method back: argparse's own then
+            try:
+                return self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._intermixing = False
 
     _PARSER_CLASS, _FORMATTER_CLASS = Parser, Formatter
     return Parser
