@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QApplication, QCheckBox, QFileDialog, QWidget
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, JobSpec, JobState, Operation
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
-from vfxcopy.core.sequence import find_sequence, scan
+from vfxcopy.core.seqfind import find_sequence, scan
 from vfxcopy.gui import prompts
 from vfxcopy.gui.app import make_app
 from vfxcopy.gui.main_window import MainWindow
@@ -41,7 +41,7 @@ from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import CopyOptions, FrameResult, FrameStatus, JobSpec
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.samples import make_byte_sequence
-from vfxcopy.core.sequence import find_sequence
+from vfxcopy.core.seqfind import find_sequence
 frames = make_byte_sequence(sys.argv[1], head="sh070_bg_v004.", count=40, size=64 * 1024)
 spec = JobSpec(find_sequence(frames[0]), sys.argv[2],
                copy=CopyOptions(fsync=False, bwlimit=512 * 1024), origin="gui")

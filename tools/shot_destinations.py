@@ -11,7 +11,7 @@ import screenshot as shots  # noqa: E402  (tools/screenshot.py: Shooter, window 
 
 from vfxcopy.core.jobs import JobState  # noqa: E402
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence  # noqa: E402
-from vfxcopy.core.sequence import scan  # noqa: E402
+from vfxcopy.core.seqfind import scan  # noqa: E402
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ import screenshot as shots
 
 from vfxcopy.core.jobs import Operation
 from vfxcopy.core.samples import make_exr_sequence
-from vfxcopy.core.sequence import scan
+from vfxcopy.core.seqfind import scan
 
 
 def main() -> int:
