@@ -305,6 +305,7 @@ def tree_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
     (delivery / "sh010" / "ref" / "edit_ref.mov").write_bytes(os.urandom(300_000))
     (delivery / "sh010" / "plates" / "bg01" / "bg01.cdl").write_text("<ColorDecisionList/>\n")
     (delivery / "delivery.edl").write_text("TITLE: vendor_delivery_0412\n")
+    os.mkfifo(delivery / "sh020" / "comp" / "render_progress.fifo")  # left behind by a render: never copied, said
     loose = make_exr_sequence(root / "show" / "incoming" / "loose", head="sh030_ref.", count=6, width=320, height=180)
     dialog = window.add_paths([delivery, loose[0]])
     assert dialog is not None
