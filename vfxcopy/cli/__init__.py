@@ -150,6 +150,8 @@ def parser_class() -> type[argparse.ArgumentParser]:
             self._intermixing = True  # parse_known_intermixed_args calls this method back: argparse's own then
             try:
                 return self.parse_known_intermixed_args(args, namespace)
+            except TypeError:  # what it refuses before parsing (a positional in an exclusive group)
+                return super().parse_known_args(args, namespace)
             finally:
                 self._intermixing = False
 
