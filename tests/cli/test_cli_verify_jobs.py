@@ -59,8 +59,13 @@ def test_verify_without_anything_to_compare_is_a_usage_error(
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "a.exr").write_bytes(b"a")
     assert main(["verify", str(tmp_path / "plain")]) == 2
-    assert "no ASC MHL history" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "no ASC MHL history" in said and "give a checksum list (--checksum-list FILE)" in said
     assert main(["verify", str(tmp_path / "nothing-here")]) == 2
+    # What the message suggests works, and one file is one file.
+    (tmp_path / "sums.md5").write_text("0cc175b9c0f1b6a831c399e269772661  a.exr\n")  # md5 of b"a"
+    assert main(["verify", str(tmp_path / "plain"), "--checksum-list", str(tmp_path / "sums.md5")]) == 0
+    assert "OK: 1 file matches" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32", reason="POSIX signals")

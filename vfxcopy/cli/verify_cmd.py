@@ -21,6 +21,7 @@ from vfxcopy.cli.common import (
 from vfxcopy.core.errors import JobError
 from vfxcopy.core.jobs import CancelToken
 from vfxcopy.core.journal import Journal, JournalError
+from vfxcopy.core.units import plural
 from vfxcopy.core.verify import (
     CHECKSUM_EXTENSIONS,
     ManifestEntry,
@@ -80,7 +81,7 @@ def _print_human(report: VerifyReport) -> None:
         print(f"warning  {_p(warning)}", file=out)
     verdict = "cancelled" if report.cancelled else ("OK" if report.passed else "MISMATCH")
     print(
-        f"{verdict}: {len(report.ok)} files match ({human_size(report.bytes_checked)} in {report.elapsed:.1f} s), "
+        f"{verdict}: {plural(len(report.ok), 'file matches', 'files match')} ({human_size(report.bytes_checked)} in {report.elapsed:.1f} s), "
         f"{len(report.missing)} missing, {len(report.altered)} altered, {len(report.extra)} extra "
         f"[against {_p(report.reference)}]",
         file=out,

@@ -184,9 +184,12 @@ def verify_destination(
     elif journal is not None:
         expected, ignore, reference = expected_from_journal(root, journal), list(IGNORE_PATTERNS), "journal"
         if not expected:
-            raise JobError(f"{root}: no ASC MHL history and no hashes in the journal for this folder")
+            raise JobError(f"{root}: no ASC MHL history and no hashes in the journal for this folder; "
+                           "nothing to check it against: verify a folder vfxcopy copied, or give a checksum "
+                           "list (--checksum-list FILE)")
     else:
-        raise ManifestError(f"{root}: no ASC MHL history ({MHL_FOLDER}/ folder missing)")
+        raise ManifestError(f"{root}: no ASC MHL history ({MHL_FOLDER}/ folder missing); verify a folder vfxcopy "
+                            "copied, or give a checksum list (--checksum-list FILE)")
 
     result = VerifyReport(root=root, reference=reference)
     if history is not None:
