@@ -21,6 +21,7 @@ from vfxcopy.cli.common import (
     resolve_sources,
 )
 from vfxcopy.core.jobs import CancelToken
+from vfxcopy.core.units import plural
 
 if TYPE_CHECKING:
     from vfxcopy.core.preflight import Kind, PreflightOptions, Report
@@ -143,7 +144,7 @@ class CheckProgress:
         if not self.tty and done >= total:
             return  # the result says it
         self._last = now
-        text = f"check {self.label}: {done}/{total} frames"
+        text = f"check {self.label}: {done}/{plural(total, 'frame')}"
         with self._lock:
             try:
                 if self.tty:
@@ -266,5 +267,5 @@ def _run(args: argparse.Namespace) -> int:
     elif not args.quiet or found or cancelled:
         verdict = "cancelled" if cancelled else ("OK" if not found else f"{found} finding{'s' if found != 1 else ''}")
         print(f"check: {verdict}: {len(reports)} sequence{'s' if len(reports) != 1 else ''}, "
-              f"{frames_checked} frames in {elapsed:.2f} s", file=sys.stderr)
+              f"{plural(frames_checked, 'frame')} in {elapsed:.2f} s", file=sys.stderr)
     return code

@@ -26,6 +26,7 @@ from vfxcopy.cli.common import (
 from vfxcopy.cli.queue_run import run_queue
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import CancelToken, ConflictPolicy, CopyOptions, JobSpec, Operation, VerifyMode
+from vfxcopy.core.units import plural
 
 if TYPE_CHECKING:
     from vfxcopy.core.preview import JobPlan, Shortfall
@@ -268,8 +269,8 @@ def _print_plan(plans: list[JobPlan], short: list[Shortfall], notes: list[str], 
         print(printable(f"note: {note}"), file=out)
     for plan in plans:
         spec = plan.spec
-        print(printable(f"job {spec.display_name()} -> {spec.dest_dir}: {len(plan.items)} items, "
-                        f"{len(plan.conflicts)} conflicts, {human_size(plan.bytes_to_write)} to write"), file=out)
+        print(printable(f"job {spec.display_name()} -> {spec.dest_dir}: {plural(len(plan.items), 'item')}, "
+                        f"{plural(len(plan.conflicts), 'conflict')}, {human_size(plan.bytes_to_write)} to write"), file=out)
         for label, count, size in plan.contents():
             print(printable(f"  contains   {label}  ({count} {'item' if count == 1 else 'items'}, "
                             f"{human_size(size)})"), file=out)

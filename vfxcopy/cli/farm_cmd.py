@@ -20,6 +20,7 @@ from vfxcopy.cli.common import (
     print_json,
 )
 from vfxcopy.core.jobs import CancelToken, JobSpec, JobState
+from vfxcopy.core.units import plural
 
 BACKENDS = ("openjd", "deadline", "slurm", "deadline10", "opencue")
 EXIT_TERMINATED = 143
@@ -473,7 +474,7 @@ def _manage(args: argparse.Namespace, action: str) -> int:
 def _print_status(state: dict[str, Any]) -> None:
     frames = state["frames"]
     print(f"{state['job_id']}  {state['name']}  [{state['backend']}]  {state['state']}: "
-          f"{frames['done']}/{frames['total']} frames done ({frames['skipped']} skipped), {frames['failed']} failed")
+          f"{frames['done']}/{plural(frames['total'], 'frame')} done ({frames['skipped']} skipped), {frames['failed']} failed")
     for chunk in state["chunks"]:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(chunk["counts"].items()))
         print(f"  {chunk['step']:<8} {chunk['frames']:<12} {chunk['state']:<12} {counts}")

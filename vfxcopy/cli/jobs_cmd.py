@@ -25,6 +25,7 @@ from vfxcopy.core.errors import JobError, SafetyError
 from vfxcopy.core.jobs import CancelToken, Event, JobResult, JobSpec, JobState, Reporter
 from vfxcopy.core.journal import Journal, JournalError, JournalJob
 from vfxcopy.core.queue import JobQueue, QueueListener
+from vfxcopy.core.units import plural
 
 RECENT = 20
 
@@ -125,7 +126,7 @@ def _show(journal: Journal, args: argparse.Namespace) -> int:
         print(f"  {f.frame:>8}  {f.status.value:<9}  {human_size(f.size):>9}  {_p(detail)}")
     missing = job.frames_total - len(frames)
     if missing > 0:
-        print(f"  ({missing} frames not started)")
+        print(f"  ({plural(missing, 'frame')} not started)")
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from vfxcopy.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error, human_size, print_json
+from vfxcopy.core.units import plural
 
 if TYPE_CHECKING:
     from vfxcopy.core.journal import JournalJob
@@ -154,6 +155,6 @@ def run(args: argparse.Namespace) -> int:
               f"{str(r['frames_done']) + '/' + str(r['frames_total']):>11}  {r['frames_failed'] or '':>6}  "
               f"{human_size(r['bytes']):>9}  {_text(r['source'])} -> {_text(r['dest_dir'])}")
     by_state = ", ".join(f"{n} {s}" for s, n in states.items())
-    print(f"{len(rows)} jobs ({by_state}); {totals['frames_done']} frames done, {totals['frames_failed']} failed; "
+    print(f"{plural(len(rows), 'job')} ({by_state}); {plural(totals['frames_done'], 'frame')} done, {totals['frames_failed']} failed; "
           f"{human_size(totals['bytes'])}")
     return EXIT_OK

@@ -31,6 +31,7 @@ from vfxcopy.core.jobs import (
     VerifyMode,
     null_reporter,
 )
+from vfxcopy.core.units import plural
 
 if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal, JournalFrame, JournalJob
@@ -116,12 +117,12 @@ def _check_sources(spec: JobSpec, result: JobResult, report: Reporter, token: Ca
         return
     if failed:
         result.state = JobState.FAILED
-        result.message = (f"{len(failed)} of {len(result.frames)} files failed source verification: "
+        result.message = (f"{len(failed)} of {plural(len(result.frames), 'file')} failed source verification: "
                           "the source changed or reads back differently after the copy; do not wipe it")
         report(Progress(spec.job_id, JobState.FAILED, len(result.frames), message=result.message))
     else:
         done = sum(1 for f in result.frames if f.status is FrameStatus.DONE and f.hash)
-        report(LogMessage(spec.job_id, "info", f"source verified: {done} files read again, all identical"))
+        report(LogMessage(spec.job_id, "info", f"source verified: {plural(done, 'file')} read again, all identical"))
 
 
 def finish_outputs(
@@ -403,7 +404,7 @@ def _merge(job_id: str, frames: list[FrameResult], runs: list[JobResult], starte
     if state is JobState.COMPLETED and failed:
         state = JobState.FAILED
     if state is JobState.FAILED and failed and not message:
-        message = f"{failed} of {total} frames failed"
+        message = f"{failed} of {plural(total, 'frame')} failed"
     return JobResult(
         job_id=job_id,
         state=state,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vfxcopy.core.jobs import FrameStatus, JobResult, JobSpec, JobState
+from vfxcopy.core.units import plural
 
 if TYPE_CHECKING:
     from vfxcopy.core.config import Config
@@ -83,7 +84,7 @@ def message_for(jobs: Sequence[dict[str, Any]], command: str = "") -> tuple[str,
     elif bad:
         title = f"{what}: {len(bad)} of {len(jobs)} jobs did not complete"
     else:
-        title = f"{what}: {len(jobs)} jobs completed"
+        title = f"{what}: {plural(len(jobs), 'job')} completed"
     body = "\n".join(_line(j) for j in jobs) or "no job ran"
     return title, body, not bad
 

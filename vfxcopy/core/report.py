@@ -16,7 +16,7 @@ from pathlib import Path
 from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
 from vfxcopy.core.stamps import iso_time
-from vfxcopy.core.units import format_size
+from vfxcopy.core.units import format_size, plural
 from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, manifest_lock, write_files
 
 THUMBNAILS = 8
@@ -198,9 +198,9 @@ def render_html(
     algo = MHL_FORMAT.get(spec.copy.hash_algo.value, spec.copy.hash_algo.value)
     ok = not failed and not problems
     verdict = (
-        f'<span class="ok">all {len(placed)} frames in place; verification "{verified}" ({algo}) passed</span>'
+        f'<span class="ok">all {plural(len(placed), "frame")} in place; verification "{verified}" ({algo}) passed</span>'
         if ok
-        else f'<span class="bad">{len(failed)} frames failed, {len(problems)} problems</span>'
+        else f'<span class="bad">{plural(len(failed), "frame")} failed, {plural(len(problems), "problem")}</span>'
     )
     rows = [
         ("Job", f"{_h(spec.display_name())} <code>{_h(spec.job_id)}</code>"),

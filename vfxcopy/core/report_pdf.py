@@ -12,7 +12,7 @@ from typing import Any
 
 from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
-from vfxcopy.core.units import format_size
+from vfxcopy.core.units import format_size, plural
 from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, write_files
 
 # Fonts with every character a file name may carry; Helvetica (Latin-1 only) where they are missing.
@@ -198,8 +198,8 @@ def render_pdf(
     source = spec.source
     sheet = _Sheet(f"vfxcopy handover report: {spec.display_name()}")
     sheet.heading(f"Handover report: {spec.display_name()}", 15)
-    result_text = (f"OK: all {len(placed)} frames in place and verified ({spec.copy.verify.value}, {algo})" if ok
-                   else f"NOT OK: {len(failed)} frames failed, {len(problems)} problems")
+    result_text = (f"OK: all {plural(len(placed), 'frame')} in place and verified ({spec.copy.verify.value}, {algo})" if ok
+                   else f"NOT OK: {plural(len(failed), 'frame')} failed, {plural(len(problems), 'problem')}")
     sheet.rows([
         ("Result", result_text),
         ("Job", f"{spec.display_name()}  ({spec.job_id}, {spec.operation.value})"),

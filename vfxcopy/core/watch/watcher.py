@@ -26,6 +26,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.units import plural
 from vfxcopy.core.watch.landing import (
     DONE,
     OPEN,
@@ -265,8 +266,8 @@ class FolderWatcher:
         with self._lock:
             self.landed_count += len(landed)
         for item in landed:
-            what = "follow-up, " + str(len(item.frames)) + " new frames" if item.frames is not None else (
-                f"{len(item.sequence.frames)} frames")
+            what = f"follow-up, {plural(len(item.frames), 'new frame')}" if item.frames is not None else (
+                plural(len(item.sequence.frames), "frame"))
             self._set_activity(f"landed {item.sequence.display()} ({what})")
             try:
                 self.on_landed(item.rule, item.sequence, item.frames)
