@@ -24,6 +24,7 @@ from vfxcopy.core.textsafe import printable
 from vfxcopy.core.units import plural
 
 _stdout_lock = threading.Lock()
+FAILURES_SHOWN = 20  # per job, without -v: the failures printed one by one
 
 
 def print_json_line(data: dict[str, object], stream: TextIO | None = None) -> None:
@@ -42,8 +43,6 @@ def result_line(spec: JobSpec, result: JobResult) -> dict[str, object]:
     from vfxcopy.cli.output import result_to_dict
 
     return {k: v for k, v in result_to_dict(spec, result).items() if k != "spec"}
-
-FAILURES_SHOWN = 20  # per job, without -v: the failures printed one by one
 
 
 class ProgressPrinter:
