@@ -133,3 +133,18 @@ def test_ls_recursive_lists_sub_folders(shot_dir: Path, capsys: pytest.CaptureFi
     assert main(["ls", "-r", str(shot_dir)]) == 0
     out = capsys.readouterr().out
     assert f"{shot_dir / 'denoise'}:\n  dn.####.exr  1001-1003  3 frames  30 B" in out
+
+
+def test_ls_shows_odd_names_escaped_never_as_they_are(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A name with a terminal escape sequence (recolour, retitle, hide a line), a newline or bytes
+    that are not UTF-8 was written to the terminal as it was: one line each, escaped, as copy says them."""
+    folder = os.fsencode(tmp_path / "in")
+    os.mkdir(folder)
+    for name in (b"esc\x1b[31mred.0001.exr", b"new\nline.0001.exr", b"bad\xff.0001.exr"):
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(b"x")
+    assert main(["ls", os.fsdecode(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\udcff" not in out
+    names = [line.split()[0] for line in out.splitlines()[1:]]
+    assert sorted(names) == ["bad\\xff.####.exr", "esc\\x1b[31mred.####.exr", "new\\x0aline.####.exr"]

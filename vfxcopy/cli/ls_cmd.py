@@ -9,6 +9,7 @@ from vfxcopy.cli import EXIT_OK, EXIT_USAGE
 from vfxcopy.cli.output import human_size
 from vfxcopy.core.seqfind import SourceError, resolve
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.textsafe import printable  # names are shown, never sent to the terminal as they are
 
 TYPE_CHECKING = False  # typing's constant without importing typing
 if TYPE_CHECKING:
@@ -60,19 +61,20 @@ def sequence_to_json(seq: Sequence) -> dict[str, Any]:
 
 
 def format_rows(seqs: list[Sequence]) -> list[str]:
-    """Aligned text lines for the sequences of one folder."""
+    """Aligned text lines for the sequences of one folder (names escaped: a name may hold a newline,
+    bytes that are not UTF-8 or a terminal's escape sequences)."""
     rows: list[tuple[str, str, str, str, str]] = []
     for seq in seqs:
         size = human_size(seq.total_size)
         if seq.is_single:
-            rows.append((seq.name(), "", "", size, ""))
+            rows.append((printable(seq.name()), "", "", size, ""))
             continue
         count = f"{len(seq.frames)} frame{'s' if len(seq.frames) != 1 else ''}"
         missing = seq.missing_str()
         if len(missing) > MAX_MISSING_CHARS:
             missing = missing[:MAX_MISSING_CHARS].rsplit(",", 1)[0] + ",..."
         gap = f"missing {missing} ({seq.missing_count()})" if missing else ""
-        rows.append((seq.nuke_name(), seq.range_str(), count, size, gap))
+        rows.append((printable(seq.nuke_name()), seq.range_str(), count, size, gap))
     widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
     lines = []
     for name, rng, count, size, gap in rows:
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         seqs = resolve(args.paths, stat=True, recursive=args.recursive)
     except SourceError as exc:
-        print(f"vfxcopy ls: error: {exc}", file=sys.stderr, flush=True)
+        print(printable(f"vfxcopy ls: error: {exc}"), file=sys.stderr, flush=True)
         return EXIT_USAGE
     if args.json:
         write_json(seqs)
@@ -127,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     for i, (directory, items) in enumerate(by_dir.items()):
         if i:
             lines.append("")
-        lines.append(f"{directory}:")
+        lines.append(f"{printable(directory)}:")
         lines.extend(format_rows(items))
     write_out("\n".join(lines) + "\n")
     return EXIT_OK
