@@ -299,3 +299,28 @@ def test_verify_start_up_does_not_import_ascmhl_until_a_history_is_read(tmp_path
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "plain")], capture_output=True, text=True,
                          cwd=REPO, timeout=60)
     assert run.stdout.split() == ["2", "False", "False"], run.stdout + run.stderr
+
+
+def test_a_name_with_escape_sequences_and_a_newline_never_reaches_the_terminal_as_it_is(tmp_path: Path) -> None:
+    """`jobs`, `jobs show` and `check` printed such a name as it was (a name could recolour the terminal
+    or split a line), and verify escaped its altered file twice (`\\\\x1b`)."""
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    name = "esc\x1b[31mred\nx.0001.exr"
+    (src / name).write_bytes(b"x")
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "vfxcopy", *argv], capture_output=True, text=True, timeout=120)
+
+    assert run("copy", "-q", str(src), str(dest)).returncode == 0
+    (dest / name).write_bytes(b"y")
+    listed = run("jobs")
+    job_id = listed.stdout.splitlines()[1].split()[0]
+    outputs = [listed, run("jobs", "show", job_id), run("check", str(src)), run("verify", str(dest))]
+    for proc in outputs:
+        text = proc.stdout + proc.stderr
+        assert "\x1b" not in text and "red\nx" not in text, text
+    assert "esc\\x1b[31mred\\x0ax" in outputs[0].stdout and "esc\\x1b[31mred\\x0ax" in outputs[1].stdout
+    verify = outputs[3]
+    assert verify.returncode == 1 and "esc\\x1b[31mred\\x0ax.0001.exr: altered" in verify.stderr
+    assert "\\\\x1b" not in verify.stderr

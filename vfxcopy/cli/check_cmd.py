@@ -21,6 +21,7 @@ from vfxcopy.cli.common import (
     resolve_sources,
 )
 from vfxcopy.core.jobs import CancelToken
+from vfxcopy.core.textsafe import printable
 from vfxcopy.core.units import plural
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class CheckProgress:
         self._lock = threading.Lock()
 
     def start(self, label: str) -> None:
-        self.label = label
+        self.label = printable(label)  # a file name, shown on a terminal
         self._last = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
@@ -196,11 +197,12 @@ def print_report(report: Report, stream: TextIO | None = None) -> None:
     """'<pattern> <range>: <summary>' then one line per finding: frame, kind, path: what (expected, found)."""
     out = stream or sys.stdout
     n = report.frames_checked
-    print(f"{_title(report.sequence)}: {report.summary()} ({n} frame{'s' if n != 1 else ''} checked)", file=out)
+    print(printable(f"{_title(report.sequence)}: {report.summary()} ({n} frame{'s' if n != 1 else ''} checked)"),
+          file=out)
     width = max((len(f.kind.value) for f in report.findings), default=0)
     for f in report.findings:
         frame = "" if f.frame is None else str(f.frame)
-        print(f"  {frame:>6}  {f.kind.value:<{width}}  {f.text()}", file=out)
+        print(printable(f"  {frame:>6}  {f.kind.value:<{width}}  {f.text()}"), file=out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -232,7 +234,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             todo.append((seq, frames))
     for note in notes:
-        print(f"vfxcopy check: note: {note}", file=sys.stderr)
+        print(printable(f"vfxcopy check: note: {note}"), file=sys.stderr)
     token = CancelToken()
     progress = CheckProgress(quiet=args.quiet or not todo)
     reports: list[Report] = []

@@ -25,6 +25,7 @@ from vfxcopy.core.errors import JobError, SafetyError
 from vfxcopy.core.jobs import CancelToken, Event, JobResult, JobSpec, JobState, Reporter
 from vfxcopy.core.journal import Journal, JournalError, JournalJob
 from vfxcopy.core.queue import JobQueue, QueueListener
+from vfxcopy.core.textsafe import printable
 from vfxcopy.core.units import plural
 
 RECENT = 20
@@ -67,13 +68,18 @@ def _when(ts: float | None) -> str:
 
 
 def _p(text: str) -> str:
+    """For the terminal: a name's escape sequences, newlines and undecodable bytes as escapes."""
+    return printable(text)
+
+
+def _json_text(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _plain(data: Any) -> Any:
-    """JSON-safe copy: strings with undecodable bytes get \\x escapes."""
+    """JSON-safe copy: strings with undecodable bytes get \\x escapes (JSON escapes control characters)."""
     if isinstance(data, str):
-        return _p(data)
+        return _json_text(data)
     if isinstance(data, dict):
         return {k: _plain(v) for k, v in data.items()}
     if isinstance(data, list):
@@ -139,7 +145,7 @@ def _resume(journal: Journal, args: argparse.Namespace) -> int:
     except JobError as exc:
         error("jobs", str(exc))
         if as_json:
-            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _p(str(exc))})
+            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _json_text(str(exc))})
         return EXIT_USAGE
     failure: list[Exception] = []
     results: list[JobResult] = []
@@ -171,7 +177,7 @@ def _resume(journal: Journal, args: argparse.Namespace) -> int:
     if failure:
         error("jobs", f"cannot resume {job.job_id}: {failure[0]}")
         if as_json:
-            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _p(str(failure[0]))})
+            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _json_text(str(failure[0]))})
         return EXIT_USAGE
     result = results[0]
     code = cancelled_exit(guard) if guard.token.cancelled else result.exit_code

@@ -91,16 +91,16 @@ def _print_human(report: VerifyReport) -> None:
 def run(args: argparse.Namespace) -> int:
     path = os.path.abspath(args.path)
     if not os.path.isdir(path):
-        error("verify", f"{_p(args.path)}: not a folder")
+        error("verify", f"{args.path}: not a folder")  # error() escapes names
         return EXIT_USAGE
     journal: Journal | None = None
     if not args.checksum_list:
         try:
             journal = Journal()  # the reference without a manifest, and for names a manifest cannot hold
         except (JournalError, OSError, sqlite3.Error) as exc:
-            error("verify", f"warning: job journal unavailable ({_p(str(exc))})")
+            error("verify", f"warning: job journal unavailable ({exc})")
     token = CancelToken()
-    printer = ProgressPrinter(f"verify {_p(args.path)}", quiet=args.quiet)
+    printer = ProgressPrinter(f"verify {args.path}", quiet=args.quiet)  # it escapes what it prints
     written = None
     try:
         with CancelSignals(token) as guard:
@@ -114,10 +114,9 @@ def run(args: argparse.Namespace) -> int:
                 written = write_checksum_list(path, entries, args.write_checksum_list, token=token)
     except JobError as exc:  # ManifestError included: a damaged, foreign or missing history
         printer.end()
-        message = _p(str(exc))
-        error("verify", message)
+        error("verify", str(exc))
         if args.json:
-            print_json({"command": "verify", "exit_code": EXIT_USAGE, "error": message})
+            print_json({"command": "verify", "exit_code": EXIT_USAGE, "error": _p(str(exc))})
         return EXIT_USAGE
     finally:
         if journal is not None:

@@ -152,7 +152,9 @@ def finish_outputs(
         manifest = write_generation(spec.dest_dir, entries, comment=f"vfxcopy job {spec.job_id}: {spec.display_name()}",
                                     token=token)
         for name in manifest.skipped:
-            report(LogMessage(spec.job_id, "warning", f"{name}: name is not valid UTF-8; left out of the ASC MHL manifest"))
+            report(LogMessage(spec.job_id, "warning", f"{name}: an XML manifest cannot hold this name (bytes that are not "
+                                                      "UTF-8, or a control character); left out of the ASC MHL "
+                                                      "manifest, verified against the journal"))
         for name in manifest.failed:
             report(LogMessage(spec.job_id, "warning",
                               f"{name}: differs from the hash an earlier manifest in this folder recorded"))

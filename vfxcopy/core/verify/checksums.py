@@ -18,7 +18,6 @@ from pathlib import Path
 
 from vfxcopy.core.errors import Cancelled, ManifestError
 from vfxcopy.core.jobs import CancelToken, JobState, LogMessage, Progress, Reporter, null_reporter
-from vfxcopy.core.textsafe import printable
 from vfxcopy.core.verify.destination import Mismatch, VerifyReport
 from vfxcopy.core.verify.files import write_files
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
@@ -146,7 +145,7 @@ def verify_checksum_list(
                 result.ok.append(rel)
             else:
                 result.altered.append(Mismatch(rel, digest, actual, fmt))
-                report(LogMessage("verify", "error", f"{printable(full)}: altered ({fmt} {actual}, list says {digest})"))
+                report(LogMessage("verify", "error", f"{full}: altered ({fmt} {actual}, list says {digest})"))
     except Cancelled:
         result.cancelled = True
     result.elapsed = time.monotonic() - started

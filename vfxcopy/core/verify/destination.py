@@ -27,7 +27,6 @@ from vfxcopy.core.jobs import (
     is_temp_name,
     null_reporter,
 )
-from vfxcopy.core.textsafe import printable
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
 from vfxcopy.core.verify.mhl_read import IGNORE_PATTERNS, MHL_FOLDER, History, ManifestRecord, load_history
 
@@ -245,7 +244,7 @@ def verify_destination(
                 result.digests[rel] = (rec.hash_format, actual.lower())
             else:
                 result.altered.append(Mismatch(rel, rec.hash, actual, rec.hash_format))
-                report(LogMessage(job_id, "error", f"{printable(full)}: altered ({rec.hash_format} {actual}, "
+                report(LogMessage(job_id, "error", f"{full}: altered ({rec.hash_format} {actual}, "
                                   f"manifest says {rec.hash})"))
     except Cancelled:
         result.cancelled = True
