@@ -32,6 +32,7 @@ from vfxcopy.core.jobs import (
     Reporter,
 )
 from vfxcopy.core.naming import IMAGE_TARGETS, TARGETS, normalise_target
+from vfxcopy.core.oiiopath import oiio_name
 
 MIB = 1 << 20
 SPACE_MARGIN = 8 * MIB  # kept free on the destination besides the frames being written
@@ -239,8 +240,9 @@ def read_frame(path: str, as_float: bool = False) -> oiio.ImageBuf:
     `as_float` reads into 32-bit float, so that colour conversion and filtering
     of half or integer files do not round at every step (as oiiotool does).
     """
-    buf = oiio.ImageBuf(path)
-    ok = buf.read(0, 0, force=True, convert=oiio.FLOAT) if as_float else buf.read(0, 0, force=True)
+    with oiio_name(path) as source:  # a name that is not UTF-8: OpenImageIO reads the open file
+        buf = oiio.ImageBuf(source)
+        ok = buf.read(0, 0, force=True, convert=oiio.FLOAT) if as_float else buf.read(0, 0, force=True)
     if not ok or buf.has_error:
         reason = buf.geterror().strip().splitlines()
         text = reason[0] if reason else "unknown error"

@@ -44,7 +44,13 @@ def image_metadata(path: str) -> dict[str, str]:
         import OpenImageIO as oiio
     except ImportError:
         return {}
-    inp = oiio.ImageInput.open(path)
+    from vfxcopy.core.oiiopath import oiio_name
+
+    try:
+        with oiio_name(path) as source:  # a name that is not UTF-8: OpenImageIO opens the open file
+            inp = oiio.ImageInput.open(source)
+    except OSError:
+        return {}
     if inp is None:
         oiio.geterror()
         return {}

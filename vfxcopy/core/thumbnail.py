@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import OpenImageIO as oiio
 
 from vfxcopy.core.colour import color_config, colorconvert, display_space, file_colorspace, is_linear
+from vfxcopy.core.oiiopath import oiio_name
 
 # Below this many pixels per thumbnail pixel, a box filter costs little more
 # than point sampling; above it, point sampling (`resample`) keeps 1080p
@@ -65,7 +66,16 @@ def make_thumbnail(path: str | os.PathLike[str], max_size: int = 256, ocio_confi
     first and colour-converted afterwards, so the cost is mostly the read.
     """
     name = os.fspath(path)
-    buf = oiio.ImageBuf(name)
+    try:
+        with oiio_name(name) as source:
+            return _thumbnail(source, name, max_size, ocio_config)
+    except OSError as exc:
+        raise ThumbnailError(f"{name}: cannot read this image ({exc.strerror or exc})") from None
+
+
+def _thumbnail(source: str, name: str, max_size: int, ocio_config: str | None) -> Thumbnail:
+    """make_thumbnail of the file OpenImageIO opens as `source` (`name`: the file's name, for messages)."""
+    buf = oiio.ImageBuf(source)  # read lazily, all within make_thumbnail's hold of the file
     spec = buf.spec()
     if buf.has_error or spec.width <= 0:
         raise ThumbnailError(f"{name}: cannot read this image ({_first_line(buf.geterror()) or 'unknown format'})")
@@ -73,12 +83,12 @@ def make_thumbnail(path: str | os.PathLike[str], max_size: int = 256, ocio_confi
     if buf.nmiplevels > 1:
         level = 0
         for mip in range(buf.nmiplevels):
-            probe = oiio.ImageBuf(name, 0, mip)
+            probe = oiio.ImageBuf(source, 0, mip)
             if max(probe.spec().width, probe.spec().height) < max_size:
                 break
             level = mip
         if level:
-            buf = oiio.ImageBuf(name, 0, level)
+            buf = oiio.ImageBuf(source, 0, level)
             spec = buf.spec()
 
     nch = spec.nchannels

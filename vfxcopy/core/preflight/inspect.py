@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from vfxcopy.core.jobs import CancelToken
+from vfxcopy.core.oiiopath import oiio_name
 from vfxcopy.core.preflight.exrheader import EXR_EXTENSIONS, Unknown
 from vfxcopy.core.preflight.model import FrameInfo, Kind
 from vfxcopy.core.preflight.tails import cut_reason, exr_cut_reason, read_exr_header
@@ -165,7 +166,13 @@ def inspect_frame(
 
     import OpenImageIO as oiio
 
-    inp = oiio.ImageInput.open(path)
+    try:
+        with oiio_name(path) as source:  # a name that is not UTF-8: OpenImageIO opens the open file
+            inp = oiio.ImageInput.open(source)
+    except OSError as exc:
+        info.error_kind = Kind.UNDECODABLE
+        info.error = f"cannot read the file: {exc.strerror or exc}"
+        return info
     if inp is None:
         info.error_kind = Kind.UNDECODABLE
         info.error = f"the header does not decode: {_clean_error(oiio.geterror(), path)}"
