@@ -50,6 +50,14 @@ def test_frames_whose_names_are_not_utf8_are_converted_checked_and_get_thumbnail
     converted = vfxcopy("convert", str(odd_plates), str(out), "--to", "jpg", "--to-space", "sRGB - Display", "-q")
     assert converted.returncode == 0, converted.stderr
     assert sorted(os.listdir(os.fsencode(out))) == [b"sh\xffot.1001.jpg", b"sh\xffot.1002.jpg", b"sh\xffot.1003.jpg"]
+    # Again: the frames there are compared (skip-identical) and skipped; they all "differed" before.
+    again = vfxcopy("convert", str(odd_plates), str(out), "--to", "jpg", "--to-space", "sRGB - Display", "--json")
+    assert again.returncode == 0, again.stderr
+    assert '"frames_skipped": 3' in again.stdout
+    movie = vfxcopy("convert", str(odd_plates), str(tmp_path / "mov"), "--to", "mp4", "--to-space", "sRGB - Display",
+                    "-q")
+    assert movie.returncode == 0, movie.stderr  # its first frame sizes the movie: a traceback before
+    assert os.listdir(os.fsencode(tmp_path / "mov")) == [b"sh\xffot.mp4"]
     copied = vfxcopy("copy", "-q", str(odd_plates), str(tmp_path / "copy"))
     assert copied.returncode == 0, copied.stderr
     [report] = (tmp_path / "copy" / "ascmhl").glob("vfxcopy_report_*.html")

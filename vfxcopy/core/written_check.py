@@ -7,11 +7,13 @@ import OpenImageIO as oiio
 
 from vfxcopy.core.convert import WritePlan
 from vfxcopy.core.errors import FrameError
+from vfxcopy.core.oiiopath import oiio_name
 
 
 def check_written(path: str, expect: oiio.ImageSpec, dtype: oiio.TypeDesc, plan: WritePlan, shown: str) -> None:
     """Re-open what was written and check resolution, channels, pixel type and codec."""
-    inp = oiio.ImageInput.open(path)
+    with oiio_name(path) as source:
+        inp = oiio.ImageInput.open(source)
     if inp is None:
         raise FrameError(shown, f"the written file does not read back: {oiio.geterror()}", "check the destination disk")
     try:
@@ -52,7 +54,8 @@ def compare_written(path: str, expected: oiio.ImageBuf, dtype: oiio.TypeDesc, pl
         # The DPX writer truncates 16-bit values to 10/12 bits: up to one code value.
         threshold = 1.01 / ((1 << plan.bits) - 1)
     scale = _NORMALISED.get(str(dtype))
-    inp = oiio.ImageInput.open(path)
+    with oiio_name(path) as source:
+        inp = oiio.ImageInput.open(source)
     if inp is None:
         raise FrameError(shown, f"the written file does not read back: {oiio.geterror()}")
     try:
@@ -106,8 +109,10 @@ def compare_written(path: str, expected: oiio.ImageBuf, dtype: oiio.TypeDesc, pl
 
 def _compare_whole(path: str, expected: oiio.ImageBuf, dtype: oiio.TypeDesc, threshold: float, shown: str) -> None:
     """The whole-image comparison (tiled files, other pixel types, a changed shape)."""
-    back = oiio.ImageBuf(path)
-    if not back.read(0, 0, force=True):
+    with oiio_name(path) as source:
+        back = oiio.ImageBuf(source)
+        read = back.read(0, 0, force=True)
+    if not read:
         raise FrameError(shown, f"the written file does not read back: {back.geterror()}")
     ref = oiio.ImageBuf()
     # Quantise the expected pixels the way the writer does, so a lossless codec compares exactly.
@@ -125,8 +130,13 @@ def _compare_whole(path: str, expected: oiio.ImageBuf, dtype: oiio.TypeDesc, thr
 
 def same_pixels(a: str, b: str) -> bool:
     """Two image files with the same size, channels and pixel values (metadata may differ)."""
-    ba, bb = oiio.ImageBuf(a), oiio.ImageBuf(b)
-    if not (ba.read(0, 0, force=True) and bb.read(0, 0, force=True)):
+    # Names that are not UTF-8 (a conversion keeps the source's name): OpenImageIO reads the open files.
+    try:
+        with oiio_name(a) as source_a, oiio_name(b) as source_b:
+            ba, bb = oiio.ImageBuf(source_a), oiio.ImageBuf(source_b)
+            if not (ba.read(0, 0, force=True) and bb.read(0, 0, force=True)):
+                return False
+    except OSError:  # one of them cannot be opened: not the same
         return False
     sa, sb = ba.spec(), bb.spec()
     if (sa.width, sa.height, sa.nchannels, str(sa.format)) != (sb.width, sb.height, sb.nchannels, str(sb.format)):
