@@ -183,3 +183,15 @@ def test_ctrl_c_stops_every_rendition_with_nothing_partial(tmp_path: Path) -> No
         assert len(names) < 40
         for name in names:
             assert spec_of(folder / name).width == width  # whatever remains is complete
+
+
+def test_a_single_output_s_errors_do_not_name_outputs(src: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`convert SRC DEST --to jpg --resize 0%` began its error with "DEST (before any --output):" though no
+    --output was given; with several outputs the error still says which one."""
+    assert main(["convert", str(src), str(tmp_path / "a"), "--to", "jpg", "--resize", "0%"]) == 2
+    err = capsys.readouterr().err
+    assert "error: resize '0%': the percentage must be above 0% and at most 1000%" in err and "--output" not in err
+    assert main(["convert", str(src), str(tmp_path / "a"), "--to", "jpg", "--output", str(tmp_path / "b"),
+                 "--to", "png", "--resize", "0%"]) == 2
+    assert f"error: --output {tmp_path / 'b'}: resize '0%'" in capsys.readouterr().err

@@ -211,11 +211,18 @@ def renditions_from_args(args: argparse.Namespace, dest: str) -> list[Rendition]
     from vfxcopy.core.presets import get_outputs
 
     out: list[Rendition] = []
+    several = len(_sections(args)) > 1
     for section in _sections(args):
-        where = section.where()
+        # Which output a message is about, only where there are several ("DEST (before any --output)"
+        # began every error of a plain `convert SRC DEST --to jpg`).
+        where = section.where() if several else ""
+
+        def said(text: str, where: str = where) -> str:
+            return f"{where}: {text}" if where else text
+
         if section.repeated:
-            raise UsageError(f"{', '.join(dict.fromkeys(section.repeated))} given twice for {where}; each --output DIR "
-                             "starts one more rendition, and the options after it apply to that one")
+            raise UsageError(f"{', '.join(dict.fromkeys(section.repeated))} given twice for {section.where()}; each "
+                             "--output DIR starts one more rendition, and the options after it apply to that one")
         folder = os.path.abspath(section.dest if section.dest is not None else dest)
         given = section.given
         preset = given.get("preset")
@@ -224,10 +231,10 @@ def renditions_from_args(args: argparse.Namespace, dest: str) -> list[Rendition]
             try:
                 outputs = get_outputs(preset)
             except KeyError as exc:
-                raise UsageError(f"{where}: {exc.args[0]}") from None
+                raise UsageError(said(exc.args[0])) from None
             if len(outputs) > 1 and "to" in given:
-                raise UsageError(f"{where}: --{section.flags['to'].lstrip('-')} cannot change preset {preset!r}, which "
-                                 f"has {len(outputs)} outputs; add another --output DIR --to FORMAT instead")
+                raise UsageError(said(f"--{section.flags['to'].lstrip('-')} cannot change preset {preset!r}, which "
+                                      f"has {len(outputs)} outputs; add another --output DIR --to FORMAT instead"))
             for o in outputs:
                 opts = _with_flags(o.options, given, from_preset=True, where=where)
                 out.append(Rendition(o.dest_dir(folder), opts, conflict, where))
@@ -239,11 +246,12 @@ def renditions_from_args(args: argparse.Namespace, dest: str) -> list[Rendition]
                              "the options after --output DIR apply to that output only")
         else:
             flags = ", ".join(section.flags.values())
-            raise UsageError(f"{where}: give a target format with --to (exr, dpx, tif, png, jpg, mp4, mov) or a "
-                             f"--preset" + (f" (it has only {flags})" if flags else ""))
+            raise UsageError(said("give a target format with --to (exr, dpx, tif, png, jpg, mp4, mov) or a "
+                                  "--preset" + (f" (it has only {flags})" if flags else "")))
     for r in out:
         if os.path.exists(r.dest_dir) and not os.path.isdir(r.dest_dir):
-            raise UsageError(f"{r.where}: {r.dest_dir} exists and is not a folder")
+            raise UsageError(f"{r.where}: {r.dest_dir} exists and is not a folder" if r.where
+                             else f"{r.dest_dir} exists and is not a folder")
     return out
 
 

@@ -114,7 +114,7 @@ def parse_resize(text: str | None) -> ResizeSpec | None:
     if m.group(1) is not None:
         percent = float(m.group(1))
         if not 0 < percent <= 1000:
-            raise ValueError(f"resize {text!r}: the percentage must be between 0 and 1000")
+            raise ValueError(f"resize {text!r}: the percentage must be above 0% and at most 1000%")
         return None if percent == 100 else ResizeSpec(percent=percent)
     w = int(m.group(2)) if m.group(2) else None
     h = int(m.group(3)) if m.group(3) else None
