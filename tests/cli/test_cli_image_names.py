@@ -4,6 +4,7 @@ OpenImageIO was used (a copy's report thumbnails, `check --deep`)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,12 +21,19 @@ def vfxcopy(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def odd_plates(tmp_path: Path) -> Path:
-    """Three EXR frames whose names hold a byte that is not UTF-8 (b'sh\\xffot.1001.exr')."""
-    frames = make_exr_sequence(tmp_path / "made", head="shot.", count=3, width=64, height=32)
+    """Three EXR frames of three different greys whose names hold a byte that is not UTF-8
+    (b'sh\\xffot.1001.exr'). Each is handed to OpenImageIO as /proc/self/fd/N, the same N each
+    time: different pixels out show that nothing read one file for another."""
+    import OpenImageIO as oiio
+
     folder = os.fsencode(tmp_path / "plates")
     os.mkdir(folder)
-    for frame in frames:
-        os.rename(frame, os.path.join(folder, os.fsencode(frame.name).replace(b"shot.", b"sh\xffot.")))
+    for i in range(3):
+        buf = oiio.ImageBuf(oiio.ImageSpec(64, 32, 3, oiio.HALF))
+        oiio.ImageBufAlgo.fill(buf, [0.2 * (i + 1)] * 3)
+        made = tmp_path / f"made{i}.exr"
+        assert buf.write(str(made))
+        os.rename(made, os.path.join(folder, b"sh\xffot.%d.exr" % (1001 + i)))
     return Path(os.fsdecode(folder))
 
 
@@ -58,10 +66,13 @@ def test_frames_whose_names_are_not_utf8_are_converted_checked_and_get_thumbnail
                     "-q")
     assert movie.returncode == 0, movie.stderr  # its first frame sizes the movie: a traceback before
     assert os.listdir(os.fsencode(tmp_path / "mov")) == [b"sh\xffot.mp4"]
+    made = [(out / os.fsdecode(b"sh\xffot.%d.jpg" % (1001 + i))).read_bytes() for i in range(3)]
+    assert len(set(made)) == 3  # three greys in, three different frames out
     copied = vfxcopy("copy", "-q", str(odd_plates), str(tmp_path / "copy"))
     assert copied.returncode == 0, copied.stderr
     [report] = (tmp_path / "copy" / "ascmhl").glob("vfxcopy_report_*.html")
-    assert report.read_text().count("<img") == 3
+    thumbnails = re.findall(r'src="(data:image/png;base64,[^"]+)"', report.read_text())
+    assert len(thumbnails) == 3 and len(set(thumbnails)) == 3
     # Not an image under its .exr name: OpenImageIO is asked, and says so; no traceback.
     with open(os.path.join(os.fsencode(odd_plates), b"sh\xffot.1004.exr"), "wb") as f:
         f.write(b"not an image")
