@@ -267,3 +267,23 @@ def test_watch_with_a_preset_converts(inbox: Path, tmp_path: Path, exr_seq_sessi
     pngs = sorted(p.name for p in (out / "shot_010_exr").glob("*.png"))
     assert pngs == [p.name.replace(".exr", ".png") for p in exr_seq_session[:4]]
     assert all((out / "shot_010_exr" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in pngs)
+
+
+def test_watch_lines_show_a_landed_name_escaped(inbox: Path, tmp_path: Path) -> None:
+    """"queued" and "finished" printed a name holding a terminal escape sequence or a newline as it was."""
+    out = tmp_path / "out"
+    watch = WatchProcess(str(inbox), "--to", str(out), "--settle", "0.5")
+    try:
+        watch.wait_event("watching")
+        staging = tmp_path / "staging"
+        staging.mkdir()
+        (staging / "esc\x1b[31mred\nn.1001.exr").write_bytes(b"x")
+        os.replace(staging / "esc\x1b[31mred\nn.1001.exr", inbox / "esc\x1b[31mred\nn.1001.exr")
+        watch.wait_event("finished")
+        code = watch.stop(signal.SIGINT)
+    finally:
+        watch.kill()
+    assert code == 0, watch.stderr
+    assert "\x1b" not in watch.stderr
+    assert "queued esc\\x1b[31mred\\x0an.####.exr 1001 (1 frame) ->" in watch.stderr, watch.stderr
+    assert (out / "esc\x1b[31mred\nn.1001.exr").read_bytes() == b"x"

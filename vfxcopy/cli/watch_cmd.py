@@ -41,6 +41,8 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.queue import JobQueue, QueueListener
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.textsafe import printable
+from vfxcopy.core.units import plural
 from vfxcopy.core.watch import (
     DEFAULT_RESCAN_INTERVAL,
     DEFAULT_SETTLE,
@@ -168,7 +170,7 @@ class WatchSession(PrintingListener, QueueListener):
             if self.args.json:
                 print(json.dumps({"event": event, **data}), flush=True)
             if not (self.args.quiet and event == "activity"):
-                print(f"vfxcopy watch: {text}", file=sys.stderr, flush=True)
+                print(printable(f"vfxcopy watch: {text}"), file=sys.stderr, flush=True)  # names escaped
 
     # -- the pieces --
     def open_store(self) -> None:
@@ -189,7 +191,7 @@ class WatchSession(PrintingListener, QueueListener):
             self.emit("error", f"error: {sequence.display()}: {exc}", source=sequence.pattern(), message=str(exc))
             return
         count = len(spec.selected_frames())
-        what = f"follow-up, {count} new frame{'s' if count != 1 else ''}" if frames is not None else f"{count} frames"
+        what = f"follow-up, {plural(count, 'new frame')}" if frames is not None else plural(count, "frame")
         self.emit("queued", f"queued {sequence.display()} ({what}) -> {spec.dest_dir}",
                   job_id=spec.job_id, source=sequence.pattern(), dest_dir=spec.dest_dir,
                   frames=count, follow_up=frames is not None, origin=spec.origin)
