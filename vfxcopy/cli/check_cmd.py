@@ -197,8 +197,7 @@ def print_report(report: Report, stream: TextIO | None = None) -> None:
     """'<pattern> <range>: <summary>' then one line per finding: frame, kind, path: what (expected, found)."""
     out = stream or sys.stdout
     n = report.frames_checked
-    print(printable(f"{_title(report.sequence)}: {report.summary()} ({n} frame{'s' if n != 1 else ''} checked)"),
-          file=out)
+    print(printable(f"{_title(report.sequence)}: {report.summary()} ({plural(n, 'frame')} checked)"), file=out)
     width = max((len(f.kind.value) for f in report.findings), default=0)
     for f in report.findings:
         frame = "" if f.frame is None else str(f.frame)
@@ -267,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
             "notes": notes,
         })
     elif not args.quiet or found or cancelled:
-        verdict = "cancelled" if cancelled else ("OK" if not found else f"{found} finding{'s' if found != 1 else ''}")
-        print(f"check: {verdict}: {len(reports)} sequence{'s' if len(reports) != 1 else ''}, "
+        verdict = "cancelled" if cancelled else ("OK" if not found else plural(found, "finding"))
+        print(f"check: {verdict}: {plural(len(reports), 'sequence')}, "
               f"{plural(frames_checked, 'frame')} in {elapsed:.2f} s", file=sys.stderr)
     return code

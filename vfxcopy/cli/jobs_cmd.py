@@ -25,7 +25,7 @@ from vfxcopy.core.errors import JobError, SafetyError
 from vfxcopy.core.jobs import CancelToken, Event, JobResult, JobSpec, JobState, Reporter
 from vfxcopy.core.journal import Journal, JournalError, JournalJob
 from vfxcopy.core.queue import JobQueue, QueueListener
-from vfxcopy.core.textsafe import printable
+from vfxcopy.core.textsafe import printable, undecodable_escaped
 from vfxcopy.core.units import plural
 
 RECENT = 20
@@ -72,14 +72,10 @@ def _p(text: str) -> str:
     return printable(text)
 
 
-def _json_text(text: str) -> str:
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def _plain(data: Any) -> Any:
     """JSON-safe copy: strings with undecodable bytes get \\x escapes (JSON escapes control characters)."""
     if isinstance(data, str):
-        return _json_text(data)
+        return undecodable_escaped(data)
     if isinstance(data, dict):
         return {k: _plain(v) for k, v in data.items()}
     if isinstance(data, list):
@@ -145,7 +141,7 @@ def _resume(journal: Journal, args: argparse.Namespace) -> int:
     except JobError as exc:
         error("jobs", str(exc))
         if as_json:
-            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _json_text(str(exc))})
+            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": undecodable_escaped(str(exc))})
         return EXIT_USAGE
     failure: list[Exception] = []
     results: list[JobResult] = []
@@ -177,7 +173,7 @@ def _resume(journal: Journal, args: argparse.Namespace) -> int:
     if failure:
         error("jobs", f"cannot resume {job.job_id}: {failure[0]}")
         if as_json:
-            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": _json_text(str(failure[0]))})
+            print_json({"command": "jobs resume", "exit_code": EXIT_USAGE, "error": undecodable_escaped(str(failure[0]))})
         return EXIT_USAGE
     result = results[0]
     code = cancelled_exit(guard) if guard.token.cancelled else result.exit_code

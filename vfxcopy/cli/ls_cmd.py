@@ -10,6 +10,7 @@ from vfxcopy.cli.output import human_size
 from vfxcopy.core.seqfind import SourceError, resolve
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.textsafe import printable  # names are shown, never sent to the terminal as they are
+from vfxcopy.core.units import plural
 
 TYPE_CHECKING = False  # typing's constant without importing typing
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def format_rows(seqs: list[Sequence]) -> list[str]:
         if seq.is_single:
             rows.append((printable(seq.name()), "", "", size, ""))
             continue
-        count = f"{len(seq.frames)} frame{'s' if len(seq.frames) != 1 else ''}"
+        count = plural(len(seq.frames), "frame")
         missing = seq.missing_str()
         if len(missing) > MAX_MISSING_CHARS:
             missing = missing[:MAX_MISSING_CHARS].rsplit(",", 1)[0] + ",..."

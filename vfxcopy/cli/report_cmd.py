@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from vfxcopy.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error, human_size, print_json
+from vfxcopy.core.textsafe import undecodable_escaped
 from vfxcopy.core.units import plural
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def job_row(job: JournalJob) -> dict[str, Any]:
 
 
 def _text(value: object) -> str:
-    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return undecodable_escaped(str(value))
 
 
 def _csv(rows: list[dict[str, Any]], target: str) -> None:

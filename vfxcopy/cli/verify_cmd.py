@@ -81,7 +81,8 @@ def _print_human(report: VerifyReport) -> None:
         print(f"warning  {_p(warning)}", file=out)
     verdict = "cancelled" if report.cancelled else ("OK" if report.passed else "MISMATCH")
     print(
-        f"{verdict}: {plural(len(report.ok), 'file matches', 'files match')} ({human_size(report.bytes_checked)} in {report.elapsed:.1f} s), "
+        f"{verdict}: {plural(len(report.ok), 'file matches', 'files match')} "
+        f"({human_size(report.bytes_checked)} in {report.elapsed:.1f} s), "
         f"{len(report.missing)} missing, {len(report.altered)} altered, {len(report.extra)} extra "
         f"[against {_p(report.reference)}]",
         file=out,

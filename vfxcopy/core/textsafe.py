@@ -27,3 +27,9 @@ def printable(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def undecodable_escaped(text: str) -> str:
+    """For JSON and CSV: bytes that were not UTF-8 (surrogateescape) as \\xNN, the rest as it is
+    (JSON escapes control characters itself; a CSV cell holds them)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -40,6 +40,7 @@ from vfxcopy.core.jobs import TEMP_PREFIX, JobSpec
 from vfxcopy.core.readfile import kind_of
 from vfxcopy.core.seqfind import group_files
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.units import plural
 
 MHL_FOLDER = "ascmhl"
 LITTER_NAMES = frozenset({".DS_Store", "Thumbs.db", "ehthumbs.db", "desktop.ini", ".Spotlight-V100", ".Trashes",
@@ -181,7 +182,7 @@ def special_note(tree: Tree, shown: int = 5) -> str | None:
     listed = ", ".join(f"{rel} ({kind})" for rel, kind in tree.special[:shown])
     more = f" and {len(tree.special) - shown} more" if len(tree.special) > shown else ""
     count = len(tree.special)
-    return (f"{tree.root}: {count} {'item is' if count == 1 else 'items are'} not a file or a folder and "
+    return (f"{tree.root}: {plural(count, 'item is', 'items are')} not a file or a folder and "
             f"{'is' if count == 1 else 'are'} not copied: {listed}{more}")
 
 
