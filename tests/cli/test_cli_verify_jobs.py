@@ -302,7 +302,7 @@ def test_verify_start_up_does_not_import_ascmhl_until_a_history_is_read(tmp_path
 
 
 def test_a_name_with_escape_sequences_and_a_newline_never_reaches_the_terminal_as_it_is(tmp_path: Path) -> None:
-    """`jobs`, `jobs show` and `check` printed such a name as it was (a name could recolour the terminal
+    """`jobs`, `jobs show`, `check` and `report` printed such a name as it was (a name could recolour the terminal
     or split a line), and verify escaped its altered file twice (`\\\\x1b`)."""
     src, dest = tmp_path / "src", tmp_path / "dest"
     src.mkdir()
@@ -316,7 +316,8 @@ def test_a_name_with_escape_sequences_and_a_newline_never_reaches_the_terminal_a
     (dest / name).write_bytes(b"y")
     listed = run("jobs")
     job_id = listed.stdout.splitlines()[1].split()[0]
-    outputs = [listed, run("jobs", "show", job_id), run("check", str(src)), run("verify", str(dest))]
+    outputs = [listed, run("jobs", "show", job_id), run("check", str(src)), run("verify", str(dest)),
+               run("report", "--since", "today")]
     for proc in outputs:
         text = proc.stdout + proc.stderr
         assert "\x1b" not in text and "red\nx" not in text, text
@@ -324,3 +325,4 @@ def test_a_name_with_escape_sequences_and_a_newline_never_reaches_the_terminal_a
     verify = outputs[3]
     assert verify.returncode == 1 and "esc\\x1b[31mred\\x0ax.0001.exr: altered" in verify.stderr
     assert "\\\\x1b" not in verify.stderr
+    assert "esc\\x1b[31mred\\x0ax.####.exr" in outputs[4].stdout

@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from vfxcopy.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error, human_size, print_json
-from vfxcopy.core.textsafe import undecodable_escaped
+from vfxcopy.core.textsafe import printable, undecodable_escaped
 from vfxcopy.core.units import plural
 
 if TYPE_CHECKING:
@@ -154,8 +154,8 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['created'][:16].replace('T', ' '):<16}  {r['state']:<11}  "
               f"{str(r['frames_done']) + '/' + str(r['frames_total']):>11}  {r['frames_failed'] or '':>6}  "
-              f"{human_size(r['bytes']):>9}  {_text(r['source'])} -> {_text(r['dest_dir'])}")
+              f"{human_size(r['bytes']):>9}  {printable(r['source'])} -> {printable(r['dest_dir'])}")
     by_state = ", ".join(f"{n} {s}" for s, n in states.items())
-    print(f"{plural(len(rows), 'job')} ({by_state}); {plural(totals['frames_done'], 'frame')} done, {totals['frames_failed']} failed; "
-          f"{human_size(totals['bytes'])}")
+    print(f"{plural(len(rows), 'job')} ({by_state}); {plural(totals['frames_done'], 'frame')} done, "
+          f"{totals['frames_failed']} failed; {human_size(totals['bytes'])}")
     return EXIT_OK
