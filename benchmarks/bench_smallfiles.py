@@ -1,11 +1,13 @@
 """Many small frames, through the command line and in process, side by side with `cp -r` (and `cp -r && sync`).
 
     python benchmarks/bench_smallfiles.py [--count 20000] [--size 200] [--reps 4] [--ext4-count 5000]
-                                          [--before TREE] [--no-inproc] [--no-disk] [--no-tmpfs]
+                                          [--before TREE] [--no-inproc] [--no-disk] [--no-tmpfs] [--no-loop]
 
-Two file systems: a tmpfs of its own (mounted here when root, else /dev/shm), where
-only per-file CPU work shows, and the work folder's disk (ext4 here), where file
-creation and fsync cost real time. Contenders, alternating order each round, each
+Three file systems: a tmpfs of its own (mounted here when root, else /dev/shm), where
+only per-file CPU work shows; the work folder's disk (ext4 here), where file
+creation and fsync cost real time; and, when root, a journaled ext4 of its own on a
+loop device (diskrig.py: this machine's disk has no journal, which makes file creation
+after mass deletes scan for minutes-old inodes and its times vary 20x). Contenders, alternating order each round, each
 onto a fresh destination that is deleted after it (then `sync`, untimed):
 
 - `cp -r SRC DEST`, and `cp -r SRC DEST && sync` (what the defaults are held to);
@@ -41,6 +43,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from diskrig import ext4_without_journal, journaled_ext4
 
 from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.pipeline import run_pipeline
@@ -181,6 +185,8 @@ def main() -> int:
     ap.add_argument("--dir", default=None, help="work folder on the disk (default: a temp folder in /tmp)")
     ap.add_argument("--no-disk", action="store_true")
     ap.add_argument("--no-tmpfs", action="store_true")
+    ap.add_argument("--no-loop", action="store_true",
+                    help="not on a journaled ext4 of its own (made on a loop device when root; see diskrig.py)")
     ap.add_argument("--before", default=None, metavar="TREE",
                     help="also run the CLI from this checkout (an earlier commit), alternating: A/B")
     ap.add_argument("--no-inproc", action="store_true", help="only the command line and cp")
@@ -221,12 +227,22 @@ def main() -> int:
                 ("CLI --verify none --no-fsync", "cp -r", 0.5), ("CLI defaults", "cp -r", 0.3)], before, inproc_too)
             if not mounted:
                 shutil.rmtree(work, ignore_errors=True)
+        disk_targets = [("CLI --verify none --no-fsync", "cp -r", 0.5), ("CLI defaults", "cp -r && sync", 0.9)]
         if not args.no_disk:
             disk = root / "disk"
             disk.mkdir()
-            measure("disk", disk, args.ext4_count, args.size, args.reps, env, [
-                ("CLI --verify none --no-fsync", "cp -r", 0.5), ("CLI defaults", "cp -r && sync", 0.9)], before,
-                inproc_too)
+            if ext4_without_journal(disk):
+                print("The work disk is ext4 without a journal: creating files there right after deleting "
+                      "thousands scans past every inode freed in the last minutes (diskrig.py), whoever "
+                      "runs; its times vary 20x from run to run.\n")
+            measure("disk", disk, args.ext4_count, args.size, args.reps, env, disk_targets, before, inproc_too)
+        if not args.no_loop:
+            with journaled_ext4(root / "loop", 4) as mnt:
+                if mnt is None:
+                    print("(no journaled ext4 of its own: not root, or no mkfs.ext4 or loop device)\n")
+                else:
+                    measure("journaled ext4 (loop)", mnt, args.ext4_count, args.size, args.reps, env, disk_targets,
+                            before, inproc_too)
         print(f"Load average at the end: {load()}.")
     finally:
         if mounted:

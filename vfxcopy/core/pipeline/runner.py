@@ -89,7 +89,6 @@ class Pipeline(Settling, ItemSteps):
         self.temps: TempArea | None = None
         self.folders: Folders | None = None
         self.committer: Committer | None = None
-        self.preparer: object | None = None
         self.items: list[Item] = []
         self.existing: set[str] | None = None
         self.dir_sync_error: str | None = None
@@ -143,10 +142,10 @@ class Pipeline(Settling, ItemSteps):
         finally:
             self.close()
         result = self.result(state, message)
-        # What points back at the run (the workers, the preparer, the committer's callbacks)
-        # goes now, so the run and its writer's buffers are freed when the job ends, not at the
-        # next full garbage collection (which holds up a window's GUI thread).
-        self.checker = self.preparer = self.committer = None
+        # What points back at the run (the workers, the committer's callbacks) goes now, so the
+        # run and its writer's buffers are freed when the job ends, not at the next full garbage
+        # collection (which holds up a window's GUI thread).
+        self.checker = self.committer = None
         self.fanout = None
         return result
 
@@ -168,9 +167,6 @@ class Pipeline(Settling, ItemSteps):
         return result
 
     def complete(self) -> tuple[JobState, str]:
-        if self.preparer is not None:
-            self.preparer.stop()  # type: ignore[attr-defined]
-            self.preparer = None
         if self.committer is not None:
             self.committer.finish(self.check)
             self.drain()
@@ -303,12 +299,6 @@ class Pipeline(Settling, ItemSteps):
                 spec.job_id, self.dest_fd, self.place_finished, self.discard, lambda: self.token.cancelled,
                 self.set_dir_sync_error, syncfs=not is_shared_fs(dest_fs),
             )
-        # Opening ahead pays where creating a file blocks in the kernel (ext4: about half of a small
-        # frame's time); on tmpfs both threads only compete for the interpreter (measured 1.5x slower).
-        if self.workers == 1 and self.existing is not None and copy and dest_fs not in ("tmpfs", "ramfs"):
-            from vfxcopy.core.writers.prepare import Preparer
-
-            self.preparer = Preparer.start(self, self.items)
 
     def join_group(self) -> None:
         """Share each item's read with the other destinations of the group (copies)."""

@@ -53,7 +53,6 @@ class ItemSteps:
     dest_fd: int
     temps: TempArea | None
     committer: Committer | None
-    preparer: object | None
     existing: set[str] | None
     folders: Folders | None  # a tree job's sub-folders (treeparts.py); None for a flat job
     stat_temps: bool  # record a written temp's size and mtime from an fstat (see runner.plan)
@@ -121,8 +120,6 @@ class ItemSteps:
             self._do_item(item, ctx, writer, started)
         finally:
             tally.end(ctx.worker)
-            if self.preparer is not None:
-                self.preparer.release(item)  # type: ignore[attr-defined]
             if ctx.fanout is not None:
                 ctx.fanout.settle(item.index)  # the group's other destinations need not wait for it
 
@@ -205,14 +202,10 @@ class ItemSteps:
         `dest` and `policy`: the item's final path and conflict policy, as _do_item worked them out."""
         assert self.temps is not None
         temps = self.temps
-        temp: TempFile | None = None
-        if self.preparer is not None:
-            temp = self.preparer.take_temp(item)  # type: ignore[attr-defined]
-        if temp is None:
-            if writer.creates_by_path:
-                temp = temps.reserve(item.index, writer.temp_suffix)
-            else:
-                temp = temps.new_file(item.index, temp_mode(st, self.opts.preserve), writer.temp_suffix)
+        if writer.creates_by_path:
+            temp = temps.reserve(item.index, writer.temp_suffix)
+        else:
+            temp = temps.new_file(item.index, temp_mode(st, self.opts.preserve), writer.temp_suffix)
         handed_over = False
         tally = self.tally
         try:
