@@ -1,6 +1,7 @@
 """Copy throughput side by side with `cp -r` (and `cp -r` + `sync FILES`, `cp -r && sync`), and cancel latency.
 
     python benchmarks/bench_copy.py [--quick] [--cold] [--dir DIR] [--no-cancel] [--no-big] [--before TREE]
+                                    [--loop-ext4 GIB]
 
 Data sets: 781 frames x 800 KB, and one 500 MB file (random bytes). Every round
 runs each contender once on a fresh destination folder, in alternating order.
@@ -48,6 +49,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from diskrig import journaled_ext4
 
 from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.pipeline import Debug as CopyDebug
@@ -305,7 +308,24 @@ def main() -> int:
     ap.add_argument("--no-big", action="store_true", help="frames only (no 500 MB file)")
     ap.add_argument("--before", default=None, metavar="TREE",
                     help="also run the CLI from this checkout (an earlier commit), alternating: A/B")
+    ap.add_argument("--loop-ext4", type=int, default=0, metavar="GIB",
+                    help="work on a fresh journaled ext4 of this size, on a loop device (root; see diskrig.py)")
     args = ap.parse_args()
+    if args.loop_ext4:
+        rig = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-loop-", dir=args.dir))
+        try:
+            with journaled_ext4(rig, args.loop_ext4) as mnt:
+                if mnt is None:
+                    print("cannot make a journaled ext4 (needs root, mkfs.ext4 and a loop device)", file=sys.stderr)
+                    return 2
+                args.dir = str(mnt)
+                return run(args)
+        finally:
+            shutil.rmtree(rig, ignore_errors=True)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     global BEFORE
     BEFORE = str(Path(args.before).resolve()) if args.before else None
     reps = args.reps or (4 if args.quick else 6)  # even: each contender runs first and last equally

@@ -50,23 +50,34 @@ def ext4_without_journal(path: Path) -> bool:
 @contextlib.contextmanager
 def journaled_ext4(folder: Path, size_gib: int) -> Iterator[Path | None]:
     """A fresh journaled ext4 of `size_gib` mounted at `folder`/mnt (its image beside it), or None
-    where that cannot be done (not root, no mkfs.ext4, no loop device); unmounted and removed after."""
-    if os.geteuid() != 0 or shutil.which("mkfs.ext4") is None:
+    where that cannot be done (not root, no mkfs.ext4 or losetup, no loop device); removed after.
+
+    The loop device does direct I/O: its writes go to the disk below as they are made, not into
+    the page cache of the image file, so a sync or an fsync waits for that disk as on a real one.
+    """
+    if os.geteuid() != 0 or shutil.which("mkfs.ext4") is None or shutil.which("losetup") is None:
         yield None
         return
     image, mnt = folder / "ext4.img", folder / "mnt"
     mnt.mkdir(parents=True, exist_ok=True)
+    device = ""
     mounted = False
     try:
         with open(image, "wb") as fh:
             fh.truncate(size_gib << 30)
         made = subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "has_journal", str(image)], capture_output=True)
         if made.returncode == 0:
-            mounted = subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], capture_output=True).returncode == 0
+            attached = subprocess.run(["losetup", "--direct-io=on", "-f", "--show", str(image)],
+                                      capture_output=True, text=True)
+            device = attached.stdout.strip() if attached.returncode == 0 else ""
+        if device:
+            mounted = subprocess.run(["mount", device, str(mnt)], capture_output=True).returncode == 0
         yield mnt if mounted else None
     finally:
         if mounted:
             subprocess.run(["umount", str(mnt)], check=False)
+        if device:
+            subprocess.run(["losetup", "-d", device], check=False)
         image.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             mnt.rmdir()
