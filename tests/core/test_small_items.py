@@ -392,3 +392,42 @@ def test_the_journal_records_what_the_pipeline_measured_and_it_is_what_is_on_dis
         if preserve and index != 7:  # (7 is the file that was there before)
             assert row.dest_mtime_ns == source.st_mtime_ns
     assert stats == [str(dest / paths[7].name), str(paths[7])]  # only the skipped frame's paths
+
+
+def test_a_run_right_after_its_preflight_looks_at_each_source_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-flight's look at each source stands in for the run's own when the run follows at
+    once (the command line); a run that starts later looks again and sees the files as they are."""
+    from vfxcopy.core.pipeline import plan
+    from vfxcopy.core.preview import plan_job
+
+    src = tmp_path / "src"
+    make_byte_sequence(src, head="tile.", count=5, size=100)
+    seq = Sequence(str(src), "tile.", ".exr", 4, tuple(range(1001, 1006)))
+    looks: list[str] = []
+    real_lstat = os.lstat
+
+    def lstat(path, *args, **kw):  # type: ignore[no-untyped-def]
+        if str(path).startswith(f"{src}/"):
+            looks.append(str(path))
+        return real_lstat(path, *args, **kw)
+
+    monkeypatch.setattr(os, "lstat", lstat)
+
+    spec = JobSpec(seq, str(tmp_path / "now"), copy=CopyOptions(verify=VerifyMode.NONE, fsync=False))
+    plan_job(spec)
+    assert len(looks) == 5
+    result = run_pipeline(spec, CancelToken(), lambda e: None)
+    assert result.state is JobState.COMPLETED and len(looks) == 5  # no second look
+    assert [os.path.getsize(p) for p in sorted((tmp_path / "now").iterdir())] == [100] * 5
+
+    looks.clear()
+    later = JobSpec(seq, str(tmp_path / "later"), copy=CopyOptions(verify=VerifyMode.NONE, fsync=False))
+    plan_job(later)
+    (src / "tile.1003.exr").write_bytes(b"x" * 700)  # changed after the pre-flight
+    monkeypatch.setattr(plan, "SEEN_FRESH_S", 0.0)
+    events: list[Event] = []
+    result = run_pipeline(later, CancelToken(), events.append)
+    assert result.state is JobState.COMPLETED and len(looks) == 10  # looked again
+    totals = {e.bytes_total for e in events if isinstance(e, Progress)}
+    assert totals == {4 * 100 + 700}  # the progress bar's total is the files' size now
+    assert (tmp_path / "later" / "tile.1003.exr").read_bytes() == b"x" * 700

@@ -101,13 +101,13 @@ def _sources(spec: JobSpec) -> list[tuple[str, int, bool]]:
         paths = [str(src.path())]
     else:
         paths = src.path_strs(spec.selected_frames())  # no Path per frame (20,000 frames: 0.2 s)
-    stat_ = os.stat
+    from vfxcopy.core.pipeline.plan import remember_sources, source_size
+
+    seen = {}
     for path in paths:
-        try:
-            size = stat_(path).st_size
-        except OSError:
-            size = 0
-        out.append((path, size, False))
+        seen[path] = found = source_size(path)
+        out.append((path, found[0], False))
+    remember_sources(spec, seen)  # the run that follows looks at each source once, not twice
     return out
 
 
