@@ -755,3 +755,35 @@ def test_folder_hashes_hash_small_inputs_in_one_call_as_a_hasher_does(fmt: str) 
         hasher = mhl_hasher(fmt)
         hasher.update(data)
         assert hash_bytes(fmt, data) == hasher.hexdigest()
+
+
+def test_the_manifest_records_each_frame_as_it_is_on_disk_and_names_one_gone_before_it(tmp_path: Path) -> None:
+    """The manifest's size and modification date of each copied frame are the file's (taken from
+    the copy, not a stat per frame); a frame removed between the copy and the manifest is named,
+    not recorded."""
+    from datetime import datetime
+
+    from vfxcopy.core.engine import finish_outputs
+    from vfxcopy.core.jobs import CancelToken, LogMessage
+    from vfxcopy.core.pipeline import run_pipeline
+
+    src = make_byte_sequence(tmp_path / "src", count=6, size=1234)
+    for n, path in enumerate(src):
+        os.utime(path, ns=(1_600_000_000_123_456_789 + n, 1_600_000_000_987_654_321 + n * 10**9))
+    spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(tmp_path / "dst"), copy=CopyOptions())
+    result = run_pipeline(spec, CancelToken(), lambda e: None)
+    assert result.state is JobState.COMPLETED, result.message
+    gone = tmp_path / "dst" / src[2].name
+    gone.unlink()  # by someone else, before the manifest is written
+    said: list[str] = []
+    finish_outputs(spec, result, result.frames, lambda e: said.append(e.text) if isinstance(e, LogMessage) else None,
+                   CancelToken())
+    assert any(str(gone) in line and "not in place for the manifest" in line for line in said), said
+    root = ET.parse(generations(tmp_path / "dst")[0]).getroot()
+    recorded = {p.text: p for p in root.iter(f"{{{MHL_NS}}}path") if p.get("size") is not None}
+    assert set(recorded) == {p.name for p in src} - {gone.name}
+    for name, element in recorded.items():
+        st = os.stat(tmp_path / "dst" / name)
+        assert int(element.get("size") or -1) == st.st_size == 1234
+        when = datetime.fromisoformat(element.get("lastmodificationdate") or "")
+        assert int(when.timestamp()) == int(st.st_mtime) == int((tmp_path / "src" / name).stat().st_mtime)

@@ -461,16 +461,25 @@ def entries_from_frames(
     entries: list[ManifestEntry] = []
     problems: list[str] = []
     prefix = os.path.join(os.path.abspath(root), "")
+    listings: dict[str, set[str]] = {}
     for fr in frames:
         if token is not None:
             token.check()
         if fr.status not in (FrameStatus.DONE, FrameStatus.SKIPPED) or not fr.dest:
             continue
-        try:
-            st = os.stat(fr.dest)
-        except OSError as exc:
-            problems.append(f"{fr.dest}: not in place for the manifest ({exc.strerror})")
-            continue
+        # A frame this job wrote: the size and mtime its copy measured, once a listing of its folder
+        # shows it in place (one listing, not a stat per frame); any other: a stat now.
+        made = fr.dest_stat if fr.status is FrameStatus.DONE else None
+        if made is not None and _listed(fr.dest, listings):
+            seconds, nanoseconds = divmod(made[1], 1_000_000_000)
+            size, mtime = made[0], seconds + nanoseconds * 1e-9  # as os.stat's st_mtime is computed
+        else:
+            try:
+                st = os.stat(fr.dest)
+            except OSError as exc:
+                problems.append(f"{fr.dest}: not in place for the manifest ({exc.strerror})")
+                continue
+            size, mtime = st.st_size, st.st_mtime
         rel = _relative(fr.dest, prefix) if os.sep == "/" else None
         if rel is None:
             rel = os.path.relpath(fr.dest, root).replace(os.sep, "/")
@@ -483,5 +492,18 @@ def entries_from_frames(
             except OSError as exc:
                 problems.append(f"{fr.dest}: cannot be read for the manifest ({exc.strerror})")
                 continue
-        entries.append(ManifestEntry(rel, st.st_size, st.st_mtime, fmt, digest, fresh=fr.status is FrameStatus.DONE))
+        entries.append(ManifestEntry(rel, size, mtime, fmt, digest, fresh=fr.status is FrameStatus.DONE))
     return entries, problems
+
+
+def _listed(path: str, listings: dict[str, set[str]]) -> bool:
+    """Whether `path`'s name is in a listing of its folder (listed once; an unreadable folder lists nothing)."""
+    folder, _sep, name = path.rpartition(os.sep)
+    names = listings.get(folder)
+    if names is None:
+        try:
+            names = set(os.listdir(folder or os.sep))
+        except OSError:
+            names = set()
+        listings[folder] = names
+    return name in names
