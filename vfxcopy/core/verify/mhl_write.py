@@ -124,6 +124,14 @@ def _relative(path: str, prefix: str) -> str | None:
 # serialise it cost every verified copy ElementTree's import (12 M instructions, 3 ms).
 # A carriage return is written as a reference: a parser reads a raw one back as a line feed.
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def _xml_text(text: str) -> str:
+    """`text` as element content: translate() costs about 1 us a name, four `in` tests a tenth of it."""
+    if "&" in text or "<" in text or ">" in text or "\r" in text:
+        return text.translate(_TEXT)
+    return text
+
 _ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
                        "\t": "&#09;"})
 _HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -145,7 +153,7 @@ class _Xml:
         self.lines.append(f"{'  ' * self.depth}</{tag}>\n")
 
     def leaf(self, tag: str, text: str, attrs: str = "") -> None:
-        self.lines.append(f"{'  ' * self.depth}<{tag}{attrs}>{text.translate(_TEXT)}</{tag}>\n")
+        self.lines.append(f"{'  ' * self.depth}<{tag}{attrs}>{_xml_text(text)}</{tag}>\n")
 
     def data(self) -> bytes:
         return "".join(self.lines).encode("utf-8")
@@ -422,8 +430,8 @@ def _generation_xml(
         # escaping), without their calls and attribute escaping per element (20,000 frames: 0.17 -> 0.06 s).
         fmt = entry.hash_format
         lines.append(f'{pad}<hash>\n{pad}  <path size="{entry.size}" lastmodificationdate="{iso_time(entry.mtime)}">'
-                     f'{entry.path.translate(_TEXT)}</path>\n{pad}  <{fmt} action="{action}" hashdate="{hashdate}">'
-                     f'{entry.hash.translate(_TEXT)}</{fmt}>\n{pad}</hash>\n')
+                     f'{_xml_text(entry.path)}</path>\n{pad}  <{fmt} action="{action}" hashdate="{hashdate}">'
+                     f'{_xml_text(entry.hash)}</{fmt}>\n{pad}</hash>\n')
         written.media.append(media_entry(entry.path, entry.size, entry.hash_format, entry.hash, action))
         result.entries += 1
     for rel, value in sorted(dirs.items()):
