@@ -445,3 +445,34 @@ def test_a_run_right_after_its_preflight_looks_at_each_source_once(tmp_path: Pat
     totals = {e.bytes_total for e in events if isinstance(e, Progress)}
     assert totals == {4 * 100 + 700}  # the progress bar's total is the files' size now
     assert (tmp_path / "later" / "tile.1003.exr").read_bytes() == b"x" * 700
+
+
+def test_a_low_open_file_limit_holds_fewer_finished_files_open(tmp_path: Path) -> None:
+    """Finished temps wait for the disk with their file open: where a process may open few files
+    (ulimit -n 64) and the disk is slow, the committer holds fewer of them, and every frame is
+    copied (holding as many as a roomy limit allows, 1,927 of 2,000 frames failed "Too many open files")."""
+    import subprocess
+    import sys
+
+    if fs_type(str(tmp_path)) in ("tmpfs", "ramfs", "") or is_shared_fs(fs_type(str(tmp_path))):
+        pytest.skip("needs a local disk file system (the committer runs there)")
+    script = f"""
+import os, resource, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+from vfxcopy.core.jobs import CancelToken, JobSpec
+from vfxcopy.core.pipeline import durable, run_pipeline
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.seqfind import find_sequence
+paths = make_byte_sequence({str(tmp_path / "src")!r}, count=600, size=200)
+sync_batch = durable.Committer.sync_batch
+def slow_disk(self, batch):
+    time.sleep(0.05)
+    return sync_batch(self, batch)
+durable.Committer.sync_batch = slow_disk
+result = run_pipeline(JobSpec(find_sequence(paths[0]), {str(tmp_path / "out")!r}), CancelToken(), lambda e: None)
+print(result.state.value, result.message)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "completed", out.stdout
+    assert len(os.listdir(tmp_path / "out")) == 600
