@@ -124,6 +124,9 @@ def _relative(path: str, prefix: str) -> str | None:
 # serialise it cost every verified copy ElementTree's import (12 M instructions, 3 ms).
 # A carriage return is written as a reference: a parser reads a raw one back as a line feed.
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
+                       "\t": "&#09;"})
+_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 def _xml_text(text: str) -> str:
@@ -131,10 +134,6 @@ def _xml_text(text: str) -> str:
     if "&" in text or "<" in text or ">" in text or "\r" in text:
         return text.translate(_TEXT)
     return text
-
-_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
-                       "\t": "&#09;"})
-_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 class _Xml:
