@@ -139,7 +139,15 @@ def test_cancel_from_another_thread_mid_file(tmp_path: Path, big_seq: list[Path]
 
 
 @pytest.mark.parametrize("fsync", [True, False])
-def test_cancel_at_random_moments_never_leaves_a_partial_file(tmp_path: Path, fsync: bool) -> None:
+@pytest.mark.parametrize("ahead", [False, True], ids=["inline", "opened-ahead"])
+def test_cancel_at_random_moments_never_leaves_a_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool, ahead: bool
+) -> None:
+    if ahead:  # as where creating a file is slow: a second thread opens sources and temps ahead
+        from vfxcopy.core.pipeline import steps
+
+        monkeypatch.setattr(steps, "CREATE_WINDOW", 1)
+        monkeypatch.setattr(steps, "CREATE_SLOW_S", 0.0)
     paths = make_byte_sequence(tmp_path / "src", count=12, size=700 * 1024)
     opts = CopyOptions(fsync=fsync)
     start = time.monotonic()

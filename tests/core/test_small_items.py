@@ -476,3 +476,46 @@ print(result.state.value, result.message)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "completed", out.stdout
     assert len(os.listdir(tmp_path / "out")) == 600
+
+
+@pytest.mark.parametrize("slow", [True, False], ids=["slow-creates", "quick-creates"])
+def test_where_creating_a_temp_is_slow_a_second_thread_opens_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slow: bool
+) -> None:
+    """Once creating temps proves slow (an ext4 without a journal after mass deletes: 600 us each),
+    a second thread opens the next sources and temps ahead; where it is quick (12 us on a journaled
+    ext4, 6 on tmpfs) none does, as it only competed for the interpreter. Either way every frame is
+    complete and reported in order, and a cancel among them leaves nothing partial."""
+    import threading
+
+    from vfxcopy.core.pipeline import steps
+
+    monkeypatch.setattr(steps, "CREATE_SLOW_S", 0.0 if slow else 10.0)
+    paths = make_byte_sequence(tmp_path / "src", count=400, size=3000)
+    threads: set[str] = set()
+    events: list[Event] = []
+
+    def report(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, FrameResult):
+            threads.update(t.name for t in threading.enumerate())
+
+    result = run_pipeline(JobSpec(seq_of(paths), str(tmp_path / "out")), CancelToken(), report)
+    assert result.state is JobState.COMPLETED, result.message
+    assert any(name.startswith("vfxcopy-prepare-") for name in threads) is slow
+    assert [e.index for e in events if isinstance(e, FrameResult)] == list(range(400))
+    assert_done_files_are_complete(result, tmp_path / "out")
+    assert leftovers(tmp_path / "out") == []
+
+    token = CancelToken()
+
+    def cancel_at_250(event: Event) -> None:
+        if isinstance(event, FrameResult) and event.index == 250:
+            token.cancel()
+
+    result = run_pipeline(JobSpec(seq_of(paths), str(tmp_path / "cancelled")), token, cancel_at_250)
+    assert result.state is JobState.CANCELLED
+    assert_done_files_are_complete(result, tmp_path / "cancelled")
+    assert leftovers(tmp_path / "cancelled") == []
+    done = {f.index for f in result.frames if f.status is FrameStatus.DONE}
+    assert {int(p.name.split(".")[1]) - 1001 for p in (tmp_path / "cancelled").iterdir()} == done

@@ -89,6 +89,7 @@ class Pipeline(Settling, ItemSteps):
         self.temps: TempArea | None = None
         self.folders: Folders | None = None
         self.committer: Committer | None = None
+        self.preparer: object | None = None
         self.items: list[Item] = []
         self.existing: set[str] | None = None
         self.dir_sync_error: str | None = None
@@ -142,10 +143,10 @@ class Pipeline(Settling, ItemSteps):
         finally:
             self.close()
         result = self.result(state, message)
-        # What points back at the run (the workers, the committer's callbacks) goes now, so the
-        # run and its writer's buffers are freed when the job ends, not at the next full garbage
-        # collection (which holds up a window's GUI thread).
-        self.checker = self.committer = None
+        # What points back at the run (the workers, the preparer, the committer's callbacks)
+        # goes now, so the run and its writer's buffers are freed when the job ends, not at the
+        # next full garbage collection (which holds up a window's GUI thread).
+        self.checker = self.preparer = self.committer = None
         self.fanout = None
         return result
 
@@ -167,6 +168,9 @@ class Pipeline(Settling, ItemSteps):
         return result
 
     def complete(self) -> tuple[JobState, str]:
+        if self.preparer is not None:
+            self.preparer.stop()  # type: ignore[attr-defined]
+            self.preparer = None
         if self.committer is not None:
             self.committer.finish(self.check)
             self.drain()
@@ -299,6 +303,9 @@ class Pipeline(Settling, ItemSteps):
                 spec.job_id, self.dest_fd, self.place_finished, self.discard, lambda: self.token.cancelled,
                 self.set_dir_sync_error, syncfs=not is_shared_fs(dest_fs),
             )
+        # Opening ahead pays only where creating a file is slow: the copying thread watches how long
+        # its creates take and starts the preparer if they are (steps.watch_create).
+        self.watch_creates = self.workers == 1 and self.existing is not None and copy and len(self.items) > 1
 
     def join_group(self) -> None:
         """Share each item's read with the other destinations of the group (copies)."""

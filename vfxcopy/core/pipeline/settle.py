@@ -44,6 +44,7 @@ class Settling:
     dest_fd: int
     temps: TempArea | None
     committer: Committer | None
+    preparer: object | None
     folders: _Folders | None
     fanout: Member | None  # the run's place in its fan-out group (writers/fanout.py)
 
@@ -100,6 +101,8 @@ class Settling:
 
     def abort(self) -> None:
         """Cancel path: remove every temp not yet in place; items already placed count as done."""
+        if self.preparer is not None:
+            self.preparer.stop()  # type: ignore[attr-defined]
         if self.committer is not None:
             for fin, error in self.committer.abort():
                 if error is not None:

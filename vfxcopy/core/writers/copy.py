@@ -92,6 +92,7 @@ class CopyWriter:
         self.kick_writeback = opts.fsync and SYNC_FILE_RANGE is not None
         self.zero_copy_mode = "copy_file_range"
         self.buf: bytearray | None = None
+        self.opened: dict[int, tuple[int, os.stat_result]] = {}  # index -> (source fd, fstat), by the preparer
         # Items up to this size go through copy_small (one call). Not with a bandwidth limit
         # (add_bytes paces the writes); a fan-out group's members copy through its reader.
         # Hashed: what fits the small buffer; zero-copy: up to BIG_ITEM_BYTES (bigger items
@@ -177,10 +178,14 @@ class CopyWriter:
         if member is not None:  # one read for every destination of a fan-out group (fanout.py)
             shared = member.write(item, temp, ctx, self)
             if shared is not None:
+                prepared = self.opened.pop(item.index, None)
+                if prepared is not None:
+                    os.close(prepared[0])
                 source_hash, before = shared
                 self.finish_temp(item, temp, before)
                 return Written(source_hash, self.algo if source_hash else None, source=before)
-        src_fd, before = self.open_source(item)
+        opened = self.opened.pop(item.index, None) if self.opened else None
+        src_fd, before = opened if opened is not None else self.open_source(item)
         try:
             size = before.st_size
             done, digest = False, None
