@@ -306,6 +306,7 @@ class Pipeline(Settling, ItemSteps):
         # Opening ahead pays only where creating a file is slow: the copying thread watches how long
         # its creates take and starts the preparer if they are (steps.watch_create).
         self.watch_creates = self.workers == 1 and self.existing is not None and copy and len(self.items) > 1
+        self.create_times = []
 
     def join_group(self) -> None:
         """Share each item's read with the other destinations of the group (copies)."""

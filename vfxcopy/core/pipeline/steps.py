@@ -65,8 +65,7 @@ class ItemSteps:
     noreplace: placing.NoReplace | None = None  # how this run places (runner.plan)
     exact_times = 0  # items whose temp kept the source's mtime exactly (temp_stat)
     watch_creates = False  # time each temp's creation (watch_create)
-    create_time = 0.0
-    creates = 0
+    create_times: list[float]  # the current window's (runner.plan)
     inexact_times = False  # one did not: never trusted in this run
 
     def locate(self, item: Item) -> tuple[int, str]:
@@ -292,7 +291,8 @@ class ItemSteps:
 
     def watch_create(self, took: float) -> None:
         """Start the preparer (sources and temps opened ahead, writers/prepare.py) once creating a
-        temp is slow: CREATE_WINDOW creates that took CREATE_SLOW_S each on average.
+        temp is slow: the median of CREATE_WINDOW creates took CREATE_SLOW_S or more (the median:
+        a create that waited for the interpreter lock behind another thread is not a slow one).
 
         Creating a file costs about 12 us on a journaled ext4 and 6 us on tmpfs: there a second
         thread only competes for the interpreter (5,000 frames of 200 bytes: 0.47 s without it,
@@ -301,12 +301,12 @@ class ItemSteps:
         dozen frames are in, while the first ones take 45 us; there the preparer's thread does
         that on the other core (781 frames of 800 KB: 0.69 s without it, 0.52 s with it).
         """
-        self.create_time += took
-        self.creates += 1
-        if self.creates < CREATE_WINDOW:
+        times = self.create_times
+        times.append(took)
+        if len(times) < CREATE_WINDOW:
             return
-        slow = self.create_time / self.creates >= CREATE_SLOW_S
-        self.create_time, self.creates = 0.0, 0
+        slow = sorted(times)[len(times) // 2] >= CREATE_SLOW_S
+        times.clear()
         if slow:
             self.watch_creates = False
             from vfxcopy.core.writers.prepare import Preparer
