@@ -105,7 +105,7 @@ def test_manifest_is_built_from_the_copy_hashes_without_reading_frames_again(
     def no_second_read(*args: object, **kw: object) -> str:
         raise AssertionError("a frame was read again to build the manifest")
 
-    monkeypatch.setattr(verify.mhl_write, "hash_path", no_second_read)
+    monkeypatch.setattr(verify.mhl_entries, "hash_path", no_second_read)
     spec, result = copy_job(src, tmp_path / "dst")
     hashes = {f.dest.rsplit("/", 1)[-1]: f.hash for f in result.frames}  # type: ignore[attr-defined]
     history = load_history(tmp_path / "dst")

@@ -2,6 +2,7 @@
 
 Rooms: `hashes` (digests, C4, directory hashes), `files` (safe temps, the
 folder lock, leftovers), `mhl_write` (one generation per verified job),
+`mhl_entries` (its entries, from what the copy measured),
 `mhl_parse` (one generation or chain file, with expat), `mhl_read` (a whole
 history, nested ones included, and what this process wrote or read),
 `destination` (missing/altered/extra), `checksums` (md5sum/xxhsum lists).
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         hash_path,
         mhl_hasher,
     )
+    from vfxcopy.core.verify.mhl_entries import entries_from_frames
     from vfxcopy.core.verify.mhl_read import (
         CHAIN_FILE,
         IGNORE_PATTERNS,
@@ -62,7 +64,6 @@ if TYPE_CHECKING:
         MHL_NS,
         ManifestEntry,
         ManifestResult,
-        entries_from_frames,
         write_generation,
     )
 
@@ -79,10 +80,10 @@ _ROOMS: dict[str, tuple[str, str]] = {
                                    "mhl_hasher")},
     **{n: ("mhl_read", n) for n in ("CHAIN_FILE", "IGNORE_PATTERNS", "MHL_FOLDER", "History", "ManifestRecord",
                                      "load_history")},
-    **{n: ("mhl_write", n) for n in ("MHL_DIR_NS", "MHL_NS", "ManifestEntry", "ManifestResult", "entries_from_frames",
-                                      "write_generation")},
+    **{n: ("mhl_write", n) for n in ("MHL_DIR_NS", "MHL_NS", "ManifestEntry", "ManifestResult", "write_generation")},
+    "entries_from_frames": ("mhl_entries", "entries_from_frames"),
 }
-_SUBMODULES = frozenset({"checksums", "destination", "files", "hashes", "mhl_read", "mhl_write"})
+_SUBMODULES = frozenset({"checksums", "destination", "files", "hashes", "mhl_entries", "mhl_read", "mhl_write"})
 
 
 def __getattr__(name: str) -> object:

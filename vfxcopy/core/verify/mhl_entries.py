@@ -1,0 +1,82 @@
+"""The manifest's entries for a job's frames: what each copied frame is, from what its copy measured."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus
+from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
+from vfxcopy.core.verify.mhl_write import ManifestEntry
+
+
+def entries_from_frames(
+    root: str, frames: Iterable[FrameResult], token: CancelToken | None = None
+) -> tuple[list[ManifestEntry], list[str]]:
+    """Manifest entries for the frames in place (done or skipped), using the copy's hashes.
+
+    A frame without a recorded hash (skipped by name, without hashing) is hashed
+    now; every other frame is not read again. Returns (entries, problems).
+    Raises Cancelled when `token` is cancelled.
+    """
+    entries: list[ManifestEntry] = []
+    problems: list[str] = []
+    prefix = os.path.join(os.path.abspath(root), "")
+    listings: dict[str, set[str]] = {}
+    for fr in frames:
+        if token is not None:
+            token.check()
+        if fr.status not in (FrameStatus.DONE, FrameStatus.SKIPPED) or not fr.dest:
+            continue
+        # A frame this job wrote: the size and mtime its copy measured, once a listing of its folder
+        # shows it in place (one listing, not a stat per frame); any other: a stat now.
+        made = fr.dest_stat if fr.status is FrameStatus.DONE else None
+        if made is not None and _listed(fr.dest, listings):
+            seconds, nanoseconds = divmod(made[1], 1_000_000_000)
+            size, mtime = made[0], seconds + nanoseconds * 1e-9  # as os.stat's st_mtime is computed
+        else:
+            try:
+                st = os.stat(fr.dest)
+            except OSError as exc:
+                problems.append(f"{fr.dest}: not in place for the manifest ({exc.strerror})")
+                continue
+            size, mtime = st.st_size, st.st_mtime
+        rel = _relative(fr.dest, prefix) if os.sep == "/" else None
+        if rel is None:
+            rel = os.path.relpath(fr.dest, root).replace(os.sep, "/")
+        if fr.hash and fr.hash_algo in MHL_FORMAT:
+            fmt, digest = MHL_FORMAT[fr.hash_algo], fr.hash
+        else:
+            fmt = MHL_FORMAT.get(fr.hash_algo or "xxh3", "xxh128")
+            try:
+                digest = hash_path(fr.dest, fmt, token)
+            except OSError as exc:
+                problems.append(f"{fr.dest}: cannot be read for the manifest ({exc.strerror})")
+                continue
+        entries.append(ManifestEntry(rel, size, mtime, fmt, digest, fresh=fr.status is FrameStatus.DONE))
+    return entries, problems
+
+
+def _listed(path: str, listings: dict[str, set[str]]) -> bool:
+    """Whether `path`'s name is in a listing of its folder (listed once; an unreadable folder lists nothing)."""
+    folder, _sep, name = path.rpartition(os.sep)
+    names = listings.get(folder)
+    if names is None:
+        try:
+            names = set(os.listdir(folder or os.sep))
+        except OSError:
+            names = set()
+        listings[folder] = names
+    return name in names
+
+
+def _relative(path: str, prefix: str) -> str | None:
+    """os.path.relpath(path, root) when `path` is a clean path under `prefix` (abspath(root) + '/'),
+    spelled without relpath's two abspath calls per frame; None: ask relpath."""
+    if not path.startswith(prefix):
+        return None
+    rest = path[len(prefix):]
+    padded = f"/{rest}/"
+    if not rest or "//" in padded or "/./" in padded or "/../" in padded:
+        return None
+    return rest
