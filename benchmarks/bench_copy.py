@@ -17,6 +17,10 @@ engine alone) and through the command line (`python -m vfxcopy copy -q`, end to
 end as a user runs it: start-up, scan, pre-flight, journal in a data folder of the
 benchmark's own, and with the defaults the ASC MHL manifest and the job report).
 
+With `--loop-ext4 GIB` (root), everything runs on a fresh journaled ext4 of that size on a
+direct-I/O loop device (diskrig.py): this machine's own ext4 has no journal, which makes file
+creation after mass deletes scan for recently freed inodes.
+
 With `--before TREE` (a checkout of an earlier commit), the two command-line contenders
 also run from that tree (PYTHONPATH, same interpreter), alternating with the rest: an
 A/B of a change in the same run.
