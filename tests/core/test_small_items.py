@@ -447,35 +447,44 @@ def test_a_run_right_after_its_preflight_looks_at_each_source_once(tmp_path: Pat
     assert (tmp_path / "later" / "tile.1003.exr").read_bytes() == b"x" * 700
 
 
-def test_a_low_open_file_limit_holds_fewer_finished_files_open(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("jobs", "limit"), [(1, 64), (8, 200)])
+def test_a_low_open_file_limit_holds_fewer_finished_files_open(tmp_path: Path, jobs: int, limit: int) -> None:
     """Finished temps wait for the disk with their file open: where a process may open few files
-    (ulimit -n 64) and the disk is slow, the committer holds fewer of them, and every frame is
-    copied (holding as many as a roomy limit allows, 1,927 of 2,000 frames failed "Too many open files")."""
+    (a hard limit of 64 or 200) and the disk is slow, the committers of all the jobs running at
+    once (a window runs up to 64) hold a quarter of that between them, and every frame is
+    copied. Holding 128 each, 1,927 of 2,000 frames of one job failed "Too many open files"."""
     import subprocess
     import sys
 
     if fs_type(str(tmp_path)) in ("tmpfs", "ramfs", "") or is_shared_fs(fs_type(str(tmp_path))):
         pytest.skip("needs a local disk file system (the committer runs there)")
     script = f"""
-import os, resource, time
-resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+import os, resource, threading, time
+resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit}))  # the hard limit too: it cannot be raised
 from vfxcopy.core.jobs import CancelToken, JobSpec
 from vfxcopy.core.pipeline import durable, run_pipeline
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.seqfind import find_sequence
-paths = make_byte_sequence({str(tmp_path / "src")!r}, count=600, size=200)
+paths = make_byte_sequence({str(tmp_path / "src")!r}, count=300, size=200)
 sync_batch = durable.Committer.sync_batch
 def slow_disk(self, batch):
-    time.sleep(0.05)
+    time.sleep(0.02)
     return sync_batch(self, batch)
 durable.Committer.sync_batch = slow_disk
-result = run_pipeline(JobSpec(find_sequence(paths[0]), {str(tmp_path / "out")!r}), CancelToken(), lambda e: None)
-print(result.state.value, result.message)
+states = []
+def job(n):
+    spec = JobSpec(find_sequence(paths[0]), os.path.join({str(tmp_path)!r}, f"out{{n}}"))
+    states.append(run_pipeline(spec, CancelToken(), lambda e: None).message or "completed")
+threads = [threading.Thread(target=job, args=(n,)) for n in range({jobs})]
+for t in threads: t.start()
+for t in threads: t.join()
+print(sorted(set(states)))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "completed", out.stdout
-    assert len(os.listdir(tmp_path / "out")) == 600
+    assert out.stdout.strip() == "['completed']", out.stdout
+    for n in range(jobs):
+        assert len(os.listdir(tmp_path / f"out{n}")) == 300
 
 
 @pytest.mark.parametrize("slow", [True, False], ids=["slow-creates", "quick-creates"])
@@ -519,3 +528,26 @@ def test_where_creating_a_temp_is_slow_a_second_thread_opens_ahead(
     assert leftovers(tmp_path / "cancelled") == []
     done = {f.index for f in result.frames if f.status is FrameStatus.DONE}
     assert {int(p.name.split(".")[1]) - 1001 for p in (tmp_path / "cancelled").iterdir()} == done
+
+
+def test_a_copy_raises_its_open_file_limit_as_far_as_the_hard_limit_allows(tmp_path: Path) -> None:
+    """Many systems start programs with 1,024 open files allowed and a far higher hard limit:
+    the first copy raises the process's own limit (never above the hard limit)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096))
+from vfxcopy.core.jobs import CancelToken, JobSpec, CopyOptions, VerifyMode
+from vfxcopy.core.pipeline import run_pipeline
+from vfxcopy.core.samples import make_byte_sequence
+from vfxcopy.core.seqfind import find_sequence
+paths = make_byte_sequence({str(tmp_path / "src")!r}, count=3, size=10)
+opts = CopyOptions(verify=VerifyMode.NONE, fsync=False)
+result = run_pipeline(JobSpec(find_sequence(paths[0]), {str(tmp_path / "out")!r}, copy=opts), CancelToken(), lambda e: None)
+print(result.state.value, resource.getrlimit(resource.RLIMIT_NOFILE))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "completed (4096, 4096)", out.stdout

@@ -29,9 +29,10 @@ from vfxcopy.core.pipeline.place import _LIBC, PlaceConflict
 from vfxcopy.core.pipeline.temps import TempFile, close_quietly
 from vfxcopy.core.writers.base import Item
 
-# Finished temps waiting for fsync, at most (each holds its file open: bounded by an eighth of
-# the process's open-file limit). 5,000 frames of 200 bytes on a journaled ext4, in process:
-# 32 kept the copying thread waiting for room after every batch (0.58 s), 128 does not (0.45 s).
+# Finished temps waiting for fsync, at most. 5,000 frames of 200 bytes on a journaled ext4, in
+# process: 32 kept the copying thread waiting for room after every batch (0.58 s), 128 does not
+# (0.45 s). Each holds its file open: all the committers of the process (a window runs up to 64
+# jobs at once) hold a quarter of its open-file limit at most, one each at least.
 COMMIT_QUEUE_ITEMS = 128
 COMMIT_QUEUE_BYTES = 512 << 20
 DIR_FSYNC_BATCH = 64  # placements between two fsyncs of the folder
@@ -58,14 +59,33 @@ if _SYNCFS is not None:
     _SYNCFS.restype = ctypes.c_int
 
 
-def _open_file_limit() -> int:
+_LIVE: set[Committer] = set()  # committers whose thread runs (they share the open-file budget)
+_LIVE_LOCK = threading.Lock()
+
+
+OPEN_FILES_WANTED = 65536  # the open-file limit a process that copies raises its own to, where allowed
+
+
+def open_file_limit() -> int:
+    """This process's open-file limit, raised first (once) towards OPEN_FILES_WANTED.
+
+    Many systems start programs with a soft limit of 1,024 open files and a far higher hard
+    limit: a window running several jobs at once, each with finished files waiting for the
+    disk and sources opened ahead, could reach 1,024 and fail items "Too many open files".
+    Raising the soft limit up to the hard one is what the hard limit allows any program to do.
+    """
     try:
         import resource
 
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < OPEN_FILES_WANTED:
+            wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+            if wanted > soft:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+                soft = wanted
     except (ImportError, OSError, ValueError):
         return 1024
-    return soft if soft > 0 else 1 << 20  # RLIM_INFINITY is -1
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
 
 class Finished:
@@ -134,16 +154,18 @@ class Committer:
         # Not on a network file system: there syncfs only writes back this machine's cache
         # (FUSE passes it on to virtiofs alone), it does not make the server store anything.
         self.syncfs_ok = syncfs
-        self.max_items = max(SYNCFS_MIN_ITEMS, min(COMMIT_QUEUE_ITEMS, _open_file_limit() // 8))
+        self.open_budget = open_file_limit() // 4  # of the whole process (see COMMIT_QUEUE_ITEMS)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
         self.at_exit: list[Callable[[], None]] = []
         self.thread = threading.Thread(target=self.loop, daemon=True, name=f"vfxcopy-commit-{job_id}")
         self.thread.start()
 
     def submit(self, fin: Finished) -> None:
         with self.space:
-            while len(self.pending) >= self.max_items or (
-                self.pending and self.pending_bytes + fin.item.size > COMMIT_QUEUE_BYTES
-            ):
+            while len(self.pending) >= COMMIT_QUEUE_ITEMS or (self.pending and (
+                self.pending_bytes + fin.item.size > COMMIT_QUEUE_BYTES or self.files_full()
+            )):
                 self.space.wait(0.005)
                 if self.cancelled():
                     raise Cancelled()  # the caller discards this temp: it is not ours yet
@@ -151,6 +173,12 @@ class Committer:
             self.pending_bytes += fin.item.size
             fin.temp.submitted = True
             self._put(fin)
+
+    def files_full(self) -> bool:
+        """Whether the committers of the process hold their share of its open files (a quarter)."""
+        if len(self.pending) < COMMIT_QUEUE_ITEMS // 8 and len(_LIVE) == 1:
+            return False  # alone and with few: no need to count
+        return sum(len(c.pending) for c in tuple(_LIVE)) >= self.open_budget
 
     def _put(self, fin: Finished | None) -> None:
         """Queue `fin` (None: the end) and wake the thread if it waits and the batch is worth it
@@ -354,6 +382,8 @@ class Committer:
                     break
             self.flush_dir()
         finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(self)
             with self.lock:
                 self.exited = True
                 callbacks, self.at_exit = self.at_exit, []

@@ -36,7 +36,9 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # With fsync on, an item this big starts its writeback as it goes to the committer (the later
 # fsync then waits less); a smaller one is made durable with the others of its batch (syncfs).
 WRITEBACK_START_BYTES = 64 * 1024
-CREATE_WINDOW = 32  # temps created between two looks at how long creating one takes
+CREATE_WINDOW = 32  # timed creates between two looks at how long creating a temp takes
+CREATE_SAMPLE_EVERY = 4  # one item in this many has its create timed (each look at the thread's CPU
+# time is a system call)
 CREATE_SLOW_S = 100e-6  # a create this slow on average starts the preparer
 EXACT_TIMES_AFTER = 3  # temps that kept the source's mtime to the nanosecond before temp_stat trusts it
 
@@ -220,10 +222,10 @@ class ItemSteps:
         if temp is None:
             if writer.creates_by_path:
                 temp = temps.reserve(item.index, writer.temp_suffix)
-            elif self.watch_creates:
-                began = time.perf_counter()
+            elif self.watch_creates and not item.index % CREATE_SAMPLE_EVERY:
+                began = time.thread_time()
                 temp = temps.new_file(item.index, temp_mode(st, self.opts.preserve), writer.temp_suffix)
-                self.watch_create(time.perf_counter() - began)
+                self.watch_create(time.thread_time() - began)
             else:
                 temp = temps.new_file(item.index, temp_mode(st, self.opts.preserve), writer.temp_suffix)
         handed_over = False
@@ -291,8 +293,10 @@ class ItemSteps:
 
     def watch_create(self, took: float) -> None:
         """Start the preparer (sources and temps opened ahead, writers/prepare.py) once creating a
-        temp is slow: the median of CREATE_WINDOW creates took CREATE_SLOW_S or more (the median:
-        a create that waited for the interpreter lock behind another thread is not a slow one).
+        temp is slow: the median of CREATE_WINDOW creates (one item in CREATE_SAMPLE_EVERY is timed)
+        took CREATE_SLOW_S or more of this thread's CPU time. CPU time, not the clock: a create that
+        waited for the interpreter lock behind another job's thread (a window runs several at
+        once) is not a slow one, and the median: a page fault or an interrupt does not make one.
 
         Creating a file costs about 12 us on a journaled ext4 and 6 us on tmpfs: there a second
         thread only competes for the interpreter (5,000 frames of 200 bytes: 0.47 s without it,
