@@ -35,7 +35,7 @@ from vfxcopy.core.jobs import (
     Reporter,
 )
 from vfxcopy.core.pipeline.context import DiskFull, JobLevelError, StopOnError, Worker
-from vfxcopy.core.pipeline.durable import Committer, open_file_limit
+from vfxcopy.core.pipeline.durable import Committer
 from vfxcopy.core.pipeline.place import NoReplace
 from vfxcopy.core.pipeline.plan import choose_version, plan_items
 from vfxcopy.core.pipeline.settle import Settling
@@ -306,8 +306,6 @@ class Pipeline(Settling, ItemSteps):
         # Opening ahead pays only where creating a file is slow: the copying thread watches how long
         # its creates take and starts the preparer if they are (steps.watch_create).
         self.watch_creates = self.workers == 1 and self.existing is not None and copy and len(self.items) > 1
-        if copy:
-            open_file_limit()  # raised where allowed: many files may be open at once (durable.py)
         self.create_times = []
 
     def join_group(self) -> None:

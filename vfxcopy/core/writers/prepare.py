@@ -11,6 +11,7 @@ import stat
 import threading
 from typing import TYPE_CHECKING
 
+from vfxcopy.core.pipeline.durable import open_file_limit
 from vfxcopy.core.pipeline.temps import TempFile, temp_mode
 from vfxcopy.core.writers.base import Item
 from vfxcopy.core.writers.copy import CopyWriter
@@ -60,7 +61,10 @@ class Preparer:
             if item.lst is not None and stat.S_ISREG(item.lst.st_mode) and item.size <= PREPARE_MAX_BYTES
             and item.name not in existing and len(os.fsencode(item.name)) <= 255
         ]
-        return cls(run, ahead) if len(ahead) >= 2 else None
+        if len(ahead) < 2:
+            return None
+        open_file_limit()  # raised where allowed: it holds PREPARE_AHEAD sources and temps open
+        return cls(run, ahead)
 
     def loop(self) -> None:
         temps = self.run.temps
