@@ -45,7 +45,7 @@ from PySide6.QtWidgets import QApplication
 from vfxcopy.core.jobs import CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.seqfind import find_sequence
-from vfxcopy.gui.app import make_app, settle_heap
+from vfxcopy.gui.app import keep_gui_responsive, make_app, settle_heap
 from vfxcopy.gui.main_window import MainWindow
 from vfxcopy.gui.records import JobRecord
 from vfxcopy.gui.runner import JobRunner
@@ -304,6 +304,7 @@ def main() -> int:
     os.environ["VFXCOPY_CONFIG_DIR"] = config
     os.environ["VFXCOPY_DATA_DIR"] = os.path.join(config, "data")  # no history rows from earlier runs
     app = make_app(sys.argv[:1])  # the real style sheet: painting cost included
+    keep_gui_responsive()  # as gui.app.main() does
     work = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-ui-", dir=args.dir))
     try:
         src = make_byte_sequence(work / "src", count=args.frames, size=args.frame_size)
