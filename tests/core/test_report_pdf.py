@@ -118,3 +118,61 @@ def test_a_tree_reports_each_sequence_and_file_it_delivered(tmp_path: Path, caps
     assert "comp/shot_010.####.exr 1001-1003 3" in text
     assert "plates/bg/plate.####.exr 1001,1003-1004 3 1002" in text
     assert "notes.txt" in text and "Resolution 128 x 72" in text  # metadata from an image, not the text file
+
+
+def test_jobs_finishing_together_lay_out_their_pdfs_one_after_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each PDF parses its fonts and lays out its text in Python: a window's jobs finishing together
+    make theirs one at a time (the peak memory and the window's waits were two at once); a job
+    cancelled while it waits for its turn stops at once."""
+    import threading
+    import time
+
+    from vfxcopy.core import report_pdf
+    from vfxcopy.core.errors import Cancelled
+    from vfxcopy.core.jobs import JobResult, JobState
+    from vfxcopy.core.seqfind import find_sequence
+
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def slow_render(*args: object, **kw: object) -> bytes:
+        inside.append(1)
+        overlaps.append(len(inside))
+        time.sleep(0.2)
+        inside.pop()
+        return b"%PDF-1.4\n"
+
+    monkeypatch.setattr(report_pdf, "render_pdf", slow_render)
+    frames = make_exr_sequence(tmp_path / "src", count=2)
+    specs = [JobSpec(find_sequence(frames[0]), str(tmp_path / f"dest{n}" / "shot")) for n in range(3)]
+    for spec in specs:
+        (tmp_path / f"{spec.dest_dir}").mkdir(parents=True)
+    errors: list[BaseException] = []
+
+    def write(spec: JobSpec, token: CancelToken) -> None:
+        try:
+            report_pdf.write_pdf_report(spec, JobResult(spec.job_id, JobState.COMPLETED), [], None, [], [],
+                                       token=token)
+        except BaseException as exc:  # noqa: BLE001 - looked at below
+            errors.append(exc)
+
+    tokens = [CancelToken() for _ in specs]
+    threads = [threading.Thread(target=write, args=(spec, token)) for spec, token in zip(specs, tokens, strict=True)]
+    threads[0].start()
+    deadline = time.monotonic() + 5
+    while not inside and time.monotonic() < deadline:  # the first one is making its PDF
+        time.sleep(0.005)
+    threads[1].start()
+    threads[2].start()
+    time.sleep(0.05)
+    tokens[2].cancel()  # the third waits for its turn behind the others: cancelled meanwhile
+    started = time.monotonic()
+    threads[2].join(5)
+    assert time.monotonic() - started < 0.2
+    for t in threads:
+        t.join(5)
+    assert overlaps == [1, 1]  # two PDFs made, never two at once
+    assert len(errors) == 1 and isinstance(errors[0], Cancelled)
+    assert sorted(p.name.endswith(".pdf") for p in tmp_path.glob("dest[01]/*.pdf")) == [True, True]

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import io
 import os
+import threading
 from collections.abc import Sequence as Seq
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/L
               os.path.expanduser("~/.local/share/fonts"))
 # The frame table lists at most this many rows (the CSV beside the HTML has every frame).
 MAX_FRAME_ROWS = 400
+# One PDF is laid out at a time in a process: each parses its fonts (fontTools, about 30 MB) and
+# lays out its text in pure Python, holding the interpreter lock. Two jobs of a window finishing
+# together built two at once: the peak of bench_ui --lifecycle, and the GUI thread's waits.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 class PdfError(Exception):
@@ -310,12 +315,17 @@ def write_pdf_report(
     # The metadata of the first frame that has a thumbnail: an image (a tree may start with a text file).
     first = next((p for p in placed if strip and os.path.basename(p) == strip[0][0]), None)
     metadata = image_metadata(first) if first else {}
+    while not _ONE_AT_A_TIME.acquire(timeout=0.05):  # another job's PDF is being laid out
+        if token is not None:
+            token.check()
     try:
         data = render_pdf(spec, result, frames, manifest, problems, decode_strip(strip), metadata, notes)
     except (FPDFException, ValueError) as exc:
         # The handover sheet is a courtesy beside the manifest, HTML and CSV: it never fails a verified copy.
         raise PdfError(f"the PDF report could not be made ({exc}); the manifest and the HTML/CSV reports are "
                        "written") from exc
+    finally:
+        _ONE_AT_A_TIME.release()
     path = pdf_report_path(spec)
     try:
         write_files(path.parent, [(path.name, data, True)], "the PDF report", token)
