@@ -787,3 +787,28 @@ def test_the_manifest_records_each_frame_as_it_is_on_disk_and_names_one_gone_bef
         assert int(element.get("size") or -1) == st.st_size == 1234
         when = datetime.fromisoformat(element.get("lastmodificationdate") or "")
         assert int(when.timestamp()) == int(st.st_mtime) == int((tmp_path / "src" / name).stat().st_mtime)
+
+
+def test_a_cancel_while_the_job_report_is_written_says_the_manifest_is_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel after the manifest (during the report's thumbnails, or while its PDF waits for its
+    turn) ends the job cancelled, and says the manifest is written, not "none written"."""
+    from vfxcopy.core import report
+    from vfxcopy.core.engine import finish_outputs
+    from vfxcopy.core.errors import Cancelled
+    from vfxcopy.core.jobs import CancelToken
+    from vfxcopy.core.pipeline import run_pipeline
+
+    src = make_byte_sequence(tmp_path / "src", count=3, size=1000)
+    spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(tmp_path / "dst"), copy=CopyOptions())
+    result = run_pipeline(spec, CancelToken(), lambda e: None)
+
+    def cancelled_report(*args: object, **kw: object) -> None:
+        raise Cancelled()
+
+    monkeypatch.setattr(report, "write_job_report", cancelled_report)
+    finish_outputs(spec, result, result.frames, lambda e: None, CancelToken())
+    (generation,) = generations(tmp_path / "dst")
+    assert result.state is JobState.CANCELLED
+    assert result.message == f"cancelled while writing the job report; the ASC MHL manifest {generation.name} is written"

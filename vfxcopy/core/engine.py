@@ -145,6 +145,7 @@ def finish_outputs(
         # A link to a folder has no content of its own to hash.
         frames = [f for f in frames if "ascmhl" not in os.path.relpath(f.dest, spec.dest_dir).split(os.sep)[:-1]
                   and not (os.path.islink(f.dest) and os.path.isdir(f.dest))]
+    manifest = None
     try:
         entries, problems = entries_from_frames(spec.dest_dir, frames, token)
         for problem in problems:
@@ -163,7 +164,10 @@ def finish_outputs(
         html, _csv = write_job_report(spec, result, frames, manifest, problems, token=token)
         report(LogMessage(spec.job_id, "info", f"manifest {manifest.path}; report {html}"))
     except Cancelled:
-        _fail_outputs(spec, result, report, "cancelled while writing the manifest; none written", JobState.CANCELLED)
+        # After the manifest, a cancel stops the job report (its thumbnails, its PDF waiting for its turn).
+        said = ("cancelled while writing the manifest; none written" if manifest is None else
+                f"cancelled while writing the job report; the ASC MHL manifest {manifest.path.name} is written")
+        _fail_outputs(spec, result, report, said, JobState.CANCELLED)
     except JobError as exc:
         _fail_outputs(spec, result, report, str(exc))
     except (OSError, ValueError) as exc:
