@@ -12,17 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
+
+from vfxcopy.core.textsafe import is_utf8
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-
-
-def is_utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 @contextlib.contextmanager
@@ -37,3 +32,12 @@ def oiio_name(path: str) -> Iterator[str]:
         yield f"/proc/self/fd/{fd}"
     finally:
         os.close(fd)
+
+
+def open_image_input(path: str) -> Any:
+    """OpenImageIO's `ImageInput.open` of `path`, whatever bytes its name holds: None where
+    OpenImageIO cannot read it (its `geterror()` says why), OSError where the file cannot be opened."""
+    import OpenImageIO as oiio  # here: importing this module costs nothing without it
+
+    with oiio_name(path) as source:
+        return oiio.ImageInput.open(source)

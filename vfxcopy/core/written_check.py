@@ -7,13 +7,12 @@ import OpenImageIO as oiio
 
 from vfxcopy.core.convert import WritePlan
 from vfxcopy.core.errors import FrameError
-from vfxcopy.core.oiiopath import oiio_name
+from vfxcopy.core.oiiopath import oiio_name, open_image_input
 
 
 def check_written(path: str, expect: oiio.ImageSpec, dtype: oiio.TypeDesc, plan: WritePlan, shown: str) -> None:
     """Re-open what was written and check resolution, channels, pixel type and codec."""
-    with oiio_name(path) as source:
-        inp = oiio.ImageInput.open(source)
+    inp = open_image_input(path)
     if inp is None:
         raise FrameError(shown, f"the written file does not read back: {oiio.geterror()}", "check the destination disk")
     try:
@@ -54,8 +53,7 @@ def compare_written(path: str, expected: oiio.ImageBuf, dtype: oiio.TypeDesc, pl
         # The DPX writer truncates 16-bit values to 10/12 bits: up to one code value.
         threshold = 1.01 / ((1 << plan.bits) - 1)
     scale = _NORMALISED.get(str(dtype))
-    with oiio_name(path) as source:
-        inp = oiio.ImageInput.open(source)
+    inp = open_image_input(path)
     if inp is None:
         raise FrameError(shown, f"the written file does not read back: {oiio.geterror()}")
     try:

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from vfxcopy.core.jobs import CancelToken
-from vfxcopy.core.oiiopath import oiio_name
+from vfxcopy.core.oiiopath import open_image_input
 from vfxcopy.core.preflight.exrheader import EXR_EXTENSIONS, Unknown
 from vfxcopy.core.preflight.model import FrameInfo, Kind
 from vfxcopy.core.preflight.tails import cut_reason, exr_cut_reason, read_exr_header
@@ -167,8 +167,7 @@ def inspect_frame(
     import OpenImageIO as oiio
 
     try:
-        with oiio_name(path) as source:  # a name that is not UTF-8: OpenImageIO opens the open file
-            inp = oiio.ImageInput.open(source)
+        inp = open_image_input(path)
     except OSError as exc:
         info.error_kind = Kind.UNDECODABLE
         info.error = f"cannot read the file: {exc.strerror or exc}"

@@ -24,7 +24,7 @@ from vfxcopy.core.convert import FrameProcessor, ShareColour, to_display_window
 from vfxcopy.core.errors import FrameError, StopRequested, VerificationError
 from vfxcopy.core.jobs import CancelToken, ConvertOptions, FrameResult, FrameStatus
 from vfxcopy.core.naming import normalise_target
-from vfxcopy.core.oiiopath import oiio_name
+from vfxcopy.core.oiiopath import open_image_input
 from vfxcopy.core.pipeline.temps import TempFile
 from vfxcopy.core.writers.base import Context, Item, Written
 from vfxcopy.core.writers.image import regular_source
@@ -208,8 +208,7 @@ class MovieWriter:
         fmt = self.fmt
         first_src = inputs[0][2]
         try:
-            with oiio_name(first_src) as source:  # a name that is not UTF-8: OpenImageIO opens the open file
-                probe = oiio.ImageInput.open(source)
+            probe = open_image_input(first_src)
         except OSError as exc:
             raise FrameError(first_src, f"cannot read the first frame to size the movie ({exc.strerror or exc})") from exc
         if probe is None:
