@@ -67,11 +67,6 @@ def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
 
-def _p(text: str) -> str:
-    """For the terminal: a name's escape sequences, newlines and undecodable bytes as escapes."""
-    return printable(text)
-
-
 def _plain(data: Any) -> Any:
     """JSON-safe copy: strings with undecodable bytes get \\x escapes (JSON escapes control characters)."""
     if isinstance(data, str):
@@ -95,7 +90,7 @@ def _list(journal: Journal, args: argparse.Namespace) -> int:
     for job in jobs:
         frames = f"{job.frames_done}/{job.frames_total}" + (f" {job.frames_failed}!" if job.frames_failed else "")
         print(f"{job.job_id:<12}  {job.state.value:<11}  {frames:>11}  {human_size(job.bytes_done):>9}  "
-              f"{_when(job.created):<16}  {_p(job.spec.display_name())} -> {_p(job.spec.dest_dir)}")
+              f"{_when(job.created):<16}  {printable(job.spec.display_name())} -> {printable(job.spec.dest_dir)}")
     return EXIT_OK
 
 
@@ -120,12 +115,12 @@ def _show(journal: Journal, args: argparse.Namespace) -> int:
                  "size": f.size, "hash": f.hash, "hash_algo": f.hash_algo, "error": f.error} for f in frames]
         print_json(_plain({"command": "jobs show", "job": job.to_dict(), "frames": rows}))
         return EXIT_OK
-    print(f"{job.job_id}  {job.state.value}  {_p(job.spec.display_name())} -> {_p(job.spec.dest_dir)}")
+    print(f"{job.job_id}  {job.state.value}  {printable(job.spec.display_name())} -> {printable(job.spec.dest_dir)}")
     if job.message:
-        print(f"  {_p(job.message)}")
+        print(f"  {printable(job.message)}")
     for f in frames:
         detail = f.error or (f"{f.hash_algo} {f.hash}" if f.hash else "")
-        print(f"  {f.frame:>8}  {f.status.value:<9}  {human_size(f.size):>9}  {_p(detail)}")
+        print(f"  {f.frame:>8}  {f.status.value:<9}  {human_size(f.size):>9}  {printable(detail)}")
     missing = job.frames_total - len(frames)
     if missing > 0:
         print(f"  ({plural(missing, 'frame')} not started)")
@@ -180,7 +175,7 @@ def _resume(journal: Journal, args: argparse.Namespace) -> int:
     if as_json:
         print_json(_plain({"command": "jobs resume", "exit_code": code, "job": result_to_dict(job.spec, result)}))
     if not args.quiet:
-        print(_p(summary_line(job.spec, result)), file=sys.stderr, flush=True)
+        print(printable(summary_line(job.spec, result)), file=sys.stderr, flush=True)
     return code
 
 

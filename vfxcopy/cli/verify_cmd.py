@@ -62,29 +62,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def _p(text: str) -> str:
-    """Names print escaped: undecodable bytes, ESC and other control characters as \\x escapes."""
-    return printable(text)
-
-
 def _print_human(report: VerifyReport) -> None:
     out = sys.stdout
     for rel in report.missing:
-        print(f"missing  {_p(rel)}", file=out)
+        print(f"missing  {printable(rel)}", file=out)
     for m in report.altered:
-        print(f"ALTERED  {_p(m.path)}  ({m.hash_format} {m.actual}, manifest {m.expected})", file=out)
+        print(f"ALTERED  {printable(m.path)}  ({m.hash_format} {m.actual}, manifest {m.expected})", file=out)
     for rel in report.extra:
-        print(f"extra    {_p(rel)}", file=out)
+        print(f"extra    {printable(rel)}", file=out)
     for problem in report.errors:
-        print(f"error    {_p(problem)}", file=out)
+        print(f"error    {printable(problem)}", file=out)
     for warning in report.warnings:
-        print(f"warning  {_p(warning)}", file=out)
+        print(f"warning  {printable(warning)}", file=out)
     verdict = "cancelled" if report.cancelled else ("OK" if report.passed else "MISMATCH")
     print(
         f"{verdict}: {plural(len(report.ok), 'file matches', 'files match')} "
         f"({human_size(report.bytes_checked)} in {report.elapsed:.1f} s), "
         f"{len(report.missing)} missing, {len(report.altered)} altered, {len(report.extra)} extra "
-        f"[against {_p(report.reference)}]",
+        f"[against {printable(report.reference)}]",
         file=out,
     )
 
@@ -117,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         printer.end()
         error("verify", str(exc))
         if args.json:
-            print_json({"command": "verify", "exit_code": EXIT_USAGE, "error": _p(str(exc))})
+            print_json({"command": "verify", "exit_code": EXIT_USAGE, "error": printable(str(exc))})
         return EXIT_USAGE
     finally:
         if journal is not None:
@@ -128,11 +123,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         code = EXIT_OK if report.passed else EXIT_FAILED
     if args.json:
-        extra = {"checksum_list": _p(str(written))} if written else {}
+        extra = {"checksum_list": printable(str(written))} if written else {}
         print_json({"command": "verify", "exit_code": code, **report.to_dict(), **extra})
     else:
         _print_human(report)
         if written:
-            print(f"checksum list {_p(str(written))} (check with: cd {_p(path)} && "
-                  f"{'md5sum' if written.suffix == '.md5' else 'xxhsum'} -c {_p(os.path.relpath(written, path))})")
+            print(f"checksum list {printable(str(written))} (check with: cd {printable(path)} && "
+                  f"{'md5sum' if written.suffix == '.md5' else 'xxhsum'} -c {printable(os.path.relpath(written, path))})")
     return code

@@ -16,6 +16,7 @@ from pathlib import Path
 from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
 from vfxcopy.core.stamps import iso_time
+from vfxcopy.core.textsafe import undecodable_escaped
 from vfxcopy.core.units import format_size, plural
 from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, manifest_lock, write_files
 
@@ -48,7 +49,7 @@ def _text(value: object) -> str:
     text = str(value)
     if text.isascii():  # six calls per frame: most names need no round trip through bytes
         return text
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return undecodable_escaped(text)
 
 
 # What html.escape(text, quote=True) replaces, in one pass: importing html loads its table

@@ -13,6 +13,7 @@ from typing import Any
 
 from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
+from vfxcopy.core.textsafe import undecodable_escaped
 from vfxcopy.core.units import format_size, plural
 from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, write_files
 
@@ -178,7 +179,7 @@ class _Sheet:
 
 def _clean(value: object) -> str:
     """Printable text: undecodable name bytes (surrogates) become \\x escapes, which a PDF string can carry."""
-    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return undecodable_escaped(str(value))
 
 
 def _font(name: str) -> str | None:

@@ -29,6 +29,15 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def is_utf8(name: str) -> bool:
+    """Whether `name` is valid UTF-8 text (a name of bytes that are not holds surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def undecodable_escaped(text: str) -> str:
     """For JSON and CSV: bytes that were not UTF-8 (surrogateescape) as \\xNN, the rest as it is
     (JSON escapes control characters itself; a CSV cell holds them)."""

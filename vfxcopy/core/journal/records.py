@@ -11,6 +11,7 @@ from vfxcopy.core.jobs import (
     FrameStatus,
     JobSpec,
 )
+from vfxcopy.core.textsafe import undecodable_escaped
 
 if TYPE_CHECKING:
     from vfxcopy.core.journal.rows import JournalFrame as JournalFrame
@@ -45,7 +46,7 @@ def _safe_text(text: str | None) -> str | None:
     """Text that sqlite can store: lone surrogates (undecodable names) become \\x escapes."""
     if text is None:
         return None
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return undecodable_escaped(text)
 
 
 def _frames_total(spec: JobSpec) -> int:

@@ -27,16 +27,12 @@ from vfxcopy.core.jobs import (
     is_temp_name,
     null_reporter,
 )
+from vfxcopy.core.textsafe import undecodable_escaped
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
 from vfxcopy.core.verify.mhl_read import IGNORE_PATTERNS, MHL_FOLDER, History, ManifestRecord, load_history
 
 if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal
-
-
-def json_text(text: str) -> str:
-    """A name for JSON: exact, except undecodable bytes as \\xNN (JSON escapes control characters itself)."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -71,20 +67,20 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "root": json_text(self.root),
+            "root": undecodable_escaped(self.root),
             "reference": self.reference,
             "passed": self.passed,
             "cancelled": self.cancelled,
             "files_ok": len(self.ok),
-            "missing": [json_text(p) for p in self.missing],
+            "missing": [undecodable_escaped(p) for p in self.missing],
             "altered": [
-                {"path": json_text(m.path), "expected": m.expected, "actual": m.actual, "hash_format": m.hash_format}
+                {"path": undecodable_escaped(m.path), "expected": m.expected, "actual": m.actual, "hash_format": m.hash_format}
                 for m in self.altered
             ],
-            "extra": [json_text(p) for p in self.extra],
-            "errors": [json_text(e) for e in self.errors],
-            "warnings": [json_text(w) for w in self.warnings],
-            "nested_histories": [json_text(n) for n in self.nested],
+            "extra": [undecodable_escaped(p) for p in self.extra],
+            "errors": [undecodable_escaped(e) for e in self.errors],
+            "warnings": [undecodable_escaped(w) for w in self.warnings],
+            "nested_histories": [undecodable_escaped(n) for n in self.nested],
             "bytes_checked": self.bytes_checked,
             "elapsed": round(self.elapsed, 3),
         }

@@ -26,6 +26,7 @@ from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
 from vfxcopy.core.jobs import CancelToken, is_temp_name
 from vfxcopy.core.stamps import hostname, iso_time, whole_second
+from vfxcopy.core.textsafe import is_utf8
 from vfxcopy.core.verify.files import (
     LOCK_TIMEOUT,
     manifest_error,
@@ -100,9 +101,7 @@ _XML_UNSAFE = "[\x00-\x08\x0b\x0c\x0e-\x1f]"  # compiled on first use (a printab
 
 
 def is_xml_safe(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_utf8(text):
         return False
     # A printable name has no control character at all; others get one regex search.
     return text.isprintable() or re.search(_XML_UNSAFE, text) is None
