@@ -202,6 +202,11 @@ class Rendition:
     where: str  # how the command line named it, for messages
 
 
+def _about(where: str, text: str) -> str:
+    """`text` said of the output `where` ("" where there is only one output: nothing to tell apart)."""
+    return f"{where}: {text}" if where else text
+
+
 def renditions_from_args(args: argparse.Namespace, dest: str) -> list[Rendition]:
     """The outputs asked for: DEST's options, then one (or a preset's several) per --output DIR.
 
@@ -216,10 +221,6 @@ def renditions_from_args(args: argparse.Namespace, dest: str) -> list[Rendition]
         # Which output a message is about, only where there are several ("DEST (before any --output)"
         # began every error of a plain `convert SRC DEST --to jpg`).
         where = section.where() if several else ""
-
-        def said(text: str, where: str = where) -> str:
-            return f"{where}: {text}" if where else text
-
         if section.repeated:
             raise UsageError(f"{', '.join(dict.fromkeys(section.repeated))} given twice for {section.where()}; each "
                              "--output DIR starts one more rendition, and the options after it apply to that one")
@@ -231,9 +232,9 @@ def renditions_from_args(args: argparse.Namespace, dest: str) -> list[Rendition]
             try:
                 outputs = get_outputs(preset)
             except KeyError as exc:
-                raise UsageError(said(exc.args[0])) from None
+                raise UsageError(_about(where, exc.args[0])) from None
             if len(outputs) > 1 and "to" in given:
-                raise UsageError(said(f"--{section.flags['to'].lstrip('-')} cannot change preset {preset!r}, which "
+                raise UsageError(_about(where, f"--{section.flags['to'].lstrip('-')} cannot change preset {preset!r}, which "
                                       f"has {len(outputs)} outputs; add another --output DIR --to FORMAT instead"))
             for o in outputs:
                 opts = _with_flags(o.options, given, from_preset=True, where=where)
@@ -246,12 +247,11 @@ def renditions_from_args(args: argparse.Namespace, dest: str) -> list[Rendition]
                              "the options after --output DIR apply to that output only")
         else:
             flags = ", ".join(section.flags.values())
-            raise UsageError(said("give a target format with --to (exr, dpx, tif, png, jpg, mp4, mov) or a "
+            raise UsageError(_about(where, "give a target format with --to (exr, dpx, tif, png, jpg, mp4, mov) or a "
                                   "--preset" + (f" (it has only {flags})" if flags else "")))
     for r in out:
         if os.path.exists(r.dest_dir) and not os.path.isdir(r.dest_dir):
-            raise UsageError(f"{r.where}: {r.dest_dir} exists and is not a folder" if r.where
-                             else f"{r.dest_dir} exists and is not a folder")
+            raise UsageError(_about(r.where, f"{r.dest_dir} exists and is not a folder"))
     return out
 
 

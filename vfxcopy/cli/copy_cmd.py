@@ -272,7 +272,7 @@ def _print_plan(plans: list[JobPlan], short: list[Shortfall], notes: list[str], 
         print(printable(f"job {spec.display_name()} -> {spec.dest_dir}: {plural(len(plan.items), 'item')}, "
                         f"{plural(len(plan.conflicts), 'conflict')}, {human_size(plan.bytes_to_write)} to write"), file=out)
         for label, count, size in plan.contents():
-            print(printable(f"  contains   {label}  ({count} {'item' if count == 1 else 'items'}, "
+            print(printable(f"  contains   {label}  ({plural(count, 'item')}, "
                             f"{human_size(size)})"), file=out)
         for folder in plan.folders:
             print(printable(f"  mkdir      {folder}/"), file=out)
