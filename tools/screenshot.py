@@ -32,6 +32,7 @@ from vfxcopy.core.seqfind import find_sequence, scan
 from vfxcopy.gui import prompts
 from vfxcopy.gui.app import make_app
 from vfxcopy.gui.main_window import MainWindow
+from vfxcopy.gui.records import JobRecord
 
 REPO = Path(__file__).resolve().parent.parent
 # A copy killed half-way (the machine went down): the next window lists it as interrupted.
@@ -312,10 +313,14 @@ def tree_scene(window: MainWindow, root: Path, shooter: Shooter) -> None:
     dialog.destination_edit.setText(str(root / "show" / "ingest" / "vendor_delivery_0412"))  # type: ignore[attr-defined]
     shooter.settle(1500)
     shooter.shoot("new_job_tree", dialog)
-    before = window.model.rowCount()
+    earlier = {window.model.record_at(r).job_id for r in range(window.model.rowCount())}
     dialog.accept()
-    wait_until(lambda: window.model.rowCount() >= before + 2
-               and all(window.model.record_at(r).state.finished for r in range(window.model.rowCount())))
+
+    def scene_jobs() -> list[JobRecord]:  # this scene's two jobs (the table scene leaves one of its own paused)
+        records = (window.model.record_at(r) for r in range(window.model.rowCount()))
+        return [record for record in records if record.job_id not in earlier]
+
+    wait_until(lambda: len(jobs := scene_jobs()) >= 2 and all(record.state.finished for record in jobs))
     tree_row = next(r for r in range(window.model.rowCount()) if window.model.record_at(r).spec.tree is not None)
     window.select_jobs([window.model.record_at(tree_row).job_id])
     window.show_details()
