@@ -123,13 +123,12 @@ def test_a_tree_reports_each_sequence_and_file_it_delivered(tmp_path: Path, caps
 def test_jobs_finishing_together_lay_out_their_pdfs_one_after_the_other(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each PDF parses its fonts and lays out its text in Python: a window's jobs finishing together
-    make theirs one at a time (the peak memory and the window's waits were two at once); a job
-    cancelled while it waits for its turn stops at once."""
+    """Each PDF's child takes a core and about 100 MB: a window's jobs finishing together make
+    theirs one at a time; a job cancelled while it waits for its turn stops at once."""
     import threading
     import time
 
-    from vfxcopy.core import report_pdf
+    from vfxcopy.core import pdf_child, report_pdf
     from vfxcopy.core.errors import Cancelled
     from vfxcopy.core.jobs import JobResult, JobState
     from vfxcopy.core.seqfind import find_sequence
@@ -144,7 +143,7 @@ def test_jobs_finishing_together_lay_out_their_pdfs_one_after_the_other(
         inside.pop()
         return b"%PDF-1.4\n"
 
-    monkeypatch.setattr(report_pdf, "render_pdf", slow_render)
+    monkeypatch.setattr(pdf_child, "render_apart", slow_render)
     frames = make_exr_sequence(tmp_path / "src", count=2)
     specs = [JobSpec(find_sequence(frames[0]), str(tmp_path / f"dest{n}" / "shot")) for n in range(3)]
     for spec in specs:
@@ -176,3 +175,112 @@ def test_jobs_finishing_together_lay_out_their_pdfs_one_after_the_other(
     assert overlaps == [1, 1]  # two PDFs made, never two at once
     assert len(errors) == 1 and isinstance(errors[0], Cancelled)
     assert sorted(p.name.endswith(".pdf") for p in tmp_path.glob("dest[01]/*.pdf")) == [True, True]
+
+
+def _children() -> list[int]:
+    """The processes this one has started and not yet reaped (Linux /proc)."""
+    pids: list[int] = []
+    for task in Path("/proc/self/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
+
+
+def _finished_job(tmp_path: Path) -> tuple[JobSpec, object, list[object]]:
+    from vfxcopy.core.engine import run_job
+    from vfxcopy.core.jobs import CopyOptions
+    from vfxcopy.core.seqfind import resolve
+
+    make_exr_sequence(tmp_path / "src", count=3)
+    (seq,) = resolve([str(tmp_path / "src")])
+    spec = JobSpec(source=seq, dest_dir=str(tmp_path / "out" / "shot"), copy=CopyOptions(fsync=False))
+    result = run_job(spec, CancelToken(), lambda event: None)
+    return spec, result, list(result.frames)
+
+
+def test_the_pdf_is_laid_out_in_a_child_and_fpdf_never_loads_in_the_job_process(tmp_path: Path) -> None:
+    """fpdf2, fontTools, numpy and Pillow (about 50 MB) stay out of a long-lived window or watch."""
+    code = ("import sys; from vfxcopy.cli import main; rc = main(sys.argv[1:]); "
+            "print('fpdf loaded' if 'fpdf' in sys.modules else 'fpdf not loaded'); sys.exit(rc)")
+    make_exr_sequence(tmp_path / "src", count=3)
+    proc = subprocess.run([sys.executable, "-c", code, "copy", "-q", "--no-fsync", "--pdf", str(tmp_path / "src"),
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "fpdf not loaded"
+    (pdf,) = tmp_path.glob("out_vfxcopy_report_*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF-") and pdf.read_bytes().rstrip().endswith(b"%%EOF")
+
+
+def test_a_cancel_while_the_child_lays_out_ends_it_at_once(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from vfxcopy.core.errors import Cancelled
+    from vfxcopy.core.report_pdf import write_pdf_report
+
+    spec, result, frames = _finished_job(tmp_path)
+    token = CancelToken()
+    outcome: list[BaseException | object] = []
+
+    def write() -> None:
+        try:
+            outcome.append(write_pdf_report(spec, result, frames, None, [], [], token=token))
+        except BaseException as exc:  # noqa: BLE001 - looked at below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not _children() and time.monotonic() < deadline:  # the child is starting: importing fpdf2
+        time.sleep(0.002)
+    assert _children(), "no child process was started"
+    token.cancel()
+    cancelled = time.monotonic()
+    thread.join(10)
+    assert time.monotonic() - cancelled < 0.3
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+    assert not _children()  # killed and reaped
+    assert not list(tmp_path.rglob("*.pdf")) and not [p for p in (tmp_path / "out").iterdir() if p.name != "shot"]
+
+
+@pytest.mark.parametrize(("command", "why"), [
+    ([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+     "its process was ended by signal 9"),
+    ([sys.executable, "-c", "import sys; sys.exit('fpdf2 is broken here')"], "its process failed: fpdf2 is broken here"),
+    (["/nonexistent/python3"], "its process did not start: No such file or directory"),
+])
+def test_a_child_that_fails_is_a_warning_and_the_copy_stands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], why: str
+) -> None:
+    from vfxcopy.core import pdf_child
+    from vfxcopy.core.report import write_job_report
+
+    spec, result, frames = _finished_job(tmp_path)
+    monkeypatch.setattr(pdf_child, "child_command", lambda: command)
+    spec.copy.pdf_report = True
+    problems: list[str] = []
+    write_job_report(spec, result, frames, None, problems, thumbnails=False)
+    assert problems == [f"the PDF report could not be made ({why}); the manifest and the HTML/CSV reports are written"]
+    assert not list(tmp_path.rglob("*.pdf")) and list((tmp_path / "out" / "shot" / "ascmhl").glob("*.html"))
+    assert not _children()
+
+
+def test_a_big_job_reaches_its_child_whole(tmp_path: Path) -> None:
+    """3,000 frames' results are far more than a pipe holds: the child gets them all (a pipe fed
+    by communicate() with a timeout lost what did not fit at the first call: the child waited)."""
+    import threading
+
+    from vfxcopy.core.jobs import FrameResult, FrameStatus, JobResult, JobState
+    from vfxcopy.core.pdf_child import render_apart
+    from vfxcopy.core.seqfind import find_sequence
+
+    frames = make_exr_sequence(tmp_path / "src", count=2)
+    spec = JobSpec(find_sequence(frames[0]), str(tmp_path / "out"))
+    results = [FrameResult(spec.job_id, i, 1001 + i, f"/src/shot.{1001 + i}.exr", f"/out/shot.{1001 + i}.exr",
+                           FrameStatus.DONE, 4096, f"{i:032x}", "xxh128") for i in range(3000)]
+    made: list[bytes] = []
+    thread = threading.Thread(target=lambda: made.append(render_apart(
+        (spec, JobResult(spec.job_id, JobState.COMPLETED, results), results, None, [], [], {}, None), None)),
+        daemon=True)
+    thread.start()
+    thread.join(60)
+    assert made and made[0].startswith(b"%PDF-")

@@ -114,10 +114,13 @@ def test_bundled_copy_with_full_verification_is_byte_identical(
     bundle: dict[str, object], plate: Path, tmp_path: Path
 ) -> None:
     dest = tmp_path / "dest"
-    proc = run_bundled(bundle, ["copy", "--verify", "full", "--json", str(plate), str(dest)], tmp_path)
+    proc = run_bundled(bundle, ["copy", "--verify", "full", "--pdf", "--json", str(plate), str(dest)], tmp_path)
     assert proc.returncode == 0, proc.stderr
     (job,) = json.loads(proc.stdout)["jobs"]
     assert (job["state"], job["frames_done"], job["frames_failed"]) == ("completed", 12, 0)
+    # The handover PDF is laid out by the bundle started again as its child (launcher.py).
+    (pdf,) = tmp_path.glob("dest_vfxcopy_report_*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF-") and "PDF report" not in proc.stderr
     copied = sorted(p.name for p in dest.glob("*.exr"))
     assert copied == sorted(p.name for p in plate.iterdir())
     for name in copied:

@@ -22,9 +22,8 @@ _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/L
               os.path.expanduser("~/.local/share/fonts"))
 # The frame table lists at most this many rows (the CSV beside the HTML has every frame).
 MAX_FRAME_ROWS = 400
-# One PDF is laid out at a time in a process: each parses its fonts (fontTools, about 30 MB) and
-# lays out its text in pure Python, holding the interpreter lock. Two jobs of a window finishing
-# together built two at once: the peak of bench_ui --lifecycle, and the GUI thread's waits.
+# A process's jobs lay out one PDF at a time (pdf_child: each child takes a core and, with its
+# libraries and fonts, about 100 MB); a window's jobs finishing together queue here.
 _ONE_AT_A_TIME = threading.Lock()
 
 
@@ -303,16 +302,15 @@ def write_pdf_report(
 
     None without fpdf2 (the report extra). All or nothing, like the other reports.
     """
-    try:
-        import fpdf  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("fpdf") is None:  # looked for, not imported: the child imports it
         return None
     from vfxcopy.core.errors import JobError
+    from vfxcopy.core.pdf_child import render_apart
 
     placed = [f.dest for f in sorted(frames, key=lambda r: r.index)
               if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
-    from fpdf.errors import FPDFException
-
     # The metadata of the first frame that has a thumbnail: an image (a tree may start with a text file).
     first = next((p for p in placed if strip and os.path.basename(p) == strip[0][0]), None)
     metadata = image_metadata(first) if first else {}
@@ -320,11 +318,8 @@ def write_pdf_report(
         if token is not None:
             token.check()
     try:
-        data = render_pdf(spec, result, frames, manifest, problems, decode_strip(strip), metadata, notes)
-    except (FPDFException, ValueError) as exc:
-        # The handover sheet is a courtesy beside the manifest, HTML and CSV: it never fails a verified copy.
-        raise PdfError(f"the PDF report could not be made ({exc}); the manifest and the HTML/CSV reports are "
-                       "written") from exc
+        # The handover sheet is a courtesy beside the manifest, HTML and CSV: a PdfError never fails a copy.
+        data = render_apart((spec, result, frames, manifest, problems, decode_strip(strip), metadata, notes), token)
     finally:
         _ONE_AT_A_TIME.release()
     path = pdf_report_path(spec)
