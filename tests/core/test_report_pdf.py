@@ -284,3 +284,59 @@ def test_a_big_job_reaches_its_child_whole(tmp_path: Path) -> None:
     thread.start()
     thread.join(60)
     assert made and made[0].startswith(b"%PDF-")
+
+
+def test_a_child_whose_input_cannot_be_written_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from vfxcopy.core.report import write_job_report
+
+    spec, result, frames = _finished_job(tmp_path)
+    spec.copy.pdf_report = True
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    problems: list[str] = []
+    write_job_report(spec, result, frames, None, problems, thumbnails=False)
+    assert problems == [f"the PDF report could not be made (its input could not be written to the temporary folder "
+                        f"{tmp_path / 'gone'}: No such file or directory); the manifest and the HTML/CSV reports "
+                        "are written"]
+
+
+def test_the_child_ends_with_a_parent_killed_outright(tmp_path: Path) -> None:
+    """kill -9 of a copy while its PDF is laid out: the layout does not run on, orphaned (Linux)."""
+    import os
+    import signal
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for frame in range(1001, 4001):
+        (src / f"plate.{frame}.dpx").write_bytes(b"%d" % frame)
+    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", "-q", "--no-fsync", "--pdf", str(src),
+                             str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        try:
+            return [int(pid) for task in Path(f"/proc/{proc.pid}/task").iterdir()
+                    for pid in (task / "children").read_text().split()]
+        except OSError:
+            return []
+
+    deadline = time.monotonic() + 60
+    while not (child := children()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert child, "the copy made no PDF child"
+    time.sleep(0.1)  # the child is importing fpdf2: it would lay out for a second more
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+    def running(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 0.25
+    while running(child[0]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not running(child[0])
+    assert not list(tmp_path.glob("*.pdf"))

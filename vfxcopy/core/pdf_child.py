@@ -8,6 +8,7 @@ waits behind it, and a cancel ends the layout at once (the child is killed; it w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
@@ -19,6 +20,8 @@ from vfxcopy.core.jobs import CancelToken
 
 # The bundled app's launcher runs the child when it is started with this one argument.
 CHILD_FLAG = "--vfxcopy-pdf-child"
+# The parent's pid, for the child to end with it.
+PARENT_VARIABLE = "VFXCOPY_PDF_PARENT"
 # The reasons a layout may fail that are the document's, not a bug: told as they are.
 LAYOUT_FAILED = 3
 
@@ -40,17 +43,24 @@ def render_apart(args: tuple[Any, ...], token: CancelToken | None) -> bytes:
     """`report_pdf.render_pdf(*args)` in a child process; its PDF bytes. Cancellable at any moment."""
     from vfxcopy.core.report_pdf import PdfError
 
-    try:
-        # The arguments reach the child as a file (unnamed, this user's): a pipe would need a
-        # writer beside the reading loop below (communicate() with a timeout sends its input only
-        # on the first call: a retry left the child waiting for the rest of it).
-        with tempfile.TemporaryFile() as given:
+    written = "the manifest and the HTML/CSV reports are written"
+    # The arguments reach the child as a file (unnamed, this user's): a pipe would need a writer
+    # beside the reading loop below (communicate() with a timeout sends its input only on the
+    # first call: a retry left the child waiting for the rest of it).
+    with contextlib.ExitStack() as stack:
+        try:
+            given = stack.enter_context(tempfile.TemporaryFile())
             pickle.dump(args, given, protocol=pickle.HIGHEST_PROTOCOL)
             given.seek(0)
-            proc = subprocess.Popen(child_command(), stdin=given, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise PdfError(f"the PDF report could not be made (its process did not start: {exc.strerror or exc}); "
-                       "the manifest and the HTML/CSV reports are written") from exc
+        except OSError as exc:
+            raise PdfError(f"the PDF report could not be made (its input could not be written to the temporary "
+                           f"folder {tempfile.gettempdir()}: {exc.strerror or exc}); {written}") from exc
+        try:
+            proc = subprocess.Popen(child_command(), stdin=given, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env={**os.environ, PARENT_VARIABLE: str(os.getpid())})
+        except OSError as exc:
+            raise PdfError(f"the PDF report could not be made (its process did not start: {exc.strerror or exc}); "
+                           f"{written}") from exc
     try:
         out, err = _communicate(proc, token)
     finally:
@@ -66,7 +76,7 @@ def render_apart(args: tuple[Any, ...], token: CancelToken | None) -> bytes:
         why = f"its process was ended by signal {-proc.returncode}"
     else:
         why = f"its process failed: {lines[-1] if lines else f'exit status {proc.returncode}'}"
-    raise PdfError(f"the PDF report could not be made ({why}); the manifest and the HTML/CSV reports are written")
+    raise PdfError(f"the PDF report could not be made ({why}); {written}")
 
 
 def _communicate(proc: subprocess.Popen[bytes], token: CancelToken | None) -> tuple[bytes, bytes]:
@@ -80,8 +90,23 @@ def _communicate(proc: subprocess.Popen[bytes], token: CancelToken | None) -> tu
                 token.check()
 
 
+def _end_with_parent() -> None:
+    """A parent killed outright (kill -9) takes its child with it (Linux); one already gone ends it here."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.environ.get(PARENT_VARIABLE) not in (None, str(os.getppid())):
+        sys.exit(1)
+
+
 def main() -> None:
     """The child: the arguments pickled on stdin, the PDF's bytes on stdout."""
+    _end_with_parent()
     args = pickle.load(sys.stdin.buffer)
     from fpdf.errors import FPDFException
 
