@@ -91,7 +91,11 @@ def _communicate(proc: subprocess.Popen[bytes], token: CancelToken | None) -> tu
 
 
 def _end_with_parent() -> None:
-    """A parent killed outright (kill -9) takes its child with it (Linux); one already gone ends it here."""
+    """A parent killed outright (kill -9) takes its child with it (Linux); one already gone ends it here.
+
+    (The signal comes when the thread that started the child ends: that thread waits for the
+    child in render_apart until the child has ended.)
+    """
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
@@ -100,8 +104,14 @@ def _end_with_parent() -> None:
             ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
-    if os.environ.get(PARENT_VARIABLE) not in (None, str(os.getppid())):
-        sys.exit(1)
+    parent = os.environ.get(PARENT_VARIABLE, "")
+    if parent.isdigit():
+        try:
+            os.kill(int(parent), 0)
+        except ProcessLookupError:
+            sys.exit(1)
+        except OSError:  # there, but not ours to signal
+            pass
 
 
 def main() -> None:
