@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,16 @@ import pytest
 from vfxcopy.cli import main
 from vfxcopy.core.jobs import CancelToken, JobSpec
 from vfxcopy.core.samples import make_exr_sequence
+
+
+@pytest.fixture(autouse=True)
+def no_pdf_child_between_tests() -> Iterator[None]:
+    """Each test starts without the PDF child that a test before it left waiting for the next PDF."""
+    from vfxcopy.core import pdf_child
+
+    pdf_child.retire(wait=True)
+    yield
+    pdf_child.retire(wait=True)
 
 
 @pytest.fixture
@@ -286,7 +297,7 @@ def test_a_big_job_reaches_its_child_whole(tmp_path: Path) -> None:
     assert made and made[0].startswith(b"%PDF-")
 
 
-def test_a_child_whose_input_cannot_be_written_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_temporary_folder_that_takes_no_file_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile
 
     from vfxcopy.core.report import write_job_report
@@ -296,9 +307,9 @@ def test_a_child_whose_input_cannot_be_written_is_a_warning(tmp_path: Path, monk
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
     problems: list[str] = []
     write_job_report(spec, result, frames, None, problems, thumbnails=False)
-    assert problems == [f"the PDF report could not be made (its input could not be written to the temporary folder "
-                        f"{tmp_path / 'gone'}: No such file or directory); the manifest and the HTML/CSV reports "
-                        "are written"]
+    assert problems == [f"the PDF report could not be made (no file for its process's messages in the temporary "
+                        f"folder {tmp_path / 'gone'}: No such file or directory); the manifest and the HTML/CSV "
+                        "reports are written"]
 
 
 def test_the_child_ends_with_a_parent_killed_outright(tmp_path: Path) -> None:
@@ -340,3 +351,46 @@ def test_the_child_ends_with_a_parent_killed_outright(tmp_path: Path) -> None:
         time.sleep(0.01)
     assert not running(child[0])
     assert not list(tmp_path.glob("*.pdf"))
+
+
+def test_the_next_pdf_reuses_the_child_which_leaves_when_idle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child's start and imports took 0.45 s a job: the next job's PDF finds it waiting; idle, it leaves."""
+    import time
+
+    from vfxcopy.core import pdf_child
+    from vfxcopy.core.report_pdf import write_pdf_report
+
+    spec, result, frames = _finished_job(tmp_path)
+    monkeypatch.setattr(pdf_child, "IDLE_S", 1.0)
+    started = time.monotonic()
+    write_pdf_report(spec, result, frames, None, [], [])
+    first = time.monotonic() - started
+    (child,) = _children()
+    started = time.monotonic()
+    write_pdf_report(spec, result, frames, None, [], [])
+    second = time.monotonic() - started
+    assert _children() == [child]  # the same process laid out both
+    assert second < first / 2, (first, second)
+    deadline = time.monotonic() + 10
+    while _children() and time.monotonic() < deadline:  # idle for IDLE_S: it leaves, and is reaped
+        time.sleep(0.05)
+    assert not _children()
+    write_pdf_report(spec, result, frames, None, [], [])  # and a later PDF starts a new one
+    assert len(_children()) == 1 and _children() != [child]
+
+
+def test_the_child_leaves_with_a_command_that_ends(tmp_path: Path) -> None:
+    import time
+
+    code = ("import sys; from vfxcopy.cli import main; from vfxcopy.core import pdf_child; rc = main(sys.argv[1:]); "
+            "print(pdf_child._child.proc.pid); sys.exit(rc)")
+    make_exr_sequence(tmp_path / "src", count=2)
+    proc = subprocess.run([sys.executable, "-c", code, "copy", "-q", "--no-fsync", "--pdf", str(tmp_path / "src"),
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    child = int(proc.stdout)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] if Path(f"/proc/{child}").exists() else "gone"
+    assert state in ("gone", "Z")

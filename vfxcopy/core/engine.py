@@ -53,6 +53,8 @@ def run_job(
     """Run one job to its end in this thread; never raises for per-frame problems."""
     token = token or CancelToken()
     refused = _preflight(spec, token, report)
+    if refused is None:
+        _warm_pdf(spec)
     if refused is not None:
         if journal is not None:
             journal.add_job(spec)
@@ -76,6 +78,17 @@ def run_job(
     finish_outputs(spec, result, result.frames, report, token)
     journal.set_state(spec.job_id, result.state, result.message)
     return result
+
+
+def _warm_pdf(spec: JobSpec) -> None:
+    """A verified copy with the handover PDF: its layout process starts importing while the job copies."""
+    if spec.operation is Operation.COPY and spec.copy.verify is not VerifyMode.NONE and spec.copy.pdf_report:
+        import importlib.util
+
+        if importlib.util.find_spec("fpdf") is not None:
+            from vfxcopy.core.pdf_child import warm
+
+            warm()
 
 
 def _preflight(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult | None:

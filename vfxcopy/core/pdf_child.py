@@ -4,26 +4,32 @@ fpdf2 brings fontTools, numpy and Pillow (about 50 MB once imported), parses its
 document and lays out the text in pure Python, holding the interpreter lock throughout. In a
 child none of that stays in a long-lived window or watch folder, the window's GUI thread never
 waits behind it, and a cancel ends the layout at once (the child is killed; it writes nothing).
+
+The child stays for the next job's PDF (its start and imports took 0.45 s a job) and leaves
+after IDLE_S without one, or at once when this process ends, however it ends.
 """
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import tempfile
-from typing import Any
+import threading
+from typing import IO, Any
 
 from vfxcopy.core.jobs import CancelToken
 
 # The bundled app's launcher runs the child when it is started with this one argument.
 CHILD_FLAG = "--vfxcopy-pdf-child"
-# The parent's pid, for the child to end with it.
-PARENT_VARIABLE = "VFXCOPY_PDF_PARENT"
-# The reasons a layout may fail that are the document's, not a bug: told as they are.
-LAYOUT_FAILED = 3
+# A child with no PDF to lay out for this long leaves (about 100 MB of libraries and fonts).
+IDLE_S = 20.0
+# Replies: a PDF, a layout the document made fail (told as it is), any other failure.
+PDF, LAYOUT_FAILED, FAILED = b"P", b"E", b"X"
+WRITTEN = "the manifest and the HTML/CSV reports are written"
 
 
 def child_command() -> list[str]:
@@ -39,93 +45,236 @@ def child_command() -> list[str]:
     return [sys.executable, "-c", code, root]
 
 
+class _Child:
+    """One child process and its pipes; its stderr goes to an unnamed file, read when it fails."""
+
+    def __init__(self) -> None:
+        from vfxcopy.core.report_pdf import PdfError
+
+        try:
+            self.errors: IO[bytes] = tempfile.TemporaryFile()
+        except OSError as exc:
+            raise PdfError(f"the PDF report could not be made (no file for its process's messages in the "
+                           f"temporary folder {tempfile.gettempdir()}: {exc.strerror or exc}); {WRITTEN}") from exc
+        try:
+            self.proc = subprocess.Popen(child_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=self.errors)
+        except OSError as exc:
+            self.errors.close()
+            raise PdfError(f"the PDF report could not be made (its process did not start: {exc.strerror or exc}); "
+                           f"{WRITTEN}") from exc
+
+    def exchange(self, payload: bytes, replies: queue.Queue[tuple[bytes, bytes] | None]) -> None:
+        """Send one request and wait for its reply (on a thread of its own: the caller polls its cancel)."""
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(len(payload).to_bytes(8, "big") + payload)
+            stdin.flush()
+            head = _read_exact(stdout, 9)
+            body = _read_exact(stdout, int.from_bytes(head[1:], "big")) if head is not None else None
+            replies.put((head[:1], body) if head is not None and body is not None else None)
+        except (OSError, ValueError):  # killed (a cancel), or gone
+            replies.put(None)
+
+    def why_ended(self) -> str:
+        try:
+            code = self.proc.wait(5)  # its output ended: it is ending
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        if code < 0:
+            return f"its process was ended by signal {-code}"
+        self.errors.seek(0)
+        lines = self.errors.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
+        return f"its process failed: {lines[-1] if lines else f'exit status {code}'}"
+
+    def end(self, kill: bool) -> None:
+        if kill:
+            self.proc.kill()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                if pipe is not None:
+                    pipe.close()  # the child reads the end of its input and leaves
+            except OSError:
+                pass
+        if kill:
+            self.proc.wait()
+        self.errors.close()
+
+
+_child: _Child | None = None
+_state = threading.Lock()  # _child, and the idle timer
+_retire_timer: threading.Timer | None = None
+
+
+def warm() -> None:
+    """Start the child now, if none is waiting: it imports fpdf2 while the job copies (0.3-0.45 s).
+
+    A child that cannot start is told by the PDF that needs it; an unused one leaves after IDLE_S.
+    """
+    global _child
+    with _state:
+        if _child is not None and _child.proc.poll() is None:
+            return
+        try:
+            child = _Child()
+        except Exception:  # noqa: BLE001 - render_apart starts one again and says why it cannot
+            return
+        if _child is not None:
+            _child.end(kill=False)
+        _child = child
+        _arm_retire_timer(child)
+
+
 def render_apart(args: tuple[Any, ...], token: CancelToken | None) -> bytes:
-    """`report_pdf.render_pdf(*args)` in a child process; its PDF bytes. Cancellable at any moment."""
+    """`report_pdf.render_pdf(*args)` in the child; its PDF bytes. Cancellable at any moment.
+
+    One caller at a time (report_pdf's lock).
+    """
+    global _child
     from vfxcopy.core.report_pdf import PdfError
 
-    written = "the manifest and the HTML/CSV reports are written"
-    # The arguments reach the child as a file (unnamed, this user's): a pipe would need a writer
-    # beside the reading loop below (communicate() with a timeout sends its input only on the
-    # first call: a retry left the child waiting for the rest of it).
-    with contextlib.ExitStack() as stack:
-        try:
-            given = stack.enter_context(tempfile.TemporaryFile())
-            pickle.dump(args, given, protocol=pickle.HIGHEST_PROTOCOL)
-            given.seek(0)
-        except OSError as exc:
-            raise PdfError(f"the PDF report could not be made (its input could not be written to the temporary "
-                           f"folder {tempfile.gettempdir()}: {exc.strerror or exc}); {written}") from exc
-        try:
-            proc = subprocess.Popen(child_command(), stdin=given, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env={**os.environ, PARENT_VARIABLE: str(os.getpid())})
-        except OSError as exc:
-            raise PdfError(f"the PDF report could not be made (its process did not start: {exc.strerror or exc}); "
-                           f"{written}") from exc
+    payload = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
+    with _state:
+        _stop_retire_timer()
+        if _child is not None and _child.proc.poll() is not None:
+            _child.end(kill=False)  # ended while idle (killed from outside): a new one
+            _child = None
+        child = _child = _child or _Child()
+    replies: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue()
+    talk = threading.Thread(target=child.exchange, args=(payload, replies), name="vfxcopy-pdf", daemon=True)
+    talk.start()
     try:
-        out, err = _communicate(proc, token)
-    finally:
-        if proc.poll() is None:  # cancelled, or this thread interrupted: the child goes too
-            proc.kill()
-            proc.communicate()
-    if proc.returncode == 0 and out.startswith(b"%PDF-"):
-        return out
-    lines = err.decode("utf-8", "replace").strip().splitlines()
-    if proc.returncode == LAYOUT_FAILED and lines:
-        why = lines[-1]
-    elif proc.returncode < 0:
-        why = f"its process was ended by signal {-proc.returncode}"
-    else:
-        why = f"its process failed: {lines[-1] if lines else f'exit status {proc.returncode}'}"
-    raise PdfError(f"the PDF report could not be made ({why}); {written}")
+        reply = _wait(replies, token)
+    except BaseException:  # cancelled (or this thread interrupted): the layout ends with its process
+        _forget(child, kill=True)
+        talk.join()
+        raise
+    if reply is None:
+        why = child.why_ended()
+        _forget(child, kill=True)
+        raise PdfError(f"the PDF report could not be made ({why}); {WRITTEN}")
+    with _state:
+        _arm_retire_timer(child)
+    kind, body = reply
+    if kind == PDF:
+        return body
+    why = body.decode("utf-8", "replace")
+    raise PdfError(f"the PDF report could not be made ({why if kind == LAYOUT_FAILED else 'its process failed: ' + why}"
+                   f"); {WRITTEN}")
 
 
-def _communicate(proc: subprocess.Popen[bytes], token: CancelToken | None) -> tuple[bytes, bytes]:
+def _wait(replies: queue.Queue[tuple[bytes, bytes] | None], token: CancelToken | None) -> tuple[bytes, bytes] | None:
     while True:
         try:
-            return proc.communicate(timeout=0.05)
-        except subprocess.TimeoutExpired:  # nothing read is lost: the next call goes on
+            return replies.get(timeout=0.05)
+        except queue.Empty:
             if token is not None and token.cancelled:
-                proc.kill()
-                proc.communicate()
-                token.check()
+                token.check()  # raises Cancelled
+
+
+def _forget(child: _Child, kill: bool) -> None:
+    global _child
+    with _state:
+        if _child is child:
+            _child = None
+    child.end(kill)
+
+
+def _stop_retire_timer() -> None:
+    global _retire_timer
+    if _retire_timer is not None:
+        _retire_timer.cancel()
+        _retire_timer = None
+
+
+def _arm_retire_timer(child: _Child) -> None:
+    global _retire_timer
+    _stop_retire_timer()
+    _retire_timer = threading.Timer(IDLE_S, _retire_if_idle, args=(child,))
+    _retire_timer.daemon = True
+    _retire_timer.start()
+
+
+def _retire_if_idle(child: _Child) -> None:
+    global _child
+    with _state:
+        if _child is not child or _retire_timer is None or _retire_timer is not threading.current_thread():
+            return  # in use again, or replaced
+        _child = None
+    child.end(kill=False)
+    _reap(child)
+
+
+def retire(wait: bool = False) -> None:
+    """End the child now (when this process ends; tests). It is idle: it reads the end of its input and leaves."""
+    global _child
+    with _state:
+        _stop_retire_timer()
+        child, _child = _child, None
+    if child is not None:
+        child.end(kill=False)
+        if wait:
+            _reap(child)
+
+
+def _reap(child: _Child) -> None:
+    try:
+        child.proc.wait(5)
+    except subprocess.TimeoutExpired:
+        child.proc.kill()
+        child.proc.wait()
+
+
+atexit.register(retire)
+
+
+def _read_exact(stream: IO[bytes], size: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
 
 
 def _end_with_parent() -> None:
-    """A parent killed outright (kill -9) takes its child with it (Linux); one already gone ends it here.
+    """A parent killed outright (kill -9) takes its child with it, even mid-layout.
 
-    (The signal comes when the thread that started the child ends: that thread waits for the
-    child in render_apart until the child has ended.)
+    Its end closes our input too, but a layout under way would only notice that when it is done.
     """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
+    import time
 
-        try:
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    parent = os.environ.get(PARENT_VARIABLE, "")
-    if parent.isdigit():
-        try:
-            os.kill(int(parent), 0)
-        except ProcessLookupError:
-            sys.exit(1)
-        except OSError:  # there, but not ours to signal
-            pass
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.05)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main() -> None:
-    """The child: the arguments pickled on stdin, the PDF's bytes on stdout."""
+    """The child: requests (8-byte length, pickled arguments) on stdin; replies on stdout, until stdin ends."""
     _end_with_parent()
-    args = pickle.load(sys.stdin.buffer)
-    from fpdf.errors import FPDFException
+    from fpdf.errors import FPDFException  # before the first request: the next job finds it loaded
 
     from vfxcopy.core.report_pdf import render_pdf
 
-    try:
-        data = render_pdf(*args)
-    except (FPDFException, ValueError) as exc:
-        sys.stderr.write(f"{exc}\n")
-        sys.exit(LAYOUT_FAILED)
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    while (head := _read_exact(requests, 8)) is not None:
+        body = _read_exact(requests, int.from_bytes(head, "big"))
+        if body is None:
+            return
+        try:
+            kind, data = PDF, render_pdf(*pickle.loads(body))
+        except (FPDFException, ValueError) as exc:
+            kind, data = LAYOUT_FAILED, str(exc).encode("utf-8", "replace")
+        except Exception as exc:  # noqa: BLE001 - told to the parent, which tells the user
+            kind, data = FAILED, f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")
+        replies.write(kind + len(data).to_bytes(8, "big") + data)
+        replies.flush()
+        del body, data
