@@ -394,3 +394,24 @@ def test_the_child_leaves_with_a_command_that_ends(tmp_path: Path) -> None:
         time.sleep(0.02)
     state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] if Path(f"/proc/{child}").exists() else "gone"
     assert state in ("gone", "Z")
+
+
+def test_a_forked_process_does_not_share_the_child(tmp_path: Path) -> None:
+    import os
+
+    from vfxcopy.core import pdf_child
+    from vfxcopy.core.report_pdf import write_pdf_report
+
+    spec, result, frames = _finished_job(tmp_path)
+    write_pdf_report(spec, result, frames, None, [], [])
+    assert pdf_child._child is not None
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the forked process: its parent's child is not its own to write to
+        os.write(write_end, b"none" if pdf_child._child is None else b"shared")
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 16) == b"none"
+    os.close(read_end)
+    assert pdf_child._child is not None  # the parent keeps its own

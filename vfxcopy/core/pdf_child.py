@@ -230,6 +230,16 @@ def _reap(child: _Child) -> None:
 atexit.register(retire)
 
 
+def _after_fork() -> None:
+    """A forked process has its own PDFs to make: its parent's child and pipes are not its own."""
+    global _child, _state, _retire_timer
+    _child, _state, _retire_timer = None, threading.Lock(), None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def _read_exact(stream: IO[bytes], size: int) -> bytes | None:
     data = bytearray()
     while len(data) < size:
