@@ -415,3 +415,28 @@ def test_a_forked_process_does_not_share_the_child(tmp_path: Path) -> None:
     assert os.read(read_end, 16) == b"none"
     os.close(read_end)
     assert pdf_child._child is not None  # the parent keeps its own
+
+
+def test_ctrl_c_in_a_terminal_cancels_the_job_not_just_its_pdf(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group, the PDF child too: the job is told cancelled, not a PDF failure."""
+    import os
+    import signal
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for frame in range(1001, 4001):
+        (src / f"plate.{frame}.dpx").write_bytes(b"%d" % frame)
+    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", "-q", "--no-fsync", "--pdf", str(src),
+                             str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "out" / "ascmhl").glob("*.html")) and time.monotonic() < deadline:
+        time.sleep(0.005)  # the report is written: the PDF is next
+    time.sleep(0.3)  # the PDF is being laid out
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "PDF report could not be made" not in err and "Traceback" not in err
+    assert "cancelled while writing the job report" in err
+    assert not list(tmp_path.glob("*.pdf"))

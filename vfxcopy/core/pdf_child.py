@@ -269,6 +269,11 @@ def _end_with_parent() -> None:
 
 def main() -> None:
     """The child: requests (8-byte length, pickled arguments) on stdin; replies on stdout, until stdin ends."""
+    import signal
+
+    # Ctrl-C in a terminal reaches the whole process group: the parent cancels its job and ends
+    # this child itself; dying here first would tell that cancel as a failed PDF.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _end_with_parent()
     from fpdf.errors import FPDFException  # before the first request: the next job finds it loaded
 
