@@ -7,11 +7,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vfxcopy.cli import main
-from vfxcopy.core.jobs import CancelToken, JobSpec
+from vfxcopy.core.jobs import CancelToken, FrameResult, JobResult, JobSpec
 from vfxcopy.core.samples import make_exr_sequence
 
 
@@ -196,7 +197,7 @@ def _children() -> list[int]:
     return pids
 
 
-def _finished_job(tmp_path: Path) -> tuple[JobSpec, object, list[object]]:
+def _finished_job(tmp_path: Path) -> tuple[JobSpec, JobResult, list[FrameResult]]:
     from vfxcopy.core.engine import run_job
     from vfxcopy.core.jobs import CopyOptions
     from vfxcopy.core.seqfind import resolve
@@ -208,17 +209,26 @@ def _finished_job(tmp_path: Path) -> tuple[JobSpec, object, list[object]]:
     return spec, result, list(result.frames)
 
 
-def test_the_pdf_is_laid_out_in_a_child_and_fpdf_never_loads_in_the_job_process(tmp_path: Path) -> None:
-    """fpdf2, fontTools, numpy and Pillow (about 50 MB) stay out of a long-lived window or watch."""
-    code = ("import sys; from vfxcopy.cli import main; rc = main(sys.argv[1:]); "
-            "print('fpdf loaded' if 'fpdf' in sys.modules else 'fpdf not loaded'); sys.exit(rc)")
+def test_the_pdf_is_laid_out_in_a_child_that_leaves_with_the_command(tmp_path: Path) -> None:
+    """fpdf2, fontTools, numpy and Pillow (about 50 MB) stay out of a long-lived window or watch;
+    the child waiting for a next PDF leaves when the command ends."""
+    import time
+
+    code = ("import sys; from vfxcopy.cli import main; from vfxcopy.core import pdf_child; rc = main(sys.argv[1:]); "
+            "print('fpdf loaded' if 'fpdf' in sys.modules else 'fpdf not loaded', pdf_child._child.proc.pid); "
+            "sys.exit(rc)")
     make_exr_sequence(tmp_path / "src", count=3)
     proc = subprocess.run([sys.executable, "-c", code, "copy", "-q", "--no-fsync", "--pdf", str(tmp_path / "src"),
                            str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "fpdf not loaded"
+    loaded, child = proc.stdout.strip().rsplit(" ", 1)
+    assert loaded == "fpdf not loaded"
     (pdf,) = tmp_path.glob("out_vfxcopy_report_*.pdf")
     assert pdf.read_bytes().startswith(b"%PDF-") and pdf.read_bytes().rstrip().endswith(b"%%EOF")
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not Path(f"/proc/{child}").exists() or Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[0] == "Z"
 
 
 def test_a_cancel_while_the_child_lays_out_ends_it_at_once(tmp_path: Path) -> None:
@@ -312,18 +322,23 @@ def test_a_temporary_folder_that_takes_no_file_is_a_warning(tmp_path: Path, monk
                         "reports are written"]
 
 
+def _copy_with_a_long_pdf(tmp_path: Path, **popen: Any) -> subprocess.Popen[Any]:
+    """`vfxcopy copy --pdf` of 3,000 frames started: its PDF takes about a second to lay out."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for frame in range(1001, 4001):
+        (src / f"plate.{frame}.dpx").write_bytes(b"%d" % frame)
+    return subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", "-q", "--no-fsync", "--pdf", str(src),
+                             str(tmp_path / "out")], **popen)
+
+
 def test_the_child_ends_with_a_parent_killed_outright(tmp_path: Path) -> None:
     """kill -9 of a copy while its PDF is laid out: the layout does not run on, orphaned (Linux)."""
     import os
     import signal
     import time
 
-    src = tmp_path / "src"
-    src.mkdir()
-    for frame in range(1001, 4001):
-        (src / f"plate.{frame}.dpx").write_bytes(b"%d" % frame)
-    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", "-q", "--no-fsync", "--pdf", str(src),
-                             str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _copy_with_a_long_pdf(tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def children() -> list[int]:
         try:
@@ -379,23 +394,6 @@ def test_the_next_pdf_reuses_the_child_which_leaves_when_idle(tmp_path: Path, mo
     assert len(_children()) == 1 and _children() != [child]
 
 
-def test_the_child_leaves_with_a_command_that_ends(tmp_path: Path) -> None:
-    import time
-
-    code = ("import sys; from vfxcopy.cli import main; from vfxcopy.core import pdf_child; rc = main(sys.argv[1:]); "
-            "print(pdf_child._child.proc.pid); sys.exit(rc)")
-    make_exr_sequence(tmp_path / "src", count=2)
-    proc = subprocess.run([sys.executable, "-c", code, "copy", "-q", "--no-fsync", "--pdf", str(tmp_path / "src"),
-                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    child = int(proc.stdout)
-    deadline = time.monotonic() + 5
-    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] if Path(f"/proc/{child}").exists() else "gone"
-    assert state in ("gone", "Z")
-
-
 def test_a_forked_process_does_not_share_the_child(tmp_path: Path) -> None:
     import os
 
@@ -423,13 +421,8 @@ def test_ctrl_c_in_a_terminal_cancels_the_job_not_just_its_pdf(tmp_path: Path) -
     import signal
     import time
 
-    src = tmp_path / "src"
-    src.mkdir()
-    for frame in range(1001, 4001):
-        (src / f"plate.{frame}.dpx").write_bytes(b"%d" % frame)
-    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", "-q", "--no-fsync", "--pdf", str(src),
-                             str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = _copy_with_a_long_pdf(tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 start_new_session=True)
     deadline = time.monotonic() + 60
     while not list((tmp_path / "out" / "ascmhl").glob("*.html")) and time.monotonic() < deadline:
         time.sleep(0.005)  # the report is written: the PDF is next
