@@ -22,8 +22,8 @@ _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/L
               os.path.expanduser("~/.local/share/fonts"))
 # The frame table lists at most this many rows (the CSV beside the HTML has every frame).
 MAX_FRAME_ROWS = 400
-# A process's jobs lay out one PDF at a time (pdf_child: each child takes a core and, with its
-# libraries and fonts, about 100 MB); a window's jobs finishing together queue here.
+# One child lays out a process's PDFs (pdf_child), one at a time: a window's jobs finishing
+# together queue here, and a cancel stops a job's wait at once.
 _ONE_AT_A_TIME = threading.Lock()
 
 
