@@ -53,13 +53,12 @@ def run_job(
     """Run one job to its end in this thread; never raises for per-frame problems."""
     token = token or CancelToken()
     refused = _preflight(spec, token, report)
-    if refused is None:
-        _warm_pdf(spec)
     if refused is not None:
         if journal is not None:
             journal.add_job(spec)
             journal.set_state(spec.job_id, refused.state, refused.message)
         return refused
+    _warm_pdf(spec)
     if journal is None:
         result = _run(spec, token, report)
         _check_sources(spec, result, report, token)
