@@ -49,11 +49,10 @@ def image_metadata(path: str) -> dict[str, str]:
         import OpenImageIO as oiio
     except ImportError:
         return {}
-    from vfxcopy.core.oiiopath import oiio_name
+    from vfxcopy.core.oiiopath import open_image_input
 
     try:
-        with oiio_name(path) as source:  # a name that is not UTF-8: OpenImageIO opens the open file
-            inp = oiio.ImageInput.open(source)
+        inp = open_image_input(path)
     except OSError:
         return {}
     if inp is None:
