@@ -189,12 +189,21 @@ def test_jobs_finishing_together_lay_out_their_pdfs_one_after_the_other(
     assert sorted(p.name.endswith(".pdf") for p in tmp_path.glob("dest[01]/*.pdf")) == [True, True]
 
 
-def _children() -> list[int]:
-    """The processes this one has started and not yet reaped (Linux /proc)."""
-    pids: list[int] = []
-    for task in Path("/proc/self/task").iterdir():
-        pids += [int(p) for p in (task / "children").read_text().split()]
-    return pids
+def _children(pid: int | str = "self") -> list[int]:
+    """The processes `pid` (this one) has started and not yet reaped (Linux /proc); [] when it is gone."""
+    try:
+        return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` runs (neither gone nor a zombie waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _finished_job(tmp_path: Path) -> tuple[JobSpec, JobResult, list[FrameResult]]:
@@ -226,9 +235,9 @@ def test_the_pdf_is_laid_out_in_a_child_that_leaves_with_the_command(tmp_path: P
     (pdf,) = tmp_path.glob("out_vfxcopy_report_*.pdf")
     assert pdf.read_bytes().startswith(b"%PDF-") and pdf.read_bytes().rstrip().endswith(b"%%EOF")
     deadline = time.monotonic() + 5
-    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+    while _running(int(child)) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not Path(f"/proc/{child}").exists() or Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    assert not _running(int(child))
 
 
 def test_a_cancel_while_the_child_lays_out_ends_it_at_once(tmp_path: Path) -> None:
@@ -340,31 +349,18 @@ def test_the_child_ends_with_a_parent_killed_outright(tmp_path: Path) -> None:
 
     proc = _copy_with_a_long_pdf(tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def children() -> list[int]:
-        try:
-            return [int(pid) for task in Path(f"/proc/{proc.pid}/task").iterdir()
-                    for pid in (task / "children").read_text().split()]
-        except OSError:
-            return []
-
     deadline = time.monotonic() + 60
-    while not (child := children()) and proc.poll() is None and time.monotonic() < deadline:
+    while not (child := _children(proc.pid)) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     assert child, "the copy made no PDF child"
     time.sleep(0.1)  # the child is importing fpdf2: it would lay out for a second more
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
 
-    def running(pid: int) -> bool:
-        try:
-            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-        except OSError:
-            return False
-
     deadline = time.monotonic() + 0.25
-    while running(child[0]) and time.monotonic() < deadline:
+    while _running(child[0]) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not running(child[0])
+    assert not _running(child[0])
     assert not list(tmp_path.glob("*.pdf"))
 
 
