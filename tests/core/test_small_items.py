@@ -40,6 +40,24 @@ OPTIONS = [CopyOptions(), CopyOptions(verify=VerifyMode.NONE, fsync=False)]
 IDS = ["defaults", "no-hash-no-fsync"]
 
 
+def skip_off_local_disk(folder: Path, why: str = "the committer runs there") -> None:
+    """Skip where a copy into `folder` has no committer: a file system in memory, or a network one."""
+    kind = fs_type(str(folder))
+    if kind in ("tmpfs", "ramfs", "") or is_shared_fs(kind):
+        pytest.skip(f"needs a local disk file system ({why})")
+
+
+# For a test's own process: each batch of finished files waits 20 ms for the disk, as on a slow one.
+SLOW_DISK = """
+from vfxcopy.core.pipeline import durable
+sync_batch = durable.Committer.sync_batch
+def slow_disk(self, batch):
+    time.sleep(0.02)
+    return sync_batch(self, batch)
+durable.Committer.sync_batch = slow_disk
+"""
+
+
 def seq_of(paths: list[Path]) -> Sequence:
     head, tail = "plate.", ".exr"
     frames = tuple(int(p.name[len(head): -len(tail)]) for p in paths)
@@ -303,8 +321,7 @@ def test_small_items_share_a_syncfs_instead_of_an_fsync_each(
     frame, in order."""
     if durable._SYNCFS is None:
         pytest.skip("no syncfs in this C library")
-    if fs_type(str(tmp_path)) in ("tmpfs", "ramfs", "") or is_shared_fs(fs_type(str(tmp_path))):
-        pytest.skip("needs a local disk file system (no committer in memory; no syncfs on a network one)")
+    skip_off_local_disk(tmp_path, "no committer in memory; no syncfs on a network one")
     paths = make_byte_sequence(tmp_path / "src", count=count, size=size)
     dest = tmp_path / "out"
     real_syncfs, real_fsync = durable._SYNCFS, os.fsync
@@ -340,8 +357,7 @@ def test_items_from_a_slow_source_are_placed_as_they_come_not_held_for_a_batch(t
     """The committer gathers items to share a syncfs for GATHER_S at most: with a slow source
     (--bwlimit here, a network at work) each frame is in place and reported about when it is
     written, not when 16 of them are. Woken only by a full batch, it held them all to the end."""
-    if fs_type(str(tmp_path)) in ("tmpfs", "ramfs", "") or is_shared_fs(fs_type(str(tmp_path))):
-        pytest.skip("needs a local disk file system (no committer in memory)")
+    skip_off_local_disk(tmp_path, "no committer in memory")
     paths = make_byte_sequence(tmp_path / "src", count=6, size=256 * 1024)
     reported: list[float] = []
     started = time.monotonic()
@@ -456,21 +472,16 @@ def test_a_low_open_file_limit_holds_fewer_finished_files_open(tmp_path: Path, j
     import subprocess
     import sys
 
-    if fs_type(str(tmp_path)) in ("tmpfs", "ramfs", "") or is_shared_fs(fs_type(str(tmp_path))):
-        pytest.skip("needs a local disk file system (the committer runs there)")
+    skip_off_local_disk(tmp_path)
     script = f"""
 import os, resource, threading, time
 resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit}))  # the hard limit too: it cannot be raised
 from vfxcopy.core.jobs import CancelToken, JobSpec
-from vfxcopy.core.pipeline import durable, run_pipeline
+from vfxcopy.core.pipeline import run_pipeline
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.seqfind import find_sequence
 paths = make_byte_sequence({str(tmp_path / "src")!r}, count=300, size=200)
-sync_batch = durable.Committer.sync_batch
-def slow_disk(self, batch):
-    time.sleep(0.02)
-    return sync_batch(self, batch)
-durable.Committer.sync_batch = slow_disk
+{SLOW_DISK}
 states = []
 def job(n):
     spec = JobSpec(find_sequence(paths[0]), os.path.join({str(tmp_path)!r}, f"out{{n}}"))
@@ -539,20 +550,15 @@ def test_a_copy_holding_many_files_raises_its_open_file_limit_as_far_as_the_hard
     import subprocess
     import sys
 
-    if fs_type(str(tmp_path)) in ("tmpfs", "ramfs", "") or is_shared_fs(fs_type(str(tmp_path))):
-        pytest.skip("needs a local disk file system (the committer runs there)")
+    skip_off_local_disk(tmp_path)
     script = f"""
 import resource, sys, time
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096))
 from vfxcopy.core.jobs import CancelToken, JobSpec
-from vfxcopy.core.pipeline import durable, run_pipeline
+from vfxcopy.core.pipeline import run_pipeline
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.seqfind import find_sequence
-sync_batch = durable.Committer.sync_batch
-def slow_disk(self, batch):
-    time.sleep(0.02)
-    return sync_batch(self, batch)
-durable.Committer.sync_batch = slow_disk
+{SLOW_DISK}
 for count, name in ((5, "few"), (200, "many")):
     paths = make_byte_sequence({str(tmp_path)!r} + "/src-" + name, count=count, size=10)
     result = run_pipeline(JobSpec(find_sequence(paths[0]), {str(tmp_path)!r} + "/out-" + name), CancelToken(),
