@@ -44,7 +44,7 @@ def test_paths_given_to_the_window_are_treated_as_dropped(qtbot: Any, qapp: Any,
 
         QTimer.singleShot(500, look)
         # The GUI thread gets the interpreter lock back within 1 ms of a busy job thread
-        # (a job laying out its PDF report held it 5 ms at a time: the window stalled).
+        # (gui/app.py: GUI_SWITCH_INTERVAL_S).
         seen["switch interval"] = sys.getswitchinterval()
 
     default = sys.getswitchinterval()

@@ -57,9 +57,11 @@ def settle_heap() -> int:
 
 # How often a thread running Python hands the interpreter lock to one waiting for it (Python's
 # default: 5 ms). The GUI thread takes the lock for every Python call Qt makes while it paints
-# (each row's data, each delegate): behind a job's thread laying out its PDF report in pure
-# Python, each such call waited up to 5 ms, and the 10 ms timer of bench_ui --lifecycle fired
-# 137-214 ms late at p99 (25 ms without the PDF); with 1 ms, 37 ms.
+# (each row's data, each delegate). While a job's thread laid out its PDF report in pure Python,
+# each such call waited up to 5 ms: the 10 ms timer of bench_ui --lifecycle fired 137-214 ms late
+# at p99, 37 ms with 1 ms. The PDF is now laid out by a child process (core/pdf_child.py): 5 ms
+# and 1 ms measured alike (p99 8 and 26 ms against 23 and 23 ms); kept, as the job threads still
+# run Python (the copy loop, the journal) beside the painting.
 GUI_SWITCH_INTERVAL_S = 0.001
 
 
