@@ -7,8 +7,9 @@ Three file systems: a tmpfs of its own (mounted here when root, else /dev/shm), 
 only per-file CPU work shows; the work folder's disk (ext4 here), where file
 creation and fsync cost real time; and, when root, a journaled ext4 of its own on a
 loop device (diskrig.py: this machine's disk has no journal, which makes file creation
-after mass deletes scan for minutes-old inodes and its times vary 20x). Contenders, alternating order each round, each
-onto a fresh destination that is deleted after it (then `sync`, untimed):
+after mass deletes scan for minutes-old inodes and its times vary 20x). Contenders,
+alternating order each round, each onto a fresh destination that is deleted after it
+(then `sync`, untimed):
 
 - `cp -r SRC DEST`, and `cp -r SRC DEST && sync` (what the defaults are held to);
 - `vfxcopy copy --verify none --no-fsync` and `vfxcopy copy` (defaults: xxh3 verification,
