@@ -42,6 +42,8 @@ class JobPlan(Record):
     folders: list[str] = field(default_factory=list)  # folders the job makes (a tree's)
     bytes_to_write: int = 0  # what the destination must hold (file blocks rounded up)
     notes: list[str] = field(default_factory=list)
+    anchor: str = ""  # the destination folder, or its first existing ancestor if it is not made yet
+    free: int | None = None  # bytes free there when planned (None: unknown)
 
     @property
     def conflicts(self) -> list[PlannedItem]:
@@ -75,11 +77,13 @@ def _existing_ancestor(path: str) -> str:
     return current
 
 
-def _block(path: str) -> int:
+def _space(anchor: str) -> tuple[int, int | None]:
+    """(block size, bytes an unprivileged writer may still use) of the file system of the existing folder `anchor`."""
     try:
-        return os.statvfs(_existing_ancestor(path)).f_frsize or 4096
+        st = os.statvfs(anchor)
     except OSError:
-        return 4096
+        return 4096, None
+    return st.f_frsize or 4096, st.f_bavail * st.f_frsize
 
 
 def _round(size: int, block: int) -> int:
@@ -116,7 +120,12 @@ def plan_job(spec: JobSpec) -> JobPlan:
     plan = JobPlan(spec)
     names = naming.dest_names(spec)
     policy = spec.copy.on_conflict
-    if policy is ConflictPolicy.RENAME and spec.names is None and spec.tree is None:
+    # The destination (or the folder it will be made in) is looked at once for all of this: on a
+    # network file system each look is a round trip.
+    plan.anchor = _existing_ancestor(spec.dest_dir)
+    block, plan.free = _space(plan.anchor)
+    missing = plan.anchor != os.path.abspath(spec.dest_dir)  # not made yet: nothing in it, nor in its sub-folders
+    if policy is ConflictPolicy.RENAME and spec.names is None and spec.tree is None and not missing:
         def taken(name: str) -> bool:
             return os.path.lexists(os.path.join(spec.dest_dir, name))
 
@@ -130,12 +139,13 @@ def plan_job(spec: JobSpec) -> JobPlan:
 
         for folder in spec_folders(spec):
             full = os.path.join(spec.dest_dir, folder)
-            if os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full)):
+            if missing:
+                plan.folders.append(folder)
+            elif os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full)):
                 plan.notes.append(f"{full}: exists and is not a folder (a file or a link); the job would fail "
                                   "before writing anything")
             elif not os.path.isdir(full):
                 plan.folders.append(folder)
-    block = _block(spec.dest_dir)
     need = len(plan.folders) * block
     listings: dict[str, set[str]] = {}  # one listing per destination folder, not a stat per item
     flat = os.path.dirname(os.path.join(spec.dest_dir, "x"))  # the folder of a name without '/'
@@ -146,7 +156,8 @@ def plan_job(spec: JobSpec) -> JobPlan:
         folder, base = (flat, name) if "/" not in name else (os.path.dirname(dest), os.path.basename(dest))
         if folder not in listings:
             try:
-                listings[folder] = set(os.listdir(folder))
+                under = missing and (folder == flat or folder.startswith(prefix))
+                listings[folder] = set() if under else set(os.listdir(folder))
             except OSError:
                 listings[folder] = set()
         dst: os.stat_result | None = None
@@ -187,11 +198,7 @@ def _conflict(spec: JobSpec, policy: ConflictPolicy, name: str, size: int, dst: 
 
 def free_bytes(path: str) -> int | None:
     """Bytes an unprivileged writer may still use on `path`'s file system (its first existing ancestor)."""
-    try:
-        st = os.statvfs(_existing_ancestor(path))
-    except OSError:
-        return None
-    return st.f_bavail * st.f_frsize
+    return _space(_existing_ancestor(path))[1]
 
 
 @dataclass(repr=False, eq=False)
@@ -215,12 +222,13 @@ def by_destination(plans: list[JobPlan]) -> list[tuple[str, int, int | None]]:
     """(destination file system's first folder, bytes to write, bytes free) per file system."""
     groups: dict[int | str, list[Any]] = {}
     for plan in plans:
-        anchor = _existing_ancestor(plan.spec.dest_dir)
+        anchor = plan.anchor or _existing_ancestor(plan.spec.dest_dir)
         try:
             key: int | str = os.stat(anchor).st_dev
         except OSError:
             key = anchor
-        group = groups.setdefault(key, [plan.spec.dest_dir, 0, free_bytes(plan.spec.dest_dir)])
+        free = plan.free if plan.anchor else free_bytes(plan.spec.dest_dir)
+        group = groups.setdefault(key, [plan.spec.dest_dir, 0, free])
         group[1] += plan.bytes_to_write
     return [(g[0], g[1], g[2]) for g in groups.values()]
 

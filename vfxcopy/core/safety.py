@@ -43,10 +43,14 @@ def is_same_or_inside(dest: str | os.PathLike[str], source_dir: str | os.PathLik
     if src_id is None:
         return False
     dest_s = os.fspath(dest)
-    chains = [_ancestors(dest_s), _ancestors(os.path.realpath(dest_s))]
-    for chain in chains:
+    # A folder on both chains (all of them, without links) is looked at once: on a network file
+    # system each look is a round trip, and a missing one is not remembered by the kernel.
+    seen: dict[str, tuple[int, int] | None] = {}
+    for chain in (_ancestors(dest_s), _ancestors(os.path.realpath(dest_s))):
         for ancestor in chain:
-            if _identity(ancestor) == src_id:
+            if ancestor not in seen:
+                seen[ancestor] = _identity(ancestor)
+            if seen[ancestor] == src_id:
                 return True
     return False
 

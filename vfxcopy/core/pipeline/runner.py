@@ -46,7 +46,8 @@ from vfxcopy.core.pipeline.temps import (
     fs_type,
     is_shared_fs,
     locks_are_trustworthy,
-    sweep,
+    make_folder,
+    sweep_listed,
 )
 from vfxcopy.core.pipeline.treeparts import Folders
 from vfxcopy.core.writers.base import Item, Writer
@@ -99,6 +100,7 @@ class Pipeline(Settling, ItemSteps):
         self.checker: Worker | None = None
         self.fanout: Member | None = None
         self.stat_temps = False  # see plan
+        self.dest_fs = ""  # the destination's file system type (open_destination)
 
     # -- the run --
     def run(self) -> JobResult:
@@ -209,18 +211,29 @@ class Pipeline(Settling, ItemSteps):
     # -- before any byte moves --
     def open_destination(self) -> None:
         try:
-            os.makedirs(self.dest_dir, exist_ok=True)
+            created = make_folder(self.dest_dir)
             self.dest_fd = os.open(self.dest_dir, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
         except OSError as exc:
             raise JobLevelError(
                 explain(exc, self.dest_dir, "destination").replace(": ", ": cannot open the folder: ", 1)
             ) from exc
-        # Temporaries of runs that died here: this job's own (a retry, a resume), and on a local
-        # file system, where a live run's lock is seen, any job's dead temp folder. Old plain temp
-        # files of other jobs and shared storage are left to recovery and `vfxcopy clean`.
-        sweep(self.dest_dir, self.spec.job_id, min_age=0)
-        if locks_are_trustworthy(self.dest_dir):
-            sweep(self.dest_dir, files=False)
+        self.dest_fs = fs_type(self.dest_dir)
+        # The folder is read once, here, for the sweep below and for the conflict checks (plan):
+        # on a network file system each listing is several round trips. One this run has just
+        # made holds nothing yet: it is not read at all.
+        try:
+            names = [] if created else os.listdir(self.dest_fd)
+        except OSError:
+            self.existing = None
+        else:
+            # Temporaries of runs that died here: this job's own (a retry, a resume), and on a local
+            # file system, where a live run's lock is seen, any job's dead temp folder. Old plain temp
+            # files of other jobs and shared storage are left to recovery and `vfxcopy clean`.
+            removed = sweep_listed(self.dest_fd, self.dest_dir, names, self.spec.job_id, min_age=0)
+            if names and locks_are_trustworthy(self.dest_dir, self.dest_fs):
+                gone = {os.path.basename(path) for path in removed}
+                removed += sweep_listed(self.dest_fd, self.dest_dir, [n for n in names if n not in gone], files=False)
+            self.existing = set(names).difference(os.path.basename(path) for path in removed)
         try:
             self.temps = TempArea(self.dest_fd, self.spec.job_id)
         except OSError as exc:
@@ -264,14 +277,11 @@ class Pipeline(Settling, ItemSteps):
         tally = self.tally
         tally.total = sum(len(item.frames) if item.frames else 1 for item in self.items)
         tally.bytes_total = sum(item.size for item in self.items)
-        # One listing instead of a stat per item: only names seen here are checked against
-        # the policy. A file created later is still never clobbered: placing refuses it.
-        try:
-            self.existing = set(os.listdir(self.dest_fd))
-        except OSError:
-            self.existing = None
+        # self.existing (open_destination's listing) instead of a stat per item: only names seen
+        # there are checked against the policy. A file created later is still never clobbered:
+        # placing refuses it.
         copy = self.writer.kind == "copy"
-        dest_fs = fs_type(self.dest_dir) if copy else ""
+        dest_fs = self.dest_fs if copy else ""
         # On a network file system every create, write, fsync, rename and close is a round trip
         # to the server: several items in flight overlap them (sshfs, 200 x 200 KB: 1 item at a
         # time took 2.4x cp -r). Each worker then fsyncs and places its own items.

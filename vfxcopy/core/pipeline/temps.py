@@ -180,6 +180,12 @@ class TempArea:
             self.discard(temp, close=not temp.submitted)
         for lane in self.lanes_made:
             _empty_and_remove(lane, self.fd)
+        # Empty when every temp was placed or removed (most runs): removed without listing it.
+        try:
+            os.rmdir(self.name, dir_fd=self.dest_fd)
+            return
+        except OSError:
+            pass
         try:
             for name in os.listdir(self.fd):
                 try:
@@ -321,6 +327,26 @@ def _locked_by_live_run(fd: int) -> bool:
     return False
 
 
+def make_folder(path: str) -> bool:
+    """Make the folder `path` and any missing parents; True if this call made `path` itself
+    (False: it was there already, or something else is at that name: opening it says what)."""
+    try:
+        os.mkdir(path)
+        return True
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        parent = os.path.dirname(path.rstrip(os.sep))  # as written: "a/../b" needs "a" made too
+        if not parent or parent == path:
+            raise
+        os.makedirs(parent, exist_ok=True)
+    try:
+        os.mkdir(path)
+        return True
+    except FileExistsError:  # made meanwhile by another run
+        return False
+
+
 def sweep(
     dest_dir: str,
     job_id: str | None = None,
@@ -337,47 +363,63 @@ def sweep(
     With `dry_run`, says what it would remove and removes nothing. `files=False` leaves
     plain temp files (vfxcopy 0.1's, which carry no lock) alone.
     """
-    removed: list[str] = []
     if not dest_dir:
-        return removed
+        return []
     try:
         dir_fd = os.open(dest_dir, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
     except OSError:
-        return removed
+        return []
     try:
         try:
             names = os.listdir(dir_fd)
         except OSError:
-            return removed
-        now = time.time()
-        for name in names:
-            if _is_stale_staging(name, job_id, dir_fd, now):
-                if not dry_run and _remove_dead_area(name, dir_fd):
-                    removed.append(os.path.join(dest_dir, name))
-                continue
-            if not is_temp_name(name, job_id):
-                continue
-            path = os.path.join(dest_dir, name)
-            try:
-                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            except OSError:
-                continue
-            if not stat.S_ISDIR(st.st_mode):
-                if not files:
-                    continue
-                try:  # a temp file of vfxcopy 0.1, or a link planted at a temp name: remove the name
-                    if not dry_run:
-                        os.unlink(name, dir_fd=dir_fd)
-                    removed.append(path)
-                except OSError:
-                    pass
-                continue
-            if now - st.st_mtime < min_age:
-                continue
-            if _remove_dead_area(name, dir_fd, dry_run):
-                removed.append(path)
+            return []
+        return sweep_listed(dir_fd, dest_dir, names, job_id, min_age=min_age, dry_run=dry_run, files=files)
     finally:
         os.close(dir_fd)
+
+
+def sweep_listed(
+    dir_fd: int,
+    dest_dir: str,
+    names: list[str],
+    job_id: str | None = None,
+    *,
+    min_age: float = SWEEP_MIN_AGE_S,
+    dry_run: bool = False,
+    files: bool = True,
+) -> list[str]:
+    """`sweep` of the folder open at `dir_fd`, whose listing the caller already has (`names`):
+    a run reads its destination once for this and for its conflict checks (on a network file
+    system each listing is several round trips)."""
+    removed: list[str] = []
+    now = time.time()
+    for name in names:
+        if _is_stale_staging(name, job_id, dir_fd, now):
+            if not dry_run and _remove_dead_area(name, dir_fd):
+                removed.append(os.path.join(dest_dir, name))
+            continue
+        if not is_temp_name(name, job_id):
+            continue
+        path = os.path.join(dest_dir, name)
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            if not files:
+                continue
+            try:  # a temp file of vfxcopy 0.1, or a link planted at a temp name: remove the name
+                if not dry_run:
+                    os.unlink(name, dir_fd=dir_fd)
+                removed.append(path)
+            except OSError:
+                pass
+            continue
+        if now - st.st_mtime < min_age:
+            continue
+        if _remove_dead_area(name, dir_fd, dry_run):
+            removed.append(path)
     return removed
 
 
@@ -451,7 +493,9 @@ def is_shared_fs(fstype: str) -> bool:
     return fstype.startswith(_SHARED_FS_PREFIXES)
 
 
-def locks_are_trustworthy(path: str) -> bool:
-    """True when `path` is on a local file system, where a run's flock proves it is alive."""
-    fstype = fs_type(path)
+def locks_are_trustworthy(path: str, fstype: str | None = None) -> bool:
+    """True when `path` (on a file system of type `fstype`, found when not given) is on a local
+    file system, where a run's flock proves it is alive."""
+    if fstype is None:
+        fstype = fs_type(path)
     return bool(fstype) and not is_shared_fs(fstype)

@@ -86,13 +86,15 @@ def sweep_leftovers(
         return sweep_locked(folder)
 
 
-def sweep_locked(folder: Path, keep_live: bool = True) -> list[str]:
-    """`sweep_leftovers` for a caller that holds the manifest lock of `folder` already."""
+def sweep_locked(folder: Path, keep_live: bool = True, names: list[str] | None = None) -> list[str]:
+    """`sweep_leftovers` for a caller that holds the manifest lock of `folder` already (and, in
+    `names`, maybe its listing: on a network file system each listing is several round trips)."""
     removed: list[str] = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
+    if names is None:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return removed
     for name in sorted(names):
         path = folder / name
         if name == OLD_LOCK_FILE:

@@ -320,16 +320,22 @@ def _write_one(
     stamp = time.time() if now is None else now
     iso_now = iso_time(stamp)
     with manifest_lock(folder, token, lock_timeout):
-        swept = sweep_locked(folder)
+        # Listed once, under the lock, for the sweep and for the next generation's number.
+        try:
+            names = os.listdir(folder)
+        except OSError as exc:
+            raise manifest_error(folder, "the ASC MHL folder", exc) from exc
+        swept = sweep_locked(folder, names=names)
+        gone = {os.path.basename(path) for path in swept}
         chain_items: list[tuple[int, str, str, str]] = []
         earlier: dict[str, ManifestRecord] = {}
-        if (folder / CHAIN_FILE).exists():
+        if CHAIN_FILE in names and (folder / CHAIN_FILE).exists():
             history = load_history(root_path)
             earlier, chain_items = history.records, history.chain
             numbers = [n for n, *_ in chain_items] + [_number(p.name) for p in history.generations
                                                       if p.parent == folder]
         else:
-            numbers = [_number(n) for n in os.listdir(folder) if n.endswith(".mhl")]
+            numbers = [_number(n) for n in names if n.endswith(".mhl") and n not in gone]
         number = max([0, *numbers]) + 1
         date = time.strftime("%Y-%m-%d_%H%M%SZ", time.gmtime(whole_second(stamp)))
         gen_name = f"{number:04d}_{_folder_label(root_path)}_{date}.mhl"
