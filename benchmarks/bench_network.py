@@ -27,11 +27,17 @@ the journal adds after the engine (run_job minus the other two: its last commits
 and states). The journal's recorder writes each frame's row (with a stat of its
 source and destination) from a thread of its own while the engine runs: that
 share is inside the engine column (compare with --no-journal).
+
+SFTP requests per run (at the end; `--no-requests` leaves it out): each contender once more,
+for one frame and for all of them, into a new folder on a mount of its own on which sshfs
+logs every request (-o sshfs_debug). Each request is a round trip to the server, so the
+count, unlike a time, is the same on a busy machine and says what a slower network costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -134,6 +140,53 @@ def load() -> str:
     return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
 
+def home(run_env: dict[str, str]) -> str | None:
+    """Where a child of `run_env` runs: in the --before tree for that tree's runs (`python -m` and `-c`
+    put the working folder first on sys.path, before PYTHONPATH: run from a checkout, they would
+    import that checkout instead), else here."""
+    return run_env.get("PYTHONPATH") if run_env.get("VFXCOPY_BENCH_TREE") else None
+
+
+def print_requests(root: Path, args: argparse.Namespace, env: dict[str, str], env_before: dict[str, str] | None) -> None:
+    """SFTP requests per run, counted by sshfs itself (-o sshfs_debug, on a mount of its own): each is a
+    round trip to the server, so unlike a time this count is the same on a busy machine, and it says
+    what a slower network would cost (requests x its round-trip time, less what runs in parallel)."""
+    rig_root = root / "requests"
+    with SshfsRig(rig_root / "rig", debug_log=rig_root / "sshfs.log") as rig:
+        rows: list[tuple[str, list[str], dict[str, str]]] = [
+            ("cp -r", ["cp", "-r"], env), ("rsync -a", ["rsync", "-a"], env),
+            ("vfxcopy CLI --verify none --no-fsync", [*VFXCOPY, "copy", "-q", "--verify", "none", "--no-fsync"], env),
+            ("vfxcopy CLI defaults (xxh3, fsync)", [*VFXCOPY, "copy", "-q"], env)]
+        if env_before is not None:
+            rows += [("before: CLI --verify none --no-fsync",
+                      [*VFXCOPY, "copy", "-q", "--verify", "none", "--no-fsync"], env_before),
+                     ("before: CLI defaults (xxh3, fsync)", [*VFXCOPY, "copy", "-q"], env_before)]
+        if args.no_rsync:
+            rows = [r for r in rows if r[0] != "rsync -a"]
+        print("#### SFTP requests per run (sshfs_debug), local -> sshfs, into a new folder\n")
+        print("| contender | 1 frame | " + f"{args.frames} frames | per frame | most frequent ({args.frames} frames) |")
+        print("|---|---|---|---|---|")
+        sources = {}
+        for count in (1, args.frames):
+            sources[count] = rig_root / f"src-{count}"
+            make_byte_sequence(sources[count], head="shot_010.", count=count, size=args.size)
+        for key, command, run_env in rows:
+            totals, kinds = {}, collections.Counter()
+            for count, src in sources.items():
+                dest = rig.mount / f"{len(key)}-{count}-{time.monotonic_ns()}"
+                _, start = rig.requests()
+                subprocess.run([*command, f"{src}/" if command[0] == "rsync" else str(src), str(dest)], check=True,
+                               env=run_env, cwd=home(run_env))
+                time.sleep(0.3)  # sshfs logs a reply after the client has it
+                found, _ = rig.requests(start)
+                totals[count], kinds = sum(found.values()), found
+                shutil.rmtree(dest)
+            per = (totals[args.frames] - totals[1]) / max(1, args.frames - 1)
+            top = ", ".join(f"{k} {n}" for k, n in kinds.most_common(5))
+            print(f"| {key} | {totals[1]} | {totals[args.frames]} | {per:.1f} | {top} |")
+        print()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
@@ -145,6 +198,8 @@ def main() -> int:
     ap.add_argument("--before", default=None, metavar="TREE",
                     help="also run the CLI and in-process contenders from this checkout (an earlier commit)")
     ap.add_argument("--no-rsync", action="store_true", help="leave rsync -a out (shorter rounds)")
+    ap.add_argument("--no-requests", dest="requests", action="store_false",
+                    help="leave out the count of SFTP requests per run (a mount of its own with sshfs_debug)")
     ap.add_argument("--max-conns", type=int, default=0,
                     help="mount with sshfs -o max_conns=N: N SSH connections, so N server processes (OpenSSH's "
                          "sftp server handles one request at a time: with one connection, every fsync waits in line)")
@@ -158,7 +213,7 @@ def main() -> int:
     data_dir.mkdir()
     env = dict(os.environ, VFXCOPY_DATA_DIR=str(data_dir))
     before = str(Path(args.before).resolve()) if args.before else None
-    env_before = dict(env, PYTHONPATH=before) if before else env
+    env_before = dict(env, PYTHONPATH=before, VFXCOPY_BENCH_TREE="1") if before else env
     fast = CopyOptions(verify=VerifyMode.NONE, fsync=False)
     defaults = CopyOptions()
     try:
@@ -176,7 +231,8 @@ def main() -> int:
 
             def cli(src: Path, extra: list[str], run_env: dict[str, str] = env) -> Callable[[Path], None]:
                 def run(dest: Path) -> None:
-                    subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(src), str(dest)], check=True, env=run_env)
+                    subprocess.run([*VFXCOPY, "copy", "-q", *extra, str(src), str(dest)], check=True, env=run_env,
+                                   cwd=home(run_env))
                 return run
 
             def phases(src: Path, extra: list[str], dest: Path, run_env: dict[str, str] = env) -> list[float]:
@@ -184,7 +240,7 @@ def main() -> int:
                 report = root / "phases.json"
                 t0 = time.perf_counter()
                 subprocess.run([sys.executable, "-c", PHASES, str(report), "copy", "-q", *extra, str(src), str(dest)],
-                               check=True, env=run_env)
+                               check=True, env=run_env, cwd=home(run_env))
                 wall = time.perf_counter() - t0
                 p = json.loads(report.read_text())
                 return [wall - p["main"], p["main"] - p["job"], p["engine"], p["outputs"],
@@ -210,7 +266,7 @@ def main() -> int:
                 def run(dest: Path) -> float:
                     report = root / "inproc.txt"
                     subprocess.run([sys.executable, "-c", INPROC, str(src), str(dest), mode, str(report)],
-                                   check=True, env=env_before)
+                                   check=True, env=env_before, cwd=before)
                     return float(report.read_text())
                 return run
 
@@ -289,6 +345,8 @@ def main() -> int:
                         print(f"| {key} | " + " | ".join(f"{m:.0f}" for m in spans) + " |")
                     print()
             print(f"Load average at the end: {load()}.")
+        if args.requests:
+            print_requests(root, args, env, env_before if before else None)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

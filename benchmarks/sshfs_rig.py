@@ -9,7 +9,9 @@ steps: tests do not import benchmarks). Needs root-free FUSE or root, `sshd` and
 
 from __future__ import annotations
 
+import collections
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -56,8 +58,12 @@ def _fusermount() -> str:
 class SshfsRig:
     """Starts its own sshd and mounts its folder `remote` at `mount` over sshfs; stops both at exit."""
 
-    def __init__(self, root: Path, sshfs_options: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: Path, sshfs_options: tuple[str, ...] = (), debug_log: Path | None = None) -> None:
         self.root = Path(root)
+        # With a log: sshfs runs in the foreground with -o sshfs_debug, one line per SFTP request
+        # into that file (`requests` counts them).
+        self.debug_log = debug_log
+        self.sshfs: subprocess.Popen[bytes] | None = None
         self.keys = self.root / "keys"
         self.remote = self.root / "remote"
         self.mount = self.root / "mnt"
@@ -107,11 +113,26 @@ class SshfsRig:
             f"IdentityFile={self.keys / 'user'}", "StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null",
             "BatchMode=yes", "LogLevel=ERROR", *self.sshfs_options,
         ]
-        subprocess.run(
-            ["sshfs", "-p", str(self.port), "-o", ",".join(options), f"{user}@127.0.0.1:{self.remote}", str(self.mount)],
-            check=True, timeout=30, stdin=subprocess.DEVNULL,
-        )
+        command = ["sshfs", "-p", str(self.port), "-o", ",".join(options), f"{user}@127.0.0.1:{self.remote}",
+                   str(self.mount)]
+        if self.debug_log is None:
+            subprocess.run(command, check=True, timeout=30, stdin=subprocess.DEVNULL)
+        else:
+            with open(self.debug_log, "wb") as log:
+                self.sshfs = subprocess.Popen([command[0], "-f", "-o", "sshfs_debug", *command[1:]],
+                                              stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            deadline = time.monotonic() + 30
+            while not os.path.ismount(self.mount):
+                if self.sshfs.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"sshfs did not mount (see {self.debug_log})")
+                time.sleep(0.05)
         self.mounted = True
+
+    def requests(self, since: int = 0) -> tuple[collections.Counter[str], int]:
+        """SFTP requests logged since byte offset `since` (debug_log mounts), by kind, and the log's size now."""
+        data = self.debug_log.read_bytes() if self.debug_log is not None else b""
+        kinds = collections.Counter(m.group(1).decode() for m in re.finditer(rb"(?m)^\[\d+\]\s+(\S+)", data[since:]))
+        return kinds, len(data)
 
     def stop(self) -> None:
         if self.mounted:
@@ -122,6 +143,13 @@ class SshfsRig:
             else:
                 subprocess.run([_fusermount(), "-u", "-z", str(self.mount)], capture_output=True)
             self.mounted = False
+        if self.sshfs is not None:
+            try:
+                self.sshfs.wait(5)
+            except subprocess.TimeoutExpired:
+                self.sshfs.kill()
+                self.sshfs.wait()
+            self.sshfs = None
         if self.sshd is not None:
             self.sshd.terminate()
             try:
