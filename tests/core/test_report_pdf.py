@@ -240,6 +240,17 @@ def test_the_pdf_is_laid_out_in_a_child_that_leaves_with_the_command(tmp_path: P
     assert not _running(int(child))
 
 
+def test_a_child_still_starting_when_the_command_ends_is_gone_with_it() -> None:
+    """A job that ended before it needed its PDF (a failure, a refusal) leaves no child behind, even
+    one still importing fpdf2, which would read the end of its input only once done."""
+    code = "from vfxcopy.core import pdf_child; pdf_child.warm(); print(pdf_child._child.proc.pid)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    child = int(proc.stdout)
+    assert not _running(child)  # reaped by the command before it ended: not even a zombie's parent is left
+    assert not Path(f"/proc/{child}").exists()
+
+
 def test_a_cancel_while_the_child_lays_out_ends_it_at_once(tmp_path: Path) -> None:
     import threading
     import time

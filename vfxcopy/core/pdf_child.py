@@ -27,6 +27,7 @@ from vfxcopy.core.jobs import CancelToken
 CHILD_FLAG = "--vfxcopy-pdf-child"
 # A child with no PDF to lay out for this long leaves (about 100 MB of libraries and fonts).
 IDLE_S = 20.0
+EXIT_GRACE_S = 0.2  # at exit, an idle child leaves within this (it reads the end of its input); else killed
 # Replies: a PDF, a layout the document made fail (told as it is), any other failure.
 PDF, LAYOUT_FAILED, FAILED = b"P", b"E", b"X"
 WRITTEN = "the manifest and the HTML/CSV reports are written"
@@ -227,7 +228,26 @@ def _reap(child: _Child) -> None:
         child.proc.wait()
 
 
-atexit.register(retire)
+def _at_exit() -> None:
+    """This process ends: its child ends with it, not after. An idle one reads the end of its input
+    and leaves at once; one still importing fpdf2 (warmed for a job that ended before it needed a
+    PDF) would read it only once done, up to half a second later: it has no work of ours, so it
+    is killed. Either way it is reaped before this process is gone."""
+    global _child
+    with _state:
+        _stop_retire_timer()
+        child, _child = _child, None
+    if child is None:
+        return
+    child.end(kill=False)
+    try:
+        child.proc.wait(EXIT_GRACE_S)
+    except subprocess.TimeoutExpired:
+        child.proc.kill()
+        child.proc.wait()
+
+
+atexit.register(_at_exit)
 
 
 def _after_fork() -> None:
