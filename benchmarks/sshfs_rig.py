@@ -51,6 +51,17 @@ def missing_tools() -> str | None:
     return None
 
 
+def _end(proc: subprocess.Popen[bytes], terminate: bool) -> None:
+    """Let `proc` end (asked to with SIGTERM if `terminate`), killed after 5 s."""
+    if terminate:
+        proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _fusermount() -> str:
     return shutil.which("fusermount3") or "fusermount"
 
@@ -143,18 +154,9 @@ class SshfsRig:
             else:
                 subprocess.run([_fusermount(), "-u", "-z", str(self.mount)], capture_output=True)
             self.mounted = False
-        if self.sshfs is not None:
-            try:
-                self.sshfs.wait(5)
-            except subprocess.TimeoutExpired:
-                self.sshfs.kill()
-                self.sshfs.wait()
+        if self.sshfs is not None:  # unmounted: it is ending
+            _end(self.sshfs, terminate=False)
             self.sshfs = None
         if self.sshd is not None:
-            self.sshd.terminate()
-            try:
-                self.sshd.wait(5)
-            except subprocess.TimeoutExpired:
-                self.sshd.kill()
-                self.sshd.wait()
+            _end(self.sshd, terminate=True)
             self.sshd = None
