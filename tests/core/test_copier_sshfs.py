@@ -24,7 +24,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.pipeline import run_pipeline as copy_sequence
 from vfxcopy.core.pipeline import runner
-from vfxcopy.core.pipeline.temps import fs_type
+from vfxcopy.core.pipeline.destfolder import fs_type
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 

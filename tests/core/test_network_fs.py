@@ -16,7 +16,8 @@ from vfxcopy.core.jobs import TEMP_PREFIX, CancelToken, FrameStatus, JobSpec, Jo
 from vfxcopy.core.pipeline import place as placing
 from vfxcopy.core.pipeline import run_pipeline
 from vfxcopy.core.pipeline import runner as pipeline_runner
-from vfxcopy.core.pipeline.temps import TempArea, TempFile, sweep
+from vfxcopy.core.pipeline.destfolder import sweep
+from vfxcopy.core.pipeline.temps import TempArea, TempFile
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 

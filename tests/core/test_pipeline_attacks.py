@@ -28,7 +28,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.pipeline import run_pipeline
-from vfxcopy.core.pipeline.temps import sweep
+from vfxcopy.core.pipeline.destfolder import sweep
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
 from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.sequence import Sequence

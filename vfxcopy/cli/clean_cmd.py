@@ -72,7 +72,7 @@ def _shown(path: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vfxcopy.core.pipeline.temps import locks_are_trustworthy, sweep
+    from vfxcopy.core.pipeline.destfolder import locks_are_trustworthy, sweep
     from vfxcopy.core.verify import sweep_leftovers
 
     removed: list[str] = []

@@ -272,7 +272,7 @@ def resume_job(
 def _resume_claimed(
     job: JournalJob, journal: Journal, token: CancelToken, report: Reporter, rehash: bool
 ) -> JobResult:
-    from vfxcopy.core.pipeline.temps import sweep
+    from vfxcopy.core.pipeline.destfolder import sweep
 
     job_id = job.job_id
     spec = job.spec

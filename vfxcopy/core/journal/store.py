@@ -410,7 +410,7 @@ class Journal(KeyValues):
 def remove_temps(dest_dir: str, job_id: str) -> list[str]:
     """Delete `job_id`'s temporaries in `dest_dir` left by runs that died (never another job's, never
     a live run's); returns their paths."""
-    from vfxcopy.core.pipeline.temps import sweep
+    from vfxcopy.core.pipeline.destfolder import sweep
 
     return sweep(dest_dir, job_id, min_age=0)
 

@@ -35,20 +35,20 @@ from vfxcopy.core.jobs import (
     Reporter,
 )
 from vfxcopy.core.pipeline.context import DiskFull, JobLevelError, StopOnError, Worker
-from vfxcopy.core.pipeline.durable import Committer
-from vfxcopy.core.pipeline.place import NoReplace
-from vfxcopy.core.pipeline.plan import choose_version, plan_items
-from vfxcopy.core.pipeline.settle import Settling
-from vfxcopy.core.pipeline.steps import ItemSteps
-from vfxcopy.core.pipeline.tally import Debug, Tally
-from vfxcopy.core.pipeline.temps import (
-    TempArea,
+from vfxcopy.core.pipeline.destfolder import (
     fs_type,
     is_shared_fs,
     locks_are_trustworthy,
     make_folder,
     sweep_listed,
 )
+from vfxcopy.core.pipeline.durable import Committer
+from vfxcopy.core.pipeline.place import NoReplace
+from vfxcopy.core.pipeline.plan import choose_version, plan_items
+from vfxcopy.core.pipeline.settle import Settling
+from vfxcopy.core.pipeline.steps import ItemSteps
+from vfxcopy.core.pipeline.tally import Debug, Tally
+from vfxcopy.core.pipeline.temps import TempArea
 from vfxcopy.core.pipeline.treeparts import Folders
 from vfxcopy.core.writers.base import Item, Writer
 
