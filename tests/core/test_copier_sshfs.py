@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -282,3 +283,37 @@ def test_cancel_with_frames_in_flight_on_sshfs_leaves_nothing_partial(tmp_path: 
     assert set(os.listdir(dest)) == done and len(done) < 40
     for name in done:
         assert (dest / name).read_bytes() == (tmp_path / "src" / name).read_bytes()
+
+
+def test_the_report_thumbnails_of_an_upload_are_read_from_the_local_source(
+    tmp_path: Path, sshfs_mount: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading frames back over the network for the job report's thumbnails (8 frames of 4K EXR:
+    hundreds of MB) is not needed: a copied frame holds its source's bytes, hashed as they were
+    copied. The strip still names the delivered frames (renamed here); a frame skipped because an
+    identical one was there is read where it is."""
+    import vfxcopy.core.thumbnail as thumbnail
+    from vfxcopy.core.engine import run_job
+    from vfxcopy.core.samples import make_exr_sequence
+
+    paths = make_exr_sequence(tmp_path / "src", head="plate.", count=8, width=64, height=36)
+    dest = sshfs_mount / "report-thumbs"
+    dest.mkdir()
+    renamed = [f"plate_v002.{1001 + i}.exr" for i in range(8)]
+    (dest / renamed[7]).write_bytes(paths[7].read_bytes())  # skipped: identical, read on the mount
+    read: list[str] = []
+    real = thumbnail.make_thumbnail
+
+    def recording(path: str, size: int) -> object:
+        read.append(str(path))
+        return real(path, size)
+
+    monkeypatch.setattr(thumbnail, "make_thumbnail", recording)
+    spec = JobSpec(seq_of(paths), str(dest), rename_head="plate_v002.")
+    result = run_job(spec, CancelToken(), lambda e: None)
+    assert result.state is JobState.COMPLETED, result.message
+    assert sorted(read) == sorted([str(p) for p in paths[:7]] + [str(dest / renamed[7])])
+    (html,) = (dest / "ascmhl").glob("vfxcopy_report_*.html")
+    page = html.read_text()
+    assert page.count("data:image/png;base64,") == 8
+    assert re.findall(r"<figcaption>([^<]*)</figcaption>", page) == renamed  # the delivered frames' names

@@ -89,19 +89,19 @@ def png_bytes(width: int, height: int, channels: int, pixels: bytes) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
-def _thumbnail_candidate(path: str) -> str | None:
-    """None if `path` may be decoded, else why not (a note for the report)."""
+def _thumbnail_candidate(path: str, name: str) -> str | None:
+    """None if `path` may be decoded, else why not (a note for the report, about the frame `name`)."""
     try:
         size = os.stat(path).st_size
         with open(path, "rb") as fh:
             head = fh.read(16)
     except OSError as exc:
-        return f"{_text(os.path.basename(path))}: no thumbnail ({exc.strerror})"
+        return f"{_text(name)}: no thumbnail ({exc.strerror})"
     if size > THUMB_MAX_BYTES:
-        return (f"{_text(os.path.basename(path))}: no thumbnail ({format_size(size)}, above the "
+        return (f"{_text(name)}: no thumbnail ({format_size(size)}, above the "
                 f"{format_size(THUMB_MAX_BYTES)} thumbnail limit)")
     if not any(head.startswith(magic) for magic in _IMAGE_MAGIC):
-        return f"{_text(os.path.basename(path))}: no thumbnail (not an image file)"
+        return f"{_text(name)}: no thumbnail (not an image file)"
     return None
 
 
@@ -112,23 +112,27 @@ def thumbnail_strip(
     *,
     token: CancelToken | None = None,
     notes: list[str] | None = None,
+    read_from: list[str] | None = None,
 ) -> list[tuple[str, str]]:
     """(label, data: URI) for up to `count` frames spread over the sequence; frames that do not decode are left out.
 
-    Raises Cancelled between frames when `token` is cancelled; why a frame got no
-    thumbnail is appended to `notes`.
+    `read_from[i]`, when given, is a file with the same bytes as `paths[i]` to read instead
+    (see `shown_frames`); labels and notes name `paths[i]`. Raises Cancelled between frames
+    when `token` is cancelled; why a frame got no thumbnail is appended to `notes`.
     """
     if not paths:
         return []
+    sources = read_from if read_from is not None else paths
     step = max(1, len(paths) // count)
-    picked = paths[::step][:count]
-    if paths[-1] not in picked and len(picked) == count:
-        picked[-1] = paths[-1]
+    picked = list(range(0, len(paths), step))[:count]
+    if picked[-1] != len(paths) - 1 and len(picked) == count:
+        picked[-1] = len(paths) - 1
     strip: list[tuple[str, str]] = []
-    for path in picked:
+    for i in picked:
         if token is not None:
             token.check()
-        why_not = _thumbnail_candidate(path)
+        name, path = os.path.basename(paths[i]), sources[i]
+        why_not = _thumbnail_candidate(path, name)
         if why_not is not None:
             if notes is not None:
                 notes.append(why_not)
@@ -142,13 +146,30 @@ def thumbnail_strip(
             thumb = make_thumbnail(path, size)
         except (OSError, ValueError, RuntimeError):
             if notes is not None:
-                notes.append(f"{_text(os.path.basename(path))}: no thumbnail (cannot be decoded)")
+                notes.append(f"{_text(name)}: no thumbnail (cannot be decoded)")
             continue
         data = png_bytes(thumb.width, thumb.height, thumb.channels, thumb.data)
         import base64  # once a frame made a thumbnail: a copy of data files never needs it
 
-        strip.append((os.path.basename(path), "data:image/png;base64," + base64.b64encode(data).decode("ascii")))
+        strip.append((name, "data:image/png;base64," + base64.b64encode(data).decode("ascii")))
     return strip
+
+
+def shown_frames(spec: JobSpec, frames: list[FrameResult]) -> tuple[list[str], list[str]]:
+    """The delivered frames in order (the copied and the skipped), and for each the file its
+    thumbnail is read from.
+
+    A frame this job copied holds its source's bytes (hashed as they were copied). When the
+    destination is on network storage and the source is not, its thumbnail is read from the
+    source: eight frames of 4K EXR are hundreds of MB to read back over the network otherwise.
+    A skipped frame is read where it is (with policy 'skip' it need not be the source's)."""
+    from vfxcopy.core.pipeline.destfolder import fs_type, is_shared_fs
+
+    placed = [f for f in sorted(frames, key=lambda r: r.index) if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
+    dests = [f.dest for f in placed]
+    if not placed or not is_shared_fs(fs_type(spec.dest_dir)) or is_shared_fs(fs_type(spec.source.directory or ".")):
+        return dests, dests
+    return dests, [f.source if f.status is FrameStatus.DONE and f.source else f.dest for f in placed]
 
 
 def _csv_field(value: object) -> str:
@@ -282,10 +303,11 @@ def write_job_report(
         from vfxcopy.core.verify.files import manifest_error
 
         raise manifest_error(html_path.parent, "the job report", exc) from exc
-    placed = [f.dest for f in sorted(frames, key=lambda r: r.index)
-              if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
     notes: list[str] = []
-    strip = thumbnail_strip(placed, token=token, notes=notes) if thumbnails else []
+    strip: list[tuple[str, str]] = []
+    if thumbnails:
+        placed, read_from = shown_frames(spec, frames)
+        strip = thumbnail_strip(placed, token=token, notes=notes, read_from=read_from)
     page = render_html(spec, result, frames, manifest, problems or [], strip, notes)
     # The report is ours by name (it carries the job id): a re-run replaces it. Under the manifest
     # lock, so a sweep of leftovers by another job never sees its temps half-way.
