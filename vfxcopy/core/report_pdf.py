@@ -307,12 +307,13 @@ def write_pdf_report(
         return None
     from vfxcopy.core.errors import JobError
     from vfxcopy.core.pdf_child import render_apart
+    from vfxcopy.core.report import shown_frames
 
-    placed = [f.dest for f in sorted(frames, key=lambda r: r.index)
-              if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
-    # The metadata of the first frame that has a thumbnail: an image (a tree may start with a text file).
-    first = next((p for p in placed if strip and os.path.basename(p) == strip[0][0]), None)
-    metadata = image_metadata(first) if first else {}
+    # The metadata of the first frame that has a thumbnail: an image (a tree may start with a text
+    # file); read where its thumbnail was (an upload's local source: see report.shown_frames).
+    placed, read_from = shown_frames(spec, frames)
+    first = next((i for i, p in enumerate(placed) if strip and os.path.basename(p) == strip[0][0]), None)
+    metadata = image_metadata(read_from[first]) if first is not None else {}
     while not _ONE_AT_A_TIME.acquire(timeout=0.05):  # another job's PDF is being laid out
         if token is not None:
             token.check()
