@@ -95,3 +95,20 @@ def test_an_existing_folder_is_listed_once_by_the_run_and_its_manifest_folder_on
     # A second run: a second generation, numbered from that one listing.
     assert main(["copy", "-q", "--no-fsync", "--on-conflict", "overwrite", str(byte_seq[0].parent), str(dest)]) == 0
     assert sorted(p.name for p in (dest / "ascmhl").glob("*.mhl"))[-1].startswith("0002_")
+
+
+def test_a_tree_copied_into_a_new_folder_lists_none_of_its_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vfxcopy.core.samples import make_byte_sequence
+
+    src = tmp_path / "delivery"
+    make_byte_sequence(src / "plates", count=4, size=1000)
+    make_byte_sequence(src / "renders" / "v001", head="comp.", count=3, size=1000)
+    (src / "notes.txt").write_text("notes")
+    dest = tmp_path / "show" / "delivery"
+    looks = count_looks(monkeypatch, dest)
+    assert main(["copy", "-q", "--verify", "none", "--no-fsync", str(src), str(dest)]) == 0
+    looks = looks.copy()
+    assert (dest / "notes.txt").read_text() == "notes" and len(list((dest / "renders" / "v001").iterdir())) == 3
+    assert {k: n for k, n in looks.items() if k[0] in ("listdir", "scandir")} == {}, looks

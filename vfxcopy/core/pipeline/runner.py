@@ -246,6 +246,8 @@ class Pipeline(Settling, ItemSteps):
             from vfxcopy.core.tree import spec_folders
 
             self.folders = Folders(self.dest_fd, self.dest_dir)
+            if self.existing is not None:  # the root, read (or made) above: not listed again
+                self.folders.listings[""] = self.existing
             try:
                 self.folders.make(spec_folders(self.spec))
             except JobError as exc:
