@@ -70,3 +70,28 @@ def test_thumbnail_size_keeps_aspect_and_never_upscales() -> None:
     assert thumbnail_size(1920, 1080, 256) == (256, 144)
     assert thumbnail_size(1080, 1920, 256) == (144, 256)
     assert thumbnail_size(100, 50, 256) == (100, 50)
+
+
+def test_a_strip_read_from_the_sources_names_the_delivered_frames_and_falls_back_to_them(
+    exr_seq_session: list[Path], tmp_path: Path
+) -> None:
+    """The job report's strip of an upload reads each copied frame's source (see
+    report.shown_frames); captions name the delivered file, and a source gone since is
+    replaced by the delivered file."""
+    import shutil
+
+    from vfxcopy.core.report import thumbnail_strip
+
+    sources = []
+    for p in exr_seq_session[:3]:
+        sources.append(tmp_path / "src" / p.name)
+        sources[-1].parent.mkdir(exist_ok=True)
+        shutil.copy(p, sources[-1])
+    delivered = [tmp_path / "out" / f"plate_v002.{1001 + i}.exr" for i in range(3)]
+    delivered[0].parent.mkdir()
+    for s, d in zip(sources, delivered, strict=True):
+        shutil.copy(s, d)
+    sources[1].unlink()
+    notes: list[str] = []
+    strip = thumbnail_strip([str(d) for d in delivered], count=3, notes=notes, read_from=[str(s) for s in sources])
+    assert [label for label, _ in strip] == [d.name for d in delivered] and notes == []

@@ -132,6 +132,8 @@ def thumbnail_strip(
         if token is not None:
             token.check()
         name, path = os.path.basename(paths[i]), sources[i]
+        if path != paths[i] and not os.path.isfile(path):  # the source went away since: read the delivered file
+            path = paths[i]
         why_not = _thumbnail_candidate(path, name)
         if why_not is not None:
             if notes is not None:
