@@ -258,6 +258,38 @@ def test_a_file_created_meanwhile_is_never_clobbered(tmp_path: Path, byte_seq: l
         assert no_temps(dest)
 
 
+@pytest.mark.parametrize("fsync", [False, True], ids=["placed-by-the-worker", "placed-by-the-committer"])
+def test_skip_identical_skips_a_name_taken_meanwhile_by_the_same_bytes(
+    tmp_path: Path, byte_seq: list[Path], monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    """Two runs copying the same frames into one new folder: the names were free when each planned,
+    and the other run placed some first. With skip-identical (the default) a frame taken meanwhile
+    by the same bytes is skipped, not failed; one taken by other bytes still fails and is left
+    untouched. (Before, both runs failed every frame the other placed first, and neither wrote
+    its manifest.)"""
+    dest = tmp_path / "out"
+    same, other = dest / byte_seq[1].name, dest / byte_seq[4].name
+    real = placing.rename_noreplace
+
+    def racing(src: str, dst: str, src_fd: int, dst_fd: int | None = None) -> None:
+        if dst == same.name and not same.exists():
+            same.write_bytes(byte_seq[1].read_bytes())  # the other run's copy of this frame
+        if dst == other.name and not other.exists():
+            other.write_bytes(b"theirs")
+        real(src, dst, src_fd, dst_fd)
+
+    monkeypatch.setattr(placing, "rename_noreplace", racing)
+    result, _ = run(JobSpec(seq_of(byte_seq), str(dest), copy=CopyOptions(fsync=fsync)))
+    by_name = {Path(f.dest).name: f for f in result.frames}
+    assert by_name[same.name].status is FrameStatus.SKIPPED
+    assert by_name[same.name].hash == hash_file(byte_seq[1], "xxh3")  # the same bytes: its hash stands
+    assert by_name[other.name].status is FrameStatus.FAILED
+    assert "another program" in (by_name[other.name].error or "") and other.read_bytes() == b"theirs"
+    assert all(f.status is FrameStatus.DONE for n, f in by_name.items() if n not in (same.name, other.name))
+    assert all((dest / p.name).read_bytes() == p.read_bytes() for p in byte_seq if p.name != other.name)
+    assert no_temps(dest)
+
+
 def test_link_fallback_never_clobbers(tmp_path: Path, byte_seq: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """Without renameat2 the engine uses link + unlink, which also refuses an existing name."""
     monkeypatch.setattr(placing, "_RENAMEAT2", None)
@@ -423,3 +455,24 @@ def test_without_preserve_the_umask_applies(tmp_path: Path, byte_seq: list[Path]
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "out" / byte_seq[0].name).st_mode) == 0o640
+
+
+def test_same_bytes_reads_only_regular_files_and_stops_when_cancelled(tmp_path: Path) -> None:
+    """The compare of a name taken meanwhile never hangs on a FIFO put there, never follows a link,
+    and ends at a cancel."""
+    from vfxcopy.core.readfile import same_bytes
+
+    a = tmp_path / "a"
+    a.write_bytes(b"x" * (3 << 20))
+    (tmp_path / "b").write_bytes(b"x" * (3 << 20))
+    (tmp_path / "c").write_bytes(b"x" * ((3 << 20) - 1) + b"y")  # the same size, the last byte differs
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink(a, tmp_path / "link")
+    assert same_bytes(str(a), str(tmp_path / "b"))
+    assert not same_bytes(str(a), str(tmp_path / "c"))
+    assert not same_bytes(str(a), str(tmp_path / "fifo"))
+    assert not same_bytes(str(a), str(tmp_path / "link"))
+    assert not same_bytes(str(a), str(tmp_path / "missing"))
+    asked = []
+    assert not same_bytes(str(a), str(tmp_path / "b"), lambda: asked.append(1) or len(asked) > 1)
+    assert len(asked) == 2  # the first chunk compared, stopped before the second

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -47,3 +48,42 @@ def read_regular_file(path: str | os.PathLike[str]) -> bytes:
             chunks.append(chunk)
     finally:
         os.close(fd)
+
+
+COMPARE_CHUNK = 1 << 20
+
+
+def same_bytes(a: str, b: str, cancelled: Callable[[], bool] | None = None) -> bool:
+    """Whether the regular files `a` and `b` hold the same bytes (`b` is not followed if it is a link).
+
+    Read a chunk at a time, side by side, stopping at the first difference. False when either
+    cannot be read, is not a regular file, or `cancelled()` turns true between chunks."""
+    try:
+        fa = os.open(a, _FLAGS)
+    except OSError:
+        return False
+    try:
+        try:
+            fb = os.open(b, _FLAGS | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return False
+        try:
+            sa, sb = os.fstat(fa), os.fstat(fb)
+            if not (stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode)) or sa.st_size != sb.st_size:
+                return False
+            offset = 0
+            while True:
+                if cancelled is not None and cancelled():
+                    return False
+                chunk = os.pread(fa, COMPARE_CHUNK, offset)
+                if chunk != os.pread(fb, COMPARE_CHUNK, offset):
+                    return False
+                if not chunk:
+                    return True
+                offset += len(chunk)
+        except OSError:
+            return False
+        finally:
+            os.close(fb)
+    finally:
+        os.close(fa)

@@ -92,24 +92,31 @@ class Finished:
     """A complete temp handed to the committer: fsync, place, report (compared by identity: the
     committer looks items up in its lists)."""
 
-    __slots__ = ("item", "temp", "result", "overwrite", "compare", "skip_on_conflict", "started")
+    __slots__ = ("item", "temp", "result", "overwrite", "compare", "skip_on_conflict", "same_skips", "same_bytes",
+                 "started")
 
     def __init__(self, item: Item, temp: TempFile, result: FrameResult, overwrite: bool, compare: bool,
-                 skip_on_conflict: bool, started: float) -> None:
+                 skip_on_conflict: bool, started: float, same_skips: bool = False) -> None:
         self.item = item
         self.temp = temp
         self.result = result
         self.overwrite = overwrite
         self.compare = compare  # on a taken name: skip if identical (skip-identical), else fail
         self.skip_on_conflict = skip_on_conflict  # on a taken name: skip (policy 'skip')
+        # Policy skip-identical, the name free when planned: taken meanwhile (another run placing the
+        # same frame) by an identical file, the item is skipped; by another, it fails as taken.
+        self.same_skips = same_skips
+        self.same_bytes = False  # the file there was found byte for byte this temp's
         self.started = started
 
     def skipped(self) -> None:
         """The name was taken (by the same file, or policy 'skip'): the item is skipped. The file
-        there is not this temp, so its hash and size and mtime are not the result's to record."""
+        there is not this temp, so its size and mtime are not the result's to record, nor its
+        hash unless the file there holds the same bytes."""
         result = self.result
         result.status = FrameStatus.SKIPPED
-        result.hash = result.hash_algo = None
+        if not self.same_bytes:
+            result.hash = result.hash_algo = None
         result.dest_stat = None  # the journal stats the file that is there
 
 

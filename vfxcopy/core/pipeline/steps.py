@@ -245,7 +245,8 @@ class ItemSteps:
                 if self.stat_temps:  # one fstat of the open temp now, not a stat by path later
                     result.dest_stat = self.temp_stat(temp, source)
             fin = Finished(item, temp, result, action is Action.OVERWRITE, action is Action.WRITE_COMPARE,
-                           policy is ConflictPolicy.SKIP, started)
+                           policy is ConflictPolicy.SKIP, started,
+                           same_skips=policy is ConflictPolicy.SKIP_IDENTICAL and action is Action.WRITE)
             committer = self.committer
             if committer is not None:
                 if item.size >= WRITEBACK_START_BYTES and item.size <= (64 << 20):
@@ -345,8 +346,10 @@ class ItemSteps:
         try:
             placing.place(fin.temp.name, self.temps.fd, base, dest_fd, dest, fin.overwrite, self.noreplace)
         except placing.PlaceConflict:
-            if fin.compare and self.writer.identical_after(self.temps.path(fin.temp.name), dest):
+            if (fin.compare or fin.same_skips) and self.writer.identical_after(
+                    self.temps.path(fin.temp.name), dest, lambda: self.token.cancelled):
                 fin.skip_on_conflict = True
+                fin.same_bytes = self.writer.kind == "copy"
             elif fin.compare:
                 raise placing.PlaceConflict(FrameError(
                     dest, "exists and differs", "choose overwrite, rename or skip to decide what happens to it"

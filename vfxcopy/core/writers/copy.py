@@ -18,6 +18,7 @@ import errno
 import os
 import stat
 import time
+from collections.abc import Callable
 
 from vfxcopy.core.errors import FrameError, SourceChangedError, VerificationError
 from vfxcopy.core.hashing import Hasher, new_hasher, one_shot_hasher
@@ -25,7 +26,7 @@ from vfxcopy.core.jobs import CopyOptions, VerifyMode
 from vfxcopy.core.pipeline.place import SYNC_FILE_RANGE, SYNC_FILE_RANGE_WRITE
 from vfxcopy.core.pipeline.tally import BIG_ITEM_BYTES
 from vfxcopy.core.pipeline.temps import TempFile
-from vfxcopy.core.readfile import kind_of
+from vfxcopy.core.readfile import kind_of, same_bytes
 from vfxcopy.core.safety import symlink_escape
 from vfxcopy.core.writers.base import Context, Item, Written
 
@@ -148,8 +149,10 @@ class CopyWriter:
             os.close(src_fd)
         return h_src == h_dst, h_src
 
-    def identical_after(self, temp_path: str, dest_path: str) -> bool:
-        return False  # compared before writing (identical)
+    def identical_after(self, temp_path: str, dest_path: str, cancelled: Callable[[], bool] | None = None) -> bool:
+        """A name taken since the plan (another run placed the same frame meanwhile): the same bytes?
+        (A name taken before is compared before writing: `identical`.)"""
+        return same_bytes(temp_path, dest_path, cancelled)
 
     def hash_fd(self, fd: int, ctx: Context) -> str:
         """Hash a whole file through the small cache-friendly buffer; cancellable."""

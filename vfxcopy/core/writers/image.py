@@ -106,7 +106,7 @@ class ImageWriter:
     def identical(self, item: Item, st: os.stat_result, dest_fd: int, ctx: Context) -> tuple[bool | None, str | None]:
         return None, None  # only the converted pixels can be compared: after writing
 
-    def identical_after(self, temp_path: str, dest_path: str) -> bool:
+    def identical_after(self, temp_path: str, dest_path: str, cancelled: Callable[[], bool] | None = None) -> bool:
         return same_pixels(temp_path, dest_path)
 
     def write(self, item: Item, st: os.stat_result, temp: TempFile, ctx: Context) -> Written:

@@ -199,7 +199,7 @@ class MovieWriter:
     def identical(self, item: Item, st: os.stat_result, dest_fd: int, ctx: Context) -> tuple[bool | None, str | None]:
         return False, None  # a movie cannot be compared with another: skip-identical refuses
 
-    def identical_after(self, temp_path: str, dest_path: str) -> bool:
+    def identical_after(self, temp_path: str, dest_path: str, cancelled: Callable[[], bool] | None = None) -> bool:
         return False
 
     def write(self, item: Item, st: os.stat_result, temp: TempFile, ctx: Context) -> Written:
