@@ -57,6 +57,17 @@ def test_missing_altered_and_extra_files_are_each_reported(tmp_path: Path) -> No
     assert data["passed"] is False and data["missing"] == ["plate.1002.exr"]
 
 
+def test_a_delivery_under_a_folder_with_a_line_break_in_its_name_passes(tmp_path: Path) -> None:
+    """The history's ignore patterns (pathspec, as ascmhl matches them, on absolute paths) missed
+    every file under such a folder: the delivery's own ascmhl/ files were reported extra."""
+    dest = delivered(tmp_path / "show\nreel")
+    report = verify_destination(dest)
+    assert report.passed and report.extra == [] and len(report.ok) == 6
+    (dest / "ascmhl" / "scratch.txt").write_text("inside ascmhl/: ignored")
+    (dest / "notes.txt").write_text("not part of the delivery")
+    assert verify_destination(dest).extra == ["notes.txt"]
+
+
 def test_cancel_stops_hashing(tmp_path: Path) -> None:
     dest = delivered(tmp_path, count=3, size=9 << 20)  # three chunks per file: room to cancel
     token = CancelToken()

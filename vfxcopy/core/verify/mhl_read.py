@@ -100,7 +100,10 @@ class History(SlotRecord):
             if not self.ignore:
                 return False
             self.ignore_spec = ignore_spec(self.ignore)
-        return bool(self.ignore_spec.match_file(full_path + ("/" if is_dir else "")))
+        # pathspec's patterns are regular expressions whose `.` matches no line break: a folder above
+        # with one in its name made every pattern miss (a delivery's own ascmhl/ files were "extra").
+        # No pattern can hold a line break (XML), so one stands in for it.
+        return bool(self.ignore_spec.match_file(full_path.replace("\n", "_") + ("/" if is_dir else "")))
 
 
 def ignore_spec(patterns: list[str]) -> Any:
