@@ -35,6 +35,18 @@ def test_preset_converts_a_folder(src: Path, tmp_path: Path, capsys: pytest.Capt
     assert (spec.width, spec.height, str(spec.format)) == (64, 36, "uint8")
 
 
+def test_the_summary_counts_the_bytes_a_conversion_wrote(src: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The library writes a conversion's frames by path; what it wrote is counted (the summary
+    said "0 B in 0.1 s (0.0 MiB/s)" for every conversion)."""
+    out = tmp_path / "proxies"
+    assert main(["convert", str(src), str(out), "--to", "jpg", "--to-space", "sRGB - Display", "--json"]) == 0
+    captured = capsys.readouterr()
+    written = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    assert json.loads(captured.out)["jobs"][0]["bytes"] == written > 0
+    assert " 0 B in " not in captured.err and "5 done" in captured.err
+
+
 def test_flags_set_format_codec_frames_and_size(src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     code = main(["convert", str(src / "shot_010.1001.exr"), str(out), "--to", "exr", "--compression", "dwaa:45",

@@ -236,6 +236,7 @@ class ItemSteps:
                 temp.fd = os.open(temp.name, os.O_RDONLY | _O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0),
                                   dir_fd=temps.fd)
                 temp.written = os.fstat(temp.fd).st_size
+                temp.uncounted = temp.written  # what the library wrote counts as written when the item ends
             # The item's one result: it is what the committer fills in, places and reports.
             result = FrameResult(self.spec.job_id, item.index, item.frame, item.src, dest, FrameStatus.DONE,
                                  item.size, written.hash, written.hash_algo)
