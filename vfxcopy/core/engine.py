@@ -82,12 +82,9 @@ def run_job(
 def _warm_pdf(spec: JobSpec) -> None:
     """A verified copy with the handover PDF: its layout process starts importing while the job copies."""
     if spec.operation is Operation.COPY and spec.copy.verify is not VerifyMode.NONE and spec.copy.pdf_report:
-        import importlib.util
+        from vfxcopy.core.pdf_child import warm
 
-        if importlib.util.find_spec("fpdf") is not None:
-            from vfxcopy.core.pdf_child import warm
-
-            warm()
+        warm()
 
 
 def _preflight(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult | None:

@@ -78,12 +78,16 @@ class _Child:
         except (OSError, ValueError):  # killed (a cancel), or gone
             replies.put(None)
 
-    def why_ended(self) -> str:
+    def reap(self, within: float = 5.0) -> int:
+        """Its exit status, once it has ended; killed if it has not within `within` seconds."""
         try:
-            code = self.proc.wait(5)  # its output ended: it is ending
+            return self.proc.wait(within)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            code = self.proc.wait()
+            return self.proc.wait()
+
+    def why_ended(self) -> str:
+        code = self.reap()  # its output ended: it is ending
         if code < 0:
             return f"its process was ended by signal {-code}"
         self.errors.seek(0)
@@ -109,12 +113,21 @@ _state = threading.Lock()  # _child, and the idle timer
 _retire_timer: threading.Timer | None = None
 
 
+def fpdf_installed() -> bool:
+    """Whether fpdf2 (the report extra) is installed: looked for, not imported (the child imports it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("fpdf") is not None
+
+
 def warm() -> None:
     """Start the child now, if none is waiting: it imports fpdf2 while the job copies (0.3-0.45 s).
 
     A child that cannot start is told by the PDF that needs it; an unused one leaves after IDLE_S.
     """
     global _child
+    if not fpdf_installed():
+        return
     with _state:
         if _child is not None and _child.proc.poll() is None:
             return
@@ -205,11 +218,16 @@ def _retire_if_idle(child: _Child) -> None:
             return  # in use again, or replaced
         _child = None
     child.end(kill=False)
-    _reap(child)
+    child.reap()
 
 
-def retire(wait: bool = False) -> None:
-    """End the child now (when this process ends; tests). It is idle: it reads the end of its input and leaves."""
+def retire(wait: bool = False, within: float = 5.0) -> None:
+    """End the child now: it reads the end of its input and leaves (tests; and at this process's end).
+
+    With `wait`, it is reaped before this returns, killed if it has not left `within` seconds: at
+    exit, one still importing fpdf2 (warmed for a job that ended before it needed a PDF) would
+    read the end of its input only once done, up to half a second later, and has no work of ours.
+    """
     global _child
     with _state:
         _stop_retire_timer()
@@ -217,37 +235,11 @@ def retire(wait: bool = False) -> None:
     if child is not None:
         child.end(kill=False)
         if wait:
-            _reap(child)
+            child.reap(within)
 
 
-def _reap(child: _Child) -> None:
-    try:
-        child.proc.wait(5)
-    except subprocess.TimeoutExpired:
-        child.proc.kill()
-        child.proc.wait()
-
-
-def _at_exit() -> None:
-    """This process ends: its child ends with it, not after. An idle one reads the end of its input
-    and leaves at once; one still importing fpdf2 (warmed for a job that ended before it needed a
-    PDF) would read it only once done, up to half a second later: it has no work of ours, so it
-    is killed. Either way it is reaped before this process is gone."""
-    global _child
-    with _state:
-        _stop_retire_timer()
-        child, _child = _child, None
-    if child is None:
-        return
-    child.end(kill=False)
-    try:
-        child.proc.wait(EXIT_GRACE_S)
-    except subprocess.TimeoutExpired:
-        child.proc.kill()
-        child.proc.wait()
-
-
-atexit.register(_at_exit)
+# This process ends: its child ends with it, not after.
+atexit.register(retire, True, EXIT_GRACE_S)
 
 
 def _after_fork() -> None:

@@ -306,10 +306,8 @@ def write_job_report(
 
         raise manifest_error(html_path.parent, "the job report", exc) from exc
     notes: list[str] = []
-    strip: list[tuple[str, str]] = []
-    if thumbnails:
-        placed, read_from = shown_frames(spec, frames)
-        strip = thumbnail_strip(placed, token=token, notes=notes, read_from=read_from)
+    shown = shown_frames(spec, frames) if thumbnails or spec.copy.pdf_report else None  # for both reports
+    strip = thumbnail_strip(shown[0], token=token, notes=notes, read_from=shown[1]) if thumbnails and shown else []
     page = render_html(spec, result, frames, manifest, problems or [], strip, notes)
     # The report is ours by name (it carries the job id): a re-run replaces it. Under the manifest
     # lock, so a sweep of leftovers by another job never sees its temps half-way.
@@ -324,7 +322,7 @@ def write_job_report(
     from vfxcopy.core.report_pdf import PdfError, write_pdf_report
 
     try:
-        write_pdf_report(spec, result, frames, manifest, problems or [], strip, notes, token=token)
+        write_pdf_report(spec, result, frames, manifest, problems or [], strip, notes, token=token, shown=shown)
     except PdfError as exc:
         if problems is not None:
             problems.append(str(exc))

@@ -296,22 +296,23 @@ def write_pdf_report(
     notes: list[str] | None = None,
     *,
     token: CancelToken | None = None,
+    shown: tuple[list[str], list[str]] | None = None,
 ) -> Path | None:
     """Write the PDF beside the destination (inside its ascmhl/ when the parent is not writable).
 
-    None without fpdf2 (the report extra). All or nothing, like the other reports.
+    None without fpdf2 (the report extra). All or nothing, like the other reports. `shown`:
+    report.shown_frames' answer, when the caller has it already.
     """
-    import importlib.util
+    from vfxcopy.core.pdf_child import fpdf_installed, render_apart
 
-    if importlib.util.find_spec("fpdf") is None:  # looked for, not imported: the child imports it
+    if not fpdf_installed():
         return None
     from vfxcopy.core.errors import JobError
-    from vfxcopy.core.pdf_child import render_apart
     from vfxcopy.core.report import shown_frames
 
     # The metadata of the first frame that has a thumbnail: an image (a tree may start with a text
     # file); read where its thumbnail was (an upload's local source: see report.shown_frames).
-    placed, read_from = shown_frames(spec, frames)
+    placed, read_from = shown if shown is not None else shown_frames(spec, frames)
     first = next((i for i, p in enumerate(placed) if strip and os.path.basename(p) == strip[0][0]), None)
     metadata = image_metadata(read_from[first]) if first is not None else {}
     while not _ONE_AT_A_TIME.acquire(timeout=0.05):  # another job's PDF is being laid out
