@@ -196,11 +196,6 @@ def _conflict(spec: JobSpec, policy: ConflictPolicy, name: str, size: int, dst: 
     return "fail", "exists; taken since the names were chosen"
 
 
-def free_bytes(path: str) -> int | None:
-    """Bytes an unprivileged writer may still use on `path`'s file system (its first existing ancestor)."""
-    return _space(_existing_ancestor(path))[1]
-
-
 @dataclass(repr=False, eq=False)
 class Shortfall(Record):
     """A file system that cannot hold what the jobs would write there (bytes needed and free)."""
@@ -221,14 +216,12 @@ class Shortfall(Record):
 def by_destination(plans: list[JobPlan]) -> list[tuple[str, int, int | None]]:
     """(destination file system's first folder, bytes to write, bytes free) per file system."""
     groups: dict[int | str, list[Any]] = {}
-    for plan in plans:
-        anchor = plan.anchor or _existing_ancestor(plan.spec.dest_dir)
+    for plan in plans:  # made by plan_job: its anchor and free space are known
         try:
-            key: int | str = os.stat(anchor).st_dev
+            key: int | str = os.stat(plan.anchor).st_dev
         except OSError:
-            key = anchor
-        free = plan.free if plan.anchor else free_bytes(plan.spec.dest_dir)
-        group = groups.setdefault(key, [plan.spec.dest_dir, 0, free])
+            key = plan.anchor
+        group = groups.setdefault(key, [plan.spec.dest_dir, 0, plan.free])
         group[1] += plan.bytes_to_write
     return [(g[0], g[1], g[2]) for g in groups.values()]
 
