@@ -112,3 +112,14 @@ def test_a_tree_copied_into_a_new_folder_lists_none_of_its_folders(
     looks = looks.copy()
     assert (dest / "notes.txt").read_text() == "notes" and len(list((dest / "renders" / "v001").iterdir())) == 3
     assert {k: n for k, n in looks.items() if k[0] in ("listdir", "scandir")} == {}, looks
+
+
+def test_a_source_folder_is_listed_once(byte_seq: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command asks whether a source folder holds sub-folders (a tree job) and scans its frames
+    from the same listing: on network storage each listing is several round trips."""
+    src = byte_seq[0].parent
+    looks = count_looks(monkeypatch, src)
+    assert main(["copy", "-q", "--verify", "none", "--no-fsync", str(src), str(tmp_path / "out")]) == 0
+    looks = looks.copy()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in byte_seq)
+    assert looks[("listdir", ".")] + looks[("scandir", ".")] == 1, looks

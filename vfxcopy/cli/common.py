@@ -32,7 +32,7 @@ from vfxcopy.core.jobs import (
     Operation,
     VerifyMode,
 )
-from vfxcopy.core.seqfind import SourceError, resolve
+from vfxcopy.core.seqfind import Listing, SourceError, resolve
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.specs import JobOptions, SpecError
 from vfxcopy.core.specs import build_specs as build_job_specs
@@ -87,7 +87,8 @@ def error(command: str, message: str, stream: TextIO | None = None) -> None:
 # -- sources -----------------------------------------------------------------------
 
 
-def resolve_sources(paths: Iterable[str], *, stat: bool = False, recursive: bool = False) -> list[Sequence]:
+def resolve_sources(paths: Iterable[str], *, stat: bool = False, recursive: bool = False,
+                    listings: dict[str, Listing] | None = None) -> list[Sequence]:
     """Command-line sources (folders, frames, patterns) -> sequences and single files.
 
     A folder gives every sequence and single file in it; a pattern
@@ -98,7 +99,7 @@ def resolve_sources(paths: Iterable[str], *, stat: bool = False, recursive: bool
     a pattern without frames.
     """
     try:
-        return resolve(paths, stat=stat, recursive=recursive)
+        return resolve(paths, stat=stat, recursive=recursive, listings=listings)
     except SourceError as exc:
         raise UsageError(str(exc)) from None
 

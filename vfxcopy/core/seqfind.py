@@ -107,19 +107,34 @@ def _read_folder(folder: str, stat: bool) -> tuple[Entries, list[str]]:
         finally:
             os.close(fd)
         return entries, subfolders
+    entries, subfolders, _ = read_listing(folder, stat)
+    return entries, subfolders
+
+
+Listing = tuple[Entries, list[str]]  # a folder's visible files and sub-folders, as _read_folder gives them
+
+
+def read_listing(folder: str, stat: bool = False) -> tuple[Entries, list[str], bool]:
+    """_read_folder's one read of `folder` (scandir), and whether it holds a folder of its own
+    (not a link to one; hidden ones too): what the command line asks before it scans a source."""
+    entries: Entries = {}
+    subfolders: list[str] = []
+    own_folder = False
     with os.scandir(folder) as it:
         for entry in it:
             name = entry.name
-            if name[0] == ".":
-                continue
             try:
+                if name[0] == ".":
+                    own_folder = own_folder or entry.is_dir(follow_symlinks=False)
+                    continue
                 if entry.is_dir():
                     subfolders.append(entry.path)
+                    own_folder = own_folder or not entry.is_symlink()
                     continue
                 entries[name] = entry.stat().st_size if stat else None
             except OSError:
                 continue
-    return entries, subfolders
+    return entries, subfolders, own_folder
 
 
 def _read_matching(directory: str, head: str, tail: str, stat: bool) -> Entries:
@@ -146,13 +161,15 @@ class _Reader:
     several paths need it (`full`), then it is listed whole once and filtered.
     """
 
-    def __init__(self, stat: bool, full: Iterable[str] = ()) -> None:
+    def __init__(self, stat: bool, full: Iterable[str] = (), known: dict[str, Listing] | None = None) -> None:
         self.stat = stat
         self.full = set(full)
         self.listings: dict[str, Entries] = {}
+        self.known = known if known is not None and not stat else {}  # read already (without sizes)
 
     def folder(self, folder: str) -> tuple[Entries, list[str]]:
-        entries, subfolders = _read_folder(folder, self.stat)
+        known = self.known.pop(folder, None)
+        entries, subfolders = known if known is not None else _read_folder(folder, self.stat)
         self.listings[folder] = entries
         return entries, subfolders
 
@@ -291,7 +308,8 @@ class SourceError(ValueError):
 
 
 def resolve(
-    paths: Iterable[str | os.PathLike[str]], *, stat: bool = False, recursive: bool = False
+    paths: Iterable[str | os.PathLike[str]], *, stat: bool = False, recursive: bool = False,
+    listings: dict[str, Listing] | None = None,
 ) -> list[Sequence]:
     """Sources as a user gives them (folders, frames, patterns) -> sequences and single files.
 
@@ -299,7 +317,8 @@ def resolve(
     (`shot.####.exr`, `shot.%04d.exr`, `shot.$F4.exr`) gives that sequence; files
     named together are grouped, and a frame named alone stands for its whole
     sequence, as when it is dropped on the window. One entry per sequence however
-    many paths name it, and each folder is read once. Raises SourceError for a
+    many paths name it, and each folder is read once (`listings`: folders the caller has
+    read already, by absolute path, as read_listing gives them). Raises SourceError for a
     path that does not exist, a pattern without frames or a folder that cannot be read.
     """
     folders: list[str] = []
@@ -323,7 +342,7 @@ def resolve(
                 raise SourceError(f"no such file or folder: {path}")
             patterns.append((path, parsed[0]))
     try:
-        reader = _Reader(stat)
+        reader = _Reader(stat, known=listings)
         in_folders = _scan(folders, reader, recursive)
         named = _scan(files, reader, False) if files else []
         alone = [s for s in named if len(s.frames) == 1]
