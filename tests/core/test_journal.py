@@ -347,6 +347,39 @@ def test_background_reporter_commits_quick_groups_on_the_reporting_thread(tmp_pa
         assert [f.index for f in j.frames(spec.job_id)] == list(range(40))
 
 
+def test_background_reporter_called_from_a_runs_worker_threads_hands_their_groups_over(tmp_path: Path) -> None:
+    """Several frames in flight (network storage): the run's worker threads report too. Their
+    groups go to the writer thread, not committed on them: each would open a journal connection
+    of its own (three files open) and end with the run, leaving it behind in a window."""
+    spec = make_spec(tmp_path / "src", tmp_path / "dst", frames=12)
+    with Journal(tmp_path / "j.db") as j:
+        j.add_job(spec)
+        writers: list[int] = []
+        real = j.record_frames
+
+        def recording(results: list[FrameResult]) -> None:
+            writers.append(threading.get_ident())
+            real(results)
+
+        j.record_frames = recording  # type: ignore[method-assign]
+        report = j.reporter(spec.job_id, lambda e: None, max_frames=3, max_delay=60.0, background=True)
+        workers: list[int] = []
+
+        def worker(first: int) -> None:
+            workers.append(threading.get_ident())
+            for i in range(first, first + 6):
+                report(frame_result(spec, i, size=3))
+
+        threads = [threading.Thread(target=worker, args=(n * 6,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        report.flush()
+        assert sorted(f.index for f in j.frames(spec.job_id)) == list(range(12))
+        assert writers and not set(writers) & set(workers)
+
+
 def test_background_reporter_says_a_journal_failure_once_from_the_reporting_thread(tmp_path: Path) -> None:
     spec = make_spec(tmp_path / "src", tmp_path / "dst", frames=8)
     seen: list[tuple[object, int]] = []

@@ -69,6 +69,10 @@ class FrameRecorder:
         self._warned = False
         self._warning: LogMessage | None = None  # said by the job's thread, not the writer's
         self._threaded = False  # background: groups go to the writer thread from now on
+        # Inline commits only on the thread that made the recorder (the job's, which has its journal
+        # connection already): a run's own worker threads (several frames in flight on network
+        # storage) would each open one, and they end with the run.
+        self._owner = threading.get_ident()
         self._waited = 0.0  # background: what the inline commits waited so far (s)
 
     def __call__(self, event: Event) -> None:
@@ -83,7 +87,7 @@ class FrameRecorder:
         else:  # a stale read of the buffer is seen at the next event
             due = bool(self._buffer) and time.monotonic() - self._first >= self.max_delay
         if due:
-            if self._threaded:
+            if self._threaded or (self.background and threading.get_ident() != self._owner):
                 self._hand_over()
             elif self.background:
                 self._commit_inline()
