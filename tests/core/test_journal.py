@@ -297,10 +297,10 @@ def test_background_reporter_commits_off_the_reporting_thread_in_order_and_flush
         writers: list[int] = []
         real = j.record_frames
 
-        def recording(results: list[FrameResult]) -> None:
+        def recording(results: list[FrameResult], **kw: bool) -> bool:
             writers.append(threading.get_ident())
             time.sleep(0.03)  # a slow disk: the reporting thread waits for it once, not for every group
-            real(results)
+            return real(results, **kw)
 
         j.record_frames = recording  # type: ignore[method-assign]
         report = j.reporter(spec.job_id, seen.append, max_frames=4, max_delay=60.0, background=True)
@@ -332,9 +332,9 @@ def test_background_reporter_commits_quick_groups_on_the_reporting_thread(tmp_pa
         writers: list[int] = []
         real = j.record_frames
 
-        def recording(results: list[FrameResult]) -> None:
+        def recording(results: list[FrameResult], **kw: bool) -> bool:
             writers.append(threading.get_ident())
-            real(results)
+            return real(results, **kw)
 
         j.record_frames = recording  # type: ignore[method-assign]
         threads_before = threading.active_count()
@@ -357,9 +357,9 @@ def test_background_reporter_called_from_a_runs_worker_threads_hands_their_group
         writers: list[int] = []
         real = j.record_frames
 
-        def recording(results: list[FrameResult]) -> None:
+        def recording(results: list[FrameResult], **kw: bool) -> bool:
             writers.append(threading.get_ident())
-            real(results)
+            return real(results, **kw)
 
         j.record_frames = recording  # type: ignore[method-assign]
         report = j.reporter(spec.job_id, lambda e: None, max_frames=3, max_delay=60.0, background=True)
@@ -380,13 +380,37 @@ def test_background_reporter_called_from_a_runs_worker_threads_hands_their_group
         assert writers and not set(writers) & set(workers)
 
 
+def test_background_reporter_never_waits_on_the_reporting_thread_for_another_writer(tmp_path: Path) -> None:
+    """Another vfxcopy process writing to the journal (a window and a command line share it): the
+    job's thread does not wait for it (a cancel must stay instant; the journal's busy timeout is
+    30 s). Its group goes to the writer thread, which waits; flush() records every frame, in order,
+    once the other writer is done."""
+    spec = make_spec(tmp_path / "src", tmp_path / "dst", frames=8)
+    with Journal(tmp_path / "j.db") as j:
+        j.add_job(spec)
+        other = sqlite3.connect(j.path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # holds the journal's write lock
+        report = j.reporter(spec.job_id, lambda e: None, max_frames=2, max_delay=60.0, background=True)
+        started = time.monotonic()
+        for i in range(6):
+            report(frame_result(spec, i, size=3))
+        took = time.monotonic() - started
+        assert took < 1.0, took
+        threading.Timer(0.3, other.execute, args=("COMMIT",)).start()
+        for i in range(6, 8):
+            report(frame_result(spec, i, size=3))
+        report.flush()
+        assert [f.index for f in j.frames(spec.job_id)] == list(range(8))
+        other.close()
+
+
 def test_background_reporter_says_a_journal_failure_once_from_the_reporting_thread(tmp_path: Path) -> None:
     spec = make_spec(tmp_path / "src", tmp_path / "dst", frames=8)
     seen: list[tuple[object, int]] = []
     with Journal(tmp_path / "j.db") as j:
         j.add_job(spec)
 
-        def broken(results: list[FrameResult]) -> None:
+        def broken(results: list[FrameResult], **kw: bool) -> bool:
             raise sqlite3.OperationalError("disk I/O error")
 
         j.record_frames = broken  # type: ignore[method-assign]

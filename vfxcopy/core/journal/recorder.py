@@ -98,21 +98,39 @@ class FrameRecorder:
             self._say_warning()
 
     def _commit_inline(self) -> None:
-        """Commit the buffer on this thread; hand the later groups to the writer thread once these
+        """Commit the buffer on this thread, never waiting for the journal: when another writer holds
+        it (another vfxcopy process), or a group waits for the writer thread, the group goes to the
+        writer thread, which may wait (a cancel must not). The later groups go there too once these
         commits have waited INLINE_WAIT_BUDGET_S in all (wall time beyond this thread's CPU time)."""
+        if self._groups or not self._write_lock.acquire(blocking=False):
+            self._hand_over()
+            return
         wall, cpu = time.monotonic(), time.thread_time()
-        self.flush()
+        try:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            done = not batch or self._commit(batch, wait=False)
+        finally:
+            self._write_lock.release()
         self._waited += (time.monotonic() - wall) - (time.thread_time() - cpu)
-        if self._waited >= INLINE_WAIT_BUDGET_S:
+        if not done:
+            self._threaded = True
+            self._hand_over(batch, first=True)
+        elif self._waited >= INLINE_WAIT_BUDGET_S:
             self._threaded = True
 
-    def _hand_over(self) -> None:
-        """The buffer as one group to the writer thread (started when none is running)."""
+    def _hand_over(self, batch: list[FrameResult] | None = None, first: bool = False) -> None:
+        """The buffer (or `batch`, before the waiting groups if `first`) as one group to the writer
+        thread (started when none is running)."""
         with self._lock:
-            batch, self._buffer = self._buffer, []
+            if batch is None:
+                batch, self._buffer = self._buffer, []
             if not batch:
                 return
-            self._groups.append(batch)
+            if first:
+                self._groups.insert(0, batch)
+            else:
+                self._groups.append(batch)
             self._wake.notify()
             if self._thread is not None and self._thread.is_alive():  # it takes this group too
                 return
@@ -142,17 +160,19 @@ class FrameRecorder:
                 batch = self._groups.pop(0)
             self._commit(batch)
 
-    def _commit(self, batch: list[FrameResult]) -> None:
+    def _commit(self, batch: list[FrameResult], wait: bool = True) -> bool:
+        """Record `batch`; False when not `wait` and the journal is held by another writer (nothing
+        recorded). A failure is said once, as a warning, and counts as done."""
         try:
-            self.journal.record_frames(batch)
+            return self.journal.record_frames(batch, wait=wait)
         except (sqlite3.Error, JournalError) as exc:
             with self._lock:
-                if self._warned:
-                    return
-                self._warned = True
-                self._warning = LogMessage(
-                    self.job_id, "warning",
-                    f"{self.journal.path}: cannot record frames ({exc}); this job may not be resumable")
+                if not self._warned:
+                    self._warned = True
+                    self._warning = LogMessage(
+                        self.job_id, "warning",
+                        f"{self.journal.path}: cannot record frames ({exc}); this job may not be resumable")
+            return True
 
     def _say_warning(self) -> None:
         with self._lock:
