@@ -14,9 +14,6 @@ if TYPE_CHECKING:
     from vfxcopy.core.journal.store import Journal
 
 IDLE_EXIT_S = 1.0  # the writer thread ends after this long without a group to commit
-# Time the job's thread may spend waiting (wall time minus its own CPU time) in the groups it
-# commits itself before the later groups go to a thread of their own (see FrameRecorder).
-INLINE_WAIT_BUDGET_S = 0.02
 
 
 class FrameRecorder:
@@ -33,16 +30,11 @@ class FrameRecorder:
     at most the frames in flight and these few: they are in place, and a resume compares them instead of copying
     them again.
 
-    With `background` (the engine's recorders), a group that is due is committed by the
-    job's own thread while committing costs it only CPU time, and by a writer thread of the
-    recorder's own, in the order the groups were reported, once the job's thread has waited
-    INLINE_WAIT_BUDGET_S in them (a slow or busy journal disk, a stat of each frame on a
-    network file system, the interpreter held by other jobs): the copy goes on meanwhile.
-    Not from the start: a second thread doing Python work competes with the copying thread
-    for the interpreter, and each system call of the copy then waited for it (20,000 small
-    frames on a tmpfs in process, 16 alternating rounds, medians: 1.246 s without a journal,
-    1.338 s with the writer thread, 1.274 s with the groups committed inline; CPU 1.235, 1.357
-    and 1.244 s). `flush()` commits everything reported
+    With `background` (the engine's recorders), a group that is due is committed by a
+    writer thread of the recorder's own, in the order the groups were reported: the copy
+    goes on meanwhile (the stat of each frame's
+    source and destination and the commit's fsync took 0.2 s of a 2 s CLI copy of
+    20,000 small frames on the copying thread). `flush()` commits everything reported
     so far before it returns: the engine calls it when the job ends, before it records
     the job's state. Events are passed on unchanged; a journal failure is reported once
     as a warning (by the job's own thread, at its next event or flush) and never stops
@@ -68,12 +60,6 @@ class FrameRecorder:
         self._thread: threading.Thread | None = None
         self._warned = False
         self._warning: LogMessage | None = None  # said by the job's thread, not the writer's
-        self._threaded = False  # background: groups go to the writer thread from now on
-        # Inline commits only on the thread that made the recorder (the job's, which has its journal
-        # connection already): a run's own worker threads (several frames in flight on network
-        # storage) would each open one, and they end with the run.
-        self._owner = threading.get_ident()
-        self._waited = 0.0  # background: what the inline commits waited so far (s)
 
     def __call__(self, event: Event) -> None:
         # Called for every event of the run (twice per small frame): one lock at most.
@@ -87,50 +73,21 @@ class FrameRecorder:
         else:  # a stale read of the buffer is seen at the next event
             due = bool(self._buffer) and time.monotonic() - self._first >= self.max_delay
         if due:
-            if self._threaded or (self.background and threading.get_ident() != self._owner):
+            if self.background:
                 self._hand_over()
-            elif self.background:
-                self._commit_inline()
             else:
                 self.flush()
         self.forward(event)
         if self._warning is not None:
             self._say_warning()
 
-    def _commit_inline(self) -> None:
-        """Commit the buffer on this thread, never waiting for the journal: when another writer holds
-        it (another vfxcopy process), or a group waits for the writer thread, the group goes to the
-        writer thread, which may wait (a cancel must not). The later groups go there too once these
-        commits have waited INLINE_WAIT_BUDGET_S in all (wall time beyond this thread's CPU time)."""
-        if self._groups or not self._write_lock.acquire(blocking=False):
-            self._hand_over()
-            return
-        wall, cpu = time.monotonic(), time.thread_time()
-        try:
-            with self._lock:
-                batch, self._buffer = self._buffer, []
-            done = not batch or self._commit(batch, wait=False)
-        finally:
-            self._write_lock.release()
-        self._waited += (time.monotonic() - wall) - (time.thread_time() - cpu)
-        if not done:
-            self._threaded = True
-            self._hand_over(batch, first=True)
-        elif self._waited >= INLINE_WAIT_BUDGET_S:
-            self._threaded = True
-
-    def _hand_over(self, batch: list[FrameResult] | None = None, first: bool = False) -> None:
-        """The buffer (or `batch`, before the waiting groups if `first`) as one group to the writer
-        thread (started when none is running)."""
+    def _hand_over(self) -> None:
+        """The buffer as one group to the writer thread (started when none is running)."""
         with self._lock:
-            if batch is None:
-                batch, self._buffer = self._buffer, []
+            batch, self._buffer = self._buffer, []
             if not batch:
                 return
-            if first:
-                self._groups.insert(0, batch)
-            else:
-                self._groups.append(batch)
+            self._groups.append(batch)
             self._wake.notify()
             if self._thread is not None and self._thread.is_alive():  # it takes this group too
                 return
@@ -160,19 +117,17 @@ class FrameRecorder:
                 batch = self._groups.pop(0)
             self._commit(batch)
 
-    def _commit(self, batch: list[FrameResult], wait: bool = True) -> bool:
-        """Record `batch`; False when not `wait` and the journal is held by another writer (nothing
-        recorded). A failure is said once, as a warning, and counts as done."""
+    def _commit(self, batch: list[FrameResult]) -> None:
         try:
-            return self.journal.record_frames(batch, wait=wait)
+            self.journal.record_frames(batch)
         except (sqlite3.Error, JournalError) as exc:
             with self._lock:
-                if not self._warned:
-                    self._warned = True
-                    self._warning = LogMessage(
-                        self.job_id, "warning",
-                        f"{self.journal.path}: cannot record frames ({exc}); this job may not be resumable")
-            return True
+                if self._warned:
+                    return
+                self._warned = True
+                self._warning = LogMessage(
+                    self.job_id, "warning",
+                    f"{self.journal.path}: cannot record frames ({exc}); this job may not be resumable")
 
     def _say_warning(self) -> None:
         with self._lock:

@@ -115,16 +115,12 @@ class Journal(KeyValues):
         conn.close()
 
     @contextmanager
-    def _tx(self, synced: bool = True, wait: bool = True) -> Iterator[sqlite3.Connection]:
+    def _tx(self, synced: bool = True) -> Iterator[sqlite3.Connection]:
         """One transaction. `synced=False`: its commit does not wait for the disk (synchronous=NORMAL);
-        it is made durable by the next synced commit (a job's state), which syncs the whole log.
-        `wait=False`: sqlite3.OperationalError (SQLITE_BUSY) at once if another connection is writing,
-        instead of waiting for it up to BUSY_TIMEOUT_S."""
+        it is made durable by the next synced commit (a job's state), which syncs the whole log."""
         conn = self._conn()
         if not synced:
             conn.execute("PRAGMA synchronous=NORMAL")
-        if not wait:
-            conn.execute("PRAGMA busy_timeout=0")
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -136,8 +132,6 @@ class Journal(KeyValues):
         finally:
             if not synced:
                 conn.execute("PRAGMA synchronous=FULL")
-            if not wait:
-                conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
     def close(self) -> None:
         with self._lock:
@@ -321,37 +315,27 @@ class Journal(KeyValues):
         """Commit one frame's result (its own small transaction)."""
         self.record_frames([result])
 
-    def record_frames(self, results: Iterable[FrameResult], *, wait: bool = True) -> bool:
+    def record_frames(self, results: Iterable[FrameResult]) -> None:
         """Commit a group of results in one transaction, FRAME_ROWS_PER_STATEMENT rows per statement.
 
         One INSERT of many rows, not executemany's one statement step per row: sqlite3 lets go of
         the interpreter lock at each step, and the copying thread then waited for it back at every
         row (20,000 rows written while 200,000 stats ran: the stats took 0.43 s with a step per
-        row, 0.37 s with 60 rows a step, 0.32 s alone).
-
-        `wait=False` (a copying thread's own commit, which must not hold up a cancel): False at once,
-        nothing recorded, when another connection is writing (another vfxcopy process); True when
-        recorded."""
+        row, 0.37 s with 60 rows a step, 0.32 s alone)."""
         now = time.time()
         rows = [_frame_row(r, now) for r in results]
         if not rows:
-            return True
+            return
         # Not synced: a frame's row only says that its file, already durable and in place, needs
         # no compare at a resume. Power lost before the job's next state change loses at most these
         # rows, and a resume compares those files (as it does the ones placed but not yet reported).
         # Synced, each group was an fdatasync of the journal on the destination's disk, in the copy's
         # way (781 frames: 36 of them).
-        try:
-            with self._tx(synced=False, wait=wait) as conn:
-                step = FRAME_ROWS_PER_STATEMENT
-                for start in range(0, len(rows), step):
-                    part = rows[start:start + step]
-                    conn.execute(_insert_frames_sql(len(part)), [value for row in part for value in row])
-        except sqlite3.OperationalError as exc:
-            if wait or getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_BUSY) != sqlite3.SQLITE_BUSY:
-                raise
-            return False  # `wait=False` and another connection is writing: nothing was recorded
-        return True
+        with self._tx(synced=False) as conn:
+            step = FRAME_ROWS_PER_STATEMENT
+            for start in range(0, len(rows), step):
+                part = rows[start:start + step]
+                conn.execute(_insert_frames_sql(len(part)), [value for row in part for value in row])
 
     def frames(self, job_id: str) -> list[JournalFrame]:
         from vfxcopy.core.journal.rows import JournalFrame  # not made by a run that only writes (start-up)
