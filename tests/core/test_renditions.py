@@ -441,3 +441,28 @@ def test_a_conversion_that_fails_is_made_again_by_the_next_member_and_memory_sta
         assert len(group.converted) <= group.capacity()
     a.leave()
     b.leave()
+
+
+def test_a_rendition_that_ends_before_the_others_join_leaves_the_group_to_them(
+        src: Path, decodes: Counter[str]) -> None:
+    """One rendition of three fails before it begins (its destination cannot be made) and leaves
+    while the other two are still starting: the group is kept for them, and each frame is still
+    decoded once. The group was dropped with the two announced members in it; each then joined a
+    group of its own and decoded frames again (seen once in CI: {1, 2} decodes a frame)."""
+    key = uuid.uuid4().hex
+    shared_decode.expect(key, ["master", "proxy", "review"])
+    shared_decode.leave(key, "proxy")  # failed before its pipeline began
+    frames = sorted(src.iterdir())[:3]
+    master = shared_decode.join(key, "master")
+    try:
+        # The master is quicker to start: it reads three frames before the review joins.
+        first = [master.read(str(path), n, False, lambda: None) for n, path in enumerate(frames)]
+        review = shared_decode.join(key, "review")
+        for n, path in enumerate(frames):
+            frame = review.read(str(path), n, False, lambda: None)
+            assert frame.shared and first[n].shared and frame.buf is first[n].buf
+    finally:
+        shared_decode.leave(key, "master")
+        shared_decode.leave(key, "review")
+    assert decodes == Counter({p.name: 1 for p in frames})
+    assert shared_decode.group_of(key) is None  # dropped once its last member left

@@ -383,10 +383,12 @@ def _remove(group: DecodeGroup, member_id: str) -> bool:
         group.members.pop(member_id, None)
         group.sweep()
         group.cond.notify_all()
-        if any(m.joined for m in group.members.values()):
+        # Kept while a member has joined or is announced and still starting (`expect`): its job leaves
+        # too when it ends, however it ends. Dropped with only announced members left, the group took
+        # them with it: one rendition failing at once (a destination that cannot be made) sent the
+        # others to groups of their own, where the first to start decoded frames alone.
+        if group.members:
             return False
-        # A member announced but never started counts for nothing: a late one starts a group of its own.
-        group.members.clear()
         group.entries.clear()
         group.converted.clear()
         return True
