@@ -81,14 +81,14 @@ def sweep(
             names = os.listdir(dir_fd)
         except OSError:
             return []
-        return sweep_listed(dir_fd, dest_dir, names, job_id, min_age=min_age, dry_run=dry_run, files=files)
+        gone = sweep_listed(dir_fd, names, job_id, min_age=min_age, dry_run=dry_run, files=files)
+        return [os.path.join(dest_dir, name) for name in gone]
     finally:
         os.close(dir_fd)
 
 
 def sweep_listed(
     dir_fd: int,
-    dest_dir: str,
     names: list[str],
     job_id: str | None = None,
     *,
@@ -96,19 +96,18 @@ def sweep_listed(
     dry_run: bool = False,
     files: bool = True,
 ) -> list[str]:
-    """`sweep` of the folder open at `dir_fd`, whose listing the caller already has (`names`):
-    a run reads its destination once for this and for its conflict checks (on a network file
-    system each listing is several round trips)."""
+    """`sweep` of the folder open at `dir_fd`, whose listing the caller already has (`names`);
+    returns the names it removed. A run reads its destination once for this and for its conflict
+    checks (on a network file system each listing is several round trips)."""
     removed: list[str] = []
     now = time.time()
     for name in names:
         if _is_stale_staging(name, job_id, dir_fd, now):
             if not dry_run and _remove_dead_area(name, dir_fd):
-                removed.append(os.path.join(dest_dir, name))
+                removed.append(name)
             continue
         if not is_temp_name(name, job_id):
             continue
-        path = os.path.join(dest_dir, name)
         try:
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except OSError:
@@ -119,14 +118,14 @@ def sweep_listed(
             try:  # a temp file of vfxcopy 0.1, or a link planted at a temp name: remove the name
                 if not dry_run:
                     os.unlink(name, dir_fd=dir_fd)
-                removed.append(path)
+                removed.append(name)
             except OSError:
                 pass
             continue
         if now - st.st_mtime < min_age:
             continue
         if _remove_dead_area(name, dir_fd, dry_run):
-            removed.append(path)
+            removed.append(name)
     return removed
 
 

@@ -229,11 +229,9 @@ class Pipeline(Settling, ItemSteps):
             # Temporaries of runs that died here: this job's own (a retry, a resume), and on a local
             # file system, where a live run's lock is seen, any job's dead temp folder. Old plain temp
             # files of other jobs and shared storage are left to recovery and `vfxcopy clean`.
-            gone = {os.path.basename(path) for path in
-                    sweep_listed(self.dest_fd, self.dest_dir, names, self.spec.job_id, min_age=0)}
+            gone = set(sweep_listed(self.dest_fd, names, self.spec.job_id, min_age=0))
             if names and locks_are_trustworthy(self.dest_dir, self.dest_fs):
-                gone.update(os.path.basename(path) for path in
-                            sweep_listed(self.dest_fd, self.dest_dir, [n for n in names if n not in gone], files=False))
+                gone.update(sweep_listed(self.dest_fd, [n for n in names if n not in gone], files=False))
             self.existing = set(names) - gone
         try:
             self.temps = TempArea(self.dest_fd, self.spec.job_id)
