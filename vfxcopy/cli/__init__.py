@@ -104,6 +104,14 @@ _PARSER_CLASS: type[argparse.ArgumentParser] | None = None
 _FORMATTER_CLASS: type[argparse.HelpFormatter] | None = None
 
 
+def _untranslated(message: str) -> str:
+    return message
+
+
+def _untranslated_plural(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
+
+
 def parser_class() -> type[argparse.ArgumentParser]:
     """ArgumentParser whose help formatters (argparse makes one for every argument it adds, to
     check it) are told the terminal's width, found once as argparse finds it: $COLUMNS, else the
@@ -115,6 +123,12 @@ def parser_class() -> type[argparse.ArgumentParser]:
         return _PARSER_CLASS
     import argparse
 
+    # argparse passes each of its own messages ("usage: ", "options", ...) through gettext, which
+    # looks for a catalog of the default "messages" domain at every call: it imports locale and
+    # stats up to four paths per message for the user's language (28 a start here). CPython ships
+    # no catalog for argparse, and our own texts are English: what a user sees does not change.
+    argparse._ = _untranslated  # type: ignore[attr-defined]
+    argparse.ngettext = _untranslated_plural  # type: ignore[attr-defined]
     try:
         columns = int(os.environ.get("COLUMNS", ""))
     except ValueError:
