@@ -63,8 +63,8 @@ def test_ls_and_version_import_no_more_of_the_standard_library_than_they_use(fra
     """Run without site (-S: an editable install's finder imports pathlib, re and typing into every
     start, a wheel install does not): `ls` lists without pathlib, typing or json (json only with
     --json) and builds its parser without shutil (argparse's help formatter asks it the terminal's
-    width) or locale (gettext imported it to look for a catalog of argparse's messages),
-    `--version` without argparse. Each was a few ms of a 12 ms bare start."""
+    width) or locale (gettext imported it to look for a catalog of argparse's messages), and
+    makes its sequences without dataclasses, `--version` without argparse. Each was a few ms of a 12 ms bare start."""
     import json
     import subprocess
 
@@ -79,7 +79,7 @@ def test_ls_and_version_import_no_more_of_the_standard_library_than_they_use(fra
         assert done.returncode == 0, done.stderr
         return set(json.loads(report.read_text()))
 
-    assert not {"pathlib", "typing", "json", "shutil", "locale"} & modules("ls", str(frames))
+    assert not {"pathlib", "typing", "json", "shutil", "locale", "dataclasses"} & modules("ls", str(frames))
     assert "json" in modules("ls", "--json", str(frames))
     assert "argparse" not in modules("--version")
 

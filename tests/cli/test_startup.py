@@ -183,7 +183,7 @@ def test_the_records_show_compare_and_hash_as_the_dataclasses_they_were() -> Non
         CopyOptions(bwlimit=5), ConvertOptions(to="jpg", channels=["R", "G"]), JobSpec(seq, "/dst", job_id="abc"),
         FrameResult("abc", 0, 1001, "/src/a", "/dst/a", FrameStatus.DONE, 5, "ff", "xxh3"),
         Progress("abc", JobState.RUNNING, 2, eta_s=1.5), LogMessage("abc", "info", "hi", time=1.0),
-        JobResult("abc", JobState.COMPLETED, message="ok"), seq, item,
+        JobResult("abc", JobState.COMPLETED, message="ok"), item,
         JobPlan(JobSpec(seq, "/dst", job_id="abc"), [item], bytes_to_write=5), Shortfall("/dst", 10, 3),
         Item(0, 1001, "/src/a", "a", 5), Written("ff", "xxh3"),
     ]
@@ -214,6 +214,46 @@ def test_the_records_show_compare_and_hash_as_the_dataclasses_they_were() -> Non
             for obj in (ours, theirs):
                 with pytest.raises(TypeError):
                     hash(obj)
+
+
+def test_a_sequence_is_the_value_its_frozen_dataclass_was() -> None:
+    """Sequence is written out, not made by @dataclass (start-up of `vfxcopy ls`): it must print,
+    compare, hash, refuse changes, copy, pickle and replace as the frozen dataclass it was, whose
+    `total_size` (field(compare=False)) takes no part in == and hash."""
+    import copy
+    import dataclasses
+    import pickle
+
+    from vfxcopy.core.sequence import Sequence
+
+    reference = dataclasses.make_dataclass("Sequence", [
+        ("directory", str), ("head", str), ("tail", str), ("padding", int), ("frames", tuple),
+        ("total_size", Any, dataclasses.field(default=None, compare=False)),
+    ], frozen=True)
+    values = ("/src", "plate.", ".exr", 4, (1001, 1002))
+    ours, theirs = Sequence(*values, total_size=7), reference(*values, total_size=7)
+    assert repr(ours) == repr(theirs)
+    assert repr(Sequence(*values)) == repr(reference(*values))
+    assert hash(ours) == hash(theirs) == hash(Sequence(*values))
+    assert ours == Sequence(*values) and ours != theirs  # another class: never equal
+    for i, changed in enumerate(["/other", "shot.", ".dpx", 3, (1,)]):
+        mine = Sequence(*values[:i], changed, *values[i + 1:])  # type: ignore[arg-type]
+        assert (mine == ours) is (reference(*values[:i], changed, *values[i + 1:]) == theirs) is False
+    for name in ("directory", "frames", "total_size"):
+        with pytest.raises(AttributeError):
+            setattr(ours, name, None)
+        with pytest.raises(AttributeError):
+            delattr(ours, name)
+    with pytest.raises(AttributeError):
+        ours.unknown = 1  # type: ignore[attr-defined]
+    for twin in (copy.copy(ours), copy.deepcopy(ours), pickle.loads(pickle.dumps(ours))):
+        assert twin == ours and repr(twin) == repr(ours) and type(twin) is Sequence
+    moved = ours.replace(directory="/mnt/src")
+    assert moved == Sequence("/mnt/src", *values[1:]) and moved.total_size == 7 and ours.directory == "/src"
+    assert repr(moved) == repr(dataclasses.replace(theirs, directory="/mnt/src"))
+    with pytest.raises(TypeError):
+        ours.replace(name="x")
+    assert Sequence.from_dict(ours.to_dict()) == ours
 
 
 def test_a_default_copy_of_one_sequence_loads_no_reader_and_no_reference_library(

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from vfxcopy.core.datamethods import FrozenRecord
 from vfxcopy.core.framenames import frame_runs
 
 TYPE_CHECKING = False  # typing's constant without importing typing (3 ms of `vfxcopy ls`)
@@ -16,24 +14,74 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+_FIELDS = ("directory", "head", "tail", "padding", "frames", "total_size")
 
-# repr, == and hash shared (core/datamethods.py: the same results, one compile fewer per method).
-@dataclass(frozen=True, repr=False, eq=False)
-class Sequence(FrozenRecord):
+
+class Sequence:
     """A frame sequence on disk: `directory/head + frame(padded) + tail`.
 
     A stray single file (no frame number, or a lone numbered non-image file) is a
     Sequence with `frames == ()`, `padding == 0` and the whole name in `head`.
     `padding` is the minimum digit count (4 for `0001`); 0 or 1 means unpadded.
     Negative frames are written `-001` with padding counting digits only.
+
+    A value, as a frozen dataclass would make it (the same repr; equal and hashed by every
+    field but `total_size`; assigning a field raises AttributeError), written out: `vfxcopy
+    ls` then loads neither dataclasses nor copy, and compiles no __init__, __setattr__ and
+    __delattr__ (10 % of the instructions of its start; tests/cli/test_startup.py compares it
+    with a frozen dataclass).
     """
 
+    __slots__ = _FIELDS
     directory: str
     head: str
     tail: str
     padding: int
     frames: tuple[int, ...]
-    total_size: int | None = field(default=None, compare=False)  # bytes, None if not statted
+    total_size: int | None  # bytes, None if not statted
+
+    def __init__(self, directory: str, head: str, tail: str, padding: int, frames: tuple[int, ...],
+                 total_size: int | None = None) -> None:
+        put = object.__setattr__
+        put(self, "directory", directory)
+        put(self, "head", head)
+        put(self, "tail", tail)
+        put(self, "padding", padding)
+        put(self, "frames", frames)
+        put(self, "total_size", total_size)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.directory, self.head, self.tail, self.padding, self.frames)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __reduce__(self) -> tuple[type[Sequence], tuple[object, ...]]:  # copy, deepcopy, pickle
+        return type(self), tuple(getattr(self, name) for name in _FIELDS)
+
+    def replace(self, **changes: Any) -> Sequence:
+        """A copy with `changes` (field=value), as dataclasses.replace makes one."""
+        values = {name: getattr(self, name) for name in _FIELDS}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"Sequence has no field {sorted(unknown)[0]!r}")
+        values.update(changes)
+        return type(self)(**values)
 
     # -- identity --
     @property

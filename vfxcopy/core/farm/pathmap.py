@@ -66,7 +66,7 @@ class PathMap:
         """The spec with its source folder and destination as this computer sees them."""
         if not self.rules:
             return spec
-        source = dataclasses.replace(spec.source, directory=self.apply(spec.source.directory))
+        source = spec.source.replace(directory=self.apply(spec.source.directory))
         return dataclasses.replace(spec, source=source, dest_dir=self.apply(spec.dest_dir))
 
 
