@@ -30,9 +30,10 @@ NOT_FOR_THE_MANIFEST = {
 # first wrote: the reference library and what it brings (0.1 s), ElementTree (the XML is written as text,
 # read with expat), OpenSSL's hashlib (C4 ids use _sha512), the csv module, base64 (no thumbnail of data
 # files), the real inspect (a stand-in: dataclasses imports it, nothing calls it) with ast, dis, tokenize, and
-# the real bz2 and lzma (stand-ins: shutil only probes them).
+# the real bz2 and lzma (stand-ins: shutil only probes them), and typing (the modules a copy runs import
+# their types for type checkers only: 14 M instructions of a start).
 NOT_FOR_A_DEFAULT_COPY = {
-    "_bz2", "_lzma", "_compression",
+    "_bz2", "_lzma", "_compression", "typing",
     "ascmhl", "ascmhl.history", "lxml", "lxml.etree", "click", "pathspec", "dateutil", "xml.etree.ElementTree",
     "xml.dom.minidom", "hashlib", "_hashlib", "csv", "base64", "ast", "dis", "tokenize", "email", "uuid", "socket",
     "platform", "getpass",

@@ -8,7 +8,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
 
 # Re-exported: every command imports its helpers from here.
 from vfxcopy.cli import help_formatter
@@ -38,8 +37,11 @@ from vfxcopy.core.specs import JobOptions, SpecError
 from vfxcopy.core.specs import build_specs as build_job_specs
 from vfxcopy.core.units import parse_size
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     # Imported where used: `vfxcopy ls` needs neither the engine nor the journal (start-up time).
+    from typing import Any, TextIO
+
     from vfxcopy.core.frames import FrameSet
     from vfxcopy.core.journal import Journal
 

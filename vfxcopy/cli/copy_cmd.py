@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from vfxcopy.cli.common import (
     EXIT_OK,
@@ -29,6 +28,7 @@ from vfxcopy.core.jobs import CancelToken, ConflictPolicy, CopyOptions, JobSpec,
 from vfxcopy.core.seqfind import Listing, read_listing
 from vfxcopy.core.units import plural
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.preview import JobPlan, Shortfall
 

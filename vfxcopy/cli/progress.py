@@ -7,7 +7,6 @@ import os
 import sys
 import threading
 import time
-from typing import TextIO
 
 from vfxcopy.cli.output import RED, YELLOW, human_duration, human_size, paint
 from vfxcopy.core.jobs import (
@@ -22,6 +21,10 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.textsafe import printable
 from vfxcopy.core.units import plural
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _stdout_lock = threading.Lock()
 FAILURES_SHOWN = 20  # per job, without -v: the failures printed one by one

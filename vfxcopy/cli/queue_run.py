@@ -6,7 +6,6 @@ import argparse
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from vfxcopy.cli.common import (
     EXIT_FAILED,
@@ -27,7 +26,10 @@ from vfxcopy.core.jobs import CancelToken, JobResult, JobSpec, JobState, Reporte
 from vfxcopy.core.queue import JobQueue, QueueListener
 from vfxcopy.core.textsafe import printable
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
+    from typing import Any
+
     from vfxcopy.core.journal import Journal
     from vfxcopy.core.notify import Notifier
 

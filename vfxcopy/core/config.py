@@ -8,12 +8,13 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, HashAlgo, VerifyMode
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from types import ModuleType
+    from typing import Any
 
 CONFIG_FILE = "vfxcopy.toml"
 # The window's settings before this file existed (QSettings in IniFormat): migrated once.

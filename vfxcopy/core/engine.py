@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import TYPE_CHECKING
 
 from vfxcopy.core import naming
 from vfxcopy.core.errors import Cancelled, JobError
@@ -33,6 +32,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.units import plural
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal, JournalFrame, JournalJob
 

@@ -14,11 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
 
 from vfxcopy.core.datamethods import Record
 from vfxcopy.core.errors import Cancelled, StopRequested
 from vfxcopy.core.sequence import Sequence
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Any
 
 # Temporary files carry this prefix and the job id so that a resume or a crash
 # clean-up removes only its own job's files, and watch folders ignore them.

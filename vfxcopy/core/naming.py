@@ -15,10 +15,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import Any
 
 from vfxcopy.core.jobs import JobSpec, Operation
 from vfxcopy.core.sequence import Sequence
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Any
 
 IMAGE_TARGETS = ("exr", "dpx", "tif", "png", "jpg")
 MOVIE_TARGETS = ("mp4", "mov")

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any
 
 from vfxcopy.core import naming
 from vfxcopy.core.datamethods import Record
 from vfxcopy.core.jobs import ConflictPolicy, JobSpec
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Any
 
 MANIFEST_BYTES_PER_ITEM = 400  # an ASC MHL <hash> entry plus the job report's row, rounded up
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import VfxCopyError
 from vfxcopy.core.jobs import (
@@ -20,6 +19,7 @@ from vfxcopy.core.jobs import (
     Reporter,
 )
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     import logging
 

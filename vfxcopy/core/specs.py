@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.jobs import CopyOptions, JobSpec, Operation
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.frames import FrameSet
     from vfxcopy.core.jobs import ConvertOptions

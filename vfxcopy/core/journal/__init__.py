@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from vfxcopy.core.journal.owner import (
     _HOST,
     _MACHINE,
@@ -26,6 +24,7 @@ from vfxcopy.core.journal.schema import (
 )
 from vfxcopy.core.journal.store import Journal, open_journal, remove_temps
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.journal.rows import JournalFrame, JournalJob
 

@@ -6,9 +6,12 @@ import json
 import sqlite3
 import time
 from contextlib import AbstractContextManager
-from typing import Any
 
 from vfxcopy.core.journal.records import _fs, _unfs
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class KeyValues:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.jobs import Event, FrameResult, LogMessage, Reporter
 from vfxcopy.core.journal.schema import JournalError
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.journal.store import Journal
 

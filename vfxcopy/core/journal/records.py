@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
 
 from vfxcopy.core.jobs import (
     FrameResult,
@@ -13,7 +12,10 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.textsafe import undecodable_escaped
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
+    from typing import Any
+
     from vfxcopy.core.journal.rows import JournalFrame as JournalFrame
     from vfxcopy.core.journal.rows import JournalJob as JournalJob
 

@@ -28,7 +28,6 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
 
 from vfxcopy.core.jobs import (
     FrameResult,
@@ -61,7 +60,10 @@ from vfxcopy.core.journal.schema import (
     migrate,
 )
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
+    from typing import Any
+
     from vfxcopy.core.journal.rows import JournalFrame, JournalJob
 
 # -- the journal -----------------------------------------------------------
@@ -244,7 +246,8 @@ class Journal(KeyValues):
 
     def jobs(self, states: Iterable[JobState] | None = None, limit: int | None = None) -> list[JournalJob]:
         """Jobs newest first, optionally only those in `states`."""
-        where, params = "", cast(tuple[Any, ...], ())
+        where = ""
+        params: tuple[Any, ...] = ()
         if states is not None:
             values = tuple(s.value for s in states)
             where = f"WHERE j.state IN ({','.join('?' * len(values))})"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import (
     Cancelled,
@@ -17,6 +16,7 @@ from vfxcopy.core.pipeline.temps import TempFile
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.pipeline.runner import Pipeline
 

@@ -7,9 +7,12 @@ import errno
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from vfxcopy.core.errors import FrameError
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _load_libc() -> ctypes.CDLL | None:

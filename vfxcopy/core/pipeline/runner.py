@@ -14,7 +14,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import (
     DISK_FULL_ERRNOS,
@@ -52,6 +51,7 @@ from vfxcopy.core.pipeline.temps import TempArea
 from vfxcopy.core.pipeline.treeparts import Folders
 from vfxcopy.core.writers.base import Item, Writer
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     # Imported where a job of a group joins it (run_items): a job of its own never needs it.
     from vfxcopy.core.writers.fanout import Member

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import (
     DISK_FULL_ERRNOS,
@@ -26,6 +25,7 @@ from vfxcopy.core.pipeline.temps import (
 )
 from vfxcopy.core.writers.base import Writer
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.pipeline.treeparts import Folders as _Folders
     from vfxcopy.core.writers.fanout import Member

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.jobs import (
     FrameResult,
@@ -17,6 +16,7 @@ from vfxcopy.core.jobs import (
     ThroughputMeter,
 )
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.writers.base import Item
 

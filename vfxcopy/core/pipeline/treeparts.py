@@ -15,13 +15,13 @@ import os
 import stat
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import JobError, explain
 from vfxcopy.core.jobs import ConflictPolicy, FrameStatus
 from vfxcopy.core.pipeline import place as placing
 from vfxcopy.core.writers.base import Item
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.pipeline.steps import ItemSteps
 

@@ -16,11 +16,11 @@ room cost every `vfxcopy copy` a few milliseconds of its start.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import JobError, ManifestError
 from vfxcopy.core.textsafe import printable
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.verify.checksums import (
         CHECKSUM_EXTENSIONS,

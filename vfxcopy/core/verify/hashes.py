@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 import xxhash
 
 from vfxcopy.core.hashing import Hasher, new_hasher
 from vfxcopy.core.jobs import CancelToken
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Any
 
 # Our HashAlgo values and their ASC MHL element names (xxh3 in MHL is the 64-bit variant).
 MHL_FORMAT = {"xxh3": "xxh128", "xxh64": "xxh64", "md5": "md5"}

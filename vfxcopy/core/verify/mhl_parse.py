@@ -9,7 +9,9 @@ numbered generations with their C4 ids. mhl_read makes a history of them.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Any
 
 # The hash formats ascmhl knows (its ascmhl_supported_hashformats): other elements are not hashes.
 HASH_FORMATS = frozenset(("md5", "sha1", "xxh128", "xxh3", "xxh64", "c4"))

@@ -32,12 +32,15 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
 from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE, hash_path
 from vfxcopy.core.verify.mhl_parse import BadHistory, Entry, HashList, parse_chain, parse_hash_list
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Any
 
 MHL_FOLDER = "ascmhl"
 CHAIN_FILE = "ascmhl_chain.xml"

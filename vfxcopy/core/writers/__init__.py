@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import (
@@ -23,6 +22,7 @@ from vfxcopy.core.pipeline.tally import Debug, Tally
 from vfxcopy.core.safety import check_job
 from vfxcopy.core.writers.base import Writer
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.writers.shared_decode import Member
 

@@ -11,12 +11,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from vfxcopy.core.datamethods import Record
 from vfxcopy.core.jobs import FrameResult
 from vfxcopy.core.pipeline.tally import Debug
 from vfxcopy.core.pipeline.temps import TempFile
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the protocols below only guide type checkers
 
 
 # repr and == shared (core/datamethods.py): the same results, made without compiling them per class.
