@@ -217,6 +217,63 @@ def test_the_records_show_compare_and_hash_as_the_dataclasses_they_were() -> Non
                     hash(obj)
 
 
+def test_the_records_with_a_shared_init_take_what_the_compiled_one_takes() -> None:
+    """Records made with datamethods.record (no compiled __init__, start-up): constructed from the same
+    arguments, positional or named, each has the values a plain @dataclass's __init__ gives; defaults
+    and fresh factory values fill the rest; what that __init__ refuses (a missing, an extra, an
+    unknown or a doubled argument) is refused with TypeError."""
+    import dataclasses
+    import inspect
+
+    from vfxcopy.core.jobs import (
+        ConvertOptions,
+        CopyOptions,
+        JobResult,
+        JobSpec,
+        JobState,
+        LogMessage,
+        Progress,
+    )
+    from vfxcopy.core.preview import JobPlan, Shortfall
+    from vfxcopy.core.sequence import Sequence
+
+    seq = Sequence("/src", "plate.", ".exr", 4, (1001, 1002))
+    calls: list[tuple[type, tuple[Any, ...], dict[str, Any]]] = [
+        (CopyOptions, (), {}), (CopyOptions, (), {"bwlimit": 5, "fsync": False}),
+        (ConvertOptions, ("jpg", None, None, 90), {"channels": ["R"]}),
+        (JobSpec, (seq, "/dst"), {"job_id": "abc"}), (JobSpec, (seq, "/dst"), {}),
+        (Progress, ("abc", JobState.RUNNING, 2), {"eta_s": 1.5}), (LogMessage, ("abc", "info", "hi"), {}),
+        (JobResult, ("abc", JobState.COMPLETED), {"message": "ok"}),
+        (JobPlan, (JobSpec(seq, "/dst", job_id="abc"),), {"bytes_to_write": 5}), (Shortfall, ("/dst", 10, 3), {}),
+    ]
+    for cls, args, kwargs in calls:
+        assert "__create_fn__" not in cls.__init__.__qualname__  # not compiled for the class
+        reference = dataclasses.make_dataclass(cls.__name__, [
+            (f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory))
+            for f in dataclasses.fields(cls)])
+        ours, theirs = cls(*args, **kwargs), reference(*args, **kwargs)
+        for f in dataclasses.fields(cls):
+            mine, expected = getattr(ours, f.name), getattr(theirs, f.name)
+            if f.default_factory is dataclasses.MISSING or f.name in kwargs or f.name == "time":
+                assert mine == expected or f.name == "time", (cls, f.name)
+            else:  # a fresh value from the factory: equal in kind, never shared between records
+                assert type(mine) is type(expected) and mine is not getattr(cls(*args, **kwargs), f.name)
+        names = [p for p in inspect.signature(reference).parameters]
+        assert ours == cls(**{n: getattr(ours, n) for n in names})  # all named
+        assert ours == cls(*[getattr(ours, n) for n in names])  # all positional
+        required = [f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        refused: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+            ((*[getattr(ours, n) for n in names], "extra"), {}), ((), {**kwargs, "unknown": 1}),
+        ]
+        if required:
+            refused += [((), {}), (args, {required[0]: getattr(ours, required[0])})]
+        for bad_args, bad_kwargs in refused:
+            for maker in (cls, reference):
+                with pytest.raises(TypeError):
+                    maker(*bad_args, **bad_kwargs)
+
+
 def test_a_sequence_is_the_value_its_frozen_dataclass_was() -> None:
     """Sequence is written out, not made by @dataclass (start-up of `vfxcopy ls`): it must print,
     compare, hash, refuse changes, copy, pickle and replace as the frozen dataclass it was, whose

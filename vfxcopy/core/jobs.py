@@ -21,7 +21,10 @@ from vfxcopy.core.sequence import Sequence
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
+    from dataclasses import dataclass as record
     from typing import Any
+else:
+    from vfxcopy.core.datamethods import record
 
 # Temporary files carry this prefix and the job id so that a resume or a crash
 # clean-up removes only its own job's files, and watch folders ignore them.
@@ -97,7 +100,7 @@ class FrameStatus(str, enum.Enum):
 # The records below are dataclasses (fields, replace, asdict work as ever) made with
 # repr=False, eq=False on datamethods.Record, which gives them the very __repr__ and __eq__
 # that @dataclass would compile for each (start-up: see core/datamethods.py).
-@dataclass(repr=False, eq=False)
+@record(repr=False, eq=False)
 class CopyOptions(Record):
     """How a copy runs: verification, hash, conflicts, fsync, bandwidth (defaults: the settings file's)."""
 
@@ -117,7 +120,7 @@ class CopyOptions(Record):
     pdf_report: bool = False
 
 
-@dataclass(repr=False, eq=False)
+@record(repr=False, eq=False)
 class ConvertOptions(Record):
     """What a conversion writes; interpreted by core/convert.py."""
 
@@ -138,7 +141,7 @@ class ConvertOptions(Record):
     view: str | None = None  # with to_space naming an OCIO display: apply this view (ociodisplay)
 
 
-@dataclass(repr=False, eq=False)
+@record(repr=False, eq=False)
 class JobSpec(Record):
     """What to do: everything a runner needs, serialisable to JSON for the journal."""
 
@@ -260,7 +263,7 @@ class FrameResult(Record):
     dest_stat: tuple[int, int] | None = field(default=None, compare=False)
 
 
-@dataclass(repr=False, eq=False)
+@record(repr=False, eq=False)
 class Progress(Record):
     """A snapshot of a running job. Throughput and ETA come from bytes."""
 
@@ -290,7 +293,7 @@ class Progress(Record):
         return replace(self, **changes)
 
 
-@dataclass(repr=False, eq=False)
+@record(repr=False, eq=False)
 class LogMessage(Record):
     """A line for the job's log: info, a warning, or an error (path, what went wrong, what to do)."""
 
@@ -308,7 +311,7 @@ def null_reporter(event: Event) -> None:
     """A reporter that drops every event."""
 
 
-@dataclass(repr=False, eq=False)
+@record(repr=False, eq=False)
 class JobResult(Record):
     """How a job ended: its state, every frame's result, bytes written and time taken."""
 

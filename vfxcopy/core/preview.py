@@ -16,7 +16,10 @@ from vfxcopy.core.jobs import ConflictPolicy, JobSpec
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
+    from dataclasses import dataclass as record
     from typing import Any
+else:
+    from vfxcopy.core.datamethods import record
 
 MANIFEST_BYTES_PER_ITEM = 400  # an ASC MHL <hash> entry plus the job report's row, rounded up
 
@@ -36,7 +39,7 @@ class PlannedItem(Record):
         return {"source": self.source, "dest": self.dest, "size": self.size, "action": self.action, "note": self.note}
 
 
-@dataclass(repr=False, eq=False)
+@record(repr=False, eq=False)
 class JobPlan(Record):
     """What a job would do before it runs: its items, folders, bytes to write and notes."""
 
@@ -199,7 +202,7 @@ def _conflict(spec: JobSpec, policy: ConflictPolicy, name: str, size: int, dst: 
     return "fail", "exists; taken since the names were chosen"
 
 
-@dataclass(repr=False, eq=False)
+@record(repr=False, eq=False)
 class Shortfall(Record):
     """A file system that cannot hold what the jobs would write there (bytes needed and free)."""
 
