@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import _thread
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
+
+# dataclasses is imported where a record's class is first made or looked at, not here: a plain
+# class on SlotRecord (core/sequence.py) is all `vfxcopy ls` makes, and it does without it.
 
 _repr_running: set[tuple[int, int]] = set()
 # class -> (names shown by repr, names compared by ==, names hashed), as dataclass picks them
@@ -35,6 +37,8 @@ _names: dict[type, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
 def _record_names(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     names = _names.get(cls)
     if names is None:
+        from dataclasses import fields
+
         found = fields(cls)
         names = (tuple(f.name for f in found if f.repr), tuple(f.name for f in found if f.compare),
                  tuple(f.name for f in found if (f.compare if f.hash is None else f.hash)))
@@ -107,6 +111,8 @@ _inits: dict[type, tuple[tuple[str, ...], dict[str, object], dict[str, Callable[
 def _init_plan(cls: type) -> tuple[tuple[str, ...], dict[str, object], dict[str, Callable[[], object]], frozenset[str]]:
     plan = _inits.get(cls)
     if plan is None:
+        from dataclasses import MISSING, fields
+
         params: list[str] = []
         defaults: dict[str, object] = {}
         factories: dict[str, Callable[[], object]] = {}
@@ -155,6 +161,8 @@ def _shared_init(self: object, *args: object, **kwargs: object) -> None:
 
 def record(*, repr: bool = False, eq: bool = False, frozen: bool = False) -> Callable[[type], type]:
     """@dataclass(repr=..., eq=..., frozen=...) whose __init__ is shared, not compiled (see the module's text)."""
+
+    from dataclasses import dataclass
 
     def make(cls: type) -> type:
         made: type = dataclass(cls, init=False, repr=repr, eq=eq, frozen=frozen)

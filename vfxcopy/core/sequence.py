@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.framenames import frame_runs
 
 TYPE_CHECKING = False  # typing's constant without importing typing (3 ms of `vfxcopy ls`)
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 _FIELDS = ("directory", "head", "tail", "padding", "frames", "total_size")
 
 
-class Sequence:
+class Sequence(SlotRecord):
     """A frame sequence on disk: `directory/head + frame(padded) + tail`.
 
     A stray single file (no frame number, or a lone numbered non-image file) is a
@@ -25,8 +26,8 @@ class Sequence:
     `padding` is the minimum digit count (4 for `0001`); 0 or 1 means unpadded.
     Negative frames are written `-001` with padding counting digits only.
 
-    A value, as a frozen dataclass would make it (the same repr; equal and hashed by every
-    field but `total_size`; assigning a field raises AttributeError), written out: `vfxcopy
+    A value, as a frozen dataclass would make it (SlotRecord's repr of its fields; equal and
+    hashed by every field but `total_size`; assigning a field raises AttributeError), written out: `vfxcopy
     ls` then loads neither dataclasses nor copy, and compiles no __init__, __setattr__ and
     __delattr__ (10 % of the instructions of its start; tests/cli/test_startup.py compares it
     with a frozen dataclass).
@@ -64,12 +65,8 @@ class Sequence:
             return NotImplemented
         return self._key() == other._key()
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # type: ignore[override]  # hashable, as a frozen dataclass is
         return hash(self._key())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
-        return f"{type(self).__qualname__}({shown})"
 
     def __reduce__(self) -> tuple[type[Sequence], tuple[object, ...]]:  # copy, deepcopy, pickle
         return type(self), tuple(getattr(self, name) for name in _FIELDS)
