@@ -219,7 +219,7 @@ def test_copy_still_works_when_the_journal_is_unusable(
 ) -> None:
     from vfxcopy.core.journal import default_journal_path
 
-    path = default_journal_path()
+    path = Path(default_journal_path())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"this is not a database " * 100)
     assert main(["copy", str(byte_seq[0].parent), str(tmp_path / "out"), "-q"]) == 0

@@ -59,29 +59,57 @@ def test_version_prints_what_the_parser_prints_without_building_it(tmp_path: Pat
     assert fast.stdout == parser.stdout and fast.stdout.startswith("vfxcopy ") and fast.stderr == ""
 
 
-def test_ls_and_version_import_no_more_of_the_standard_library_than_they_use(frames: Path) -> None:
-    """Run without site (-S: an editable install's finder imports pathlib, re and typing into every
-    start, a wheel install does not): `ls` lists without pathlib, typing or json (json only with
-    --json) and builds its parser without shutil (argparse's help formatter asks it the terminal's
-    width) or locale (gettext imported it to look for a catalog of argparse's messages), and
-    makes its sequences without dataclasses, `--version` without argparse. Each was a few ms of a 12 ms bare start."""
+def modules_without_site(where: Path, *argv: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules `vfxcopy ARGV...` imports, run without site (-S): an editable install's finder
+    imports pathlib, re and typing into every start, a wheel install does not. The third-party
+    packages stay importable (their folders on PYTHONPATH), with no .pth file run."""
     import json
+    import site
     import subprocess
 
     root = Path(__file__).resolve().parents[2]
     probe = ("import sys; from vfxcopy.cli import main; code = main(sys.argv[2:]); names = sorted(sys.modules); "
-             "import json; open(sys.argv[1], 'w').write(json.dumps(names))")
+             "import json; open(sys.argv[1], 'w').write(json.dumps([code, names]))")
+    report = where / "modules.json"
+    path = os.pathsep.join([str(root), *site.getsitepackages()])
+    done = subprocess.run([sys.executable, "-S", "-c", probe, str(report), *argv], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **(env or {}), "PYTHONPATH": path})
+    assert done.returncode == 0, done.stderr
+    code, names = json.loads(report.read_text())
+    assert code == 0, (argv, done.stderr)
+    return set(names)
 
-    def modules(*argv: str) -> set[str]:
-        report = frames.parent / "modules.json"
-        done = subprocess.run([sys.executable, "-S", "-c", probe, str(report), *argv], capture_output=True, text=True,
-                              timeout=60, env={**os.environ, "PYTHONPATH": str(root)})
-        assert done.returncode == 0, done.stderr
-        return set(json.loads(report.read_text()))
 
-    assert not {"pathlib", "typing", "json", "shutil", "locale", "dataclasses"} & modules("ls", str(frames))
-    assert "json" in modules("ls", "--json", str(frames))
-    assert "argparse" not in modules("--version")
+def test_ls_and_version_import_no_more_of_the_standard_library_than_they_use(frames: Path) -> None:
+    """`ls` lists without pathlib, typing or json (json only with --json) and builds its parser
+    without shutil (argparse's help formatter asks it the terminal's width) or locale (gettext
+    imported it to look for a catalog of argparse's messages), and makes its sequences without
+    dataclasses, `--version` without argparse. Each was a few ms of a 12 ms bare start."""
+    where = frames.parent
+    assert not {"pathlib", "typing", "json", "shutil", "locale", "dataclasses"} & modules_without_site(
+        where, "ls", str(frames))
+    assert "json" in modules_without_site(where, "ls", "--json", str(frames))
+    assert "argparse" not in modules_without_site(where, "--version")
+
+
+def test_a_copy_runs_without_pathlib(tmp_path: Path, frames: Path) -> None:
+    """pathlib (with urllib.parse and ipaddress, which it imports) was 16 M instructions of every
+    copy's start: what a copy runs uses plain string paths, with the defaults (settings, journal,
+    ASC MHL generation, report), like cp, and again into a folder whose history is read from disk."""
+    pathlib_and_its = {"pathlib", "urllib.parse", "ipaddress"}
+    dest = tmp_path / "dest"
+    env = {"VFXCOPY_DATA_DIR": str(tmp_path / "data"), "VFXCOPY_CONFIG_DIR": str(tmp_path / "config")}
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "vfxcopy.toml").write_text('[copy]\nverify = "transfer"\n')  # a settings file is read
+    assert not pathlib_and_its & modules_without_site(tmp_path, "copy", str(frames), str(dest), "-q", env=env)
+    assert sorted(p.suffix for p in (dest / "ascmhl").iterdir()) == [".csv", ".html", ".mhl", ".xml"]
+    fast = tmp_path / "fast"
+    assert not pathlib_and_its & modules_without_site(
+        tmp_path, "copy", str(frames), str(fast), "-q", "--verify", "none", "--no-fsync", "--no-journal", env=env)
+    assert sorted(os.listdir(fast)) == sorted(os.listdir(frames))
+    (frames / "notes.txt").write_text("notes\n")  # one more job into the delivery: its history is read back
+    assert not pathlib_and_its & modules_without_site(tmp_path, "copy", str(frames), str(dest), "-q", env=env)
+    assert len([n for n in os.listdir(dest / "ascmhl") if n.endswith(".mhl")]) >= 2
 
 
 def test_ls_imports_the_scanner_only(tmp_path: Path, cli_imports: Any, frames: Path) -> None:

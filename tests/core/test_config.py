@@ -14,7 +14,7 @@ from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, VerifyMode
 
 def test_no_file_gives_the_built_in_defaults() -> None:
     settings = config.load()
-    assert not config.config_path().exists()  # reading writes nothing when there is nothing to migrate
+    assert not Path(config.config_path()).exists()  # reading writes nothing when there is nothing to migrate
     options = settings.copy_options()
     assert (options.verify, options.hash_algo, options.on_conflict, options.fsync, options.bwlimit) == (
         VerifyMode.TRANSFER, HashAlgo.XXH3, ConflictPolicy.SKIP_IDENTICAL, True, None)
@@ -25,7 +25,7 @@ def test_no_file_gives_the_built_in_defaults() -> None:
 def test_values_set_are_written_as_toml_and_read_back() -> None:
     config.set_value("copy.verify", "full")
     config.update({"copy.bwlimit": "50M", "copy.fsync": False, "notify.urls": ["json://127.0.0.1:9/x"]})
-    path = config.config_path()
+    path = Path(config.config_path())
     data = tomllib.loads(path.read_text())
     assert data["copy"] == {"verify": "full", "fsync": False, "bwlimit": "50M"}
     assert data["notify"]["urls"] == ["json://127.0.0.1:9/x"]
@@ -42,11 +42,11 @@ def test_values_set_are_written_as_toml_and_read_back() -> None:
 ])
 def test_a_wrong_value_is_refused_and_nothing_is_written(name: str, value: object) -> None:
     config.set_value("copy.hash", "md5")
-    before = config.config_path().read_bytes()
+    before = Path(config.config_path()).read_bytes()
     with pytest.raises(config.ConfigError) as info:
         config.update({"copy.verify": "full", name: value})  # type: ignore[dict-item]
     assert name in str(info.value)
-    assert config.config_path().read_bytes() == before
+    assert Path(config.config_path()).read_bytes() == before
 
 
 def test_text_from_the_command_line_takes_each_type() -> None:
@@ -60,7 +60,7 @@ def test_text_from_the_command_line_takes_each_type() -> None:
 
 
 def test_a_hand_edited_file_with_a_bad_value_keeps_the_good_ones() -> None:
-    path = config.config_path()
+    path = Path(config.config_path())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('[copy]\nverify = "full"\nhash = "sha1"\nfsync = "no"\n[future]\nthing = 1\n')
     settings = config.load()
@@ -92,7 +92,7 @@ destinations="[\\"/mnt/a\\"]"
 
 
 def test_the_windows_old_ini_is_migrated_once() -> None:
-    folder = config.config_dir()
+    folder = Path(config.config_dir())
     folder.mkdir(parents=True, exist_ok=True)
     (folder / config.LEGACY_INI).write_text(OLD_INI)
     settings = config.load()
@@ -100,7 +100,7 @@ def test_the_windows_old_ini_is_migrated_once() -> None:
     assert (options.verify, options.hash_algo, options.on_conflict, options.fsync, options.bwlimit) == (
         VerifyMode.FULL, HashAlgo.MD5, ConflictPolicy.RENAME, False, 50 << 20)
     assert settings.number("jobs.at_once") == 3
-    data = tomllib.loads(config.config_path().read_text())
+    data = tomllib.loads(Path(config.config_path()).read_text())
     assert data["meta"]["migrated_from"] == str(folder / config.LEGACY_INI)
     assert data["copy"]["bwlimit"] == "50M"
     # Once: a later change to the ini (the window of an older version) is not taken again,
@@ -109,7 +109,7 @@ def test_the_windows_old_ini_is_migrated_once() -> None:
     (folder / config.LEGACY_INI).write_text(OLD_INI.replace("hash=md5", "hash=xxh64"))
     again = config.load()
     assert again.get("copy.hash") == "md5" and again.get("copy.verify") == "none"
-    assert tomllib.loads(config.config_path().read_text())["meta"]["migrated_from"]  # kept by later writes
+    assert tomllib.loads(Path(config.config_path()).read_text())["meta"]["migrated_from"]  # kept by later writes
 
 
 def test_bad_values_in_the_old_ini_are_left_out(tmp_path: Path) -> None:
@@ -123,9 +123,9 @@ def test_the_folder_comes_from_platformdirs_unless_the_environment_says(monkeypa
     monkeypatch.delenv("VFXCOPY_CONFIG_DIR")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr("sys.platform", "linux")
-    assert config.config_path() == tmp_path / "xdg" / "vfxcopy" / "vfxcopy.toml"
+    assert Path(config.config_path()) == tmp_path / "xdg" / "vfxcopy" / "vfxcopy.toml"
     monkeypatch.setenv("VFXCOPY_CONFIG_DIR", str(tmp_path / "mine"))
-    assert config.config_path() == tmp_path / "mine" / "vfxcopy.toml"
+    assert Path(config.config_path()) == tmp_path / "mine" / "vfxcopy.toml"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux rule is spelled without platformdirs")
@@ -137,7 +137,7 @@ def test_the_folder_on_linux_is_platformdirs_own_answer(monkeypatch: pytest.Monk
     monkeypatch.delenv("VFXCOPY_CONFIG_DIR")
     monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert config.config_dir() == Path(user_config_dir("vfxcopy", appauthor=False, roaming=True))
+    assert Path(config.config_dir()) == Path(user_config_dir("vfxcopy", appauthor=False, roaming=True))
 
 
 def test_the_handover_pdf_is_the_windows_default_and_asked_for_on_the_command_line() -> None:

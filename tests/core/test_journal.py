@@ -67,9 +67,9 @@ def run_python(code: str, *args: str, env: dict[str, str] | None = None) -> subp
 
 def test_default_path_follows_data_dir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VFXCOPY_DATA_DIR", str(tmp_path / "elsewhere"))
-    assert default_journal_path() == tmp_path / "elsewhere" / "journal.sqlite3"
+    assert default_journal_path() == str(tmp_path / "elsewhere" / "journal.sqlite3")
     with Journal() as j:
-        assert j.path.exists()
+        assert os.path.exists(j.path)
         assert j.schema_version() == journal_mod.SCHEMA_VERSION
 
 

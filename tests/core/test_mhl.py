@@ -401,7 +401,7 @@ def test_directory_hashes_agree_with_the_reference_tool(tmp_path: Path) -> None:
     (root / "edl").mkdir()
     (root / "edl" / "cut.edl").write_text("TITLE: cut")
     result = verify.write_generation(root, plate_entries(root, "*.edl"))
-    assert result.directories == 2 and "<roothash>" in result.path.read_text()  # edl/ and the root
+    assert result.directories == 2 and "<roothash>" in Path(result.path).read_text()  # edl/ and the root
     dirs = ascmhl("verify", "-dh", "-v", root)
     assert "edl OK (generation 0002)" in dirs.stdout and "root folder   OK (generation 0002)" in dirs.stdout
 
@@ -416,7 +416,7 @@ def test_folders_holding_files_that_are_not_the_jobs_get_no_directory_hash(tmp_p
     make_byte_sequence(root / "shot010" / "plates", count=2, size=2000)
     (root / "shot010" / "notes.txt").write_text("someone else's")
     result = verify.write_generation(root, plate_entries(root, "*.exr"))
-    text = result.path.read_text()
+    text = Path(result.path).read_text()
     assert result.directories == 1 and ">shot010/plates</path>" in text
     assert "<roothash>" not in text and ">shot010</path>" not in text
 
@@ -472,11 +472,11 @@ def test_files_under_a_nested_history_go_into_that_history(tmp_path: Path) -> No
     make_byte_sequence(root / "VFX", head="comp.", count=2, size=1500, seed=6)
     new = [p for p in plate_entries(root) if "C002" in p.path or p.path.startswith("VFX/")]
     result = verify.write_generation(root, new)
-    assert result.entries == 4 and [n.path.parent.parent.name for n in result.nested] == ["A001"]
+    assert result.entries == 4 and [Path(n.path).parent.parent.name for n in result.nested] == ["A001"]
     assert result.nested[0].generation == 3  # A001 had generations 1 (its own) and 2 (the card's seal)
-    child = result.nested[0].path.read_text()
+    child = Path(result.nested[0].path).read_text()
     assert "<path" in child and ">clips/A001C002.1001.mov</path>" in child and "VFX" not in child
-    assert "A001C002" not in result.path.read_text()
+    assert "A001C002" not in Path(result.path).read_text()
     reference = ascmhl("verify", root)
     assert reference.returncode == 0, reference.stdout + reference.stderr
     report = verify_destination(root)
@@ -518,18 +518,18 @@ def our_view(history: verify.History) -> dict[str, object]:
         "records": {rel: (r.hash_format, r.hash, r.generation) for rel, r in history.records.items()},
         "folders": {rel: (d.hash_format, d.content, d.structure) for rel, d in history.directories.items()},
         "chain": [tuple(item) for item in history.chain],
-        "generations": [p.name for p in history.generations],
+        "generations": [os.path.basename(p) for p in history.generations],
     }
 
 
 # Reads a history in a new interpreter: nothing remembered from the process that wrote it.
 _FRESH_READ = """
-import json, sys
+import json, os, sys
 from vfxcopy.core.verify import load_history
 h = load_history(sys.argv[1])
 print(json.dumps({"records": {k: [r.hash_format, r.hash, r.generation] for k, r in h.records.items()},
                   "folders": {k: [d.hash_format, d.content, d.structure] for k, d in h.directories.items()},
-                  "chain": h.chain, "generations": [p.name for p in h.generations], "nested": h.nested,
+                  "chain": h.chain, "generations": [os.path.basename(p) for p in h.generations], "nested": h.nested,
                   "ascmhl": "ascmhl" in sys.modules}))
 """
 

@@ -379,3 +379,16 @@ def test_runs_gaps_and_compact_lists_agree_with_a_frame_by_frame_walk() -> None:
         assert sorted(parse_frames(seq.frame_set_str())) == list(frames) if frames else seq.frame_set_str() == ""
         assert [f for a, b in frame_runs(frames) for f in range(a, b + 1)] == list(frames)
         assert all(b[0] - a[1] > 1 for a, b in zip(frame_runs(frames), frame_runs(frames)[1:], strict=False))
+
+
+@pytest.mark.parametrize("directory", ["", ".", "./", "shots", "shots/", "shots//010/./comp/", "./shots/.",
+                                       "/", "//", "///", "//mnt/x", "///mnt//x/", "/mnt/../x/", " a/.. /b",
+                                       "/a\nb/c", ".hidden/.x"])
+def test_the_paths_of_a_sequence_are_the_paths_pathlib_makes(directory: str) -> None:
+    """path_strs spells its paths without pathlib (not imported by a copy's start): each is
+    exactly str(path()), the Path of that frame, whatever the form of the folder's name."""
+    numbered = Sequence(directory, "plate.", ".exr", 4, (-2, 7, 1001))
+    assert numbered.path_strs() == [str(numbered.path(f)) for f in numbered.frames]
+    assert numbered.path_strs([12]) == [str(numbered.path(12))]
+    single = Sequence(directory, "notes.txt", "", 0, ())
+    assert single.path_strs() == [str(single.path())]

@@ -200,7 +200,7 @@ def test_farm_settings_are_kept_in_the_shared_settings_file_and_feed_run_on(
     # The same [farm] table `vfxcopy farm submit` reads.
     from vfxcopy.core import config
 
-    written = tomllib.loads(config.config_path().read_text("utf-8"))["farm"]
+    written = tomllib.loads(Path(config.config_path()).read_text("utf-8"))["farm"]
     assert written == {"backend": "slurm", "partition": "comp", "chunk": 25,
                        "path_map": ["/mnt/projects=/net/projects"]}
     # The New job dialog starts from them, and sends the path rules with the job.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +114,7 @@ def journal_files_open(window: MainWindow) -> int:
     (Not the database file: SQLite keeps a closed connection's descriptor on it for reuse while
     another connection holds a lock.)"""
     assert window.journal is not None
-    wal = str(window.journal.path.resolve()) + "-wal"
+    wal = os.path.realpath(window.journal.path) + "-wal"
     count = 0
     for fd in Path("/proc/self/fd").iterdir():
         try:

@@ -210,7 +210,8 @@ def test_open_report_that_cannot_be_opened_says_so(qtbot: Any, window: MainWindo
 
     assert window.history is not None
     record = JobRecord(JobSpec(fake_seq(3), str(tmp_path / "dst")), state=JobState.COMPLETED)
-    html, _csv = report_paths(record.spec)
+    html_name, _csv = report_paths(record.spec)
+    html = Path(html_name)
     html.parent.mkdir(parents=True)
     html.write_text("<html></html>")
     window.model.add_record(record)

@@ -7,7 +7,6 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, HashAlgo, VerifyMode
 
@@ -15,6 +14,8 @@ TYPE_CHECKING = False  # typing's constant without importing typing at run time;
 if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
+
+    StrPath = str | os.PathLike[str]
 
 CONFIG_FILE = "vfxcopy.toml"
 # The window's settings before this file existed (QSettings in IniFormat): migrated once.
@@ -98,33 +99,36 @@ def _toml() -> ModuleType:
     return tomllib
 
 
-def config_dir() -> Path:
+# Paths are plain strings here (os.path), as in the rest of what a copy runs: pathlib, with
+# urllib.parse and ipaddress that it imports, was 16 M instructions of every command's start.
+
+def config_dir() -> str:
     """$VFXCOPY_CONFIG_DIR, else the platform's per-user config folder (platformdirs) + vfxcopy."""
     env = os.environ.get("VFXCOPY_CONFIG_DIR")
     if env:
-        return Path(env)
+        return env
     if sys.platform.startswith("linux"):
         # platformdirs' rule on Linux, spelled here: importing platformdirs took 14 ms of every start.
         xdg, home = os.environ.get("XDG_CONFIG_HOME", ""), os.environ.get("HOME", "")
         if os.path.isabs(xdg):
-            return Path(xdg) / "vfxcopy"
+            return os.path.join(xdg, "vfxcopy")
         if os.path.isabs(home):
-            return Path(home) / ".config" / "vfxcopy"
+            return os.path.join(home, ".config", "vfxcopy")
     from platformdirs import user_config_dir
 
     # roaming on Windows: the same folder as presets.json (%APPDATA%\vfxcopy)
-    return Path(user_config_dir("vfxcopy", appauthor=False, roaming=True))
+    return user_config_dir("vfxcopy", appauthor=False, roaming=True)
 
 
-def config_path() -> Path:
-    return config_dir() / CONFIG_FILE
+def config_path() -> str:
+    return os.path.join(config_dir(), CONFIG_FILE)
 
 
-def legacy_ini_paths() -> list[Path]:
+def legacy_ini_paths() -> list[str]:
     """Where the window's QSettings ini may be: beside the TOML file, and Qt's Unix default on macOS."""
-    paths = [config_dir() / LEGACY_INI]
+    paths = [os.path.join(config_dir(), LEGACY_INI)]
     if not os.environ.get("VFXCOPY_CONFIG_DIR") and sys.platform == "darwin":
-        paths.append(Path.home() / ".config" / "vfxcopy" / LEGACY_INI)
+        paths.append(os.path.join(os.path.expanduser("~"), ".config", "vfxcopy", LEGACY_INI))
     return paths
 
 
@@ -204,7 +208,7 @@ class Config:
 
     __slots__ = ("values", "path", "problems")
 
-    def __init__(self, values: dict[str, Value] | None = None, path: Path | None = None,
+    def __init__(self, values: dict[str, Value] | None = None, path: str | None = None,
                  problems: list[str] | None = None) -> None:
         self.values: dict[str, Value] = values if values is not None else {}
         self.path = path
@@ -280,7 +284,7 @@ def _nest(values: Mapping[str, Value]) -> dict[str, dict[str, Value]]:
     return tables
 
 
-def _read_file(path: Path) -> tuple[dict[str, Value], list[str]]:
+def _read_file(path: str) -> tuple[dict[str, Value], list[str]]:
     """The valid settings of the file and what was wrong with the rest; {} when it does not exist."""
     from vfxcopy.core.readfile import read_regular_file
 
@@ -308,7 +312,7 @@ def _read_file(path: Path) -> tuple[dict[str, Value], list[str]]:
     return values, problems
 
 
-def _present(path: Path) -> bool:
+def _present(path: str) -> bool:
     """Whether `path` is there; True when it cannot be told (an unreadable folder): nothing is migrated over it."""
     try:
         os.stat(path)
@@ -319,12 +323,13 @@ def _present(path: Path) -> bool:
     return True
 
 
-def load(path: Path | None = None, *, migrate: bool = True) -> Config:
+def load(path: StrPath | None = None, *, migrate: bool = True) -> Config:
     """The settings of `path` (default: config_path()); the window's old ini is migrated first if there is no file yet."""
-    path = path or config_path()
+    default = config_path()
+    path = os.fspath(path) if path else default
     # The migration takes the settings lock (creating the folder and a lock file): only when
     # there is an old ini to migrate, not on every start of every command without a settings file.
-    if migrate and path == config_path() and not _present(path) and any(_present(i) for i in legacy_ini_paths()):
+    if migrate and path == default and not _present(path) and any(_present(i) for i in legacy_ini_paths()):
         with contextlib.suppress(OSError):
             migrate_legacy_ini()
     values, problems = _read_file(path)
@@ -344,12 +349,13 @@ def _dump(values: Mapping[str, Value], meta: Mapping[str, Value]) -> str:
     return header + tomli_w.dumps(document)
 
 
-def _write_file(path: Path, text: str) -> None:
+def _write_file(path: str, text: str) -> None:
     """All or nothing: a temp in the same folder, fsynced, renamed over the old file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
     import tempfile  # only when writing (4 ms with configparser of every command's start)
 
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -363,10 +369,11 @@ def _write_file(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def _file_lock(path: str) -> Iterator[None]:
     """The window and a command may set values at the same moment: one writer at a time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _lock, open(path.parent / f".{path.name}.lock", "a+b") as f:
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
+    with _lock, open(os.path.join(folder, f".{name}.lock"), "a+b") as f:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: the in-process lock only
@@ -379,7 +386,7 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def _meta(path: Path) -> dict[str, Value]:
+def _meta(path: str) -> dict[str, Value]:
     from vfxcopy.core.readfile import read_regular_file
 
     tomllib = _toml()
@@ -391,12 +398,12 @@ def _meta(path: Path) -> dict[str, Value]:
     return {k: v for k, v in meta.items() if isinstance(v, (str, int, bool))} if isinstance(meta, dict) else {}
 
 
-def update(changes: Mapping[str, Value | None], path: Path | None = None) -> Config:
+def update(changes: Mapping[str, Value | None], path: StrPath | None = None) -> Config:
     """Set (or with None, remove) settings and write the file; returns the new settings.
 
     Every value is checked first: nothing is written if one is wrong (ConfigError).
     """
-    path = path or config_path()
+    path = os.fspath(path) if path else config_path()
     checked = {name: (None if value is None else check_value(name, value)) for name, value in changes.items()}
     with _file_lock(path):
         values, _ = _read_file(path)
@@ -409,11 +416,11 @@ def update(changes: Mapping[str, Value | None], path: Path | None = None) -> Con
     return Config(values, path, [])
 
 
-def set_value(name: str, value: Value, path: Path | None = None) -> Config:
+def set_value(name: str, value: Value, path: StrPath | None = None) -> Config:
     return update({name: value}, path)
 
 
-def unset(name: str, path: Path | None = None) -> Config:
+def unset(name: str, path: StrPath | None = None) -> Config:
     key(name)
     return update({name: None}, path)
 
@@ -431,7 +438,7 @@ _LEGACY_KEYS = {
 }
 
 
-def legacy_values(ini: Path) -> dict[str, Value]:
+def legacy_values(ini: StrPath) -> dict[str, Value]:
     """The settings found in a QSettings ini (read as plain INI: no Qt needed); bad values left out."""
     import configparser  # only for the window's settings of vfxcopy 0.1
 
@@ -467,14 +474,14 @@ def _bwlimit_text(value: int) -> str:
     return str(value)
 
 
-def migrate_legacy_ini(path: Path | None = None) -> bool:
+def migrate_legacy_ini(path: StrPath | None = None) -> bool:
     """Once: when there is no settings file yet, write one from the window's old ini. True if it did."""
-    path = path or config_path()
+    path = os.fspath(path) if path else config_path()
     with _file_lock(path):
-        if path.exists():
+        if os.path.exists(path):
             return False
         for ini in legacy_ini_paths():
-            if ini.is_file():
+            if os.path.isfile(ini):
                 values = legacy_values(ini)
                 _write_file(path, _dump(values, {"migrated_from": str(ini)}))
                 return True

@@ -175,7 +175,7 @@ def finish_outputs(
     except Cancelled:
         # After the manifest, a cancel stops the job report (its thumbnails, its PDF waiting for its turn).
         said = ("cancelled while writing the manifest; none written" if manifest is None else
-                f"cancelled while writing the job report; the ASC MHL manifest {manifest.path.name} is written")
+                f"cancelled while writing the job report; the ASC MHL manifest {os.path.basename(manifest.path)} is written")
         _fail_outputs(spec, result, report, said, JobState.CANCELLED)
     except JobError as exc:
         _fail_outputs(spec, result, report, str(exc))

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
 
 from vfxcopy.core.datamethods import Record
 from vfxcopy.core.errors import Cancelled, StopRequested
@@ -215,8 +214,8 @@ def _plain(value: Any) -> Any:
         if all(type(v) is int or type(v) is str for v in value):
             return list(value)  # frame numbers, names: nothing to convert
         return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     return value
 
 

@@ -107,10 +107,7 @@ def _sources(spec: JobSpec) -> list[tuple[str, int, bool]]:
             out.append((path, 0 if e.get("kind") == "link" else int(e.get("size") or 0), e.get("kind") == "link"))
         return out
     src = spec.source
-    if src.is_single:
-        paths = [str(src.path())]
-    else:
-        paths = src.path_strs(spec.selected_frames())  # no Path per frame (20,000 frames: 0.2 s)
+    paths = src.path_strs(None if src.is_single else spec.selected_frames())  # no Path per frame (20,000: 0.2 s)
     from vfxcopy.core.pipeline.plan import remember_sources, source_size
 
     seen = {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
 
 from vfxcopy import __version__
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobResult, JobSpec
@@ -38,10 +37,10 @@ _IMAGE_MAGIC = (
 CSV_FIELDS = ("index", "frame", "status", "source", "dest", "size", "hash_algo", "hash", "error")
 
 
-def report_paths(spec: JobSpec) -> tuple[Path, Path]:
-    folder = Path(spec.dest_dir) / MHL_FOLDER
+def report_paths(spec: JobSpec) -> tuple[str, str]:
+    folder = os.path.join(spec.dest_dir, MHL_FOLDER)
     stem = f"vfxcopy_report_{spec.job_id}"
-    return folder / f"{stem}.html", folder / f"{stem}.csv"
+    return os.path.join(folder, f"{stem}.html"), os.path.join(folder, f"{stem}.csv")
 
 
 def _text(value: object) -> str:
@@ -197,8 +196,9 @@ def csv_text(frames: list[FrameResult]) -> str:
     return "\r\n".join(rows) + "\r\n"
 
 
-def write_csv(path: Path, frames: list[FrameResult]) -> None:
-    write_files(path.parent, [(path.name, csv_text(frames).encode("utf-8"), True)], "the job report")
+def write_csv(path: str, frames: list[FrameResult]) -> None:
+    folder, name = os.path.split(path)
+    write_files(folder, [(name, csv_text(frames).encode("utf-8"), True)], "the job report")
 
 
 _STYLE = """
@@ -244,7 +244,7 @@ def render_html(
         ("Frames", f"{len(placed)} in place of {len(frames)}; {len(failed)} failed"),
         ("Size", f"{format_size(total_bytes)} ({total_bytes} bytes)"),
         ("Verification", verdict),
-        ("Manifest", f"<code>{_h(manifest.path.name)}</code> (generation {manifest.generation}, {manifest.entries} files)"
+        ("Manifest", f"<code>{_h(os.path.basename(manifest.path))}</code> (generation {manifest.generation}, {manifest.entries} files)"
          if manifest else "none"),
         ("Written", _h(iso_time()) + f" by vfxcopy {__version__}"),
     ]
@@ -292,28 +292,29 @@ def write_job_report(
     *,
     thumbnails: bool = True,
     token: CancelToken | None = None,
-) -> tuple[Path, Path]:
+) -> tuple[str, str]:
     """Write the HTML page and the CSV into `<dest>/ascmhl/`, the PDF beside `<dest>`; returns the HTML and CSV paths.
 
     All or nothing: ManifestError (path, cause, what to do) when they cannot be
     written, with no partial file left; Cancelled when `token` is cancelled.
     """
     html_path, csv_path = report_paths(spec)
+    folder = os.path.dirname(html_path)
     try:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         from vfxcopy.core.verify.files import manifest_error
 
-        raise manifest_error(html_path.parent, "the job report", exc) from exc
+        raise manifest_error(folder, "the job report", exc) from exc
     notes: list[str] = []
     shown = shown_frames(spec, frames) if thumbnails or spec.copy.pdf_report else None  # for both reports
     strip = thumbnail_strip(shown[0], token=token, notes=notes, read_from=shown[1]) if thumbnails and shown else []
     page = render_html(spec, result, frames, manifest, problems or [], strip, notes)
     # The report is ours by name (it carries the job id): a re-run replaces it. Under the manifest
     # lock, so a sweep of leftovers by another job never sees its temps half-way.
-    with manifest_lock(html_path.parent, token):
-        write_files(html_path.parent, [(html_path.name, page.encode("utf-8"), True),
-                                       (csv_path.name, csv_text(frames).encode("utf-8"), True)],
+    with manifest_lock(folder, token):
+        write_files(folder, [(os.path.basename(html_path), page.encode("utf-8"), True),
+                             (os.path.basename(csv_path), csv_text(frames).encode("utf-8"), True)],
                     "the job report", token)
     # The handover PDF (fpdf2, the report extra) beside the destination folder, not inside it:
     # when asked for (importing fpdf2 alone takes about 0.6 s, numpy and Pillow with it).

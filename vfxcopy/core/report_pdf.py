@@ -220,7 +220,7 @@ def render_pdf(
         ("Size", f"{format_size(total)} ({total} bytes)"),
         ("Hash", algo),
         ("Verification", spec.copy.verify.value),
-        ("Manifest", f"{MHL_FOLDER}/{manifest.path.name} (generation {manifest.generation}, {manifest.entries} files)"
+        ("Manifest", f"{MHL_FOLDER}/{os.path.basename(manifest.path)} (generation {manifest.generation}, {manifest.entries} files)"
          if manifest else "none"),
         ("Written", dt.datetime.now().astimezone().isoformat(timespec="seconds") + f" by vfxcopy {__version__}"),
     ], bad=set() if ok else {"Result"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from vfxcopy.core.errors import SafetyError
 from vfxcopy.core.jobs import JobSpec
@@ -119,7 +118,3 @@ def symlink_escape(path: str | os.PathLike[str], source_dir: str | os.PathLike[s
         inside = False
     return None if inside else target
 
-
-def describe(path: str | os.PathLike[str]) -> str:
-    """A path as shown in messages."""
-    return str(Path(path))

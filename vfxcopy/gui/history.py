@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -182,10 +183,10 @@ class JobHistory(QObject):
         records = self.window.selected_records()
         for record in records:
             html, _csv = report_paths(record.spec)
-            if not (record.state.finished and html.exists()):
+            if not (record.state.finished and os.path.exists(html)):
                 continue
-            if self.open_url(QUrl.fromLocalFile(str(html))):
-                opened.append(str(html))
+            if self.open_url(QUrl.fromLocalFile(html)):
+                opened.append(html)
             else:
                 # No browser registered for file URLs: give the path to open by hand.
                 QGuiApplication.clipboard().setText(str(html))

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 # -- where it lives --------------------------------------------------------
 from vfxcopy.core.journal.schema import JOURNAL_FILE
 from vfxcopy.core.stamps import hostname
 
 
-def data_dir() -> Path:
-    """The per-user application-data folder (VFXCOPY_DATA_DIR overrides it)."""
+def data_dir() -> str:
+    """The per-user application-data folder (VFXCOPY_DATA_DIR overrides it); a plain string, as
+    every path of a copy's run is (no pathlib at start: see core/config.py)."""
     override = os.environ.get("VFXCOPY_DATA_DIR")
     if override:
-        return Path(override)
-    home = Path.home()
+        return override
+    home = os.path.expanduser("~")
     if sys.platform == "win32":
         base = os.environ.get("LOCALAPPDATA") or os.environ.get("APPDATA")
-        return Path(base) / "vfxcopy" if base else home / "AppData" / "Local" / "vfxcopy"
+        return os.path.join(base, "vfxcopy") if base else os.path.join(home, "AppData", "Local", "vfxcopy")
     if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "vfxcopy"
+        return os.path.join(home, "Library", "Application Support", "vfxcopy")
     xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg) if xdg else home / ".local" / "share") / "vfxcopy"
+    return os.path.join(xdg or os.path.join(home, ".local", "share"), "vfxcopy")
 
 
-def default_journal_path() -> Path:
-    return data_dir() / JOURNAL_FILE
+def default_journal_path() -> str:
+    return os.path.join(data_dir(), JOURNAL_FILE)
 
 
 # -- process identity ------------------------------------------------------

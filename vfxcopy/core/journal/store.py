@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from vfxcopy.core.jobs import (
     FrameResult,
@@ -73,8 +72,8 @@ class Journal(KeyValues):
     """The job/frame store; safe to share between threads (one connection each) and processes."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_journal_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path: str = os.fspath(path) if path is not None else default_journal_path()
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []

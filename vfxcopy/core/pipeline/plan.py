@@ -37,7 +37,7 @@ def plan_items(spec: JobSpec, movie: bool) -> list[Item]:
     if spec.tree is not None:
         return _tree_items(spec, names)
     if src.is_single:
-        path = str(src.path())
+        (path,) = src.path_strs()
         size, lst = source_size(path)
         return [Item(0, 0, path, names[0], size, lst, [(0, 0, path)] if movie else None)]
     frames = spec.selected_frames()

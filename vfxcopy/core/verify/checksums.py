@@ -79,7 +79,7 @@ def write_checksum_list(
     stem = name or f"vfxcopy_{time.strftime('%Y-%m-%d_%H%M%S')}"
     (path,) = write_files(folder, [(f"{stem}.{CHECKSUM_EXTENSIONS[fmt]}", b"".join(lines), False)],
                           "the checksum list", token)
-    return path
+    return Path(path)
 
 
 def read_checksum_list(path: str | os.PathLike[str], algo: str | None = None) -> list[tuple[str, str, str]]:

@@ -22,7 +22,6 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from vfxcopy.core.errors import Cancelled, ManifestError
 from vfxcopy.core.jobs import CancelToken
@@ -79,14 +78,14 @@ def sweep_leftovers(
     process still running on this machine is kept all the same. Raises
     ManifestError if another writer holds the lock for `lock_timeout` s.
     """
-    folder = Path(dest_dir) / MHL_FOLDER
-    if not folder.is_dir() or folder.is_symlink():
+    folder = os.path.join(dest_dir, MHL_FOLDER)
+    if not os.path.isdir(folder) or os.path.islink(folder):
         return []
     with manifest_lock(folder, token, lock_timeout):
         return sweep_locked(folder)
 
 
-def sweep_locked(folder: Path, keep_live: bool = True, names: list[str] | None = None) -> list[str]:
+def sweep_locked(folder: str, keep_live: bool = True, names: list[str] | None = None) -> list[str]:
     """`sweep_leftovers` for a caller that holds the manifest lock of `folder` already (and, in
     `names`, maybe its listing: on a network file system each listing is several round trips)."""
     removed: list[str] = []
@@ -96,10 +95,10 @@ def sweep_locked(folder: Path, keep_live: bool = True, names: list[str] | None =
         except OSError:
             return removed
     for name in sorted(names):
-        path = folder / name
+        path = os.path.join(folder, name)
         if name == OLD_LOCK_FILE:
             if _remove_stale_lock(path):
-                removed.append(str(path))
+                removed.append(path)
             continue
         if not is_manifest_temp(name):
             continue
@@ -107,23 +106,23 @@ def sweep_locked(folder: Path, keep_live: bool = True, names: list[str] | None =
         if keep_live and match and _pid_alive(int(match.group(1))):
             continue
         if _unlink_regular(path):
-            removed.append(str(path))
+            removed.append(path)
     if removed:
         fsync_dir(folder)
     return removed
 
 
-def _unlink_regular(path: Path) -> bool:
+def _unlink_regular(path: str) -> bool:
     try:
-        if not path.is_symlink() and path.is_file():
-            path.unlink()
+        if not os.path.islink(path) and os.path.isfile(path):
+            os.unlink(path)
             return True
     except OSError:
         pass  # gone meanwhile, or not ours to remove: leave it
     return False
 
 
-def _remove_stale_lock(path: Path) -> bool:
+def _remove_stale_lock(path: str) -> bool:
     """Remove an old-style lock file only if nobody holds it (flock it first, non-blocking)."""
     import fcntl
 
@@ -228,8 +227,8 @@ def manifest_error(path: str | os.PathLike[str], what: str, exc: OSError) -> Man
                          f"was left; {hint}")
 
 
-def _write_temp(folder: Path, data: bytes, token: CancelToken | None) -> Path:
-    tmp = folder / _temp_name()
+def _write_temp(folder: str, data: bytes, token: CancelToken | None) -> str:
+    tmp = os.path.join(folder, _temp_name())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o644)
     try:
         view = memoryview(data)
@@ -247,14 +246,14 @@ def _write_temp(folder: Path, data: bytes, token: CancelToken | None) -> Path:
     return tmp
 
 
-def _unlink_quiet(path: Path) -> None:
+def _unlink_quiet(path: str) -> None:
     try:
         os.unlink(path)
     except OSError:
         pass
 
 
-def _place_new(tmp: Path, final: Path) -> None:
+def _place_new(tmp: str, final: str) -> None:
     """Rename `tmp` to `final` without ever replacing an existing `final`."""
     try:
         os.link(tmp, final)  # fails with EEXIST instead of clobbering
@@ -264,7 +263,7 @@ def _place_new(tmp: Path, final: Path) -> None:
         # No hard links on this file system (exFAT, some SMB mounts): check, then rename,
         # under the manifest lock that every vfxcopy writer of this folder takes.
         if os.path.lexists(final):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final)) from None
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), final) from None
         os.rename(tmp, final)
         return
     os.unlink(tmp)
@@ -275,24 +274,24 @@ def write_files(
     files: list[tuple[str, bytes, bool]],
     what: str,
     token: CancelToken | None = None,
-) -> list[Path]:
+) -> list[str]:
     """Write (name, data, replace) files into `folder` all or nothing; returns their final paths.
 
     Every temp is written and fsynced before the first is put in place; `replace`
     False never overwrites an existing file. On failure nothing this call wrote stays.
     """
-    base = Path(folder)
-    temps: list[Path] = []
-    placed: list[Path] = []
+    base = os.fspath(folder)
+    temps: list[str] = []
+    placed: list[str] = []
     current = base
     try:
         for name, data, _replace in files:
-            current = base / name
+            current = os.path.join(base, name)
             temps.append(_write_temp(base, data, token))
         if token is not None:
             token.check()
         for (name, _data, replace), tmp in zip(files, temps, strict=True):
-            current = base / name
+            current = os.path.join(base, name)
             if replace:
                 os.replace(tmp, current)
             else:
@@ -308,10 +307,10 @@ def write_files(
     return placed
 
 
-def _undo(temps: list[Path], placed: list[Path], files: list[tuple[str, bytes, bool]]) -> None:
+def _undo(temps: list[str], placed: list[str], files: list[tuple[str, bytes, bool]]) -> None:
     for tmp in temps:
         _unlink_quiet(tmp)
     replaced = {name for name, _d, replace in files if replace}
     for path in placed:
-        if path.name not in replaced:  # a replaced file (the chain) cannot be put back; new ones go
+        if os.path.basename(path) not in replaced:  # a replaced file (the chain) cannot be put back; new ones go
             _unlink_quiet(path)

@@ -31,7 +31,6 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
@@ -80,7 +79,7 @@ class History(SlotRecord):
         self,
         records: dict[str, ManifestRecord],
         ignore: list[str],
-        generations: list[Path],
+        generations: list[str],
         directories: dict[str, DirectoryRecord] | None = None,
         renamed: dict[str, str] | None = None,
         nested: list[str] | None = None,
@@ -356,7 +355,7 @@ def _fold(root: str, top: _Folder) -> History:
     renamed: dict[str, str] = {}
     owner: dict[str, str] = {}  # path -> prefix of the history that recorded it
     nested: list[str] = []
-    generations: list[Path] = []
+    generations: list[str] = []  # the generation files' paths
     # Parents before the histories nested in them (walk yields children first).
     for hist in reversed(top.walk()):
         base = os.path.relpath(hist.root, root)
@@ -364,7 +363,7 @@ def _fold(root: str, top: _Folder) -> History:
         if prefix:
             nested.append(prefix.rstrip("/"))
         for hash_list in hist.hash_lists:
-            generations.append(Path(hash_list.file_path))
+            generations.append(hash_list.file_path)
             number = hash_list.number
             for media in hash_list.media:
                 if not media.path:

@@ -19,7 +19,6 @@ import os
 import re
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from vfxcopy import __version__
 from vfxcopy.core.datamethods import SlotRecord
@@ -74,8 +73,8 @@ class ManifestResult(SlotRecord):
     def __init__(
         self,
         generation: int,
-        path: Path,
-        chain: Path,
+        path: str,
+        chain: str,
         entries: int,
         skipped: list[str] | None = None,
         failed: list[str] | None = None,
@@ -155,7 +154,7 @@ def _own_leftover(name: str) -> bool:
 
 
 def _directory_hashes(
-    root: Path, entries: list[ManifestEntry], earlier: dict[str, ManifestRecord] | None = None
+    root: str, entries: list[ManifestEntry], earlier: dict[str, ManifestRecord] | None = None
 ) -> dict[str, tuple[str, str, str, float]]:
     """{folder rel path ('.' = root): (format, content, structure, mtime)} for folders whose files are all known.
 
@@ -178,7 +177,7 @@ def _directory_hashes(
         if rel in memo:
             return memo[rel]
         memo[rel] = None
-        full = root / rel if rel else root
+        full = os.path.join(root, rel) if rel else root
         children: list[tuple[str, str, str | None]] = []
         formats: set[str] = set()
         try:
@@ -229,8 +228,8 @@ def _directory_hashes(
     return out
 
 
-def _folder_label(root_path: Path) -> str:
-    name = root_path.resolve().name or "root"
+def _folder_label(root_path: str) -> str:
+    name = os.path.basename(os.path.realpath(root_path)) or "root"
     if not is_xml_safe(name):
         name = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         name = "".join(ch if ch.isprintable() and ch != "\ufffd" else "_" for ch in name)
@@ -258,11 +257,11 @@ def write_generation(
     is left — and Cancelled when `token` is cancelled (also while waiting for
     another writer's lock).
     """
-    root_path = Path(root)
+    root_path = os.fspath(root)
     groups = _by_history(root_path, sorted(entries, key=lambda e: e.path))
     nested: list[ManifestResult] = []
     for prefix in sorted((p for p in groups if p), key=lambda p: p.count("/"), reverse=True):
-        sub = _write_one(root_path / prefix, groups[prefix], process, comment, now, token, lock_timeout,
+        sub = _write_one(os.path.join(root_path, prefix), groups[prefix], process, comment, now, token, lock_timeout,
                          directory_hashes)
         nested.append(sub)
     result = _write_one(root_path, groups.get("", []), process, comment, now, token, lock_timeout,
@@ -278,7 +277,7 @@ def write_generation(
     return result
 
 
-def _by_history(root: Path, entries: list[ManifestEntry]) -> dict[str, list[ManifestEntry]]:
+def _by_history(root: str, entries: list[ManifestEntry]) -> dict[str, list[ManifestEntry]]:
     """Entries grouped by the deepest folder below `root` holding an `ascmhl/` history, paths made relative to it."""
     has_history: dict[str, bool] = {}
     groups: dict[str, list[ManifestEntry]] = {"": []}
@@ -287,7 +286,7 @@ def _by_history(root: Path, entries: list[ManifestEntry]) -> dict[str, list[Mani
         folder = os.path.dirname(entry.path)
         while folder:
             if folder not in has_history:
-                has_history[folder] = (root / folder / MHL_FOLDER / CHAIN_FILE).is_file()
+                has_history[folder] = os.path.isfile(os.path.join(root, folder, MHL_FOLDER, CHAIN_FILE))
             if has_history[folder]:
                 owner = folder
                 break
@@ -300,7 +299,7 @@ def _by_history(root: Path, entries: list[ManifestEntry]) -> dict[str, list[Mani
 
 
 def _write_one(
-    root_path: Path,
+    root_path: str,
     entry_list: list[ManifestEntry],
     process: str,
     comment: str | None,
@@ -310,12 +309,14 @@ def _write_one(
     directory_hashes: bool,
 ) -> ManifestResult:
     """One generation in `root_path/ascmhl` (see write_generation)."""
-    folder = root_path / MHL_FOLDER
+    folder = os.path.join(root_path, MHL_FOLDER)
     try:
-        folder.mkdir(exist_ok=True)
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
     except OSError as exc:
         raise manifest_error(folder, "the ASC MHL folder", exc) from exc
-    if not folder.is_dir() or folder.is_symlink():
+    if not os.path.isdir(folder) or os.path.islink(folder):
         raise ManifestError(f"{folder}: not a folder; cannot write the ASC MHL manifest there (move it aside)")
     stamp = time.time() if now is None else now
     iso_now = iso_time(stamp)
@@ -329,18 +330,21 @@ def _write_one(
         gone = {os.path.basename(path) for path in swept}
         chain_items: list[tuple[int, str, str, str]] = []
         earlier: dict[str, ManifestRecord] = {}
-        if CHAIN_FILE in names and (folder / CHAIN_FILE).exists():
+        chain_path = os.path.join(folder, CHAIN_FILE)
+        if CHAIN_FILE in names and os.path.exists(chain_path):
             history = load_history(root_path)
             earlier, chain_items = history.records, history.chain
-            numbers = [n for n, *_ in chain_items] + [_number(p.name) for p in history.generations
-                                                      if p.parent == folder]
+            here = os.path.normpath(folder)
+            numbers = [n for n, *_ in chain_items] + [_number(os.path.basename(p)) for p in history.generations
+                                                      if os.path.dirname(os.path.normpath(p)) == here]
         else:
             numbers = [_number(n) for n in names if n.endswith(".mhl") and n not in gone]
         number = max([0, *numbers]) + 1
         date = time.strftime("%Y-%m-%d_%H%M%SZ", time.gmtime(whole_second(stamp)))
         gen_name = f"{number:04d}_{_folder_label(root_path)}_{date}.mhl"
 
-        result = ManifestResult(number, folder / gen_name, folder / CHAIN_FILE, 0, swept=swept)
+        gen_path = os.path.join(folder, gen_name)
+        result = ManifestResult(number, gen_path, chain_path, 0, swept=swept)
         safe = []
         for entry in entry_list:
             if is_xml_safe(entry.path):
@@ -348,7 +352,7 @@ def _write_one(
             else:
                 result.skipped.append(entry.path)
         dirs = _directory_hashes(root_path, safe, earlier) if directory_hashes and safe else {}
-        written = HashList(os.path.abspath(folder / gen_name), number)
+        written = HashList(os.path.abspath(gen_path), number)
         data = _generation_xml(safe, earlier, dirs, result, process, comment, iso_now, written)
         c4 = c4_id(data)
         items = [*chain_items, (number, gen_name, "c4", c4)]
@@ -363,8 +367,8 @@ def _write_one(
         write_files(folder, [(gen_name, data, False), (CHAIN_FILE, chain.data(), True)],
                     "the ASC MHL manifest", token)
         # The next job of this run into this folder reads both back from memory (mhl_read).
-        remember(str(folder / gen_name), hash_list=written, c4=c4)
-        remember(str(folder / CHAIN_FILE), chain=[(n, name, fmt or "c4", d) for n, name, fmt, d in items])
+        remember(gen_path, hash_list=written, c4=c4)
+        remember(chain_path, chain=[(n, name, fmt or "c4", d) for n, name, fmt, d in items])
     return result
 
 

@@ -65,7 +65,7 @@ class SqliteHandledStore:
     """The early stand-alone store (a small SQLite file); kept to read and migrate old records."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else data_dir() / "watch.sqlite"
+        self.path = Path(path) if path is not None else Path(data_dir()) / "watch.sqlite"
         self._lock = threading.Lock()
         self._ready = False
 
@@ -144,7 +144,7 @@ def migrate_legacy_store(journal: Journal, legacy: str | os.PathLike[str] | None
     Records already in the journal win; the old file is renamed to *.migrated so
     that this runs only once.
     """
-    path = Path(legacy) if legacy is not None else data_dir() / "watch.sqlite"
+    path = Path(legacy) if legacy is not None else Path(data_dir()) / "watch.sqlite"
     if not path.exists():
         return 0
     try:
