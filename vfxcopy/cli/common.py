@@ -77,13 +77,15 @@ class UsageError(Exception):
 
 
 def error(command: str, message: str, stream: TextIO | None = None) -> None:
-    """Print `vfxcopy <command>: error: <message>` to stderr (names escaped: undecodable bytes, terminal escapes)."""
+    """Print `vfxcopy <command>: error: <message>` to stderr (names escaped: undecodable bytes, terminal
+    escapes); a message that starts with "warning:" is printed as one (`vfxcopy <command>: warning: ...`)."""
     from vfxcopy.cli.output import RED, YELLOW, paint
     from vfxcopy.core.textsafe import printable
 
     out = stream or sys.stderr
-    text = printable(f"vfxcopy {command}: error: {message}")
-    print(paint(text, YELLOW if message.startswith("warning:") else RED, out), file=out, flush=True)
+    warning = message.startswith("warning:")
+    text = printable(f"vfxcopy {command}: {message}" if warning else f"vfxcopy {command}: error: {message}")
+    print(paint(text, YELLOW if warning else RED, out), file=out, flush=True)
 
 
 # -- sources -----------------------------------------------------------------------
