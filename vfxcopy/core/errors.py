@@ -57,7 +57,6 @@ class ManifestError(JobError):
 # -- the one vocabulary for per-item errors ----------------------------------------------------
 
 DISK_FULL_ERRNOS = frozenset({28, 122})  # ENOSPC, EDQUOT
-_MIB = 1 << 20
 
 
 def explain(exc: OSError, path: str, side: str) -> str:
@@ -97,18 +96,20 @@ def disk_full_message(dest_dir: str, item: str, needs: int | None) -> str:
     """The one message for a full destination (said once per job): space or inodes, and what to do."""
     import os
 
+    from vfxcopy.core.units import format_size
+
     free_text = "free space unknown"
     inodes_out = False
     try:
         st = os.statvfs(dest_dir)
-        free_text = f"{st.f_bavail * st.f_frsize / _MIB:.1f} MiB free"
+        free_text = f"{format_size(st.f_bavail * st.f_frsize)} free"
         inodes_out = st.f_files > 0 and st.f_favail == 0
     except OSError:
         pass
     if inodes_out:
         what = f"the destination has no free inodes left (no new file can be made; {free_text})"
     elif needs:
-        what = f"the destination is full ({free_text}; {item} needs {needs / _MIB:.1f} MiB)"
+        what = f"the destination is full ({free_text}; {item} needs {format_size(needs)})"
     else:
         what = f"the destination is full ({free_text})"
     return (
