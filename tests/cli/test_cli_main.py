@@ -126,3 +126,25 @@ def test_the_program_leaves_its_output_and_journal_whole_when_it_exits(tmp_path:
         [recorded] = journal.jobs()
         assert recorded.state.value == "completed" and recorded.frames_done == 300
         assert len(journal.frames(recorded.job_id)) == 300
+
+
+@pytest.mark.parametrize("argv", [["copy", "SRC", "OUT", "--verify", "bogus"], ["copy", "SRC", "OUT", "--frames"],
+                                  ["ls", "--json", "--bogus-too", "-r", "--frames"]],
+                         ids=["bad-choice", "missing-value", "ls"])
+def test_an_error_while_options_are_read_shows_the_whole_usage(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Options may come between the paths: argparse reads the options first, with the paths hidden.
+    The usage an error shows then still names the paths, exactly as --help's usage does (it is
+    made when shown, not before every parse), and the parser keeps no usage of its own after."""
+    from vfxcopy.cli import build_parser
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    command = build_parser([argv[0]])._subparsers._group_actions[0].choices[argv[0]]  # type: ignore[union-attr]
+    usage = command.format_usage()
+    assert err.startswith(usage) and ("SRC... DEST" in usage or "PATH [PATH ...]" in usage), err
+    assert f"vfxcopy {argv[0]}: error: " in err
+    command.parse_args(["SRC", "DEST"] if argv[0] == "copy" else ["PATH"])
+    assert command.usage is None and command.format_usage() == usage

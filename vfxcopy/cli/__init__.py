@@ -162,15 +162,49 @@ def parser_class() -> type[argparse.ArgumentParser]:
                     or any(a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._actions)):
                 return super().parse_known_args(args, namespace)
             self._intermixing = True  # parse_known_intermixed_args calls this method back: argparse's own then
+            usage = self.usage
+            if usage is None:
+                # argparse formats the whole usage before its first pass, for the messages of an
+                # error during it (the positionals are hidden then): 3 M instructions of every
+                # start, for a text shown only with an error. Formatted when shown instead.
+                self.usage = _UsageWhenShown(self)  # type: ignore[assignment]
             try:
                 return self.parse_known_intermixed_args(args, namespace)
             except TypeError:  # what it refuses before parsing (a positional in an exclusive group)
+                self.usage = usage
                 return super().parse_known_args(args, namespace)
             finally:
                 self._intermixing = False
+                self.usage = usage
 
     _PARSER_CLASS, _FORMATTER_CLASS = Parser, Formatter
     return Parser
+
+
+class _UsageWhenShown:
+    """A parser's usage as argparse's intermixed parsing captures it (the whole usage, the
+    positionals included), made when a message shows it: the formatter asks for it with
+    `usage % {"prog": ...}`."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+
+    def __mod__(self, _values: object) -> str:
+        import argparse
+
+        parser = self.parser
+        hidden = [a for a in parser._get_positional_actions()
+                  if a.nargs == argparse.SUPPRESS and hasattr(a, "save_nargs")]
+        shown = parser.usage
+        try:
+            parser.usage = None
+            for action in hidden:  # the first pass hides them (nargs=SUPPRESS): the usage names them
+                action.nargs = action.save_nargs
+            return parser.format_usage()[len("usage: "):].rstrip("\n")
+        finally:
+            parser.usage = shown
+            for action in hidden:
+                action.nargs = argparse.SUPPRESS
 
 
 def help_formatter() -> type[argparse.HelpFormatter]:
