@@ -190,6 +190,43 @@ def test_a_source_without_read_permission_is_called_so_by_convert(tmp_path: Path
         shutil.rmtree(top, ignore_errors=True)
 
 
+def test_a_farm_task_as_a_user_with_no_home_copies_and_says_what_it_could_not_keep() -> None:
+    """A container on the farm runs the task as a user id the system does not know, with no HOME:
+    there is no per-user folder for the settings or the journal. The copy runs with the defaults,
+    each missing piece said once with what to set, no traceback; `jobs` says why it has nothing."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run as another user")
+    import pwd
+    import tempfile
+
+    uid = 54321
+    with pytest.raises(KeyError):
+        pwd.getpwuid(uid)  # a user the system does not know
+    top = Path(tempfile.mkdtemp(prefix="vfxcopy-nohome-"))  # pytest's own folders are private to root
+    os.chmod(top, 0o777)
+    try:
+        src = make_byte_sequence(top / "src", count=4, size=1000)[0].parent
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}  # no HOME, no VFXCOPY_*
+        user = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-m", "vfxcopy"]
+        proc = subprocess.run([*user, "copy", str(src), str(top / "out"), "-q"], capture_output=True, text=True,
+                              timeout=120, env=env, cwd=top)
+        if "Permission denied" in proc.stderr and "vfxcopy" not in proc.stderr:
+            pytest.skip("the project's interpreter is not readable by another user here")
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 2, proc.stderr  # the settings and the journal, once each
+        assert lines[0].startswith("vfxcopy copy: warning: no home folder: HOME is not set and user 54321 has "
+                                   "none") and lines[0].endswith("no settings file is read, the defaults apply")
+        assert lines[1].startswith("vfxcopy copy: warning: job journal unavailable (no home folder")
+        assert sorted(os.listdir(top / "out")) == sorted([*os.listdir(src), "ascmhl"])  # verified: a manifest
+        assert not (top / "~").exists()  # no folder named "~" made for the missing home
+        jobs = subprocess.run([*user, "jobs"], capture_output=True, text=True, timeout=60, env=env, cwd=top)
+        assert jobs.returncode == 2 and "Traceback" not in jobs.stderr
+        assert "cannot open the job journal: no home folder" in jobs.stderr
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def test_a_preflight_policy_refuses_a_copy_before_any_byte_moves(tmp_path: Path) -> None:
     from vfxcopy.core.samples import make_exr_sequence
 

@@ -186,18 +186,19 @@ def settings_for(command: str) -> Any:
 
     from vfxcopy.core import config
 
-    path = config.config_path()
     try:
+        path = config.config_path()
         st = os.stat(path)
-        stamp = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = (str(path), 0, 0, -1)
+        stamp = (path, st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError:  # no such file, or no per-user folder at all (load says so)
+        stamp = ("", 0, 0, -1)
     if stamp in _settings_seen:
         return _settings_seen[stamp]
     settings = config.load()
     for problem in settings.problems:
         error(command, f"warning: {problem}")
-    if stamp[3] >= 0:  # a file that exists (a missing one may be written by the migration just now)
+    if stamp[3] >= 0 or settings.path is None:  # a file that exists (a missing one may be written by the
+        # migration just now), or no per-user folder at all (said once)
         _settings_seen.clear()
         _settings_seen[stamp] = settings
     return settings

@@ -52,6 +52,7 @@ def _shown(value: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from vfxcopy.core import config
+    from vfxcopy.core.homes import NoHomeError
 
     action = args.config_action or "list"
     try:
@@ -88,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     except config.ConfigError as exc:
         error("config", str(exc))
+        return EXIT_USAGE
+    except NoHomeError as exc:  # no per-user folder for the settings file (see core/homes.py)
+        error("config", f"no settings file: {exc}")
         return EXIT_USAGE
     except OSError as exc:
         error("config", f"cannot write the settings file: {exc}")

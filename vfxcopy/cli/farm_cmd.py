@@ -306,7 +306,7 @@ def _specs(args: argparse.Namespace) -> list[tuple[str, JobSpec, list[str]]]:
     dest_dir = os.path.abspath(dest)
     if os.path.exists(dest_dir) and not os.path.isdir(dest_dir):
         raise UsageError(f"destination {dest} exists and is not a folder")
-    copy = copy_options_from_args(args)
+    copy = copy_options_from_args(args, "farm")
     converting = bool(args.to or args.preset)
     if args.movie and not converting:
         raise UsageError("--movie needs a conversion (--to or --preset): the movie is made from its frames")

@@ -314,7 +314,7 @@ def _unfinished(spec: JobSpec, result: JobResult) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     try:
         rule = rule_from_args(args)
-        copy = copy_options_from_args(args)
+        copy = copy_options_from_args(args, "watch")
         notifier = make_notifier("watch", args)
     except UsageError as exc:
         error("watch", str(exc))

@@ -103,21 +103,28 @@ def _toml() -> ModuleType:
 # urllib.parse and ipaddress that it imports, was 16 M instructions of every command's start.
 
 def config_dir() -> str:
-    """$VFXCOPY_CONFIG_DIR, else the platform's per-user config folder (platformdirs) + vfxcopy."""
+    """$VFXCOPY_CONFIG_DIR, else the platform's per-user config folder (platformdirs) + vfxcopy.
+
+    NoHomeError (an OSError) where there is no per-user folder (no HOME, no home in the password
+    database: a farm task in a container): `load` then gives the defaults, with that problem."""
     env = os.environ.get("VFXCOPY_CONFIG_DIR")
     if env:
         return env
+    from vfxcopy.core.homes import NoHomeError, home
+
     if sys.platform.startswith("linux"):
         # platformdirs' rule on Linux, spelled here: importing platformdirs took 14 ms of every start.
-        xdg, home = os.environ.get("XDG_CONFIG_HOME", ""), os.environ.get("HOME", "")
+        xdg = os.environ.get("XDG_CONFIG_HOME", "")
         if os.path.isabs(xdg):
             return os.path.join(xdg, "vfxcopy")
-        if os.path.isabs(home):
-            return os.path.join(home, ".config", "vfxcopy")
+        return os.path.join(home(), ".config", "vfxcopy")
     from platformdirs import user_config_dir
 
-    # roaming on Windows: the same folder as presets.json (%APPDATA%\vfxcopy)
-    return user_config_dir("vfxcopy", appauthor=False, roaming=True)
+    try:
+        # roaming on Windows: the same folder as presets.json (%APPDATA%\vfxcopy)
+        return user_config_dir("vfxcopy", appauthor=False, roaming=True)
+    except RuntimeError as exc:  # platformdirs: no home to expand
+        raise NoHomeError(f"{exc}; or set VFXCOPY_CONFIG_DIR") from None
 
 
 def config_path() -> str:
@@ -325,7 +332,12 @@ def _present(path: str) -> bool:
 
 def load(path: StrPath | None = None, *, migrate: bool = True) -> Config:
     """The settings of `path` (default: config_path()); the window's old ini is migrated first if there is no file yet."""
-    default = config_path()
+    try:
+        default = config_path()
+    except OSError as exc:  # no per-user folder (NoHomeError): nothing to read
+        if not path:
+            return Config({}, None, [f"{exc}; no settings file is read, the defaults apply"])
+        default = ""
     path = os.fspath(path) if path else default
     # The migration takes the settings lock (creating the folder and a lock file): only when
     # there is an old ini to migrate, not on every start of every command without a settings file.

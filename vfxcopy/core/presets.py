@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import threading
 from dataclasses import asdict, dataclass, fields, replace
@@ -71,17 +70,11 @@ _lock = threading.Lock()
 
 
 def config_dir() -> Path:
-    """$VFXCOPY_CONFIG_DIR, else the platform's per-user config folder + vfxcopy."""
-    env = os.environ.get("VFXCOPY_CONFIG_DIR")
-    if env:
-        return Path(env)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "vfxcopy"
+    """The settings file's folder (core/config.py): $VFXCOPY_CONFIG_DIR, else the per-user config
+    folder + vfxcopy. NoHomeError (an OSError) where there is none: the built-in presets still work."""
+    from vfxcopy.core.config import config_dir as settings_dir
+
+    return Path(settings_dir())
 
 
 def presets_path() -> Path:
@@ -127,11 +120,10 @@ def _outputs_to_dict(outputs: list[PresetOutput]) -> dict[str, Any]:
 
 
 def _load_user_outputs() -> dict[str, list[PresetOutput]]:
-    path = presets_path()
     from vfxcopy.core.readfile import read_regular_file
 
     try:
-        raw = json.loads(read_regular_file(path).decode("utf-8"))
+        raw = json.loads(read_regular_file(presets_path()).decode("utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError):

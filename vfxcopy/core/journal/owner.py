@@ -12,18 +12,20 @@ from vfxcopy.core.stamps import hostname
 
 def data_dir() -> str:
     """The per-user application-data folder (VFXCOPY_DATA_DIR overrides it); a plain string, as
-    every path of a copy's run is (no pathlib at start: see core/config.py)."""
+    every path of a copy's run is (no pathlib at start: see core/config.py). NoHomeError (an
+    OSError: the journal is then unavailable, and a copy goes on without it) where there is none."""
     override = os.environ.get("VFXCOPY_DATA_DIR")
     if override:
         return override
-    home = os.path.expanduser("~")
     if sys.platform == "win32":
         base = os.environ.get("LOCALAPPDATA") or os.environ.get("APPDATA")
-        return os.path.join(base, "vfxcopy") if base else os.path.join(home, "AppData", "Local", "vfxcopy")
+        return os.path.join(base or os.path.join(os.path.expanduser("~"), "AppData", "Local"), "vfxcopy")
+    from vfxcopy.core.homes import home
+
     if sys.platform == "darwin":
-        return os.path.join(home, "Library", "Application Support", "vfxcopy")
-    xdg = os.environ.get("XDG_DATA_HOME")
-    return os.path.join(xdg or os.path.join(home, ".local", "share"), "vfxcopy")
+        return os.path.join(home(), "Library", "Application Support", "vfxcopy")
+    xdg = os.environ.get("XDG_DATA_HOME", "")  # the XDG rule: a relative path is ignored
+    return os.path.join(xdg if os.path.isabs(xdg) else os.path.join(home(), ".local", "share"), "vfxcopy")
 
 
 def default_journal_path() -> str:
