@@ -170,3 +170,46 @@ def test_deadline_cloud_submit_status_cancel_retry_through_botocore_stubber(
     saved = json.loads(job.job_file.read_text())
     assert saved["backend"] == "deadline" and saved["scheduler"]["deadline_job_id"] == JOB
 
+
+
+def test_a_local_run_keeps_its_sessions_in_a_private_folder_it_removes(
+        small_exrs: Path, tmp_path: Path, farm, monkeypatch) -> None:
+    """The runtime's default /tmp/OpenJD is shared by every user of the machine and owned by the
+    first who made it (another user's run then failed "Permission denied"): a local run keeps its
+    sessions in a folder of its own, 0700, gone after the run, and a runtime failure is a FarmError."""
+    import tempfile
+
+    from vfxcopy.core.farm.backends import FarmError, OpenJDBackend
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    seen: list[str] = []
+    real_session = __import__("openjd.sessions", fromlist=["Session"]).Session
+
+    class Spy(real_session):  # type: ignore[misc,valid-type]
+        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            root = kwargs["session_root_directory"]
+            seen.append(str(root))
+            assert os.stat(root).st_mode & 0o777 == 0o700
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr("openjd.sessions.Session", Spy)
+    job = plan_job([("main", farm.convert_spec(small_exrs, tmp_path / "out"), [])], chunk=100)
+    submitted = OpenJDBackend(run_local=True).submit(job)
+    assert [t["state"] for t in submitted["tasks"]] == ["success", "success"]
+    assert seen and all(os.path.dirname(root) == str(temp) for root in seen)
+    assert os.listdir(temp) == []  # neither the runtime's OpenJD folder nor ours is left
+
+    def refuse(*args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("Could not create temp directory within /tmp/OpenJD: [Errno 13] Permission denied")
+
+    monkeypatch.setattr("openjd.sessions.Session", refuse)
+    again = plan_job([("main", farm.convert_spec(small_exrs, tmp_path / "out2"), [])], chunk=100)
+    try:
+        OpenJDBackend(run_local=True).submit(again)
+    except FarmError as exc:
+        assert "the OpenJD runtime could not run the job's tasks here" in str(exc) and "Permission denied" in str(exc)
+    else:
+        raise AssertionError("a runtime that cannot start a session must be a FarmError")
+    assert os.listdir(temp) == []

@@ -170,9 +170,27 @@ class OpenJDBackend:
         return out
 
     def _run(self, job: FarmJob, only: set[tuple[str, int]] | None) -> list[dict[str, Any]]:
+        import shutil
+        import tempfile
+        from pathlib import Path
+
         from vfxcopy.core.farm import openjd
 
-        runner = openjd.LocalRunner(openjd.job_template(job), openjd.job_parameters(job))
+        # The sessions' working folders in a private folder of this run (0700, removed after it), not
+        # the runtime's default /tmp/OpenJD: that one is shared by every user of the machine, and
+        # the first to make it owns it (another user's run then failed "Permission denied").
+        root = tempfile.mkdtemp(prefix="vfxcopy-openjd-")
+        try:
+            return self._run_in(job, only, openjd.LocalRunner(openjd.job_template(job), openjd.job_parameters(job),
+                                                              session_root=Path(root)))
+        except (RuntimeError, OSError) as exc:
+            if isinstance(exc, FarmError):
+                raise
+            raise FarmError(f"the OpenJD runtime could not run the job's tasks here: {exc}") from exc
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _run_in(self, job: FarmJob, only: set[tuple[str, int]] | None, runner: Any) -> list[dict[str, Any]]:
         firsts = {(s.name, c.first): i for s in job.steps for i, c in enumerate(s.chunks)}
 
         def wanted(step: str, params: dict[str, Any]) -> bool:
