@@ -93,6 +93,35 @@ def test_chunks_run_side_by_side_then_merge_writes_a_manifest_ascmhl_accepts(
     assert json.loads((job.folder / "merged.json").read_text())["counts"] == {"done": 12}
 
 
+def test_a_farm_copy_of_several_chunks_ends_with_one_generation_and_one_report(
+        small_exrs: Path, tmp_path: Path, farm) -> None:
+    """Each chunk task is a verified copy, but the history gets one generation for the job, from
+    its merge step (as `vfxcopy copy` of the whole would), not one more per chunk: a job of 50
+    chunks made 51 generations and 51 reports, each written under the folder's lock."""
+    from vfxcopy.core.jobs import CopyOptions, JobSpec
+    from vfxcopy.core.seqfind import find_sequence
+    from vfxcopy.core.verify import load_history
+
+    dest = tmp_path / "out"
+    seq = find_sequence(str(sorted(small_exrs.iterdir())[0]))
+    job = farm.farm_job(JobSpec(seq, str(dest), copy=CopyOptions()), chunk=4)
+    assert len(job.steps[0].chunks) == 3
+    procs = [_task(job, c.frames_arg) for c in job.steps[0].chunks]
+    for p in procs:
+        _out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert not (dest / "ascmhl").exists()  # the chunks leave the history to the merge
+    merged = merge_job(job)
+    assert merged.state is JobState.COMPLETED and merged.manifest and merged.report
+    names = sorted(os.listdir(dest / "ascmhl"))
+    assert len([n for n in names if n.endswith(".mhl")]) == 1, names
+    assert len([n for n in names if n.endswith(".html")]) == 1 and len([n for n in names if n.endswith(".csv")]) == 1
+    history = load_history(dest)
+    assert len(history.records) == 12 and [n for n, *_ in history.chain] == [1]
+    check = farm.ascmhl_verify(dest)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_retried_task_skips_done_frames_and_keeps_their_inodes(small_exrs: Path, tmp_path: Path, farm) -> None:
     dest = tmp_path / "out"
     spec = farm.convert_spec(small_exrs, dest)

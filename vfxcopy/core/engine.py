@@ -49,8 +49,14 @@ def run_job(
     token: CancelToken | None = None,
     report: Reporter = null_reporter,
     journal: Journal | None = None,
+    *,
+    outputs: bool = True,
 ) -> JobResult:
-    """Run one job to its end in this thread; never raises for per-frame problems."""
+    """Run one job to its end in this thread; never raises for per-frame problems.
+
+    `outputs`: a verified copy ends with its ASC MHL generation and job report; a farm task's
+    chunk does not (outputs=False): the job's merge step writes one generation and one report
+    for all its chunks, instead of one more per chunk, each under the folder's lock."""
     token = token or CancelToken()
     refused = _preflight(spec, token, report)
     if refused is not None:
@@ -62,7 +68,8 @@ def run_job(
     if journal is None:
         result = _run(spec, token, report)
         _check_sources(spec, result, report, token)
-        finish_outputs(spec, result, result.frames, report, token)
+        if outputs:
+            finish_outputs(spec, result, result.frames, report, token)
         return result
     journal.add_and_start(spec)
     recorder = journal.reporter(spec.job_id, report, background=True)
@@ -74,7 +81,8 @@ def run_job(
         raise
     _check_sources(spec, result, recorder, token)
     recorder.flush()
-    finish_outputs(spec, result, result.frames, report, token)
+    if outputs:
+        finish_outputs(spec, result, result.frames, report, token)
     journal.set_state(spec.job_id, result.state, result.message)
     return result
 

@@ -297,7 +297,7 @@ def run_task(
                 except OSError:
                     pass  # the final write reports it
 
-    result = run_job(sub, token, report)
+    result = run_job(sub, token, report, outputs=False)  # the merge step writes the job's generation and report
     # After a cancel, no extra reading: the merge step hashes whatever has no hash yet.
     rehash = spec.operation is Operation.CONVERT and result.state is not JobState.CANCELLED
     frames_out = [_as_job(_dest_hash(f, token) if rehash else f, job_id) for f in result.frames]
