@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,32 @@ def test_cli_submit_deadline10_writes_files_and_cancel_says_where(small_exrs: Pa
     assert "ChunkSize=4\n" in Path(entry["files"][0]).read_text()
     cancel = _vfxcopy("farm", "cancel", entry["folder"])
     assert cancel.returncode == 1 and "monitor" in cancel.stderr
+
+
+def test_odd_names_on_the_farm_are_escaped_in_its_files_or_refused_before_anything_is_written(
+        tmp_path: Path) -> None:
+    """A source named with bytes that are not UTF-8 and a line break runs on the farm: the job's
+    name is shown escaped in the scheduler's files (OpenJD takes only valid text; it was a
+    traceback). A destination so named cannot be named in those files: refused, exit 2, before
+    any file or folder is made (it was a traceback after the job's folder was made)."""
+    src = os.fsdecode(bytes(tmp_path) + b"/src\xff\nx")
+    os.mkdir(src)
+    for frame in range(1, 7):
+        with open(os.fsencode(src) + b"/pl\xfe.%04d.exr" % frame, "wb") as f:
+            f.write(os.urandom(1000))
+    dest = tmp_path / "out"
+    proc = _vfxcopy("farm", "submit", src, str(dest), "--chunk", "3", "--backend", "openjd", "--run-local", "--json")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    (entry,) = json.loads(proc.stdout)["jobs"]
+    assert [t["state"] for t in entry["tasks"]] == ["success", "success", "success"]
+    template = json.loads((Path(entry["bundle"]) / "template.json").read_text("utf-8"))
+    assert template["name"] == "vfxcopy pl\\xfe.####.exr 1-6"
+    assert len([n for n in os.listdir(dest / "ascmhl") if n.endswith(".mhl")]) == 1
+    frames = sorted(n for n in os.listdir(os.fsencode(dest)) if n.endswith(b".exr"))
+    assert frames == [b"pl\xfe.%04d.exr" % f for f in range(1, 7)]
+    odd = os.fsdecode(bytes(tmp_path) + b"/out\xff")
+    for backend in ("openjd", "slurm", "deadline10", "opencue"):
+        refused = _vfxcopy("farm", "submit", src, odd, "--chunk", "3", "--backend", backend)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert "out\\xff: the destination folder is not valid UTF-8 text" in refused.stderr
+        assert not os.path.lexists(odd)

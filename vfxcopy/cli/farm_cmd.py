@@ -20,6 +20,7 @@ from vfxcopy.cli.common import (
     print_json,
 )
 from vfxcopy.core.jobs import CancelToken, JobSpec, JobState
+from vfxcopy.core.textsafe import printable
 from vfxcopy.core.units import plural
 
 BACKENDS = ("openjd", "deadline", "slurm", "deadline10", "opencue")
@@ -410,7 +411,7 @@ def _submit(args: argparse.Namespace) -> int:
         except PlanError as exc:
             raise UsageError(str(exc)) from None
         print(f"vfxcopy farm: job {job.job_id}: {job.name}: "
-              f"{sum(len(s.chunks) for s in job.steps)} tasks; results in {job.folder}", file=sys.stderr)
+              f"{sum(len(s.chunks) for s in job.steps)} tasks; results in {printable(str(job.folder))}", file=sys.stderr)
         try:
             submitted = _backend(args.backend, args).submit(job)
         except (FarmError, SlurmError, OSError) as exc:

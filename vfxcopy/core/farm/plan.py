@@ -38,6 +38,7 @@ from vfxcopy.core.jobs import (
     VerifyMode,
 )
 from vfxcopy.core.readfile import read_regular_file
+from vfxcopy.core.textsafe import printable
 
 JOB_FILE = "job.json"
 MERGED_FILE = "merged.json"
@@ -217,6 +218,16 @@ def _is_movie(spec: JobSpec) -> bool:
     return is_movie(spec)
 
 
+def _check_text(path: str, what: str, named: str) -> None:
+    """PlanError when `path` is not valid UTF-8 text (bytes a file name may hold): schedulers' files
+    (OpenJD and Deadline templates, sbatch scripts, job info files) name it as text."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PlanError(f"{path}: {what} is not valid UTF-8 text, and a farm job's files name {named} "
+                        "as text; rename the folder (or copy through one whose name is UTF-8)") from None
+
+
 def plan_job(
     specs: list[tuple[str, JobSpec, list[str]]],
     *,
@@ -240,6 +251,9 @@ def plan_job(
     first_spec = specs[0][1]
     jid = job_id or first_spec.job_id
     dest_dir = os.path.abspath(first_spec.dest_dir)
+    _check_text(dest_dir, "the destination folder", "the job's folder inside it")
+    for word in command or []:
+        _check_text(word, "the command a worker runs", "the path of the program")
     steps: list[Step] = []
     known: set[str] = set()
     for step_name, spec, deps in specs:
@@ -265,7 +279,10 @@ def plan_job(
         write_json_atomic(results_dir(dest_dir, jid) / spec_file, spec.to_dict())
         steps.append(Step(step_name, spec_file, chunks, list(deps)))
         known.add(step_name)
-    job = FarmJob(jid, name or first_spec.display_name(), dest_dir, steps, backend=backend,
+    # The name goes into schedulers' job names and templates (OpenJD takes only valid Unicode text) and
+    # onto terminals: a source named with bytes that are not UTF-8, or with control characters, is shown
+    # escaped there (\xff, \n), as every message shows it.
+    job = FarmJob(jid, printable(name or first_spec.display_name()), dest_dir, steps, backend=backend,
                   path_rules=list(path_rules or []))
     if command is not None:
         job.command = list(command)
