@@ -202,6 +202,49 @@ def test_sigterm_cancels_the_running_job_cleanly_with_143(inbox: Path, tmp_path:
     assert files(out) == sources
 
 
+def test_a_watch_killed_mid_job_resumes_it_when_it_starts_again(inbox: Path, tmp_path: Path) -> None:
+    """kill -9 (a crash, a reboot) while a landed sequence is copied: its frames are remembered as
+    handled, so a restarted watch never queued them again, and its temporaries stayed. The next
+    start removes them and resumes the job, copying only what it had not placed; once only."""
+    out = tmp_path / "out"
+    frames = drop_sequence(inbox, count=6, size=1 << 20)
+    watch = WatchProcess(str(inbox), "--to", str(out), "--settle", "0.5", "--bwlimit", "1M")
+    try:
+        (queued,) = watch.wait_event("queued")
+        wait_for(lambda: len(files(out)) >= 2, what="two frames placed")
+        watch.proc.send_signal(signal.SIGKILL)
+        watch.proc.wait(TIMEOUT)
+    finally:
+        watch.kill()
+    placed = {name: os.stat(out / name).st_ino for name in files(out)}
+    assert 2 <= len(placed) < 6
+    assert [n for n in os.listdir(out) if n.startswith(".vfxcopy-")]  # what the kill left
+
+    again = WatchProcess(str(inbox), "--to", str(out), "--settle", "0.5")
+    try:
+        (resumed,) = again.wait_event("queued")
+        (finished,) = again.wait_event("finished")
+        time.sleep(1.5)  # a settle time and more: nothing else is queued
+        assert again.stop() == 0, again.stderr
+    finally:
+        again.kill()
+    assert resumed["job_id"] == queued["job_id"] and resumed["resumed"] is True
+    assert finished["state"] == "completed" and len(again.of("queued")) == 1
+    assert finished["frames_done"] + finished["frames_skipped"] == 6 and finished["frames_failed"] == 0, finished
+    assert {name: os.stat(out / name).st_ino for name in placed} == placed  # in place before: kept, not copied again
+    assert files(out) == {p.name: p.read_bytes() for p in frames}
+    assert sorted(n for n in os.listdir(out) if not n.endswith(".exr")) == ["ascmhl"]  # no temporaries
+
+    third = WatchProcess(str(inbox), "--to", str(out), "--settle", "0.5")  # resumed once, not every start
+    try:
+        third.wait_event("watching")
+        time.sleep(1.5)
+        assert third.stop() == 0
+    finally:
+        third.kill()
+    assert third.of("queued") == []
+
+
 def test_a_job_with_failed_frames_makes_the_watch_exit_1(inbox: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

@@ -163,6 +163,7 @@ class WatchSession(PrintingListener, QueueListener):
         self.watcher: FolderWatcher | None = None
         self.queue: JobQueue | None = None
         self.notifier: Notifier | None = None
+        self.resuming: set[str] = set()  # ids of this rule's jobs a crashed watch left: resumed, not run anew
 
     # -- output --
     def emit(self, event: str, text: str, **data: Any) -> None:
@@ -198,13 +199,39 @@ class WatchSession(PrintingListener, QueueListener):
         assert self.queue is not None
         self.queue.submit(spec)  # recorded in the journal at once: a crash leaves it resumable
 
+    def resume_interrupted(self) -> None:
+        """This rule's jobs that a watch which died (kill -9, a crash, a reboot) left unfinished.
+
+        Its frames are remembered as handled, so the rule would never queue them again, and its
+        temporaries sat in the destination: they are removed (the journal's recovery of dead
+        processes' jobs), and each job is resumed first, copying only what it had not placed.
+        A job stopped on purpose (Ctrl-C, cancelled) is not interrupted: its frames were
+        released and come again as new jobs."""
+        if self.journal is None or self.queue is None:
+            return
+        self.queue.recover()
+        origin = f"watch:{self.rule.name}"
+        for job in reversed(self.journal.jobs([JobState.INTERRUPTED])):  # oldest first
+            spec = job.spec
+            if spec.origin != origin:
+                continue
+            self.resuming.add(spec.job_id)
+            self.emit("queued", f"resuming {spec.display_name()} (unfinished when a watch stopped unexpectedly: "
+                      f"what is in place is checked, the rest copied) -> {spec.dest_dir}", job_id=spec.job_id,
+                      source=spec.source.pattern(), dest_dir=spec.dest_dir, frames=len(spec.selected_frames()),
+                      follow_up=False, origin=spec.origin, resumed=True)
+            self.queue.submit(spec)
+
     def run_one(self, spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
-        """The queue's run: the safety check, then the engine, which records the job in the journal."""
-        from vfxcopy.core.engine import run_job
+        """The queue's run: the safety check, then the engine, which records the job in the journal
+        (a job of a watch that died: resumed, see resume_interrupted)."""
+        from vfxcopy.core.engine import resume_job, run_job
         from vfxcopy.core.safety import check_job
 
         try:
             check_job(spec)
+            if spec.job_id in self.resuming:
+                return resume_job(spec.job_id, self.journal, token, report)  # type: ignore[arg-type]
             return run_job(spec, token, report, journal=self.journal)
         except (VfxCopyError, OSError) as exc:
             self.emit("error", f"error: {spec.display_name()}: {exc}", job_id=spec.job_id, message=str(exc))
@@ -265,6 +292,7 @@ class WatchSession(PrintingListener, QueueListener):
 
         self.open_store()
         self.queue = JobQueue(1, run=self.run_one, journal=self.journal, listener=self)
+        self.resume_interrupted()
         self.watcher = FolderWatcher(self.rule, self.on_landed, store=self.store,
                                      rescan_interval=self.args.rescan)
         guard = CancelSignals(self.stop)
