@@ -227,6 +227,29 @@ def test_a_farm_task_as_a_user_with_no_home_copies_and_says_what_it_could_not_ke
         shutil.rmtree(top, ignore_errors=True)
 
 
+def test_a_full_disk_under_the_journal_never_stops_a_copy(tmp_path: Path, tmpfs_mount) -> None:  # type: ignore[no-untyped-def]
+    """The journal's disk is full (its own folder on a small disk, or a home over quota): the copy
+    runs without it, saying so once, and still writes its manifest (it was 'Internal error:
+    OperationalError: database or disk is full' with a traceback, and nothing copied)."""
+    data = tmpfs_mount("256k")
+    src = make_byte_sequence(tmp_path / "src", count=20, size=50_000)[0].parent
+    env = {**os.environ, "VFXCOPY_DATA_DIR": str(data / "vfxcopy")}
+    first = vfxcopy("copy", str(src), str(tmp_path / "one"), "-q", env=env)  # the journal exists, then fills up
+    assert first.returncode == 0 and first.stderr == "", first.stderr
+    with open(data / "filler", "wb") as f:
+        try:
+            f.write(b"\0" * (1 << 20))
+        except OSError:
+            pass  # full
+    proc = vfxcopy("copy", str(src), str(tmp_path / "two"), "-q", env=env)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "Internal error" not in proc.stderr, proc.stderr
+    (said,) = proc.stderr.splitlines()  # once (opening it, or recording the job: where the disk ran out)
+    assert "warning:" in said and "journal" in said and "cannot be resumed" in said, said
+    assert sorted(os.listdir(tmp_path / "two")) == sorted([*os.listdir(src), "ascmhl"])
+    check = vfxcopy("verify", str(tmp_path / "two"), "-q", env=env)
+    assert check.returncode == 0, check.stderr
+
+
 def test_a_preflight_policy_refuses_a_copy_before_any_byte_moves(tmp_path: Path) -> None:
     from vfxcopy.core.samples import make_exr_sequence
 

@@ -477,3 +477,26 @@ def test_several_processes_and_threads_share_one_journal(tmp_path: Path) -> None
         assert all(job.state is JobState.COMPLETED for job in jobs)
         assert all(job.frames_done == n for job in jobs)
         assert j.integrity_check() == "ok"
+
+
+@pytest.mark.parametrize("fails", ["add_and_start", "set_state", "update_spec"])
+def test_a_journal_that_fails_never_stops_a_copy(tmp_path: Path, byte_seq: list[Path],
+                                                 monkeypatch: pytest.MonkeyPatch, fails: str) -> None:
+    """The journal's disk fills up (or its file goes read-only) as the job starts, is planned or
+    ends: the copy completes and writes its manifest; what the journal missed is said once."""
+    from vfxcopy.core.engine import run_job
+    from vfxcopy.core.seqfind import scan
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    journal = Journal(tmp_path / "journal.sqlite3")
+    monkeypatch.setattr(journal, fails, full)
+    spec = JobSpec(scan([str(byte_seq[0].parent)])[0], str(tmp_path / "out"))
+    said: list[LogMessage] = []
+    result = run_job(spec, report=lambda e: said.append(e) if isinstance(e, LogMessage) else None, journal=journal)
+    assert result.state is JobState.COMPLETED and result.exit_code == 0
+    assert sorted(os.listdir(tmp_path / "out")) == sorted([p.name for p in byte_seq] + ["ascmhl"])
+    warnings = [m.text for m in said if m.level == "warning"]
+    assert len(warnings) == 1 and "the job journal cannot" in warnings[0] and "disk is full" in warnings[0], warnings
+    journal.close()

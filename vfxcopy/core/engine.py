@@ -34,14 +34,47 @@ from vfxcopy.core.units import plural
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from vfxcopy.core.journal import Journal, JournalFrame, JournalJob
 
 
 def _run(spec: JobSpec, token: CancelToken, report: Reporter, journal: Journal | None = None) -> JobResult:
     from vfxcopy.core.pipeline import run_pipeline
 
-    on_planned = journal.update_spec if journal is not None else None
+    on_planned = None
+    if journal is not None:
+        def on_planned(planned: JobSpec) -> None:
+            _journal_call(report, planned.job_id, "record the job's planned names", journal.update_spec, planned)
     return run_pipeline(spec, token, report, on_planned=on_planned)
+
+
+def _is_journal_error(exc: BaseException) -> bool:
+    import sqlite3
+
+    from vfxcopy.core.journal import JournalError
+
+    return isinstance(exc, (JournalError, OSError, sqlite3.Error))
+
+
+_JOURNAL_MISSES = {  # what a journal call that failed costs the user
+    "record this job": "the job runs without it and cannot be resumed if it stops",
+    "record the job's planned names": "a resume may not find what the job wrote",
+    "record the job's end": "`vfxcopy jobs` will list it as interrupted",
+}
+
+
+def _journal_call(report: Reporter, job_id: str, what: str, call: Callable[..., object], *args: object) -> bool:
+    """`call(*args)` on the journal; a journal that fails (a full or read-only disk, a damaged file) is
+    said as a warning and never stops the copy. True if it worked."""
+    try:
+        call(*args)
+        return True
+    except Exception as exc:
+        if not _is_journal_error(exc):
+            raise
+        report(LogMessage(job_id, "warning", f"the job journal cannot {what} ({exc}); {_JOURNAL_MISSES[what]}"))
+        return False
 
 
 def run_job(
@@ -60,30 +93,32 @@ def run_job(
     token = token or CancelToken()
     refused = _preflight(spec, token, report)
     if refused is not None:
-        if journal is not None:
-            journal.add_job(spec)
-            journal.set_state(spec.job_id, refused.state, refused.message)
+        if journal is not None and _journal_call(report, spec.job_id, "record this job", journal.add_job, spec):
+            _journal_call(report, spec.job_id, "record the job's end", journal.set_state, spec.job_id, refused.state,
+                          refused.message)
         return refused
     _warm_pdf(spec)
+    if journal is not None and not _journal_call(report, spec.job_id, "record this job", journal.add_and_start, spec):
+        journal = None  # the copy runs all the same
     if journal is None:
         result = _run(spec, token, report)
         _check_sources(spec, result, report, token)
         if outputs:
             finish_outputs(spec, result, result.frames, report, token)
         return result
-    journal.add_and_start(spec)
     recorder = journal.reporter(spec.job_id, report, background=True)
     try:
         result = _run(spec, token, recorder, journal)
     except BaseException as exc:
         recorder.flush()
-        journal.set_state(spec.job_id, JobState.FAILED, str(exc) or type(exc).__name__)
+        _journal_call(report, spec.job_id, "record the job's end", journal.set_state, spec.job_id, JobState.FAILED,
+                      str(exc) or type(exc).__name__)
         raise
     _check_sources(spec, result, recorder, token)
     recorder.flush()
     if outputs:
         finish_outputs(spec, result, result.frames, report, token)
-    journal.set_state(spec.job_id, result.state, result.message)
+    _journal_call(report, spec.job_id, "record the job's end", journal.set_state, spec.job_id, result.state, result.message)
     return result
 
 
