@@ -122,6 +122,39 @@ def test_a_farm_copy_of_several_chunks_ends_with_one_generation_and_one_report(
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_a_merge_that_cannot_write_the_manifest_fails_saying_why_and_can_run_again(
+        small_exrs: Path, tmp_path: Path, farm) -> None:
+    """The delivery's history is damaged (or its disk full): the merge used to end in a traceback
+    and the job showed 'merging' for ever. It fails, exit 1, with the cause and what to do in
+    its problems and in `farm status`; once the history is set aside, the merge runs again."""
+    from vfxcopy.core.farm.backends import results_status
+    from vfxcopy.core.jobs import CopyOptions, JobSpec
+    from vfxcopy.core.seqfind import find_sequence
+
+    dest = tmp_path / "out"
+    (dest / "ascmhl").mkdir(parents=True)
+    (dest / "ascmhl" / "ascmhl_chain.xml").write_text("not xml")
+    seq = find_sequence(str(sorted(small_exrs.iterdir())[0]))
+    job = farm.farm_job(JobSpec(seq, str(dest), copy=CopyOptions()), chunk=6)
+    for p in [_task(job, c.frames_arg) for c in job.steps[0].chunks]:
+        _out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    merged = merge_job(job)
+    assert merged.state is JobState.FAILED and merged.exit_code == 1 and merged.manifest is None
+    (problem,) = merged.problems
+    assert "cannot write the ASC MHL manifest" in problem and "ascmhl_chain.xml: not valid XML" in problem
+    assert "move the ascmhl/ folder aside" in problem
+    state = results_status(job)
+    assert state["state"] == "failed" and state["merge_problems"] == [problem]
+    cli = subprocess.run([sys.executable, "-m", "vfxcopy", "farm", "merge", str(job.folder / "job.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr and "not valid XML" in cli.stderr, cli.stderr
+    os.rename(dest / "ascmhl", tmp_path / "ascmhl.damaged")
+    again = merge_job(job)
+    assert again.state is JobState.COMPLETED and again.manifest and again.problems == []
+    assert results_status(job)["state"] == "completed" and results_status(job)["merge_problems"] == []
+
+
 def test_retried_task_skips_done_frames_and_keeps_their_inodes(small_exrs: Path, tmp_path: Path, farm) -> None:
     dest = tmp_path / "out"
     spec = farm.convert_spec(small_exrs, dest)

@@ -426,6 +426,8 @@ def _submit(args: argparse.Namespace) -> int:
 
             state = results_status(job)
             entry["status"] = state
+            for problem in state.get("merge_problems") or []:
+                error("farm submit", f"{job.job_id}: {problem}")
             if state["state"] != "completed":
                 code = max(code, EXIT_FAILED) if state["state"] == "failed" else 130
         out.append(entry)
@@ -479,3 +481,5 @@ def _print_status(state: dict[str, Any]) -> None:
     for chunk in state["chunks"]:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(chunk["counts"].items()))
         print(f"  {chunk['step']:<8} {chunk['frames']:<12} {chunk['state']:<12} {counts}")
+    for problem in state.get("merge_problems") or []:
+        print(printable(f"  merge    {problem}"))

@@ -74,24 +74,36 @@ def results_status(job: FarmJob, live: dict[tuple[str, int], str] | None = None)
         overall = "cancelled"
     else:
         overall = "incomplete"
-    merge_state = _merge_state(job)
+    merged = _merged(job)
+    merge_state = merged.get("state")
+    # A merge that ran while chunks were missing wrote nothing and says nothing of the chunks done since.
+    outputs_failed = merge_state in ("failed", "cancelled") and not merged.get("missing")
     if overall == "completed" and merge_state != "completed":
-        overall = "merging"  # every chunk is done; the manifest and report are not written yet
+        # Every chunk is done: the manifest and report are being written, or their merge failed
+        # (a damaged history, a full destination: said in its problems; a merge run again retries).
+        overall = str(merge_state) if outputs_failed else "merging"
+    problems = [str(p) for p in merged.get("problems") or []] if outputs_failed else []
     return {"job_id": job.job_id, "name": job.name, "backend": job.backend, "state": overall,
             "frames": frames, "chunks": chunks, "merged": merge_state == "completed", "merge_state": merge_state,
-            "results": str(job.folder)}
+            "merge_problems": problems, "results": str(job.folder)}
 
 
-def _merge_state(job: FarmJob) -> str | None:
-    """The merge step's outcome from merged.json (None: it has not run)."""
+def _merged(job: FarmJob) -> dict[str, Any]:
+    """The merge step's record (merged.json): {} when it has not run (or cannot be read)."""
     import json
 
     from vfxcopy.core.farm.plan import MERGED_FILE
 
     try:
-        return str(json.loads(read_regular_file(job.folder / MERGED_FILE).decode("utf-8"))["state"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        data = json.loads(read_regular_file(job.folder / MERGED_FILE).decode("utf-8"))
+        return data if isinstance(data, dict) and isinstance(data.get("state"), str) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _merge_state(job: FarmJob) -> str | None:
+    """The merge step's outcome from merged.json (None: it has not run)."""
+    return _merged(job).get("state")
 
 
 def note_cancel(job: FarmJob, cancelled: bool) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfxcopy.core.errors import Cancelled, VfxCopyError
 from vfxcopy.core.farm.pathmap import PathMap
 from vfxcopy.core.farm.task import (
     ChunkResult,
@@ -363,7 +364,16 @@ def merge_job(job: FarmJob, token: CancelToken | None = None) -> MergeResult:
     report_path: str | None = None
     problems: list[str] = []
     if state is JobState.COMPLETED:
-        manifest_path, report_path = _write_outputs(job, by_dest, token, problems)
+        try:
+            manifest_path, report_path = _write_outputs(job, by_dest, token, problems)
+        except Cancelled:
+            state = JobState.CANCELLED
+            problems.append("cancelled while writing the ASC MHL manifest; none written")
+        except (VfxCopyError, OSError) as exc:
+            # A damaged history, a full or read-only destination: the frames are in place, the
+            # job is not complete until its manifest is; said, and failed (a merge run again retries it).
+            state = JobState.FAILED
+            problems.append(f"cannot write the ASC MHL manifest: {exc}")
     merged = MergeResult(state, frames, missing, manifest_path, report_path, swept, problems)
     write_json_atomic(job.folder / MERGED_FILE, {**merged.to_dict(), "merged_at": time.time()})
     return merged
