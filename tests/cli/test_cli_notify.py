@@ -228,3 +228,59 @@ def test_a_watch_tells_each_job_as_it_ends(webhook: tuple[str, Inbox], tmp_path:
     assert inbox.items[0]["json"]["title"] == "vfxcopy watch: plate.####.exr 1001-1003 completed"
     job = json.loads(hook_out.read_text())
     assert job["state"] == "completed" and job["frames_done"] == 3 and job["spec"]["origin"].startswith("watch")
+
+
+def _alive(pid: int) -> bool:
+    """A process that runs (a zombie waiting for its reaper has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_ctrl_c_while_a_hook_hangs_stops_it_and_all_it_started(src: Path, tmp_path: Path) -> None:
+    """A hook that hangs (a web call with no timeout, a `sleep`) held the command for its full 120 s
+    after Ctrl-C, and what the shell had started kept running after it exited. Now the hook runs
+    in a process group of its own: a note says it is waited for, Ctrl-C stops the group at once
+    (a child that ignores SIGTERM too, with SIGKILL), and the command exits 130."""
+    import os
+    import signal
+    import time
+
+    pids = tmp_path / "pids"
+    hook = f"sh -c 'trap \"\" TERM; echo $$ > {pids}; sleep 600' ; sleep 600"
+    proc = subprocess.Popen([sys.executable, "-m", "vfxcopy", "copy", str(src), str(tmp_path / "d"), "-q",
+                             "--on-complete", hook], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(pids.read_text())
+        time.sleep(5.5)  # the note comes after 5 s
+        stopped = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - stopped
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert took < 5, took  # HOOK_GRACE_S at most, not the hook's 120 s
+    assert "note: waiting for hook" in err and "Ctrl-C stops it now" in err
+    assert "stopped: the command was cancelled" in err and "Traceback" not in err
+    time.sleep(0.2)
+    assert not _alive(child), "a process the hook started outlived the command"
+    assert len(os.listdir(tmp_path / "d")) == 4  # the copy itself was complete: 3 frames and its manifest
+
+
+def test_a_hook_past_its_time_is_stopped_with_everything_it_started(tmp_path: Path) -> None:
+    from vfxcopy.core.notify import run_hook
+
+    pids = tmp_path / "pids"
+    said: list[str] = []
+    problem = run_hook(f"sleep 600 & echo $! > {pids}; wait", {"job_id": "j", "state": "completed", "exit_code": 0,
+                                                                "dest_dir": str(tmp_path)},
+                       timeout=1.0, note=said.append)
+    assert problem == "hook 'sleep 600 & echo $! > " + str(pids) + "; wait' did not finish within 1 s (stopped)"
+    assert said == []  # shorter than the 5 s after which a hook is said
+    assert not _alive(int(pids.read_text()))

@@ -101,7 +101,7 @@ class _CliListener(PrintingListener, QueueListener):
                 line = paint(line, RED, sys.stderr)
             print(line, file=sys.stderr, flush=True)
         if self.notifier is not None and self.notifier.active:
-            for problem in self.notifier.job_finished(spec, result):
+            for problem in self.notifier.job_finished(spec, result, **hook_controls(self.command, self.stop)):
                 error(self.command, f"warning: {problem}")
         # 'Stop after this frame' ends the queue too; --stop-on-error after a failed job.
         stop = result.state is JobState.CANCELLED or (
@@ -134,6 +134,19 @@ def _refusing_run(journal: Journal | None, listener: _CliListener) -> Callable[[
             return JobResult(spec.job_id, JobState.FAILED, message=f"refused: {exc}")
 
     return run
+
+
+def hook_controls(command: str, token: CancelToken) -> dict[str, Any]:
+    """How a hook run at a job's end is watched: a Ctrl-C that comes while it runs stops it; one
+    that came before (the run is being cancelled) gives it 10 s; a long one is said, once."""
+    was_cancelled = token.cancelled
+
+    def note(text: str) -> None:
+        print(printable(f"vfxcopy {command}: note: {text}"), file=sys.stderr, flush=True)
+
+    if was_cancelled:  # a second Ctrl-C is not taken (see CancelSignals): the 10 s are the bound
+        return {"stop": None, "note": note, "hurry": True}
+    return {"stop": lambda: token.cancelled, "note": note, "hurry": False}
 
 
 def make_notifier(command: str, args: argparse.Namespace) -> Notifier | None:

@@ -26,7 +26,7 @@ from vfxcopy.cli.common import (
     summary_line,
 )
 from vfxcopy.cli.progress import PrintingListener
-from vfxcopy.cli.queue_run import make_notifier, wait_for_queue
+from vfxcopy.cli.queue_run import hook_controls, make_notifier, wait_for_queue
 from vfxcopy.core.errors import VfxCopyError
 from vfxcopy.core.framenames import parse_frames
 from vfxcopy.core.jobs import (
@@ -265,7 +265,7 @@ class WatchSession(PrintingListener, QueueListener):
             # A watch has no end to wait for: each job is told when it ends (hooks and URLs).
             from vfxcopy.core.notify import job_payload
 
-            problems = self.notifier.job_finished(spec, result)
+            problems = self.notifier.job_finished(spec, result, **hook_controls("watch", self.stop))
             problems += self.notifier.batch_finished([job_payload(spec, result)], "watch")
             for problem in problems:
                 self.emit("warning", f"warning: {problem}", message=problem)

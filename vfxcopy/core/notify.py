@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
 
 WHEN = ("always", "failed", "never")
 HOOK_TIMEOUT_S = 120.0
+HOOK_TIMEOUT_CANCELLED_S = 10.0  # a hook of a run being cancelled: the user wants out
+HOOK_NOTE_AFTER_S = 5.0  # a hook still running after this long is said (the command is not stuck)
+HOOK_GRACE_S = 2.0  # a hook stopped gets SIGTERM, then SIGKILL after this long
 # A failed job's JSON lists at most this many failed frames (a hook reads it whole from a pipe).
 MAX_FAILED_LISTED = 200
 
@@ -124,11 +129,16 @@ class Notifier:
             if not apprise.Apprise().add(url):
                 raise ValueError(f"notification URL not understood by apprise: {redacted(url)}")
 
-    def job_finished(self, spec: JobSpec, result: JobResult) -> list[str]:
-        """Run the hooks for one finished job; the problems met (a hook failed, timed out)."""
+    def job_finished(self, spec: JobSpec, result: JobResult, *, stop: Callable[[], bool] | None = None,
+                     note: Callable[[str], None] | None = None, hurry: bool = False) -> list[str]:
+        """Run the hooks for one finished job; the problems met (a hook failed, timed out, was stopped).
+
+        `stop`: asked while a hook runs; True stops it (a Ctrl-C that came meanwhile). `note`: told
+        once when a hook runs long. `hurry`: the run is being cancelled, a hook gets 10 s."""
         payload = job_payload(spec, result)
         hooks = self.forced_hooks + (self.hooks if self._wanted(payload["ok"]) else [])
-        return [p for hook in hooks if (p := run_hook(hook, payload, timeout=self.hook_timeout))]
+        timeout = min(self.hook_timeout, HOOK_TIMEOUT_CANCELLED_S) if hurry else self.hook_timeout
+        return [p for hook in hooks if (p := run_hook(hook, payload, timeout=timeout, stop=stop, note=note))]
 
     def batch_finished(self, jobs: Sequence[dict[str, Any]], command: str = "") -> list[str]:
         """One message for the jobs of a run to every URL; the problems met."""
@@ -168,26 +178,76 @@ def send(urls: Sequence[str], title: str, body: str, *, ok: bool = True) -> list
     return problems
 
 
-def run_hook(command: str, payload: dict[str, Any], *, timeout: float = HOOK_TIMEOUT_S) -> str | None:
+def run_hook(command: str, payload: dict[str, Any], *, timeout: float = HOOK_TIMEOUT_S,
+             stop: Callable[[], bool] | None = None, note: Callable[[str], None] | None = None) -> str | None:
     """Run `command` in the shell with the job's JSON on standard input; a problem message, or None.
 
     The environment also carries VFXCOPY_JOB_ID, VFXCOPY_JOB_STATE, VFXCOPY_EXIT_CODE and
-    VFXCOPY_DEST_DIR for hooks that need no JSON parser. Its output goes to our stderr.
+    VFXCOPY_DEST_DIR for hooks that need no JSON parser. Its output goes to our stderr. It runs
+    in a process group of its own: past `timeout`, or once `stop()` says so, the whole group is
+    stopped (SIGTERM, then SIGKILL), the shell and whatever it started, nothing left running.
     """
     env = {**os.environ, "VFXCOPY_JOB_ID": str(payload["job_id"]), "VFXCOPY_JOB_STATE": str(payload["state"]),
            "VFXCOPY_EXIT_CODE": str(payload["exit_code"]), "VFXCOPY_DEST_DIR": str(payload["dest_dir"])}
     data = json.dumps(payload, default=str).encode("utf-8") + b"\n"
     try:
         # stdout to our stderr: a command's stdout may be JSON (--json, --progress json) that a hook must not break
-        proc = subprocess.run(command, shell=True, input=data, env=env, timeout=timeout, check=False,
-                              stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return f"hook {command!r} did not finish within {timeout:.0f} s (stopped)"
+        proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, env=env,
+                                stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else subprocess.DEVNULL,
+                                start_new_session=os.name == "posix")
     except OSError as exc:
         return f"hook {command!r} could not start: {exc}"
+    started = time.monotonic()
+    pending: bytes | None = data
+    noted = False
+    while True:
+        try:
+            proc.communicate(pending, timeout=0.1)  # the input is written as the hook reads it
+            break
+        except subprocess.TimeoutExpired:
+            pending = None  # handed over: communicate goes on writing it
+        waited = time.monotonic() - started
+        if stop is not None and stop():
+            _stop_hook(proc)
+            return f"hook {command!r} stopped: the command was cancelled"
+        if waited >= timeout:
+            _stop_hook(proc)
+            return f"hook {command!r} did not finish within {timeout:.0f} s (stopped)"
+        if note is not None and not noted and waited >= HOOK_NOTE_AFTER_S:
+            noted = True
+            now = "; Ctrl-C stops it now" if stop is not None else ""
+            note(f"waiting for hook {command!r} (stopped after {timeout:.0f} s{now})")
     if proc.returncode != 0:
         return f"hook {command!r} exited {proc.returncode}"
     return None
+
+
+def _stop_hook(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the hook's process group; once the shell ended (or after HOOK_GRACE_S), SIGKILL to
+    what is left of the group, the shell's own children included; then the shell is reaped. The
+    shell stays unreaped until then, so the group's id cannot be anybody else's when it is signalled."""
+    if os.name != "posix":  # pragma: no cover - Windows: the shell alone
+        proc.kill()
+        proc.communicate()
+        return
+
+    def signal_group(sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass  # gone already
+
+    signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + HOOK_GRACE_S
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                break  # the shell ended: not reaped yet
+        except ChildProcessError:
+            break
+        time.sleep(0.02)
+    signal_group(signal.SIGKILL)
+    proc.communicate()
 
 
 def _has_fileno(stream: object) -> bool:
