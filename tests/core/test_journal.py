@@ -500,3 +500,38 @@ def test_a_journal_that_fails_never_stops_a_copy(tmp_path: Path, byte_seq: list[
     warnings = [m.text for m in said if m.level == "warning"]
     assert len(warnings) == 1 and "the job journal cannot" in warnings[0] and "disk is full" in warnings[0], warnings
     journal.close()
+
+
+@pytest.mark.parametrize("damage", ["{garbage", '{"dest_dir": "/x"}', "[]", "null"])
+def test_a_damaged_job_record_is_left_out_said_and_breaks_nothing(tmp_path: Path, byte_seq: list[Path],
+                                                                  damage: str) -> None:
+    """One job's record the journal cannot read (a damaged file, a newer vfxcopy's record), even one
+    of a job still marked running by a dead process: every copy crashed in the journal's recovery at
+    its start, and `vfxcopy jobs` with a traceback. Now the row is left out of listings, said, and
+    recovered as interrupted; the other jobs and new copies go on."""
+    env = {**os.environ, "VFXCOPY_DATA_DIR": str(tmp_path / "data")}
+    cli = [sys.executable, "-m", "vfxcopy"]
+    src = str(byte_seq[0].parent)
+    for dest in ("one", "two"):
+        done = subprocess.run([*cli, "copy", src, str(tmp_path / dest), "-q"], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    path = tmp_path / "data" / "journal.sqlite3"
+    with sqlite3.connect(path) as conn:
+        (damaged,) = conn.execute("SELECT job_id FROM jobs ORDER BY created LIMIT 1").fetchone()
+        conn.execute("UPDATE jobs SET spec=?, state='running', pid=999999999 WHERE job_id=?", (damage, damaged))
+    three = subprocess.run([*cli, "copy", src, str(tmp_path / "three"), "-q"], env=env, capture_output=True, text=True)
+    assert three.returncode == 0 and "Traceback" not in three.stderr, three.stderr
+    assert len(os.listdir(tmp_path / "three")) == len(byte_seq) + 1  # the frames and the manifest
+    listed = subprocess.run([*cli, "jobs", "--json"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    data = json.loads(listed.stdout)
+    assert len(data["jobs"]) == 2 and [u["job_id"] for u in data["unreadable"]] == [damaged]
+    assert f"warning: job {damaged} in the journal" in listed.stderr and "left out" in listed.stderr
+    shown = subprocess.run([*cli, "jobs", "show", damaged], env=env, capture_output=True, text=True)
+    assert shown.returncode == 2 and "Traceback" not in shown.stderr and "cannot be shown or resumed" in shown.stderr
+    with Journal(path) as journal:
+        assert journal.recover() == []  # marked once already, by the copy's start
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT state FROM jobs WHERE job_id=?", (damaged,)).fetchone()[0] == "interrupted"
+        assert {j.job_id for j in journal.jobs()} == {j["job_id"] for j in data["jobs"]}
+        assert damaged in journal.unreadable

@@ -78,10 +78,18 @@ def _plain(data: Any) -> Any:
     return data
 
 
+def _say_unreadable(journal: Journal) -> None:
+    for job_id, why in journal.unreadable.items():
+        error("jobs", f"warning: job {job_id} in the journal {journal.path}: {why}; left out (a damaged journal, "
+                      "or one a newer vfxcopy wrote)")
+
+
 def _list(journal: Journal, args: argparse.Namespace) -> int:
     jobs = journal.jobs(limit=None if args.all else RECENT)
+    _say_unreadable(journal)
     if args.json:
-        print_json(_plain({"command": "jobs", "jobs": [job.to_dict() for job in jobs]}))
+        print_json(_plain({"command": "jobs", "jobs": [job.to_dict() for job in jobs],
+                           "unreadable": [{"job_id": k, "error": v} for k, v in journal.unreadable.items()]}))
         return EXIT_OK
     if not jobs:
         print("no jobs in the journal", file=sys.stderr)
@@ -97,6 +105,10 @@ def _list(journal: Journal, args: argparse.Namespace) -> int:
 def _find(journal: Journal, prefix: str) -> JournalJob:
     matches = journal.find_jobs(prefix)
     if not matches:
+        damaged = [job_id for job_id in journal.unreadable if job_id.startswith(prefix)]
+        if damaged:
+            raise JobError(f"job {damaged[0]} in the journal {journal.path}: {journal.unreadable[damaged[0]]}; "
+                           "it cannot be shown or resumed (copy its source again: what is in place is skipped)")
         raise JobError(f"no job {prefix!r} in the journal {journal.path} (see 'vfxcopy jobs --all')")
     if len(matches) > 1 and not any(m.job_id == prefix for m in matches):
         raise JobError(f"{prefix!r} matches {len(matches)} jobs: {', '.join(m.job_id for m in matches[:5])}")

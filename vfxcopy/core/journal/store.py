@@ -78,6 +78,9 @@ class Journal(KeyValues):
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._closed = False
+        # Rows a listing left out because they cannot be read (a damaged file, a newer vfxcopy's
+        # record): (job id, why), for the commands to say; every other job is listed as usual.
+        self.unreadable: dict[str, str] = {}
         try:
             migrate(self._conn())
         except sqlite3.DatabaseError as exc:
@@ -270,6 +273,11 @@ class Journal(KeyValues):
         ).fetchall()
         out: list[JournalJob] = []
         for row in rows:
+            try:
+                spec, state = _read_spec(row[1]), JobState(row[2])
+            except (JournalError, ValueError) as exc:
+                self.unreadable[str(row[0])] = str(exc)
+                continue
             counts: dict[str, int] = {}
             bytes_done = 0
             for status, n, size in conn.execute(
@@ -280,8 +288,8 @@ class Journal(KeyValues):
                     bytes_done = int(size or 0)
             out.append(
                 JournalJob(
-                    spec=JobSpec.from_dict(json.loads(row[1])),
-                    state=JobState(row[2]),
+                    spec=spec,
+                    state=state,
                     created=row[3],
                     started=row[4],
                     finished=row[5],
@@ -402,11 +410,26 @@ class Journal(KeyValues):
                     "UPDATE frames SET status=? WHERE job_id=? AND status=?",
                     (FrameStatus.PENDING.value, job_id, FrameStatus.RUNNING.value),
                 )
-                dest_dir = str(json.loads(spec_text).get("dest_dir", ""))
+                try:
+                    dest_dir = str(json.loads(spec_text).get("dest_dir") or "")
+                except (ValueError, AttributeError):
+                    dest_dir = ""  # a damaged record: its temporaries cannot be found (`vfxcopy clean` can)
                 marked.append((job_id, dest_dir))
         for job_id, dest_dir in marked:
-            remove_temps(dest_dir, job_id)
+            if dest_dir:
+                remove_temps(dest_dir, job_id)
         return [job_id for job_id, _ in marked]
+
+
+def _read_spec(text: object) -> JobSpec:
+    """A job's recorded spec; JournalError saying what is wrong with a record that cannot be read."""
+    try:
+        data = json.loads(text) if isinstance(text, (str, bytes)) else None
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return JobSpec.from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise JournalError(f"its record cannot be read ({type(exc).__name__}: {exc})") from None
 
 
 def remove_temps(dest_dir: str, job_id: str) -> list[str]:
