@@ -535,3 +535,13 @@ def test_a_damaged_job_record_is_left_out_said_and_breaks_nothing(tmp_path: Path
             assert conn.execute("SELECT state FROM jobs WHERE job_id=?", (damaged,)).fetchone()[0] == "interrupted"
         assert {j.job_id for j in journal.jobs()} == {j["job_id"] for j in data["jobs"]}
         assert damaged in journal.unreadable
+
+
+def test_a_frame_row_with_a_status_it_cannot_read_is_done_again(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path / "src", tmp_path / "dst")
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.add_job(spec)
+        journal.record_frames([frame_result(spec, 0), frame_result(spec, 1)])
+        with sqlite3.connect(journal.path) as conn:
+            conn.execute("UPDATE frames SET status='from-the-future' WHERE idx=1")
+        assert [f.status for f in journal.frames(spec.job_id)] == [FrameStatus.DONE, FrameStatus.PENDING]

@@ -359,7 +359,7 @@ class Journal(KeyValues):
         return [
             JournalFrame(
                 job_id=r[0], index=int(r[1]), frame=int(r[2]), source=_unfs(r[3]), dest=_unfs(r[4]),
-                status=FrameStatus(r[5]), size=int(r[6] or 0), hash=r[7], hash_algo=r[8], error=r[9],
+                status=_status(r[5]), size=int(r[6] or 0), hash=r[7], hash_algo=r[8], error=r[9],
                 dest_mtime_ns=r[10], dest_size=r[11], src_size=r[12], src_mtime_ns=r[13], updated=r[14],
             )
             for r in rows
@@ -419,6 +419,14 @@ class Journal(KeyValues):
             if dest_dir:
                 remove_temps(dest_dir, job_id)
         return [job_id for job_id, _ in marked]
+
+
+def _status(value: object) -> FrameStatus:
+    """A frame row's status; one that cannot be read (a damaged row) is pending: a resume does it again."""
+    try:
+        return FrameStatus(value)
+    except ValueError:
+        return FrameStatus.PENDING
 
 
 def _read_spec(text: object) -> JobSpec:
