@@ -98,3 +98,16 @@ def test_a_fifo_in_the_history_is_refused_by_verify_and_by_the_next_copy(tmp_pat
     assert again.returncode != 0 and said in again.stderr
     assert "Traceback" not in checked.stderr + again.stderr
     assert target.is_fifo()
+
+
+def test_check_names_a_fifo_and_a_dangling_link_named_like_frames(tmp_path: Path) -> None:
+    """`vfxcopy check` said a FIFO named like a frame was "empty (0 bytes)" and a dangling link
+    "cannot read the file": each is now called what it is, with no hang on the FIFO."""
+    src = make_byte_sequence(tmp_path / "src", count=3, size=1000)[0].parent
+    os.mkfifo(src / "plate.1004.exr")
+    os.symlink("/nonexistent/frame.exr", src / "plate.1005.exr")
+    done = vfxcopy("check", str(src))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    out = done.stdout + done.stderr
+    assert "plate.1004.exr: is not a regular file (a FIFO)" in out and "empty" not in out
+    assert "plate.1005.exr: a symlink to /nonexistent/frame.exr, which cannot be read" in out

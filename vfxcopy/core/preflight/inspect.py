@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 from typing import Any
 
 from vfxcopy.core.jobs import CancelToken
@@ -142,11 +143,21 @@ def inspect_frame(
     """
     info = FrameInfo(frame=frame, path=path)
     try:
-        info.size = os.stat(path).st_size
+        st = os.stat(path)
     except OSError as exc:
         info.error_kind = Kind.UNDECODABLE
-        info.error = f"cannot read the file: {exc.strerror or exc}"
+        if os.path.islink(path):
+            info.error = f"a symlink to {os.readlink(path)}, which cannot be read ({exc.strerror or exc})"
+        else:
+            info.error = f"cannot read the file: {exc.strerror or exc}"
         return info
+    if not stat.S_ISREG(st.st_mode):
+        from vfxcopy.core.readfile import kind_of
+
+        info.error_kind = Kind.UNDECODABLE  # a FIFO named like a frame is no frame (and is never opened)
+        info.error = f"is not a regular file ({kind_of(st.st_mode)})"
+        return info
+    info.size = st.st_size
     if info.size == 0:
         info.error_kind = Kind.EMPTY
         info.error = "the file is empty (0 bytes)"
