@@ -70,3 +70,47 @@ def test_report_as_csv_and_pdf(two_jobs: Path, tmp_path: Path, capsys: pytest.Ca
         pytest.skip("pdftotext is not installed (poppler-utils; CI installs it)")
     text = " ".join(subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, timeout=60).stdout.split())
     assert "vfxcopy jobs from" in text and "completed" in text and "failed" in text and "Frames done 5" in text
+
+
+def test_a_report_file_that_cannot_be_written_is_said_and_nothing_is_left(
+        two_jobs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--csv/--pdf onto a folder, a FIFO (the open blocked for ever) or into a folder that is not
+    there: exit 1 with the path and the cause, no traceback, nothing written; a good one replaces
+    an older report whole. A range that ends before it starts is a usage error."""
+    import os
+
+    today = dt.date.today().isoformat()
+    (tmp_path / "folder.csv").mkdir()
+    os.mkfifo(tmp_path / "pipe.csv")
+    for target, said in ((tmp_path / "folder.csv", "is a folder, not a file"),
+                         (tmp_path / "pipe.csv", "is a FIFO, not a file"),
+                         (tmp_path / "missing" / "r.csv", f"cannot be written in {tmp_path / 'missing'}")):
+        assert main(["report", "--since", today, "--csv", str(target)]) == 1
+        err = capsys.readouterr().err
+        assert f"vfxcopy report: error: {target}: {said}" in err and "nothing was written" in err, err
+    assert main(["report", "--since", today, "--pdf", str(tmp_path / "folder.csv")]) == 1
+    assert "is a folder, not a file" in capsys.readouterr().err
+    good = tmp_path / "r.csv"
+    good.write_text("an older report, much longer than the new one will be " * 200)
+    assert main(["report", "--since", today, "--csv", str(good)]) == 0
+    assert good.read_text().startswith("job_id,") and "older report" not in good.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+    assert main(["report", "--since", today, "--until", "2020-01-01"]) == 2
+    assert "is not after --since" in capsys.readouterr().err
+
+
+def test_replace_file_never_writes_through_a_link_planted_at_its_temporary_or_target(tmp_path: Path) -> None:
+    import os
+
+    from vfxcopy.core.outfile import replace_file
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    (tmp_path / "out").mkdir()
+    os.symlink(outside, tmp_path / "out" / "r.csv")  # the target itself a link: replaced, not followed
+    replace_file(tmp_path / "out" / "r.csv", b"new")
+    assert outside.read_text() == "precious" and not os.path.islink(tmp_path / "out" / "r.csv")
+    assert (tmp_path / "out" / "r.csv").read_bytes() == b"new"
+    replace_file(tmp_path / "out" / "secret.toml", b"pw", mode=0o600)
+    assert os.stat(tmp_path / "out" / "secret.toml").st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(tmp_path / "out")) == ["r.csv", "secret.toml"]

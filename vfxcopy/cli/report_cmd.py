@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from vfxcopy.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error, human_size, print_json
+from vfxcopy.core.outfile import replace_file
 from vfxcopy.core.textsafe import printable, undecodable_escaped
 from vfxcopy.core.units import plural
 
@@ -90,8 +91,7 @@ def _csv(rows: list[dict[str, Any]], target: str) -> None:
     if target == "-":
         sys.stdout.write(buf.getvalue())
     else:
-        with open(target, "w", encoding="utf-8", newline="") as f:
-            f.write(buf.getvalue())
+        replace_file(target, buf.getvalue().encode("utf-8"))
 
 
 def _pdf(rows: list[dict[str, Any]], totals: dict[str, Any], title: str, target: str) -> None:
@@ -102,8 +102,7 @@ def _pdf(rows: list[dict[str, Any]], totals: dict[str, Any], title: str, target:
                                    f"{r['source']} -> {r['dest_dir']}") for r in rows],
                           [(k.replace("_", " ").capitalize(), human_size(v) if k == "bytes" else str(v))
                            for k, v in totals.items()])
-    with open(target, "wb") as f:
-        f.write(data)
+    replace_file(target, data)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         until = parse_date(args.until) if args.until else dt.datetime.now()
     except ValueError as exc:
         error("report", str(exc))
+        return EXIT_USAGE
+    if until <= since:
+        error("report", f"--until ({until:%Y-%m-%d %H:%M}) is not after --since ({since:%Y-%m-%d %H:%M})")
         return EXIT_USAGE
     try:
         journal = Journal()
@@ -135,10 +137,18 @@ def run(args: argparse.Namespace) -> int:
     totals = {"jobs": len(rows), **states, "frames_done": sum(r["frames_done"] for r in rows),
               "frames_failed": sum(r["frames_failed"] for r in rows), "bytes": sum(r["bytes"] for r in rows)}
     title = f"vfxcopy jobs from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}"
-    if args.csv:
-        _csv(rows, args.csv)
-    if args.pdf:
-        _pdf(rows, totals, title, args.pdf)
+    target = ""
+    try:
+        if args.csv:
+            target = args.csv
+            _csv(rows, target)
+        if args.pdf:
+            target = args.pdf
+            _pdf(rows, totals, title, target)
+    except OSError as exc:  # a folder that is not there or not writable, a folder or a FIFO by that name
+        said = exc.strerror or str(exc)
+        error("report", said if said.startswith(target) else f"{target}: {said}")
+        return EXIT_FAILED
     if args.json:
         print_json({"command": "report", "since": since.isoformat(), "until": until.isoformat(),
                     "jobs": [{k: _text(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows],

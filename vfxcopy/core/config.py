@@ -362,22 +362,10 @@ def _dump(values: Mapping[str, Value], meta: Mapping[str, Value]) -> str:
 
 
 def _write_file(path: str, text: str) -> None:
-    """All or nothing: a temp in the same folder, fsynced, renamed over the old file."""
-    folder, name = os.path.split(path)
-    os.makedirs(folder or ".", exist_ok=True)
-    import tempfile  # only when writing (4 ms with configparser of every command's start)
+    """All or nothing (core/outfile.py); private to the user: it may hold notification passwords."""
+    from vfxcopy.core.outfile import replace_file
 
-    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    replace_file(path, text.encode("utf-8"), mode=0o600, make_folder=True)
 
 
 @contextlib.contextmanager

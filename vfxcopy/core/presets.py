@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -142,18 +141,11 @@ def _load_user_outputs() -> dict[str, list[PresetOutput]]:
 
 
 def _store_user(presets: dict[str, list[PresetOutput]]) -> None:
-    path = presets_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from vfxcopy.core.outfile import replace_file
+
     text = json.dumps({n: _outputs_to_dict(o) for n, o in sorted(presets.items())}, indent=2)
-    # Write then rename, so a crash never leaves a half-written presets file.
-    fd, tmp = tempfile.mkstemp(prefix=".presets-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # All or nothing: a crash never leaves a half-written presets file.
+    replace_file(presets_path(), (text + "\n").encode("utf-8"), mode=0o600, make_folder=True)
 
 
 def user_presets() -> dict[str, ConvertOptions]:

@@ -69,28 +69,10 @@ def attempt_job_id(job_id: str, first: int) -> str:
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Write JSON to a temporary in the same folder, fsync it, rename it over `path`, fsync the folder."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
-    payload = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
-        try:
-            os.write(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    from vfxcopy.core.verify.files import fsync_dir
+    """JSON written whole or not at all (core/outfile.py), its folder made if needed."""
+    from vfxcopy.core.outfile import replace_file
 
-    fsync_dir(target.parent)  # (some network file systems refuse it; the rename is still atomic)
+    replace_file(path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"), make_folder=True)
 
 
 def frame_to_dict(fr: FrameResult) -> dict[str, Any]:
