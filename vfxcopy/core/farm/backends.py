@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from vfxcopy.core.farm.plan import FarmJob, latest_results
 from vfxcopy.core.jobs import FrameStatus, JobState
+from vfxcopy.core.outfile import replace_file
 from vfxcopy.core.readfile import read_regular_file
 
 
@@ -326,7 +327,7 @@ class FilesBackend:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / "outline.py"
-            path.write_text(opencue_outline(job, show=self.partition or "vfxcopy"), "utf-8")
+            replace_file(path, opencue_outline(job, show=self.partition or "vfxcopy").encode("utf-8"))
             paths = [str(path)]
         job.backend = self.name
         job.save()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from vfxcopy.core.farm.plan import MERGE_STEP, FarmJob, Step
 from vfxcopy.core.framenames import format_frames
+from vfxcopy.core.outfile import replace_file
 
 
 def _frame_list(job: FarmJob, step: Step) -> list[int]:
@@ -72,17 +73,16 @@ def deadline10_files(job: FarmJob, folder: str | Path, *, pool: str | None = Non
         plugin = {"Executable": exe, "Arguments": arguments, "Shell": "default", "ShellExecute": "False",
                   "StartupDirectory": str(job.folder)}
         job_path, plugin_path = out / f"{name}.job", out / f"{name}.plugin"
-        job_path.write_text(_info(info), "utf-8")
-        plugin_path.write_text(_info(plugin), "utf-8")
+        replace_file(job_path, _info(info).encode("utf-8"))
+        replace_file(plugin_path, _info(plugin).encode("utf-8"))
         pairs.append((job_path, plugin_path))
         written += [job_path, plugin_path]
     submit = out / "submit.sh"
     parts = ["deadlinecommand", "-SubmitMultipleJobs", "-dependent"]
     for job_path, plugin_path in pairs:
         parts += ["-job", str(job_path), str(plugin_path)]
-    submit.write_text("#!/bin/sh\n# Each job waits for the one before it; the merge job comes last.\nexec "
-                      + shlex.join(parts) + "\n", "utf-8")
-    submit.chmod(0o755)
+    replace_file(submit, ("#!/bin/sh\n# Each job waits for the one before it; the merge job comes last.\nexec "
+                          + shlex.join(parts) + "\n").encode("utf-8"), mode=0o755)
     written.append(submit)
     return written
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vfxcopy.core.farm.plan import MERGE_STEP, FarmJob, Step
+from vfxcopy.core.outfile import replace_file
 
 SPEC_VERSION = "jobtemplate-2023-09"
 TEMPLATE_FILE = "template.json"
@@ -118,9 +119,9 @@ def write_bundle(job: FarmJob, folder: str | Path | None = None, **options: Any)
     template = job_template(job, **options)
     params = job_parameters(job)
     validate(template, params)
-    (out / TEMPLATE_FILE).write_text(json.dumps(template, indent=2), "utf-8")
+    replace_file(out / TEMPLATE_FILE, json.dumps(template, indent=2).encode("utf-8"))
     values = {"parameterValues": [{"name": k, "value": v} for k, v in params.items()]}
-    (out / PARAMETERS_FILE).write_text(json.dumps(values, indent=2), "utf-8")
+    replace_file(out / PARAMETERS_FILE, json.dumps(values, indent=2).encode("utf-8"))
     return out
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from vfxcopy.core.farm.plan import MERGED_FILE, FarmJob, Step, latest_results
 from vfxcopy.core.jobs import JobState
+from vfxcopy.core.outfile import replace_file
 from vfxcopy.core.readfile import read_regular_file
 
 LOG_FOLDER = "logs"
@@ -70,8 +71,7 @@ class Slurm:
         argv = [*job.command, "farm", "task", "--spec", spec, "--step", step.name, *job.map_args(), "--chunk-index"]
         path = folder / f"{step.name}.sh"
         # exec: the task is the batch step's main process, so scancel's SIGTERM reaches it directly.
-        path.write_text(f"#!/bin/sh\nexec {shlex.join(argv)} \"$SLURM_ARRAY_TASK_ID\"\n", "utf-8")
-        path.chmod(0o755)
+        replace_file(path, f"#!/bin/sh\nexec {shlex.join(argv)} \"$SLURM_ARRAY_TASK_ID\"\n".encode(), mode=0o755)
         return path
 
     def _sbatch(self, job: FarmJob, name: str, script: Path, array: str | None, deps: list[str],
@@ -103,8 +103,7 @@ class Slurm:
             deps = [ids[d] for d in step.depends_on if d in ids]
             ids[step.name] = self._sbatch(job, step.name, self._script(job, step), _array(wanted), deps, "afterok")
         merge = job.folder / "slurm" / "merge.sh"
-        merge.write_text(f"#!/bin/sh\nexec {shlex.join(job.merge_argv())}\n", "utf-8")
-        merge.chmod(0o755)
+        replace_file(merge, f"#!/bin/sh\nexec {shlex.join(job.merge_argv())}\n".encode(), mode=0o755)
         # afterany: the merge also runs after a failed or cancelled chunk, to record the state and sweep.
         ids["merge"] = self._sbatch(job, "merge", merge, None, list(ids.values()), "afterany")
         history = list(job.scheduler.get("slurm_history", []))
