@@ -291,3 +291,19 @@ def test_fifos_and_sockets_in_a_tree_are_left_out_and_said(delivery_tree: Path, 
     assert not os.path.lexists(dest / "render.sock")
     assert not os.path.lexists(dest / "shot_010" / "plates" / "bg01" / "plate.1099.exr")
     assert (dest / "shot_010" / "plates" / "bg01" / "plate.1001.exr").is_file()
+
+
+def test_also_through_a_link_to_the_same_folder_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """`--also LINK` where LINK points at the destination (made now or not yet) is one folder given
+    twice: two jobs placed the same frames side by side and wrote two generations. Refused, exit 2,
+    as the same path given twice is; from either side, and through a link to a folder not made yet."""
+    src = make_byte_sequence(tmp_path / "src", count=3, size=1000)[0].parent
+    os.symlink("later", tmp_path / "later_link")  # the folder does not exist yet
+    (tmp_path / "now").mkdir()
+    os.symlink("now", tmp_path / "now_link")
+    for dest, also in (("later", "later_link"), ("later_link", "later"), ("now", "now_link"), ("now_link", "now")):
+        done = subprocess.run([sys.executable, "-m", "vfxcopy", "copy", str(src), str(tmp_path / dest),
+                               "--also", str(tmp_path / also), "-q"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert f"--also {tmp_path / also}: the same folder as another destination" in done.stderr
+    assert not (tmp_path / "later").exists() and os.listdir(tmp_path / "now") == []

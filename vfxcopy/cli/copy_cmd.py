@@ -148,14 +148,14 @@ def _fan_out(specs: list[JobSpec], dest_dir: str, also: list[str]) -> list[JobSp
     from dataclasses import replace
 
     from vfxcopy.core.jobs import new_job_id
-    from vfxcopy.core.safety import same_file
+    from vfxcopy.core.safety import same_folder
 
     extra: list[str] = []
     for raw in also:
         path = os.path.abspath(raw)
         if os.path.exists(path) and not os.path.isdir(path):
             raise UsageError(f"--also {raw}: exists and is not a folder")
-        if any(path == d or same_file(path, d) for d in [dest_dir, *extra]):
+        if any(same_folder(path, d) for d in [dest_dir, *extra]):
             raise UsageError(f"--also {raw}: the same folder as another destination")
         extra.append(path)
     out: list[JobSpec] = []

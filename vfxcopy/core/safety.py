@@ -99,6 +99,12 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     return ia is not None and ia == ib
 
 
+def same_folder(a: str, b: str) -> bool:
+    """Whether two destinations are one folder: the same path, the same path once links are
+    followed (also a link to a folder not made yet), or the same device and inode (a bind mount)."""
+    return a == b or os.path.realpath(a) == os.path.realpath(b) or same_file(a, b)
+
+
 def symlink_escape(path: str | os.PathLike[str], source_dir: str | os.PathLike[str]) -> str | None:
     """If `path` is a symlink whose target lies outside `source_dir`, the resolved target.
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from vfxcopy.core.jobs import ConvertOptions, CopyOptions, JobSpec, Operation, new_job_id
 from vfxcopy.core.presets import PresetOutput
-from vfxcopy.core.safety import same_file
+from vfxcopy.core.safety import same_folder
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.specs import JobOptions, SpecError, build_specs
 from vfxcopy.gui.dialogs.job_options import dest_inside_source, name_problem, parse_frame_text, sentence
@@ -117,7 +117,7 @@ def check_also(main: str, also: list[str], source_dirs: list[str]) -> list[str]:
         if os.path.exists(raw) and not os.path.isdir(raw):
             raise ValueError(f"The destination {raw} is a file, not a folder.")
         # Same path as written, or the same folder through a link or a bind mount.
-        twin = next((d for d in [main, *extra] if d and (raw == d or same_file(raw, d))), None)
+        twin = next((d for d in [main, *extra] if d and same_folder(raw, d)), None)
         if twin is not None:
             same = "is given twice" if twin == raw else f"is the same folder as {twin}"
             raise ValueError(f"The destination {raw} {same}: each copy needs a folder of its own; "
