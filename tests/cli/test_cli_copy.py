@@ -330,3 +330,14 @@ def test_options_may_come_between_the_paths_as_with_cp_and_rsync(tmp_path: Path)
     # An option nobody knows is still refused, wherever it is.
     proc = vfxcopy("copy", str(src[0]), "--bogus", str(tmp_path / "c"))
     assert proc.returncode == 2 and "unrecognized arguments: --bogus" in proc.stderr
+
+
+def test_a_copy_of_chosen_frames_is_named_by_them(byte_seq: list[Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """With --frames the summary named the whole sequence ("plate.####.exr 1001-1010 -> …: 3 copied"):
+    it names the frames the job copies."""
+    assert main(["copy", str(byte_seq[0].parent), str(tmp_path / "out"), "--frames", "1003-1005"]) == 0
+    err = capsys.readouterr().err
+    assert f"plate.####.exr 1003-1005 -> {tmp_path / 'out'}: completed, 3 copied" in err, err
+    assert main(["copy", str(byte_seq[0].parent), str(tmp_path / "one"), "--frames", "1007", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["jobs"][0]["spec"]["frames"] == [1007]

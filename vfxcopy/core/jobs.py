@@ -180,7 +180,15 @@ class JobSpec(Record):
         return list(self.frames)
 
     def display_name(self) -> str:
-        return self.name or self.source.display()
+        """The job as messages name it: its sequence, and the extent of the frames it copies (those
+        chosen with --frames, or a watch's follow-up, not the whole sequence's)."""
+        if self.name:
+            return self.name
+        src = self.source
+        if not self.frames or src.is_single or self.tree is not None:
+            return src.display()
+        first, last = min(self.frames), max(self.frames)
+        return f"{src.nuke_name()} {first if first == last else f'{first}-{last}'}"
 
     def to_dict(self) -> dict[str, Any]:
         # Field by field, not asdict(self): asdict deep-copies every frame number and name
