@@ -341,3 +341,15 @@ def test_a_copy_of_chosen_frames_is_named_by_them(byte_seq: list[Path], tmp_path
     assert f"plate.####.exr 1003-1005 -> {tmp_path / 'out'}: completed, 3 copied" in err, err
     assert main(["copy", str(byte_seq[0].parent), str(tmp_path / "one"), "--frames", "1007", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["jobs"][0]["spec"]["frames"] == [1007]
+
+
+@pytest.mark.parametrize("command", ["copy", "check"])
+def test_an_empty_frames_value_is_refused_not_read_as_all_frames(byte_seq: list[Path], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str], command: str) -> None:
+    """`--frames "$CHUNK"` with the variable unset (a farm or shell script) took every frame of the
+    sequence: an empty value is a usage error, exit 2, nothing written."""
+    argv = [command, str(byte_seq[0].parent), *([str(tmp_path / "out")] if command == "copy" else [])]
+    for empty in ("", "  "):
+        assert main([*argv, "--frames", empty]) == 2
+        assert "--frames: empty" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

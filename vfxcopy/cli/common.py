@@ -230,23 +230,34 @@ def copy_options_from_args(args: argparse.Namespace, command: str = "copy") -> C
     )
 
 
+def _frames_text(args: argparse.Namespace) -> str | None:
+    """--frames as given; None without it. An empty value is refused: `--frames "$CHUNK"` with the
+    variable unset in a farm or shell script would otherwise take every frame of the sequence."""
+    text = getattr(args, "frames", None)
+    if text is not None and not str(text).strip():
+        raise UsageError("--frames: empty; give the frames (e.g. 1001-1100), or leave --frames out for all")
+    return text
+
+
 def frames_from_args(args: argparse.Namespace) -> list[int] | None:
-    if not getattr(args, "frames", None):
+    text = _frames_text(args)
+    if text is None:
         return None
     try:
-        return parse_frames(args.frames)
+        return parse_frames(text)
     except ValueError as exc:
         raise UsageError(f"--frames: {exc}") from None
 
 
 def frame_set_from_args(args: argparse.Namespace) -> FrameSet | None:
     """--frames as ranges: `--frames 1-10000000` allocates nothing per frame (715 MB as a list)."""
-    if not getattr(args, "frames", None):
+    text = _frames_text(args)
+    if text is None:
         return None
     from vfxcopy.core.frames import parse_frame_set  # only with --frames (start-up)
 
     try:
-        return parse_frame_set(args.frames)
+        return parse_frame_set(text)
     except ValueError as exc:
         raise UsageError(f"--frames: {exc}") from None
 
