@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vfxcopy.core.engine import resume_job, run_job
+from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import (
     CancelToken,
     ConvertOptions,
@@ -17,6 +17,7 @@ from vfxcopy.core.jobs import (
     Operation,
 )
 from vfxcopy.core.journal import Journal
+from vfxcopy.core.resume import resume_job
 from vfxcopy.core.sequence import Sequence
 
 

@@ -183,9 +183,10 @@ def test_several_in_flight_place_by_link_and_journal_rows_equal_the_files(
     folder), renameat2 is asked until sshfs refuses it once (then link + unlink at once), and each journal row's size and mtime, taken from the written temp,
     are what a stat of the placed file says afterwards (on the mount and on the server): a resume
     keeps every frame."""
-    from vfxcopy.core.engine import resume_job, run_job
+    from vfxcopy.core.engine import run_job
     from vfxcopy.core.journal import Journal
     from vfxcopy.core.pipeline import place as placing
+    from vfxcopy.core.resume import resume_job
 
     paths = make_byte_sequence(tmp_path / "src", count=24, size=60 * 1024)
     for i, p in enumerate(paths):  # nanoseconds that SFTP (whole seconds) cannot keep

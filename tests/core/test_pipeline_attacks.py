@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from vfxcopy.core import naming
-from vfxcopy.core.engine import resume_job, run_job
+from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
@@ -29,6 +29,7 @@ from vfxcopy.core.jobs import (
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.pipeline import run_pipeline
 from vfxcopy.core.pipeline.destfolder import sweep
+from vfxcopy.core.resume import resume_job
 from vfxcopy.core.samples import make_byte_sequence, make_exr_sequence
 from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.sequence import Sequence

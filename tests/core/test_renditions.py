@@ -274,8 +274,8 @@ def test_a_destination_that_fills_up_mid_run_fails_alone(tmpfs_mount, tmp_path: 
 
 def test_a_rendition_resumed_after_ctrl_c_runs_alone_and_finishes_its_frames(
         src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vfxcopy.core.engine import resume_job
     from vfxcopy.core.journal import Journal
+    from vfxcopy.core.resume import resume_job
 
     outputs = {tmp_path / "master": MASTER, tmp_path / "proxy": PROXY}
     specs = specs_for(src, outputs)

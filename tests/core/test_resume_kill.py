@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vfxcopy.core.engine import resume_job, run_job
+from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import (
     CancelToken,
     CopyOptions,
@@ -26,6 +26,7 @@ from vfxcopy.core.jobs import (
     temp_name,
 )
 from vfxcopy.core.journal import Journal
+from vfxcopy.core.resume import resume_job
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.verify import load_history, verify_destination

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vfxcopy.core.engine import resume_job, run_job
+from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import (
     CancelToken,
     ConflictPolicy,
@@ -23,6 +23,7 @@ from vfxcopy.core.jobs import (
     is_temp_name,
 )
 from vfxcopy.core.preview import plan_job, shortfalls
+from vfxcopy.core.resume import resume_job
 from vfxcopy.core.tree import is_litter, make_rules, scan_tree, tree_job
 
 LEFT_OUT = {".DS_Store", "._edit_ref.mov"}  # the litter the default skips

@@ -140,7 +140,7 @@ def _show(journal: Journal, args: argparse.Namespace) -> int:
 
 
 def _resume(journal: Journal, args: argparse.Namespace) -> int:
-    from vfxcopy.core.engine import resume_job
+    from vfxcopy.core.resume import resume_job
 
     as_json = bool(args.json or args.json_resume)
     try:

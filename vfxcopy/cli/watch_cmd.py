@@ -225,7 +225,8 @@ class WatchSession(PrintingListener, QueueListener):
     def run_one(self, spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
         """The queue's run: the safety check, then the engine, which records the job in the journal
         (a job of a watch that died: resumed, see resume_interrupted)."""
-        from vfxcopy.core.engine import resume_job, run_job
+        from vfxcopy.core.engine import run_job
+        from vfxcopy.core.resume import resume_job
         from vfxcopy.core.safety import check_job
 
         try:

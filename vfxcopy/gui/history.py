@@ -47,7 +47,8 @@ def journaled_run(journal: Journal | None) -> RunFn | None:
         return None
 
     def run(spec: JobSpec, token: CancelToken, report: Reporter) -> JobResult:
-        from vfxcopy.core.engine import resume_job, run_job
+        from vfxcopy.core.engine import run_job
+        from vfxcopy.core.resume import resume_job
 
         try:
             known = journal.get_job(spec.job_id)
