@@ -545,3 +545,30 @@ def test_a_frame_row_with_a_status_it_cannot_read_is_done_again(tmp_path: Path) 
         with sqlite3.connect(journal.path) as conn:
             conn.execute("UPDATE frames SET status='from-the-future' WHERE idx=1")
         assert [f.status for f in journal.frames(spec.job_id)] == [FrameStatus.DONE, FrameStatus.PENDING]
+
+
+def test_a_resume_whose_journal_cannot_record_its_end_still_completes(tmp_path: Path, byte_seq: list[Path],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same rule as a run's (test_a_journal_that_fails_never_stops_a_copy) for a resume: the
+    frames are copied and the manifest written; the end the journal cannot record is said once."""
+    from vfxcopy.core.engine import run_job
+    from vfxcopy.core.resume import resume_job
+    from vfxcopy.core.seqfind import scan
+
+    journal = Journal(tmp_path / "journal.sqlite3")
+    spec = JobSpec(scan([str(byte_seq[0].parent)])[0], str(tmp_path / "out"))
+    assert run_job(spec, journal=journal).state is JobState.COMPLETED
+    (tmp_path / "out" / byte_seq[2].name).unlink()
+    journal.set_state(spec.job_id, JobState.INTERRUPTED, "stopped")
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(journal, "set_state", full)
+    said: list[LogMessage] = []
+    result = resume_job(spec.job_id, journal, report=lambda e: said.append(e) if isinstance(e, LogMessage) else None)
+    assert result.state is JobState.COMPLETED
+    assert (tmp_path / "out" / byte_seq[2].name).read_bytes() == byte_seq[2].read_bytes()
+    warnings = [m.text for m in said if m.level == "warning"]
+    assert any("the job journal cannot record the job's end (database or disk is full)" in w for w in warnings), said
+    journal.close()
