@@ -232,7 +232,8 @@ class WatchSession(PrintingListener, QueueListener):
         try:
             check_job(spec)
             if spec.job_id in self.resuming:
-                return resume_job(spec.job_id, self.journal, token, report)  # type: ignore[arg-type]
+                assert self.journal is not None  # resume_interrupted found the job there
+                return resume_job(spec.job_id, self.journal, token, report)
             return run_job(spec, token, report, journal=self.journal)
         except (VfxCopyError, OSError) as exc:
             self.emit("error", f"error: {spec.display_name()}: {exc}", job_id=spec.job_id, message=str(exc))

@@ -196,9 +196,9 @@ class OpenJDBackend:
         try:
             return self._run_in(job, only, openjd.LocalRunner(openjd.job_template(job), openjd.job_parameters(job),
                                                               session_root=Path(root)))
+        except FarmError:
+            raise
         except (RuntimeError, OSError) as exc:
-            if isinstance(exc, FarmError):
-                raise
             raise FarmError(f"the OpenJD runtime could not run the job's tasks here: {exc}") from exc
         finally:
             shutil.rmtree(root, ignore_errors=True)
