@@ -41,7 +41,7 @@ def run_spec(spec: JobSpec, token: CancelToken, report: Reporter, journal: Journ
     on_planned = None
     if journal is not None:
         def on_planned(planned: JobSpec) -> None:
-            journal_call(report, planned.job_id, "record the job's planned names", journal.update_spec, planned)
+            journal_call(report, planned.job_id, RECORD_NAMES, journal.update_spec, planned)
     return run_pipeline(spec, token, report, on_planned=on_planned)
 
 
@@ -53,23 +53,25 @@ def _is_journal_error(exc: BaseException) -> bool:
     return isinstance(exc, (JournalError, OSError, sqlite3.Error))
 
 
-_JOURNAL_MISSES = {  # what a journal call that failed costs the user
-    "record this job": "the job runs without it and cannot be resumed if it stops",
-    "record the job's planned names": "a resume may not find what the job wrote",
-    "record the job's end": "`vfxcopy jobs` will list it as interrupted",
-}
+# The journal calls a run makes: what each does, and what its failure costs the user.
+RECORD_JOB = ("record this job", "the job runs without it and cannot be resumed if it stops")
+RECORD_NAMES = ("record the job's planned names", "a resume may not find what the job wrote")
+RECORD_END = ("record the job's end", "`vfxcopy jobs` will list it as interrupted")
 
 
-def journal_call(report: Reporter, job_id: str, what: str, call: Callable[..., object], *args: object) -> bool:
-    """`call(*args)` on the journal; a journal that fails (a full or read-only disk, a damaged file) is
-    said as a warning and never stops the copy. True if it worked."""
+def journal_call(
+    report: Reporter, job_id: str, step: tuple[str, str], call: Callable[..., object], *args: object
+) -> bool:
+    """`call(*args)` on the journal (`step`: one of the RECORD_ pairs above). A journal that fails
+    (a full or read-only disk, a damaged file) is said as a warning and never stops the copy.
+    True if it worked."""
     try:
         call(*args)
         return True
     except Exception as exc:
         if not _is_journal_error(exc):
             raise
-        report(LogMessage(job_id, "warning", f"the job journal cannot {what} ({exc}); {_JOURNAL_MISSES[what]}"))
+        report(LogMessage(job_id, "warning", f"the job journal cannot {step[0]} ({exc}); {step[1]}"))
         return False
 
 
@@ -89,12 +91,12 @@ def run_job(
     token = token or CancelToken()
     refused = _preflight(spec, token, report)
     if refused is not None:
-        if journal is not None and journal_call(report, spec.job_id, "record this job", journal.add_job, spec):
-            journal_call(report, spec.job_id, "record the job's end", journal.set_state, spec.job_id, refused.state,
+        if journal is not None and journal_call(report, spec.job_id, RECORD_JOB, journal.add_job, spec):
+            journal_call(report, spec.job_id, RECORD_END, journal.set_state, spec.job_id, refused.state,
                           refused.message)
         return refused
     _warm_pdf(spec)
-    if journal is not None and not journal_call(report, spec.job_id, "record this job", journal.add_and_start, spec):
+    if journal is not None and not journal_call(report, spec.job_id, RECORD_JOB, journal.add_and_start, spec):
         journal = None  # the copy runs all the same
     if journal is None:
         result = run_spec(spec, token, report)
@@ -107,14 +109,14 @@ def run_job(
         result = run_spec(spec, token, recorder, journal)
     except BaseException as exc:
         recorder.flush()
-        journal_call(report, spec.job_id, "record the job's end", journal.set_state, spec.job_id, JobState.FAILED,
+        journal_call(report, spec.job_id, RECORD_END, journal.set_state, spec.job_id, JobState.FAILED,
                       str(exc) or type(exc).__name__)
         raise
     _check_sources(spec, result, recorder, token)
     recorder.flush()
     if outputs:
         finish_outputs(spec, result, result.frames, report, token)
-    journal_call(report, spec.job_id, "record the job's end", journal.set_state, spec.job_id, result.state, result.message)
+    journal_call(report, spec.job_id, RECORD_END, journal.set_state, spec.job_id, result.state, result.message)
     return result
 
 

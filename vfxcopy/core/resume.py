@@ -12,7 +12,7 @@ import os
 import time
 
 from vfxcopy.core import naming
-from vfxcopy.core.engine import finish_outputs, journal_call, run_spec
+from vfxcopy.core.engine import RECORD_END, finish_outputs, journal_call, run_spec
 from vfxcopy.core.errors import Cancelled, JobError
 from vfxcopy.core.jobs import (
     CancelToken,
@@ -101,7 +101,7 @@ def resume_job(
         return _resume_claimed(job, journal, token, report, rehash)
     except BaseException as exc:
         # A refusal (SafetyError) or a bug must not leave the job "running" under a live pid.
-        journal_call(report, job_id, "record the job's end", journal.set_state, job_id, JobState.FAILED,
+        journal_call(report, job_id, RECORD_END, journal.set_state, job_id, JobState.FAILED,
                      str(exc) or type(exc).__name__)
         raise
 
@@ -168,7 +168,7 @@ def _resume_claimed(
             report(LogMessage(job_id, "warning", f"{fr.dest}: {why}; copying frame {frame} again"))
             (redo if os.path.lexists(fr.dest) else todo).append(frame)
     except Cancelled:
-        journal_call(report, job_id, "record the job's end", journal.set_state, job_id, JobState.CANCELLED,
+        journal_call(report, job_id, RECORD_END, journal.set_state, job_id, JobState.CANCELLED,
                      "cancelled while checking finished frames")
         return JobResult(job_id, JobState.CANCELLED, elapsed=time.monotonic() - started, message="cancelled")
 
@@ -242,7 +242,7 @@ def _finish_resume(
         # The manifest covers every frame of the job, also those done before the crash;
         # with nothing copied now (everything was still in place) the last one still holds.
         finish_outputs(spec, result, [f.to_result() for f in journal.frames(spec.job_id)], report, token)
-    journal_call(report, spec.job_id, "record the job's end", journal.set_state, spec.job_id, result.state,
+    journal_call(report, spec.job_id, RECORD_END, journal.set_state, spec.job_id, result.state,
                  result.message)
     result.elapsed = time.monotonic() - started
     return result
