@@ -114,3 +114,46 @@ def test_replace_file_never_writes_through_a_link_planted_at_its_temporary_or_ta
     replace_file(tmp_path / "out" / "secret.toml", b"pw", mode=0o600)
     assert os.stat(tmp_path / "out" / "secret.toml").st_mode & 0o777 == 0o600
     assert sorted(os.listdir(tmp_path / "out")) == ["r.csv", "secret.toml"]
+
+
+def test_the_shared_temp_step_removes_its_temporary_on_a_cancel_or_a_failed_write(tmp_path: Path) -> None:
+    """core/outfile.fill_temp serves the settings, reports and farm files and the manifests: a cancel
+    between two writes or a write that fails leaves no temporary; a name taken (a planted link) is
+    refused by create_temp, and what the link points at is untouched."""
+    import errno
+    import os
+
+    import pytest
+
+    from vfxcopy.core.errors import Cancelled
+    from vfxcopy.core.jobs import CancelToken
+    from vfxcopy.core.outfile import WRITE_STEP, create_temp, fill_temp
+
+    temp = str(tmp_path / ".x.tmp")
+    token = CancelToken()
+    calls = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) == 2:  # after the first WRITE_STEP bytes
+            token.cancel()
+        token.check()
+
+    with pytest.raises(Cancelled):
+        fill_temp(create_temp(temp), temp, b"x" * (3 * WRITE_STEP), check)
+    assert os.listdir(tmp_path) == [] and len(calls) == 2
+
+    fd = create_temp(temp)
+    os.close(fd)  # a write that fails: EBADF, the same path as EIO or ENOSPC
+    with pytest.raises(OSError) as failed:
+        fill_temp(fd, temp, b"data")
+    assert failed.value.errno == errno.EBADF and os.listdir(tmp_path) == []
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    os.symlink(outside, temp)
+    with pytest.raises(FileExistsError):
+        create_temp(temp)
+    assert outside.read_text() == "precious"
+    fill_temp(create_temp(temp + "2", 0o600), temp + "2", b"whole")
+    assert open(temp + "2", "rb").read() == b"whole" and os.stat(temp + "2").st_mode & 0o777 == 0o600

@@ -11,8 +11,39 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+WRITE_STEP = 4 << 20  # bytes written between two cancel checks
+
+
+def create_temp(temp: str, mode: int = 0o644) -> int:
+    """A new temporary at `temp`, opened for writing: O_EXCL and O_NOFOLLOW, so nothing planted
+    at its name (a file, a link to one) is written through."""
+    return os.open(temp, _FLAGS, mode)
+
+
+def fill_temp(fd: int, temp: str, data: bytes, check: Callable[[], None] | None = None) -> None:
+    """Write `data` whole into the temporary `fd` (named `temp`), fsync and close it. On any
+    failure (`check` raising between two WRITE_STEP writes: a cancel) it is closed and removed."""
+    try:
+        view = memoryview(data)
+        while view:
+            if check is not None:
+                check()
+            view = view[os.write(fd, view[:WRITE_STEP]):]
+        os.fsync(fd)
+    except BaseException:
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # a close that fails too (EIO, or the write's EBADF) must not keep the temporary
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    os.close(fd)
 
 
 def replace_file(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, make_folder: bool = False) -> None:
@@ -35,18 +66,12 @@ def replace_file(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
         os.makedirs(folder, exist_ok=True)
     temp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        fd = os.open(temp, _FLAGS, mode)
+        fd = create_temp(temp, mode)
     except OSError as exc:  # the folder is not there, not writable, read-only: said of the folder
         raise type(exc)(exc.errno, f"{target}: cannot be written in {folder} ({exc.strerror}); nothing was "
                                    "written") from None
+    fill_temp(fd, temp, data)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         os.replace(temp, target)
     except BaseException:
         try:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 
 from vfxcopy.core.errors import Cancelled, ManifestError
 from vfxcopy.core.jobs import CancelToken
+from vfxcopy.core.outfile import create_temp, fill_temp
 
 MHL_FOLDER = "ascmhl"
 TEMP_PREFIX = ".vfxcopy-mhl-"
@@ -228,21 +229,9 @@ def manifest_error(path: str | os.PathLike[str], what: str, exc: OSError) -> Man
 
 
 def _write_temp(folder: str, data: bytes, token: CancelToken | None) -> str:
+    """`data` in a new temporary of `folder`, named as the leftovers sweep knows them."""
     tmp = os.path.join(folder, _temp_name())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            if token is not None:
-                token.check()
-            n = os.write(fd, view[: 4 << 20])
-            view = view[n:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        _unlink_quiet(tmp)
-        raise
-    os.close(fd)
+    fill_temp(create_temp(tmp), tmp, data, token.check if token is not None else None)
     return tmp
 
 
