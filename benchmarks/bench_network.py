@@ -76,7 +76,7 @@ def timed(name, fn):
         finally:
             spent[name] += time.perf_counter() - t
     return run
-engine._run = timed("engine", engine._run)
+engine.run_spec = timed("engine", engine.run_spec)
 engine.finish_outputs = timed("outputs", engine.finish_outputs)
 engine.run_job = timed("job", engine.run_job)
 import vfxcopy.cli.queue_run as queue_run
