@@ -479,3 +479,30 @@ def test_a_destination_that_fills_up_fails_alone_and_runs_again_on_its_own(
     assert again.state is JobState.COMPLETED
     for frame in frames:
         assert (small / "backup" / frame.name).read_bytes() == frame.read_bytes()
+
+
+def test_a_destination_short_of_space_is_warned_about_on_its_own_before_queueing(
+    qtbot: Any, window: MainWindow, picker: Picker, tmp_path: Path
+) -> None:
+    """A small backup drive beside a big working disk: the summary warns for the small one only,
+    naming it, its free space and what the copy needs (a real 1 MiB tmpfs as the drive)."""
+    import subprocess
+
+    small = tmp_path / "small_drive"
+    small.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        make_byte_sequence(tmp_path / "card" / "A001", head="A001_C003.", count=8, size=300 * 1024)
+        dialog = open_dialog(window, tmp_path / "card" / "A001", tmp_path / "work")
+        add_destinations(qtbot, dialog, picker, small)
+        warning = dialog.findChild(QLabel, "warningLabel")
+        qtbot.waitUntil(lambda: warning.isVisibleTo(dialog), timeout=WAIT_MS)
+        assert warning.text() == f"Only 1.0 MiB free at {small} for 2.3 MiB."
+        summary = dialog.findChild(QLabel, "summaryLabel").text()
+        assert summary == "2 jobs · 8 frames · 2.3 MiB · to 2 destinations, read once"
+        assert dialog.ok_button.isEnabled()  # a warning, not a refusal: the pre-flight says the rest
+        dialog.reject()
+    finally:
+        subprocess.run(["umount", str(small)], check=False)

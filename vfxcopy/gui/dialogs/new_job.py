@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QGuiApplication, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
@@ -34,18 +34,17 @@ from vfxcopy.core.naming import dest_names  # noqa: F401 - re-exported: the name
 from vfxcopy.core.presets import PresetOutput
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.tree import Tree
-from vfxcopy.core.units import format_size, plural
 from vfxcopy.gui.dialogs.convert_options import ConvertGroup
 from vfxcopy.gui.dialogs.job_options import (
     ERROR_COLOUR,
     RESIZE_RE,
     WARNING_COLOUR,
     convert_problem,
-    free_space,
     sentence,
 )
 from vfxcopy.gui.dialogs.new_job_check import POLICY_KEY, CheckStep, policy_for
 from vfxcopy.gui.dialogs.new_job_fields import JobFields
+from vfxcopy.gui.dialogs.new_job_layout import FitsScreen
 from vfxcopy.gui.dialogs.new_job_specs import (
     Choices,
     Planned,
@@ -54,6 +53,7 @@ from vfxcopy.gui.dialogs.new_job_specs import (
     fan_out,
     plan_jobs,
     plan_renditions,
+    summarise,
 )
 from vfxcopy.gui.dialogs.sequence_list import COL_SEQUENCE, SequenceList  # noqa: F401 - re-exported
 from vfxcopy.gui.farm_panel import RunOnChoice
@@ -82,7 +82,7 @@ def _ask_preset_name(parent: QWidget, suggestion: str) -> str | None:
     return new_job.ask_preset_name(parent, suggestion)
 
 
-class NewJobDialog(JobFields):
+class NewJobDialog(FitsScreen, JobFields):
     """Lists dropped sequences with their ranges, gaps and sizes; `specs()` after accept."""
 
     def __init__(
@@ -188,23 +188,6 @@ class NewJobDialog(JobFields):
         label.setStyleSheet(f"color: {colour};")
         return label
 
-    def _fit_to_screen(self, rows: int) -> None:
-        """Room for every option and up to a dozen rows of the list; never taller than the screen."""
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        avail = screen.availableGeometry() if screen is not None else None
-        row_height = max(self.sequence_list.sizeHintForRow(0) if rows else 30, 24)
-        list_height = min(max(rows, 3), 12) * row_height + self.sequence_list.header().sizeHint().height() + 6
-        options_height = self._options.sizeHint().height() + 4
-        chrome = 150  # summary, messages, buttons, margins, the window frame
-        height, width = list_height + options_height + chrome, 980
-        if avail is not None:
-            height = min(height, avail.height() - 40)
-            width = min(width, avail.width() - 40)
-        # The options first (they scroll when even they do not fit), the list gets the rest.
-        options_height = min(options_height, max(160, height - chrome - 4 * row_height))
-        self.resize(width, height)
-        self.splitter.setSizes([max(3 * row_height, height - chrome - options_height), options_height])
-
     # -- reactions --
     @Slot()
     def _on_operation_changed(self) -> None:
@@ -222,32 +205,6 @@ class NewJobDialog(JobFields):
     def _on_destinations_changed(self) -> None:
         self._validate()
         self._make_room()
-
-    def _make_room(self) -> None:
-        """Options appeared (conversion, a farm's fields): grow the dialog within the screen, then take from the list."""
-        if not hasattr(self, "_options") or not getattr(self, "_fitted", False):
-            return
-        sizes = self.splitter.sizes()
-        need = self._options.sizeHint().height() + 4
-        if len(sizes) != 2 or sizes[1] >= need:
-            return
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        if screen is not None:
-            room = screen.availableGeometry().height() - 40 - self.height()
-            grow = max(0, min(room, need - sizes[1]))
-            if grow:
-                self.resize(self.width(), self.height() + grow)
-                sizes = [sizes[0], sizes[1] + grow]
-                # Grown downwards: keep the title bar and the buttons on the screen.
-                avail, frame = screen.availableGeometry(), self.frameGeometry()
-                over = frame.bottom() - avail.bottom()
-                if over > 0 and self.isVisible():
-                    self.move(frame.left(), max(avail.top(), frame.top() - over))
-        total = sum(sizes)
-        if sizes[1] < need:
-            self.splitter.setSizes([max(120, total - need), min(need, total - 120)])
-        else:
-            self.splitter.setSizes(sizes)
 
     # -- state --
     def checked_sequences(self) -> list[Sequence]:
@@ -376,41 +333,9 @@ class NewJobDialog(JobFields):
         self.warning_label.setVisible(bool(self.warning_label.text()))
 
     def _update_summary(self, planned: Planned) -> None:
-        specs = planned.specs
-        if not specs:
-            self.summary_label.setText("")
-            self.warning_label.setText("")
-            return
-        size_at: dict[str, int] = {}
-        for spec in specs:
-            size_at[spec.dest_dir] = size_at.get(spec.dest_dir, 0) + self._job_size(spec)
-        reads = len({spec.group or spec.job_id for spec in specs})
-        frames = sum(len(spec.selected_frames()) or 1 for spec in specs) * reads // len(specs)
-        size = sum(size_at.values()) * reads // len(specs)
-        text = f"{plural(len(specs), 'job')} · {plural(frames, 'frame')} · {format_size(size)}"
-        members = len(specs) // reads
-        if members > 1 and specs[0].operation is Operation.CONVERT:
-            text += f" · {members} renditions, each frame decoded once"
-        elif members > 1:
-            text += f" · to {members} destinations, read once"
+        text, warnings = summarise(planned, self.sequence_list.sizes)
         self.summary_label.setText(text)
-        warnings = []
-        if specs[0].operation is Operation.COPY:
-            # Each destination on its own: a small backup drive beside a big working one.
-            for dest, need in size_at.items():
-                free = free_space(dest)
-                if free is not None and need > free:
-                    where = "at the destination" if len(size_at) == 1 else f"at {dest}"
-                    warnings.append(f"Only {format_size(free)} free {where} for {format_size(need)}.")
-        # What the builder left out (frames asked for that a sequence does not have).
-        self.warning_label.setText("\n".join(filter(None, [*warnings, *(sentence(n) + "." for n in planned.notes)])))
-
-    def _job_size(self, spec: JobSpec) -> int:
-        if spec.tree is not None:
-            return sum(int(e.get("size") or 0) for e in spec.tree)
-        whole = self.sequence_list.sizes.get(id(spec.source)) or 0
-        count = len(spec.source.frames) or 1
-        return whole * (len(spec.selected_frames()) or 1) // count
+        self.warning_label.setText("\n".join(warnings))
 
     def _build_run_on_group(self) -> QWidget:
         from vfxcopy.gui.farm_settings import FarmSettings

@@ -11,7 +11,14 @@ from vfxcopy.core.presets import PresetOutput
 from vfxcopy.core.safety import same_folder
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.specs import JobOptions, SpecError, build_specs
-from vfxcopy.gui.dialogs.job_options import dest_inside_source, name_problem, parse_frame_text, sentence
+from vfxcopy.core.units import format_size, plural
+from vfxcopy.gui.dialogs.job_options import (
+    dest_inside_source,
+    free_space,
+    name_problem,
+    parse_frame_text,
+    sentence,
+)
 
 
 @dataclass
@@ -186,3 +193,42 @@ def _refuse_same_names(jobs: list[JobSpec]) -> None:
             if other != n:
                 raise ValueError(f"Renditions {other} and {n} would both write {name} into {spec.dest_dir}: "
                                  "give one of them another folder (Write into) or format.")
+
+
+def job_size(spec: JobSpec, sizes: dict[int, int | None]) -> int:
+    """The bytes `spec` reads: its tree's, or its share of its sequence's size (`sizes`: by id of the
+    sequence, as the list measured them)."""
+    if spec.tree is not None:
+        return sum(int(e.get("size") or 0) for e in spec.tree)
+    whole = sizes.get(id(spec.source)) or 0
+    count = len(spec.source.frames) or 1
+    return whole * (len(spec.selected_frames()) or 1) // count
+
+
+def summarise(planned: Planned, sizes: dict[int, int | None]) -> tuple[str, list[str]]:
+    """The summary line under the list ("3 jobs · 300 frames · 1.2 GiB"), and the warnings: a
+    destination short of space, and what the plan left out (frames a sequence does not have)."""
+    specs = planned.specs
+    if not specs:
+        return "", []
+    size_at: dict[str, int] = {}
+    for spec in specs:
+        size_at[spec.dest_dir] = size_at.get(spec.dest_dir, 0) + job_size(spec, sizes)
+    reads = len({spec.group or spec.job_id for spec in specs})
+    frames = sum(len(spec.selected_frames()) or 1 for spec in specs) * reads // len(specs)
+    size = sum(size_at.values()) * reads // len(specs)
+    text = f"{plural(len(specs), 'job')} · {plural(frames, 'frame')} · {format_size(size)}"
+    members = len(specs) // reads
+    if members > 1 and specs[0].operation is Operation.CONVERT:
+        text += f" · {members} renditions, each frame decoded once"
+    elif members > 1:
+        text += f" · to {members} destinations, read once"
+    warnings = []
+    if specs[0].operation is Operation.COPY:
+        # Each destination on its own: a small backup drive beside a big working one.
+        for dest, need in size_at.items():
+            free = free_space(dest)
+            if free is not None and need > free:
+                where = "at the destination" if len(size_at) == 1 else f"at {dest}"
+                warnings.append(f"Only {format_size(free)} free {where} for {format_size(need)}.")
+    return text, [*warnings, *(sentence(n) + "." for n in planned.notes if n)]
