@@ -5,7 +5,10 @@ Cases (same frames, same run, alternating contenders, medians and ratios):
   dwaa        1920x1080 EXR zip -> EXR DWAA 45
 
 Contenders:
-  vfxcopy-1 / vfxcopy-N   convert_sequence with 1 and N frame threads (N = --threads, default: CPU count)
+  vfxcopy-1 / vfxcopy-N   convert_sequence with 1 and N frame threads (N = --threads, default: CPU count):
+                          the engine in process
+  vfxcopy-CLI-N           `vfxcopy convert` as users run it (a new process: start-up, scan, the job
+                          journal in a data folder of the benchmark's own), N frame threads
   oiiotool-loop           one oiiotool process per frame, in turn (what a shell loop does)
   oiiotool-parallel       one oiiotool --frames A-B --parallel-frames over the whole range
 
@@ -75,6 +78,31 @@ def run_vfxcopy(seq: Sequence, out: Path, opts: ConvertOptions, threads: int) ->
     elapsed = time.perf_counter() - t0
     if result.exit_code != 0:
         raise SystemExit(f"vfxcopy failed: {result.message} {[f.error for f in result.failed][:2]}")
+    return elapsed
+
+
+def cli_args(opts: ConvertOptions) -> list[str]:
+    """The `vfxcopy convert` flags for `opts` (the options CASES use)."""
+    flags = [("--to", opts.to), ("--compression", opts.compression), ("--data-format", opts.data_format),
+             ("--resize", opts.resize), ("--filter", opts.filter), ("--from", opts.from_space),
+             ("--to-space", opts.to_space)]
+    args = [arg for flag, value in flags if value for arg in (flag, str(value))]
+    if opts.to == "jpg":
+        args += ["--quality", str(opts.quality)]
+    return args
+
+
+def run_vfxcopy_cli(seq: Sequence, out: Path, opts: ConvertOptions, threads: int, data: Path) -> float:
+    fresh(out)
+    src = os.path.join(seq.directory, f"{seq.head}{'#' * seq.padding}{seq.tail}")
+    env = {**os.environ, "VFXCOPY_DATA_DIR": str(data), "VFXCOPY_CONFIG_DIR": str(data / "config")}
+    command = [sys.executable, "-m", "vfxcopy", "convert", "-q", *cli_args(opts), "--threads", str(threads),
+               "--on-conflict", "overwrite", src, str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(command, check=True, env=env)
+    elapsed = time.perf_counter() - t0
+    if len([n for n in os.listdir(out) if not n.startswith(".")]) < len(seq.frames):
+        raise SystemExit(f"vfxcopy convert wrote {len(os.listdir(out))} of {len(seq.frames)} frames")
     return elapsed
 
 
@@ -207,6 +235,8 @@ def main() -> int:
             contenders: dict[str, Callable[[], float]] = {
                 "vfxcopy-1": lambda o=opts: run_vfxcopy(seq, work / "out", o, 1),
                 f"vfxcopy-{args.threads}": lambda o=opts: run_vfxcopy(seq, work / "out", o, args.threads),
+                f"vfxcopy-CLI-{args.threads}": lambda o=opts: run_vfxcopy_cli(seq, work / "out", o, args.threads,
+                                                                           work / "data"),
                 "oiiotool-parallel": lambda a=tool_args, e=ext: run_oiiotool_parallel(seq, work / "out", a, e),
             }
             if not args.no_loop:
