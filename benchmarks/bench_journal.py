@@ -1,10 +1,18 @@
-"""Cost of journaling: a copy of many small frames with and without the journal, alternating runs."""
+"""Cost of journaling: a copy of many small frames with and without the journal, alternating runs.
+
+In process (run_job with and without a Journal) and through the command line as users run it
+(`vfxcopy copy` and `vfxcopy copy --no-journal`, each a new process with the benchmark's own data
+folder; the manifest and report are written by both, so the difference is the journal's).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +37,18 @@ def once(src: list[Path], work: Path, journal: Journal | None, fsync: bool) -> f
     return elapsed
 
 
+def once_cli(src: list[Path], work: Path, journal: bool, fsync: bool) -> float:
+    dest = work / "dst"
+    shutil.rmtree(dest, ignore_errors=True)
+    env = {**os.environ, "VFXCOPY_DATA_DIR": str(work / "data"), "VFXCOPY_CONFIG_DIR": str(work / "config")}
+    command = [sys.executable, "-m", "vfxcopy", "copy", "-q", "--verify", "transfer", str(src[0].parent), str(dest)]
+    command += [] if journal else ["--no-journal"]
+    command += [] if fsync else ["--no-fsync"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, env=env)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=1000)
@@ -40,16 +60,19 @@ def main() -> None:
         work = Path(tmp)
         src = make_byte_sequence(work / "src", count=args.frames, size=args.size)
         journal = Journal(work / "journal.sqlite3")
-        plain: list[float] = []
-        logged: list[float] = []
+        runs: dict[str, list[float]] = {"plain": [], "logged": [], "cli plain": [], "cli logged": []}
+        fsync = not args.no_fsync
         for _ in range(args.repeat):
-            plain.append(once(src, work, None, not args.no_fsync))
-            logged.append(once(src, work, journal, not args.no_fsync))
-        p, j = statistics.median(plain), statistics.median(logged)
-        print(f"{args.frames} frames x {args.size} B, fsync {'off' if args.no_fsync else 'on'}, "
-              f"median of {args.repeat}: without journal {p:.2f} s, with journal {j:.2f} s "
-              f"(x{j / p:.2f}; {(j - p) / args.frames * 1000:.2f} ms per frame)")
+            runs["plain"].append(once(src, work, None, fsync))
+            runs["logged"].append(once(src, work, journal, fsync))
+            runs["cli plain"].append(once_cli(src, work, False, fsync))
+            runs["cli logged"].append(once_cli(src, work, True, fsync))
         journal.close()
+        print(f"{args.frames} frames x {args.size} B, fsync {'on' if fsync else 'off'}, median of {args.repeat}:")
+        for where, key in (("in process", ""), ("command line", "cli ")):
+            p, j = statistics.median(runs[key + "plain"]), statistics.median(runs[key + "logged"])
+            print(f"  {where}: without journal {p:.2f} s, with journal {j:.2f} s "
+                  f"(x{j / p:.2f}; {(j - p) / args.frames * 1000:.3f} ms per frame)")
 
 
 if __name__ == "__main__":
