@@ -2,7 +2,9 @@
 
 Both read every file from the page cache (a warm-up run of each first), so the
 figure is the cost of hashing plus each tool's own overhead (start-up, history
-parsing, traversal). Also times one manifest write of a job of that size.
+parsing, traversal). `vfxcopy verify` runs as users run it (a new process) and,
+beside it, in process (verify_destination: no start-up). Also times one
+manifest write of a job of that size.
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ def timed(argv: list[str]) -> float:
     return elapsed
 
 
+def timed_in_process(root: Path) -> float:
+    from vfxcopy.core.jobs import CancelToken
+    from vfxcopy.core.verify import verify_destination
+
+    started = time.perf_counter()
+    report = verify_destination(str(root), CancelToken(), lambda event: None)
+    elapsed = time.perf_counter() - started
+    if not report.passed:
+        raise SystemExit(f"verify_destination did not pass: {report.to_dict()}")
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=200)
@@ -47,19 +61,22 @@ def main() -> None:
                        capture_output=True)
         ours = [sys.executable, "-m", "vfxcopy", "verify", str(root), "-q"]
         theirs = [str(BIN / "ascmhl-debug"), "verify", str(root)]
-        timed(ours), timed(theirs)  # warm the page cache and both tools' imports
+        timed(ours), timed(theirs), timed_in_process(root)  # warm the page cache and the imports
         a: list[float] = []
         b: list[float] = []
+        c: list[float] = []
         for _ in range(args.repeat):
             a.append(timed(ours))
             b.append(timed(theirs))
+            c.append(timed_in_process(root))
         total = args.frames * args.size
-        ma, mb = statistics.median(a), statistics.median(b)
+        ma, mb, mc = statistics.median(a), statistics.median(b), statistics.median(c)
         print(f"{args.frames} files x {args.size >> 10} KiB ({total / 2**30:.2f} GiB), {args.hash}, "
               f"median of {args.repeat}:")
-        print(f"  vfxcopy verify       {ma:6.2f} s  {total / ma / 2**20:7.0f} MiB/s")
-        print(f"  ascmhl-debug verify  {mb:6.2f} s  {total / mb / 2**20:7.0f} MiB/s")
-        print(f"  ratio (ascmhl / vfxcopy time) {mb / ma:.2f}x")
+        print(f"  vfxcopy verify       {ma:6.2f} s  {total / ma / 2**20:7.0f} MiB/s  (command line)")
+        print(f"  verify_destination   {mc:6.2f} s  {total / mc / 2**20:7.0f} MiB/s  (in process)")
+        print(f"  ascmhl-debug verify  {mb:6.2f} s  {total / mb / 2**20:7.0f} MiB/s  (command line)")
+        print(f"  ratio (ascmhl / vfxcopy time): command line {mb / ma:.2f}x, in process {mb / mc:.2f}x")
 
         # One generation for a job of that size, from hashes the copy already has (no reading).
         entries = [ManifestEntry(f"plates/{p.name}", args.size, p.stat().st_mtime, args.hash,
