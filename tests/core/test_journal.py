@@ -572,3 +572,36 @@ def test_a_resume_whose_journal_cannot_record_its_end_still_completes(tmp_path: 
     warnings = [m.text for m in said if m.level == "warning"]
     assert any("the job journal cannot record the job's end (database or disk is full)" in w for w in warnings), said
     journal.close()
+
+
+@pytest.mark.parametrize("damaged", [False, True], ids=["every-record-json", "one-record-not-json"])
+def test_verify_finds_a_folders_frames_among_odd_and_damaged_records(tmp_path: Path, damaged: bool) -> None:
+    """What `verify` checks a folder against from the journal: the frames every job placed there,
+    the later job winning, whether the job named the folder through a link or by a name that is not
+    valid UTF-8; jobs elsewhere and records that cannot be read are passed over. A record that is
+    not JSON at all makes SQLite's JSON reading fail: the records are then read one by one."""
+    from vfxcopy.core.verify.destination import expected_from_journal
+
+    odd = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/d\xffst"))
+    os.mkdir(odd)
+    os.symlink(odd, tmp_path / "latest")
+    jobs = [make_spec(tmp_path / "src", tmp_path / "elsewhere"),
+            make_spec(tmp_path / "src", odd),
+            make_spec(tmp_path / "src", tmp_path / "latest")]  # the same folder, through a link
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        for n, spec in enumerate(jobs):
+            journal.add_job(spec)
+            journal.record_frames([frame_result(spec, i, hash=f"{n}{i}" * 8, hash_algo="xxh64", size=9)
+                                   for i in range(2 if n == 2 else 4)])
+        if damaged:
+            broken = make_spec(tmp_path / "src", odd)
+            journal.add_job(broken)
+            with sqlite3.connect(journal.path) as conn:
+                conn.execute("UPDATE jobs SET spec='{garbage' WHERE job_id=?", (broken.job_id,))
+        assert [job_id for job_id, _ in journal.dest_dirs()] == [s.job_id for s in jobs]
+        assert journal.dest_dirs()[1][1] == str(odd)
+        found = expected_from_journal(str(odd), journal)
+    assert {rel: rec.hash for rel, rec in found.items()} == {
+        "plate.1001.exr": "20" * 8, "plate.1002.exr": "21" * 8,  # the later job, through the link
+        "plate.1003.exr": "12" * 8, "plate.1004.exr": "13" * 8,
+    }

@@ -249,6 +249,37 @@ class Journal(FrameRows, KeyValues):
         """Finished jobs, newest first (the window's history)."""
         return self.jobs(FINISHED_STATES, limit)
 
+    def dest_dirs(self) -> list[tuple[str, str]]:
+        """(job id, destination folder) of every job whose record can be read, oldest first: what
+        `verify` matches a folder against, without building the jobs or counting their frames.
+
+        SQLite takes the folder out of each record (json_extract: a record holds every frame
+        number and name of its job, and parsing them all in Python took most of the time); a
+        name that is not valid UTF-8 comes back as bytes that are not either, and that record
+        is read whole, as is every record where SQLite has no JSON functions."""
+        conn = self._conn()
+        try:
+            rows = conn.execute("SELECT job_id, CAST(json_extract(spec, '$.dest_dir') AS BLOB), NULL FROM jobs "
+                                "ORDER BY created, rowid").fetchall()
+        except sqlite3.OperationalError:  # no JSON functions in this SQLite, or a record that is not JSON
+            rows = conn.execute("SELECT job_id, NULL, spec FROM jobs ORDER BY created, rowid").fetchall()
+        out: list[tuple[str, str]] = []
+        for job_id, extracted, text in rows:
+            try:
+                dest = extracted.decode() if isinstance(extracted, bytes) else None
+            except UnicodeDecodeError:
+                dest = None
+            if dest is None:
+                if text is None:
+                    (text,) = conn.execute("SELECT spec FROM jobs WHERE job_id=?", (job_id,)).fetchone() or ("",)
+                try:
+                    dest = json.loads(text).get("dest_dir")
+                except (ValueError, TypeError, AttributeError):
+                    continue  # a damaged record (`vfxcopy jobs` names it)
+            if isinstance(dest, str) and dest:
+                out.append((str(job_id), dest))
+        return out
+
     def _select_jobs(self, where: str, params: tuple[Any, ...], tail: str = "") -> list[JournalJob]:
         from vfxcopy.core.journal.rows import JournalJob  # not made by a run that only writes (start-up)
 

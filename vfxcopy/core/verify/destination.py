@@ -132,16 +132,19 @@ def expected_from_journal(root: str, journal: Journal) -> dict[str, ManifestReco
     """The journal's latest hash for every frame placed in `root` by a finished job."""
     records: dict[str, ManifestRecord] = {}
     real_root = os.path.realpath(root)
-    for job in reversed(journal.jobs()):  # oldest first: later jobs win
-        if os.path.realpath(job.spec.dest_dir) != real_root:
+    real: dict[str, str] = {}  # each folder resolved once: most jobs share a few
+    for job_id, dest_dir in journal.dest_dirs():  # oldest first: later jobs win
+        if dest_dir not in real:
+            real[dest_dir] = os.path.realpath(dest_dir)
+        if real[dest_dir] != real_root:
             continue
-        for fr in journal.frames(job.job_id):
+        for fr in journal.frames(job_id):
             if fr.status not in (FrameStatus.DONE, FrameStatus.SKIPPED) or not fr.hash:
                 continue
             fmt = MHL_FORMAT.get(fr.hash_algo or "", "")
             if not fmt:
                 continue
-            rel = os.path.relpath(fr.dest, root).replace(os.sep, "/")
+            rel = os.path.relpath(fr.dest, dest_dir).replace(os.sep, "/")  # as the job named the folder
             if rel.startswith("../"):
                 continue
             records[rel] = ManifestRecord(rel, fmt, fr.hash, fr.size, 0)
