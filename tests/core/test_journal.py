@@ -605,3 +605,18 @@ def test_verify_finds_a_folders_frames_among_odd_and_damaged_records(tmp_path: P
         "plate.1001.exr": "20" * 8, "plate.1002.exr": "21" * 8,  # the later job, through the link
         "plate.1003.exr": "12" * 8, "plate.1004.exr": "13" * 8,
     }
+
+
+def test_a_reports_range_takes_the_jobs_created_in_it_from_the_first_second_to_before_the_last(
+    tmp_path: Path,
+) -> None:
+    specs = [make_spec(tmp_path / "src", tmp_path / f"d{n}") for n in range(4)]
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        for n, spec in enumerate(specs):
+            journal.add_job(spec)
+            with sqlite3.connect(journal.path) as conn:
+                conn.execute("UPDATE jobs SET created=? WHERE job_id=?", (1000.0 + 10 * n, spec.job_id))
+        journal.record_frames([frame_result(specs[1], 0, size=7)])
+        picked = journal.created_between(1010.0, 1030.0)
+    assert [j.job_id for j in picked] == [specs[2].job_id, specs[1].job_id]  # newest first; 1030 is out
+    assert picked[1].counts == {"done": 1} and picked[1].bytes_done == 7

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     try:
         lo, hi = since.timestamp(), until.timestamp()
-        jobs = [j for j in journal.jobs() if lo <= j.created < hi]
+        jobs = journal.created_between(lo, hi)
     finally:
         journal.close()
     jobs.sort(key=lambda j: j.created)

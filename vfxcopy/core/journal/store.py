@@ -245,6 +245,11 @@ class Journal(FrameRows, KeyValues):
         tail = f" LIMIT {int(limit)}" if limit else ""
         return self._select_jobs(where, params, tail)
 
+    def created_between(self, since: float, until: float) -> list[JournalJob]:
+        """Jobs created at `since` or later and before `until` (timestamps), newest first; only these
+        are built and their frames counted (`vfxcopy report` of a week in a journal of months)."""
+        return self._select_jobs("WHERE j.created >= ? AND j.created < ?", (since, until))
+
     def history(self, limit: int | None = None) -> list[JournalJob]:
         """Finished jobs, newest first (the window's history)."""
         return self.jobs(FINISHED_STATES, limit)
