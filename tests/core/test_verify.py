@@ -123,3 +123,40 @@ def test_vfxcopy_working_folders_are_never_extra(tmp_path: Path) -> None:
     (dest / ".vfxcopy-farm" / "job1" / "chunk-1-2.json").write_text("{}")
     (dest / temp_name("abc", 3)).write_bytes(b"a running job's frame")
     assert verify_destination(dest).passed
+
+
+def test_files_hashed_at_once_in_several_threads_each_get_their_own_digest(tmp_path: Path) -> None:
+    """Reads go through reused buffers (one each while a file is hashed): four threads hashing
+    files of 0 bytes to several chunks at once, and a hash left half-way by a cancel, must each
+    give the digest of their own bytes, as hashlib does."""
+    import hashlib
+    import threading
+
+    from vfxcopy.core.errors import Cancelled
+    from vfxcopy.core.verify.hashes import CHUNK, hash_path
+
+    sizes = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 7]
+    files = []
+    for n in range(12):
+        path = tmp_path / f"f{n}"
+        path.write_bytes(os.urandom(sizes[n % len(sizes)]))
+        files.append((str(path), hashlib.md5(path.read_bytes()).hexdigest()))
+    cancelled = CancelToken()
+    cancelled.cancel()
+    with pytest.raises(Cancelled):  # a hash stopped before its first chunk: its buffer is given back
+        hash_path(files[5][0], "md5", cancelled)
+    wrong: list[str] = []
+
+    def work(offset: int) -> None:
+        for k in range(30):
+            path, want = files[(offset + k) % len(files)]
+            got = hash_path(path, "md5")
+            if got != want:
+                wrong.append(f"{path}: {got} != {want}")
+
+    threads = [threading.Thread(target=work, args=(i * 3,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
