@@ -812,3 +812,48 @@ def test_a_cancel_while_the_job_report_is_written_says_the_manifest_is_there(
     (generation,) = generations(tmp_path / "dst")
     assert result.state is JobState.CANCELLED
     assert result.message == f"cancelled while writing the job report; the ASC MHL manifest {generation.name} is written"
+
+
+@pytest.mark.parametrize("patterns", [
+    [],  # ascmhl's defaults
+    [".DS_Store", "ascmhl", "ascmhl/"],
+    ["*.tmp", "Thumbs.db", "cache/", "shot*v0*.exr", ".vfxcopy-*.part"],
+    ["a b", "x.*", "*_old", "build/"],
+])
+def test_plain_name_ignore_patterns_match_as_ascmhls_pathspec_does(patterns: list[str]) -> None:
+    """`vfxcopy verify` matches plain name patterns (`*` at most, `/` for folders) itself, without
+    importing ascmhl and pathspec: every path, file or folder, at every depth, under an absolute or
+    a relative root, gets the reference's answer."""
+    import random
+    import warnings
+
+    from ascmhl import ignore as mhl_ignore
+
+    from vfxcopy.core.verify.mhl_read import IGNORE_PATTERNS, NameSpec, ignore_spec
+
+    ours = ignore_spec(patterns)
+    assert isinstance(ours, NameSpec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        reference = mhl_ignore.MHLIgnoreSpec(list(patterns) or None,
+                                             [p for p in IGNORE_PATTERNS if p not in patterns]).get_path_spec()
+    names = ["ascmhl", ".DS_Store", "x.tmp", ".tmp", "tmp", "cache", "caches", "Thumbs.db", "shot_v001.exr",
+             "shotv0.exr", "shot/v0.exr", ".vfxcopy-1a2b.part", ".vfxcopy-.part", "a b", "a  b", "x.", "x.y",
+             "y_old", "_old", "build", "plate.1001.exr", "é", "sub dir"]
+    rng = random.Random(12)
+    paths = {"/", "", "./x.tmp", "./ascmhl/"}
+    for _ in range(3000):
+        parts = [rng.choice(names) for _ in range(rng.randint(1, 4))]
+        path = ("/" if rng.random() < 0.7 else "./" if rng.random() < 0.5 else "") + "/".join(parts)
+        paths.add(path + ("/" if rng.random() < 0.3 else ""))
+    differ = [p for p in sorted(paths) if ours.match_file(p) != bool(reference.match_file(p))]
+    assert differ == []
+
+
+@pytest.mark.parametrize("pattern", ["*", "**/x", "!keep.tmp", "a/b", "/rooted", "x?.tmp", "[ab].exr", "#note",
+                                     " padded", "\\#literal", ""])
+def test_ignore_patterns_beyond_plain_names_go_to_pathspec(pattern: str) -> None:
+    from vfxcopy.core.verify.mhl_read import NameSpec, ignore_spec
+
+    assert NameSpec.of([pattern]) is None
+    assert not isinstance(ignore_spec([pattern]), NameSpec)

@@ -6,7 +6,8 @@ folder lock, leftovers), `mhl_write` (one generation per verified job),
 `mhl_parse` (one generation or chain file, with expat), `mhl_read` (a whole
 history, nested ones included, and what this process wrote or read),
 `destination` (missing/altered/extra), `checksums` (md5sum/xxhsum lists).
-No copy imports `ascmhl`; `vfxcopy verify` loads it for its ignore patterns.
+No copy imports `ascmhl`; `vfxcopy verify` loads it only for ignore patterns that are more
+than plain names (mhl_read.NameSpec matches those).
 
 Each name below is imported from its room on first use (PEP 562): a verified copy
 writes a manifest and never needs `destination` or `checksums`, and importing every
