@@ -9,6 +9,9 @@ in alternating order per round, each on a fresh destination that is deleted
 right after, then `sync` and a 1 s pause (untimed), as in bench_copy.py. The
 copies are checked against the source (`diff -r`) once per contender.
 
+In process: the engine alone on the same tree (scan_tree, tree_job, run_pipeline: no
+interpreter start-up, no pre-flight), with the same two option sets, beside the commands.
+
 Like for like: `cp -r` and `rsync -a` neither hash nor fsync, so they are compared
 with `vfxcopy --verify none --no-fsync` (targets: >= 0.95x cp -r, >= 1.5x rsync -a,
 ratio = reference time / vfxcopy time); vfxcopy's defaults (fsync, xxh3 transfer
@@ -40,6 +43,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from vfxcopy.core.jobs import VerifyMode
 from vfxcopy.core.samples import make_byte_sequence
 
 SETTLE_S = 1.0
@@ -68,6 +72,20 @@ def run_cmd(args: list[str]) -> Callable[[Path, Path], None]:
         subprocess.run([part.replace("{SRC}", str(src)).replace("{DEST}", str(dest)) for part in args], check=True,
                        stdout=subprocess.DEVNULL)
 
+    return run
+
+
+def in_process(**copy: object) -> Callable[[Path, Path], None]:
+    """The engine alone: the tree scanned and copied by run_pipeline, as the command's job is."""
+    from vfxcopy.core.jobs import CancelToken, CopyOptions, JobState
+    from vfxcopy.core.pipeline import run_pipeline
+    from vfxcopy.core.tree import scan_tree, tree_job
+
+    def run(src: Path, dest: Path) -> None:
+        spec = tree_job(str(src), str(dest), scan_tree(str(src)), copy=CopyOptions(**copy))  # type: ignore[arg-type]
+        result = run_pipeline(spec, CancelToken(), lambda event: None)
+        if result.state is not JobState.COMPLETED:
+            raise SystemExit(f"in process: {result.state.value}: {result.message}")
     return run
 
 
@@ -169,6 +187,8 @@ def main() -> int:
         "rsync -a": run_cmd(["rsync", "-a", "{SRC}/", "{DEST}/"]),
         "vfxcopy defaults (fsync, xxh3, manifest)": run_cmd(vfx),
         "cp -r + sync FILES": cp_sync,
+        "in process --verify none --no-fsync": in_process(verify=VerifyMode.NONE, fsync=False),
+        "in process defaults (fsync, xxh3)": in_process(),
     }
     try:
         src = base / "src"
@@ -205,7 +225,9 @@ def main() -> int:
         print("\nratios (reference time / vfxcopy time; > 1: vfxcopy faster):")
         for ours, ref, target in (("vfxcopy --verify none --no-fsync", "cp -r", 0.95),
                                   ("vfxcopy --verify none --no-fsync", "rsync -a", 1.5),
-                                  ("vfxcopy defaults (fsync, xxh3, manifest)", "cp -r + sync FILES", None)):
+                                  ("vfxcopy defaults (fsync, xxh3, manifest)", "cp -r + sync FILES", None),
+                                  ("in process --verify none --no-fsync", "cp -r", None),
+                                  ("in process defaults (fsync, xxh3)", "cp -r + sync FILES", None)):
             ratio = med[ref] / med[ours]
             met = "met" if target is not None and ratio >= target else "NOT met"
             verdict = "" if target is None else f"  target >= {target:.2f}: {met}"
