@@ -620,3 +620,28 @@ def test_a_reports_range_takes_the_jobs_created_in_it_from_the_first_second_to_b
         picked = journal.created_between(1010.0, 1030.0)
     assert [j.job_id for j in picked] == [specs[2].job_id, specs[1].job_id]  # newest first; 1030 is out
     assert picked[1].counts == {"done": 1} and picked[1].bytes_done == 7
+
+
+def test_frame_states_give_each_index_its_status_as_the_rows_say(tmp_path: Path) -> None:
+    """What the window shows of a job of an earlier session, without reading its rows' paths: every
+    index done when every row is, else each row's status (an unreadable one pending), pending where
+    no row is, and a row outside the job's frames left out."""
+    whole = make_spec(tmp_path / "src", tmp_path / "a", frames=6)
+    mixed = make_spec(tmp_path / "src", tmp_path / "b", frames=6)
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.add_job(whole)
+        journal.add_job(mixed)
+        journal.record_frames([frame_result(whole, i) for i in range(6)])
+        journal.record_frames([frame_result(mixed, 0), frame_result(mixed, 1, FrameStatus.FAILED, error="gone"),
+                               frame_result(mixed, 2, FrameStatus.SKIPPED), frame_result(mixed, 4)])
+        with sqlite3.connect(journal.path) as conn:
+            conn.execute("UPDATE frames SET status='???' WHERE job_id=? AND idx=4", (mixed.job_id,))
+            conn.execute("""INSERT INTO frames (job_id, idx, frame, source, dest, status, updated)
+                            SELECT job_id, 9, 1010, source, dest, 'done', updated FROM frames
+                            WHERE job_id=? AND idx=0""", (mixed.job_id,))
+        done, pending, failed, skipped = FrameStatus.DONE, FrameStatus.PENDING, FrameStatus.FAILED, FrameStatus.SKIPPED
+        assert journal.frame_states(whole.job_id, 6) == [done] * 6
+        assert journal.frame_states(whole.job_id, 7) == [done] * 6 + [pending]  # a frame with no row
+        assert journal.frame_states(mixed.job_id, 6) == [done, failed, skipped, pending, pending, pending]
+        assert [f.index for f in journal.frames(mixed.job_id, problems_only=True)] == [1]
+        assert journal.frame_states(mixed.job_id, 0) == []

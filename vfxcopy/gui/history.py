@@ -13,7 +13,6 @@ from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from vfxcopy.core.errors import JobError
 from vfxcopy.core.jobs import (
     CancelToken,
-    FrameResult,
     FrameStatus,
     JobResult,
     JobSpec,
@@ -66,16 +65,11 @@ def journaled_run(journal: Journal | None) -> RunFn | None:
 def record_from_journal(journal: Journal, job: JournalJob) -> JobRecord:
     """A finished table row for a job of an earlier session."""
     record = JobRecord(job.spec, state=job.state, created=job.created, started=job.started, finished=job.finished)
-    states = record.frame_states
-    frames: list[FrameResult] = []
-    for journal_frame in journal.frames(job.job_id):
-        if 0 <= journal_frame.index < len(states):
-            states[journal_frame.index] = journal_frame.status
-        fr = journal_frame.to_result()
-        if keeps(fr):
-            # Like a live row: failures stay in memory, the rest is read when the details pane shows it.
-            record.frame_results[fr.index] = fr
-            frames.append(fr)
+    record.frame_states = journal.frame_states(job.job_id, len(record.frame_states))
+    # Like a live row: failures stay in memory, the rest is read when the details pane shows it.
+    frames = [fr for fr in (jf.to_result() for jf in journal.frames(job.job_id, problems_only=True)) if keeps(fr)]
+    for fr in frames:
+        record.frame_results[fr.index] = fr
     elapsed = (job.finished - job.started) if job.finished and job.started else 0.0
     record.result = JobResult(job.job_id, job.state, frames, bytes_done=job.bytes_done, elapsed=elapsed,
                               message=job.message)

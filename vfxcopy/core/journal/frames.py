@@ -53,13 +53,16 @@ class FrameRows:
                 part = rows[start:start + step]
                 conn.execute(_insert_frames_sql(len(part)), [value for row in part for value in row])
 
-    def frames(self, job_id: str) -> list[JournalFrame]:
+    def frames(self, job_id: str, problems_only: bool = False) -> list[JournalFrame]:
+        """The job's frame rows in order; `problems_only`: those that failed or carry an error text
+        (what a table row keeps in memory), without reading and decoding every other row."""
         from vfxcopy.core.journal.rows import JournalFrame  # not made by a run that only writes (start-up)
 
+        where = " AND (status = 'failed' OR (error IS NOT NULL AND error != ''))" if problems_only else ""
         rows = self._conn().execute(
-            """SELECT job_id, idx, frame, source, dest, status, size, hash, hash_algo, error,
-                      dest_mtime_ns, dest_size, src_size, src_mtime_ns, updated
-               FROM frames WHERE job_id=? ORDER BY idx""",
+            f"""SELECT job_id, idx, frame, source, dest, status, size, hash, hash_algo, error,
+                       dest_mtime_ns, dest_size, src_size, src_mtime_ns, updated
+                FROM frames WHERE job_id=?{where} ORDER BY idx""",
             (job_id,),
         ).fetchall()
         return [
@@ -71,6 +74,28 @@ class FrameRows:
             for r in rows
         ]
 
+    def frame_states(self, job_id: str, total: int) -> list[FrameStatus]:
+        """The status of each of the job's `total` frames by index (pending where no row says): what a
+        table row shows of a job of an earlier session, without reading its paths. A job whose rows
+        are all done, one per index, is told so by an aggregate; others read (index, status) only.
+        (The window opened in 2.8 s with a journal of 50 jobs of up to 20,000 frames when every row
+        was read whole.)"""
+        conn = self._conn()
+        states = [FrameStatus.PENDING] * total
+        done = FrameStatus.DONE.value
+        rows, done_rows, low, high = conn.execute(
+            "SELECT COUNT(*), SUM(status = ?), MIN(idx), MAX(idx) FROM frames WHERE job_id=?", (done, job_id),
+        ).fetchone()
+        if rows == total and done_rows == total and total and low == 0 and high == total - 1:
+            return [FrameStatus.DONE] * total  # one row per index (the key), every one done
+        statuses, pending = _STATUSES, FrameStatus.PENDING
+        for index, value in conn.execute("SELECT idx, status FROM frames WHERE job_id=?", (job_id,)):
+            if 0 <= index < total:
+                states[index] = statuses.get(value, pending)
+        return states
+
+
+_STATUSES = {s.value: s for s in FrameStatus}
 
 
 def _status(value: object) -> FrameStatus:
