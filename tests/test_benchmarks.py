@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
 def test_the_network_benchmarks_phase_timer_times_a_real_copy(tmp_path: Path) -> None:
     sys.path.insert(0, str(BENCH))
     try:
