@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class FrameRows:
-    """record_frames and frames of Journal (journal/store.py)."""
+    """Journal's frame rows (journal/store.py): recording them, reading them, their statuses."""
 
     def _conn(self) -> sqlite3.Connection:
         raise NotImplementedError
@@ -88,10 +88,9 @@ class FrameRows:
         ).fetchone()
         if rows == total and done_rows == total and total and low == 0 and high == total - 1:
             return [FrameStatus.DONE] * total  # one row per index (the key), every one done
-        statuses, pending = _STATUSES, FrameStatus.PENDING
         for index, value in conn.execute("SELECT idx, status FROM frames WHERE job_id=?", (job_id,)):
             if 0 <= index < total:
-                states[index] = statuses.get(value, pending)
+                states[index] = _status(value)
         return states
 
 
@@ -100,10 +99,7 @@ _STATUSES = {s.value: s for s in FrameStatus}
 
 def _status(value: object) -> FrameStatus:
     """A frame row's status; one that cannot be read (a damaged row) is pending: a resume does it again."""
-    try:
-        return FrameStatus(value)
-    except ValueError:
-        return FrameStatus.PENDING
+    return _STATUSES.get(value, FrameStatus.PENDING) if isinstance(value, str) else FrameStatus.PENDING
 
 
 # Rows of the frames table per INSERT: 60 x 15 values stay under the 999 bound of older SQLite builds.
