@@ -330,6 +330,8 @@ def test_table_and_details_count_frames_alike_for_a_run_again_after_a_cancel(win
     window.model.apply_events(spec.job_id, [
         FrameResult(spec.job_id, i, 1001 + i, "s", "d", FrameStatus.SKIPPED) for i in range(2)
     ] + [Progress(spec.job_id, JobState.RUNNING, 6, frames_done=2, current_frame=1003)])
+    # The frame in flight (1003, the third) is shown running; its index is found from its number.
+    assert record.frame_states[:4] == [FrameStatus.SKIPPED] * 2 + [FrameStatus.RUNNING, FrameStatus.PENDING]
     window.select_jobs([spec.job_id])
     row = window.model.row_of(spec.job_id)
     assert window.model.index(row, COLUMN_INDEX["frames"]).data() == "2/6"

@@ -100,11 +100,12 @@ class JobRecord:
     token: CancelToken | None = field(default=None, compare=False, repr=False)
     # Set for a job that runs on a render farm (gui/farm_jobs.py keeps it up to date).
     farm: FarmInfo | None = None
-    _index: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Frame number -> index, for the frame in flight of a live job's progress; made at its first
+    # progress event (a row of an earlier session never needs it: 20,000 frames, 1.3 MB a row).
+    _index: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         frames = self.spec.selected_frames()
-        self._index = {frame: i for i, frame in enumerate(frames)}
         if not self.frame_states:
             # A single file (no frame number) is one item, reported as index 0.
             self.frame_states = [FrameStatus.PENDING] * (len(frames) or 1)
@@ -172,7 +173,10 @@ class JobRecord:
                 self.state = event.state
             if event.current_frame is not None:
                 # Mark the frame in flight as running unless it already has a final state.
-                idx = self._index.get(event.current_frame, -1)
+                index = self._index
+                if index is None:
+                    index = self._index = {frame: i for i, frame in enumerate(self.spec.selected_frames())}
+                idx = index.get(event.current_frame, -1)
                 if 0 <= idx < len(self.frame_states) and self.frame_states[idx] is FrameStatus.PENDING:
                     self.frame_states[idx] = FrameStatus.RUNNING
         elif isinstance(event, FrameResult):
