@@ -645,3 +645,45 @@ def test_frame_states_give_each_index_its_status_as_the_rows_say(tmp_path: Path)
         assert journal.frame_states(mixed.job_id, 6) == [done, failed, skipped, pending, pending, pending]
         assert [f.index for f in journal.frames(mixed.job_id, problems_only=True)] == [1]
         assert journal.frame_states(mixed.job_id, 0) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through /proc")
+def test_threads_that_end_without_releasing_their_connection_do_not_keep_the_journal_open(tmp_path: Path) -> None:
+    """A watch runs a job per thread for days: each ended job's connection held the journal and its
+    log open (two file descriptors a job) until the journal was closed. They are closed as the next
+    thread connects; the connections of live threads are left alone."""
+    import threading
+
+    def journal_files_open() -> int:
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                count += os.readlink(f"/proc/self/fd/{fd}").startswith(str(tmp_path / "j.sqlite3"))
+            except OSError:
+                pass
+        return count
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    specs = [make_spec(tmp_path / "src", tmp_path / f"d{n}") for n in range(30)]
+    for spec in specs:  # one job a thread, none releasing its connection
+        thread = threading.Thread(target=journal.add_job, args=(spec,))
+        thread.start()
+        thread.join()
+    holding = threading.Event()
+    release = threading.Event()
+
+    def live_reader() -> None:
+        journal.get_job(specs[0].job_id)
+        holding.set()
+        release.wait(10)
+        assert journal.get_job(specs[1].job_id) is not None  # its connection was not closed under it
+
+    reader = threading.Thread(target=live_reader)
+    reader.start()
+    assert holding.wait(10)
+    assert len(journal.jobs()) == 30  # a thread connecting sweeps the ended ones
+    assert journal_files_open() <= 6, journal_files_open()  # main thread, the live reader, the shared memory
+    release.set()
+    reader.join()
+    journal.close()
+    assert journal_files_open() == 0

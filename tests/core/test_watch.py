@@ -611,3 +611,37 @@ def test_a_frame_that_arrives_while_a_rescan_lists_the_folder_stays_in_the_deliv
     settle_until(watcher, clock, landings, 1)
     sequence, frames = landings.items[0]
     assert frames is None and sequence.frames == (1001, 1002, 1003)
+
+
+def test_a_sequence_gone_from_the_folder_is_forgotten_and_known_again_if_it_comes_back(watch, folders) -> None:
+    """A watch runs for months: a sequence moved on from the folder is dropped from memory (each frame
+    handed on was kept for good), and what was handed on is read back from the store if it comes again:
+    the same frames are not queued twice, a re-rendered one is a follow-up."""
+    inbox, _ = folders
+    watcher, landings, clock = watch()
+    sizes = {frame: 100 + frame for frame in range(1, 6)}
+    for frame, size in sizes.items():
+        frame_path(inbox, frame).write_bytes(b"a" * size)
+    wait_for(lambda: watcher.known_frames() == 5)
+    settle_until(watcher, clock, landings, 1)
+    assert watcher.known_sequences() == 1
+    for frame in sizes:
+        frame_path(inbox, frame).unlink()  # moved on by the pipeline
+    wait_for(lambda: watcher.known_frames() == 0, what="the deletions to be seen")
+    for _ in range(3):
+        clock.advance(watcher.rule.settle + 0.1)
+        watcher.tick()
+    assert watcher.known_sequences() == 0 and len(landings) == 1
+
+    for frame, size in sizes.items():  # the same delivery copied in again
+        frame_path(inbox, frame).write_bytes(b"a" * size)
+    wait_for(lambda: watcher.known_frames() == 5)
+    for _ in range(3):
+        clock.advance(watcher.rule.settle + 0.1)
+        watcher.tick()
+    time.sleep(0.2)
+    assert len(landings) == 1, "frames handed on before the sequence was forgotten were queued again"
+    frame_path(inbox, 3).write_bytes(b"b" * 500)  # re-rendered
+    wait_for(lambda: bool(watcher.pending()), what="the rewrite to be seen")
+    settle_until(watcher, clock, landings, 2)
+    assert landings.items[1][1] == [3]

@@ -153,7 +153,11 @@ class WatchSession(PrintingListener, QueueListener):
         self.args = args
         self.copy = copy
         self.stop = CancelToken()
-        self.results: list[tuple[JobSpec, JobResult]] = []
+        # What the end of the watch says, counted as jobs end: a watch runs for days, and keeping
+        # each job's result (a FrameResult per frame) grew it by 1 MB a 500-frame sequence.
+        self.jobs_done = 0  # completed
+        self.jobs_failed = 0  # ended with failed frames or failed as a whole (not cancelled)
+        self.any_not_ok = False  # any job whose exit code was not 0
         self.cancelled_jobs = 0
         self.not_started = 0
         self._print_lock = threading.Lock()
@@ -261,7 +265,9 @@ class WatchSession(PrintingListener, QueueListener):
             if self.watcher is not None:
                 # Done frames stay (skip-identical skips them next time); the rest comes again.
                 self.watcher.release(spec.source, _unfinished(spec, result))
-        self.results.append((spec, result))
+        self.jobs_done += result.state is JobState.COMPLETED
+        self.jobs_failed += result.state is not JobState.CANCELLED and result.exit_code != EXIT_OK
+        self.any_not_ok = self.any_not_ok or result.exit_code != EXIT_OK
         self.emit("finished", "finished " + summary_line(spec, result), **result_to_dict(spec, result))
         if self.notifier is not None:
             # A watch has no end to wait for: each job is told when it ends (hooks and URLs).
@@ -284,7 +290,7 @@ class WatchSession(PrintingListener, QueueListener):
         """A cancelled job: the signal's code (130, 143); failed frames or jobs: 1; else 0."""
         if self.cancelled_jobs:
             return cancelled_exit(guard)
-        if any(r.exit_code != EXIT_OK for _, r in self.results):
+        if self.any_not_ok:
             return EXIT_FAILED
         return EXIT_OK
 
@@ -320,8 +326,7 @@ class WatchSession(PrintingListener, QueueListener):
             wait_for_queue(self.queue, guard)
             guard.restore()
         code = self.exit_code(guard)
-        done = sum(1 for _, r in self.results if r.state is JobState.COMPLETED)
-        failed = sum(1 for _, r in self.results if r.state is not JobState.CANCELLED and r.exit_code != EXIT_OK)
+        done, failed = self.jobs_done, self.jobs_failed
         text = f"stopped; {done} job{'s' if done != 1 else ''} done"
         if failed:
             text += f", {failed} with failed frames"

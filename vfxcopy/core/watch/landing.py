@@ -65,6 +65,7 @@ class _Group:
     queued: dict[int, int] = field(default_factory=dict)  # frame -> size already handed on
     deadline: float | None = None
     last_activity: float = 0.0
+    stored: bool = True  # `queued` is what the store holds (false after a write to the store failed)
 
 
 def parse_frame_name(name: str) -> tuple[str, str, str] | None:
@@ -129,6 +130,20 @@ class LandingTracker:
         with self.lock:
             return sum(len(g.frames) for g in self._groups.values())
 
+    def known_sequences(self) -> int:
+        """Sequences the watcher holds in memory: those with frames in the folder, or landing."""
+        with self.lock:
+            return len(self._groups)
+
+    def _forget_if_gone(self, group: _Group) -> None:
+        """Drop a sequence none of whose frames is in the folder any more (moved on, deleted), with
+        nothing to land: what was handed on is in the store, and `group()` reads it back if the
+        sequence comes again. A watch runs for months: memory follows the folder, not its history
+        (each frame handed on was kept for good: 40 sequences of 500 frames, 3 MB). Called under
+        the lock."""
+        if not group.frames and group.deadline is None and group.stored and self._groups.get(group.key) is group:
+            del self._groups[group.key]
+
     def release(self, sequence: Sequence, frames: Iterable[int] | None = None) -> None:
         """Forget that these frames were handed on (a job cancelled or never run), so they come again.
 
@@ -144,10 +159,10 @@ class LandingTracker:
             snapshot = dict(group.queued)
             if group.frames and not self.stopped:
                 self.touch(group)
-        try:
-            self.store.record(self.rule.name, key_text(key), snapshot)
-        except (OSError, sqlite3.Error, VfxCopyError) as exc:
-            log.warning("watch %s: could not update %s: %s", self.rule.name, sequence.display(), exc)
+        stored = self._record(group, key, snapshot, "update", sequence.display())
+        with self.lock:
+            group.stored = stored
+            self._forget_if_gone(group)
 
     def ignored(self, path: str, *, is_dir: bool = False) -> bool:
         rel = os.path.relpath(path, self.folder)
@@ -365,6 +380,7 @@ class LandingTracker:
             group.deadline = None
             new = self.new_frames(group)
             if not new:
+                self._forget_if_gone(group)
                 return None
             seq = self.sequence(group)
             if seq is None or not seq.frames:
@@ -376,8 +392,16 @@ class LandingTracker:
             for frame in new_frames:
                 group.queued[frame] = group.frames[frame].size
             snapshot = dict(group.queued)
-        try:
-            self.store.record(self.rule.name, key_text(group.key), snapshot)
-        except (OSError, sqlite3.Error, VfxCopyError) as exc:
-            log.warning("watch %s: could not remember %s: %s", self.rule.name, seq.display(), exc)
+        stored = self._record(group, group.key, snapshot, "remember", seq.display())
+        with self.lock:
+            group.stored = stored
         return Landed(self.rule, seq, None if first else new_frames)
+
+    def _record(self, group: _Group, key: SeqKey, snapshot: dict[int, int], verb: str, shown: str) -> bool:
+        """Write what was handed on of a sequence to the store (outside the lock); whether it worked."""
+        try:
+            self.store.record(self.rule.name, key_text(key), snapshot)
+        except (OSError, sqlite3.Error, VfxCopyError) as exc:
+            log.warning("watch %s: could not %s %s: %s", self.rule.name, verb, shown, exc)
+            return False
+        return True

@@ -243,6 +243,10 @@ class FolderWatcher:
         """All frames the watcher currently knows of (for tests and the status line)."""
         return self.tracker.known_frames()
 
+    def known_sequences(self) -> int:
+        """Sequences held in memory: with frames in the folder, or landing (not every one ever handled)."""
+        return self.tracker.known_sequences()
+
     @property
     def rescans(self) -> int:
         return self.tracker.rescans
