@@ -24,6 +24,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -64,7 +65,8 @@ class Journal(FrameRows, KeyValues):
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        # Every thread's connection, with (a weak reference to) the thread that made it.
+        self._connections: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._closed = False
         # Rows a listing left out because they cannot be read (a damaged file, a newer vfxcopy's
         # record): (job id, why), for the commands to say; every other job is listed as usual.
@@ -92,7 +94,14 @@ class Journal(FrameRows, KeyValues):
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         self._local.conn = conn
         with self._lock:
-            self._connections.append(conn)
+            # The connections of threads that ended without release_connection() (a job's thread in a
+            # watch that runs for days) are closed now: each held the journal and its log open, two
+            # file descriptors a job, until the journal was closed.
+            ended = [c for t, c in self._connections if (thread := t()) is None or not thread.is_alive()]
+            self._connections = [(t, c) for t, c in self._connections if c not in ended]
+            self._connections.append((weakref.ref(threading.current_thread()), conn))
+        for old in ended:
+            old.close()
         return conn
 
     def release_connection(self) -> None:
@@ -102,8 +111,7 @@ class Journal(FrameRows, KeyValues):
             return
         self._local.conn = None
         with self._lock:
-            if conn in self._connections:
-                self._connections.remove(conn)
+            self._connections = [(t, c) for t, c in self._connections if c is not conn]
         conn.close()
 
     @contextmanager
@@ -129,7 +137,7 @@ class Journal(FrameRows, KeyValues):
         with self._lock:
             self._closed = True
             conns, self._connections = self._connections, []
-        for conn in conns:
+        for _thread, conn in conns:
             conn.close()
         self._local = threading.local()
 
