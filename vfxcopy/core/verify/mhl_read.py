@@ -9,7 +9,8 @@ the tree; a folder holding `ascmhl/` is that history's), hash-list references
 checked. It does not import `ascmhl`, which cost every
 verified copy that continued a history 0.1 s (lxml, click, dateutil, pathspec);
 `vfxcopy verify` matches plain name ignore patterns itself (NameSpec), and loads
-`ascmhl.ignore` for any other pattern, on first use. tests/core/test_mhl.py reads histories that `ascmhl create` wrote.
+`ascmhl.ignore` for any other pattern, on first use. tests/core/test_mhl.py reads
+histories that `ascmhl create` wrote.
 
 Files read or written in this process are remembered by their identity (device,
 inode, size, mtime and ctime: any write or `touch` changes the ctime), so the
@@ -116,6 +117,8 @@ def ignore_spec(patterns: list[str]) -> Any:
     ascmhl and pathspec (about 60 ms of every `vfxcopy verify`); any other pattern goes to them."""
     import warnings
 
+    # The list MHLIgnoreSpec(patterns or None, ours not in them) builds: ascmhl's defaults when the
+    # history has none, then ours, each once.
     merged = list(dict.fromkeys([*(patterns or ASCMHL_DEFAULT_IGNORE), *IGNORE_PATTERNS]))
     simple = NameSpec.of(merged)
     if simple is not None:
@@ -123,10 +126,9 @@ def ignore_spec(patterns: list[str]) -> Any:
     # pathspec's gitwildmatch, exactly as the reference tool builds it (only `vfxcopy verify` walks with it)
     from ascmhl import ignore as mhl_ignore
 
-    extra = [p for p in IGNORE_PATTERNS if p not in patterns]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # ascmhl asks pathspec for 'gitwildmatch'
-        return mhl_ignore.MHLIgnoreSpec(list(patterns) or None, extra).get_path_spec()
+        return mhl_ignore.MHLIgnoreSpec(merged).get_path_spec()
 
 
 class NameSpec:

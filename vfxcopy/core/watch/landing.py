@@ -159,7 +159,7 @@ class LandingTracker:
             snapshot = dict(group.queued)
             if group.frames and not self.stopped:
                 self.touch(group)
-        stored = self._record(group, key, snapshot, "update", sequence.display())
+        stored = self._record(key, snapshot, "update", sequence.display())
         with self.lock:
             group.stored = stored
             self._forget_if_gone(group)
@@ -392,12 +392,12 @@ class LandingTracker:
             for frame in new_frames:
                 group.queued[frame] = group.frames[frame].size
             snapshot = dict(group.queued)
-        stored = self._record(group, group.key, snapshot, "remember", seq.display())
+        stored = self._record(group.key, snapshot, "remember", seq.display())
         with self.lock:
             group.stored = stored
         return Landed(self.rule, seq, None if first else new_frames)
 
-    def _record(self, group: _Group, key: SeqKey, snapshot: dict[int, int], verb: str, shown: str) -> bool:
+    def _record(self, key: SeqKey, snapshot: dict[int, int], verb: str, shown: str) -> bool:
         """Write what was handed on of a sequence to the store (outside the lock); whether it worked."""
         try:
             self.store.record(self.rule.name, key_text(key), snapshot)
