@@ -645,3 +645,42 @@ def test_a_sequence_gone_from_the_folder_is_forgotten_and_known_again_if_it_come
     wait_for(lambda: bool(watcher.pending()), what="the rewrite to be seen")
     settle_until(watcher, clock, landings, 2)
     assert landings.items[1][1] == [3]
+
+
+class _SlowFirstStore(MemoryHandledStore):
+    """A store whose first write holding `frame` takes a while (a journal on a busy disk)."""
+
+    def __init__(self, frame: int) -> None:
+        super().__init__()
+        self.frame = frame
+        self.writing = threading.Event()
+
+    def record(self, rule: str, key: str, sizes: dict[int, int]) -> None:
+        if self.frame in sizes and not self.writing.is_set():
+            self.writing.set()
+            time.sleep(0.5)
+        super().record(rule, key, sizes)
+
+
+def test_a_release_during_a_landing_is_what_the_store_keeps(watch, folders) -> None:
+    """A follow-up lands (its store write is slow) while a cancelled job releases a frame of the same
+    sequence: the store must end with the frame released, or after a restart that frame never
+    comes again. The two writes used to race, and the landing's older state was written last."""
+    inbox, _ = folders
+    store = _SlowFirstStore(frame=6)
+    watcher, landings, clock = watch(store=store)
+    for frame in range(1, 6):
+        frame_path(inbox, frame).write_bytes(b"a" * 100)
+    wait_for(lambda: watcher.known_frames() == 5)
+    settle_until(watcher, clock, landings, 1)
+    first = landings.items[0][0]
+    frame_path(inbox, 6).write_bytes(b"a" * 100)
+    wait_for(lambda: watcher.known_frames() == 6)
+    lander = threading.Thread(target=settle_until, args=(watcher, clock, landings, 2))
+    lander.start()
+    assert store.writing.wait(TIMEOUT), "the follow-up's store write never started"
+    watcher.release(first, [2])  # the first job was cancelled before frame 2
+    lander.join(TIMEOUT)
+    assert landings.items[1][1] == [6]
+    key = next(iter(store._data))
+    assert sorted(store.load(*key)) == [1, 3, 4, 5, 6]

@@ -112,6 +112,7 @@ class LandingTracker:
         self._wake = wake
         self._groups: dict[SeqKey, _Group] = {}
         self.lock = threading.RLock()
+        self._store_lock = threading.Lock()  # one store write at a time (see _save)
         self.events = 0  # frames recorded by events so far: a rescan keeps those newer than its listing
         self.rescans = 0
         self.stopped = False  # after the watcher stopped, a release no longer restarts a settle timer
@@ -156,12 +157,10 @@ class LandingTracker:
             group = self.group(key)
             for frame in wanted:
                 group.queued.pop(frame, None)
-            snapshot = dict(group.queued)
             if group.frames and not self.stopped:
                 self.touch(group)
-        stored = self._record(key, snapshot, "update", sequence.display())
+        self._save(group, "update", sequence.display())
         with self.lock:
-            group.stored = stored
             self._forget_if_gone(group)
 
     def ignored(self, path: str, *, is_dir: bool = False) -> bool:
@@ -391,17 +390,24 @@ class LandingTracker:
             first = not any(f in group.queued for f in seq.frames)
             for frame in new_frames:
                 group.queued[frame] = group.frames[frame].size
-            snapshot = dict(group.queued)
-        stored = self._record(group.key, snapshot, "remember", seq.display())
-        with self.lock:
-            group.stored = stored
+        self._save(group, "remember", seq.display())
         return Landed(self.rule, seq, None if first else new_frames)
 
-    def _record(self, key: SeqKey, snapshot: dict[int, int], verb: str, shown: str) -> bool:
-        """Write what was handed on of a sequence to the store (outside the lock); whether it worked."""
-        try:
-            self.store.record(self.rule.name, key_text(key), snapshot)
-        except (OSError, sqlite3.Error, VfxCopyError) as exc:
-            log.warning("watch %s: could not %s %s: %s", self.rule.name, verb, shown, exc)
-            return False
-        return True
+    def _save(self, group: _Group, verb: str, shown: str) -> None:
+        """Write what was handed on of a sequence to the store, outside the tracker's lock.
+
+        Writes are taken one at a time and each reads the group when its turn comes, so
+        the last to land holds the newest state: a landing and a release of the same
+        sequence on two threads cannot leave the older state in the store (a released
+        frame that never came again after a restart)."""
+        with self._store_lock:
+            with self.lock:
+                snapshot = dict(group.queued)
+            try:
+                self.store.record(self.rule.name, key_text(group.key), snapshot)
+                stored = True
+            except (OSError, sqlite3.Error, VfxCopyError) as exc:
+                log.warning("watch %s: could not %s %s: %s", self.rule.name, verb, shown, exc)
+                stored = False
+            with self.lock:
+                group.stored = stored
