@@ -341,3 +341,52 @@ def test_tree_items_run_concurrently_with_another_job_into_the_same_folder(deliv
 def test_glob_rules(pattern: str, path: str, is_dir: bool, matches: bool) -> None:
     [rule] = make_rules([(False, pattern)])
     assert rule.matches(path, is_dir) is matches
+
+
+def _deep_folder(root: Path, depth: int = 20) -> int:
+    """Folders of 250-character names, `depth` deep, made relative to each other (the whole path is
+    past what the system opens by name); returns the path's length."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d" * 250, dir_fd=fd)
+            inner = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        out = os.open("plate.1001.exr", os.O_WRONLY | os.O_CREAT, dir_fd=fd)
+        os.close(out)
+    finally:
+        os.close(fd)
+    return len(str(root)) + depth * 251
+
+
+def test_a_path_past_the_systems_limit_is_named_in_one_short_line(tmp_path: Path) -> None:
+    """A tree holding a path longer than the system opens by name is refused before copying, in a
+    line a user can read: the path shortened, the limit, what to do (it printed 5,000 characters)."""
+    root = tmp_path / "delivery"
+    (root / "deep").mkdir(parents=True)
+    (root / "plate.1001.exr").write_bytes(b"x")
+    length = _deep_folder(root / "deep")
+    assert length > 4096
+    tree = scan_tree(str(root))
+    assert len(tree.unreadable) == 1
+    message = tree.unreadable[0]
+    assert len(message) < 400, message
+    assert message.startswith(str(root / "deep"))
+    assert "4,096 bytes at most" in message and "--exclude" in message
+    assert "characters)" in message
+    kept = scan_tree(str(root), make_rules([(False, "deep/")]))
+    assert not kept.unreadable and [e.path for e in kept.items] == ["plate.1001.exr"]
+
+
+def test_a_name_too_long_and_a_path_too_long_are_told_apart() -> None:
+    import errno
+
+    from vfxcopy.core.errors import explain
+
+    long_name = explain(OSError(errno.ENAMETOOLONG, "File name too long"), "/out/" + "n" * 300, "destination")
+    assert "file name too long (255 bytes at most)" in long_name
+    deep = "/out" + "/" + "/".join(["d" * 250] * 20) + "/plate.1001.exr"
+    long_path = explain(OSError(errno.ENAMETOOLONG, "File name too long"), deep, "source")
+    assert "the path is too long (4,096 bytes at most)" in long_path and "shorten its folder names" in long_path
+    assert len(long_path) < 450 and long_path.startswith("/out/ddd") and "plate.1001.exr" in long_path

@@ -57,6 +57,7 @@ class ManifestError(JobError):
 # -- the one vocabulary for per-item errors ----------------------------------------------------
 
 DISK_FULL_ERRNOS = frozenset({28, 122})  # ENOSPC, EDQUOT
+PATH_MAX = 4096  # bytes of a path the system opens by name (Linux; macOS allows 1,024)
 
 
 def explain(exc: OSError, path: str, side: str) -> str:
@@ -75,6 +76,11 @@ def explain(exc: OSError, path: str, side: str) -> str:
         what, hint = "no space left on the destination", "free some space or choose another destination"
     elif code == errno.EIO:
         what, hint = "input/output error", f"the {side} disk or share may be failing; check it and retry"
+    elif code == errno.ENAMETOOLONG and len(path.encode("utf-8", "surrogateescape")) >= PATH_MAX:
+        from vfxcopy.core.textsafe import shortened
+
+        what, hint = f"the path is too long ({PATH_MAX:,} bytes at most)", "shorten its folder names"
+        path = shortened(path)
     elif code == errno.ENAMETOOLONG:
         what, hint = "file name too long (255 bytes at most)", "choose a shorter name with a new head"
     elif code == errno.ENOENT and side == "source":

@@ -42,3 +42,11 @@ def undecodable_escaped(text: str) -> str:
     """For JSON and CSV: bytes that were not UTF-8 (surrogateescape) as \\xNN, the rest as it is
     (JSON escapes control characters itself; a CSV cell holds them)."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def shortened(path: str, keep: int = 120) -> str:
+    """A path fit for a one-line message: one longer than 2 * `keep` characters keeps its start and
+    its end, and says how long it was (a path past the system's limit runs to thousands)."""
+    if len(path) <= 2 * keep + 40:
+        return path
+    return f"{path[:keep]}…{path[-keep:]} ({len(path):,} characters)"

@@ -35,11 +35,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vfxcopy.core.errors import PATH_MAX
 from vfxcopy.core.framenames import natural_key
 from vfxcopy.core.jobs import TEMP_PREFIX, JobSpec
 from vfxcopy.core.readfile import kind_of
 from vfxcopy.core.seqfind import group_files
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.textsafe import shortened
 from vfxcopy.core.units import plural
 
 MHL_FOLDER = "ascmhl"
@@ -237,7 +239,7 @@ def _walk(tree: Tree, root: str, rel_dir: str, rules: list[Rule], follow: bool, 
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (os.O_NOFOLLOW if rel_dir else 0))
     except OSError as exc:
-        tree.unreadable.append(f"{folder}: cannot be read ({exc.strerror})")
+        tree.unreadable.append(_cannot_read(folder, exc))
         return
     try:
         names = sorted(os.listdir(fd), key=natural_key)
@@ -249,7 +251,7 @@ def _walk(tree: Tree, root: str, rel_dir: str, rules: list[Rule], follow: bool, 
                 lst = os.stat(name, dir_fd=fd, follow_symlinks=False)
             except OSError as exc:
                 if exc.errno != errno.ENOENT:
-                    tree.unreadable.append(f"{os.path.join(folder, name)}: cannot be read ({exc.strerror})")
+                    tree.unreadable.append(_cannot_read(os.path.join(folder, name), exc))
                 continue
             is_dir = stat.S_ISDIR(lst.st_mode)
             if not wanted(rel, is_dir, rules, tree.has_history):
@@ -283,6 +285,15 @@ def _walk(tree: Tree, root: str, rel_dir: str, rules: list[Rule], follow: bool, 
 
 
 # -- a tree as a job ----------------------------------------------------------------------
+
+
+def _cannot_read(path: str, exc: OSError) -> str:
+    """Why a path of the tree cannot be listed, in one line (a path past the system's limit is
+    shortened: it runs to thousands of characters)."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return (f"{shortened(path)}: the path is longer than this system opens ({PATH_MAX:,} bytes at most); "
+                "shorten its folder names, or leave it out with --exclude")
+    return f"{path}: cannot be read ({exc.strerror})"
 
 
 def is_tree_folder(folder: str) -> bool:
