@@ -476,3 +476,24 @@ def test_same_bytes_reads_only_regular_files_and_stops_when_cancelled(tmp_path: 
     asked = []
     assert not same_bytes(str(a), str(tmp_path / "b"), lambda: asked.append(1) or len(asked) > 1)
     assert len(asked) == 2  # the first chunk compared, stopped before the second
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 20) - 1, 1 << 20, (2 << 20) + 7])
+def test_same_bytes_finds_a_difference_in_any_chunk(tmp_path: Path, size: int) -> None:
+    """The compare reads into reused buffers: a difference in the first, a middle or the last
+    (short) chunk is found, whatever was compared before in the same buffers."""
+    from vfxcopy.core.readfile import same_bytes
+
+    data = bytes(range(256)) * (size // 256 + 1)
+    data = data[:size]
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(data)
+    b.write_bytes(data)
+    assert same_bytes(str(a), str(b))
+    for at in sorted({0, size // 2, size - 1} if size else set()):
+        changed = bytearray(data)
+        changed[at] ^= 0xFF
+        b.write_bytes(bytes(changed))
+        assert not same_bytes(str(a), str(b)), f"a difference at byte {at} of {size} was missed"
+        b.write_bytes(data)
+        assert same_bytes(str(a), str(b))
