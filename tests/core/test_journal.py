@@ -196,6 +196,67 @@ def test_migration_from_version_1_keeps_jobs(tmp_path: Path) -> None:
         assert j.kv_get("watch_handled", "/shots/a.####.exr") == {"size": 3}
 
 
+def _kept(db: Path, job_id: str) -> str | None:
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute("SELECT tally FROM job_tally WHERE job_id=?", (job_id,)).fetchone()
+    finally:
+        conn.close()
+    return None if row is None else str(row[0])
+
+
+def test_a_finished_jobs_counts_are_kept_and_dropped_whenever_its_frames_change(tmp_path: Path) -> None:
+    """A listing reads a finished job's counts instead of counting its frames; any change to the
+    frames drops them (a resume's frame, a recovery, a vfxcopy that knows nothing of them), so the
+    listing is never wrong: what it shows is what counting shows."""
+    db = tmp_path / "j.db"
+    spec = make_spec(tmp_path / "src", tmp_path / "dst", frames=4)
+    with Journal(db) as j:
+        j.add_and_start(spec)
+        j.record_frames([frame_result(spec, i, size=100 + i) for i in range(3)]
+                        + [frame_result(spec, 3, FrameStatus.FAILED, error="bad")])
+        assert _kept(db, spec.job_id) is None  # running: counted
+        j.set_state(spec.job_id, JobState.FAILED, "1 frame failed")
+        assert _kept(db, spec.job_id) is not None
+        job = j.get_job(spec.job_id)
+        assert job is not None and job.counts == {"done": 3, "failed": 1} and job.bytes_done == 303
+
+        j.record_frame(frame_result(spec, 3, size=7))  # a resume does the failed frame
+        assert _kept(db, spec.job_id) is None
+        job = j.get_job(spec.job_id)
+        assert job is not None and job.counts == {"done": 4} and job.bytes_done == 310
+        j.set_state(spec.job_id, JobState.COMPLETED)
+
+    conn = sqlite3.connect(db, isolation_level=None)  # an older vfxcopy, which keeps no counts
+    conn.execute("UPDATE frames SET status='failed' WHERE job_id=? AND idx=0", (spec.job_id,))
+    conn.close()
+    assert _kept(db, spec.job_id) is None
+    with Journal(db) as j:
+        job = j.get_job(spec.job_id)
+        assert job is not None and job.counts == {"done": 3, "failed": 1} and job.bytes_done == 210
+        j.delete_job(spec.job_id)
+    assert _kept(db, spec.job_id) is None
+
+
+def test_an_older_journal_gets_the_counts_of_its_finished_jobs(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    done, running = (make_spec(tmp_path / "src", tmp_path / f"dst{i}", frames=2) for i in range(2))
+    with Journal(db) as j:
+        for spec in (done, running):
+            j.add_and_start(spec)
+            j.record_frames([frame_result(spec, i, size=5) for i in range(2)])
+        j.set_state(done.job_id, JobState.COMPLETED)
+    conn = sqlite3.connect(db, isolation_level=None)  # as the journal of the version before
+    for name in ("job_tally_ins", "job_tally_upd", "job_tally_del", "job_tally_job"):
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("DROP TABLE job_tally")
+    conn.close()
+    with Journal(db) as j:
+        assert _kept(db, done.job_id) == "done 2 10" and _kept(db, running.job_id) is None
+        assert [(job.state, job.counts, job.bytes_done) for job in j.jobs()] == [
+            (JobState.RUNNING, {"done": 2}, 10), (JobState.COMPLETED, {"done": 2}, 10)]
+
+
 def test_journal_from_a_newer_vfxcopy_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
     conn = sqlite3.connect(db)

@@ -225,6 +225,6 @@ class Sequence(SlotRecord):
             head=data["head"],
             tail=data["tail"],
             padding=int(data["padding"]),
-            frames=tuple(int(f) for f in data["frames"]),
+            frames=tuple(map(int, data["frames"])),
             total_size=data.get("total_size"),
         )

@@ -80,6 +80,59 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_v1, _schema_v2
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+# Each job's frame counts by status, kept so that a listing of jobs does not count a job's frames
+# every time (`vfxcopy jobs` of a journal of 400,000 frame rows: 0.16 s of its 0.3 s). Not a schema
+# version: a vfxcopy that knows nothing of it opens the journal as before, and the triggers, which
+# live in the journal, drop a job's counts at any change to its frames, whoever writes them; so a
+# job's counts are either right or missing (then counted, as before).
+TALLY_SQL = (
+    "CREATE TABLE IF NOT EXISTS job_tally (job_id TEXT PRIMARY KEY, tally TEXT NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS job_tally_ins AFTER INSERT ON frames BEGIN "
+    "DELETE FROM job_tally WHERE job_id=NEW.job_id; END",
+    "CREATE TRIGGER IF NOT EXISTS job_tally_upd AFTER UPDATE ON frames BEGIN "
+    "DELETE FROM job_tally WHERE job_id IN (NEW.job_id, OLD.job_id); END",
+    "CREATE TRIGGER IF NOT EXISTS job_tally_del AFTER DELETE ON frames BEGIN "
+    "DELETE FROM job_tally WHERE job_id=OLD.job_id; END",
+    "CREATE TRIGGER IF NOT EXISTS job_tally_job AFTER DELETE ON jobs BEGIN "
+    "DELETE FROM job_tally WHERE job_id=OLD.job_id; END",
+)
+# 'status count bytes' per status, ';' between: what a job's counts are kept as.
+_TALLY_ROWS = ("SELECT f.job_id AS job_id, f.status || ' ' || COUNT(*) || ' ' || CAST(TOTAL(f.size) AS INTEGER) AS part "
+               "FROM frames f {where} GROUP BY f.job_id, f.status")
+
+
+def tally_jobs_sql(where: str) -> str:
+    """Keep the counts of the jobs whose frames `where` selects (frames as `f`, jobs as `j`)."""
+    return (f"INSERT OR REPLACE INTO job_tally (job_id, tally) SELECT job_id, group_concat(part, ';') "
+            f"FROM ({_TALLY_ROWS.format(where=where)}) GROUP BY job_id")
+
+
+def parse_tally(text: str) -> tuple[dict[str, int], int] | None:
+    """(frames per status, bytes of the done frames) from a kept tally; None if it cannot be read."""
+    counts: dict[str, int] = {}
+    done_bytes = 0
+    try:
+        for part in text.split(";") if text else ():
+            status, n, size = part.split(" ")
+            counts[status] = int(n)
+            if status == "done":
+                done_bytes = int(size)
+    except ValueError:
+        return None
+    return counts, done_bytes
+
+
+def _add_tally(conn: sqlite3.Connection) -> None:
+    """The kept counts and their triggers, once; the counts of every finished job are filled in."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='trigger' AND name='job_tally_job'").fetchone():
+        return
+    for sql in TALLY_SQL:
+        conn.execute(sql)
+    marks = ",".join("?" * len(FINISHED_STATES))
+    conn.execute(tally_jobs_sql(f"JOIN jobs j ON j.job_id = f.job_id WHERE j.state IN ({marks})"),
+                 tuple(s.value for s in FINISHED_STATES))
+
+
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Bring the database to `target` in one transaction; returns the version found before."""
     conn.execute("BEGIN IMMEDIATE")
@@ -94,6 +147,8 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             MIGRATIONS[version](conn)
         if target > found:
             conn.execute(f"PRAGMA user_version = {int(target)}")
+        if target == SCHEMA_VERSION:
+            _add_tally(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -46,6 +46,8 @@ from vfxcopy.core.journal.schema import (
     FINISHED_STATES,
     JournalError,
     migrate,
+    parse_tally,
+    tally_jobs_sql,
 )
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
@@ -232,6 +234,8 @@ class Journal(FrameRows, KeyValues):
                 "UPDATE jobs SET state=?, message=?, finished=? WHERE job_id=?",
                 (state.value, _safe_text(message) or "", finished, job_id),
             )
+            if state.finished:  # its counts, kept for the listings (dropped if its frames change again)
+                conn.execute(tally_jobs_sql("WHERE f.job_id=?"), (job_id,))
 
     def get_job(self, job_id: str) -> JournalJob | None:
         jobs = self._select_jobs("WHERE j.job_id=?", (job_id,))
@@ -299,8 +303,8 @@ class Journal(FrameRows, KeyValues):
         conn = self._conn()
         rows = conn.execute(
             f"""SELECT j.job_id, j.spec, j.state, j.created, j.started, j.finished, j.message,
-                       j.pid, j.pid_start, j.host, j.frames_total
-                FROM jobs j {where} ORDER BY j.created DESC, j.rowid DESC{tail}""",
+                       j.pid, j.pid_start, j.host, j.frames_total, t.tally
+                FROM jobs j LEFT JOIN job_tally t ON t.job_id = j.job_id {where} ORDER BY j.created DESC, j.rowid DESC{tail}""",
             params,
         ).fetchall()
         out: list[JournalJob] = []
@@ -310,14 +314,8 @@ class Journal(FrameRows, KeyValues):
             except (JournalError, ValueError) as exc:
                 self.unreadable[str(row[0])] = str(exc)
                 continue
-            counts: dict[str, int] = {}
-            bytes_done = 0
-            for status, n, size in conn.execute(
-                "SELECT status, COUNT(*), SUM(size) FROM frames WHERE job_id=? GROUP BY status", (row[0],)
-            ):
-                counts[status] = int(n)
-                if status == FrameStatus.DONE.value:
-                    bytes_done = int(size or 0)
+            kept = parse_tally(row[11]) if row[11] is not None else None
+            counts, bytes_done = kept if kept is not None else self._count_frames(conn, row[0])
             out.append(
                 JournalJob(
                     spec=spec,
@@ -335,6 +333,18 @@ class Journal(FrameRows, KeyValues):
                 )
             )
         return out
+
+    @staticmethod
+    def _count_frames(conn: sqlite3.Connection, job_id: str) -> tuple[dict[str, int], int]:
+        counts: dict[str, int] = {}
+        bytes_done = 0
+        for status, n, size in conn.execute(
+            "SELECT status, COUNT(*), SUM(size) FROM frames WHERE job_id=? GROUP BY status", (job_id,)
+        ):
+            counts[status] = int(n)
+            if status == FrameStatus.DONE.value:
+                bytes_done = int(size or 0)
+        return counts, bytes_done
 
     def delete_job(self, job_id: str) -> None:
         with self._tx() as conn:
