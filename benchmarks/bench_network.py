@@ -56,8 +56,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sshfs_rig import SshfsRig, missing_tools
 
 from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
+from vfxcopy.core.pipeline import prepare as pipeline_prepare
 from vfxcopy.core.pipeline import run_pipeline
-from vfxcopy.core.pipeline import runner as pipeline_runner
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.seqfind import scan
 
@@ -260,13 +260,13 @@ def main() -> int:
                 seq = scan([str(src)])[0]
 
                 def run(dest: Path) -> None:
-                    saved = pipeline_runner.SHARED_FS_COPY_WORKERS
+                    saved = pipeline_prepare.SHARED_FS_COPY_WORKERS
                     if workers is not None:
-                        pipeline_runner.SHARED_FS_COPY_WORKERS = workers
+                        pipeline_prepare.SHARED_FS_COPY_WORKERS = workers
                     try:
                         result = run_pipeline(JobSpec(seq, str(dest), copy=opts), CancelToken(), lambda e: None)
                     finally:
-                        pipeline_runner.SHARED_FS_COPY_WORKERS = saved
+                        pipeline_prepare.SHARED_FS_COPY_WORKERS = saved
                     if result.state is not JobState.COMPLETED:
                         raise SystemExit(f"vfxcopy failed: {result.message}")
                 return run

@@ -25,8 +25,8 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.pipeline import Debug, durable
+from vfxcopy.core.pipeline import prepare as pipeline_prepare
 from vfxcopy.core.pipeline import run_pipeline as copy_sequence
-from vfxcopy.core.pipeline import runner as pipeline_runner
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 
@@ -42,8 +42,8 @@ def seq_of(paths: list[Path]) -> Sequence:
 @pytest.fixture
 def in_flight(monkeypatch: pytest.MonkeyPatch) -> int:
     """Make every destination look like a network file system: 4 frames in flight per copy."""
-    monkeypatch.setattr(pipeline_runner, "is_shared_fs", lambda fstype: True)
-    monkeypatch.setattr(pipeline_runner, "SHARED_FS_COPY_WORKERS", 4)
+    monkeypatch.setattr(pipeline_prepare, "is_shared_fs", lambda fstype: True)
+    monkeypatch.setattr(pipeline_prepare, "SHARED_FS_COPY_WORKERS", 4)
     return 4
 
 

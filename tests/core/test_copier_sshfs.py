@@ -23,8 +23,8 @@ from vfxcopy.core.jobs import (
     VerifyMode,
     is_temp_name,
 )
+from vfxcopy.core.pipeline import prepare
 from vfxcopy.core.pipeline import run_pipeline as copy_sequence
-from vfxcopy.core.pipeline import runner
 from vfxcopy.core.pipeline.destfolder import fs_type
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
@@ -212,9 +212,9 @@ def test_several_in_flight_place_by_link_and_journal_rows_equal_the_files(
         assert result.state is JobState.COMPLETED, result.message
         assert all(f.status is FrameStatus.DONE and f.dest_stat is not None for f in result.frames)
         assert len(linked_by) > 1  # placed by several workers
-        assert lanes == {f"lane{i}" for i in range(runner.SHARED_FS_COPY_WORKERS)}  # temps in a sub-folder each
+        assert lanes == {f"lane{i}" for i in range(prepare.SHARED_FS_COPY_WORKERS)}  # temps in a sub-folder each
         # Only the items in flight before the first refusal (and the naming of the run's temp folder).
-        assert asked[0] <= runner.SHARED_FS_COPY_WORKERS + 1
+        assert asked[0] <= prepare.SHARED_FS_COPY_WORKERS + 1
         rows = journal.frames(spec.job_id)
         assert len(rows) == len(paths)
         remote = sshfs_mount.parent / "remote" / "journalled"  # the served folder: what the server has

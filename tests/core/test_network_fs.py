@@ -14,8 +14,8 @@ import pytest
 
 from vfxcopy.core.jobs import TEMP_PREFIX, CancelToken, FrameStatus, JobSpec, JobState
 from vfxcopy.core.pipeline import place as placing
+from vfxcopy.core.pipeline import prepare as pipeline_prepare
 from vfxcopy.core.pipeline import run_pipeline
-from vfxcopy.core.pipeline import runner as pipeline_runner
 from vfxcopy.core.pipeline.destfolder import sweep
 from vfxcopy.core.pipeline.temps import TempArea, TempFile
 from vfxcopy.core.samples import make_byte_sequence
@@ -151,10 +151,10 @@ def test_lanes_only_for_a_network_destination(tmp_path: Path, monkeypatch: pytes
     local = run_pipeline(JobSpec(seq, str(tmp_path / "local")), CancelToken(), lambda e: None)
     assert local.state is JobState.COMPLETED and all("/" not in n for n in seen)
     seen.clear()
-    monkeypatch.setattr(pipeline_runner, "is_shared_fs", lambda fstype: True)
+    monkeypatch.setattr(pipeline_prepare, "is_shared_fs", lambda fstype: True)
     shared = run_pipeline(JobSpec(seq, str(tmp_path / "shared")), CancelToken(), lambda e: None)
     assert shared.state is JobState.COMPLETED, shared.message
-    assert {n.split("/")[0] for n in seen} == {f"lane{i}" for i in range(pipeline_runner.SHARED_FS_COPY_WORKERS)}
+    assert {n.split("/")[0] for n in seen} == {f"lane{i}" for i in range(pipeline_prepare.SHARED_FS_COPY_WORKERS)}
     assert sorted(os.listdir(tmp_path / "shared")) == [p.name for p in paths]
     for p in paths:
         assert (tmp_path / "shared" / p.name).read_bytes() == p.read_bytes()

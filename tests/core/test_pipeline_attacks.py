@@ -82,7 +82,7 @@ def test_a_link_planted_at_the_private_folder_name_is_refused_not_followed(
     dest.mkdir()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    from vfxcopy.core.pipeline import runner
+    from vfxcopy.core.pipeline import prepare
 
     monkeypatch.setattr(temps, "new_nonce", lambda: "deadbeef")
     spec = JobSpec(find_sequence(byte_seq[0]), str(dest))
@@ -95,7 +95,7 @@ def test_a_link_planted_at_the_private_folder_name_is_refused_not_followed(
     spec2 = JobSpec(find_sequence(byte_seq[0]), str(tmp_path / "out2"))
     (tmp_path / "out2").mkdir()
     os.symlink(elsewhere, tmp_path / "out2" / f".vfxcopy-{spec2.job_id}-deadbeef.part")
-    monkeypatch.setattr(runner, "sweep_listed", lambda *a, **k: [])
+    monkeypatch.setattr(prepare, "sweep_listed", lambda *a, **k: [])
     result = run_pipeline(spec2, CancelToken(), lambda e: None)
     assert result.state is JobState.FAILED and str(tmp_path / "out2") in result.message
     assert os.listdir(elsewhere) == []
