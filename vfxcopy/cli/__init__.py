@@ -290,14 +290,18 @@ def _main(argv: Sequence[str] | None, program: bool = False) -> int:
     if not argv and command_module("gui") is not None:
         argv = ["gui"]
     command = command_in(argv)
+    batch = program and command in BATCH_COMMANDS
+    if batch:
+        import gc
+
+        # Python's default is 700 allocations between collections: importing the command's
+        # modules alone set off dozens (3% of a short copy's instructions).
+        gc.set_threshold(10_000, 10, 10)
     known = command is not None and command_module(command) is not None
     parser = build_parser([command] if known and command is not None else [], placeholders=not known)
     args = parser.parse_args(argv)
-    if program and command in BATCH_COMMANDS:
-        import gc
-
+    if batch:
         gc.freeze()  # the modules imported so far
-        gc.set_threshold(10_000, 10, 10)  # Python's default is 700 allocations between collections
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
