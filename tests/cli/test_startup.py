@@ -226,6 +226,7 @@ def test_the_records_with_a_shared_init_take_what_the_compiled_one_takes() -> No
     import dataclasses
     import inspect
 
+    from vfxcopy.core.datamethods import _shared_init
     from vfxcopy.core.jobs import (
         ConvertOptions,
         CopyOptions,
@@ -235,11 +236,18 @@ def test_the_records_with_a_shared_init_take_what_the_compiled_one_takes() -> No
         LogMessage,
         Progress,
     )
-    from vfxcopy.core.preview import JobPlan, Shortfall
+    from vfxcopy.core.jobs import FrameResult, FrameStatus
+    from vfxcopy.core.preview import JobPlan, PlannedItem, Shortfall
     from vfxcopy.core.sequence import Sequence
+    from vfxcopy.core.writers.base import Item, Written
 
     seq = Sequence("/src", "plate.", ".exr", 4, (1001, 1002))
+    st = os.stat(".")
     calls: list[tuple[type, tuple[Any, ...], dict[str, Any]]] = [
+        # __init__ written out (records made per frame): the same parameters as the compiled one.
+        (FrameResult, ("abc", 0, 1001, "/s", "/d", FrameStatus.DONE), {"size": 3, "dest_stat": (3, 4)}),
+        (PlannedItem, ("/s", "/d", 3, "write"), {}), (Item, (0, 1001, "/s", "plate.1001.exr"), {"lst": st}),
+        (Written, (), {}), (Written, ("ab", "xxh3"), {"source": st}),
         (CopyOptions, (), {}), (CopyOptions, (), {"bwlimit": 5, "fsync": False}),
         (ConvertOptions, ("jpg", None, None, 90), {"channels": ["R"]}),
         (JobSpec, (seq, "/dst"), {"job_id": "abc"}), (JobSpec, (seq, "/dst"), {}),
@@ -260,6 +268,9 @@ def test_the_records_with_a_shared_init_take_what_the_compiled_one_takes() -> No
             else:  # a fresh value from the factory: equal in kind, never shared between records
                 assert type(mine) is type(expected) and mine is not getattr(cls(*args, **kwargs), f.name)
         names = [p for p in inspect.signature(reference).parameters]
+        if cls.__init__ is not _shared_init:  # written out: its parameters, their order and defaults
+            assert [(p.name, p.kind, p.default) for p in inspect.signature(cls).parameters.values()] == [
+                (p.name, p.kind, p.default) for p in inspect.signature(reference).parameters.values()], cls
         assert ours == cls(**{n: getattr(ours, n) for n in names})  # all named
         assert ours == cls(*[getattr(ours, n) for n in names])  # all positional
         required = [f.name for f in dataclasses.fields(cls)

@@ -247,8 +247,10 @@ def _from_plain(cls: type[Any], data: dict[str, Any]) -> Any:
 
 
 # slots: one is made per item and kept until the job ends (20,000 frames: 20,000 of them);
-# without a __dict__ each is smaller and quicker to make and read.
-@dataclass(slots=True, repr=False, eq=False)
+# without a __dict__ each is smaller and quicker to make and read. Its __init__ is written out
+# (init=False), as @dataclass would write it: made per frame, it must be as quick as the compiled
+# one, which costs every start 1.5 M instructions to compile (tests/cli/test_startup.py compares them).
+@dataclass(slots=True, init=False, repr=False, eq=False)
 class FrameResult(Record):
     """What happened to one frame; `index` is its position in spec.selected_frames()."""
 
@@ -268,6 +270,24 @@ class FrameResult(Record):
     # (two stats a frame on its own thread, which competed with the copy for the interpreter).
     src_stat: tuple[int, int] | None = field(default=None, compare=False)
     dest_stat: tuple[int, int] | None = field(default=None, compare=False)
+
+    def __init__(self, job_id: str, index: int, frame: int, source: str, dest: str, status: FrameStatus,
+                 size: int = 0, hash: str | None = None, hash_algo: str | None = None, error: str | None = None,
+                 elapsed: float = 0.0, src_stat: tuple[int, int] | None = None,
+                 dest_stat: tuple[int, int] | None = None) -> None:
+        self.job_id = job_id
+        self.index = index
+        self.frame = frame
+        self.source = source
+        self.dest = dest
+        self.status = status
+        self.size = size
+        self.hash = hash
+        self.hash_algo = hash_algo
+        self.error = error
+        self.elapsed = elapsed
+        self.src_stat = src_stat
+        self.dest_stat = dest_stat
 
 
 @record(repr=False, eq=False)

@@ -24,8 +24,9 @@ else:
 MANIFEST_BYTES_PER_ITEM = 400  # an ASC MHL <hash> entry plus the job report's row, rounded up
 
 
-# repr and == shared (core/datamethods.py): the same results, made without compiling them per class.
-@dataclass(repr=False, eq=False)
+# repr and == shared (core/datamethods.py): the same results, made without compiling them per class;
+# made per item, __init__ is written out as @dataclass would write it (see FrameResult in core/jobs.py).
+@dataclass(init=False, repr=False, eq=False)
 class PlannedItem(Record):
     """One item of a plan: where from, where to, its size and what the run would do with it."""
 
@@ -34,6 +35,13 @@ class PlannedItem(Record):
     size: int
     action: str  # write | overwrite | skip | skip-if-identical | fail | link
     note: str = ""
+
+    def __init__(self, source: str, dest: str, size: int, action: str, note: str = "") -> None:
+        self.source = source
+        self.dest = dest
+        self.size = size
+        self.action = action
+        self.note = note
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "dest": self.dest, "size": self.size, "action": self.action, "note": self.note}

@@ -24,8 +24,9 @@ else:
     Protocol = object  # the protocols below only guide type checkers
 
 
-# repr and == shared (core/datamethods.py): the same results, made without compiling them per class.
-@dataclass(repr=False, eq=False)
+# repr and == shared (core/datamethods.py): the same results, made without compiling them per class;
+# made per item, __init__ is written out as @dataclass would write it (see FrameResult in core/jobs.py).
+@dataclass(init=False, repr=False, eq=False)
 class Item(Record):
     """One output of the job: a frame (copy, image) or the whole job (a movie)."""
 
@@ -37,8 +38,18 @@ class Item(Record):
     lst: os.stat_result | None = None  # lstat taken when planning (None: it failed)
     frames: list[tuple[int, int, str]] | None = None  # a movie's inputs: (index, frame, source path)
 
+    def __init__(self, index: int, frame: int, src: str, name: str, size: int = 0, lst: os.stat_result | None = None,
+                 frames: list[tuple[int, int, str]] | None = None) -> None:
+        self.index = index
+        self.frame = frame
+        self.src = src
+        self.name = name
+        self.size = size
+        self.lst = lst
+        self.frames = frames
 
-@dataclass(repr=False, eq=False)
+
+@dataclass(init=False, repr=False, eq=False)
 class Written(Record):
     """What the writer made of an item."""
 
@@ -46,6 +57,13 @@ class Written(Record):
     hash_algo: str | None = None
     frames: list[FrameResult] | None = None  # a movie: the outcome of each input frame
     source: os.stat_result | None = None  # the source as read (copies: checked unchanged after the copy)
+
+    def __init__(self, hash: str | None = None, hash_algo: str | None = None, frames: list[FrameResult] | None = None,
+                 source: os.stat_result | None = None) -> None:
+        self.hash = hash
+        self.hash_algo = hash_algo
+        self.frames = frames
+        self.source = source
 
 
 class Context(Protocol):
