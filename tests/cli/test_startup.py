@@ -17,9 +17,10 @@ from vfxcopy.core.samples import make_byte_sequence
 # the logging package (the queue's error paths), the TOML parser (no settings file), the
 # folder-tree scanner (no sub-folder), the fan-out of several destinations, the journal's
 # read-side records, the terminal-escaping tables (plain ASCII names) and frame ranges (no --frames);
-# and the signal module, whose constants become enums at import (the handlers come from _signal).
+# and the signal module, whose constants become enums at import (the handlers come from _signal), and the
+# queue module (its SimpleQueue comes from _queue).
 NOT_AT_START = {
-    "logging", "tomllib", "unicodedata", "signal",
+    "logging", "tomllib", "unicodedata", "signal", "queue",
     "vfxcopy.core.tree", "vfxcopy.core.writers.fanout", "vfxcopy.core.journal.rows", "vfxcopy.core.frames",
 }
 # Loaded by a verified copy before, not needed to write its manifest and report.

@@ -19,9 +19,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import queue
 import stat
 import threading
+from _queue import SimpleQueue  # queue.SimpleQueue itself: the queue module costs a start 2 M instructions
 from collections.abc import Callable
 
 from vfxcopy.core.jobs import TEMP_PREFIX, TEMP_SUFFIX
@@ -272,7 +272,7 @@ class _Reaper:
     """One daemon thread that closes discarded temps (the slow part: freeing their blocks)."""
 
     def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[tuple[int, Callable[[], None] | None]] = queue.SimpleQueue()
+        self.queue: SimpleQueue[tuple[int, Callable[[], None] | None]] = SimpleQueue()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
 
