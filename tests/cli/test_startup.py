@@ -18,9 +18,9 @@ from vfxcopy.core.samples import make_byte_sequence
 # folder-tree scanner (no sub-folder), the fan-out of several destinations, the journal's
 # read-side records, the terminal-escaping tables (plain ASCII names) and frame ranges (no --frames);
 # and the signal module, whose constants become enums at import (the handlers come from _signal), and the
-# queue module (its SimpleQueue comes from _queue).
+# queue module (its SimpleQueue comes from _queue), and gettext (argparse's messages are not translated).
 NOT_AT_START = {
-    "logging", "tomllib", "unicodedata", "signal", "queue",
+    "logging", "tomllib", "unicodedata", "signal", "queue", "gettext",
     "vfxcopy.core.tree", "vfxcopy.core.writers.fanout", "vfxcopy.core.journal.rows", "vfxcopy.core.frames",
 }
 # Loaded by a verified copy before, not needed to write its manifest and report.
@@ -417,6 +417,31 @@ def test_inspect_bz2_and_lzma_are_loaded_only_when_something_asks_for_them() -> 
     proc = subprocess.run([sys.executable, "-c", _DEFERRED_THREADS], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"one": True, "n": 8, "real": True}
+
+
+_GETTEXT = r"""
+import json, sys
+from vfxcopy.cli import build_parser
+parser = build_parser(["copy"])
+out = {"loaded": "gettext" in sys.modules}
+try:
+    parser.parse_args(["copy", "--frames"])
+except SystemExit:
+    pass
+import argparse, gettext
+out["real"] = type(gettext).__name__ == "module" and callable(gettext.translation)
+out["own"] = gettext.ngettext("a", "b", 2) == "b" and argparse.ngettext is not gettext.ngettext
+print(json.dumps(out))
+"""
+
+
+def test_argparse_is_imported_without_gettext_which_stays_whole_for_others() -> None:
+    """argparse's own messages are not translated (CPython ships no catalog for them), so the
+    parser is built without loading gettext; gettext imported afterwards is the real module."""
+    proc = subprocess.run([sys.executable, "-c", _GETTEXT], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"loaded": False, "real": True, "own": True}
+    assert "argument --frames: expected one argument" in proc.stderr
 
 
 def test_slot_records_show_and_compare_as_dataclasses_of_their_slots() -> None:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Sequence
 
 # First, before argparse's help formatter imports shutil: stand-ins for inspect, bz2, lzma (vfxcopy/deferred.py).
-import vfxcopy.deferred  # noqa: F401
+import vfxcopy.deferred
 from vfxcopy import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (2 ms); type checkers take it as True
@@ -112,6 +112,38 @@ def _untranslated_plural(singular: str, plural: str, n: int) -> str:
     return singular if n == 1 else plural
 
 
+class _GettextForArgparse(vfxcopy.deferred.DeferredModule):
+    """gettext while argparse is first imported: its gettext and ngettext are the untranslated ones."""
+
+    gettext = staticmethod(_untranslated)
+    ngettext = staticmethod(_untranslated_plural)
+
+
+def _argparse_untranslated() -> None:
+    """Import argparse so that its own messages ("usage: ", "options", ...) are not passed through gettext.
+
+    gettext looks for a catalog of the default "messages" domain at every call: it imports locale
+    and stats up to four paths per message for the user's language (28 a start here). CPython
+    ships no catalog for argparse, and our own texts are English: what a user sees does not
+    change. Imported for the first time here, argparse takes its two names from a stand-in, so
+    that gettext itself is not loaded (its plural-forms parser compiles a regular expression at
+    import: 4 M instructions, 3% of a short copy); the stand-in leaves sys.modules at once, and
+    anything else that asks it for a name meanwhile gets the real module's.
+    """
+    if "argparse" not in sys.modules and "gettext" not in sys.modules:
+        stand_in = _GettextForArgparse("gettext")
+        sys.modules["gettext"] = stand_in
+        try:
+            import argparse
+        finally:
+            if sys.modules.get("gettext") is stand_in:
+                del sys.modules["gettext"]
+    import argparse
+
+    argparse._ = _untranslated  # type: ignore[attr-defined]
+    argparse.ngettext = _untranslated_plural  # type: ignore[attr-defined]
+
+
 def parser_class() -> type[argparse.ArgumentParser]:
     """ArgumentParser whose help formatters (argparse makes one for every argument it adds, to
     check it) are told the terminal's width, found once as argparse finds it: $COLUMNS, else the
@@ -121,14 +153,8 @@ def parser_class() -> type[argparse.ArgumentParser]:
     global _PARSER_CLASS, _FORMATTER_CLASS
     if _PARSER_CLASS is not None:
         return _PARSER_CLASS
+    _argparse_untranslated()
     import argparse
-
-    # argparse passes each of its own messages ("usage: ", "options", ...) through gettext, which
-    # looks for a catalog of the default "messages" domain at every call: it imports locale and
-    # stats up to four paths per message for the user's language (28 a start here). CPython ships
-    # no catalog for argparse, and our own texts are English: what a user sees does not change.
-    argparse._ = _untranslated  # type: ignore[attr-defined]
-    argparse.ngettext = _untranslated_plural  # type: ignore[attr-defined]
     try:
         columns = int(os.environ.get("COLUMNS", ""))
     except ValueError:
