@@ -4,6 +4,7 @@ and the `1-3,5` frame-list syntax (the name rules sequence.py groups files by)."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from collections.abc import Sequence as Seq
 
 TYPE_CHECKING = False  # typing's constant without importing typing (3 ms of `vfxcopy ls`)
@@ -90,9 +91,12 @@ MIN_OTHER_MEMBERS = 3
 # are `<head><digits>.<ext>`: rpartition + rstrip find it in C without a regex.
 # The rest (`name.1001`, `beauty.1001_denoised.exr`, `a.0001.tar.gz`) go through
 # the regex, whose greedy head backtracks from the end (a few steps per name).
+# Both are compiled on first use (compiled at import they cost every start a million instructions,
+# and a copy of a folder of frames uses neither): the frame's by re's own cache, the natural sort's,
+# which a tree's listing calls per name, once into _natural_split.
 _DIGITS = "0123456789"
-_FRAME_RE = re.compile(r"^(.*\D)?(\d+)(\D*)$", re.DOTALL)
-_NATURAL_RE = re.compile(r"(\d+)")
+_FRAME_PATTERN = r"^(.*\D)?(\d+)(\D*)$"
+_natural_split: Callable[[str], list[str]] | None = None
 
 
 def split_frame(name: str) -> tuple[str, str, str] | None:
@@ -117,7 +121,7 @@ def split_frame(name: str) -> tuple[str, str, str] | None:
 
 def _split_slow(name: str) -> tuple[str, str, str] | None:
     """Names whose last digit group is not right before the last dot."""
-    m = _FRAME_RE.match(name)
+    m = re.match(_FRAME_PATTERN, name, re.DOTALL)
     if m is None:
         return None
     head, digits, tail = m.groups()
@@ -127,7 +131,7 @@ def _split_slow(name: str) -> tuple[str, str, str] | None:
     if ext.isdigit() or not stem:
         return head or "", digits, tail  # 'name.1001': the frame is the extension
     # The digits were inside the extension ('take.v2'): look before it instead.
-    m = _FRAME_RE.match(stem)
+    m = re.match(_FRAME_PATTERN, stem, re.DOTALL)
     if m is None:
         return None
     return m.group(1) or "", m.group(2), m.group(3) + "." + ext
@@ -135,7 +139,10 @@ def _split_slow(name: str) -> tuple[str, str, str] | None:
 
 def natural_key(text: str) -> tuple[tuple[int, str | int], ...]:
     """Sort 'shot2' before 'shot10'; case-insensitive, then by the exact text."""
-    parts = _NATURAL_RE.split(text)
+    global _natural_split
+    if _natural_split is None:
+        _natural_split = re.compile(r"(\d+)").split
+    parts = _natural_split(text)
     key: list[tuple[int, str | int]] = []
     for i, part in enumerate(parts):
         key.append((1, int(part)) if i % 2 else (0, part.casefold()))

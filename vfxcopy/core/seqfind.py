@@ -257,13 +257,13 @@ def _find_sequence(path: str | os.PathLike[str], reader: _Reader) -> Sequence:
     return Sequence(directory, name, "", 0, (), size)
 
 
-_PATTERN_RE = re.compile(r"^(.*?)(#+|@+|%0?(\d*)d|\$F(\d*))(.*)$", re.DOTALL)
+_PATTERN = r"^(.*?)(#+|@+|%0?(\d*)d|\$F(\d*))(.*)$"  # compiled on first use, by re's cache
 
 
 def parse_pattern(text: str | os.PathLike[str]) -> tuple[str, str, str, int] | None:
     """'/a/shot.####.exr' (or %04d, $F4, @@@@) -> ('/a', 'shot.', '.exr', 4); None if no token."""
     directory, name = os.path.split(os.path.abspath(os.fspath(text)))
-    m = _PATTERN_RE.match(name)
+    m = re.match(_PATTERN, name, re.DOTALL)
     if m is None:
         return None
     head, token, printf_pad, houdini_pad, tail = m.groups()
