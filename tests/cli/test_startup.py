@@ -66,8 +66,9 @@ def test_a_plain_copy_loads_no_module_it_does_not_use(tmp_path: Path, cli_import
     assert code == 0
     assert sorted(p.name for p in dest.iterdir()) == [f"plate.{n}.exr" for n in range(1001, 1005)]
     assert not NOT_AT_START & modules
-    # Without a journal nothing needs SQLite; without --json nothing needs the JSON encoder.
-    assert not {"sqlite3", "json"} & modules
+    # Without a journal nothing needs SQLite; without --json nothing needs the JSON encoder; without
+    # a hash nothing needs xxhash.
+    assert not {"sqlite3", "json", "xxhash"} & modules
 
 
 def test_a_copy_with_the_journal_writes_it_without_its_read_side(tmp_path: Path, cli_imports: Any, frames: Path) -> None:

@@ -99,7 +99,7 @@ class CopyWriter:
         # Hashed: what fits the small buffer; zero-copy: up to BIG_ITEM_BYTES (bigger items
         # show their progress chunk by chunk) and at most one chunk (checked per item).
         self.small_max = 0 if opts.bwlimit else SUB_CHUNK if self.hashing else BIG_ITEM_BYTES
-        self.hash_bytes = one_shot_hasher(self.algo)
+        self.hash_bytes = one_shot_hasher(self.algo) if self.hashing else None
 
     # -- the source --
     def source_check(self, item: Item) -> os.stat_result:
@@ -253,7 +253,7 @@ class CopyWriter:
             pos = 0
             while pos < size:  # one read of a regular file, unless it shrank meanwhile
                 pos += read_source(item, src_fd, view[pos:], pos)
-            source_hash = self.hash_bytes(view)
+            source_hash = self.hash_bytes(view)  # type: ignore[misc]  # set when hashing
             if size:
                 write_all(dst_fd, view, 0)
         elif size:
