@@ -33,9 +33,10 @@ NOT_FOR_THE_MANIFEST = {
 # read with expat), OpenSSL's hashlib (C4 ids use _sha512), the csv module, base64 (no thumbnail of data
 # files), the real inspect (a stand-in: dataclasses imports it, nothing calls it) with ast, dis, tokenize, and
 # the real bz2 and lzma (stand-ins: shutil only probes them), and typing (the modules a copy runs import
-# their types for type checkers only: 14 M instructions of a start).
+# their types for type checkers only: 14 M instructions of a start), and the sqlite3 package with datetime
+# (the journal takes the C module _sqlite3: core/sqlite.py).
 NOT_FOR_A_DEFAULT_COPY = {
-    "_bz2", "_lzma", "_compression", "typing",
+    "_bz2", "_lzma", "_compression", "typing", "sqlite3", "sqlite3.dbapi2", "datetime",
     "ascmhl", "ascmhl.history", "lxml", "lxml.etree", "click", "pathspec", "dateutil", "xml.etree.ElementTree",
     "xml.dom.minidom", "hashlib", "_hashlib", "csv", "base64", "ast", "dis", "tokenize", "email", "uuid", "socket",
     "platform", "getpass",
@@ -467,3 +468,18 @@ def test_slot_records_show_and_compare_as_dataclasses_of_their_slots() -> None:
             assert ours != other
         with pytest.raises(TypeError):
             hash(ours)
+
+
+def test_the_journal_s_sqlite_is_the_package_s_classes_and_errors() -> None:
+    """core/sqlite.py gives the C module: its classes are the very ones `import sqlite3` gives, so an
+    error raised through one is caught by `except` clauses written with the other."""
+    import sqlite3 as package
+
+    from vfxcopy.core.sqlite import sqlite3
+
+    for name in ("connect", "Connection", "Error", "DatabaseError", "OperationalError", "IntegrityError"):
+        assert getattr(sqlite3, name) is getattr(package, name)
+    conn = sqlite3.connect(":memory:")
+    with pytest.raises(package.OperationalError):
+        conn.execute("SELECT * FROM missing")
+    conn.close()

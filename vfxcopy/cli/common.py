@@ -377,9 +377,8 @@ def open_cli_journal(command: str) -> Journal | None:
 
     A journal problem never stops a copy: the job then simply cannot be resumed.
     """
-    import sqlite3
-
     from vfxcopy.core.journal import Journal, JournalError
+    from vfxcopy.core.sqlite import sqlite3
 
     try:
         return Journal()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sqlite3
 import sys
 from typing import Any
 
@@ -25,6 +24,7 @@ from vfxcopy.core.errors import JobError, SafetyError
 from vfxcopy.core.jobs import CancelToken, Event, JobResult, JobSpec, JobState, Reporter
 from vfxcopy.core.journal import Journal, JournalError, JournalJob
 from vfxcopy.core.queue import JobQueue, QueueListener
+from vfxcopy.core.sqlite import sqlite3
 from vfxcopy.core.textsafe import printable, undecodable_escaped
 from vfxcopy.core.units import plural
 

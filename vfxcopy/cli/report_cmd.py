@@ -106,9 +106,8 @@ def _pdf(rows: list[dict[str, Any]], totals: dict[str, Any], title: str, target:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sqlite3
-
     from vfxcopy.core.journal import Journal, JournalError
+    from vfxcopy.core.sqlite import sqlite3
 
     try:
         since = parse_date(args.since)

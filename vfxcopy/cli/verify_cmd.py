@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import sys
 
 from vfxcopy.cli.common import (
@@ -21,6 +20,7 @@ from vfxcopy.cli.common import (
 from vfxcopy.core.errors import JobError
 from vfxcopy.core.jobs import CancelToken
 from vfxcopy.core.journal import Journal, JournalError
+from vfxcopy.core.sqlite import sqlite3
 from vfxcopy.core.units import plural
 from vfxcopy.core.verify import (
     CHECKSUM_EXTENSIONS,

@@ -46,9 +46,8 @@ def run_spec(spec: JobSpec, token: CancelToken, report: Reporter, journal: Journ
 
 
 def _is_journal_error(exc: BaseException) -> bool:
-    import sqlite3
-
     from vfxcopy.core.journal import JournalError
+    from vfxcopy.core.sqlite import sqlite3
 
     return isinstance(exc, (JournalError, OSError, sqlite3.Error))
 

@@ -45,7 +45,7 @@ CANCELLED_BEFORE_START = "Cancelled before it started"
 def _journal_errors() -> tuple[type[Exception], ...]:
     """What a journal call may raise. A function, evaluated only when a journal call raised: a
     queue without a journal (--no-journal) never imports sqlite3 (2 ms of a start, with datetime)."""
-    import sqlite3
+    from vfxcopy.core.sqlite import sqlite3
 
     return (VfxCopyError, OSError, sqlite3.Error)
 

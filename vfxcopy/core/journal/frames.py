@@ -12,10 +12,10 @@ from vfxcopy.core.journal.records import _frame_row, _unfs
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
-    import sqlite3
     from contextlib import AbstractContextManager
 
     from vfxcopy.core.journal.rows import JournalFrame
+    from vfxcopy.core.sqlite import sqlite3
 
 
 class FrameRows:

@@ -5,11 +5,11 @@ the connection."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 
 from vfxcopy.core.jobs import FrameStatus, JobSpec, JobState
 from vfxcopy.core.journal.schema import FINISHED_STATES, JournalError, parse_tally
+from vfxcopy.core.sqlite import sqlite3
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:

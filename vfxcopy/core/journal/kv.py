@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from contextlib import AbstractContextManager
 
 from vfxcopy.core.journal.records import _fs, _unfs
+from vfxcopy.core.sqlite import sqlite3
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 
 from vfxcopy.core.jobs import Event, FrameResult, LogMessage, Reporter
 from vfxcopy.core.journal.schema import JournalError
+from vfxcopy.core.sqlite import sqlite3
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:

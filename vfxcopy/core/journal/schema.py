@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from vfxcopy.core.errors import VfxCopyError
 from vfxcopy.core.jobs import (
     JobState,
 )
+from vfxcopy.core.sqlite import sqlite3
 
 JOURNAL_FILE = "journal.sqlite3"
 BUSY_TIMEOUT_S = 30.0

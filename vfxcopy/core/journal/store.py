@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 import time
 import weakref
@@ -49,6 +48,7 @@ from vfxcopy.core.journal.schema import (
     migrate,
     tally_jobs_sql,
 )
+from vfxcopy.core.sqlite import sqlite3
 
 # -- the journal -----------------------------------------------------------
 

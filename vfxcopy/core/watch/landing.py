@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -14,6 +13,7 @@ from vfxcopy.core.errors import VfxCopyError
 from vfxcopy.core.framenames import split_frame
 from vfxcopy.core.jobs import is_temp_name
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.sqlite import sqlite3
 from vfxcopy.core.watch.rules import WatchRule
 from vfxcopy.core.watch.store import HandledStore, SeqKey, key_text
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -14,6 +13,7 @@ from typing import Protocol
 
 from vfxcopy.core.journal import Journal, data_dir, open_journal
 from vfxcopy.core.sequence import Sequence
+from vfxcopy.core.sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 
