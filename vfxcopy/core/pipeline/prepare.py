@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from vfxcopy.core.errors import DISK_FULL_ERRNOS, JobError, disk_full_message, explain
-from vfxcopy.core.jobs import CancelToken, ConflictPolicy, CopyOptions, JobSpec
+from vfxcopy.core.jobs import ConflictPolicy, JobSpec
 from vfxcopy.core.pipeline.context import JobLevelError
 from vfxcopy.core.pipeline.destfolder import (
     fs_type,
@@ -18,43 +18,23 @@ from vfxcopy.core.pipeline.destfolder import (
 from vfxcopy.core.pipeline.durable import Committer, Finished
 from vfxcopy.core.pipeline.place import NoReplace
 from vfxcopy.core.pipeline.plan import choose_version, plan_items
-from vfxcopy.core.pipeline.tally import Tally
+from vfxcopy.core.pipeline.state import RunState
 from vfxcopy.core.pipeline.temps import TempArea, TempFile
 from vfxcopy.core.pipeline.treeparts import Folders
-from vfxcopy.core.writers.base import Item, Writer
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from vfxcopy.core.writers.fanout import Member
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 SHARED_FS_COPY_WORKERS = 8  # items in flight per copy on a network file system
 
 
-class Preparing:
-    """Mixed into Pipeline (runner.py), which owns the state declared here."""
+class Preparing(RunState):
+    """Mixed into Pipeline (runner.py), which owns the run's state (state.py)."""
 
-    spec: JobSpec
-    opts: CopyOptions
-    token: CancelToken
-    tally: Tally
-    writer: Writer
-    dest_dir: str
-    dest_fd: int
-    dest_fs: str
-    temps: TempArea | None
-    folders: Folders | None
-    committer: Committer | None
-    existing: set[str] | None
-    items: list[Item]
     workers: int
-    stat_temps: bool
-    noreplace: NoReplace | None
-    watch_creates: bool
-    create_times: list[float]
-    fanout: Member | None
     on_planned: Callable[[JobSpec], None] | None
 
     def place_finished(self, fin: Finished) -> None:

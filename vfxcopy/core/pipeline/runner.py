@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     # Imported where a job of a group joins it (run_items): a job of its own never needs it.
     from vfxcopy.core.writers.fanout import Member
 
+
 class Pipeline(Settling, ItemSteps, Preparing):
     def __init__(
         self,

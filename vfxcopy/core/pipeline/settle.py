@@ -11,42 +11,22 @@ from vfxcopy.core.errors import (
     disk_full_message,
 )
 from vfxcopy.core.jobs import (
-    CancelToken,
-    CopyOptions,
     FrameStatus,
-    JobSpec,
 )
 from vfxcopy.core.pipeline.context import DiskFull, StopOnError
-from vfxcopy.core.pipeline.durable import Committer, Error, Finished
-from vfxcopy.core.pipeline.tally import Debug, Tally
+from vfxcopy.core.pipeline.durable import Error, Finished
+from vfxcopy.core.pipeline.state import RunState
 from vfxcopy.core.pipeline.temps import (
-    TempArea,
     TempFile,
 )
-from vfxcopy.core.writers.base import Writer
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
-    from vfxcopy.core.pipeline.treeparts import Folders as _Folders
-    from vfxcopy.core.writers.fanout import Member
+    pass
 
 
-class Settling:
-    """Mixed into Pipeline (runner.py), which owns the state declared here."""
-
-    spec: JobSpec
-    opts: CopyOptions
-    token: CancelToken
-    tally: Tally
-    writer: Writer
-    debug: Debug | None
-    dest_dir: str
-    dest_fd: int
-    temps: TempArea | None
-    committer: Committer | None
-    preparer: object | None
-    folders: _Folders | None
-    fanout: Member | None  # the run's place in its fan-out group (writers/fanout.py)
+class Settling(RunState):
+    """Mixed into Pipeline (runner.py), which owns the run's state (state.py)."""
 
     def discard(self, temp: TempFile) -> None:
         if self.temps is None:

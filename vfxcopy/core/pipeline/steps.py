@@ -15,20 +15,17 @@ from vfxcopy.core.errors import (
     explain,
 )
 from vfxcopy.core.jobs import (
-    CancelToken,
     ConflictPolicy,
-    CopyOptions,
     FrameResult,
     FrameStatus,
-    JobSpec,
 )
 from vfxcopy.core.pipeline import place as placing
 from vfxcopy.core.pipeline.conflicts import Action, decide
 from vfxcopy.core.pipeline.context import DiskFull, StopOnError, Worker
-from vfxcopy.core.pipeline.durable import Committer, Finished
-from vfxcopy.core.pipeline.tally import Tally
-from vfxcopy.core.pipeline.temps import TempArea, TempFile, close_temp_fd, temp_mode
-from vfxcopy.core.pipeline.treeparts import Folders, copy_link, is_tree_link
+from vfxcopy.core.pipeline.durable import Finished
+from vfxcopy.core.pipeline.state import RunState
+from vfxcopy.core.pipeline.temps import TempFile, close_temp_fd, temp_mode
+from vfxcopy.core.pipeline.treeparts import copy_link, is_tree_link
 from vfxcopy.core.safety import NAME_MAX
 from vfxcopy.core.writers.base import Item, Writer
 
@@ -43,32 +40,15 @@ CREATE_SLOW_S = 100e-6  # a window's median create this slow (CPU time) starts t
 EXACT_TIMES_AFTER = 3  # temps that kept the source's mtime to the nanosecond before temp_stat trusts it
 
 
-class ItemSteps:
+class ItemSteps(RunState):
     """The per-item pipeline: source checks, conflict policy, temp, writer, verify, durable, place, account.
 
-    Mixed into Pipeline (runner.py), which owns the run's state declared here.
+    Mixed into Pipeline (runner.py), which owns the run's state (state.py).
     """
 
-    spec: JobSpec
-    opts: CopyOptions
-    token: CancelToken
-    tally: Tally
-    writer: Writer
-    dest_dir: str
-    dest_fd: int
-    temps: TempArea | None
-    committer: Committer | None
-    preparer: object | None
-    existing: set[str] | None
-    items: list[Item]
     next_item: int  # the next item a worker takes (runner.take)
-    folders: Folders | None  # a tree job's sub-folders (treeparts.py); None for a flat job
-    stat_temps: bool  # record a written temp's size and mtime from an fstat (see runner.plan)
-    noreplace: placing.NoReplace | None = None  # how this run places (runner.plan)
     exact_times = 0  # items whose temp kept the source's mtime exactly (temp_stat)
     inexact_times = False  # one did not: never trusted in this run
-    watch_creates = False  # time temps' creation (watch_create)
-    create_times: list[float]  # the current window's (runner.plan)
 
     def locate(self, item: Item) -> tuple[int, str]:
         """The fd of the folder `item` is placed in, and its name there."""
