@@ -233,13 +233,14 @@ def test_the_records_with_a_shared_init_take_what_the_compiled_one_takes() -> No
     from vfxcopy.core.jobs import (
         ConvertOptions,
         CopyOptions,
+        FrameResult,
+        FrameStatus,
         JobResult,
         JobSpec,
         JobState,
         LogMessage,
         Progress,
     )
-    from vfxcopy.core.jobs import FrameResult, FrameStatus
     from vfxcopy.core.preview import JobPlan, PlannedItem, Shortfall
     from vfxcopy.core.sequence import Sequence
     from vfxcopy.core.writers.base import Item, Written
