@@ -248,12 +248,13 @@ class CopyWriter:
         """
         dst_fd = temp.fd
         source_hash: str | None = None
-        if self.hashing:
+        hash_bytes = self.hash_bytes  # set when hashing
+        if hash_bytes is not None:
             view = self.buffer(SUB_CHUNK)[:size]
             pos = 0
             while pos < size:  # one read of a regular file, unless it shrank meanwhile
                 pos += read_source(item, src_fd, view[pos:], pos)
-            source_hash = self.hash_bytes(view)  # type: ignore[misc]  # set when hashing
+            source_hash = hash_bytes(view)
             if size:
                 write_all(dst_fd, view, 0)
         elif size:
