@@ -3,7 +3,8 @@
     python benchmarks/bench_copy.py [--quick] [--cold] [--dir DIR] [--no-cancel] [--no-big] [--before TREE]
                                     [--loop-ext4 GIB]
 
-Data sets: 781 frames x 800 KB, and one 500 MB file (random bytes). Every round
+Data sets: 781 frames x 800 KB, and one 500 MB file (random bytes); with `--exr N`, N real
+2K EXR frames with grain (the defaults' job report decodes thumbnails of images, not of bytes). Every round
 runs each contender once on a fresh destination folder, in alternating order.
 Each run's copy is deleted right after it, then `sync` and a 1 s pause
 (untimed) precede the next run. Measured here: without those deletes, every
@@ -59,7 +60,8 @@ from diskrig import journaled_ext4
 from vfxcopy.core.jobs import CancelToken, CopyOptions, JobSpec, JobState, VerifyMode
 from vfxcopy.core.pipeline import Debug as CopyDebug
 from vfxcopy.core.pipeline import run_pipeline as copy_sequence
-from vfxcopy.core.samples import make_big_file, make_byte_sequence
+from vfxcopy.core.samples import make_big_file, make_byte_sequence, make_exr_sequence
+from vfxcopy.core.seqfind import find_sequence
 from vfxcopy.core.sequence import Sequence
 
 MiB = 1 << 20
@@ -304,7 +306,10 @@ def main() -> int:
     ap.add_argument("--dir", default=None, help="work folder (default: a temp folder in /tmp)")
     ap.add_argument("--reps", type=int, default=None, help="rounds (default 6, --quick 4; keep it even)")
     ap.add_argument("--cancels", type=int, default=None)
-    ap.add_argument("--frames", type=int, default=781)
+    ap.add_argument("--frames", type=int, default=781, help="byte frames in the frames set (0: no such set)")
+    ap.add_argument("--exr", type=int, default=0, metavar="FRAMES",
+                    help="also a set of real 2K EXR frames with grain, like a plate: the CLI's job report decodes "
+                         "thumbnails of them (of byte frames it does not)")
     ap.add_argument("--frame-size", type=int, default=800_000)
     ap.add_argument("--big-size", type=int, default=500_000_000)
     ap.add_argument("--no-cancel", action="store_true")
@@ -368,7 +373,16 @@ def run(args: argparse.Namespace) -> int:
             f"Cache: {cache}. {reps} alternating rounds, medians.\n"
         )
         if not args.no_throughput:
-            rows = throughput(bench, f"{args.frames} x {args.frame_size / 1e3:.0f} KB", frames_dir, frames, args.frames * args.frame_size, reps)
+            rows = []
+            if args.frames:
+                rows += throughput(bench, f"{args.frames} x {args.frame_size / 1e3:.0f} KB", frames_dir, frames,
+                                   args.frames * args.frame_size, reps)
+            if args.exr:
+                exr_dir = root / "src-exr"
+                paths = make_exr_sequence(exr_dir, head="plate.", count=args.exr, width=2048, height=1080, grain=0.02)
+                size = sum(p.stat().st_size for p in paths)
+                rows += throughput(bench, f"{args.exr} x 2K EXR ({size / len(paths) / 1e6:.1f} MB)", exr_dir,
+                                   find_sequence(paths[0]), size, reps)
             if not args.no_big:
                 rows += throughput(bench, f"1 x {args.big_size / 1e6:.0f} MB", big.parent, big_seq, args.big_size, reps)
             print(

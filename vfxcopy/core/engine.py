@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from vfxcopy.core.journal import Journal
+    from vfxcopy.core.report_early import EarlyStrip
 
 
 def run_spec(spec: JobSpec, token: CancelToken, report: Reporter, journal: Journal | None = None) -> JobResult:
@@ -95,13 +96,25 @@ def run_job(
                           refused.message)
         return refused
     _warm_pdf(spec)
+    early = _start_early_strip(spec, token) if outputs else None
+    try:
+        return _run_started(spec, token, report, journal, outputs, early)
+    finally:
+        if early is not None:
+            early.stop()  # ended without a report, or cancelled: its thread stops at its next frame
+
+
+def _run_started(
+    spec: JobSpec, token: CancelToken, report: Reporter, journal: Journal | None, outputs: bool,
+    early: EarlyStrip | None,
+) -> JobResult:
     if journal is not None and not journal_call(report, spec.job_id, RECORD_JOB, journal.add_and_start, spec):
         journal = None  # the copy runs all the same
     if journal is None:
         result = run_spec(spec, token, report)
         _check_sources(spec, result, report, token)
         if outputs:
-            finish_outputs(spec, result, result.frames, report, token)
+            finish_outputs(spec, result, result.frames, report, token, early=early)
         return result
     recorder = journal.reporter(spec.job_id, report, background=True)
     try:
@@ -114,9 +127,16 @@ def run_job(
     _check_sources(spec, result, recorder, token)
     recorder.flush()
     if outputs:
-        finish_outputs(spec, result, result.frames, report, token)
+        finish_outputs(spec, result, result.frames, report, token, early=early)
     journal_call(report, spec.job_id, RECORD_END, journal.set_state, spec.job_id, result.state, result.message)
     return result
+
+
+def _start_early_strip(spec: JobSpec, token: CancelToken) -> EarlyStrip | None:
+    """The job report's thumbnails, made while a verified copy of images runs (core/report_early.py)."""
+    from vfxcopy.core.report_early import start_early_strip
+
+    return start_early_strip(spec, token)
 
 
 def _warm_pdf(spec: JobSpec) -> None:
@@ -175,9 +195,11 @@ def _check_sources(spec: JobSpec, result: JobResult, report: Reporter, token: Ca
 
 
 def finish_outputs(
-    spec: JobSpec, result: JobResult, frames: list[FrameResult], report: Reporter, token: CancelToken
+    spec: JobSpec, result: JobResult, frames: list[FrameResult], report: Reporter, token: CancelToken,
+    *, early: EarlyStrip | None = None,
 ) -> None:
-    """After a completed verified copy: the ASC MHL generation and the job report.
+    """After a completed verified copy: the ASC MHL generation and the job report (with the
+    thumbnails `early` made while the job copied, when they show its frames).
 
     Never raises: a manifest or report that cannot be written (nothing partial is left
     by verify/report) fails the job, so that its exit code is not 0.
@@ -210,7 +232,7 @@ def finish_outputs(
                               f"{name}: differs from the hash an earlier manifest in this folder recorded"))
         for name in getattr(manifest, "replaced", []):
             report(LogMessage(spec.job_id, "info", f"{name}: re-delivered; the manifest records its new hash"))
-        html, _csv = write_job_report(spec, result, frames, manifest, problems, token=token)
+        html, _csv = write_job_report(spec, result, frames, manifest, problems, token=token, early=early)
         report(LogMessage(spec.job_id, "info", f"manifest {manifest.path}; report {html}"))
     except Cancelled:
         # After the manifest, a cancel stops the job report (its thumbnails, its PDF waiting for its turn).

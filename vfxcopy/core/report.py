@@ -10,6 +10,7 @@ probing a multi-GB frame that is not an image took OpenImageIO over a minute.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 
 from vfxcopy import __version__
@@ -18,6 +19,15 @@ from vfxcopy.core.stamps import iso_time
 from vfxcopy.core.textsafe import undecodable_escaped
 from vfxcopy.core.units import format_size, plural
 from vfxcopy.core.verify import MHL_FOLDER, MHL_FORMAT, ManifestResult, manifest_lock, write_files
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from vfxcopy.core.report_early import EarlyStrip
+
+    class Checks(Protocol):
+        def check(self) -> None: ...  # raises Cancelled
 
 THUMBNAILS = 8
 THUMB_SIZE = 160
@@ -88,14 +98,23 @@ def png_bytes(width: int, height: int, channels: int, pixels: bytes) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
-def _thumbnail_candidate(path: str, name: str) -> str | None:
-    """None if `path` may be decoded, else why not (a note for the report, about the frame `name`)."""
+def thumbnail_candidate(path: str, name: str) -> str | None:
+    """None if `path` may be decoded, else why not (a note for the report, about the frame `name`).
+
+    Opened without waiting (a FIFO named like a frame must not hold the report up) and told a
+    regular file by the open file, not by a look at the name before."""
     try:
-        size = os.stat(path).st_size
-        with open(path, "rb") as fh:
-            head = fh.read(16)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            st = os.fstat(fd)
+            head = os.read(fd, 16) if stat.S_ISREG(st.st_mode) else b""
+        finally:
+            os.close(fd)
     except OSError as exc:
         return f"{_text(name)}: no thumbnail ({exc.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{_text(name)}: no thumbnail (not a regular file)"
+    size = st.st_size
     if size > THUMB_MAX_BYTES:
         return (f"{_text(name)}: no thumbnail ({format_size(size)}, above the "
                 f"{format_size(THUMB_MAX_BYTES)} thumbnail limit)")
@@ -109,7 +128,7 @@ def thumbnail_strip(
     count: int = THUMBNAILS,
     size: int = THUMB_SIZE,
     *,
-    token: CancelToken | None = None,
+    token: CancelToken | Checks | None = None,
     notes: list[str] | None = None,
     read_from: list[str] | None = None,
 ) -> list[tuple[str, str]]:
@@ -122,18 +141,14 @@ def thumbnail_strip(
     if not paths:
         return []
     sources = read_from if read_from is not None else paths
-    step = max(1, len(paths) // count)
-    picked = list(range(0, len(paths), step))[:count]
-    if picked[-1] != len(paths) - 1 and len(picked) == count:
-        picked[-1] = len(paths) - 1
     strip: list[tuple[str, str]] = []
-    for i in picked:
+    for i in picked_indexes(len(paths), count):
         if token is not None:
             token.check()
         name, path = os.path.basename(paths[i]), sources[i]
         if path != paths[i] and not os.path.isfile(path):  # the source went away since: read the delivered file
             path = paths[i]
-        why_not = _thumbnail_candidate(path, name)
+        why_not = thumbnail_candidate(path, name)
         if why_not is not None:
             if notes is not None:
                 notes.append(why_not)
@@ -156,6 +171,22 @@ def thumbnail_strip(
     return strip
 
 
+def picked_indexes(total: int, count: int = THUMBNAILS) -> list[int]:
+    """Which of `total` frames get a thumbnail: up to `count`, spread over them, the last one included."""
+    if total <= 0:
+        return []
+    step = max(1, total // count)
+    picked = list(range(0, total, step))[:count]
+    if picked[-1] != total - 1 and len(picked) == count:
+        picked[-1] = total - 1
+    return picked
+
+
+def placed_frames(frames: list[FrameResult]) -> list[FrameResult]:
+    """The delivered frames (copied or skipped) in order: those the report's thumbnails are taken from."""
+    return [f for f in sorted(frames, key=lambda r: r.index) if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
+
+
 def shown_frames(spec: JobSpec, frames: list[FrameResult]) -> tuple[list[str], list[str]]:
     """The delivered frames in order (the copied and the skipped), and for each the file its
     thumbnail is read from.
@@ -166,7 +197,7 @@ def shown_frames(spec: JobSpec, frames: list[FrameResult]) -> tuple[list[str], l
     A skipped frame is read where it is (with policy 'skip' it need not be the source's)."""
     from vfxcopy.core.pipeline.destfolder import fs_type, is_shared_fs
 
-    placed = [f for f in sorted(frames, key=lambda r: r.index) if f.status in (FrameStatus.DONE, FrameStatus.SKIPPED)]
+    placed = placed_frames(frames)
     dests = [f.dest for f in placed]
     if not placed or not is_shared_fs(fs_type(spec.dest_dir)) or is_shared_fs(fs_type(spec.source.directory or ".")):
         return dests, dests
@@ -292,11 +323,13 @@ def write_job_report(
     *,
     thumbnails: bool = True,
     token: CancelToken | None = None,
+    early: EarlyStrip | None = None,
 ) -> tuple[str, str]:
     """Write the HTML page and the CSV into `<dest>/ascmhl/`, the PDF beside `<dest>`; returns the HTML and CSV paths.
 
     All or nothing: ManifestError (path, cause, what to do) when they cannot be
-    written, with no partial file left; Cancelled when `token` is cancelled.
+    written, with no partial file left; Cancelled when `token` is cancelled. `early`: the
+    thumbnails made while the job copied (report_early.py), used when they show these frames.
     """
     html_path, csv_path = report_paths(spec)
     folder = os.path.dirname(html_path)
@@ -308,7 +341,11 @@ def write_job_report(
         raise manifest_error(folder, "the job report", exc) from exc
     notes: list[str] = []
     shown = shown_frames(spec, frames) if thumbnails or spec.copy.pdf_report else None  # for both reports
-    strip = thumbnail_strip(shown[0], token=token, notes=notes, read_from=shown[1]) if thumbnails and shown else []
+    made = early.result_for(frames) if early is not None and thumbnails and shown else None
+    if made is not None:
+        strip, notes = made
+    else:
+        strip = thumbnail_strip(shown[0], token=token, notes=notes, read_from=shown[1]) if thumbnails and shown else []
     page = render_html(spec, result, frames, manifest, problems or [], strip, notes)
     # The report is ours by name (it carries the job id): a re-run replaces it. Under the manifest
     # lock, so a sweep of leftovers by another job never sees its temps half-way.
