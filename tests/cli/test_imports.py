@@ -135,6 +135,8 @@ def test_copy_of_three_frames_imports_no_heavy_library(tmp_path: Path, cli_impor
     # Nor what only a rare path needs (a foreign folder in a temp sweep, a PNG thumbnail, argparse's
     # terminal width, the open-file limit of a copy holding many files): 1.6 ms of a start.
     assert not {"shutil", "zlib", "resource"} & modules
+    if extra:  # no report: nothing of its thumbnails either
+        assert not {"vfxcopy.core.report", "vfxcopy.core.report_early"} & modules
 
 
 def test_copy_with_the_journal_then_verify_and_jobs_import_no_gui_or_image_library(

@@ -134,14 +134,21 @@ def _run_started(
 
 def _start_early_strip(spec: JobSpec, token: CancelToken) -> EarlyStrip | None:
     """The job report's thumbnails, made while a verified copy of images runs (core/report_early.py)."""
+    if not has_outputs(spec):
+        return None
     from vfxcopy.core.report_early import start_early_strip
 
     return start_early_strip(spec, token)
 
 
+def has_outputs(spec: JobSpec) -> bool:
+    """A verified copy: it ends with an ASC MHL generation and a job report (finish_outputs)."""
+    return spec.operation is Operation.COPY and spec.copy.verify is not VerifyMode.NONE
+
+
 def _warm_pdf(spec: JobSpec) -> None:
     """A verified copy with the handover PDF: its layout process starts importing while the job copies."""
-    if spec.operation is Operation.COPY and spec.copy.verify is not VerifyMode.NONE and spec.copy.pdf_report:
+    if has_outputs(spec) and spec.copy.pdf_report:
         from vfxcopy.core.pdf_child import warm
 
         warm()
@@ -204,7 +211,7 @@ def finish_outputs(
     Never raises: a manifest or report that cannot be written (nothing partial is left
     by verify/report) fails the job, so that its exit code is not 0.
     """
-    if spec.operation is not Operation.COPY or spec.copy.verify is VerifyMode.NONE:
+    if not has_outputs(spec):
         return
     if result.state is not JobState.COMPLETED:
         return
