@@ -191,3 +191,22 @@ def test_a_frame_delivered_under_another_name_gets_the_report_made_again(
     delivered = sorted(os.path.basename(f.dest) for f in result.frames)
     assert paths[0].name not in delivered
     assert [c for _i, c in strip_of(report_page(dest))] == delivered
+
+
+def test_a_paused_job_pauses_its_thumbnails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user pauses a job to give its source disk to something else: the thumbnails read nothing meanwhile."""
+    import vfxcopy.core.thumbnail as thumbnail
+
+    paths = [str(p) for p in make_exr_sequence(tmp_path / "src", count=4)]
+    decoded: list[str] = []
+    real = thumbnail.make_thumbnail
+    monkeypatch.setattr(thumbnail, "make_thumbnail", lambda path, size: decoded.append(path) or real(path, size))
+    token = CancelToken()
+    token.pause()
+    early = early_mod.EarlyStrip(paths, paths, token).start()
+    assert early is not None
+    time.sleep(0.3)
+    assert decoded == [] and early.thread.is_alive()
+    token.resume()
+    early.thread.join(10)
+    assert decoded == paths and early.made is not None and len(early.made[0]) == 4
