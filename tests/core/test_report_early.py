@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import vfxcopy.core.naming as naming
 import vfxcopy.core.report as report_mod
 import vfxcopy.core.report_early as early_mod
 from vfxcopy.core.engine import run_job
@@ -132,7 +133,13 @@ def test_no_thread_where_there_is_no_report_or_no_image(tmp_path: Path, case: st
                        copy=CopyOptions(verify=VerifyMode.NONE) if case == "no-verify" else CopyOptions())
         if case == "tree":
             spec = tree_job(str(tmp_path / "src"), str(tmp_path / "dst"), scan_tree(str(tmp_path / "src")))
-    assert early_mod.start_early_strip(spec, CancelToken()) is None
+    named: list[int] = []
+    real = naming.dest_names
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(naming, "dest_names", lambda spec: named.append(1) or real(spec))
+        assert early_mod.start_early_strip(spec, CancelToken()) is None
+    if case == "data-files":
+        assert named == []  # one look at the first frame's bytes, no name made per frame
 
 
 def test_a_fifo_named_like_a_frame_is_not_waited_for(tmp_path: Path) -> None:

@@ -28,11 +28,15 @@ JOIN_STEP_S = 0.1  # how often a wait for the thread looks at the job's cancel
 
 
 class EarlyStrip:
-    """Thumbnails of the planned frames (`dests`, read from `sources`), made on a thread of their own."""
+    """Thumbnails of the planned frames the report would show (`dests`, read from `sources`: the
+    frames at `picks` of the job's `total`), made on a thread of their own."""
 
-    def __init__(self, dests: list[str], sources: list[str], job: CancelToken) -> None:
+    def __init__(self, dests: list[str], sources: list[str], job: CancelToken, *,
+                 total: int | None = None, picks: list[int] | None = None) -> None:
         self.dests = dests
         self.sources = sources
+        self.total = len(dests) if total is None else total
+        self.picks = list(range(len(dests))) if picks is None else picks
         self.job = job
         self.own = CancelToken()  # stop(): the job ended without a report
         self.made: tuple[list[tuple[str, str]], list[str]] | None = None
@@ -80,31 +84,42 @@ class EarlyStrip:
         if self.made is None:
             return None
         placed = placed_frames(frames)
-        if [os.path.basename(f.dest) for f in placed] != [os.path.basename(d) for d in self.dests]:
-            return None
-        if any(placed[i].status is not FrameStatus.DONE for i in picked_indexes(len(placed))):
-            return None
+        if len(placed) != self.total or picked_indexes(len(placed)) != self.picks:
+            return None  # the report would show other frames
+        for i, dest in zip(self.picks, self.dests, strict=True):
+            if placed[i].status is not FrameStatus.DONE or os.path.basename(placed[i].dest) != os.path.basename(dest):
+                return None  # left in place (not the source's bytes), or placed under another name
         strip, notes = self.made
         return list(strip), list(notes)
 
 
 def start_early_strip(spec: JobSpec, token: CancelToken) -> EarlyStrip | None:
-    """The report's thumbnails started now, for a verified copy of a sequence of images; else None."""
+    """The report's thumbnails started now, for a verified copy of a sequence of images; else None.
+
+    Only the frames the report would show are named: a job of 20,000 data files pays one look
+    at its first frame's first bytes, not a name for each of its frames."""
     if spec.operation is not Operation.COPY or spec.copy.verify is VerifyMode.NONE or spec.tree is not None:
         return None
     from vfxcopy.core import naming
     from vfxcopy.core.pipeline.destfolder import fs_type, is_shared_fs
-    from vfxcopy.core.report import thumbnail_candidate
+    from vfxcopy.core.report import picked_indexes, thumbnail_candidate
 
     source = spec.source
     try:
-        sources = source.path_strs(None if source.is_single else spec.selected_frames())
+        frames = None if source.is_single else spec.selected_frames()
+        total = 1 if frames is None else len(frames)
+        picks = picked_indexes(total)
+        if not picks:
+            return None
+        sources = source.path_strs(None if frames is None else [frames[i] for i in picks])
+        if thumbnail_candidate(sources[0], "") is not None:
+            return None  # not an image (by its first bytes), or not there: the run says what is wrong
+        if is_shared_fs(fs_type(source.directory or ".")):
+            return None  # each read a round trip: the report reads the delivered frames at the end, as before
         names = naming.dest_names(spec)
     except (OSError, ValueError):
         return None  # the run says what is wrong with the job
-    if not sources or len(names) != len(sources) or thumbnail_candidate(sources[0], "") is not None:
+    if len(names) != total or len(sources) != len(picks):
         return None
-    if is_shared_fs(fs_type(spec.source.directory or ".")):
-        return None  # each read a round trip: the report reads the delivered frames at the end, as before
-    folder = spec.dest_dir
-    return EarlyStrip([os.path.join(folder, name) for name in names], sources, token).start()
+    dests = [os.path.join(spec.dest_dir, names[i]) for i in picks]
+    return EarlyStrip(dests, sources, token, total=total, picks=picks).start()
