@@ -1,6 +1,7 @@
 """Start-up as users run it: `vfxcopy --version`, `ls` and `copy` end to end, beside a bare Python start.
 
     python benchmarks/bench_startup.py [--repeat N] [--dir DIR] [--tree DIR ...] [--instructions] [--wheel]
+                                       [--settings]
 
 End to end: each command runs as a new process through the installed `vfxcopy`
 script, beside the reference `python -c pass` (the same interpreter, the same
@@ -17,6 +18,9 @@ install, whose import finder loads pathlib, re and enum into every start, the ba
 included. The checkout's wheel is built (uv build), installed with its locked dependencies
 in a fresh virtual environment of this interpreter (byte code compiled, as pip does), and
 the benchmark runs again with that environment's Python.
+
+`--settings`: every command also runs with a settings file, as `vfxcopy config set` writes it
+(three settings): what a user who ever changed one pays to read it at every start.
 
 A/B: `--tree DIR` (repeatable) runs every command once more per round with
 PYTHONPATH=DIR (an earlier checkout, e.g. `git worktree add /tmp/before <commit>`),
@@ -148,6 +152,8 @@ def main() -> int:
                         help="also run every command with PYTHONPATH=DIR (another checkout), alternating (repeatable)")
     parser.add_argument("--instructions", action="store_true",
                         help="also count each command's user-space instructions once under valgrind")
+    parser.add_argument("--settings", action="store_true",
+                        help="also run every command with a settings file (as `vfxcopy config set` writes it)")
     parser.add_argument("--wheel", action="store_true",
                         help="run as installed from this checkout's wheel (a fresh virtual environment)")
     args = parser.parse_args()
@@ -192,6 +198,13 @@ def main() -> int:
     variants: dict[str, dict[str, str]] = {"": env}
     for tree in args.tree:
         variants[f" [{os.path.basename(os.path.normpath(tree))}]"] = {**env, "PYTHONPATH": os.path.abspath(tree)}
+    if args.settings:  # a user who ever changed a setting (in the window or with `config set`) has this file
+        with_file = {**env, "XDG_CONFIG_HOME": str(work / "data" / "config-set")}
+        # Settings that change nothing a command does here (notification URLs would send at every job end).
+        for setting in (["jobs.at_once", "3"], ["farm.partition", "gpu"], ["farm.path_map", '["/mnt/a=/net/a"]']):
+            subprocess.run([*vfx, "config", "set", *setting], env=with_file, check=True, capture_output=True)
+        for name, variant_env in list(variants.items()):
+            variants[f"{name} [settings]"] = {**variant_env, "XDG_CONFIG_HOME": with_file["XDG_CONFIG_HOME"]}
     rows: list[tuple[str, str, list[str], bool]] = []  # (row name, variant, argv, fresh)
     for name, (argv, fresh) in commands.items():
         for variant in variants if argv[0] == vfx[0] else [""]:

@@ -105,15 +105,21 @@ def test_a_run_without_a_settings_file_leaves_the_settings_folder_alone(tmp_path
     assert not (home / ".config" / "vfxcopy").exists()
 
 
-def test_a_settings_file_is_still_read(tmp_path: Path, cli_imports: Any, frames: Path) -> None:
+@pytest.mark.parametrize(("text", "by_tomllib"), [
+    ('[copy]\nverify = "none"\n', False),  # as `config set` writes it: read without tomllib (5 ms)
+    ('[copy]\nverify = "none"  # no manifest, please\n', True),  # hand-edited: tomllib reads it
+])
+def test_a_settings_file_is_still_read(
+    tmp_path: Path, cli_imports: Any, frames: Path, text: str, by_tomllib: bool
+) -> None:
     home = tmp_path / "home"
     settings = home / ".config" / "vfxcopy" / "vfxcopy.toml"
     settings.parent.mkdir(parents=True)
-    settings.write_text('[copy]\nverify = "none"\n', encoding="utf-8")
+    settings.write_text(text, encoding="utf-8")
     dest = tmp_path / "dest"
     code, modules = cli_imports("copy", str(frames), str(dest), "-q", "--no-journal", env=as_user(tmp_path, home))
     assert code == 0
-    assert "tomllib" in modules
+    assert ("tomllib" in modules) is by_tomllib
     assert not (dest / "ascmhl").exists()  # copy.verify = none: no manifest
 
 

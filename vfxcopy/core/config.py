@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -12,6 +11,7 @@ from vfxcopy.core.jobs import ConflictPolicy, CopyOptions, HashAlgo, VerifyMode
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from types import ModuleType
     from typing import Any
 
@@ -97,6 +97,15 @@ def _toml() -> ModuleType:
     else:  # pragma: no cover - Python 3.10 reads TOML with tomli (a base dependency there)
         import tomli as tomllib
     return tomllib
+
+
+def _loads(text: str) -> dict[str, Any]:
+    """The settings file's TOML: read by core/tomlsubset.py when it is as simple as the files we
+    write (no tomllib to import: about 5 ms of a start), else by tomllib."""
+    from vfxcopy.core.tomlsubset import loads
+
+    data = loads(text)
+    return data if data is not None else _toml().loads(text)
 
 
 # Paths are plain strings here (os.path), as in the rest of what a copy runs: pathlib, with
@@ -301,10 +310,9 @@ def _read_file(path: str) -> tuple[dict[str, Value], list[str]]:
         return {}, []
     except OSError as exc:  # unreadable (permissions, a folder by that name): the tool still runs
         return {}, [f"{path}: cannot be read ({exc.strerror}); the defaults apply"]
-    tomllib = _toml()
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = _loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError is a ValueError
         return {}, [f"{path}: not a valid TOML file ({exc}); the defaults apply"]
     values: dict[str, Value] = {}
     problems: list[str] = []
@@ -342,8 +350,10 @@ def load(path: StrPath | None = None, *, migrate: bool = True) -> Config:
     # The migration takes the settings lock (creating the folder and a lock file): only when
     # there is an old ini to migrate, not on every start of every command without a settings file.
     if migrate and path == default and not _present(path) and any(_present(i) for i in legacy_ini_paths()):
-        with contextlib.suppress(OSError):
+        try:
             migrate_legacy_ini()
+        except OSError:
+            pass
     values, problems = _read_file(path)
     return Config(values, path, problems)
 
@@ -368,31 +378,35 @@ def _write_file(path: str, text: str) -> None:
     replace_file(path, text.encode("utf-8"), mode=0o600, make_folder=True)
 
 
-@contextlib.contextmanager
-def _file_lock(path: str) -> Iterator[None]:
+def _file_lock(path: str) -> AbstractContextManager[None]:
     """The window and a command may set values at the same moment: one writer at a time."""
-    folder, name = os.path.split(path)
-    os.makedirs(folder or ".", exist_ok=True)
-    with _lock, open(os.path.join(folder, f".{name}.lock"), "a+b") as f:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: the in-process lock only
-            yield
-            return
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    from contextlib import contextmanager  # here: reading the settings (every start) needs no lock
+
+    @contextmanager
+    def held() -> Iterator[None]:
+        folder, name = os.path.split(path)
+        os.makedirs(folder or ".", exist_ok=True)
+        with _lock, open(os.path.join(folder, f".{name}.lock"), "a+b") as f:
+            try:
+                import fcntl
+            except ImportError:  # pragma: no cover - Windows: the in-process lock only
+                yield
+                return
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    return held()
 
 
 def _meta(path: str) -> dict[str, Value]:
     from vfxcopy.core.readfile import read_regular_file
 
-    tomllib = _toml()
     try:
-        data = tomllib.loads(read_regular_file(path).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = _loads(read_regular_file(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):  # TOMLDecodeError is a ValueError
         return {}
     meta = data.get("meta")
     return {k: v for k, v in meta.items() if isinstance(v, (str, int, bool))} if isinstance(meta, dict) else {}
