@@ -21,22 +21,21 @@ from __future__ import annotations
 import os
 import threading
 
-from vfxcopy.core.errors import Cancelled
-from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobSpec, Operation, VerifyMode
+from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus, JobSpec
 
 JOIN_STEP_S = 0.1  # how often a wait for the thread looks at the job's cancel
 
 
 class EarlyStrip:
-    """Thumbnails of the planned frames the report would show (`dests`, read from `sources`: the
-    frames at `picks` of the job's `total`), made on a thread of their own."""
+    """Thumbnails of the planned frames the report would show of a job of `total` frames (`dests`,
+    read from `sources`: those at report.picked_indexes(total)), made on a thread of their own."""
 
-    def __init__(self, dests: list[str], sources: list[str], job: CancelToken, *,
-                 total: int | None = None, picks: list[int] | None = None) -> None:
+    def __init__(self, dests: list[str], sources: list[str], job: CancelToken, *, total: int | None = None) -> None:
+        from vfxcopy.core.report import picked_indexes
+
         self.dests = dests
         self.sources = sources
-        self.total = len(dests) if total is None else total
-        self.picks = list(range(len(dests))) if picks is None else picks
+        self.picks = picked_indexes(len(dests) if total is None else total)
         self.job = job
         self.own = CancelToken()  # stop(): the job ended without a report
         self.made: tuple[list[tuple[str, str]], list[str]] | None = None
@@ -62,9 +61,7 @@ class EarlyStrip:
         notes: list[str] = []
         try:
             strip = thumbnail_strip(self.dests, token=self, notes=notes, read_from=self.sources)
-        except Cancelled:
-            return
-        except Exception:  # noqa: BLE001 - the report makes them again at the end, and says why there
+        except Exception:  # noqa: BLE001 - Cancelled, or any failure: the report makes them at the end, and says why
             return
         self.made = (strip, notes)
 
@@ -84,7 +81,7 @@ class EarlyStrip:
         if self.made is None:
             return None
         placed = placed_frames(frames)
-        if len(placed) != self.total or picked_indexes(len(placed)) != self.picks:
+        if picked_indexes(len(placed)) != self.picks:  # its last pick is the last frame: another count differs
             return None  # the report would show other frames
         for i, dest in zip(self.picks, self.dests, strict=True):
             if placed[i].status is not FrameStatus.DONE or os.path.basename(placed[i].dest) != os.path.basename(dest):
@@ -98,7 +95,9 @@ def start_early_strip(spec: JobSpec, token: CancelToken) -> EarlyStrip | None:
 
     Only the frames the report would show are named: a job of 20,000 data files pays one look
     at its first frame's first bytes, not a name for each of its frames."""
-    if spec.operation is not Operation.COPY or spec.copy.verify is VerifyMode.NONE or spec.tree is not None:
+    from vfxcopy.core.engine import has_outputs
+
+    if not has_outputs(spec) or spec.tree is not None:
         return None
     from vfxcopy.core import naming
     from vfxcopy.core.pipeline.destfolder import fs_type, is_shared_fs
@@ -119,7 +118,7 @@ def start_early_strip(spec: JobSpec, token: CancelToken) -> EarlyStrip | None:
         names = naming.dest_names(spec)
     except (OSError, ValueError):
         return None  # the run says what is wrong with the job
-    if len(names) != total or len(sources) != len(picks):
+    if len(names) != total:
         return None
     dests = [os.path.join(spec.dest_dir, names[i]) for i in picks]
-    return EarlyStrip(dests, sources, token, total=total, picks=picks).start()
+    return EarlyStrip(dests, sources, token, total=total).start()
