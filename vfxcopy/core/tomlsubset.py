@@ -13,12 +13,13 @@ hand-written ones and on thousands of random ones).
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from vfxcopy.core.config import Value
+
 _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _DIGITS = frozenset("0123456789")
 _MAX_INT_DIGITS = 18  # well inside TOML's 64-bit integers
-
-Value = str | int | bool | list[str]
-
 
 class _NotSimple(Exception):
     """Outside the subset: tomllib decides."""
