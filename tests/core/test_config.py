@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from vfxcopy.core import config
+from vfxcopy.core import config, config_legacy
 from vfxcopy.core.jobs import ConflictPolicy, HashAlgo, VerifyMode
 
 
@@ -115,7 +115,7 @@ def test_the_windows_old_ini_is_migrated_once() -> None:
 def test_bad_values_in_the_old_ini_are_left_out(tmp_path: Path) -> None:
     ini = tmp_path / "old.ini"
     ini.write_text("[copy]\nverify=maybe\nbwlimit=abc\n[jobs]\nat_once=9999\n")
-    assert config.legacy_values(ini) == {}
+    assert config_legacy.legacy_values(ini) == {}
 
 
 def test_the_folder_comes_from_platformdirs_unless_the_environment_says(monkeypatch: pytest.MonkeyPatch,
