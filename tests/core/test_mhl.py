@@ -421,6 +421,30 @@ def test_folders_holding_files_that_are_not_the_jobs_get_no_directory_hash(tmp_p
     assert "<roothash>" not in text and ">shot010</path>" not in text
 
 
+def test_a_folder_whose_recorded_file_changed_size_gets_no_directory_hash(tmp_path: Path) -> None:
+    """Folder hashes come from recorded hashes, not from reading the files again: a recorded file
+    (or one found in place) whose size is no longer the recorded one makes its folders go without."""
+    root = tmp_path / "delivery"
+    make_byte_sequence(root / "shot010" / "plates", count=2, size=2000)
+    make_byte_sequence(root / "shot020", count=2, size=2000, seed=5)
+    verify.write_generation(root, plate_entries(root))
+    (root / "shot010" / "plates" / "plate.1001.exr").write_bytes(b"truncated")  # after it was recorded
+    (root / "edl").mkdir()
+    (root / "edl" / "cut.edl").write_text("TITLE: cut")
+    text = Path(verify.write_generation(root, plate_entries(root, "*.edl")).path).read_text()
+    assert ">edl</path>" in text and ">shot020</path>" not in text  # shot020 holds nothing new
+    assert "<roothash>" not in text  # the root holds the changed plate
+    # A file found in place (not fresh) is held to the size this job measured, as a recorded one is.
+    entry = plate_entries(root, "*.edl")[0]
+    found = verify.ManifestEntry(entry.path, entry.size + 1, entry.mtime, entry.hash_format, entry.hash, fresh=False)
+    text = Path(verify.write_generation(root / "edl", [verify.ManifestEntry("cut.edl", found.size, found.mtime,
+                                                                            found.hash_format, found.hash,
+                                                                            fresh=False)]).path).read_text()
+    assert "<roothash>" not in text
+    fresh = verify.ManifestEntry("cut.edl", found.size, found.mtime, found.hash_format, found.hash, fresh=True)
+    text = Path(verify.write_generation(root / "edl", [fresh]).path).read_text()
+    assert "<roothash>" in text  # as this job measured it: believed
+
 @pytest.mark.parametrize("algo, tool", [("md5", "md5sum"), ("xxh128", "xxhsum"), ("xxh64", "xxhsum")])
 def test_checksum_lists_are_accepted_by_md5sum_and_xxhsum(tmp_path: Path, algo: str, tool: str) -> None:
     if shutil.which(tool) is None:

@@ -102,6 +102,8 @@ def sweep_listed(
     removed: list[str] = []
     now = time.time()
     for name in names:
+        if not name.startswith(TEMP_PREFIX):  # every name below is one of ours: one test for all the others
+            continue
         if _is_stale_staging(name, job_id, dir_fd, now):
             if not dry_run and _remove_dead_area(name, dir_fd):
                 removed.append(name)

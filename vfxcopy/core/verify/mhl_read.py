@@ -355,6 +355,9 @@ def _posix(path: str) -> str:
     return path.replace(os.sep, "/")
 
 
+_USABLE = frozenset(VERIFY_PREFERENCE)
+
+
 def _pick(entries: list[Entry]) -> Entry | None:
     """The entry to check against among one file's entries of one generation (fastest format first)."""
     usable = [e for e in entries if e.value and e.fmt in VERIFY_PREFERENCE]
@@ -425,7 +428,12 @@ def _fold(root: str, top: _Folder) -> History:
                                                       records[old].size, records[old].generation)
                         owner[rel] = prefix
                     records.pop(old, None)
-                original = _pick([e for e in media.entries if e.action in _ORIGINAL])
+                entries = media.entries
+                if len(entries) == 1:  # one hash, the usual case: _pick's answer without its lists
+                    only = entries[0]
+                    original = only if only.action in _ORIGINAL and only.value and only.fmt in _USABLE else None
+                else:
+                    original = _pick([e for e in entries if e.action in _ORIGINAL])
                 if original is None and rel not in records:
                     original = _pick([e for e in media.entries if e.action == "verified"])
                 if original is not None:
@@ -434,7 +442,7 @@ def _fold(root: str, top: _Folder) -> History:
                     owner[rel] = prefix
     # As ascmhl does, a file under a nested history is known only to that history.
     prefixes = sorted((n + "/" for n in nested), key=len, reverse=True)
-    for rel in list(records):
+    for rel in list(records) if prefixes else ():  # no nested history: every owner is the top one
         deepest = next((p for p in prefixes if rel.startswith(p)), "")
         if owner.get(rel, "") != deepest:
             del records[rel]

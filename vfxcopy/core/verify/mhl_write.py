@@ -19,11 +19,12 @@ import os
 import re
 import time
 from collections.abc import Iterable
+from operator import attrgetter
 
 from vfxcopy import __version__
 from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
-from vfxcopy.core.jobs import CancelToken, is_temp_name
+from vfxcopy.core.jobs import TEMP_PREFIX, CancelToken
 from vfxcopy.core.stamps import hostname, iso_time, whole_second
 from vfxcopy.core.textsafe import is_utf8
 from vfxcopy.core.verify.files import (
@@ -148,9 +149,13 @@ def _attrs(**values: str) -> str:
     return "".join(f' {name}="{value.translate(_ATTR)}"' for name, value in values.items())
 
 
+_name = attrgetter("name")
+
+
 def _own_leftover(name: str) -> bool:
-    """Names a delivery's directory hash leaves out: ascmhl's defaults and vfxcopy's own working files."""
-    return name in (".DS_Store", MHL_FOLDER) or name.startswith(".vfxcopy-") or is_temp_name(name)
+    """Names a delivery's directory hash leaves out: ascmhl's defaults and vfxcopy's own working files
+    (its temps, .vfxcopy-<job>-<n>.part, among them)."""
+    return name in (".DS_Store", MHL_FOLDER) or name.startswith(TEMP_PREFIX)
 
 
 def _directory_hashes(
@@ -163,11 +168,8 @@ def _directory_hashes(
     A folder with any other file, a link, or files in different formats gets no
     hash: it would not match what `ascmhl verify --directory_hash` computes from disk.
     """
-    by_path: dict[str, ManifestEntry] = {}
-    for rel, rec in (earlier or {}).items():
-        if rec.size is not None:
-            by_path[rel] = ManifestEntry(rel, rec.size, 0.0, rec.hash_format, rec.hash, fresh=False)
-    by_path.update((e.path, e) for e in entries)
+    ours = {e.path: e for e in entries}
+    recorded = earlier or {}
     folders = {os.path.dirname(e.path) for e in entries}
     out: dict[str, tuple[str, str, str, float]] = {}
     memo: dict[str, tuple[str, str, str] | None] = {}
@@ -182,28 +184,33 @@ def _directory_hashes(
         formats: set[str] = set()
         try:
             with os.scandir(full) as it:
-                items = sorted(it, key=lambda d: d.name)
+                items = sorted(it, key=_name)
         except OSError:
             return None
+        above = f"{rel}/" if rel else ""
         for item in items:
-            if _own_leftover(item.name):
+            name = item.name
+            if _own_leftover(name):
                 continue
-            child = f"{rel}/{item.name}" if rel else item.name
-            # The kind from the listing (no stat); a file of this job was stat'ed by entries_from_frames
-            # a moment ago, one an earlier generation recorded is stat'ed now (still that size?).
+            child = above + name
+            # The kind from the listing (no stat).
             if item.is_dir(follow_symlinks=False):
                 sub = visit(child)
                 if sub is None:
                     return None
                 formats.add(sub[0])
-                children.append((item.name, sub[1], sub[2]))
+                children.append((name, sub[1], sub[2]))
                 continue
-            known = by_path.get(child)
-            if known is None or not item.is_file(follow_symlinks=False) or (
-                    not known.fresh and item.stat(follow_symlinks=False).st_size != known.size):
+            mine = ours.get(child)
+            known = mine if mine is not None else recorded.get(child)
+            if known is None or known.size is None or not item.is_file(follow_symlinks=False):
+                return None
+            # A file this job wrote is as it measured it; any other (one an earlier generation
+            # recorded, one found in place) is stat'ed now: still that size?
+            if (mine is None or not mine.fresh) and item.stat(follow_symlinks=False).st_size != known.size:
                 return None
             formats.add(known.hash_format)
-            children.append((item.name, known.hash, None))
+            children.append((name, known.hash, None))
         if len(formats) > 1:
             return None
         fmt = next(iter(formats), None) or (entries[0].hash_format if entries else "xxh128")
