@@ -32,3 +32,22 @@ def test_the_network_benchmarks_phase_timer_times_a_real_copy(tmp_path: Path) ->
     assert 0 < spent["engine"] <= spent["job"] <= spent["main"] and spent["outputs"] > 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".exr") == [
         "p.0001.exr", "p.0002.exr", "p.0003.exr"]
+
+
+def test_the_history_benchmark_measures_a_cold_read(tmp_path: Path) -> None:
+    """bench_history clears what this process remembers of histories before it times load_history:
+    if those caches moved, it would time a warm read and report a gain that is not there."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_history
+    finally:
+        sys.path.remove(str(BENCH))
+    from vfxcopy.core.verify import mhl_read
+
+    history, source = bench_history.build_history(tmp_path, 2, 3, 100)
+    mhl_read.load_history(history)
+    assert mhl_read._hash_lists and mhl_read._digests and mhl_read._chains
+    bench_history.clear_memory()
+    assert not (mhl_read._hash_lists or mhl_read._digests or mhl_read._chains)
+    loaded, written = bench_history.in_process(history, source, tmp_path / "target")
+    assert loaded > 0 and written > 0 and len(list((tmp_path / "target" / "ascmhl").glob("*.mhl"))) == 3
