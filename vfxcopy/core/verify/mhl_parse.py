@@ -4,7 +4,9 @@ Element for element what `ascmhl`'s hashlist_xml_parser and chain_xml_parser tak
 from a file (namespaces stripped from the names, as they strip them), read with
 expat: a file's hashes with their actions, a folder's content and structure
 hashes, the ignore patterns, references to nested generations; the chain's
-numbered generations with their C4 ids. mhl_read makes a history of them.
+numbered generations with their C4 ids. mhl_read makes a history of them. Runs of
+<hash> elements in the layout vfxcopy and ascmhl write are read without expat's
+callbacks, into the same entries (see _fast_hash_list).
 """
 
 from __future__ import annotations
@@ -237,8 +239,9 @@ def _hash_list(path: str, number: int, data: bytes, runs: list[list[Media]] | No
 # for its message. tests/core/test_mhl_fast.py holds the two readings equal.
 
 _RUN = "vfxcopy-run"
+_STAND_IN = f"<{_RUN}/>"
+_RUN_BYTES = _RUN.encode()
 _XML_DECLARATIONS = (b'<?xml version="1.0" encoding="UTF-8"?>\n', b"<?xml version='1.0' encoding='UTF-8'?>\n")
-_STAND_IN = b"<vfxcopy-run/>"
 # One <hash> of one file with one hash, an element a line; the text of a name holds no markup, entity or
 # control character.
 _DATE = r"[0-9T:+\-Z.]*"
@@ -257,7 +260,7 @@ def _fast_hash_list(path: str, number: int, data: bytes) -> HashList | None:
     """The generation in `data` with its runs of <hash> elements in our layout read by one
     expression each, or None: read it with expat (see above)."""
     global _compiled
-    if not data.startswith(_XML_DECLARATIONS) or _RUN.encode() in data:
+    if not data.startswith(_XML_DECLARATIONS) or _RUN_BYTES in data:
         return None
     if _compiled is None:
         import re
@@ -286,7 +289,7 @@ def _fast_hash_list(path: str, number: int, data: bytes) -> HashList | None:
                 media.append(item)
             match = entry.match(text, pos)
         if pos > start:
-            parts += (text[done:start], _RUN_TEXT)
+            parts += (text[done:start], _STAND_IN)
             runs.append(media)
             done = pos
         found = line.search(text, max(pos, found.end()))
@@ -297,9 +300,6 @@ def _fast_hash_list(path: str, number: int, data: bytes) -> HashList | None:
         return _hash_list(path, number, "".join(parts).encode("utf-8"), runs)
     except Exception:  # noqa: BLE001 - whatever it is, expat reads the file as it is and says it
         return None
-
-
-_RUN_TEXT = _STAND_IN.decode()
 
 
 def parse_chain(path: str) -> list[tuple[int, str, str, str]]:
