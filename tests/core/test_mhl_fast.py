@@ -228,3 +228,42 @@ def test_damaged_generations_read_as_expat_reads_them(tmp_path: Path) -> None:
     # (seed 7: 729, 46 and 3,218, with 7 sizes that are no number).
     assert outcomes.get("ok fast", 0) > 400 and outcomes.get("ok", 0) > 20 and outcomes.get("bad", 0) > 1000
     assert "bad fast" not in outcomes
+
+
+def test_each_generation_is_read_once_and_parsed_from_the_bytes_checked_against_the_chain(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = tmp_path / "dest"
+    for seq in range(3):
+        src = tmp_path / f"s{seq}"
+        src.mkdir()
+        for frame in range(4):
+            (src / f"sh{seq}.{1001 + frame}.exr").write_bytes(bytes([seq, frame]))
+        copy_job([src / f"sh{seq}.1001.exr"], dest)
+    files = [str(f) for f in generations(dest)]
+    reads: list[str] = []
+    real = mhl_read.read_history_file
+
+    def counting(path: str) -> bytes:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(mhl_read, "read_history_file", counting)
+    for cache in (mhl_read._hash_lists, mhl_read._digests, mhl_read._chains):
+        cache.clear()
+    assert len(mhl_read.load_history(dest).records) == 12
+    assert sorted(reads) == files  # once each, for its C4 id and its entries (over a network: half the trips)
+
+    # A C4 id remembered without the entries is not used: the entries are parsed from bytes read
+    # now, so the C4 id checked is that of those bytes (here a wrong one stands in memory).
+    mhl_read._hash_lists.clear()
+    key = (files[1], "c4")
+    ident, _right = mhl_read._digests[key]
+    mhl_read._digests[key] = (ident, "c4" + "1" * 88)
+    reads.clear()
+    assert len(mhl_read.load_history(dest).records) == 12 and sorted(reads) == files
+    # With its entries remembered too, the remembered C4 id stands (nothing is read again).
+    mhl_read._digests[key] = (ident, "c4" + "1" * 88)
+    reads.clear()
+    with pytest.raises(Exception, match="Modified ASC MHL manifest"):
+        mhl_read.load_history(dest)
+    assert reads == []

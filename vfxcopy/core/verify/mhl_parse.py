@@ -70,7 +70,8 @@ class BadHistory(Exception):
 _CREATOR, _PROCESS, _IGNORE, _REFERENCE = "creator", "process", "ignore", "reference"
 
 
-def _read(path: str) -> bytes:
+def read_history_file(path: str) -> bytes:
+    """The bytes of a history file (BadHistory when it cannot be read; FileNotFoundError as such)."""
     from vfxcopy.core.readfile import read_regular_file
 
     try:
@@ -113,7 +114,7 @@ def _parse(path: str, start: Any, end: Any, data: bytes | None = None) -> None:
     parser.EndElementHandler = on_end
     parser.CharacterDataHandler = on_text
     if data is None:
-        data = _read(path)
+        data = read_history_file(path)
     try:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
@@ -122,9 +123,11 @@ def _parse(path: str, start: Any, end: Any, data: bytes | None = None) -> None:
         raise BadHistory(f"{path}: not valid XML ({exc})") from exc
 
 
-def parse_hash_list(path: str, number: int = 0) -> HashList:
-    """One generation file, read as ascmhl's hashlist_xml_parser reads it (ManifestError-free: raises BadHistory)."""
-    data = _read(path)
+def parse_hash_list(path: str, number: int = 0, data: bytes | None = None) -> HashList:
+    """One generation file (its bytes `data`, when the caller has read them), read as ascmhl's
+    hashlist_xml_parser reads it (ManifestError-free: raises BadHistory)."""
+    if data is None:
+        data = read_history_file(path)
     return _fast_hash_list(path, number, data) or _hash_list(path, number, data)
 
 

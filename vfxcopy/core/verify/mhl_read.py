@@ -35,8 +35,15 @@ from collections.abc import Callable
 
 from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
-from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE, hash_path
-from vfxcopy.core.verify.mhl_parse import BadHistory, Entry, HashList, parse_chain, parse_hash_list
+from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE, c4_id, hash_bytes
+from vfxcopy.core.verify.mhl_parse import (
+    BadHistory,
+    Entry,
+    HashList,
+    parse_chain,
+    parse_hash_list,
+    read_history_file,
+)
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
@@ -238,8 +245,29 @@ def _read_once(cache: dict[Any, tuple[tuple[int, ...], Any]], key: Any, path: st
     return value
 
 
-def _hash_list(path: str, number: int) -> HashList:
-    hash_list: HashList = _read_once(_hash_lists, path, path, lambda: parse_hash_list(path, number))
+# The bytes of the generation files one load has read: (identity while read, or None if it
+# changed meanwhile; bytes). A generation is read once for its C4 id and its entries: what is
+# parsed is what was checked against the chain (read twice, a file swapped between the two reads
+# was parsed unchecked), and over a network file system each read is several round trips.
+Read = dict[str, tuple["tuple[int, ...] | None", bytes]]
+
+
+def _bytes(path: str, read: Read) -> tuple[tuple[int, ...] | None, bytes]:
+    got = read.get(path)
+    if got is None:
+        before = _identity(path)
+        data = read_history_file(path)
+        got = read[path] = (before if before is not None and _identity(path) == before else None, data)
+    return got
+
+
+def _hash_list(path: str, number: int, read: Read) -> HashList:
+    hash_list: HashList | None = _known(_hash_lists, path, path)
+    if hash_list is None:
+        ident, data = _bytes(path, read)
+        hash_list = parse_hash_list(path, number, data)
+        if ident is not None:
+            _keep(_hash_lists, path, ident, hash_list)
     hash_list.number = number
     return hash_list
 
@@ -248,8 +276,17 @@ def _chain(path: str) -> list[tuple[int, str, str, str]]:
     return list(_read_once(_chains, path, path, lambda: parse_chain(path)))  # a copy: the caller's to change
 
 
-def _digest(path: str, fmt: str) -> str:
-    digest: str = _read_once(_digests, (path, fmt), path, lambda: hash_path(path, fmt))
+def _digest(path: str, fmt: str, read: Read) -> str:
+    """The hash of a generation file in `fmt` (the chain's C4 id, in practice). Taken from memory
+    only while its entries are too: entries parsed now are parsed from the bytes hashed now."""
+    digest: str | None = None
+    if path not in read and _known(_hash_lists, path, path) is not None:
+        digest = _known(_digests, (path, fmt), path)
+    if digest is None:
+        ident, data = _bytes(path, read)
+        digest = c4_id(data) if fmt == "c4" else hash_bytes(fmt, data)
+        if ident is not None:
+            _keep(_digests, (path, fmt), ident, digest)
     return digest
 
 
@@ -277,7 +314,8 @@ class _Folder:
         return out
 
 
-def _load(root: str, warnings: list[str]) -> _Folder:
+def _load(root: str, warnings: list[str], read: Read | None = None) -> _Folder:
+    read = {} if read is None else read
     folder = os.path.join(root, MHL_FOLDER)
     chain_path = os.path.join(folder, CHAIN_FILE)
     history = _Folder(root)
@@ -291,7 +329,7 @@ def _load(root: str, warnings: list[str]) -> _Folder:
             raise BadHistory(f"Missing ASC MHL manifest in history at path {expected}: a manifest listed in "
                        f"{CHAIN_FILE} is missing")
         try:
-            found = _digest(expected, fmt)
+            found = _digest(expected, fmt, read)
         except ValueError:
             raise BadHistory(f"{chain_path}: {name} is listed with the hash format {fmt!r}, which ASC MHL does not know") \
                 from None
@@ -310,24 +348,24 @@ def _load(root: str, warnings: list[str]) -> _Folder:
         if match is None:
             warnings.append(f"name of ascmhl file {name} does not conform to naming convention")
             continue
-        lists.append(_hash_list(os.path.join(folder, name), int(match.group(1))))
+        lists.append(_hash_list(os.path.join(folder, name), int(match.group(1)), read))
     lists.sort(key=lambda h: h.number)
     history.hash_lists = lists
     # Nested histories: a folder below holding ascmhl/ is that history's, with everything beneath it.
     for dirpath, dirnames, _files in os.walk(root):
         if dirpath != root and MHL_FOLDER in dirnames:
-            history.children.append(_load(dirpath, warnings))
+            history.children.append(_load(dirpath, warnings, read))
             dirnames.clear()
     for child in history.children:
         rel = os.path.relpath(child.root, root)
         history.mappings[rel] = child
         for sub_rel, sub in child.mappings.items():
             history.mappings[os.path.join(rel, sub_rel)] = sub
-    _check_references(history, warnings)
+    _check_references(history, warnings, read)
     return history
 
 
-def _check_references(history: _Folder, warnings: list[str]) -> None:
+def _check_references(history: _Folder, warnings: list[str], read: Read) -> None:
     """A generation's references to nested generations: a C4 id that differs is reported, as ascmhl logs it."""
     for hash_list in history.hash_lists:
         for ref_path, ref_hash in hash_list.references:
@@ -338,7 +376,7 @@ def _check_references(history: _Folder, warnings: list[str]) -> None:
             referenced = next((h for h in child.hash_lists if os.path.basename(h.file_path) == name), None)
             if referenced is None:
                 raise BadHistory(f"{hash_list.file_path}: references {ref_path}, which the nested history does not hold")
-            found = _digest(referenced.file_path, "c4")
+            found = _digest(referenced.file_path, "c4", read)
             if found != ref_hash:
                 warnings.append(f"ASC MHL file: {hash_list.file_path}")
                 warnings.append(f'  referenced manifest file "{referenced.file_path}"')
