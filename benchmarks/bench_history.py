@@ -1,7 +1,7 @@
 """A copy into a folder with a long ASC MHL history, end to end, beside the same copy into a new folder.
 
     python benchmarks/bench_history.py [--generations 105] [--files 100] [--size 1000] [--reps 7]
-                                       [--before TREE] [--no-ascmhl] [--dir DIR]
+                                       [--before TREE] [--no-ascmhl] [--dir DIR] [--sshfs]
 
 A delivery folder that receives a sequence a day keeps one ASC MHL generation per job:
 every verified copy into it reads the whole history (each generation's C4 id checked
@@ -23,6 +23,10 @@ In process, once per round: load_history of the folder with this process's memor
 what it read cleared (what a new process pays), and write_generation of the new
 sequence's entries onto it.
 
+With `--sshfs`, the folder copied into (and the new folder) are on a real network file system:
+sshd on 127.0.0.1 with its own keys and port and an sshfs mount of it (sshfs_rig.py), started
+here and stopped at the end; the history is put there with `cp -a` each round as well.
+
 Medians; "per recorded file" divides the history's extra time by the files it records.
 """
 
@@ -38,6 +42,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sshfs_rig import SshfsRig, missing_tools
 
 from vfxcopy.core.engine import run_job
 from vfxcopy.core.jobs import JobSpec, JobState
@@ -82,19 +90,27 @@ def main() -> None:
     ap.add_argument("--before", default=None, metavar="TREE")
     ap.add_argument("--no-ascmhl", action="store_true")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--sshfs", action="store_true", help="copy into a folder on an sshfs mount of this machine")
     args = ap.parse_args()
+    if args.sshfs and missing_tools():
+        raise SystemExit(f"--sshfs: {missing_tools()}")
     work = Path(tempfile.mkdtemp(prefix="vfxcopy-bench-history-", dir=args.dir))
     env = {**os.environ, **CLOSED_PROXY, "VFXCOPY_DATA_DIR": str(work / "data"),
            "XDG_CONFIG_HOME": str(work / "data" / "config")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # both trees run from compiled byte code, as installed
     ascmhl = BIN / "ascmhl"
     use_ascmhl = not args.no_ascmhl and ascmhl.exists()
+    stack: list[SshfsRig] = []
     try:
         print(f"building {args.generations} generations x {args.files} files of {args.size} B in {work}", flush=True)
         started = time.perf_counter()
         history, source = build_history(work, args.generations, args.files, args.size)
         print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
-        target = work / "target"
+        if args.sshfs:
+            rig = SshfsRig(work / "rig")
+            rig.__enter__()
+            stack.append(rig)
+        target = (stack[0].mount if stack else work) / "target"
 
         def fresh_target(with_history: bool) -> None:
             shutil.rmtree(target, ignore_errors=True)
@@ -154,6 +170,9 @@ def main() -> None:
                   + f", load_history {load_s * 1e3:.0f} ms, write_generation {write_s * 1e3:.0f} ms", flush=True)
         report(args, times, load, write)
     finally:
+        for rig in stack:
+            shutil.rmtree(rig.mount / "target", ignore_errors=True)
+            rig.__exit__(None, None, None)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -184,7 +203,9 @@ def report(args: argparse.Namespace, times: dict[str, list[float]], load: list[f
     medians = {name: statistics.median(values) for name, values in times.items()}
     recorded = args.generations * args.files
     print(f"\n### A copy into a folder with a long ASC MHL history ({time.strftime('%Y-%m-%d')})\n")
-    print(f"{args.generations} generations x {args.files} files ({recorded} recorded files); each round copies "
+    where = "an sshfs mount of this machine" if args.sshfs else "the local disk"
+    print(f"Onto {where}. {args.generations} generations x {args.files} files ({recorded} recorded files); "
+          f"each round copies "
           f"{args.files} frames of {args.size} B. {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
           f"{args.reps} alternating rounds, medians.\n")
     print("| contender | median s | min s |")
