@@ -748,3 +748,63 @@ def test_threads_that_end_without_releasing_their_connection_do_not_keep_the_jou
     reader.join()
     journal.close()
     assert journal_files_open() == 0
+
+
+OPEN_AT = textwrap.dedent("""
+    import sys, time
+    from vfxcopy.core.journal import Journal
+    start = float(sys.argv[2])
+    time.sleep(max(0.0, start - 0.01 - time.time()))
+    while time.time() < start:  # the last 10 ms spun: the opens begin within microseconds of each other
+        pass
+    try:
+        Journal(sys.argv[1]).close()
+        print("ok")
+    except Exception as exc:
+        print("failed:", exc)
+""")
+
+
+def test_commands_started_together_with_a_new_data_folder_all_get_the_journal(tmp_path: Path) -> None:
+    """SQLite answers the WAL pragma "database is locked" at once (no busy timeout) while another
+    connection converts a new journal: one of two commands started together ran without one."""
+    import random
+
+    rng = random.Random(3)
+    outcomes: list[str] = []
+    for round_no in range(12):
+        path = tmp_path / f"data{round_no}" / "journal.sqlite3"
+        path.parent.mkdir()
+        start = time.time() + 0.5
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, str(path), str(start + rng.random() * 0.004)],
+                                  stdout=subprocess.PIPE, text=True) for _ in range(8)]
+        outcomes += [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outcomes == ["ok"] * len(outcomes)
+
+
+def test_a_busy_wal_pragma_is_asked_again_and_other_errors_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vfxcopy.core.journal import store
+
+    class Conn:
+        def __init__(self, errors: list[str]) -> None:
+            self.errors, self.calls = errors, 0
+
+        def execute(self, sql: str) -> None:
+            assert sql == "PRAGMA journal_mode=WAL"
+            self.calls += 1
+            if self.errors:
+                raise sqlite3.OperationalError(self.errors.pop(0))
+
+    busy = Conn(["database is locked", "database is locked"])
+    store._set_wal(busy)  # type: ignore[arg-type]
+    assert busy.calls == 3
+    other = Conn(["disk I/O error"])
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        store._set_wal(other)  # type: ignore[arg-type]
+    assert other.calls == 1
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.05)
+    stuck = Conn(["database is locked"] * 1000)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        store._set_wal(stuck)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 1.0 and stuck.calls > 2

@@ -84,7 +84,7 @@ class Journal(FrameRows, JobRows, KeyValues):
         conn = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA journal_mode=WAL")
+        _set_wal(conn)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
@@ -314,3 +314,27 @@ def remove_temps(dest_dir: str, job_id: str) -> list[str]:
 def open_journal(path: str | os.PathLike[str] | None = None) -> Journal:
     """The default journal (or the one at `path`)."""
     return Journal(path)
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Put the journal in WAL mode, waiting for another process doing the same.
+
+    SQLite answers this pragma "database is locked" at once, without its busy timeout, while
+    another connection converts a new journal: two commands started together with a new data
+    folder (a farm node starting tasks, a user's two copies) left one of them without a journal
+    (1 of 150 opens, six processes at once). It is asked again for up to BUSY_TIMEOUT_S."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", None) == _SQLITE_BUSY or "locked" in str(exc)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+_SQLITE_BUSY = 5
