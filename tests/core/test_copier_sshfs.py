@@ -321,3 +321,58 @@ def test_the_report_thumbnails_of_an_upload_are_read_from_the_local_source(
     page = html.read_text()
     assert page.count("data:image/png;base64,") == 8
     assert re.findall(r"<figcaption>([^<]*)</figcaption>", page) == renamed  # the delivered frames' names
+
+
+def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
+        tmp_path: Path, sshfs_mount: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a network file system each size a folder hash checks is a round trip: the recorded files'
+    sizes are looked up by several threads at once, and the hashes are those made locally."""
+    from vfxcopy.core.verify import ManifestEntry, hash_path, mhl_folders, write_generation
+
+    def deliver(root: Path) -> list[str]:
+        texts = []
+        for batch in range(3):
+            entries = []
+            for i in range(40):
+                path = root / "plates" / f"p{batch}.{1001 + i}.exr"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(bytes([batch, i]) * 50)
+                entries.append(ManifestEntry(f"plates/{path.name}", 100, 1.7e9, "xxh128",
+                                             hash_path(str(path), "xxh128")))
+            texts.append(Path(write_generation(root, entries, now=1.7e9).path).read_text())
+        return [re.sub(r"<hostname>.*</hostname>|lastmodificationdate=\"[^\"]*\"", "", t) for t in texts]
+
+    looked: list[int] = []
+    real = mhl_folders._stat_ahead
+
+    def counting(items: list[os.DirEntry[str]]) -> None:
+        looked.append(len(items))
+        real(items)
+
+    stats_on_threads: list[str] = []
+
+    def profile(frame: object, event: str, arg: object) -> None:  # threads started from now on
+        if event == "c_call" and getattr(arg, "__name__", "") == "stat" and isinstance(
+                getattr(arg, "__self__", None), os.DirEntry):
+            stats_on_threads.append(threading.current_thread().name)
+
+    monkeypatch.setattr(mhl_folders, "_stat_ahead", counting)
+    threading.setprofile(profile)
+    try:
+        remote = deliver(sshfs_mount / "history-hashes")
+    finally:
+        threading.setprofile(None)  # type: ignore[arg-type]
+    assert stats_on_threads == ["vfxcopy-mhl-stat"] * 80  # the 80 sizes, looked up by its threads
+    # Second delivery: 40 recorded files (fewer than STAT_AHEAD_MIN: one at a time); third: 80.
+    assert looked == [40, 80]
+    looked.clear()
+    local = deliver(tmp_path / "history-hashes")
+    assert looked == [] and local == remote  # locally one at a time; the same hashes
+    assert "<roothash>" in remote[2] and ">plates</path>" in remote[2]
+    # A recorded file whose size changed is still seen: the folders get no hash.
+    (sshfs_mount / "history-hashes" / "plates" / "p0.1001.exr").write_bytes(b"changed")
+    entry = ManifestEntry("extra.edl", 4, 1.7e9, "xxh128", hash_path(str(tmp_path / "history-hashes" / "plates"
+                                                                          / "p0.1002.exr"), "xxh128"))
+    (sshfs_mount / "history-hashes" / "extra.edl").write_bytes(b"x" * 4)
+    text = Path(write_generation(sshfs_mount / "history-hashes", [entry]).path).read_text()
+    assert "<roothash>" not in text and ">plates</path>" not in text

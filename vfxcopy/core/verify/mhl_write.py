@@ -19,12 +19,11 @@ import os
 import re
 import time
 from collections.abc import Iterable
-from operator import attrgetter
 
 from vfxcopy import __version__
 from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
-from vfxcopy.core.jobs import TEMP_PREFIX, CancelToken
+from vfxcopy.core.jobs import CancelToken
 from vfxcopy.core.stamps import hostname, iso_time, whole_second
 from vfxcopy.core.textsafe import is_utf8
 from vfxcopy.core.verify.files import (
@@ -35,7 +34,7 @@ from vfxcopy.core.verify.files import (
     write_files,
 )
 from vfxcopy.core.verify.hashes import c4_id
-from vfxcopy.core.verify.hashes import directory_hashes as folder_hashes
+from vfxcopy.core.verify.mhl_folders import generation_folder_hashes
 from vfxcopy.core.verify.mhl_parse import HashList, media_entry
 from vfxcopy.core.verify.mhl_read import (
     CHAIN_FILE,
@@ -147,92 +146,6 @@ class _Xml:
 
 def _attrs(**values: str) -> str:
     return "".join(f' {name}="{value.translate(_ATTR)}"' for name, value in values.items())
-
-
-_name = attrgetter("name")
-
-
-def _own_leftover(name: str) -> bool:
-    """Names a delivery's directory hash leaves out: ascmhl's defaults and vfxcopy's own working files
-    (its temps, .vfxcopy-<job>-<n>.part, among them)."""
-    return name in (".DS_Store", MHL_FOLDER) or name.startswith(TEMP_PREFIX)
-
-
-def _directory_hashes(
-    root: str, entries: list[ManifestEntry], earlier: dict[str, ManifestRecord] | None = None
-) -> dict[str, tuple[str, str, str, float]]:
-    """{folder rel path ('.' = root): (format, content, structure, mtime)} for folders whose files are all known.
-
-    Known: written by this job (`entries`), or recorded by an earlier generation
-    with the size found on disk (its recorded hash is used: nothing is read again).
-    A folder with any other file, a link, or files in different formats gets no
-    hash: it would not match what `ascmhl verify --directory_hash` computes from disk.
-    """
-    ours = {e.path: e for e in entries}
-    recorded = earlier or {}
-    folders = {os.path.dirname(e.path) for e in entries}
-    out: dict[str, tuple[str, str, str, float]] = {}
-    memo: dict[str, tuple[str, str, str] | None] = {}
-    candidates: set[str] = set()  # every folder that holds an entry, and its parents up to the root
-
-    def visit(rel: str) -> tuple[str, str, str] | None:
-        if rel in memo:
-            return memo[rel]
-        memo[rel] = None
-        full = os.path.join(root, rel) if rel else root
-        children: list[tuple[str, str, str | None]] = []
-        formats: set[str] = set()
-        try:
-            with os.scandir(full) as it:
-                items = sorted(it, key=_name)
-        except OSError:
-            return None
-        above = f"{rel}/" if rel else ""
-        for item in items:
-            name = item.name
-            if _own_leftover(name):
-                continue
-            child = above + name
-            # The kind from the listing (no stat).
-            if item.is_dir(follow_symlinks=False):
-                sub = visit(child)
-                if sub is None:
-                    return None
-                formats.add(sub[0])
-                children.append((name, sub[1], sub[2]))
-                continue
-            mine = ours.get(child)
-            known = mine if mine is not None else recorded.get(child)
-            if known is None or known.size is None or not item.is_file(follow_symlinks=False):
-                return None
-            # A file this job wrote is as it measured it; any other (one an earlier generation
-            # recorded, one found in place) is stat'ed now: still that size?
-            if (mine is None or not mine.fresh) and item.stat(follow_symlinks=False).st_size != known.size:
-                return None
-            formats.add(known.hash_format)
-            children.append((name, known.hash, None))
-        if len(formats) > 1:
-            return None
-        fmt = next(iter(formats), None) or (entries[0].hash_format if entries else "xxh128")
-        content, structure = folder_hashes(fmt, children)
-        memo[rel] = (fmt, content, structure)
-        if rel in candidates:  # folders the job wrote into (and their parents), not the whole tree
-            try:
-                mtime = os.stat(full).st_mtime
-            except OSError:
-                mtime = time.time()
-            out[rel or "."] = (fmt, content, structure, mtime)
-        return memo[rel]
-
-    for folder in folders:
-        while True:
-            candidates.add(folder)
-            if not folder:
-                break
-            folder = os.path.dirname(folder)
-    for folder in sorted(candidates, key=lambda f: f.count("/"), reverse=True):
-        visit(folder)
-    return out
 
 
 def _folder_label(root_path: str) -> str:
@@ -358,7 +271,7 @@ def _write_one(
                 safe.append(entry)
             else:
                 result.skipped.append(entry.path)
-        dirs = _directory_hashes(root_path, safe, earlier) if directory_hashes and safe else {}
+        dirs = generation_folder_hashes(root_path, safe, earlier) if directory_hashes and safe else {}
         written = HashList(os.path.abspath(gen_path), number)
         data = _generation_xml(safe, earlier, dirs, result, process, comment, iso_now, written)
         c4 = c4_id(data)
