@@ -1,7 +1,7 @@
 """A copy into a folder with a long ASC MHL history, end to end, beside the same copy into a new folder.
 
     python benchmarks/bench_history.py [--generations 105] [--files 100] [--size 1000] [--reps 7]
-                                       [--before TREE] [--no-ascmhl] [--dir DIR] [--sshfs]
+                                       [--before TREE] [--no-ascmhl] [--dir DIR] [--sshfs [--sshfs-option OPT]]
 
 A delivery folder that receives a sequence a day keeps one ASC MHL generation per job:
 every verified copy into it reads the whole history (each generation's C4 id checked
@@ -26,6 +26,8 @@ sequence's entries onto it.
 With `--sshfs`, the folder copied into (and the new folder) are on a real network file system:
 sshd on 127.0.0.1 with its own keys and port and an sshfs mount of it (sshfs_rig.py), started
 here and stopped at the end; the history is put there with `cp -a` each round as well.
+`--sshfs-option cache=no` turns sshfs's attribute cache off: every lookup is a round trip, as on
+a NAS whose cache is cold (the first copy of the day) or that caches nothing.
 
 Medians; "per recorded file" divides the history's extra time by the files it records.
 """
@@ -91,6 +93,8 @@ def main() -> None:
     ap.add_argument("--no-ascmhl", action="store_true")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--sshfs", action="store_true", help="copy into a folder on an sshfs mount of this machine")
+    ap.add_argument("--sshfs-option", action="append", default=[], metavar="OPT",
+                    help="an sshfs -o option for that mount, e.g. cache=no (repeatable)")
     args = ap.parse_args()
     if args.sshfs and missing_tools():
         raise SystemExit(f"--sshfs: {missing_tools()}")
@@ -107,7 +111,7 @@ def main() -> None:
         history, source = build_history(work, args.generations, args.files, args.size)
         print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
         if args.sshfs:
-            rig = SshfsRig(work / "rig")
+            rig = SshfsRig(work / "rig", tuple(args.sshfs_option))
             rig.__enter__()
             stack.append(rig)
         target = (stack[0].mount if stack else work) / "target"
@@ -203,7 +207,9 @@ def report(args: argparse.Namespace, times: dict[str, list[float]], load: list[f
     medians = {name: statistics.median(values) for name, values in times.items()}
     recorded = args.generations * args.files
     print(f"\n### A copy into a folder with a long ASC MHL history ({time.strftime('%Y-%m-%d')})\n")
-    where = "an sshfs mount of this machine" if args.sshfs else "the local disk"
+    where = "the local disk"
+    if args.sshfs:
+        where = "an sshfs mount of this machine" + (f" (-o {','.join(args.sshfs_option)})" if args.sshfs_option else "")
     print(f"Onto {where}. {args.generations} generations x {args.files} files ({recorded} recorded files); "
           f"each round copies "
           f"{args.files} frames of {args.size} B. {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
