@@ -267,3 +267,42 @@ def test_each_generation_is_read_once_and_parsed_from_the_bytes_checked_against_
     with pytest.raises(Exception, match="Modified ASC MHL manifest"):
         mhl_read.load_history(dest)
     assert reads == []
+
+
+def test_entries_come_from_the_bytes_this_load_checked_even_if_memory_holds_another_version(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file changes (its identity with it) between this load's read and its look into memory,
+    and memory holds entries of the changed version: the entries of the bytes whose C4 id was
+    checked are used, never entries the chain did not vouch for."""
+    dest = tmp_path / "dest"
+    src = tmp_path / "s"
+    src.mkdir()
+    for frame in range(3):
+        (src / f"sh.{1001 + frame}.exr").write_bytes(bytes([frame]) * 10)
+    copy_job([src / "sh.1001.exr"], dest)
+    (gen,) = [str(f) for f in generations(dest)]
+    for cache in (mhl_read._hash_lists, mhl_read._digests, mhl_read._chains):
+        cache.clear()
+    later = (1, 2, 3, 4, 5)  # the identity the file has after "changing"
+    real_identity, real_read = mhl_read._identity, mhl_read.read_history_file
+    state = {"read": False}
+    forged = mhl_parse.HashList(gen, 1)
+    forged.media.append(mhl_parse.media_entry("sh.1001.exr", 10, "xxh128", "0" * 32, "original"))
+
+    def reading(path: str) -> bytes:
+        data = real_read(path)
+        if path == gen:
+            state["read"] = True
+            mhl_read._hash_lists[gen] = (later, forged)  # "another version", remembered meanwhile
+        return data
+
+    def identity(path: str) -> tuple[int, ...] | None:
+        if path == gen and state["read"] and not state.get("after"):
+            state["after"] = True  # the check right after the read still sees the read's identity
+            return real_identity(path)
+        return later if path == gen and state.get("after") else real_identity(path)
+
+    monkeypatch.setattr(mhl_read, "read_history_file", reading)
+    monkeypatch.setattr(mhl_read, "_identity", identity)
+    history = mhl_read.load_history(dest)
+    assert history.records["sh.1001.exr"].hash != "0" * 32 and len(history.records) == 3

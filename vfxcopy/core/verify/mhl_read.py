@@ -263,6 +263,9 @@ def _bytes(path: str, read: Read) -> tuple[tuple[int, ...] | None, bytes]:
 
 def _hash_list(path: str, number: int, read: Read) -> HashList:
     hash_list: HashList | None = _known(_hash_lists, path, path)
+    got, hit = read.get(path), _hash_lists.get(path)
+    if got is not None and (hit is None or hit[0] != got[0]):
+        hash_list = None  # this load read (and checked) the file: the entries of those bytes, not another version's
     if hash_list is None:
         ident, data = _bytes(path, read)
         hash_list = parse_hash_list(path, number, data)
