@@ -125,8 +125,13 @@ def _chunks(fd: int, token: CancelToken | None, on_chunk: Callable[[int], None] 
 # -- directory hashes (ASC MHL 2.0, as ascmhl computes them) ----------------
 
 
+def _decoder(fmt: str) -> Callable[[str], bytes]:
+    """What turns a digest of `fmt` as written (hex, or a C4 id) into its bytes."""
+    return c4_bytes if fmt == "c4" else bytes.fromhex
+
+
 def digest_bytes(fmt: str, digest: str) -> bytes:
-    return c4_bytes(digest) if fmt == "c4" else bytes.fromhex(digest)
+    return _decoder(fmt)(digest)
 
 
 # One call for a few bytes (a folder hash hashes one name and digest per child: 20,000 hashers made).
@@ -146,9 +151,7 @@ def hash_bytes(fmt: str, data: bytes) -> str:
 
 def hash_of_hashes(fmt: str, digests: Iterable[str]) -> str:
     """Hash of the sorted child digests' bytes (ascmhl's `hash_of_hash_list`)."""
-    if fmt == "c4":
-        return hash_bytes(fmt, b"".join(c4_bytes(d) for d in sorted(digests)))
-    return hash_bytes(fmt, b"".join(map(bytes.fromhex, sorted(digests))))
+    return hash_bytes(fmt, b"".join(map(_decoder(fmt), sorted(digests))))
 
 
 def directory_hashes(fmt: str, children: Iterable[tuple[str, str, str | None]]) -> tuple[str, str]:
@@ -160,14 +163,10 @@ def directory_hashes(fmt: str, children: Iterable[tuple[str, str, str | None]]) 
     """
     contents: list[str] = []
     structures: list[str] = []
-    one_shot = _ONE_SHOT.get(fmt)
-    if one_shot is not None:  # the usual case, spelled out: a folder of 10,000 files was 10,000 calls less
-        fromhex = bytes.fromhex
-        for name, content, structure in children:
-            contents.append(content)
-            structures.append(one_shot(name.encode("utf-8") + fromhex(structure or content)))
-    else:
-        for name, content, structure in children:
-            contents.append(content)
-            structures.append(hash_bytes(fmt, name.encode("utf-8") + digest_bytes(fmt, structure or content)))
+    # Both chosen once for the folder, not per child (a folder of 10,000 files: 20,000 calls less).
+    decode = _decoder(fmt)
+    one_shot: Callable[[bytes], str] = _ONE_SHOT.get(fmt) or (lambda data: hash_bytes(fmt, data))
+    for name, content, structure in children:
+        contents.append(content)
+        structures.append(one_shot(name.encode("utf-8") + decode(structure or content)))
     return hash_of_hashes(fmt, contents), hash_of_hashes(fmt, structures)
