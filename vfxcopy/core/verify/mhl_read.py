@@ -55,6 +55,7 @@ CHAIN_FILE = "ascmhl_chain.xml"
 IGNORE_PATTERNS = (".DS_Store", MHL_FOLDER, f"{MHL_FOLDER}/", ".vfxcopy-*.part", ".vfxcopy-farm")
 ASCMHL_DEFAULT_IGNORE = (".DS_Store", MHL_FOLDER, f"{MHL_FOLDER}/")
 _ORIGINAL = (None, "", "original")
+_VERIFIED = ("verified",)
 _GENERATION_NAME = r"^(\d{4,})(?:_(.+))?$"  # compiled when a history is read
 
 
@@ -399,12 +400,17 @@ def _posix(path: str) -> str:
 _USABLE = frozenset(VERIFY_PREFERENCE)
 
 
-def _pick(entries: list[Entry]) -> Entry | None:
-    """The entry to check against among one file's entries of one generation (fastest format first)."""
-    usable = [e for e in entries if e.value and e.fmt in VERIFY_PREFERENCE]
-    if not usable:
+def _pick(entries: list[Entry], actions: tuple[str | None, ...] | None = None) -> Entry | None:
+    """The entry to check against among one file's entries of one generation (fastest format first),
+    of those recorded with one of `actions` (None: any)."""
+    if len(entries) == 1:  # one hash, the usual case: the answer without the lists below
+        only = entries[0]
+        usable = (actions is None or only.action in actions) and only.value and only.fmt in _USABLE
+        return only if usable else None
+    found = [e for e in entries if (actions is None or e.action in actions) and e.value and e.fmt in _USABLE]
+    if not found:
         return None
-    return min(usable, key=lambda e: VERIFY_PREFERENCE.index(e.fmt))
+    return min(found, key=lambda e: VERIFY_PREFERENCE.index(e.fmt))
 
 
 def load_history(root: str | os.PathLike[str]) -> History:
@@ -469,14 +475,9 @@ def _fold(root: str, top: _Folder) -> History:
                                                       records[old].size, records[old].generation)
                         owner[rel] = prefix
                     records.pop(old, None)
-                entries = media.entries
-                if len(entries) == 1:  # one hash, the usual case: _pick's answer without its lists
-                    only = entries[0]
-                    original = only if only.action in _ORIGINAL and only.value and only.fmt in _USABLE else None
-                else:
-                    original = _pick([e for e in entries if e.action in _ORIGINAL])
+                original = _pick(media.entries, _ORIGINAL)
                 if original is None and rel not in records:
-                    original = _pick([e for e in media.entries if e.action == "verified"])
+                    original = _pick(media.entries, _VERIFIED)
                 if original is not None:
                     records[rel] = ManifestRecord(rel, original.fmt, (original.value or "").strip(), media.size,
                                                   number)
