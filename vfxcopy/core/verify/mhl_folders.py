@@ -86,6 +86,12 @@ def generation_folder_hashes(
     memo: dict[str, tuple[str, str, str] | None] = {}
     candidates: set[str] = set()  # every folder that holds an entry, and its parents up to the root
 
+    def look_up(child: str) -> bool:
+        """Whether the size of the file at `child` is looked up now: a file this job wrote is as it
+        measured it; any other (recorded by an earlier generation, found in place) may have changed."""
+        mine = ours.get(child)
+        return mine is None or not mine.fresh
+
     def visit(rel: str) -> tuple[str, str, str] | None:
         if rel in memo:
             return memo[rel]
@@ -100,8 +106,7 @@ def generation_folder_hashes(
             return None
         above = f"{rel}/" if rel else ""
         if len(items) >= STAT_AHEAD_MIN and _on_network(root, network):
-            _stat_ahead([item for item in items if not _own_leftover(item.name)
-                         and (ours.get(above + item.name) is None or not ours[above + item.name].fresh)
+            _stat_ahead([item for item in items if not _own_leftover(item.name) and look_up(above + item.name)
                          and item.is_file(follow_symlinks=False)])
         for item in items:
             name = item.name
@@ -120,10 +125,8 @@ def generation_folder_hashes(
             known = mine if mine is not None else recorded.get(child)
             if known is None or known.size is None or not item.is_file(follow_symlinks=False):
                 return None
-            # A file this job wrote is as it measured it; any other (one an earlier generation
-            # recorded, one found in place) is stat'ed now: still that size?
-            if (mine is None or not mine.fresh) and item.stat(follow_symlinks=False).st_size != known.size:
-                return None
+            if look_up(child) and item.stat(follow_symlinks=False).st_size != known.size:
+                return None  # no longer the size measured or recorded
             formats.add(known.hash_format)
             children.append((name, known.hash, None))
         if len(formats) > 1:
