@@ -35,6 +35,7 @@ Medians; "per recorded file" divides the history's extra time by the files it re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -104,17 +105,16 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # both trees run from compiled byte code, as installed
     ascmhl = BIN / "ascmhl"
     use_ascmhl = not args.no_ascmhl and ascmhl.exists()
-    stack: list[SshfsRig] = []
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)  # last, after the mount is gone
         print(f"building {args.generations} generations x {args.files} files of {args.size} B in {work}", flush=True)
         started = time.perf_counter()
         history, source = build_history(work, args.generations, args.files, args.size)
         print(f"  built in {time.perf_counter() - started:.1f} s", flush=True)
         if args.sshfs:
-            rig = SshfsRig(work / "rig", tuple(args.sshfs_option))
-            rig.__enter__()
-            stack.append(rig)
-        target = (stack[0].mount if stack else work) / "target"
+            rig = cleanup.enter_context(SshfsRig(work / "rig", tuple(args.sshfs_option)))
+            cleanup.callback(shutil.rmtree, rig.mount / "target", ignore_errors=True)  # first, while mounted
+        target = (rig.mount if args.sshfs else work) / "target"
 
         def fresh_target(with_history: bool) -> None:
             shutil.rmtree(target, ignore_errors=True)
@@ -173,11 +173,7 @@ def main() -> None:
             print(f"  round {round_no + 1}/{args.reps}: " + ", ".join(line)
                   + f", load_history {load_s * 1e3:.0f} ms, write_generation {write_s * 1e3:.0f} ms", flush=True)
         report(args, times, load, write)
-    finally:
-        for rig in stack:
-            shutil.rmtree(rig.mount / "target", ignore_errors=True)
-            rig.__exit__(None, None, None)
-        shutil.rmtree(work, ignore_errors=True)
+
 
 
 def in_process(history: Path, source: Path, target: Path) -> tuple[float, float]:
