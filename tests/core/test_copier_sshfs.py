@@ -343,7 +343,7 @@ def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
         return [re.sub(r"<hostname>.*</hostname>|lastmodificationdate=\"[^\"]*\"", "", t) for t in texts]
 
     looked: list[int] = []
-    real = mhl_folders._stat_ahead
+    real = mhl_folders.stat_ahead
 
     def counting(items: list[os.DirEntry[str]]) -> None:
         looked.append(len(items))
@@ -356,13 +356,13 @@ def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
                 getattr(arg, "__self__", None), os.DirEntry):
             stats_on_threads.append(threading.current_thread().name)
 
-    monkeypatch.setattr(mhl_folders, "_stat_ahead", counting)
+    monkeypatch.setattr(mhl_folders, "stat_ahead", counting)
     threading.setprofile(profile)
     try:
         remote = deliver(sshfs_mount / "history-hashes")
     finally:
         threading.setprofile(None)  # type: ignore[arg-type]
-    assert stats_on_threads == ["vfxcopy-mhl-stat"] * 80  # the 80 sizes, looked up by its threads
+    assert stats_on_threads == ["vfxcopy-mhl-ahead"] * 80  # the 80 sizes, looked up by its threads
     # Second delivery: 40 recorded files (fewer than STAT_AHEAD_MIN: one at a time); third: 80.
     assert looked == [40, 80]
     looked.clear()
@@ -376,3 +376,47 @@ def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
     (sshfs_mount / "history-hashes" / "extra.edl").write_bytes(b"x" * 4)
     text = Path(write_generation(sshfs_mount / "history-hashes", [entry]).path).read_text()
     assert "<roothash>" not in text and ">plates</path>" not in text
+
+
+def test_a_folder_sshfs_lists_again_is_looked_up_by_threads_not_one_file_at_a_time(
+        tmp_path: Path, sshfs_mount: Path) -> None:
+    """sshfs lists a folder it has listed before from its own cache, without the files' kinds: each
+    `is_dir()` of the search for nested histories was then a call to sshfs, one after the other
+    (10,600 of them in a delivery folder). Seen from outside (strace), the listing's files are looked
+    up by the listing's threads and the thread that searches asks about none of them itself."""
+    import sys
+
+    from vfxcopy.core.verify import mhl_listing
+
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed (apt: strace)")
+    folder = sshfs_mount / "listed-again"
+    (folder / "sub" / "ascmhl").mkdir(parents=True)
+    names = [f"f.{i:04d}.exr" for i in range(200)]
+    for name in names:
+        (folder / name).write_bytes(b"q")
+    for _ in range(2):
+        os.listdir(folder)
+    with os.scandir(folder) as it:
+        assert mhl_listing._kinds_cost_a_call(list(it))  # the kinds did not come with this listing
+    log = tmp_path / "strace.log"
+    child = ("import sys\nfrom vfxcopy.core.verify.mhl_listing import TreeListing\n"
+             "t = TreeListing(sys.argv[1])\nprint(t.holding(sys.argv[1], 'ascmhl'), t.looked_up(sys.argv[1]))\n")
+    done = subprocess.run([strace, "-f", "-qq", "-e", "trace=newfstatat,statx,lstat,stat", "-o", str(log),
+                           sys.executable, "-c", child, str(folder)], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 and "ptrace" in done.stderr:
+        pytest.skip(f"strace cannot trace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [f"['{folder / 'sub'}']", "True"]
+    by_thread: dict[str, set[str]] = {}
+    for line in log.read_text().splitlines():
+        pid, _, call = line.partition(" ")
+        looked = re.search(r'"([^"]*)"', call)
+        if looked and os.path.dirname(looked.group(1)) == str(folder) and os.path.basename(looked.group(1)) in names:
+            by_thread.setdefault(pid, set()).add(os.path.basename(looked.group(1)))
+    main_pid = log.read_text().split(" ", 1)[0]
+    searched = by_thread.pop(main_pid, set())
+    assert len(searched) <= 8  # the few asked to learn that a kind costs a call here
+    assert set().union(*by_thread.values()) | searched == set(names)
+    assert len(by_thread) > 1  # several threads

@@ -781,7 +781,9 @@ def test_folder_hashes_hash_small_inputs_in_one_call_as_a_hasher_does(fmt: str) 
         assert hash_bytes(fmt, data) == hasher.hexdigest()
 
 
-def test_the_manifest_records_each_frame_as_it_is_on_disk_and_names_one_gone_before_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("count", [6, 260])  # fewer than mhl_entries.LIST_MIN: each looked at; more: one listing
+def test_the_manifest_records_each_frame_as_it_is_on_disk_and_names_one_gone_before_it(
+        tmp_path: Path, count: int) -> None:
     """The manifest's size and modification date of each copied frame are the file's (taken from
     the copy, not a stat per frame); a frame removed between the copy and the manifest is named,
     not recorded."""
@@ -790,8 +792,10 @@ def test_the_manifest_records_each_frame_as_it_is_on_disk_and_names_one_gone_bef
     from vfxcopy.core.engine import finish_outputs
     from vfxcopy.core.jobs import CancelToken, LogMessage
     from vfxcopy.core.pipeline import run_pipeline
+    from vfxcopy.core.verify import mhl_entries
 
-    src = make_byte_sequence(tmp_path / "src", count=6, size=1234)
+    assert (count < mhl_entries.LIST_MIN) == (count == 6)
+    src = make_byte_sequence(tmp_path / "src", count=count, size=1234)
     for n, path in enumerate(src):
         os.utime(path, ns=(1_600_000_000_123_456_789 + n, 1_600_000_000_987_654_321 + n * 10**9))
     spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(tmp_path / "dst"), copy=CopyOptions())

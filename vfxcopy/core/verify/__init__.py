@@ -2,7 +2,8 @@
 
 Rooms: `hashes` (digests, C4, directory hashes), `files` (safe temps, the
 folder lock, leftovers), `mhl_write` (one generation per verified job),
-`mhl_entries` (its entries, from what the copy measured),
+`mhl_entries` (its entries, from what the copy measured), `mhl_folders` (its folder
+hashes), `mhl_listing` (one listing of each folder, shared by the history and the hashes),
 `mhl_parse` (one generation or chain file, with expat), `mhl_read` (a whole
 history, nested ones included, and what this process wrote or read),
 `destination` (missing/altered/extra), `checksums` (md5sum/xxhsum lists).

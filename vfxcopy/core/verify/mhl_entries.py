@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable
 
 from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
 from vfxcopy.core.verify.mhl_write import ManifestEntry
+
+LIST_MIN = 256  # frames a job placed in one folder from which its presence check lists the folder
 
 
 def entries_from_frames(
@@ -22,16 +25,19 @@ def entries_from_frames(
     entries: list[ManifestEntry] = []
     problems: list[str] = []
     prefix = os.path.join(os.path.abspath(root), "")
+    frames = list(frames)
+    placed = Counter(fr.dest.rpartition(os.sep)[0] for fr in frames
+                     if fr.status is FrameStatus.DONE and fr.dest and fr.dest_stat is not None)
     listings: dict[str, set[str]] = {}
     for fr in frames:
         if token is not None:
             token.check()
         if fr.status not in (FrameStatus.DONE, FrameStatus.SKIPPED) or not fr.dest:
             continue
-        # A frame this job wrote: the size and mtime its copy measured, once a listing of its folder
-        # shows it in place (one listing, not a stat per frame); any other: a stat now.
+        # A frame this job wrote: the size and mtime its copy measured, once it is seen in place (see
+        # _in_place); any other: a stat now.
         made = fr.dest_stat if fr.status is FrameStatus.DONE else None
-        if made is not None and _listed(fr.dest, listings):
+        if made is not None and _in_place(fr.dest, listings, placed):
             seconds, nanoseconds = divmod(made[1], 1_000_000_000)
             size, mtime = made[0], seconds + nanoseconds * 1e-9  # as os.stat's st_mtime is computed
         else:
@@ -57,9 +63,14 @@ def entries_from_frames(
     return entries, problems
 
 
-def _listed(path: str, listings: dict[str, set[str]]) -> bool:
-    """Whether `path`'s name is in a listing of its folder (listed once; an unreadable folder lists nothing)."""
+def _in_place(path: str, listings: dict[str, set[str]], placed: Counter[str]) -> bool:
+    """Whether the file this job placed at `path` is there: where the job placed LIST_MIN files or more
+    in its folder, its name is looked for in one listing of the folder (listed once; an unreadable
+    folder lists nothing); where fewer, the file is looked at (a few frames delivered into a folder of
+    thousands: on a network file system a listing of it took 60-100 ms, the looks a few)."""
     folder, _sep, name = path.rpartition(os.sep)
+    if placed[folder] < LIST_MIN:
+        return os.path.lexists(path)
     names = listings.get(folder)
     if names is None:
         try:

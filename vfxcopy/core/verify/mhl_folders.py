@@ -9,57 +9,16 @@ are looked up several at a time.
 from __future__ import annotations
 
 import os
-import threading
 import time
-from operator import attrgetter
 
 from vfxcopy.core.jobs import TEMP_PREFIX
 from vfxcopy.core.verify.hashes import directory_hashes as folder_hashes
+from vfxcopy.core.verify.mhl_listing import STAT_AHEAD_MIN, TreeListing, stat_ahead
 from vfxcopy.core.verify.mhl_read import MHL_FOLDER, ManifestRecord
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
     from vfxcopy.core.verify.mhl_write import ManifestEntry
-
-_name = attrgetter("name")
-
-# A folder with this many files recorded earlier has their sizes looked up by STAT_THREADS
-# threads at once when it is on a network file system, where each lookup is a round trip to the
-# server (sshfs without its attribute cache, 10,500 recorded files: 1.7-2.7 s one at a time).
-# Locally a stat takes microseconds and threads only compete for the interpreter.
-STAT_AHEAD_MIN = 64
-STAT_THREADS = 8
-
-
-def _on_network(root: str, known: list[bool]) -> bool:
-    """Whether `root` is on a network file system (found once: `known` keeps the answer)."""
-    if not known:
-        from vfxcopy.core.pipeline.destfolder import fs_type, is_shared_fs
-
-        known.append(is_shared_fs(fs_type(root)))
-    return known[0]
-
-
-def _stat_ahead(items: list[os.DirEntry[str]]) -> None:
-    """Fill the stat cache of each DirEntry in `items`, STAT_THREADS at a time (the loop reading
-    them then asks the server nothing)."""
-    if len(items) < STAT_AHEAD_MIN:
-        return
-
-    def look(part: list[os.DirEntry[str]]) -> None:
-        for item in part:
-            try:
-                item.stat(follow_symlinks=False)  # kept by the DirEntry; a failure is met again later
-            except OSError:
-                pass
-
-    step = -(-len(items) // STAT_THREADS)
-    threads = [threading.Thread(target=look, args=(items[i:i + step],), name="vfxcopy-mhl-stat", daemon=True)
-               for i in range(0, len(items), step)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
 
 
 def _own_leftover(name: str) -> bool:
@@ -69,7 +28,8 @@ def _own_leftover(name: str) -> bool:
 
 
 def generation_folder_hashes(
-    root: str, entries: list[ManifestEntry], earlier: dict[str, ManifestRecord] | None = None
+    root: str, entries: list[ManifestEntry], earlier: dict[str, ManifestRecord] | None = None,
+    listing: TreeListing | None = None,
 ) -> dict[str, tuple[str, str, str, float]]:
     """{folder rel path ('.' = root): (format, content, structure, mtime)} for folders whose files are all known.
 
@@ -77,10 +37,12 @@ def generation_folder_hashes(
     with the size found on disk (its recorded hash is used: nothing is read again).
     A folder with any other file, a link, or files in different formats gets no
     hash: it would not match what `ascmhl verify --directory_hash` computes from disk.
+    `listing`: the folders as listed for reading the history (mhl_listing), shared.
     """
+    root = os.path.abspath(root)
+    listing = TreeListing(root) if listing is None else listing
     ours = {e.path: e for e in entries}
     recorded = earlier or {}
-    network: list[bool] = []  # whether `root` is on a network file system, found when first needed
     folders = {os.path.dirname(e.path) for e in entries}
     out: dict[str, tuple[str, str, str, float]] = {}
     memo: dict[str, tuple[str, str, str] | None] = {}
@@ -100,14 +62,15 @@ def generation_folder_hashes(
         children: list[tuple[str, str, str | None]] = []
         formats: set[str] = set()
         try:
-            with os.scandir(full) as it:
-                items = sorted(it, key=_name)
+            items = listing.entries(full)
         except OSError:
             return None
         above = f"{rel}/" if rel else ""
-        if len(items) >= STAT_AHEAD_MIN and _on_network(root, network):
-            _stat_ahead([item for item in items if not _own_leftover(item.name) and look_up(above + item.name)
-                         and item.is_file(follow_symlinks=False)])
+        if len(items) >= STAT_AHEAD_MIN and not listing.looked_up(full) and listing.network():
+            # The files whose size the loop below checks; their kinds come with it (no question asked
+            # here: where the listing left the kinds out, asking one is a round trip).
+            stat_ahead([item for item in items if not _own_leftover(item.name) and look_up(above + item.name)
+                        and (above + item.name in ours or above + item.name in recorded)])
         for item in items:
             name = item.name
             if _own_leftover(name):

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
 from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE, c4_id, hash_bytes
+from vfxcopy.core.verify.mhl_listing import TreeListing, ahead
 from vfxcopy.core.verify.mhl_parse import (
     BadHistory,
     Entry,
@@ -251,6 +252,7 @@ def _read_once(cache: dict[Any, tuple[tuple[int, ...], Any]], key: Any, path: st
 # parsed is what was checked against the chain (read twice, a file swapped between the two reads
 # was parsed unchecked), and over a network file system each read is several round trips.
 Read = dict[str, tuple["tuple[int, ...] | None", bytes]]
+READ_AHEAD_MIN = 8  # generations a load reads STAT_THREADS at a time on a network file system
 
 
 def _bytes(path: str, read: Read) -> tuple[tuple[int, ...] | None, bytes]:
@@ -318,8 +320,7 @@ class _Folder:
         return out
 
 
-def _load(root: str, warnings: list[str], read: Read | None = None) -> _Folder:
-    read = {} if read is None else read
+def _load(root: str, warnings: list[str], read: Read, listing: TreeListing) -> _Folder:
     folder = os.path.join(root, MHL_FOLDER)
     chain_path = os.path.join(folder, CHAIN_FILE)
     history = _Folder(root)
@@ -327,6 +328,9 @@ def _load(root: str, warnings: list[str], read: Read | None = None) -> _Folder:
         raise BadHistory(f"{chain_path}: the ascmhl/ folder has no {CHAIN_FILE}")
     if os.path.exists(chain_path):
         history.chain = _chain(chain_path)
+    if len(history.chain) >= READ_AHEAD_MIN and listing.network():  # each read is several round trips there
+        ahead([p for p in (os.path.join(folder, c[1]) for c in history.chain) if p not in _hash_lists],
+              lambda path: _bytes(path, read))
     for _number, name, fmt, digest in history.chain:
         expected = os.path.join(folder, name)
         if not os.path.exists(expected):
@@ -356,10 +360,8 @@ def _load(root: str, warnings: list[str], read: Read | None = None) -> _Folder:
     lists.sort(key=lambda h: h.number)
     history.hash_lists = lists
     # Nested histories: a folder below holding ascmhl/ is that history's, with everything beneath it.
-    for dirpath, dirnames, _files in os.walk(root):
-        if dirpath != root and MHL_FOLDER in dirnames:
-            history.children.append(_load(dirpath, warnings, read))
-            dirnames.clear()
+    for nested in listing.holding(root, MHL_FOLDER):
+        history.children.append(_load(nested, warnings, read, listing))
     for child in history.children:
         rel = os.path.relpath(child.root, root)
         history.mappings[rel] = child
@@ -413,8 +415,10 @@ def _pick(entries: list[Entry], actions: tuple[str | None, ...] | None = None) -
     return min(found, key=lambda e: VERIFY_PREFERENCE.index(e.fmt))
 
 
-def load_history(root: str | os.PathLike[str]) -> History:
-    """Read `root/ascmhl` (and every nested history below) into one History; ManifestError when it cannot be read."""
+def load_history(root: str | os.PathLike[str], listing: TreeListing | None = None) -> History:
+    """Read `root/ascmhl` (and every nested history below) into one History; ManifestError when it cannot be read.
+
+    `listing`: the folders of `root` as listed for the caller's next steps (the folder hashes), shared."""
     root_str = os.path.abspath(os.fspath(root))
     folder = os.path.join(root_str, MHL_FOLDER)
     if os.path.lexists(folder) and not os.path.isdir(folder):
@@ -426,7 +430,7 @@ def load_history(root: str | os.PathLike[str]) -> History:
         raise ManifestError(f"{root_str}: no ASC MHL history ({CHAIN_FILE} missing in {MHL_FOLDER}/)")
     warnings: list[str] = []
     try:
-        top = _load(root_str, warnings)
+        top = _load(root_str, warnings, {}, TreeListing(root_str) if listing is None else listing)
         if not top.hash_lists:
             raise ManifestError(f"{root_str}: no ASC MHL history ({CHAIN_FILE} lists no generation)")
         history = _fold(root_str, top)

@@ -35,6 +35,7 @@ from vfxcopy.core.verify.files import (
 )
 from vfxcopy.core.verify.hashes import c4_id
 from vfxcopy.core.verify.mhl_folders import generation_folder_hashes
+from vfxcopy.core.verify.mhl_listing import TreeListing
 from vfxcopy.core.verify.mhl_parse import HashList, media_entry
 from vfxcopy.core.verify.mhl_read import (
     CHAIN_FILE,
@@ -251,8 +252,10 @@ def _write_one(
         chain_items: list[tuple[int, str, str, str]] = []
         earlier: dict[str, ManifestRecord] = {}
         chain_path = os.path.join(folder, CHAIN_FILE)
+        # One listing of each folder (after the copy, under the lock) for both of the steps below.
+        tree = TreeListing(os.path.abspath(root_path))
         if CHAIN_FILE in names and os.path.exists(chain_path):
-            history = load_history(root_path)
+            history = load_history(root_path, tree)
             earlier, chain_items = history.records, history.chain
             here = os.path.normpath(folder)
             numbers = [n for n, *_ in chain_items] + [_number(os.path.basename(p)) for p in history.generations
@@ -271,7 +274,7 @@ def _write_one(
                 safe.append(entry)
             else:
                 result.skipped.append(entry.path)
-        dirs = generation_folder_hashes(root_path, safe, earlier) if directory_hashes and safe else {}
+        dirs = generation_folder_hashes(root_path, safe, earlier, tree) if directory_hashes and safe else {}
         written = HashList(os.path.abspath(gen_path), number)
         data = _generation_xml(safe, earlier, dirs, result, process, comment, iso_now, written)
         c4 = c4_id(data)
