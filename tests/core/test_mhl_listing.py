@@ -98,13 +98,15 @@ def test_where_a_kind_costs_a_call_the_listing_is_looked_up_several_at_a_time(
         looks.clear()
         threading.setprofile(profile)
         try:
-            entries = listing.entries(str(folder))
+            assert listing.entries(str(folder)) and looks == []  # a caller that asks no kinds: nothing looked up
+            entries = listing.entries(str(folder), kinds=True)
         finally:
             threading.setprofile(None)  # type: ignore[arg-type]
         assert looks == expected
         assert listing.looked_up(str(folder)) is costly
         assert [e.name for e in entries] == sorted(os.listdir(folder))
-        assert listing.entries(str(folder)) is entries  # listed once
+        assert listing.entries(str(folder), kinds=True) is entries  # listed once, looked up once
+        assert looks == expected
         assert {e.name: e.stat(follow_symlinks=False).st_size for e in entries if e.is_file()} == {
             f"f.{i:04d}": i for i in range(STAT_AHEAD_MIN + 36)}
         assert [e.name for e in entries if e.is_dir()] == ["sub"]

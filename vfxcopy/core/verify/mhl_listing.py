@@ -87,6 +87,7 @@ class TreeListing:
         self.root = root
         self._folders: dict[str, list[os.DirEntry[str]]] = {}
         self._looked: set[str] = set()  # folders whose every entry was looked up already
+        self._probed: set[str] = set()  # folders where it was asked whether a kind costs a call
         self._network: bool | None = None
 
     def network(self) -> bool:
@@ -101,16 +102,22 @@ class TreeListing:
         """Whether every entry of `folder` was looked up when it was listed."""
         return folder in self._looked
 
-    def entries(self, folder: str) -> list[os.DirEntry[str]]:
-        """`folder`'s entries, sorted by name; OSError when it cannot be listed (asked again next time)."""
+    def entries(self, folder: str, kinds: bool = False) -> list[os.DirEntry[str]]:
+        """`folder`'s entries, sorted by name; OSError when it cannot be listed (asked again next time).
+
+        `kinds`: the caller asks every entry's kind (where that costs a call, all are looked up
+        first, several at a time). A caller that stops at the first entry it does not know (the
+        folder hashes) looks up only what it needs itself."""
         found = self._folders.get(folder)
         if found is None:
             with os.scandir(folder) as it:
                 found = sorted(it, key=_name)
-            if len(found) >= STAT_AHEAD_MIN and self.network() and _kinds_cost_a_call(found):
+            self._folders[folder] = found
+        if kinds and folder not in self._probed and len(found) >= STAT_AHEAD_MIN and self.network():
+            self._probed.add(folder)
+            if _kinds_cost_a_call(found):
                 stat_ahead(found)
                 self._looked.add(folder)
-            self._folders[folder] = found
         return found
 
     def holding(self, top: str, name: str) -> list[str]:
@@ -123,7 +130,7 @@ class TreeListing:
         while pending:
             folder = pending.pop()
             try:
-                items = self.entries(folder)
+                items = self.entries(folder, kinds=True)
             except OSError:
                 continue
             subs: list[os.DirEntry[str]] = []
