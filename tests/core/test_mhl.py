@@ -781,21 +781,26 @@ def test_folder_hashes_hash_small_inputs_in_one_call_as_a_hasher_does(fmt: str) 
         assert hash_bytes(fmt, data) == hasher.hexdigest()
 
 
-@pytest.mark.parametrize("count", [6, 260])  # fewer than mhl_entries.LIST_MIN: each looked at; more: one listing
+@pytest.mark.parametrize("others", [0, 3000])  # a new folder: listed once; a big one: each frame looked at
 def test_the_manifest_records_each_frame_as_it_is_on_disk_and_names_one_gone_before_it(
-        tmp_path: Path, count: int) -> None:
+        tmp_path: Path, others: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The manifest's size and modification date of each copied frame are the file's (taken from
     the copy, not a stat per frame); a frame removed between the copy and the manifest is named,
-    not recorded."""
+    not recorded. Into a folder that holds many more files than the job placed, the frames are
+    looked at one by one instead of listing the folder."""
     from datetime import datetime
 
     from vfxcopy.core.engine import finish_outputs
     from vfxcopy.core.jobs import CancelToken, LogMessage
     from vfxcopy.core.pipeline import run_pipeline
-    from vfxcopy.core.verify import mhl_entries
 
-    assert (count < mhl_entries.LIST_MIN) == (count == 6)
-    src = make_byte_sequence(tmp_path / "src", count=count, size=1234)
+    (tmp_path / "dst").mkdir()
+    for i in range(others):
+        (tmp_path / "dst" / f"earlier_delivery.{i:05d}.dpx").write_bytes(b"")
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(str(path)) or real_listdir(path))
+    src = make_byte_sequence(tmp_path / "src", count=40, size=1234)
     for n, path in enumerate(src):
         os.utime(path, ns=(1_600_000_000_123_456_789 + n, 1_600_000_000_987_654_321 + n * 10**9))
     spec = JobSpec(source=find_sequence(src[0]), dest_dir=str(tmp_path / "dst"), copy=CopyOptions())
@@ -804,9 +809,11 @@ def test_the_manifest_records_each_frame_as_it_is_on_disk_and_names_one_gone_bef
     gone = tmp_path / "dst" / src[2].name
     gone.unlink()  # by someone else, before the manifest is written
     said: list[str] = []
+    listed.clear()
     finish_outputs(spec, result, result.frames, lambda e: said.append(e.text) if isinstance(e, LogMessage) else None,
                    CancelToken())
     assert any(str(gone) in line and "not in place for the manifest" in line for line in said), said
+    assert listed.count(str(tmp_path / "dst")) == (0 if others else 1)
     root = ET.parse(generations(tmp_path / "dst")[0]).getroot()
     recorded = {p.text: p for p in root.iter(f"{{{MHL_NS}}}path") if p.get("size") is not None}
     assert set(recorded) == {p.name for p in src} - {gone.name}

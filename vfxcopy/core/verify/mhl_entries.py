@@ -10,7 +10,8 @@ from vfxcopy.core.jobs import CancelToken, FrameResult, FrameStatus
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
 from vfxcopy.core.verify.mhl_write import ManifestEntry
 
-LIST_MIN = 256  # frames a job placed in one folder from which its presence check lists the folder
+_BYTES_A_NAME = 32  # a folder's size for each name it holds, about (ext4 and tmpfs; more on btrfs)
+_LOOK_FACTOR = 4  # the frames are looked at one by one where the folder holds this many times more names
 
 
 def entries_from_frames(
@@ -28,6 +29,7 @@ def entries_from_frames(
     frames = list(frames)
     placed = Counter(fr.dest.rpartition(os.sep)[0] for fr in frames
                      if fr.status is FrameStatus.DONE and fr.dest and fr.dest_stat is not None)
+    look_each = {folder: _few_in_many(folder, count) for folder, count in placed.items()}
     listings: dict[str, set[str]] = {}
     for fr in frames:
         if token is not None:
@@ -37,7 +39,7 @@ def entries_from_frames(
         # A frame this job wrote: the size and mtime its copy measured, once it is seen in place (see
         # _in_place); any other: a stat now.
         made = fr.dest_stat if fr.status is FrameStatus.DONE else None
-        if made is not None and _in_place(fr.dest, listings, placed):
+        if made is not None and _in_place(fr.dest, listings, look_each):
             seconds, nanoseconds = divmod(made[1], 1_000_000_000)
             size, mtime = made[0], seconds + nanoseconds * 1e-9  # as os.stat's st_mtime is computed
         else:
@@ -63,13 +65,25 @@ def entries_from_frames(
     return entries, problems
 
 
-def _in_place(path: str, listings: dict[str, set[str]], placed: Counter[str]) -> bool:
-    """Whether the file this job placed at `path` is there: where the job placed LIST_MIN files or more
-    in its folder, its name is looked for in one listing of the folder (listed once; an unreadable
-    folder lists nothing); where fewer, the file is looked at (a few frames delivered into a folder of
-    thousands: on a network file system a listing of it took 60-100 ms, the looks a few)."""
+def _few_in_many(folder: str, placed: int) -> bool:
+    """Whether the `placed` files are few beside what `folder` holds, so that looking at each costs
+    less than listing it all (100 frames delivered into a folder of 10,600: on a network file system
+    the listing took 60-100 ms, the looks a few). A folder's size grows with its names (ext4 a block
+    per 100-200, tmpfs 20 bytes a name, btrfs twice the name, ZFS one a name: a small estimate there,
+    so the folder is listed, as before)."""
+    try:
+        size = os.stat(folder or os.sep).st_size
+    except OSError:
+        return True  # the listing would fail too: each frame is looked at and named
+    return placed * _LOOK_FACTOR * _BYTES_A_NAME < size
+
+
+def _in_place(path: str, listings: dict[str, set[str]], look_each: dict[str, bool]) -> bool:
+    """Whether the file this job placed at `path` is there: looked at where the job placed few files
+    in a big folder (_few_in_many), else its name looked for in one listing of its folder (listed
+    once; an unreadable folder lists nothing)."""
     folder, _sep, name = path.rpartition(os.sep)
-    if placed[folder] < LIST_MIN:
+    if look_each.get(folder, False):
         return os.path.lexists(path)
     names = listings.get(folder)
     if names is None:
