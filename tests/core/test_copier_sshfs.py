@@ -402,7 +402,8 @@ def test_a_folder_sshfs_lists_again_is_looked_up_by_threads_not_one_file_at_a_ti
         assert mhl_listing._kinds_cost_a_call(list(it))  # the kinds did not come with this listing
     log = tmp_path / "strace.log"
     child = ("import sys\nfrom vfxcopy.core.verify.mhl_listing import TreeListing\n"
-             "t = TreeListing(sys.argv[1])\nprint(t.holding(sys.argv[1], 'ascmhl'), t.looked_up(sys.argv[1]))\n")
+             "t = TreeListing(sys.argv[1])\nfound = [d for d, dirs, _ in t.walk(sys.argv[1]) if 'ascmhl' in dirs]\n"
+             "print(found, t.looked_up(sys.argv[1]))\n")
     done = subprocess.run([strace, "-f", "-qq", "-e", "trace=newfstatat,statx,lstat,stat", "-o", str(log),
                            sys.executable, "-c", child, str(folder)], capture_output=True, text=True, timeout=120)
     if done.returncode != 0 and "ptrace" in done.stderr:

@@ -14,35 +14,40 @@ from vfxcopy.core.verify import ManifestEntry, hash_path, load_history, mhl_list
 from vfxcopy.core.verify.mhl_listing import STAT_AHEAD_MIN, TreeListing
 
 
-def _walk_reference(top: str, name: str) -> list[str]:
-    """What the history's search for nested histories was: os.walk, pruned below each one found."""
-    found = []
-    for dirpath, dirnames, _files in os.walk(top):
-        if dirpath != top and name in dirnames:
-            found.append(dirpath)
-            dirnames.clear()
-    return found
-
-
 def _tree(root: Path) -> None:
     for folder in ("ascmhl", "a/ascmhl", "a/b/ascmhl", "c/d/ascmhl", "c/x/y", "f/real", "g", "h/i/j/ascmhl"):
         (root / folder).mkdir(parents=True)
     (root / "g" / "ascmhl").write_text("a file, not a history")
-    (root / "e").symlink_to(root / "c", target_is_directory=True)  # a link to a folder: not followed
+    (root / "e").symlink_to(root / "c", target_is_directory=True)  # a link to a folder: not entered
     (root / "f" / "ascmhl").symlink_to(root / "f" / "real", target_is_directory=True)  # counts as a folder
-    (root / "k").symlink_to(root / "missing")  # a dangling link
+    (root / "k").symlink_to(root / "missing")  # a dangling link: a file
     for i in range(5):
         (root / f"shot.{1001 + i}.exr").write_bytes(b"x")
         (root / "c" / "x" / f"p.{i}.dpx").write_bytes(b"y")
 
 
-def test_nested_histories_are_found_as_os_walk_found_them(tmp_path: Path) -> None:
+def _nested(walk: object, top: str) -> list[str]:
+    """The search for nested histories as the history's reading makes it (pruned below each found)."""
+    found = []
+    for dirpath, dirnames, _files in walk:  # type: ignore[attr-defined]
+        if dirpath != top and "ascmhl" in dirnames:
+            found.append(dirpath)
+            dirnames.clear()
+    return found
+
+
+def test_the_walk_is_os_walk_in_name_order(tmp_path: Path) -> None:
     root = tmp_path / "delivery"
     _tree(root)
-    found = TreeListing(str(root)).holding(str(root), "ascmhl")
-    assert sorted(found) == sorted(_walk_reference(str(root), "ascmhl"))
-    assert found == [str(root / n) for n in ("a", "c/d", "f", "h/i/j")]  # top-down, in name order
-    assert TreeListing(str(root)).holding(str(root / "c"), "ascmhl") == [str(root / "c" / "d")]
+    ours = list(TreeListing(str(root)).walk(str(root)))
+    theirs = [(d, sorted(ds), sorted(fs)) for d, ds, fs in os.walk(root)]
+    assert sorted(ours) == sorted(theirs)
+    assert [d for d, _, _ in ours] == sorted(d for d, _, _ in theirs)  # top-down, depth first, in name order
+    for top in (root, root / "c"):
+        assert _nested(TreeListing(str(root)).walk(str(top)), str(top)) == sorted(
+            _nested(os.walk(top), str(top)))
+    assert _nested(TreeListing(str(root)).walk(str(root)), str(root)) == [
+        str(root / n) for n in ("a", "c/d", "f", "h/i/j")]
 
 
 def test_writing_a_generation_lists_each_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,4 +125,5 @@ def test_a_folder_that_cannot_be_listed_is_skipped_by_the_search_and_asked_again
         listing.entries(str(root / "gone"))
     (root / "gone" / "ascmhl").mkdir(parents=True)
     assert [e.name for e in listing.entries(str(root / "gone"))] == ["ascmhl"]  # a failure is not kept
-    assert listing.holding(str(root / "k"), "ascmhl") == []  # the dangling link: nothing found, no error
+    assert list(listing.walk(str(root / "k"))) == []  # a dangling link: nothing, no error
+    assert list(listing.walk(str(root / "shot.1001.exr"))) == []  # a file: nothing, no error

@@ -29,6 +29,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.textsafe import undecodable_escaped
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
+from vfxcopy.core.verify.mhl_listing import TreeListing
 from vfxcopy.core.verify.mhl_read import IGNORE_PATTERNS, MHL_FOLDER, History, ManifestRecord, load_history
 
 if TYPE_CHECKING:
@@ -100,10 +101,11 @@ def _ignored(rel: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def _walk(root: str, history: History | None, ignore: list[str]) -> list[str]:
-    """Files under `root` (relative, sorted), minus ignored ones and vfxcopy's temps; links are not followed."""
+def _walk(root: str, history: History | None, ignore: list[str], listing: TreeListing) -> list[str]:
+    """Files under `root` (relative, sorted), minus ignored ones and vfxcopy's temps; links are not followed.
+    `listing`: the folders as the history's reading listed them (mhl_listing), not listed again."""
     out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in listing.walk(root):
         rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
         if history is not None:
@@ -171,8 +173,9 @@ def verify_destination(
     if not os.path.isdir(root):
         raise JobError(f"{root}: not a folder")
     history: History | None = None
+    listing = TreeListing(root)
     if os.path.lexists(os.path.join(root, MHL_FOLDER)):
-        history = load_history(root)
+        history = load_history(root, listing)
         expected, ignore, reference = dict(history.records), history.ignore, "ascmhl"
         if journal is not None:
             # Names XML cannot carry (not valid UTF-8) are not in the manifest; the journal has them.
@@ -193,7 +196,7 @@ def verify_destination(
     if history is not None:
         result.warnings = list(history.warnings)
         result.nested = list(history.nested)
-    on_disk = _walk(root, history, ignore)
+    on_disk = _walk(root, history, ignore, listing)
     on_disk_set = set(on_disk)
     result.extra = [p for p in on_disk if p not in expected]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from operator import attrgetter
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
@@ -120,12 +120,10 @@ class TreeListing:
                 self._looked.add(folder)
         return found
 
-    def holding(self, top: str, name: str) -> list[str]:
-        """The folders below `top` that hold a folder called `name` (the nested histories), top-down,
-        in name order, without searching below one found: what `os.walk(top)` pruned that way finds.
-        Links to folders count as folders and are not followed; a folder that cannot be listed is
-        skipped."""
-        found: list[str] = []
+    def walk(self, top: str) -> Iterator[tuple[str, list[str], list[str]]]:
+        """What `os.walk(top)` yields (top-down; links to folders listed among the folders but not
+        entered; a folder that cannot be listed skipped; the caller may prune the folders it is
+        given), from this listing, names in name order."""
         pending = [top]
         while pending:
             folder = pending.pop()
@@ -133,20 +131,16 @@ class TreeListing:
                 items = self.entries(folder, kinds=True)
             except OSError:
                 continue
-            subs: list[os.DirEntry[str]] = []
+            dirs: list[str] = []
+            files: list[str] = []
+            links: set[str] = set()
             for item in items:
                 try:
-                    if item.is_dir():
-                        subs.append(item)
+                    is_dir = item.is_dir()
+                    if is_dir and item.is_symlink():
+                        links.add(item.name)
                 except OSError:
-                    pass
-            if folder != top and any(sub.name == name for sub in subs):
-                found.append(folder)
-                continue
-            for sub in reversed(subs):
-                try:
-                    if not sub.is_symlink():
-                        pending.append(sub.path)
-                except OSError:
-                    pass
-        return found
+                    is_dir = False
+                (dirs if is_dir else files).append(item.name)
+            yield folder, dirs, files
+            pending.extend(os.path.join(folder, name) for name in reversed(dirs) if name not in links)

@@ -360,8 +360,10 @@ def _load(root: str, warnings: list[str], read: Read, listing: TreeListing) -> _
     lists.sort(key=lambda h: h.number)
     history.hash_lists = lists
     # Nested histories: a folder below holding ascmhl/ is that history's, with everything beneath it.
-    for nested in listing.holding(root, MHL_FOLDER):
-        history.children.append(_load(nested, warnings, read, listing))
+    for dirpath, dirnames, _files in listing.walk(root):
+        if dirpath != root and MHL_FOLDER in dirnames:
+            history.children.append(_load(dirpath, warnings, read, listing))
+            dirnames.clear()
     for child in history.children:
         rel = os.path.relpath(child.root, root)
         history.mappings[rel] = child
