@@ -160,3 +160,97 @@ def test_files_hashed_at_once_in_several_threads_each_get_their_own_digest(tmp_p
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def _on_a_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a network file system (where each open and read is a round trip): files hashed at once."""
+    from vfxcopy.core.verify.mhl_listing import TreeListing
+
+    monkeypatch.setattr(TreeListing, "network", lambda self: True)
+
+
+def test_on_a_network_file_system_files_are_hashed_several_at_a_time_and_reported_in_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from vfxcopy.core.verify import destination
+
+    dest = delivered(tmp_path, count=40, size=3000)
+    (dest / "plate.1002.exr").unlink()
+    (dest / "plate.1030.exr").write_bytes(b"altered")
+    (dest / "plate.1033.exr").unlink()
+    os.mkfifo(dest / "plate.1033.exr")  # read as empty: altered, not waited on
+    (dest / "plate.1035.exr").unlink()
+    (dest / "plate.1035.exr").mkdir()  # a folder in place of a frame: missing as a file
+    _on_a_network(monkeypatch)
+    hashed_on: set[str] = set()
+    real = destination.hash_path
+
+    def watched(*args: object, **kwargs: object) -> str:
+        hashed_on.add(threading.current_thread().name.rsplit("_", 1)[0])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(destination, "hash_path", watched)
+    events: list[object] = []
+    report = verify_destination(dest, report=events.append)
+    assert hashed_on == {"vfxcopy-verify"}
+    assert report.missing == ["plate.1002.exr", "plate.1035.exr"]
+    assert [m.path for m in report.altered] == ["plate.1030.exr", "plate.1033.exr"]
+    expected_ok = [f"plate.{f}.exr" for f in range(1001, 1041) if f not in (1002, 1030, 1033, 1035)]
+    assert report.ok == expected_ok  # in order, as one at a time
+    assert report.bytes_checked == 36 * 3000 + len(b"altered")
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].bytes_done == progress[-1].bytes_total == report.bytes_checked
+    assert not [t for t in threading.enumerate() if t.name.startswith("vfxcopy-verify")]  # none left behind
+
+
+def test_a_cancel_stops_the_hashing_threads_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from vfxcopy.core.verify import destination
+
+    dest = delivered(tmp_path, count=200, size=1000)
+    _on_a_network(monkeypatch)
+    token = CancelToken()
+    started: list[str] = []
+    real = destination.hash_path
+
+    def slow(path: str, *args: object, **kwargs: object) -> str:
+        started.append(path)
+        if len(started) == 20:
+            token.cancel()
+        time.sleep(0.005)  # a round trip
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(destination, "hash_path", slow)
+    t0 = time.monotonic()
+    result = verify_destination(dest, token)
+    assert result.cancelled and not result.passed
+    assert time.monotonic() - t0 < 2
+    assert len(started) <= 20 + destination.VERIFY_THREADS  # what had started finishes; nothing new starts
+    assert len(result.ok) < 20 + destination.VERIFY_THREADS
+    assert not [t for t in threading.enumerate() if t.name.startswith("vfxcopy-verify")]
+
+
+def test_verify_progress_says_the_speed_and_what_is_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each progress line had 0.0 MiB/s and no ETA."""
+    import time
+
+    from vfxcopy.core.verify import destination
+
+    dest = delivered(tmp_path, count=60, size=1000)
+    real = destination.hash_path
+
+    def slow(*args: object, **kwargs: object) -> str:
+        time.sleep(0.01)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(destination, "hash_path", slow)
+    events: list[object] = []
+    verify_destination(dest, report=events.append)
+    running = [e for e in events if isinstance(e, Progress) and e.state is JobState.RUNNING]
+    assert len(running) >= 3
+    later = running[1:]
+    assert all(e.bytes_per_s > 0 and e.eta_s is not None for e in later)
+    assert later[-1].eta_s < later[0].eta_s  # type: ignore[operator]

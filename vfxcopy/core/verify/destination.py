@@ -9,10 +9,12 @@ by a later generation is checked against its newest original hash (see mhl_read)
 
 from __future__ import annotations
 
+import collections
 import fnmatch
 import os
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,17 +26,21 @@ from vfxcopy.core.jobs import (
     LogMessage,
     Progress,
     Reporter,
+    ThroughputMeter,
     is_temp_name,
     null_reporter,
 )
 from vfxcopy.core.textsafe import undecodable_escaped
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
-from vfxcopy.core.verify.mhl_listing import TreeListing
+from vfxcopy.core.verify.mhl_listing import TreeListing, ahead
 from vfxcopy.core.verify.mhl_read import IGNORE_PATTERNS, MHL_FOLDER, History, ManifestRecord, load_history
 
 if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal
 
+# Files hashed at once where each open and read is a round trip to a server (a network file system):
+# 10,500 files of 1 KB on sshfs took 7.2-8.2 s one at a time.
+VERIFY_THREADS = 8
 
 @dataclass
 class Mismatch:
@@ -130,6 +136,39 @@ def _walk(root: str, history: History | None, ignore: list[str], listing: TreeLi
     return sorted(out)
 
 
+def _hashes(
+    root: str, present: list[str], expected: dict[str, ManifestRecord], token: CancelToken,
+    tick: Callable[[int], None], threads: int,
+) -> Iterator[tuple[str, str | OSError]]:
+    """(path, its hash now or the OSError reading it) for each of `present`, in order; `threads`
+    files at once, a few ahead of the one given out, so that a cancel waits for no queue."""
+
+    def one(rel: str) -> tuple[str, str | OSError]:
+        token.check()
+        try:
+            return rel, hash_path(os.path.join(root, rel), expected[rel].hash_format, token, on_chunk=tick)
+        except OSError as exc:
+            return rel, exc
+
+    if threads <= 1:
+        yield from map(one, present)
+        return
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pending: collections.deque[Future[tuple[str, str | OSError]]] = collections.deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="vfxcopy-verify") as pool:
+        try:
+            for rel in present:
+                pending.append(pool.submit(one, rel))
+                if len(pending) >= threads * 2:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:  # cancelled or failed: what has not started does not start
+                future.cancel()
+
+
 def expected_from_journal(root: str, journal: Journal) -> dict[str, ManifestRecord]:
     """The journal's latest hash for every frame placed in `root` by a finished job."""
     records: dict[str, ManifestRecord] = {}
@@ -212,34 +251,46 @@ def verify_destination(
         result.missing += sorted(f"{d}/" for d in history.directories
                                  if d != "." and not os.path.isdir(os.path.join(root, d))
                                  and not listed_but_ignored(d))
-    sizes = {}
-    for rel in present:
+    # On a network file system each file's size, open and read is a round trip: several at once.
+    threads = VERIFY_THREADS if listing.network() else 1
+    sizes: dict[str, int] = {}
+
+    def size_of(rel: str) -> None:
         try:
             sizes[rel] = os.path.getsize(os.path.join(root, rel))
         except OSError:
             sizes[rel] = 0
+
+    if threads > 1:
+        ahead(present, size_of)
+    for rel in present:
+        if rel not in sizes:
+            size_of(rel)
     total = sum(sizes.values())
     job_id = "verify"
     last = [0.0]
     done_bytes = [0]
+    counting = threading.Lock()  # the hashing threads count their bytes here
+    meter = ThroughputMeter()
 
     def tick(n: int) -> None:
-        done_bytes[0] += n
-        now = time.monotonic()
-        if now - last[0] >= 0.1:
+        with counting:
+            done_bytes[0] += n
+            now = time.monotonic()
+            if now - last[0] < 0.1:
+                return
             last[0] = now
-            report(Progress(job_id, JobState.RUNNING, len(present), frames_done=len(result.ok),
-                            bytes_total=total, bytes_done=done_bytes[0]))
+            meter.add(done_bytes[0], now)
+            done = done_bytes[0]
+        report(Progress(job_id, JobState.RUNNING, len(present), frames_done=len(result.ok),
+                        bytes_total=total, bytes_done=done, bytes_per_s=meter.rate, eta_s=meter.eta(total - done)))
 
     try:
-        for rel in present:
-            token.check()
-            rec = expected[rel]
+        for rel, actual in _hashes(root, present, expected, token, tick, threads):
             full = os.path.join(root, rel)
-            try:
-                actual = hash_path(full, rec.hash_format, token, on_chunk=tick)
-            except OSError as exc:
-                result.errors.append(f"{full}: cannot be read ({exc.strerror})")
+            rec = expected[rel]
+            if isinstance(actual, OSError):
+                result.errors.append(f"{full}: cannot be read ({actual.strerror})")
                 continue
             if actual.lower() == rec.hash.lower():
                 result.ok.append(rel)
