@@ -254,3 +254,30 @@ def test_verify_progress_says_the_speed_and_what_is_left(tmp_path: Path, monkeyp
     later = running[1:]
     assert all(e.bytes_per_s > 0 and e.eta_s is not None for e in later)
     assert later[-1].eta_s < later[0].eta_s  # type: ignore[operator]
+
+
+def test_a_cancel_while_the_files_are_sized_ends_the_verify_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sizing 10,500 files one round trip each took seconds with no way to stop it."""
+    import threading
+    import time
+
+    dest = delivered(tmp_path, count=300, size=100)
+    _on_a_network(monkeypatch)
+    token = CancelToken()
+    sized: list[str] = []
+    real = os.path.getsize
+
+    def slow(path: str) -> int:
+        sized.append(path)
+        if len(sized) == 30:
+            token.cancel()
+        time.sleep(0.002)
+        return real(path)
+
+    monkeypatch.setattr(os.path, "getsize", slow)
+    t0 = time.monotonic()
+    result = verify_destination(dest, token)
+    assert result.cancelled and not result.ok and result.bytes_checked == 0
+    assert time.monotonic() - t0 < 1 and len(sized) < 60
+    assert not [t for t in threading.enumerate() if t.name.startswith(("vfxcopy-verify", "vfxcopy-mhl"))]

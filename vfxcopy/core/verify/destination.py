@@ -256,16 +256,20 @@ def verify_destination(
     sizes: dict[str, int] = {}
 
     def size_of(rel: str) -> None:
+        token.check()
         try:
             sizes[rel] = os.path.getsize(os.path.join(root, rel))
         except OSError:
             sizes[rel] = 0
 
-    if threads > 1:
-        ahead(present, size_of)
-    for rel in present:
-        if rel not in sizes:
-            size_of(rel)
+    try:
+        if threads > 1:
+            ahead(present, size_of)  # a cancel meanwhile: each thread's next look raises at once
+        for rel in present:
+            if rel not in sizes:
+                size_of(rel)
+    except Cancelled:
+        result.cancelled = True
     total = sum(sizes.values())
     job_id = "verify"
     last = [0.0]
@@ -286,7 +290,7 @@ def verify_destination(
                         bytes_total=total, bytes_done=done, bytes_per_s=meter.rate, eta_s=meter.eta(total - done)))
 
     try:
-        for rel, actual in _hashes(root, present, expected, token, tick, threads):
+        for rel, actual in _hashes(root, present if not result.cancelled else [], expected, token, tick, threads):
             full = os.path.join(root, rel)
             rec = expected[rel]
             if isinstance(actual, OSError):
