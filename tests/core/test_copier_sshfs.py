@@ -25,7 +25,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.pipeline import prepare
 from vfxcopy.core.pipeline import run_pipeline as copy_sequence
-from vfxcopy.core.pipeline.destfolder import fs_type
+from vfxcopy.core.roundtrips import fs_type
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 
@@ -362,7 +362,7 @@ def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
         remote = deliver(sshfs_mount / "history-hashes")
     finally:
         threading.setprofile(None)  # type: ignore[arg-type]
-    assert stats_on_threads == ["vfxcopy-mhl-ahead"] * 80  # the 80 sizes, looked up by its threads
+    assert stats_on_threads == ["vfxcopy-ahead"] * 80  # the 80 sizes, looked up by its threads
     # Second delivery: 40 recorded files (fewer than STAT_AHEAD_MIN: one at a time); third: 80.
     assert looked == [40, 80]
     looked.clear()
@@ -447,3 +447,38 @@ def test_verify_on_sshfs_hashes_several_files_at_a_time(tmp_path: Path, sshfs_mo
     assert names == {"vfxcopy-verify"}
     assert [m.path for m in report.altered] == [src[7].name]
     assert report.ok == sorted(p.name for p in src if p != src[7]) and not report.missing
+
+
+def test_ls_on_sshfs_asks_for_the_sizes_several_at_a_time(sshfs_mount: Path, tmp_path: Path) -> None:
+    """Each size is a round trip there (10,500 files on sshfs without its cache: 4.1 s one at a time);
+    locally they are asked one after the other as before."""
+    from vfxcopy.core import roundtrips
+    from vfxcopy.core.seqfind import scan
+
+    def listing(folder: Path) -> list[tuple[str, int | None, tuple[int, ...]]]:
+        return sorted((s.head, s.total_size, s.frames) for s in scan([str(folder)], stat=True))
+
+    stats_on: list[str] = []
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        if event == "c_call" and arg is os.stat:
+            stats_on.append(threading.current_thread().name)
+
+    results = {}
+    for where in (sshfs_mount / "ls-ahead", tmp_path / "ls-ahead"):
+        make_byte_sequence(where, head="plate.", count=150, size=700)
+        (where / "notes.txt").write_text("notes")
+        (where / "sub").mkdir()
+        stats_on.clear()
+        threading.setprofile(profile)
+        try:
+            results[where] = listing(where)
+        finally:
+            threading.setprofile(None)  # type: ignore[arg-type]
+        if where.is_relative_to(sshfs_mount):
+            assert set(stats_on) == {"vfxcopy-ahead"} and len(stats_on) == 152
+        else:
+            assert stats_on == []  # the threads were not started: one at a time in this thread
+    remote, local = results.values()
+    assert remote == local and ("plate.", 150 * 700, tuple(range(1001, 1151))) in remote
+    assert roundtrips.THREADS > 1

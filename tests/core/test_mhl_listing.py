@@ -97,7 +97,7 @@ def test_where_a_kind_costs_a_call_the_listing_is_looked_up_several_at_a_time(
                 getattr(arg, "__self__", None), os.DirEntry):
             looks.append(threading.current_thread().name)
 
-    for costly, expected in ((False, []), (True, ["vfxcopy-mhl-ahead"] * (STAT_AHEAD_MIN + 37))):
+    for costly, expected in ((False, []), (True, ["vfxcopy-ahead"] * (STAT_AHEAD_MIN + 37))):
         monkeypatch.setattr(mhl_listing, "_kinds_cost_a_call", lambda items, costly=costly: costly)
         listing = TreeListing(str(tmp_path))
         looks.clear()

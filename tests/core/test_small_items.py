@@ -31,7 +31,7 @@ from vfxcopy.core.jobs import (
 )
 from vfxcopy.core.journal import Journal
 from vfxcopy.core.pipeline import durable, run_pipeline
-from vfxcopy.core.pipeline.destfolder import fs_type, is_shared_fs
+from vfxcopy.core.roundtrips import fs_type, is_shared_fs
 from vfxcopy.core.samples import make_byte_sequence
 from vfxcopy.core.sequence import Sequence
 from vfxcopy.core.writers import copy as copy_writer

@@ -280,4 +280,4 @@ def test_a_cancel_while_the_files_are_sized_ends_the_verify_at_once(
     result = verify_destination(dest, token)
     assert result.cancelled and not result.ok and result.bytes_checked == 0
     assert time.monotonic() - t0 < 1 and len(sized) < 60
-    assert not [t for t in threading.enumerate() if t.name.startswith(("vfxcopy-verify", "vfxcopy-mhl"))]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("vfxcopy-verify", "vfxcopy-ahead"))]

@@ -195,7 +195,7 @@ def shown_frames(spec: JobSpec, frames: list[FrameResult]) -> tuple[list[str], l
     destination is on network storage and the source is not, its thumbnail is read from the
     source: eight frames of 4K EXR are hundreds of MB to read back over the network otherwise.
     A skipped frame is read where it is (with policy 'skip' it need not be the source's)."""
-    from vfxcopy.core.pipeline.destfolder import fs_type, is_shared_fs
+    from vfxcopy.core.roundtrips import fs_type, is_shared_fs
 
     placed = placed_frames(frames)
     dests = [f.dest for f in placed]

@@ -100,8 +100,8 @@ def start_early_strip(spec: JobSpec, token: CancelToken) -> EarlyStrip | None:
     if not has_outputs(spec) or spec.tree is not None:
         return None
     from vfxcopy.core import naming
-    from vfxcopy.core.pipeline.destfolder import fs_type, is_shared_fs
     from vfxcopy.core.report import picked_indexes, thumbnail_candidate
+    from vfxcopy.core.roundtrips import fs_type, is_shared_fs
 
     source = spec.source
     try:

@@ -18,6 +18,7 @@ import time
 
 from vfxcopy.core.jobs import TEMP_PREFIX, is_temp_name
 from vfxcopy.core.pipeline.temps import STAGING_SUFFIX
+from vfxcopy.core.roundtrips import fs_type, is_shared_fs
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -169,36 +170,6 @@ def _remove_dead_area(name: str, dir_fd: int, dry_run: bool = False) -> bool:
         return False
     finally:
         os.close(fd)
-
-
-# File systems whose flock is not seen by other machines (or not at all): there a lock
-# cannot tell a live run on another machine from a dead one.
-_SHARED_FS_PREFIXES = ("nfs", "cifs", "smb", "fuse", "9p", "ceph", "glusterfs", "lustre", "gpfs", "beegfs",
-                       "afs", "virtiofs", "ncpfs")
-
-
-def fs_type(path: str) -> str:
-    """The type of the file system `path` is on ("ext4", "tmpfs", "fuse.sshfs", ...), "" if unknown."""
-    try:
-        target = os.path.realpath(path)
-        best, fstype = "", ""
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-            for line in f:
-                left, _, right = line.partition(" - ")
-                fields = left.split()
-                if len(fields) < 5 or not right:
-                    continue
-                mount = fields[4].replace("\\040", " ")
-                if (target == mount or target.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
-                    best, fstype = mount, right.split()[0]
-    except OSError:
-        return ""
-    return fstype
-
-
-def is_shared_fs(fstype: str) -> bool:
-    """A network or FUSE file system: every file operation may be a round trip to a server."""
-    return fstype.startswith(_SHARED_FS_PREFIXES)
 
 
 def locks_are_trustworthy(path: str, fstype: str | None = None) -> bool:

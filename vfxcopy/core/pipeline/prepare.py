@@ -8,19 +8,14 @@ import os
 from vfxcopy.core.errors import DISK_FULL_ERRNOS, JobError, disk_full_message, explain
 from vfxcopy.core.jobs import ConflictPolicy, JobSpec
 from vfxcopy.core.pipeline.context import JobLevelError
-from vfxcopy.core.pipeline.destfolder import (
-    fs_type,
-    is_shared_fs,
-    locks_are_trustworthy,
-    make_folder,
-    sweep_listed,
-)
+from vfxcopy.core.pipeline.destfolder import locks_are_trustworthy, make_folder, sweep_listed
 from vfxcopy.core.pipeline.durable import Committer, Finished
 from vfxcopy.core.pipeline.place import NoReplace
 from vfxcopy.core.pipeline.plan import choose_version, plan_items
 from vfxcopy.core.pipeline.state import RunState
 from vfxcopy.core.pipeline.temps import TempArea, TempFile
 from vfxcopy.core.pipeline.treeparts import Folders
+from vfxcopy.core.roundtrips import fs_type, is_shared_fs
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:

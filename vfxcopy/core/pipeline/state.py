@@ -30,7 +30,7 @@ class RunState:
     debug: Debug | None
     dest_dir: str
     dest_fd: int
-    dest_fs: str  # the destination's file system type (destfolder.fs_type)
+    dest_fs: str  # the destination's file system type (roundtrips.fs_type)
     temps: TempArea | None
     committer: Committer | None
     preparer: object | None

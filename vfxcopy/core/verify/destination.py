@@ -30,9 +30,10 @@ from vfxcopy.core.jobs import (
     is_temp_name,
     null_reporter,
 )
+from vfxcopy.core.roundtrips import ahead
 from vfxcopy.core.textsafe import undecodable_escaped
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
-from vfxcopy.core.verify.mhl_listing import TreeListing, ahead
+from vfxcopy.core.verify.mhl_listing import TreeListing
 from vfxcopy.core.verify.mhl_read import IGNORE_PATTERNS, MHL_FOLDER, History, ManifestRecord, load_history
 
 if TYPE_CHECKING:

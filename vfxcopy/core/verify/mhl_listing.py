@@ -6,56 +6,29 @@ Each of those steps used to list the destination again (10,600 names: a few mill
 trip to the server, and sshfs lists a folder it has listed before from its own cache *without* the
 kinds, so that every `is_dir()` then asks the server: the search for nested histories made 10,600
 such calls one after the other. Here a folder is listed once per TreeListing; where asking a kind
-costs a call, the whole listing is looked up STAT_THREADS at a time, and every later question about
+costs a call, the whole listing is looked up several at a time, and every later question about
 those entries (kind, size) is answered from what the DirEntry keeps.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from operator import attrgetter
 
-TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
-if TYPE_CHECKING:
-    from typing import TypeVar
+from vfxcopy.core.roundtrips import ahead, fs_type, is_shared_fs
 
-    T = TypeVar("T")
-
-# A listing of this many entries on a network file system is looked up by STAT_THREADS threads at
-# once when a look is needed (sshfs without its attribute cache, 10,500 recorded files: 1.7-2.7 s
+# A listing of this many entries on a network file system is looked up roundtrips.THREADS at a time
+# when a look is needed (sshfs without its attribute cache, 10,500 recorded files: 1.7-2.7 s
 # one at a time). Locally a stat takes microseconds and threads only compete for the interpreter.
 STAT_AHEAD_MIN = 64
-STAT_THREADS = 8
 # Asking the kind of an entry whose listing said it takes well under a microsecond; one that needs
 # the server at least tens (sshfs answering from its attribute cache), a round trip otherwise.
 _KIND_PROBE = 8
 _KIND_FREE_S = 2e-6
 
 _name = attrgetter("name")
-
-
-def ahead(items: list[T], look: Callable[[T], object]) -> None:
-    """`look(item)` for every item, STAT_THREADS threads at once, for what it leaves behind (a DirEntry's
-    stat, a file's bytes in a dict): the caller's own loop then finds it there. A failure is left to
-    that loop, which meets it again and reports it as it always does."""
-
-    def part(chunk: list[T]) -> None:
-        for item in chunk:
-            try:
-                look(item)
-            except Exception:  # noqa: BLE001 - met again, and reported, by the caller's loop
-                pass
-
-    step = -(-len(items) // STAT_THREADS)
-    threads = [threading.Thread(target=part, args=(items[i:i + step],), name="vfxcopy-mhl-ahead", daemon=True)
-               for i in range(0, len(items), step)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
 
 
 def _lstat(item: os.DirEntry[str]) -> object:
@@ -93,8 +66,6 @@ class TreeListing:
     def network(self) -> bool:
         """Whether the root is on a network file system (found once)."""
         if self._network is None:
-            from vfxcopy.core.pipeline.destfolder import fs_type, is_shared_fs
-
             self._network = is_shared_fs(fs_type(self.root))
         return self._network
 

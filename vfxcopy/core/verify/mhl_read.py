@@ -35,8 +35,9 @@ from collections.abc import Callable
 
 from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
+from vfxcopy.core.roundtrips import ahead
 from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE, c4_id, hash_bytes
-from vfxcopy.core.verify.mhl_listing import TreeListing, ahead
+from vfxcopy.core.verify.mhl_listing import TreeListing
 from vfxcopy.core.verify.mhl_parse import (
     BadHistory,
     Entry,
@@ -252,7 +253,7 @@ def _read_once(cache: dict[Any, tuple[tuple[int, ...], Any]], key: Any, path: st
 # parsed is what was checked against the chain (read twice, a file swapped between the two reads
 # was parsed unchecked), and over a network file system each read is several round trips.
 Read = dict[str, tuple["tuple[int, ...] | None", bytes]]
-READ_AHEAD_MIN = 8  # generations a load reads STAT_THREADS at a time on a network file system
+READ_AHEAD_MIN = 8  # generations a load reads several at a time on a network file system
 
 
 def _bytes(path: str, read: Read) -> tuple[tuple[int, ...] | None, bytes]:
