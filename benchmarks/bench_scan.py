@@ -1,6 +1,7 @@
 """Scan a folder of 100,000 files: `vfxcopy ls` end to end beside `find` and `ls -l`, and in process beside fileseq and pyseq.
 
-    python benchmarks/bench_scan.py [--dir DIR] [--repeat N] [--no-pyseq]
+    python benchmarks/bench_scan.py [--dir DIR] [--repeat N] [--no-pyseq] [--sequences N]
+                                    [--sshfs [--sshfs-option OPT]] [--before TREE]
 
 End to end (what users run): `vfxcopy ls --json FOLDER` and `vfxcopy ls FOLDER`
 (sizes included: one stat per file) as new processes, beside `find FOLDER -printf
@@ -11,6 +12,12 @@ In process: the work of `ls --json` (vfxcopy.core.sequence.resolve with sizes,
 then the JSON text) and `scan()` without sizes, beside fileseq and pyseq (which
 do not stat either). Target: <= 0.3 s. Wall and CPU seconds are shown: on a
 busy machine the CPU time is the fairer figure.
+
+`--sshfs`: the folder is read through an sshfs mount of this machine (sshd and sshfs
+over loopback, started and stopped here: benchmarks/sshfs_rig.py), where each stat is a
+round trip (`--sshfs-option cache=no`: every one, as on a NAS with a cold cache); the
+end-to-end rows only. `--sequences N` makes a smaller folder (N x 990 frames + strays).
+`--before TREE`: the command line of an earlier checkout too, in the same rounds.
 """
 
 from __future__ import annotations
@@ -40,14 +47,14 @@ def seq_head(s: int) -> str:
     return f"sh{s // 10:03d}_{s % 10:02d}0_comp_v{s % 7 + 1:03d}."
 
 
-def make_folder(folder: Path) -> int:
-    """100 sequences of 990 frames (a few with gaps) plus 1,000 strays; returns the file count."""
+def make_folder(folder: Path, sequences: int = SEQUENCES) -> int:
+    """`sequences` sequences of 990 frames (a few with gaps) plus 1,000 strays; returns the file count."""
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / "COMPLETE"
     if marker.exists():
         return int(marker.read_text())
     names: list[str] = []
-    for s in range(SEQUENCES):
+    for s in range(sequences):
         head = seq_head(s)
         ext = ("exr", "dpx", "tif", "png")[s % 4]
         for f in range(1001, 1001 + FRAMES):
@@ -135,15 +142,21 @@ def main() -> int:
     parser.add_argument("--dir", help="folder to fill (kept for reuse); default: a temporary folder")
     parser.add_argument("--repeat", type=int, default=5, help="rounds; every tool runs once per round")
     parser.add_argument("--no-pyseq", action="store_true", help="skip pyseq (about 3 s a run)")
+    parser.add_argument("--sequences", type=int, default=SEQUENCES, help="sequences of 990 frames in the folder")
+    parser.add_argument("--sshfs", action="store_true", help="read the folder through an sshfs mount")
+    parser.add_argument("--sshfs-option", action="append", default=[], metavar="OPT", help="an sshfs -o option")
+    parser.add_argument("--before", metavar="TREE", help="also time the command line of this checkout")
     args = parser.parse_args()
 
+    if args.sshfs:
+        return over_sshfs(args)
     tmp = None
     if args.dir:
         folder = Path(args.dir)
     else:
         tmp = tempfile.TemporaryDirectory(prefix="vfxcopy-bench-scan-")
         folder = Path(tmp.name) / "scan100k"
-    count = make_folder(folder)
+    count = make_folder(folder, args.sequences)
     tools: dict[str, Callable[[str], int]] = {"vfxcopy": run_ours, "fileseq": run_fileseq}
     if not args.no_pyseq:
         tools["pyseq"] = run_pyseq
@@ -155,7 +168,7 @@ def main() -> int:
     print(f"# folder {folder}: {count} files (warm cache: one untimed run of each tool first)")
     print("# the CPU may be shared with other work: compare within one run (ratios), CPU beside wall")
 
-    cli = end_to_end(str(folder), args.repeat)
+    cli = end_to_end(str(folder), args.repeat, args.before)
     in_process = {"vfxcopy ls --json work": run_ls_json_work}
     run_ls_json_work(str(folder))
     work = show("in process: the work of `vfxcopy ls --json` (read once with sizes, group, JSON text)",
@@ -175,7 +188,26 @@ def main() -> int:
     return 0 if cli <= 1.0 and ours < 0.3 else 1
 
 
-def end_to_end(folder: str, repeat: int) -> float:
+def over_sshfs(args: argparse.Namespace) -> int:
+    """The end-to-end rows, the folder read through an sshfs mount."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sshfs_rig import SshfsRig, missing_tools
+
+    why = missing_tools()
+    if why:
+        print(f"--sshfs: {why}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="vfxcopy-bench-scan-") as tmp:
+        with SshfsRig(Path(tmp) / "rig", tuple(args.sshfs_option)) as rig:
+            count = make_folder(rig.remote / "scan", args.sequences)
+            options = ", ".join(args.sshfs_option) or "default options"
+            print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {count} files read through an sshfs "
+                  f"mount of this machine ({options})")
+            end_to_end(str(rig.mount / "scan"), args.repeat, args.before)
+    return 0
+
+
+def end_to_end(folder: str, repeat: int, before: str | None = None) -> float:
     """`vfxcopy ls` as a new process beside find, ls -l and a bare Python start; returns ls --json's median."""
     py = sys.executable
     script = shutil.which("vfxcopy", path=os.path.dirname(py))
@@ -189,8 +221,13 @@ def end_to_end(folder: str, repeat: int) -> float:
         "ls -l": ["ls", "-l", folder],
         "python -c pass": [py, "-c", "pass"],
     }
-    for argv in commands.values():
-        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
+    envs = {name: env for name in commands}
+    if before:
+        for name in ("vfxcopy ls --json", "vfxcopy ls"):
+            commands[f"before: {name}"] = commands[name]
+            envs[f"before: {name}"] = {**env, "PYTHONPATH": os.path.abspath(before)}
+    for name, argv in commands.items():
+        subprocess.run(argv, env=envs[name], stdout=subprocess.DEVNULL, check=True, cwd=tempfile.gettempdir())
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for r in range(repeat):
         order = list(commands.items())
@@ -199,7 +236,7 @@ def end_to_end(folder: str, repeat: int) -> float:
         for name, argv in order:
             before = os.times()
             t0 = time.perf_counter()
-            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(argv, env=envs[name], stdout=subprocess.DEVNULL, check=True, cwd=tempfile.gettempdir())
             wall = time.perf_counter() - t0
             after = os.times()
             cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
