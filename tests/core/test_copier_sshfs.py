@@ -482,3 +482,29 @@ def test_ls_on_sshfs_asks_for_the_sizes_several_at_a_time(sshfs_mount: Path, tmp
     remote, local = results.values()
     assert remote == local and ("plate.", 150 * 700, tuple(range(1001, 1151))) in remote
     assert roundtrips.THREADS > 1
+
+
+def test_a_copy_from_sshfs_looks_at_its_sources_several_at_a_time(sshfs_mount: Path, tmp_path: Path) -> None:
+    """The plan looks at each source once (its size, kept for the run): a round trip each there."""
+    from vfxcopy.core import preview
+    from vfxcopy.core.pipeline import plan
+
+    src = make_byte_sequence(sshfs_mount / "plan-ahead", count=100, size=333)
+    spec = JobSpec(source=seq_of(src), dest_dir=str(tmp_path / "out"), copy=CopyOptions())
+    looked_on: list[str] = []
+    real = plan.source_size
+
+    def watched(path: str) -> tuple[int, os.stat_result | None]:
+        looked_on.append(threading.current_thread().name)
+        return real(path)
+
+    plan.source_size = watched  # type: ignore[assignment]
+    try:
+        planned = preview.plan_job(spec)
+    finally:
+        plan.source_size = real  # type: ignore[assignment]
+    assert set(looked_on) == {"vfxcopy-ahead"} and len(looked_on) == 100
+    assert sum(item.size for item in planned.items) == 100 * 333
+    result = copy_sequence(spec, CancelToken(), lambda e: None)
+    assert result.state is JobState.COMPLETED and sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        p.name for p in src)
