@@ -281,3 +281,14 @@ def test_a_cancel_while_the_files_are_sized_ends_the_verify_at_once(
     assert result.cancelled and not result.ok and result.bytes_checked == 0
     assert time.monotonic() - t0 < 1 and len(sized) < 60
     assert not [t for t in threading.enumerate() if t.name.startswith(("vfxcopy-verify", "vfxcopy-ahead"))]
+
+
+def test_a_delivery_with_nothing_left_to_hash_on_a_network_file_system(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every recorded file gone: nothing to size or hash (it raised 'range() arg 3 must not be zero')."""
+    dest = delivered(tmp_path, count=3, size=100)
+    for frame in dest.glob("plate.*.exr"):
+        frame.unlink()
+    _on_a_network(monkeypatch)
+    report = verify_destination(dest)
+    assert report.missing == [f"plate.{f}.exr" for f in range(1001, 1004)] and not report.ok

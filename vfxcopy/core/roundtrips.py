@@ -51,6 +51,8 @@ def ahead(items: list[T], look: Callable[[T], object], threads: int = THREADS) -
     """`look(item)` for every item, `threads` at once, for what it leaves behind (a DirEntry's stat,
     an answer in a dict): the caller's own loop then finds it there. A failure is left to that loop,
     which meets it again and reports it as it always does."""
+    if not items:
+        return
     import threading  # not imported by every command (`vfxcopy ls` of a local folder never needs it)
 
     def part(chunk: list[T]) -> None:
