@@ -160,3 +160,19 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     from vfxcopy.core import convert
 
     return _counted(monkeypatch, convert, "on_colour")
+
+
+@pytest.fixture
+def verify_hashing_threads(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The names (without their number) of the threads `vfxcopy verify` hashes files on."""
+    from vfxcopy.core.verify import destination
+
+    names: set[str] = set()
+    real = destination.hash_path
+
+    def watched(*args: object, **kwargs: object) -> str:
+        names.add(threading.current_thread().name.rsplit("_", 1)[0])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(destination, "hash_path", watched)
+    return names

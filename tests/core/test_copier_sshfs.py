@@ -424,9 +424,9 @@ def test_a_folder_sshfs_lists_again_is_looked_up_by_threads_not_one_file_at_a_ti
 
 
 def test_verify_on_sshfs_hashes_several_files_at_a_time(tmp_path: Path, sshfs_mount: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                         verify_hashing_threads: set[str]) -> None:
     """Each open and read is a round trip there (10,500 files of 1 KB: 7.2-8.2 s one at a time)."""
-    from vfxcopy.core.verify import destination, verify_destination
+    from vfxcopy.core.verify import verify_destination
 
     src = make_byte_sequence(tmp_path / "src", count=60, size=1500)
     dest = sshfs_mount / "verify-threads"
@@ -435,16 +435,8 @@ def test_verify_on_sshfs_hashes_several_files_at_a_time(tmp_path: Path, sshfs_mo
     assert run_job(JobSpec(source=seq_of(src), dest_dir=str(dest), copy=CopyOptions())).state is JobState.COMPLETED
     assert list((dest / "ascmhl").glob("0001_*.mhl"))
     (dest / src[7].name).write_bytes(b"changed on the server")
-    names: set[str] = set()
-    real = destination.hash_path
-
-    def watched(*args: object, **kwargs: object) -> str:
-        names.add(threading.current_thread().name.rsplit("_", 1)[0])
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(destination, "hash_path", watched)
     report = verify_destination(dest)
-    assert names == {"vfxcopy-verify"}
+    assert verify_hashing_threads == {"vfxcopy-verify"}
     assert [m.path for m in report.altered] == [src[7].name]
     assert report.ok == sorted(p.name for p in src if p != src[7]) and not report.missing
 
