@@ -282,3 +282,35 @@ def test_a_delivery_with_nothing_left_to_hash_on_a_network_file_system(
     _on_a_network(monkeypatch)
     report = verify_destination(dest)
     assert report.missing == [f"plate.{f}.exr" for f in range(1001, 1004)] and not report.ok
+
+
+def test_a_cancel_while_the_history_is_read_ends_the_verify_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a network file system reading the history (its generations, a listing looked up file by
+    file) took seconds that a cancel (Ctrl-C) had to wait for: 2.5 s on sshfs without its cache."""
+    import threading
+    import time
+
+    from vfxcopy.core.verify import mhl_listing
+
+    dest = delivered(tmp_path, count=300, size=100)
+    _on_a_network(monkeypatch)
+    monkeypatch.setattr(mhl_listing, "_kinds_cost_a_call", lambda items: True)
+    token = CancelToken()
+    looked: list[str] = []
+
+    def slow(item: os.DirEntry[str]) -> object:
+        looked.append(item.name)
+        if len(looked) == 20:
+            token.cancel()
+        time.sleep(0.002)  # a round trip
+        return item.stat(follow_symlinks=False)
+
+    monkeypatch.setattr(mhl_listing, "_lstat", slow)
+    events: list[object] = []
+    t0 = time.monotonic()
+    result = verify_destination(dest, token, events.append)
+    assert result.cancelled and not result.passed and not result.ok and result.reference == "ascmhl"
+    assert time.monotonic() - t0 < 1 and len(looked) < 40
+    assert [e.state for e in events if isinstance(e, Progress)] == [JobState.CANCELLED]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("vfxcopy-verify", "vfxcopy-ahead"))]

@@ -193,6 +193,32 @@ def expected_from_journal(root: str, journal: Journal) -> dict[str, ManifestReco
     return records
 
 
+def _reference(
+    root: str, journal: Journal | None, listing: TreeListing,
+) -> tuple[History | None, dict[str, ManifestRecord], list[str], str]:
+    """What `root` is checked against: (its history, the expected files, ignore patterns, "ascmhl" or "journal")."""
+    from vfxcopy.core.verify.mhl_write import is_xml_safe
+
+    if os.path.lexists(os.path.join(root, MHL_FOLDER)):
+        history = load_history(root, listing)
+        expected = dict(history.records)
+        if journal is not None:
+            # Names XML cannot carry (not valid UTF-8) are not in the manifest; the journal has them.
+            for rel, rec in expected_from_journal(root, journal).items():
+                if rel not in expected and not is_xml_safe(rel):
+                    expected[rel] = rec
+        return history, expected, history.ignore, "ascmhl"
+    if journal is not None:
+        expected = expected_from_journal(root, journal)
+        if not expected:
+            raise JobError(f"{root}: no ASC MHL history and no hashes in the journal for this folder; "
+                           "nothing to check it against: verify a folder vfxcopy copied, or give a checksum "
+                           "list (--checksum-list FILE)")
+        return None, expected, list(IGNORE_PATTERNS), "journal"
+    raise ManifestError(f"{root}: no ASC MHL history ({MHL_FOLDER}/ folder missing); verify a folder vfxcopy "
+                        "copied, or give a checksum list (--checksum-list FILE)")
+
+
 def verify_destination(
     path: str | os.PathLike[str],
     token: CancelToken | None = None,
@@ -205,38 +231,24 @@ def verify_destination(
     returns the partial report with `cancelled` set. Raises ManifestError when
     the history is damaged or foreign, JobError when there is nothing to check against.
     """
-    from vfxcopy.core.verify.mhl_write import is_xml_safe
-
     token = token or CancelToken()
     root = os.path.abspath(os.fspath(path))
     started = time.monotonic()
     if not os.path.isdir(root):
         raise JobError(f"{root}: not a folder")
-    history: History | None = None
-    listing = TreeListing(root)
-    if os.path.lexists(os.path.join(root, MHL_FOLDER)):
-        history = load_history(root, listing)
-        expected, ignore, reference = dict(history.records), history.ignore, "ascmhl"
-        if journal is not None:
-            # Names XML cannot carry (not valid UTF-8) are not in the manifest; the journal has them.
-            for rel, rec in expected_from_journal(root, journal).items():
-                if rel not in expected and not is_xml_safe(rel):
-                    expected[rel] = rec
-    elif journal is not None:
-        expected, ignore, reference = expected_from_journal(root, journal), list(IGNORE_PATTERNS), "journal"
-        if not expected:
-            raise JobError(f"{root}: no ASC MHL history and no hashes in the journal for this folder; "
-                           "nothing to check it against: verify a folder vfxcopy copied, or give a checksum "
-                           "list (--checksum-list FILE)")
-    else:
-        raise ManifestError(f"{root}: no ASC MHL history ({MHL_FOLDER}/ folder missing); verify a folder vfxcopy "
-                            "copied, or give a checksum list (--checksum-list FILE)")
-
+    listing = TreeListing(root, token)  # the history's reading and the search for files share it
+    try:
+        history, expected, ignore, reference = _reference(root, journal, listing)
+        on_disk = _walk(root, history, ignore, listing)
+    except Cancelled:  # while the history or the folder was read (round trips on a network file system)
+        against = "ascmhl" if os.path.lexists(os.path.join(root, MHL_FOLDER)) else "journal"
+        result = VerifyReport(root=root, reference=against, cancelled=True, elapsed=time.monotonic() - started)
+        report(Progress("verify", JobState.CANCELLED, 0))
+        return result
     result = VerifyReport(root=root, reference=reference)
     if history is not None:
         result.warnings = list(history.warnings)
         result.nested = list(history.nested)
-    on_disk = _walk(root, history, ignore, listing)
     on_disk_set = set(on_disk)
     result.extra = [p for p in on_disk if p not in expected]
 

@@ -14,10 +14,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from operator import attrgetter
 
 from vfxcopy.core.roundtrips import ahead, fs_type, is_shared_fs
+
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    from vfxcopy.core.jobs import CancelToken
+
+    T = TypeVar("T")
 
 # A listing of this many entries on a network file system is looked up roundtrips.THREADS at a time
 # when a look is needed (sshfs without its attribute cache, 10,500 recorded files: 1.7-2.7 s
@@ -56,12 +64,29 @@ def _kinds_cost_a_call(items: list[os.DirEntry[str]]) -> bool:
 class TreeListing:
     """The entries of each folder under `root`, listed once, sorted by name."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, token: CancelToken | None = None) -> None:
         self.root = root
+        self.token = token  # checked before each listing and each look (Cancelled)
         self._folders: dict[str, list[os.DirEntry[str]]] = {}
         self._looked: set[str] = set()  # folders whose every entry was looked up already
         self._probed: set[str] = set()  # folders where it was asked whether a kind costs a call
         self._network: bool | None = None
+
+    def check(self) -> None:
+        """Cancelled when the caller's token is (while a history is read: round trips on a network)."""
+        if self.token is not None:
+            self.token.check()
+
+    def ahead(self, items: list[T], look: Callable[[T], object]) -> None:
+        """roundtrips.ahead with the token checked before each look (a cancel: each thread's next
+        look raises at once, and this returns), then once more (Cancelled)."""
+
+        def checked(item: T) -> None:
+            self.check()
+            look(item)
+
+        ahead(items, checked)
+        self.check()
 
     def network(self) -> bool:
         """Whether the root is on a network file system (found once)."""
@@ -79,6 +104,7 @@ class TreeListing:
         `kinds`: the caller asks every entry's kind (where that costs a call, all are looked up
         first, several at a time). A caller that stops at the first entry it does not know (the
         folder hashes) looks up only what it needs itself."""
+        self.check()
         found = self._folders.get(folder)
         if found is None:
             with os.scandir(folder) as it:
@@ -87,7 +113,7 @@ class TreeListing:
         if kinds and folder not in self._probed and len(found) >= STAT_AHEAD_MIN and self.network():
             self._probed.add(folder)
             if _kinds_cost_a_call(found):
-                stat_ahead(found)
+                self.ahead(found, _lstat)
                 self._looked.add(folder)
         return found
 

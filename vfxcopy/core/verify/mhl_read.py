@@ -35,7 +35,6 @@ from collections.abc import Callable
 
 from vfxcopy.core.datamethods import SlotRecord
 from vfxcopy.core.errors import ManifestError
-from vfxcopy.core.roundtrips import ahead
 from vfxcopy.core.verify.hashes import VERIFY_PREFERENCE, c4_id, hash_bytes
 from vfxcopy.core.verify.mhl_listing import TreeListing
 from vfxcopy.core.verify.mhl_parse import (
@@ -330,9 +329,10 @@ def _load(root: str, warnings: list[str], read: Read, listing: TreeListing) -> _
     if os.path.exists(chain_path):
         history.chain = _chain(chain_path)
     if len(history.chain) >= READ_AHEAD_MIN and listing.network():  # each read is several round trips there
-        ahead([p for p in (os.path.join(folder, c[1]) for c in history.chain) if p not in _hash_lists],
-              lambda path: _bytes(path, read))
+        listing.ahead([p for p in (os.path.join(folder, c[1]) for c in history.chain) if p not in _hash_lists],
+                      lambda path: _bytes(path, read))
     for _number, name, fmt, digest in history.chain:
+        listing.check()
         expected = os.path.join(folder, name)
         if not os.path.exists(expected):
             raise BadHistory(f"Missing ASC MHL manifest in history at path {expected}: a manifest listed in "
@@ -419,9 +419,8 @@ def _pick(entries: list[Entry], actions: tuple[str | None, ...] | None = None) -
 
 
 def load_history(root: str | os.PathLike[str], listing: TreeListing | None = None) -> History:
-    """Read `root/ascmhl` (and every nested history below) into one History; ManifestError when it cannot be read.
-
-    `listing`: the folders of `root` as listed for the caller's next steps (the folder hashes), shared."""
+    """Read `root/ascmhl` (and every nested history below) into one History; ManifestError when it cannot
+    be read. `listing`: the folders of `root` as the caller's next steps will use them (shared)."""
     root_str = os.path.abspath(os.fspath(root))
     folder = os.path.join(root_str, MHL_FOLDER)
     if os.path.lexists(folder) and not os.path.isdir(folder):

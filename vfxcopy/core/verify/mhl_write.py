@@ -253,7 +253,7 @@ def _write_one(
         earlier: dict[str, ManifestRecord] = {}
         chain_path = os.path.join(folder, CHAIN_FILE)
         # One listing of each folder (after the copy, under the lock) for both of the steps below.
-        tree = TreeListing(os.path.abspath(root_path))
+        tree = TreeListing(os.path.abspath(root_path), token)
         if CHAIN_FILE in names and os.path.exists(chain_path):
             history = load_history(root_path, tree)
             earlier, chain_items = history.records, history.chain
