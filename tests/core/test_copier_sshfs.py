@@ -327,7 +327,8 @@ def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
         tmp_path: Path, sshfs_mount: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a network file system each size a folder hash checks is a round trip: the recorded files'
     sizes are looked up by several threads at once, and the hashes are those made locally."""
-    from vfxcopy.core.verify import ManifestEntry, hash_path, mhl_folders, write_generation
+    from vfxcopy.core.verify import ManifestEntry, hash_path, write_generation
+    from vfxcopy.core.verify.mhl_listing import STAT_AHEAD_MIN, TreeListing
 
     def deliver(root: Path) -> list[str]:
         texts = []
@@ -343,11 +344,11 @@ def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
         return [re.sub(r"<hostname>.*</hostname>|lastmodificationdate=\"[^\"]*\"", "", t) for t in texts]
 
     looked: list[int] = []
-    real = mhl_folders.stat_ahead
+    real = TreeListing.look_up
 
-    def counting(items: list[os.DirEntry[str]]) -> None:
+    def counting(self: TreeListing, items: list[os.DirEntry[str]]) -> None:
         looked.append(len(items))
-        real(items)
+        real(self, items)
 
     stats_on_threads: list[str] = []
 
@@ -356,7 +357,7 @@ def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
                 getattr(arg, "__self__", None), os.DirEntry):
             stats_on_threads.append(threading.current_thread().name)
 
-    monkeypatch.setattr(mhl_folders, "stat_ahead", counting)
+    monkeypatch.setattr(TreeListing, "look_up", counting)
     threading.setprofile(profile)
     try:
         remote = deliver(sshfs_mount / "history-hashes")
@@ -364,6 +365,7 @@ def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
         threading.setprofile(None)  # type: ignore[arg-type]
     assert stats_on_threads == ["vfxcopy-ahead"] * 80  # the 80 sizes, looked up by its threads
     # Second delivery: 40 recorded files (fewer than STAT_AHEAD_MIN: one at a time); third: 80.
+    assert 40 < STAT_AHEAD_MIN <= 80
     assert looked == [40, 80]
     looked.clear()
     local = deliver(tmp_path / "history-hashes")

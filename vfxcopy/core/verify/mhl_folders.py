@@ -13,7 +13,7 @@ import time
 
 from vfxcopy.core.jobs import TEMP_PREFIX
 from vfxcopy.core.verify.hashes import directory_hashes as folder_hashes
-from vfxcopy.core.verify.mhl_listing import STAT_AHEAD_MIN, TreeListing, stat_ahead
+from vfxcopy.core.verify.mhl_listing import STAT_AHEAD_MIN, TreeListing
 from vfxcopy.core.verify.mhl_read import MHL_FOLDER, ManifestRecord
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
@@ -69,8 +69,8 @@ def generation_folder_hashes(
         if len(items) >= STAT_AHEAD_MIN and not listing.looked_up(full) and listing.network():
             # The files whose size the loop below checks; their kinds come with it (no question asked
             # here: where the listing left the kinds out, asking one is a round trip).
-            stat_ahead([item for item in items if not _own_leftover(item.name) and look_up(above + item.name)
-                        and (above + item.name in ours or above + item.name in recorded)])
+            listing.look_up([item for item in items if not _own_leftover(item.name) and look_up(above + item.name)
+                             and (above + item.name in ours or above + item.name in recorded)])
         for item in items:
             name = item.name
             if _own_leftover(name):

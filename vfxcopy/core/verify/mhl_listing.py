@@ -43,12 +43,6 @@ def _lstat(item: os.DirEntry[str]) -> object:
     return item.stat(follow_symlinks=False)  # kept by the DirEntry, with the kind
 
 
-def stat_ahead(items: list[os.DirEntry[str]]) -> None:
-    """Fill the stat cache of each DirEntry in `items` (when they are STAT_AHEAD_MIN or more)."""
-    if len(items) >= STAT_AHEAD_MIN:
-        ahead(items, _lstat)
-
-
 def _kinds_cost_a_call(items: list[os.DirEntry[str]]) -> bool:
     """Whether the listing left out the kinds (sshfs, listing from its cache): asking a few of them
     took longer than reading what a listing says. The entries asked keep their answer."""
@@ -87,6 +81,11 @@ class TreeListing:
 
         ahead(items, checked)
         self.check()
+
+    def look_up(self, items: list[os.DirEntry[str]]) -> None:
+        """Each entry's stat (and kind), kept by it, several at a time (when STAT_AHEAD_MIN or more)."""
+        if len(items) >= STAT_AHEAD_MIN:
+            self.ahead(items, _lstat)
 
     def network(self) -> bool:
         """Whether the root is on a network file system (found once)."""
