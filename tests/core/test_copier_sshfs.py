@@ -327,8 +327,9 @@ def test_folder_hashes_over_sshfs_look_up_recorded_sizes_several_at_a_time(
         tmp_path: Path, sshfs_mount: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a network file system each size a folder hash checks is a round trip: the recorded files'
     sizes are looked up by several threads at once, and the hashes are those made locally."""
+    from vfxcopy.core.roundtrips import AHEAD_MIN as STAT_AHEAD_MIN
     from vfxcopy.core.verify import ManifestEntry, hash_path, write_generation
-    from vfxcopy.core.verify.mhl_listing import STAT_AHEAD_MIN, TreeListing
+    from vfxcopy.core.verify.mhl_listing import TreeListing
 
     def deliver(root: Path) -> list[str]:
         texts = []

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from vfxcopy.core.roundtrips import AHEAD_MIN as STAT_AHEAD_MIN
 from vfxcopy.core.verify import ManifestEntry, hash_path, load_history, mhl_listing, write_generation
-from vfxcopy.core.verify.mhl_listing import STAT_AHEAD_MIN, TreeListing
+from vfxcopy.core.verify.mhl_listing import TreeListing
 
 
 def _tree(root: Path) -> None:

@@ -198,6 +198,7 @@ def test_a_cancel_stops_the_hashing_threads_at_once(tmp_path: Path, monkeypatch:
     import threading
     import time
 
+    from vfxcopy.core import roundtrips
     from vfxcopy.core.verify import destination
 
     dest = delivered(tmp_path, count=200, size=1000)
@@ -218,8 +219,8 @@ def test_a_cancel_stops_the_hashing_threads_at_once(tmp_path: Path, monkeypatch:
     result = verify_destination(dest, token)
     assert result.cancelled and not result.passed
     assert time.monotonic() - t0 < 2
-    assert len(started) <= 20 + destination.VERIFY_THREADS  # what had started finishes; nothing new starts
-    assert len(result.ok) < 20 + destination.VERIFY_THREADS
+    assert len(started) <= 20 + roundtrips.THREADS  # what had started finishes; nothing new starts
+    assert len(result.ok) < 20 + roundtrips.THREADS
     assert not [t for t in threading.enumerate() if t.name.startswith("vfxcopy-verify")]
 
 

@@ -104,9 +104,6 @@ def _round(size: int, block: int) -> int:
     return -(-size // block) * block if size else 0
 
 
-AHEAD_MIN = 64  # sources from which they are looked at several at a time on a network file system
-
-
 def _sources(spec: JobSpec) -> list[tuple[str, int, bool]]:
     """(source path, size, is a link reproduced as a link) per item, in the job's order."""
     out: list[tuple[str, int, bool]] = []
@@ -120,13 +117,9 @@ def _sources(spec: JobSpec) -> list[tuple[str, int, bool]]:
     src = spec.source
     paths = src.path_strs(None if src.is_single else spec.selected_frames())  # no Path per frame (20,000: 0.2 s)
     from vfxcopy.core.pipeline.plan import remember_sources, source_size
+    from vfxcopy.core.roundtrips import answers
 
-    seen: dict[str, tuple[int, os.stat_result | None]] = {}
-    if len(paths) >= AHEAD_MIN:
-        from vfxcopy.core.roundtrips import ahead, fs_type, is_shared_fs
-
-        if is_shared_fs(fs_type(src.directory or ".")):  # a round trip each: several at once
-            ahead(paths, lambda path: seen.__setitem__(path, source_size(path)))
+    seen = answers(src.directory or ".", paths, source_size)  # a round trip each on a network file system
     for path in paths:
         found = seen.get(path) or source_size(path)
         seen[path] = found

@@ -195,11 +195,11 @@ def shown_frames(spec: JobSpec, frames: list[FrameResult]) -> tuple[list[str], l
     destination is on network storage and the source is not, its thumbnail is read from the
     source: eight frames of 4K EXR are hundreds of MB to read back over the network otherwise.
     A skipped frame is read where it is (with policy 'skip' it need not be the source's)."""
-    from vfxcopy.core.roundtrips import fs_type, is_shared_fs
+    from vfxcopy.core.roundtrips import on_network
 
     placed = placed_frames(frames)
     dests = [f.dest for f in placed]
-    if not placed or not is_shared_fs(fs_type(spec.dest_dir)) or is_shared_fs(fs_type(spec.source.directory or ".")):
+    if not placed or not on_network(spec.dest_dir) or on_network(spec.source.directory or "."):
         return dests, dests
     return dests, [f.source if f.status is FrameStatus.DONE and f.source else f.dest for f in placed]
 

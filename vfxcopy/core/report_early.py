@@ -101,7 +101,7 @@ def start_early_strip(spec: JobSpec, token: CancelToken) -> EarlyStrip | None:
         return None
     from vfxcopy.core import naming
     from vfxcopy.core.report import picked_indexes, thumbnail_candidate
-    from vfxcopy.core.roundtrips import fs_type, is_shared_fs
+    from vfxcopy.core.roundtrips import on_network
 
     source = spec.source
     try:
@@ -113,7 +113,7 @@ def start_early_strip(spec: JobSpec, token: CancelToken) -> EarlyStrip | None:
         sources = source.path_strs(None if frames is None else [frames[i] for i in picks])
         if thumbnail_candidate(sources[0], "") is not None:
             return None  # not an image (by its first bytes), or not there: the run says what is wrong
-        if is_shared_fs(fs_type(source.directory or ".")):
+        if on_network(source.directory or "."):
             return None  # each read a round trip: the report reads the delivered frames at the end, as before
         names = naming.dest_names(spec)
     except (OSError, ValueError):

@@ -13,11 +13,14 @@ TYPE_CHECKING = False  # typing's constant without importing typing at run time;
 if TYPE_CHECKING:
     from typing import TypeVar
 
+    A = TypeVar("A")
     T = TypeVar("T")
 
 # Questions asked at once on a network file system (more gained nothing on sshfs; each thread
 # waits for its own round trip, the interpreter lock is free meanwhile).
 THREADS = 8
+# Questions from which asking them several at a time pays (fewer: one at a time, no thread started).
+AHEAD_MIN = 64
 # A network or FUSE file system, whose flock another machine does not see (or nobody does).
 _SHARED_FS_PREFIXES = ("nfs", "cifs", "smb", "fuse", "9p", "ceph", "glusterfs", "lustre", "gpfs", "beegfs",
                        "afs", "virtiofs", "ncpfs")
@@ -45,6 +48,21 @@ def fs_type(path: str) -> str:
 def is_shared_fs(fstype: str) -> bool:
     """A network or FUSE file system: every file operation may be a round trip to a server."""
     return fstype.startswith(_SHARED_FS_PREFIXES)
+
+
+def on_network(path: str) -> bool:
+    """Whether `path` is on a network (or FUSE) file system, where each look is a round trip."""
+    return is_shared_fs(fs_type(path))
+
+
+def answers(where: str, items: list[T], ask: Callable[[T], A]) -> dict[T, A]:
+    """{item: ask(item)}, asked THREADS at a time, when there are AHEAD_MIN items or more and `where`
+    is on a network file system; {} otherwise. An item whose question failed is left out: the
+    caller's own loop asks it again, one at a time, and meets the failure there."""
+    found: dict[T, A] = {}
+    if len(items) >= AHEAD_MIN and on_network(where):
+        ahead(items, lambda item: found.__setitem__(item, ask(item)))
+    return found
 
 
 def ahead(items: list[T], look: Callable[[T], object], threads: int = THREADS) -> None:

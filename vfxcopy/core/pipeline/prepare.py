@@ -15,7 +15,7 @@ from vfxcopy.core.pipeline.plan import choose_version, plan_items
 from vfxcopy.core.pipeline.state import RunState
 from vfxcopy.core.pipeline.temps import TempArea, TempFile
 from vfxcopy.core.pipeline.treeparts import Folders
-from vfxcopy.core.roundtrips import fs_type, is_shared_fs
+from vfxcopy.core.roundtrips import fs_type, is_shared_fs, on_network
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class Preparing(RunState):
         # On a network file system every create, write, fsync, rename and close is a round trip
         # to the server: several items in flight overlap them (sshfs, 200 x 200 KB: 1 item at a
         # time took 2.4x cp -r). Each worker then fsyncs and places its own items.
-        shared = copy and (is_shared_fs(dest_fs) or is_shared_fs(fs_type(spec.source.directory or ".")))
+        shared = copy and (is_shared_fs(dest_fs) or on_network(spec.source.directory or "."))
         # A written temp's size and mtime (for the journal) come from one fstat of the open temp,
         # not from a stat of the placed file by the journal's thread. On a network file system
         # only when the source's times are put on the temp (--preserve): that is the last change

@@ -30,7 +30,7 @@ from vfxcopy.core.jobs import (
     is_temp_name,
     null_reporter,
 )
-from vfxcopy.core.roundtrips import ahead
+from vfxcopy.core.roundtrips import THREADS, ahead
 from vfxcopy.core.textsafe import undecodable_escaped
 from vfxcopy.core.verify.hashes import MHL_FORMAT, hash_path
 from vfxcopy.core.verify.mhl_listing import TreeListing
@@ -39,9 +39,6 @@ from vfxcopy.core.verify.mhl_read import IGNORE_PATTERNS, MHL_FOLDER, History, M
 if TYPE_CHECKING:
     from vfxcopy.core.journal import Journal
 
-# Files hashed at once where each open and read is a round trip to a server (a network file system):
-# 10,500 files of 1 KB on sshfs took 7.2-8.2 s one at a time.
-VERIFY_THREADS = 8
 
 @dataclass
 class Mismatch:
@@ -264,8 +261,9 @@ def verify_destination(
         result.missing += sorted(f"{d}/" for d in history.directories
                                  if d != "." and not os.path.isdir(os.path.join(root, d))
                                  and not listed_but_ignored(d))
-    # On a network file system each file's size, open and read is a round trip: several at once.
-    threads = VERIFY_THREADS if listing.network() else 1
+    # On a network file system each file's size, open and read is a round trip: several at once
+    # (10,500 files of 1 KB on sshfs took 7.2-8.2 s one at a time).
+    threads = THREADS if listing.network() else 1
     sizes: dict[str, int] = {}
 
     def size_of(rel: str) -> None:

@@ -12,8 +12,9 @@ import os
 import time
 
 from vfxcopy.core.jobs import TEMP_PREFIX
+from vfxcopy.core.roundtrips import AHEAD_MIN
 from vfxcopy.core.verify.hashes import directory_hashes as folder_hashes
-from vfxcopy.core.verify.mhl_listing import STAT_AHEAD_MIN, TreeListing
+from vfxcopy.core.verify.mhl_listing import TreeListing
 from vfxcopy.core.verify.mhl_read import MHL_FOLDER, ManifestRecord
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
@@ -66,7 +67,7 @@ def generation_folder_hashes(
         except OSError:
             return None
         above = f"{rel}/" if rel else ""
-        if len(items) >= STAT_AHEAD_MIN and not listing.looked_up(full) and listing.network():
+        if len(items) >= AHEAD_MIN and not listing.looked_up(full) and listing.network():
             # The files whose size the loop below checks; their kinds come with it (no question asked
             # here: where the listing left the kinds out, asking one is a round trip).
             listing.look_up([item for item in items if not _own_leftover(item.name) and look_up(above + item.name)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from operator import attrgetter
 
-from vfxcopy.core.roundtrips import ahead, fs_type, is_shared_fs
+from vfxcopy.core.roundtrips import AHEAD_MIN, ahead, on_network
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
@@ -27,10 +27,9 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-# A listing of this many entries on a network file system is looked up roundtrips.THREADS at a time
-# when a look is needed (sshfs without its attribute cache, 10,500 recorded files: 1.7-2.7 s
+# A listing of AHEAD_MIN entries or more on a network file system is looked up roundtrips.THREADS at
+# a time when a look is needed (sshfs without its attribute cache, 10,500 recorded files: 1.7-2.7 s
 # one at a time). Locally a stat takes microseconds and threads only compete for the interpreter.
-STAT_AHEAD_MIN = 64
 # Asking the kind of an entry whose listing said it takes well under a microsecond; one that needs
 # the server at least tens (sshfs answering from its attribute cache), a round trip otherwise.
 _KIND_PROBE = 8
@@ -83,14 +82,14 @@ class TreeListing:
         self.check()
 
     def look_up(self, items: list[os.DirEntry[str]]) -> None:
-        """Each entry's stat (and kind), kept by it, several at a time (when STAT_AHEAD_MIN or more)."""
-        if len(items) >= STAT_AHEAD_MIN:
+        """Each entry's stat (and kind), kept by it, several at a time (when AHEAD_MIN or more)."""
+        if len(items) >= AHEAD_MIN:
             self.ahead(items, _lstat)
 
     def network(self) -> bool:
         """Whether the root is on a network file system (found once)."""
         if self._network is None:
-            self._network = is_shared_fs(fs_type(self.root))
+            self._network = on_network(self.root)
         return self._network
 
     def looked_up(self, folder: str) -> bool:
@@ -109,7 +108,7 @@ class TreeListing:
             with os.scandir(folder) as it:
                 found = sorted(it, key=_name)
             self._folders[folder] = found
-        if kinds and folder not in self._probed and len(found) >= STAT_AHEAD_MIN and self.network():
+        if kinds and folder not in self._probed and len(found) >= AHEAD_MIN and self.network():
             self._probed.add(folder)
             if _kinds_cost_a_call(found):
                 self.ahead(found, _lstat)
