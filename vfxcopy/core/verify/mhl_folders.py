@@ -50,10 +50,10 @@ def generation_folder_hashes(
     candidates: set[str] = set()  # every folder that holds an entry, and its parents up to the root
 
     def look_up(child: str) -> bool:
-        """Whether the size of the file at `child` is looked up now: a file this job wrote is as it
-        measured it; any other (recorded by an earlier generation, found in place) may have changed."""
+        """Whether the size of the known file at `child` is looked up now: a file this job wrote is as
+        it measured it; any other (recorded by an earlier generation, found in place) may have changed."""
         mine = ours.get(child)
-        return mine is None or not mine.fresh
+        return child in recorded if mine is None else not mine.fresh
 
     def visit(rel: str) -> tuple[str, str, str] | None:
         if rel in memo:
@@ -70,8 +70,7 @@ def generation_folder_hashes(
         if len(items) >= AHEAD_MIN and not listing.looked_up(full) and listing.network():
             # The files whose size the loop below checks; their kinds come with it (no question asked
             # here: where the listing left the kinds out, asking one is a round trip).
-            listing.look_up([item for item in items if not _own_leftover(item.name) and look_up(above + item.name)
-                             and (above + item.name in ours or above + item.name in recorded)])
+            listing.look_up([item for item in items if not _own_leftover(item.name) and look_up(above + item.name)])
         for item in items:
             name = item.name
             if _own_leftover(name):
