@@ -568,3 +568,52 @@ for count, name in ((5, "few"), (200, "many")):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["few completed (256, 4096)", "many completed (4096, 4096)"], out.stdout
+
+
+def test_a_run_right_after_its_preflight_reads_the_destination_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-flight's listing of the destination folder stands in for the run's own when the run
+    follows at once (a folder of 10,000 files on a NAS: a listing is many round trips). It is a hint,
+    as the run's own listing is: a file made there in between is never clobbered. A run that starts
+    later lists the folder again and applies the policy to what is there."""
+    from vfxcopy.core.pipeline import plan
+    from vfxcopy.core.preview import plan_job
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    make_byte_sequence(src, head="tile.", count=5, size=100)
+    seq = Sequence(str(src), "tile.", ".exr", 4, tuple(range(1001, 1006)))
+    dest.mkdir()
+    for n in range(50):
+        (dest / f"other.{n:03d}.exr").write_bytes(b"o")
+    (dest / "tile.1001.exr").write_bytes(b"old")
+    readings: list[object] = []
+    real_listdir = os.listdir
+
+    def listdir(path: object = ".") -> list[str]:
+        where = os.readlink(f"/proc/self/fd/{path}") if isinstance(path, int) else os.fspath(path)  # type: ignore[arg-type]
+        if where == str(dest):
+            readings.append(path)
+        return real_listdir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    opts = CopyOptions(verify=VerifyMode.NONE, fsync=False, on_conflict=ConflictPolicy.OVERWRITE)
+    spec = JobSpec(seq, str(dest), copy=opts)
+    assert [i.action for i in plan_job(spec).items] == ["overwrite"] + ["write"] * 4
+    assert len(readings) == 1
+    (dest / "tile.1003.exr").write_bytes(b"theirs")  # made by someone else after the pre-flight
+    result = run_pipeline(spec, CancelToken(), lambda e: None)
+    assert len(readings) == 1  # not read again
+    assert result.state is JobState.FAILED and [f.index for f in result.failed] == [2]
+    assert "created by another program meanwhile" in (result.failed[0].error or "")
+    assert (dest / "tile.1003.exr").read_bytes() == b"theirs"  # never clobbered
+    assert (dest / "tile.1001.exr").read_bytes() == (src / "tile.1001.exr").read_bytes()  # overwritten as planned
+    assert sorted(p.name for p in dest.iterdir() if p.name.startswith(".")) == []  # no temp left
+
+    readings.clear()
+    later = JobSpec(seq, str(dest), copy=opts)
+    plan_job(later)
+    monkeypatch.setattr(plan, "SEEN_FRESH_S", 0.0)
+    (dest / "tile.1004.exr").write_bytes(b"theirs too")
+    result = run_pipeline(later, CancelToken(), lambda e: None)
+    assert len(readings) == 2  # the pre-flight's and the run's own: the run saw what is there now
+    assert result.state is JobState.COMPLETED, result.message
+    assert (dest / "tile.1004.exr").read_bytes() == (src / "tile.1004.exr").read_bytes()  # the policy applied to it

@@ -130,6 +130,8 @@ def _sources(spec: JobSpec) -> list[tuple[str, int, bool]]:
 
 def plan_job(spec: JobSpec) -> JobPlan:
     """What running `spec` now would do, item by item; reads the destination, writes nothing."""
+    from vfxcopy.core.pipeline.plan import remember_listing
+
     plan = JobPlan(spec)
     names = naming.dest_names(spec)
     policy = spec.copy.on_conflict
@@ -170,9 +172,13 @@ def plan_job(spec: JobSpec) -> JobPlan:
         if folder not in listings:
             try:
                 under = missing and (folder == flat or folder.startswith(prefix))
-                listings[folder] = set() if under else set(os.listdir(folder))
+                names_there = [] if under else os.listdir(folder)
             except OSError:
-                listings[folder] = set()
+                names_there = []
+            else:
+                if folder == flat and not under:  # the run reads the folder once, not twice
+                    remember_listing(spec, names_there)
+            listings[folder] = set(names_there)
         dst: os.stat_result | None = None
         if base in listings[folder]:
             try:

@@ -11,6 +11,10 @@ from vfxcopy.core.errors import JobError
 from vfxcopy.core.jobs import ConflictPolicy, JobSpec
 from vfxcopy.core.writers.base import Item
 
+TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
+if TYPE_CHECKING:
+    from typing import Any
+
 # How long the sizes the pre-flight found (remember_sources) stand in for the run's own lstat:
 # the command line runs a job milliseconds after its pre-flight; a job started later looks again.
 SEEN_FRESH_S = 5.0
@@ -61,14 +65,35 @@ def plan_items(spec: JobSpec, movie: bool) -> list[Item]:
 def remember_sources(spec: JobSpec, seen: dict[str, tuple[int, os.stat_result | None]]) -> None:
     """What the pre-flight found of `spec`'s sources (source_size per path), for the run to use
     instead of a second lstat per item if it starts within SEEN_FRESH_S (20,000 frames: 55 ms)."""
-    spec.__dict__["_seen_sources"] = (time.monotonic(), seen)
+    _remember(spec, "_seen_sources", seen)
 
 
 def recall_sources(spec: JobSpec) -> dict[str, tuple[int, os.stat_result | None]]:
-    entry = spec.__dict__.pop("_seen_sources", None)
+    return _recall(spec, "_seen_sources") or {}
+
+
+def remember_listing(spec: JobSpec, names: list[str]) -> None:
+    """The names the pre-flight read in `spec`'s destination folder, for the run to use instead of
+    listing it again if it starts within SEEN_FRESH_S (a folder of 10,000 files on sshfs without its
+    cache: 75 ms a listing). Only a hint, as the run's own listing is: a name made meanwhile is never
+    clobbered (placing refuses it)."""
+    _remember(spec, "_seen_listing", names)
+
+
+def recall_listing(spec: JobSpec) -> list[str] | None:
+    return _recall(spec, "_seen_listing")  # type: ignore[no-any-return]
+
+
+def _remember(spec: JobSpec, key: str, value: object) -> None:
+    spec.__dict__[key] = (time.monotonic(), value)  # not a field: never saved with the job
+
+
+def _recall(spec: JobSpec, key: str) -> Any:
+    """What the pre-flight remembered under `key`, once, if it is fresh (else None)."""
+    entry = spec.__dict__.pop(key, None)
     if entry is None or time.monotonic() - entry[0] > SEEN_FRESH_S:
-        return {}
-    return entry[1]  # type: ignore[no-any-return]
+        return None
+    return entry[1]
 
 
 def _tree_items(spec: JobSpec, names: list[str]) -> list[Item]:

@@ -11,7 +11,7 @@ from vfxcopy.core.pipeline.context import JobLevelError
 from vfxcopy.core.pipeline.destfolder import locks_are_trustworthy, make_folder, sweep_listed
 from vfxcopy.core.pipeline.durable import Committer, Finished
 from vfxcopy.core.pipeline.place import NoReplace
-from vfxcopy.core.pipeline.plan import choose_version, plan_items
+from vfxcopy.core.pipeline.plan import choose_version, plan_items, recall_listing
 from vfxcopy.core.pipeline.state import RunState
 from vfxcopy.core.pipeline.temps import TempArea, TempFile
 from vfxcopy.core.pipeline.treeparts import Folders
@@ -52,9 +52,11 @@ class Preparing(RunState):
         self.dest_fs = fs_type(self.dest_dir)
         # The folder is read once, here, for the sweep below and for the conflict checks (plan):
         # on a network file system each listing is several round trips. One this run has just
-        # made holds nothing yet: it is not read at all.
+        # made holds nothing yet: it is not read at all; one the pre-flight read a moment ago
+        # (preview.plan_job) is not read again.
+        seen = recall_listing(self.spec)
         try:
-            names = [] if created else os.listdir(self.dest_fd)
+            names = [] if created else seen if seen is not None else os.listdir(self.dest_fd)
         except OSError:
             self.existing = None
         else:
