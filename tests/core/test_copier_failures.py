@@ -347,3 +347,34 @@ def test_unreadable_source_bytes_fail_that_frame_with_its_path(
     assert "input/output error" in (bad.error or "") and "source" in (bad.error or "")
     assert [f.status for i, f in enumerate(result.frames) if i != 3] == [FrameStatus.DONE] * 9
     assert temps_in(dest) == []
+
+
+def test_a_destination_removed_before_its_compare_is_written_and_a_source_gone_is_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """skip-identical compares an existing frame before writing. One removed between the look at the
+    folder and the compare is simply written (its name is free; placing never clobbers); it failed
+    "the source file is missing" before, blaming the source for the destination. A source that is
+    gone when the compare opens it is still reported as the source."""
+    paths = make_byte_sequence(tmp_path / "src", count=4, size=1000)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    for p in paths:
+        (dest / p.name).write_bytes(p.read_bytes())
+    real = copy_writer.CopyWriter.identical
+
+    def identical(self, item, st, dest_fd, ctx):  # type: ignore[no-untyped-def]
+        if item.name == paths[1].name:
+            os.unlink(dest / item.name)  # removed by someone else a moment ago
+        if item.name == paths[2].name:
+            os.unlink(item.src)  # the source went meanwhile
+        return real(self, item, st, dest_fd, ctx)
+
+    monkeypatch.setattr(copy_writer.CopyWriter, "identical", identical)
+    result = copy_sequence(JobSpec(seq_of(paths), str(dest)), CancelToken(), lambda e: None)
+    by_name = {Path(f.dest).name: f for f in result.frames}
+    assert [by_name[p.name].status for p in paths] == [
+        FrameStatus.SKIPPED, FrameStatus.DONE, FrameStatus.FAILED, FrameStatus.SKIPPED]
+    assert (dest / paths[1].name).read_bytes() == paths[1].read_bytes()
+    error = by_name[paths[2].name].error or ""
+    assert error.startswith(str(paths[2])) and "source" in error, error
+    assert temps_in(dest) == []

@@ -16,6 +16,7 @@ import pytest
 
 from vfxcopy.core.jobs import (
     CancelToken,
+    ConflictPolicy,
     CopyOptions,
     FrameStatus,
     JobSpec,
@@ -503,3 +504,39 @@ def test_a_copy_from_sshfs_looks_at_its_sources_several_at_a_time(sshfs_mount: P
     result = copy_sequence(spec, CancelToken(), lambda e: None)
     assert result.state is JobState.COMPLETED and sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         p.name for p in src)
+
+
+@pytest.mark.parametrize("policy", [ConflictPolicy.SKIP, ConflictPolicy.SKIP_IDENTICAL, ConflictPolicy.FAIL])
+def test_frames_removed_from_another_machine_are_delivered_again_not_skipped(
+        tmp_path: Path, sshfs_mount: Path, policy: ConflictPolicy) -> None:
+    """A delivery's frames removed on the server (from another machine) a moment ago are still shown
+    by sshfs's cache (it keeps names and attributes 20 s). Copied again, they are written, whatever
+    the policy: a skip or a conflict rests on a file the server has. Before, `skip` skipped them
+    (a delivery reported complete, its frames missing, exit 0), `fail` failed them "already exists",
+    `skip-identical` failed them "the source file is missing". Files the server does have are
+    skipped or refused as before, untouched."""
+    paths = make_byte_sequence(tmp_path / "src", count=30, size=20 * 1024)
+    dest = sshfs_mount / f"again-{policy.value}"
+    remote = sshfs_mount.parent / "remote" / dest.name
+    opts = CopyOptions(verify=VerifyMode.NONE, fsync=False, on_conflict=policy)
+    first = copy_sequence(JobSpec(seq_of(paths), str(dest), copy=opts), CancelToken(), lambda e: None)
+    assert first.state is JobState.COMPLETED, first.message
+    kept = {paths[3].name: paths[3].read_bytes(), paths[7].name: b"theirs, on the server"}
+    (remote / paths[7].name).write_bytes(kept[paths[7].name])
+    for p in paths:
+        if p.name not in kept:
+            (remote / p.name).unlink()  # behind the mount's back
+    assert sum(os.path.lexists(dest / p.name) for p in paths) > len(kept)  # the cache still shows removed ones
+
+    again = copy_sequence(JobSpec(seq_of(paths), str(dest), copy=opts), CancelToken(), lambda e: None)
+    statuses = {Path(f.dest).name: f.status for f in again.frames}
+    removed = [p for p in paths if p.name not in kept]
+    assert all(statuses[p.name] is FrameStatus.DONE for p in removed), {n: s for n, s in statuses.items()
+                                                                         if n not in kept and s is not FrameStatus.DONE}
+    assert all((remote / p.name).read_bytes() == p.read_bytes() for p in removed)
+    expected = {ConflictPolicy.SKIP: (FrameStatus.SKIPPED, FrameStatus.SKIPPED),
+                ConflictPolicy.SKIP_IDENTICAL: (FrameStatus.SKIPPED, FrameStatus.FAILED),
+                ConflictPolicy.FAIL: (FrameStatus.FAILED, FrameStatus.FAILED)}[policy]
+    assert (statuses[paths[3].name], statuses[paths[7].name]) == expected
+    assert {n: (remote / n).read_bytes() for n in kept} == kept  # never replaced
+    assert leftovers(remote) == []

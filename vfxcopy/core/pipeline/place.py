@@ -44,6 +44,12 @@ class PlaceConflict(Exception):
     """The final name was taken by someone else while the item was written; nothing was replaced."""
 
 
+class GoneOnServer(PlaceConflict):
+    """The network file system's client says the final name is taken, its server that no such file
+    is there: a name removed from another machine a moment ago, still in the client's cache (sshfs
+    keeps names and attributes 20 s, NFS up to a minute). The item is not in place: never a skip."""
+
+
 class NoReplace:
     """How one run places without replacing: renameat2(RENAME_NOREPLACE) until the file system
     refuses it once, then link + unlink straight away (sshfs refuses it every time, and each

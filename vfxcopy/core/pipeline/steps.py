@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import os
+import stat
 import time
 
 from vfxcopy.core.errors import (
@@ -20,16 +22,19 @@ from vfxcopy.core.jobs import (
     FrameStatus,
 )
 from vfxcopy.core.pipeline import place as placing
-from vfxcopy.core.pipeline.conflicts import Action, decide
+from vfxcopy.core.pipeline.conflicts import Action, Decision, decide
 from vfxcopy.core.pipeline.context import DiskFull, StopOnError, Worker
 from vfxcopy.core.pipeline.durable import Finished
 from vfxcopy.core.pipeline.state import RunState
 from vfxcopy.core.pipeline.temps import TempFile, close_temp_fd, temp_mode
 from vfxcopy.core.pipeline.treeparts import copy_link, is_tree_link
+from vfxcopy.core.roundtrips import is_shared_fs
 from vfxcopy.core.safety import NAME_MAX
 from vfxcopy.core.writers.base import Item, Writer
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 # With fsync on, an item this big starts its writeback as it goes to the committer (the later
 # fsync then waits less); a smaller one is made durable with the others of its batch (syncfs).
 WRITEBACK_START_BYTES = 64 * 1024
@@ -142,6 +147,9 @@ class ItemSteps(RunState):
                 return self.fail(item, explain(exc, dest_full, "destination"), started)
         policy = self.policy_for(item)
         decision = decide(policy, st, dst, dest_full, self.spec.names is not None)
+        if (decision.action in (Action.SKIP, Action.FAIL) and dst is not None and stat.S_ISREG(dst.st_mode)
+                and self.gone_on_server(dest_fd, base)):
+            decision = Decision(Action.WRITE)  # not there after all: written (placing never clobbers)
         source_hash: str | None = None
         if decision.action is Action.COMPARE:
             assert dst is not None
@@ -149,12 +157,17 @@ class ItemSteps(RunState):
                 here = item if base == item.name else dataclasses.replace(item, name=base)
                 same, source_hash = writer.identical(here, st, dest_fd, ctx)
             except OSError as exc:
-                return self.fail(item, explain(exc, item.src, "source"), started)
+                if getattr(exc, "vfx_side", "destination") == "source":
+                    return self.fail(item, explain(exc, item.src, "source"), started)
+                if exc.errno != errno.ENOENT:
+                    return self.fail(item, explain(exc, dest_full, "destination"), started)
+                same, decision = None, Decision(Action.WRITE)  # gone since it was seen: the name is free
             if same is True:
                 return self.skip(item, started, source_hash)
             if same is False:
                 return self.fail(item, decision.message, started)
-            decision = decision.after_write()  # only the written file can be compared (pixels)
+            if decision.action is Action.COMPARE:
+                decision = decision.after_write()  # only the written file can be compared (pixels)
         elif decision.action is Action.SKIP:
             return self.skip(item, started)
         elif decision.action is Action.FAIL:
@@ -171,7 +184,7 @@ class ItemSteps(RunState):
             except FrameError as exc:
                 return self.fail(item, exc.message, started)
             except placing.PlaceConflict as exc:
-                if policy is ConflictPolicy.SKIP:
+                if policy is ConflictPolicy.SKIP and not isinstance(exc, placing.GoneOnServer):
                     return self.skip(item, started)
                 return self.fail(item, str(exc), started)
             except OSError as exc:
@@ -301,6 +314,22 @@ class ItemSteps(RunState):
             # The items not taken yet (the copying thread took this one and those before it).
             self.preparer = Preparer.start(self, self.items[self.next_item:])  # type: ignore[arg-type]
 
+    def gone_on_server(self, dest_fd: int, name: str) -> bool:
+        """Whether a name the destination's file system says is taken is in fact free: on a network
+        file system only, where the client's cache can still show a file removed from another machine
+        (sshfs keeps names 20 s, NFS up to a minute). Opening it asks the server; a local file
+        system's answer stands. A skip or a conflict rests on a file that is really there."""
+        if not is_shared_fs(self.dest_fs):
+            return False
+        try:
+            fd = os.open(name, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW | _O_NONBLOCK, dir_fd=dest_fd)
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # there, whatever it is (a link, a folder, unreadable)
+        os.close(fd)
+        return False
+
     def temp_stat(self, temp: TempFile, source: os.stat_result) -> tuple[int, int]:
         """A written temp's (size, mtime in ns), as the journal records them.
 
@@ -325,7 +354,9 @@ class ItemSteps(RunState):
         dest = fin.result.dest
         dest_fd, base = self.locate(fin.item)
         try:
-            placing.place(fin.temp.name, self.temps.fd, base, dest_fd, dest, fin.overwrite, self.noreplace)
+            self.place_on_server(fin, dest_fd, base)
+        except placing.GoneOnServer:
+            raise
         except placing.PlaceConflict:
             if (fin.compare or fin.same_skips) and self.writer.identical_after(
                     self.temps.path(fin.temp.name), dest, lambda: self.token.cancelled):
@@ -338,5 +369,29 @@ class ItemSteps(RunState):
             raise
         fin.temp.placed = True
         self.temps.forget(fin.temp)
+
+    def place_on_server(self, fin: Finished, dest_fd: int, base: str) -> None:
+        """placing.place, where a network file system's cache may show a name that is gone from the
+        server: asking the server (gone_on_server's open) refreshes the cache, and the temp is placed
+        once more; still refused while nothing is there: GoneOnServer (a failure, never a skip)."""
+        assert self.temps is not None
+        place = functools.partial(placing.place, fin.temp.name, self.temps.fd, base, dest_fd, fin.result.dest,
+                                  fin.overwrite, self.noreplace)
+        try:
+            place()
+            return
+        except placing.PlaceConflict:
+            if not self.gone_on_server(dest_fd, base):
+                raise
+        try:
+            place()
+        except placing.PlaceConflict:
+            if not self.gone_on_server(dest_fd, base):
+                raise
+            fin.skip_on_conflict = False
+            raise placing.GoneOnServer(FrameError(
+                fin.result.dest, "could not be placed: the network file system's cache still shows a file of "
+                "this name, which is gone from the server (removed from another machine a moment ago)",
+                "run the job again in a minute; nothing was replaced").message) from None
 
     # -- temps --

@@ -137,11 +137,17 @@ class CopyWriter:
         dst = os.stat(item.name, dir_fd=dest_fd, follow_symlinks=False)
         if not stat.S_ISREG(dst.st_mode) or dst.st_size != st.st_size:
             return False, None
-        src_fd = os.open(item.src, os.O_RDONLY | _O_CLOEXEC | _O_NONBLOCK)
+        try:
+            src_fd = os.open(item.src, os.O_RDONLY | _O_CLOEXEC | _O_NONBLOCK)
+        except OSError as exc:
+            raise _source_side(exc) from None
         try:
             dst_fd = os.open(item.name, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW | _O_NONBLOCK, dir_fd=dest_fd)
             try:
-                h_src = self.hash_fd(src_fd, ctx)
+                try:
+                    h_src = self.hash_fd(src_fd, ctx)
+                except OSError as exc:
+                    raise _source_side(exc) from None
                 h_dst = self.hash_fd(dst_fd, ctx)
             finally:
                 os.close(dst_fd)
