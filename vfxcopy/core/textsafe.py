@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
+# How this process turns a name into the bytes of the file system (os.fsencode's own choice), for
+# the places that encode a name per item without os.fsencode's two calls (placing, journal rows).
+FS_ENCODING, FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+
 
 def printable(text: str) -> str:
     """A name safe for a terminal: undecodable bytes as \\xNN, control and format characters escaped.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from vfxcopy.core.jobs import (
@@ -11,7 +10,7 @@ from vfxcopy.core.jobs import (
     FrameStatus,
     JobSpec,
 )
-from vfxcopy.core.textsafe import undecodable_escaped
+from vfxcopy.core.textsafe import FS_ENCODING, FS_ERRORS, undecodable_escaped
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
@@ -33,13 +32,10 @@ def __getattr__(name: str) -> object:
 # -- records ---------------------------------------------------------------
 
 
-_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-
-
 def _fs(path: str) -> bytes:
     """A path as the journal stores it: os.fsencode's bytes, without its two calls per path (a frame
     row holds two paths, written 20,000 times for as many small frames on the journal's thread)."""
-    return path.encode(_FS_ENCODING, _FS_ERRORS)
+    return path.encode(FS_ENCODING, FS_ERRORS)
 
 
 def _unfs(blob: bytes | str | None) -> str:

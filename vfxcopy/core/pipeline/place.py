@@ -5,10 +5,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import sys
 from collections.abc import Callable
 
 from vfxcopy.core.errors import FrameError
+from vfxcopy.core.textsafe import FS_ENCODING, FS_ERRORS
 
 TYPE_CHECKING = False  # typing's constant without importing typing at run time; type checkers take it as True
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if SYNC_FILE_RANGE is not None:
     SYNC_FILE_RANGE.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     SYNC_FILE_RANGE.restype = ctypes.c_int
 _RENAME_NOREPLACE = 1
-_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 SYNC_FILE_RANGE_WRITE = 2
 _SYNC_FILE_RANGE_ALL = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER: this range is on disk
 SYNC_SLICE = 8 << 20  # an inline fsync flushes this much between two cancel checks
@@ -68,8 +67,8 @@ def renameat2_noreplace(src: str, dst: str, src_dir_fd: int, dst_dir_fd: int) ->
     if _RENAMEAT2 is None:
         return False
     # str.encode as os.fsencode does it, without its two calls per name (once per item)
-    if _RENAMEAT2(src_dir_fd, src.encode(_FS_ENCODING, _FS_ERRORS), dst_dir_fd,
-                  dst.encode(_FS_ENCODING, _FS_ERRORS), _RENAME_NOREPLACE) == 0:
+    if _RENAMEAT2(src_dir_fd, src.encode(FS_ENCODING, FS_ERRORS), dst_dir_fd,
+                  dst.encode(FS_ENCODING, FS_ERRORS), _RENAME_NOREPLACE) == 0:
         return True
     err = ctypes.get_errno()
     if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
