@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import functools
 import os
 import stat
 import time
@@ -375,23 +374,18 @@ class ItemSteps(RunState):
         server: asking the server (gone_on_server's open) refreshes the cache, and the temp is placed
         once more; still refused while nothing is there: GoneOnServer (a failure, never a skip)."""
         assert self.temps is not None
-        place = functools.partial(placing.place, fin.temp.name, self.temps.fd, base, dest_fd, fin.result.dest,
-                                  fin.overwrite, self.noreplace)
-        try:
-            place()
-            return
-        except placing.PlaceConflict:
-            if not self.gone_on_server(dest_fd, base):
-                raise
-        try:
-            place()
-        except placing.PlaceConflict:
-            if not self.gone_on_server(dest_fd, base):
-                raise
-            fin.skip_on_conflict = False
-            raise placing.GoneOnServer(FrameError(
-                fin.result.dest, "could not be placed: the network file system's cache still shows a file of "
-                "this name, which is gone from the server (removed from another machine a moment ago)",
-                "run the job again in a minute; nothing was replaced").message) from None
+        for _attempt in range(2):
+            try:
+                placing.place(fin.temp.name, self.temps.fd, base, dest_fd, fin.result.dest, fin.overwrite,
+                              self.noreplace)
+                return
+            except placing.PlaceConflict:
+                if not self.gone_on_server(dest_fd, base):
+                    raise
+        fin.skip_on_conflict = False
+        raise placing.GoneOnServer(FrameError(
+            fin.result.dest, "could not be placed: the network file system's cache still shows a file of "
+            "this name, which is gone from the server (removed from another machine a moment ago)",
+            "run the job again in a minute; nothing was replaced").message)
 
     # -- temps --
